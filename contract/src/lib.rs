@@ -1,0 +1,526 @@
+//! The MSPS protocol as data: the one machine-readable home of the contract.
+//!
+//! The files beside this crate (`openapi.json`, `administradoras.csv`,
+//! `tipos_documento.csv`, `divipola.csv`, `errores.csv`) are the contract; this
+//! crate embeds them at compile time and parses them into typed tables. Nothing
+//! else in the workspace keeps a copy of a code list, a field length or an
+//! enumeration: the mock, the generator and the conformance suite read them from
+//! here, so that replacing the inferred parts with the ministry's technical annex
+//! is a change of data, not of code.
+//!
+//! It also holds what both sides need to agree on that is law rather than
+//! validation: the rule limits ([`rules`]) and the Colombian business-day
+//! calendar ([`calendar`]).
+
+pub mod calendar;
+pub mod rules;
+mod spec;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+pub use spec::{CodeList, Condition, FieldSpec, Format, ServiceSpec};
+
+/// The embedded contract files, by name.
+const EMBEDDED: [(&str, &str); 5] = [
+    ("openapi.json", include_str!("../openapi.json")),
+    ("administradoras.csv", include_str!("../administradoras.csv")),
+    ("tipos_documento.csv", include_str!("../tipos_documento.csv")),
+    ("divipola.csv", include_str!("../divipola.csv")),
+    ("errores.csv", include_str!("../errores.csv")),
+];
+
+/// Path of the contract folder in the source tree (for tests and tools that
+/// validate against the files themselves).
+pub fn source_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What went wrong loading a contract file.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// A file could not be read.
+    #[error("cannot read contract file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A CSV row could not be parsed.
+    #[error("{file}: {source}")]
+    Csv {
+        /// The file name.
+        file: String,
+        /// The cause, with its line.
+        source: csv::Error,
+    },
+    /// A value is present but wrong.
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The file name.
+        file: String,
+        /// What is wrong and where.
+        message: String,
+    },
+}
+
+/// The two pension regimes; mutually exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Regimen {
+    /// Régimen de Prima Media (Colpensiones).
+    Rpm,
+    /// Régimen de Ahorro Individual con Solidaridad (the AFPs).
+    Rais,
+}
+
+impl Regimen {
+    /// Parse the protocol's spelling, `RPM` or `RAIS`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RPM" => Some(Self::Rpm),
+            "RAIS" => Some(Self::Rais),
+            _ => None,
+        }
+    }
+
+    /// The protocol's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rpm => "RPM",
+            Self::Rais => "RAIS",
+        }
+    }
+
+    /// The other regime.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Rpm => Self::Rais,
+            Self::Rais => Self::Rpm,
+        }
+    }
+}
+
+impl fmt::Display for Regimen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A pension administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Administradora {
+    /// Its code, e.g. `230301`.
+    pub codigo: String,
+    /// Its name, e.g. `Porvenir`.
+    pub nombre: String,
+    /// Its regime.
+    pub regimen: Regimen,
+}
+
+/// An identity document type.
+#[derive(Debug, Clone)]
+pub struct TipoDocumento {
+    /// Two-letter code, e.g. `CC`.
+    pub codigo: String,
+    /// What it is.
+    pub significado: String,
+    /// Pattern a document number of this type must match.
+    pub patron_numero: Regex,
+    /// Whether pension members may be reported with it.
+    pub permitido_pensiones: bool,
+}
+
+/// A municipality of the DIVIPOLA subset the contract ships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Municipio {
+    /// Department code, 2 digits.
+    pub codigo_departamento: String,
+    /// Department name.
+    pub nombre_departamento: String,
+    /// Municipality code within the department, 3 digits.
+    pub codigo_municipio: String,
+    /// Municipality name.
+    pub nombre_municipio: String,
+    /// Whether it is the department's capital.
+    pub capital: bool,
+    /// Approximate population, used as a sampling weight.
+    pub poblacion: u64,
+}
+
+impl Municipio {
+    /// The 5-digit DIVIPOLA code.
+    pub fn divipola(&self) -> String {
+        format!("{}{}", self.codigo_departamento, self.codigo_municipio)
+    }
+}
+
+/// One entry of the response-code catalogue (`errores.csv`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodigoRespuesta {
+    /// HTTP status that goes with it.
+    pub http_status: u16,
+    /// The `codigo` of the envelope, e.g. `NEG11`.
+    pub codigo: String,
+    /// What it means.
+    pub significado: String,
+    /// Where it comes from (`inferido` for everything the mock invents).
+    pub fuente: String,
+}
+
+/// The two report services of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    /// `ReportarAfiliaciontraslado`.
+    Afiliacion,
+    /// `ReportarRetractoAfiliacion`.
+    Retracto,
+}
+
+impl Service {
+    /// Both services.
+    pub const ALL: [Service; 2] = [Service::Afiliacion, Service::Retracto];
+
+    /// The protocol's name of the service, which is also its path.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Afiliacion => "ReportarAfiliaciontraslado",
+            Self::Retracto => "ReportarRetractoAfiliacion",
+        }
+    }
+
+    /// The path, as the protocol spells it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Afiliacion => "/ReportarAfiliaciontraslado",
+            Self::Retracto => "/ReportarRetractoAfiliacion",
+        }
+    }
+
+    /// The name of its request schema in `openapi.json`.
+    pub fn schema_name(self) -> &'static str {
+        match self {
+            Self::Afiliacion => "ReportarAfiliaciontrasladoRequest",
+            Self::Retracto => "ReportarRetractoAfiliacionRequest",
+        }
+    }
+
+    /// The service whose name matches `name`, ignoring ASCII case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The whole contract, parsed.
+#[derive(Debug)]
+pub struct Contract {
+    /// Administrators (`administradoras.csv`).
+    pub administradoras: Vec<Administradora>,
+    /// Document types (`tipos_documento.csv`).
+    pub tipos_documento: Vec<TipoDocumento>,
+    /// DIVIPOLA subset (`divipola.csv`).
+    pub municipios: Vec<Municipio>,
+    /// Response codes (`errores.csv`).
+    pub codigos: Vec<CodigoRespuesta>,
+    /// The OpenAPI document itself.
+    pub openapi: serde_json::Value,
+    afiliacion: ServiceSpec,
+    retracto: ServiceSpec,
+    municipio_index: HashMap<(String, String), usize>,
+}
+
+#[derive(Deserialize)]
+struct AdministradoraRow {
+    codigo: String,
+    nombre: String,
+    regimen: String,
+}
+
+#[derive(Deserialize)]
+struct TipoDocumentoRow {
+    codigo: String,
+    significado: String,
+    patron_numero: String,
+    permitido_pensiones: String,
+}
+
+#[derive(Deserialize)]
+struct MunicipioRow {
+    codigo_departamento: String,
+    nombre_departamento: String,
+    codigo_municipio: String,
+    nombre_municipio: String,
+    capital: String,
+    poblacion: u64,
+}
+
+#[derive(Deserialize)]
+struct CodigoRow {
+    http_status: u16,
+    codigo: String,
+    significado: String,
+    fuente: String,
+}
+
+fn read_csv<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<Vec<T>, ContractError> {
+    csv::Reader::from_reader(text.as_bytes())
+        .deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(|source| ContractError::Csv {
+            file: file.to_owned(),
+            source,
+        })
+}
+
+fn invalid(file: &str, message: String) -> ContractError {
+    ContractError::Invalid {
+        file: file.to_owned(),
+        message,
+    }
+}
+
+fn flag(file: &str, what: &str, value: &str) -> Result<bool, ContractError> {
+    match value {
+        "S" => Ok(true),
+        "N" => Ok(false),
+        other => Err(invalid(file, format!("{what}: expected S or N, found {other:?}"))),
+    }
+}
+
+impl Contract {
+    /// The contract compiled into this binary, parsed once.
+    ///
+    /// The embedded files are checked by this crate's tests; a failure here means
+    /// the build shipped a broken contract, which is a bug, so it panics.
+    pub fn embedded() -> &'static Contract {
+        static CONTRACT: OnceLock<Contract> = OnceLock::new();
+        CONTRACT.get_or_init(|| match Self::load_embedded() {
+            Ok(contract) => contract,
+            Err(e) => panic!("the embedded contract is invalid: {e}"),
+        })
+    }
+
+    /// Parse the contract compiled into this binary.
+    pub fn load_embedded() -> Result<Contract, ContractError> {
+        Self::parse(|name| {
+            EMBEDDED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, text)| (*text).to_owned())
+                .ok_or_else(|| invalid(name, "not embedded".to_owned()))
+        })
+    }
+
+    /// Load a contract from a folder holding the same files (e.g. one edited from
+    /// the ministry's technical annex).
+    pub fn from_dir(dir: &Path) -> Result<Contract, ContractError> {
+        Self::parse(|name| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| ContractError::Io { path, source })
+        })
+    }
+
+    fn parse(
+        mut read: impl FnMut(&str) -> Result<String, ContractError>,
+    ) -> Result<Contract, ContractError> {
+        let file = "administradoras.csv";
+        let administradoras = read_csv::<AdministradoraRow>(file, &read(file)?)?
+            .into_iter()
+            .map(|r| {
+                let regimen = Regimen::parse(&r.regimen).ok_or_else(|| {
+                    invalid(file, format!("{}: unknown regime {:?}", r.codigo, r.regimen))
+                })?;
+                Ok(Administradora {
+                    codigo: r.codigo,
+                    nombre: r.nombre,
+                    regimen,
+                })
+            })
+            .collect::<Result<Vec<_>, ContractError>>()?;
+
+        let file = "tipos_documento.csv";
+        let tipos_documento = read_csv::<TipoDocumentoRow>(file, &read(file)?)?
+            .into_iter()
+            .map(|r| {
+                let patron_numero = Regex::new(&r.patron_numero).map_err(|e| {
+                    invalid(file, format!("{}: bad pattern {:?}: {e}", r.codigo, r.patron_numero))
+                })?;
+                Ok(TipoDocumento {
+                    permitido_pensiones: flag(file, &r.codigo, &r.permitido_pensiones)?,
+                    codigo: r.codigo,
+                    significado: r.significado,
+                    patron_numero,
+                })
+            })
+            .collect::<Result<Vec<_>, ContractError>>()?;
+
+        let file = "divipola.csv";
+        let municipios = read_csv::<MunicipioRow>(file, &read(file)?)?
+            .into_iter()
+            .map(|r| {
+                let code = format!("{}{}", r.codigo_departamento, r.codigo_municipio);
+                if r.codigo_departamento.len() != 2
+                    || r.codigo_municipio.len() != 3
+                    || !code.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(invalid(file, format!("bad DIVIPOLA code {code:?}")));
+                }
+                Ok(Municipio {
+                    capital: flag(file, &code, &r.capital)?,
+                    codigo_departamento: r.codigo_departamento,
+                    nombre_departamento: r.nombre_departamento,
+                    codigo_municipio: r.codigo_municipio,
+                    nombre_municipio: r.nombre_municipio,
+                    poblacion: r.poblacion,
+                })
+            })
+            .collect::<Result<Vec<_>, ContractError>>()?;
+        let mut municipio_index = HashMap::with_capacity(municipios.len());
+        for (i, m) in municipios.iter().enumerate() {
+            let key = (m.codigo_departamento.clone(), m.codigo_municipio.clone());
+            if municipio_index.insert(key, i).is_some() {
+                return Err(invalid(file, format!("duplicate code {}", m.divipola())));
+            }
+        }
+
+        let file = "errores.csv";
+        let codigos = read_csv::<CodigoRow>(file, &read(file)?)?
+            .into_iter()
+            .map(|r| CodigoRespuesta {
+                http_status: r.http_status,
+                codigo: r.codigo,
+                significado: r.significado,
+                fuente: r.fuente,
+            })
+            .collect::<Vec<_>>();
+
+        let file = "openapi.json";
+        let openapi: serde_json::Value = serde_json::from_str(&read(file)?)
+            .map_err(|e| invalid(file, format!("not valid JSON: {e}")))?;
+        let afiliacion = ServiceSpec::from_openapi(&openapi, Service::Afiliacion)?;
+        let retracto = ServiceSpec::from_openapi(&openapi, Service::Retracto)?;
+
+        Ok(Contract {
+            administradoras,
+            tipos_documento,
+            municipios,
+            codigos,
+            openapi,
+            afiliacion,
+            retracto,
+            municipio_index,
+        })
+    }
+
+    /// The administrator with this code.
+    pub fn administradora(&self, codigo: &str) -> Option<&Administradora> {
+        self.administradoras.iter().find(|a| a.codigo == codigo)
+    }
+
+    /// The document type with this code (allowed for pensions or not).
+    pub fn tipo_documento(&self, codigo: &str) -> Option<&TipoDocumento> {
+        self.tipos_documento.iter().find(|t| t.codigo == codigo)
+    }
+
+    /// The municipality with this department and municipality code.
+    pub fn municipio(&self, departamento: &str, municipio: &str) -> Option<&Municipio> {
+        self.municipio_index
+            .get(&(departamento.to_owned(), municipio.to_owned()))
+            .map(|&i| &self.municipios[i])
+    }
+
+    /// The response-code entry for `codigo`.
+    pub fn codigo(&self, codigo: &str) -> Option<&CodigoRespuesta> {
+        self.codigos.iter().find(|c| c.codigo == codigo)
+    }
+
+    /// The request specification of a service, read from the OpenAPI document.
+    pub fn service(&self, service: Service) -> &ServiceSpec {
+        match service {
+            Service::Afiliacion => &self.afiliacion,
+            Service::Retracto => &self.retracto,
+        }
+    }
+
+    /// The JSON Schema of a component of the OpenAPI document, e.g.
+    /// `ReportarAfiliaciontrasladoRequest`.
+    pub fn schema(&self, name: &str) -> Option<&serde_json::Value> {
+        self.openapi.pointer(&format!("/components/schemas/{name}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_contract_parses_and_is_consistent() {
+        let c = Contract::load_embedded().expect("embedded contract");
+        assert_eq!(c.administradoras.len(), 5);
+        assert_eq!(c.administradora("25-14").map(|a| a.regimen), Some(Regimen::Rpm));
+        assert_eq!(c.administradora("230301").map(|a| a.regimen), Some(Regimen::Rais));
+        let allowed: Vec<_> = c
+            .tipos_documento
+            .iter()
+            .filter(|t| t.permitido_pensiones)
+            .map(|t| t.codigo.as_str())
+            .collect();
+        assert_eq!(allowed, ["CC", "CE", "TI", "PA", "CD", "SC", "PE", "PT"]);
+        // Every department has its capital, and Bogotá is there.
+        let capitals = c.municipios.iter().filter(|m| m.capital).count();
+        assert!(capitals >= 33, "{capitals} capitals");
+        assert!(c.municipio("11", "001").is_some());
+        assert!(c.municipios.len() >= 63);
+        // Every codigo the OpenAPI document names is in the catalogue.
+        let text = c.openapi.to_string();
+        for codigo in &c.codigos {
+            assert!(
+                codigo.codigo == "OK" || text.contains(&format!("\"{}\"", codigo.codigo)) || codigo.fuente.contains("mock"),
+                "{} is in errores.csv but not in openapi.json",
+                codigo.codigo
+            );
+        }
+        for code in ["AUT01", "AUT02", "AUT03", "VAL00", "VAL05", "NEG01", "NEG12"] {
+            assert!(c.codigo(code).is_some(), "{code}");
+        }
+    }
+
+    #[test]
+    fn every_department_has_a_capital() {
+        let c = Contract::embedded();
+        let mut departments: Vec<_> = c.municipios.iter().map(|m| &m.codigo_departamento).collect();
+        departments.sort();
+        departments.dedup();
+        for dep in departments {
+            if dep == "25" {
+                // Cundinamarca's capital is Bogotá, its own district (11).
+                continue;
+            }
+            assert!(
+                c.municipios.iter().any(|m| &m.codigo_departamento == dep && m.capital),
+                "department {dep} has no capital"
+            );
+        }
+    }
+
+    #[test]
+    fn from_dir_reads_the_same_files() {
+        let c = Contract::from_dir(&source_dir()).expect("contract from dir");
+        assert_eq!(c.municipios.len(), Contract::embedded().municipios.len());
+        let err = Contract::from_dir(Path::new("/nonexistent")).expect_err("missing dir");
+        assert!(err.to_string().contains("administradoras.csv"), "{err}");
+    }
+}

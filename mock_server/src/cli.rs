@@ -1,0 +1,49 @@
+//! Command-line arguments of the mock, shared by `mss-mock` and `mss-harness mock`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::{Mock, MockConfig};
+
+/// Run the bundled mock Ministry.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MockArgs {
+    /// Address to listen on [default: `listen` of the config, 127.0.0.1:8062].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Configuration file (TOML) [default: the demo configuration, mock_server/mock.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Load the configuration, bind, print where it listens and serve until Ctrl-C.
+pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => MockConfig::from_file(path)?,
+        None => MockConfig::demo()?,
+    };
+    let addr = args.listen.unwrap_or(config.listen);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let origin = args
+        .config
+        .as_ref()
+        .map_or_else(|| "demo configuration".to_owned(), |p| p.display().to_string());
+    let mock = Mock::new(config)?;
+    eprintln!(
+        "mss-mock listening on http://{local} ({origin}, {} client_ids, token TTL {} s); Ctrl-C stops it",
+        mock.config().clients.len(),
+        mock.config().token_ttl_seconds
+    );
+    mock.serve_with_shutdown(listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("mock server failed")?;
+    Ok(())
+}

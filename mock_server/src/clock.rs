@@ -1,0 +1,64 @@
+//! The mock's clock: the system clock plus an adjustable offset, so that token
+//! expiry and the retraction window can be tested without sleeping.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+/// Colombia's offset from UTC (no daylight saving time).
+const BOGOTA_OFFSET_SECONDS: i32 = -5 * 3600;
+
+/// System time plus an offset in seconds.
+#[derive(Debug)]
+pub struct MockClock {
+    offset_seconds: AtomicI64,
+}
+
+impl MockClock {
+    /// A clock `offset_seconds` away from the system clock.
+    pub fn new(offset_seconds: i64) -> Self {
+        MockClock {
+            offset_seconds: AtomicI64::new(offset_seconds),
+        }
+    }
+
+    /// Current offset from the system clock.
+    pub fn offset_seconds(&self) -> i64 {
+        self.offset_seconds.load(Ordering::Relaxed)
+    }
+
+    /// Move the clock by `seconds` (negative moves it back); returns the new offset.
+    pub fn advance(&self, seconds: i64) -> i64 {
+        let old = self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);
+        old.saturating_add(seconds)
+    }
+
+    /// Set the offset.
+    pub fn set_offset(&self, seconds: i64) {
+        self.offset_seconds.store(seconds, Ordering::Relaxed);
+    }
+
+    /// Seconds since the Unix epoch on the mock's clock.
+    pub fn now_unix(&self) -> i64 {
+        let system = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        system.saturating_add(self.offset_seconds())
+    }
+
+    /// The mock's current time in Bogotá.
+    pub fn now_bogota(&self) -> DateTime<FixedOffset> {
+        let utc = DateTime::<Utc>::from_timestamp(self.now_unix(), 0).unwrap_or_default();
+        match FixedOffset::east_opt(BOGOTA_OFFSET_SECONDS) {
+            Some(tz) => utc.with_timezone(&tz),
+            None => utc.fixed_offset(),
+        }
+    }
+
+    /// Today's date in Bogotá on the mock's clock.
+    pub fn today(&self) -> NaiveDate {
+        self.now_bogota().date_naive()
+    }
+}

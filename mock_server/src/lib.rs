@@ -1,0 +1,769 @@
+//! `mss-mock`: the bundled mock of the Ministry's token and report services.
+//!
+//! It implements the protocol as `contract/` describes it (DESIGN.md §2, §8):
+//! `POST /token` (OAuth2 password grant, RFC 6749 errors), the two report
+//! services with full field validation and the business rules, stateful (people,
+//! affiliations, retractions), case-insensitive routes, a body limit, 405 and 404
+//! with the envelope, and an admin API under `/__admin/` (stats, records, reset,
+//! clock). It shares the contract's data with the harness, never its validation
+//! code, so that the conformance suite can catch a mock that is wrong.
+//!
+//! Embed it with [`serve`] (or [`Mock::serve`]) on a listener you bound, or drive
+//! [`Mock::app`] in-process with `tower::ServiceExt::oneshot`.
+
+pub mod cli;
+pub mod clock;
+pub mod codes;
+pub mod config;
+mod store;
+pub mod validate;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mss_contract::{Contract, Service};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower::util::{MapRequest, MapRequestLayer};
+
+pub use clock::MockClock;
+pub use config::{ClientConfig, ConfigError, MockConfig};
+use store::{Kind, Store};
+use validate::Rejection;
+
+/// The mock as a tower service: the router behind the path-lowercasing layer.
+pub type App = MapRequest<Router, fn(Request<Body>) -> Request<Body>>;
+
+/// Largest token request body read.
+const MAX_TOKEN_BODY: usize = 16 * 1024;
+/// Tokens kept before expired ones are purged.
+const TOKEN_PURGE_THRESHOLD: usize = 10_000;
+
+/// A client_id compiled from the configuration.
+struct Client {
+    config: ClientConfig,
+    administradora: u8,
+    services: [bool; 2],
+}
+
+#[derive(Clone, Copy)]
+struct TokenInfo {
+    client: usize,
+    expires_at: i64,
+}
+
+#[derive(Default)]
+struct ServiceStats {
+    accepted: AtomicU64,
+    rejected: [AtomicU64; codes::ALL.len()],
+}
+
+#[derive(Default)]
+struct Stats {
+    token_issued: AtomicU64,
+    token_rejected: AtomicU64,
+    services: [ServiceStats; 2],
+}
+
+struct Inner {
+    contract: &'static Contract,
+    config: MockConfig,
+    clients: Vec<Client>,
+    clock: MockClock,
+    tokens: RwLock<FxHashMap<String, TokenInfo>>,
+    store: Mutex<Store>,
+    stats: Stats,
+    instance: String,
+    rejections: AtomicU64,
+    statuses: [StatusCode; codes::ALL.len()],
+}
+
+/// A running mock's state; cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Mock {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Mock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mock")
+            .field("instance", &self.inner.instance)
+            .field("clients", &self.inner.clients.len())
+            .finish()
+    }
+}
+
+/// Why the mock could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The contract lacks a code the mock needs.
+    #[error("contract/errores.csv has no entry for {0}")]
+    Catalogue(&'static str),
+    /// The server failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serve the mock with `config` on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, config: MockConfig) -> Result<(), MockError> {
+    Mock::new(config)?.serve(listener).await?;
+    Ok(())
+}
+
+fn service_index(service: Service) -> usize {
+    match service {
+        Service::Afiliacion => 0,
+        Service::Retracto => 1,
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    resultado: &'a str,
+    codigo: &'a str,
+    mensaje: &'a str,
+    #[serde(rename = "numeroTransaccion")]
+    numero_transaccion: &'a str,
+}
+
+#[derive(Serialize)]
+struct TokenOk<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: u64,
+}
+
+#[derive(Serialize)]
+struct TokenErr<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(CONTENT_TYPE, JSON);
+    r
+}
+
+fn media_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(expected))
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn lowercase_path(mut req: Request<Body>) -> Request<Body> {
+    let uri = req.uri();
+    if uri.path().bytes().any(|b| b.is_ascii_uppercase()) {
+        let path = uri.path().to_ascii_lowercase();
+        let pq = match uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let mut parts = uri.clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(new) = Uri::from_parts(parts) {
+                *req.uri_mut() = new;
+            }
+        }
+    }
+    req
+}
+
+impl Mock {
+    /// A mock with `config` and an empty state.
+    pub fn new(config: MockConfig) -> Result<Mock, MockError> {
+        config.check("configuration")?;
+        let contract = Contract::embedded();
+        let mut statuses = [StatusCode::OK; codes::ALL.len()];
+        for (i, code) in codes::ALL.iter().enumerate() {
+            let entry = contract.codigo(code).ok_or(MockError::Catalogue(code))?;
+            statuses[i] =
+                StatusCode::from_u16(entry.http_status).map_err(|_| MockError::Catalogue(code))?;
+        }
+        let clients = config
+            .clients
+            .iter()
+            .map(|c| {
+                let administradora = contract
+                    .administradoras
+                    .iter()
+                    .position(|a| a.codigo == c.administradora)
+                    .and_then(|i| u8::try_from(i).ok())
+                    .unwrap_or(u8::MAX);
+                let mut services = [true, true];
+                if let Some(list) = &c.services {
+                    for s in Service::ALL {
+                        services[service_index(s)] =
+                            list.iter().any(|n| n.eq_ignore_ascii_case(s.name()));
+                    }
+                }
+                Client {
+                    config: c.clone(),
+                    administradora,
+                    services,
+                }
+            })
+            .collect();
+        let instance = format!("{:04X}", rand::random::<u16>());
+        Ok(Mock {
+            inner: Arc::new(Inner {
+                contract,
+                clock: MockClock::new(config.clock_offset_seconds),
+                store: Mutex::new(Store::new(config.max_records, config.max_fingerprints)),
+                config,
+                clients,
+                tokens: RwLock::new(FxHashMap::default()),
+                stats: Stats::default(),
+                instance,
+                rejections: AtomicU64::new(0),
+                statuses,
+            }),
+        })
+    }
+
+    /// The mock's clock.
+    pub fn clock(&self) -> &MockClock {
+        &self.inner.clock
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &MockConfig {
+        &self.inner.config
+    }
+
+    /// The router, wrapped so that routes match case-insensitively.
+    pub fn app(&self) -> App {
+        let not_allowed = |allow: &'static str| {
+            move |State(mock): State<Mock>| async move { mock.method_not_allowed(allow) }
+        };
+        let router = Router::new()
+            .route("/token", post(token).fallback(not_allowed("POST")))
+            .route(
+                "/reportarafiliaciontraslado",
+                post(afiliacion).fallback(not_allowed("POST")),
+            )
+            .route(
+                "/reportarretractoafiliacion",
+                post(retracto).fallback(not_allowed("POST")),
+            )
+            .route("/__admin/stats", get(admin_stats).fallback(not_allowed("GET")))
+            .route("/__admin/records", get(admin_records).fallback(not_allowed("GET")))
+            .route("/__admin/reset", post(admin_reset).fallback(not_allowed("POST")))
+            .route(
+                "/__admin/clock",
+                get(admin_clock_get)
+                    .post(admin_clock)
+                    .fallback(not_allowed("GET, POST")),
+            )
+            .fallback(not_found)
+            .with_state(self.clone());
+        MapRequestLayer::new(lowercase_path as fn(Request<Body>) -> Request<Body>).layer(router)
+    }
+
+    /// Serve on `listener` until the process ends.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending()).await
+    }
+
+    /// Serve on `listener` until `shutdown` completes, then finish the requests
+    /// in flight.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = self.app();
+        axum::serve(listener, axum::ServiceExt::<Request<Body>>::into_make_service(app))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Statistics as the `/__admin/stats` JSON.
+    pub fn stats(&self) -> serde_json::Value {
+        let s = &self.inner.stats;
+        let mut services = serde_json::Map::new();
+        for service in Service::ALL {
+            let st = &s.services[service_index(service)];
+            let mut rejected = serde_json::Map::new();
+            for (i, code) in codes::ALL.iter().enumerate() {
+                let n = st.rejected[i].load(Ordering::Relaxed);
+                if n > 0 {
+                    rejected.insert((*code).to_owned(), n.into());
+                }
+            }
+            services.insert(
+                service.name().to_owned(),
+                serde_json::json!({
+                    "accepted": st.accepted.load(Ordering::Relaxed),
+                    "rejected": rejected,
+                }),
+            );
+        }
+        let store = self.store();
+        serde_json::json!({
+            "token": {
+                "issued": s.token_issued.load(Ordering::Relaxed),
+                "rejected": s.token_rejected.load(Ordering::Relaxed),
+            },
+            "services": services,
+            "records": {
+                "kept": store.len(),
+                "first_index": store.first_index(),
+            },
+            "clock": self.clock_json(),
+        })
+    }
+
+    /// Forget every record, person and statistic (tokens and clock stay).
+    pub fn reset(&self) {
+        self.store().reset();
+        let s = &self.inner.stats;
+        s.token_issued.store(0, Ordering::Relaxed);
+        s.token_rejected.store(0, Ordering::Relaxed);
+        for st in &s.services {
+            st.accepted.store(0, Ordering::Relaxed);
+            for r in &st.rejected {
+                r.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a record half-written
+        // (records are pushed whole), so a poisoned lock is still usable.
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn clock_json(&self) -> serde_json::Value {
+        let clock = &self.inner.clock;
+        serde_json::json!({
+            "now": clock.now_bogota().to_rfc3339(),
+            "hoy": clock.today().to_string(),
+            "offset_seconds": clock.offset_seconds(),
+        })
+    }
+
+    fn status(&self, codigo: &str) -> StatusCode {
+        codes::index(codigo)
+            .map(|i| self.inner.statuses[i])
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn transaction(&self, kind: &str, n: u64) -> String {
+        format!("{}{kind}{n:012}", self.inner.instance)
+    }
+
+    /// The record index of one of our affiliation transaction numbers.
+    fn affiliation_index(&self, numero: &str) -> Option<u64> {
+        let rest = numero.strip_prefix(self.inner.instance.as_str())?;
+        let digits = rest.strip_prefix("AF")?;
+        if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
+    fn envelope(&self, codigo: &str, mensaje: &str, numero: &str) -> Response {
+        let status = self.status(codigo);
+        let body = serde_json::to_vec(&Envelope {
+            resultado: status.as_str(),
+            codigo,
+            mensaje,
+            numero_transaccion: numero,
+        })
+        .unwrap_or_default();
+        let mut response = json_response(status, body);
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        response
+    }
+
+    /// An envelope for a refusal outside the report services.
+    fn plain(&self, codigo: &str, mensaje: &str) -> Response {
+        let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
+        self.envelope(codigo, mensaje, &self.transaction("TX", n))
+    }
+
+    fn method_not_allowed(&self, allow: &'static str) -> Response {
+        let mut r = self.plain(codes::RUT02, &format!("Método no permitido; use {allow}"));
+        r.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+        r
+    }
+
+    fn reject(&self, service: Option<Service>, rejection: &Rejection) -> Response {
+        if let (Some(service), Some(i)) = (service, codes::index(rejection.codigo)) {
+            self.inner.stats.services[service_index(service)].rejected[i]
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
+        self.envelope(rejection.codigo, &rejection.mensaje, &self.transaction("TX", n))
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<&Client, Rejection> {
+        let value = headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| Rejection::new(codes::AUT01, "Falta el encabezado Authorization"))?;
+        let malformed = || Rejection::new(codes::AUT01, "Encabezado Authorization malformado");
+        let text = value.to_str().map_err(|_| malformed())?;
+        let (scheme, token) = text.trim().split_once(' ').ok_or_else(malformed)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(malformed());
+        }
+        let info = self
+            .inner
+            .tokens
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .copied()
+            .ok_or_else(|| Rejection::new(codes::AUT01, "Token desconocido"))?;
+        if info.expires_at <= self.inner.clock.now_unix() {
+            return Err(Rejection::new(codes::AUT02, "Token vencido; solicite uno nuevo en /token"));
+        }
+        self.inner
+            .clients
+            .get(info.client)
+            .ok_or_else(|| Rejection::new(codes::AUT01, "Token desconocido"))
+    }
+
+    async fn report(&self, service: Service, headers: HeaderMap, body: Body) -> Response {
+        match self.try_report(service, &headers, body).await {
+            Ok(numero) => {
+                self.inner.stats.services[service_index(service)]
+                    .accepted
+                    .fetch_add(1, Ordering::Relaxed);
+                self.envelope(codes::OK, "Reporte recibido", &numero)
+            }
+            Err(rejection) => self.reject(Some(service), &rejection),
+        }
+    }
+
+    async fn try_report(
+        &self,
+        service: Service,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<String, Rejection> {
+        let client = self.authenticate(headers)?;
+        if !client.services[service_index(service)] {
+            return Err(Rejection::new(
+                codes::AUT03,
+                format!("El cliente del token no está habilitado para {}", service.name()),
+            ));
+        }
+        let limit = self.inner.config.max_body_bytes;
+        let too_large = || {
+            Rejection::new(
+                codes::TAM01,
+                format!("El cuerpo supera el máximo de {limit} bytes"),
+            )
+        };
+        if declared_length(headers).is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        if !media_type_is(headers, "application/json") {
+            return Err(Rejection::new(
+                codes::VAL00,
+                "Content-Type debe ser application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| too_large())?;
+        let map = validate::parse_object(&bytes)?;
+        let contract = self.inner.contract;
+        let clock = &self.inner.clock;
+        let today = clock.today();
+        let received = u32::try_from(clock.now_unix()).unwrap_or(u32::MAX);
+        match service {
+            Service::Afiliacion => {
+                let a = validate::affiliation(contract, &map, client.administradora, today)?;
+                let index = self.store().affiliation(&a, received)?;
+                Ok(self.transaction("AF", index))
+            }
+            Service::Retracto => {
+                let r = validate::retraction(contract, &map, client.administradora, today)?;
+                let affiliation = self.affiliation_index(r.transaccion);
+                let index = self.store().retraction(&r, affiliation, received)?;
+                Ok(self.transaction("RT", index))
+            }
+        }
+    }
+
+    fn token_error(&self, error: &str, description: &str) -> Response {
+        self.inner.stats.token_rejected.fetch_add(1, Ordering::Relaxed);
+        let body = serde_json::to_vec(&TokenErr {
+            error,
+            error_description: description,
+        })
+        .unwrap_or_default();
+        no_store(json_response(StatusCode::BAD_REQUEST, body))
+    }
+
+    async fn issue_token(&self, headers: HeaderMap, body: Body) -> Response {
+        if !media_type_is(&headers, "application/x-www-form-urlencoded") {
+            return self.token_error(
+                "invalid_request",
+                "Content-Type must be application/x-www-form-urlencoded",
+            );
+        }
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_TOKEN_BODY).await else {
+            return self.token_error("invalid_request", "request body too large or unreadable");
+        };
+        let mut params: FxHashMap<String, String> = FxHashMap::default();
+        for (k, v) in form_urlencoded::parse(&bytes) {
+            if params.insert(k.to_string(), v.into_owned()).is_some() {
+                return self.token_error("invalid_request", &format!("parameter {k} is repeated"));
+            }
+        }
+        let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let Some(grant_type) = param("grant_type") else {
+            return self.token_error("invalid_request", "grant_type is missing");
+        };
+        if grant_type != "password" {
+            return self.token_error("unsupported_grant_type", "only grant_type=password is supported");
+        }
+        let Some(client_id) = param("client_id") else {
+            return self.token_error("invalid_client", "client_id is missing");
+        };
+        let Some((index, client)) = self
+            .inner
+            .clients
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.config.client_id == client_id)
+        else {
+            return self.token_error("invalid_client", "unknown client_id");
+        };
+        let (Some(username), Some(password)) = (param("username"), param("password")) else {
+            return self.token_error("invalid_request", "username and password are required");
+        };
+        if username != client.config.username || password != client.config.password {
+            return self.token_error("invalid_grant", "wrong username or password");
+        }
+        let token = new_token();
+        let ttl = self.inner.config.token_ttl_seconds;
+        let now = self.inner.clock.now_unix();
+        {
+            let mut tokens = self
+                .inner
+                .tokens
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if tokens.len() >= TOKEN_PURGE_THRESHOLD {
+                tokens.retain(|_, t| t.expires_at > now);
+            }
+            tokens.insert(
+                token.clone(),
+                TokenInfo {
+                    client: index,
+                    expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+                },
+            );
+        }
+        self.inner.stats.token_issued.fetch_add(1, Ordering::Relaxed);
+        let body = serde_json::to_vec(&TokenOk {
+            access_token: &token,
+            token_type: "bearer",
+            expires_in: ttl,
+        })
+        .unwrap_or_default();
+        no_store(json_response(StatusCode::OK, body))
+    }
+
+    fn records_jsonl(&self, offset: usize, limit: usize) -> (String, usize) {
+        let contract = self.inner.contract;
+        let store = self.store();
+        let total = store.len();
+        let first = store.first_index();
+        let mut out = String::new();
+        let end = offset.saturating_add(limit).min(total);
+        for pos in offset..end {
+            let index = first + pos as u64;
+            let Some(r) = store.get(index) else { continue };
+            let admin = contract
+                .administradoras
+                .get(usize::from(r.administradora))
+                .map_or("", |a| a.codigo.as_str());
+            let tipo = contract
+                .tipos_documento
+                .get(usize::from(r.tipo_documento))
+                .map_or("", |t| t.codigo.as_str());
+            let recibido = chrono::DateTime::from_timestamp(i64::from(r.received), 0)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            let line = match r.kind {
+                Kind::Afiliacion => serde_json::json!({
+                    "indice": index,
+                    "servicio": Service::Afiliacion.name(),
+                    "numeroTransaccion": self.transaction("AF", index),
+                    "numeroRadicado": r.radicado.as_str(),
+                    "codigoAdministradora": admin,
+                    "tipoDocumento": tipo,
+                    "numeroDocumento": r.documento.as_str(),
+                    "tipoNovedad": r.novedad().as_str(),
+                    "fechaSolicitud": r.fecha().to_string(),
+                    "retractada": r.retracted,
+                    "recibido": recibido,
+                }),
+                Kind::Retracto => serde_json::json!({
+                    "indice": index,
+                    "servicio": Service::Retracto.name(),
+                    "numeroTransaccion": self.transaction("RT", index),
+                    "numeroRadicado": r.radicado.as_str(),
+                    "codigoAdministradora": admin,
+                    "tipoDocumento": tipo,
+                    "numeroDocumento": r.documento.as_str(),
+                    "numeroTransaccionAfiliacion": r.retracted_affiliation().map(|i| self.transaction("AF", i)),
+                    "fechaRetracto": r.fecha().to_string(),
+                    "recibido": recibido,
+                }),
+            };
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        (out, total)
+    }
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    let mut s = String::with_capacity(64);
+    for b in bytes {
+        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    s
+}
+
+async fn not_found(State(mock): State<Mock>, uri: Uri) -> Response {
+    let path: String = uri.path().chars().take(80).collect();
+    mock.plain(codes::RUT01, &format!("Ruta desconocida: {path}"))
+}
+
+async fn token(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Response {
+    mock.issue_token(headers, body).await
+}
+
+async fn afiliacion(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Response {
+    mock.report(Service::Afiliacion, headers, body).await
+}
+
+async fn retracto(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Response {
+    mock.report(Service::Retracto, headers, body).await
+}
+
+async fn admin_stats(State(mock): State<Mock>) -> Response {
+    json_response(StatusCode::OK, mock.stats().to_string().into_bytes())
+}
+
+#[derive(Deserialize)]
+struct Page {
+    offset: Option<String>,
+    limit: Option<String>,
+}
+
+/// Default and largest page of `/__admin/records`.
+const DEFAULT_PAGE: usize = 1000;
+const MAX_PAGE: usize = 100_000;
+
+async fn admin_records(State(mock): State<Mock>, Query(page): Query<Page>) -> Response {
+    let number = |name: &str, v: &Option<String>, default: usize| -> Result<usize, Response> {
+        match v {
+            None => Ok(default),
+            Some(s) => s
+                .parse()
+                .map_err(|_| mock.plain(codes::VAL02, &format!("{name} debe ser un entero no negativo"))),
+        }
+    };
+    let offset = match number("offset", &page.offset, 0) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let limit = match number("limit", &page.limit, DEFAULT_PAGE) {
+        Ok(n) => n.min(MAX_PAGE),
+        Err(r) => return r,
+    };
+    let (body, total) = mock.records_jsonl(offset, limit);
+    let mut r = (StatusCode::OK, body).into_response();
+    let headers = r.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    headers.insert("x-total-count", HeaderValue::from(total));
+    if offset.saturating_add(limit) < total {
+        headers.insert("x-next-offset", HeaderValue::from(offset + limit));
+    }
+    r
+}
+
+async fn admin_reset(State(mock): State<Mock>) -> Response {
+    mock.reset();
+    json_response(StatusCode::OK, br#"{"reset":true}"#.to_vec())
+}
+
+async fn admin_clock_get(State(mock): State<Mock>) -> Response {
+    json_response(StatusCode::OK, mock.clock_json().to_string().into_bytes())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    advance_seconds: i64,
+}
+
+async fn admin_clock(State(mock): State<Mock>, body: Body) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
+        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+    };
+    match serde_json::from_slice::<ClockChange>(&bytes) {
+        Ok(change) => {
+            mock.inner.clock.advance(change.advance_seconds);
+            json_response(StatusCode::OK, mock.clock_json().to_string().into_bytes())
+        }
+        Err(e) => mock.plain(
+            codes::VAL00,
+            &format!("Se esperaba {{\"advance_seconds\": N}}: {e}"),
+        ),
+    }
+}

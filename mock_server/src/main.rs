@@ -1,0 +1,23 @@
+//! `mss-mock`: the bundled mock Ministry. Everything lives in the library.
+
+use clap::Parser;
+
+/// The bundled mock of the MSPS token and report services.
+#[derive(Debug, Parser)]
+#[command(name = "mss-mock", version)]
+struct Cli {
+    #[command(flatten)]
+    args: mss_mock::cli::MockArgs,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match mss_mock::cli::run(cli.args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mss-mock: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

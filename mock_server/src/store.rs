@@ -1,0 +1,579 @@
+//! The mock's state: accepted records, people, and duplicate fingerprints.
+//!
+//! Compact by design so that a long run cannot exhaust memory: a record is a
+//! fixed-size struct (no per-record heap allocation) kept in chunks, people and
+//! duplicates are 64-bit fingerprints. `max_records` bounds the records kept in
+//! full (the oldest chunk is dropped first, with the people it set), and
+//! `max_fingerprints` bounds the duplicate fingerprints (two generations; the
+//! older is forgotten when the newer fills up).
+
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+
+use chrono::NaiveDate;
+use mss_contract::rules;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+
+use crate::codes;
+use crate::validate::{Affiliation, Novedad, Rejection, Retraction};
+
+/// A string of at most `N` bytes stored inline.
+#[derive(Clone, Copy)]
+pub struct Inline<const N: usize> {
+    bytes: [u8; N],
+    len: u8,
+}
+
+impl<const N: usize> Inline<N> {
+    fn new(s: &str) -> Self {
+        let mut bytes = [0u8; N];
+        let mut len = s.len().min(N);
+        while !s.is_char_boundary(len) {
+            len -= 1;
+        }
+        bytes[..len].copy_from_slice(&s.as_bytes()[..len]);
+        Inline {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    /// The stored text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+/// Which service a record came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `ReportarAfiliaciontraslado`.
+    Afiliacion,
+    /// `ReportarRetractoAfiliacion`.
+    Retracto,
+}
+
+const NO_ADMIN: u8 = u8::MAX;
+const UNKNOWN_DATE: i32 = i32::MIN;
+
+/// What the mock knows of a person before an affiliation changed it.
+#[derive(Clone, Copy)]
+struct PersonState {
+    regime_since: i32,
+    admin_since: i32,
+    admin: u8,
+}
+
+const NOBODY: PersonState = PersonState {
+    regime_since: UNKNOWN_DATE,
+    admin_since: UNKNOWN_DATE,
+    admin: NO_ADMIN,
+};
+
+/// A person's current state and the record that set it.
+#[derive(Clone, Copy)]
+struct Person {
+    record: u64,
+    state: PersonState,
+}
+
+/// One accepted report.
+#[derive(Clone, Copy)]
+pub struct Record {
+    /// Affiliation: the person's fingerprint. Retraction: the affiliation's index.
+    link: u64,
+    /// Affiliation: the person's state before it.
+    prev: PersonState,
+    /// `fechaSolicitud` or `fechaRetracto`, days since 0001-01-01.
+    fecha: i32,
+    /// Mock-clock Unix seconds when it was accepted.
+    pub received: u32,
+    /// `numeroRadicado`.
+    pub radicado: Inline<30>,
+    /// `numeroDocumento`.
+    pub documento: Inline<16>,
+    /// Service.
+    pub kind: Kind,
+    /// Index in the contract's document types.
+    pub tipo_documento: u8,
+    /// Index in the contract's administrators.
+    pub administradora: u8,
+    novedad: u8,
+    /// Affiliation that has been retracted.
+    pub retracted: bool,
+}
+
+impl Record {
+    /// The novelty of an affiliation.
+    pub fn novedad(&self) -> Novedad {
+        Novedad::from_u8(self.novedad)
+    }
+
+    /// `fechaSolicitud` (affiliation) or `fechaRetracto` (retraction).
+    pub fn fecha(&self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.fecha).unwrap_or_default()
+    }
+
+    /// For a retraction, the index of the affiliation it retracted.
+    pub fn retracted_affiliation(&self) -> Option<u64> {
+        (self.kind == Kind::Retracto).then_some(self.link)
+    }
+}
+
+fn days(d: NaiveDate) -> i32 {
+    chrono::Datelike::num_days_from_ce(&d)
+}
+
+fn from_days(n: i32) -> Option<NaiveDate> {
+    (n != UNKNOWN_DATE)
+        .then(|| NaiveDate::from_num_days_from_ce_opt(n))
+        .flatten()
+}
+
+fn fingerprint(parts: impl Hash) -> u64 {
+    let mut h = FxHasher::default();
+    parts.hash(&mut h);
+    // FxHash is weak in the low bits for short keys; mix like splitmix64.
+    let mut z = h.finish();
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn person_fp(tipo: u8, numero: &str) -> u64 {
+    fingerprint((1u8, tipo, numero))
+}
+
+fn radicado_fp(admin: u8, radicado: &str) -> u64 {
+    fingerprint((2u8, admin, radicado))
+}
+
+fn event_fp(person: u64, novedad: u8, fecha: i32) -> u64 {
+    fingerprint((3u8, person, novedad, fecha))
+}
+
+/// A set of fingerprints in two generations, bounded in size.
+struct Fingerprints {
+    current: FxHashSet<u64>,
+    previous: FxHashSet<u64>,
+    generation: usize,
+}
+
+impl Fingerprints {
+    fn new(max: usize) -> Self {
+        Fingerprints {
+            current: FxHashSet::default(),
+            previous: FxHashSet::default(),
+            generation: (max / 2).max(1),
+        }
+    }
+
+    fn contains(&self, fp: u64) -> bool {
+        self.current.contains(&fp) || self.previous.contains(&fp)
+    }
+
+    fn insert(&mut self, fp: u64) {
+        if self.current.len() >= self.generation {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(fp);
+    }
+
+    fn remove(&mut self, fp: u64) {
+        self.current.remove(&fp);
+        self.previous.remove(&fp);
+    }
+
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+}
+
+/// Records in fixed-size chunks: no reallocation of old records, eviction by chunk.
+struct Records {
+    chunks: VecDeque<Vec<Record>>,
+    chunk_size: usize,
+    /// Absolute index of the first retained record.
+    first: u64,
+    len: usize,
+}
+
+impl Records {
+    fn new(max: usize) -> Self {
+        Records {
+            chunks: VecDeque::new(),
+            chunk_size: max.clamp(1, 4096),
+            first: 0,
+            len: 0,
+        }
+    }
+
+    fn next_index(&self) -> u64 {
+        self.first + self.len as u64
+    }
+
+    fn push(&mut self, r: Record) -> u64 {
+        let index = self.next_index();
+        match self.chunks.back_mut() {
+            Some(chunk) if chunk.len() < self.chunk_size => chunk.push(r),
+            _ => {
+                let mut chunk = Vec::with_capacity(self.chunk_size);
+                chunk.push(r);
+                self.chunks.push_back(chunk);
+            }
+        }
+        self.len += 1;
+        index
+    }
+
+    fn locate(&self, index: u64) -> Option<(usize, usize)> {
+        let offset = usize::try_from(index.checked_sub(self.first)?).ok()?;
+        (offset < self.len).then_some((offset / self.chunk_size, offset % self.chunk_size))
+    }
+
+    fn get(&self, index: u64) -> Option<&Record> {
+        let (c, i) = self.locate(index)?;
+        self.chunks.get(c)?.get(i)
+    }
+
+    fn get_mut(&mut self, index: u64) -> Option<&mut Record> {
+        let (c, i) = self.locate(index)?;
+        self.chunks.get_mut(c)?.get_mut(i)
+    }
+
+    fn pop_front_chunk(&mut self) -> Option<(u64, Vec<Record>)> {
+        let chunk = self.chunks.pop_front()?;
+        let first = self.first;
+        self.first += chunk.len() as u64;
+        self.len -= chunk.len();
+        Some((first, chunk))
+    }
+
+    fn clear(&mut self) {
+        self.first = self.next_index();
+        self.chunks.clear();
+        self.len = 0;
+    }
+}
+
+/// The mock's mutable state. Callers hold it behind one lock.
+pub struct Store {
+    records: Records,
+    max_records: usize,
+    persons: FxHashMap<u64, Person>,
+    radicados: Fingerprints,
+    events: Fingerprints,
+    max_fingerprints: usize,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("records", &self.records.len)
+            .field("persons", &self.persons.len())
+            .field("radicados", &self.radicados.len())
+            .finish()
+    }
+}
+
+impl Store {
+    /// An empty store with the given bounds.
+    pub fn new(max_records: usize, max_fingerprints: usize) -> Self {
+        Store {
+            records: Records::new(max_records),
+            max_records,
+            persons: FxHashMap::default(),
+            radicados: Fingerprints::new(max_fingerprints),
+            events: Fingerprints::new(max_fingerprints),
+            max_fingerprints,
+        }
+    }
+
+    /// Forget everything but keep numbering, so transaction numbers never repeat.
+    pub fn reset(&mut self) {
+        self.records.clear();
+        self.persons = FxHashMap::default();
+        self.radicados = Fingerprints::new(self.max_fingerprints);
+        self.events = Fingerprints::new(self.max_fingerprints);
+    }
+
+    /// Number of records kept in full.
+    pub fn len(&self) -> usize {
+        self.records.len
+    }
+
+    /// Absolute index of the first record kept.
+    pub fn first_index(&self) -> u64 {
+        self.records.first
+    }
+
+    /// The record with absolute index `index`, if still kept.
+    pub fn get(&self, index: u64) -> Option<&Record> {
+        self.records.get(index)
+    }
+
+    fn push(&mut self, record: Record) -> u64 {
+        while self.records.len >= self.max_records {
+            let Some((first, chunk)) = self.records.pop_front_chunk() else {
+                break;
+            };
+            for (i, r) in chunk.iter().enumerate() {
+                if r.kind == Kind::Afiliacion
+                    && let Some(p) = self.persons.get(&r.link)
+                    && p.record == first + i as u64
+                {
+                    self.persons.remove(&r.link);
+                }
+            }
+        }
+        self.records.push(record)
+    }
+
+    /// Apply the stateful rules to an affiliation and keep it; returns its index.
+    pub fn affiliation(&mut self, a: &Affiliation<'_>, received: u32) -> Result<u64, Rejection> {
+        let radicado = radicado_fp(a.administradora, a.radicado);
+        if self.radicados.contains(radicado) {
+            return Err(Rejection::new(
+                codes::NEG01,
+                format!("Reporte duplicado: numeroRadicado {} ya fue recibido", a.radicado),
+            ));
+        }
+        let person = person_fp(a.tipo_documento, a.numero_documento);
+        let fecha = days(a.fecha_solicitud);
+        let event = event_fp(person, a.novedad as u8, fecha);
+        if self.events.contains(event) {
+            return Err(Rejection::new(
+                codes::NEG01,
+                format!(
+                    "Reporte duplicado: la misma persona, novedad {} y fecha {} ya fue recibida",
+                    a.novedad.as_str(),
+                    a.fecha_solicitud
+                ),
+            ));
+        }
+        let prev = self.persons.get(&person).map_or(NOBODY, |p| p.state);
+        let known = prev.admin != NO_ADMIN;
+        let next = match a.novedad {
+            Novedad::Afiliacion => {
+                if known {
+                    return Err(Rejection::new(
+                        codes::NEG05,
+                        "La persona ya está afiliada; corresponde reportar un traslado",
+                    ));
+                }
+                PersonState {
+                    regime_since: fecha,
+                    admin_since: fecha,
+                    admin: a.administradora,
+                }
+            }
+            Novedad::TrasladoRegimen | Novedad::TrasladoAdministradora => {
+                if known && Some(prev.admin) != a.origen {
+                    return Err(Rejection::new(
+                        codes::NEG05,
+                        "codigoAdministradoraOrigen no es la administradora actual de la persona",
+                    ));
+                }
+                if a.novedad == Novedad::TrasladoRegimen {
+                    if let Some(since) = from_days(prev.regime_since)
+                        && a.fecha_solicitud < rules::earliest_regime_transfer(since)
+                    {
+                        return Err(Rejection::new(
+                            codes::NEG03,
+                            format!(
+                                "Traslado de régimen antes de {} años desde la última selección ({since})",
+                                rules::YEARS_BETWEEN_REGIME_TRANSFERS
+                            ),
+                        ));
+                    }
+                    PersonState {
+                        regime_since: fecha,
+                        admin_since: fecha,
+                        admin: a.administradora,
+                    }
+                } else {
+                    if let Some(since) = from_days(prev.admin_since)
+                        && a.fecha_solicitud < rules::earliest_administrator_switch(since)
+                    {
+                        return Err(Rejection::new(
+                            codes::NEG04,
+                            format!(
+                                "Traslado de administradora antes de {} meses desde la vinculación ({since})",
+                                rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH
+                            ),
+                        ));
+                    }
+                    PersonState {
+                        regime_since: prev.regime_since,
+                        admin_since: fecha,
+                        admin: a.administradora,
+                    }
+                }
+            }
+        };
+        let index = self.push(Record {
+            link: person,
+            prev,
+            fecha,
+            received,
+            radicado: Inline::new(a.radicado),
+            documento: Inline::new(a.numero_documento),
+            kind: Kind::Afiliacion,
+            tipo_documento: a.tipo_documento,
+            administradora: a.administradora,
+            novedad: a.novedad as u8,
+            retracted: false,
+        });
+        self.radicados.insert(radicado);
+        self.events.insert(event);
+        self.persons.insert(
+            person,
+            Person {
+                record: index,
+                state: next,
+            },
+        );
+        Ok(index)
+    }
+
+    /// Apply the stateful rules to a retraction of the affiliation with index
+    /// `affiliation` (None when its transaction number is not one of ours) and
+    /// keep it; returns its index.
+    pub fn retraction(
+        &mut self,
+        r: &Retraction<'_>,
+        affiliation: Option<u64>,
+        received: u32,
+    ) -> Result<u64, Rejection> {
+        let radicado = radicado_fp(r.administradora, r.radicado);
+        if self.radicados.contains(radicado) {
+            return Err(Rejection::new(
+                codes::NEG01,
+                format!("Reporte duplicado: numeroRadicado {} ya fue recibido", r.radicado),
+            ));
+        }
+        let unknown = || {
+            Rejection::new(
+                codes::NEG10,
+                format!(
+                    "No existe una afiliación {} de esta administradora para {}",
+                    r.transaccion, r.numero_documento
+                ),
+            )
+        };
+        let index = affiliation.ok_or_else(unknown)?;
+        let aff = *self.records.get(index).ok_or_else(unknown)?;
+        if aff.kind != Kind::Afiliacion
+            || aff.administradora != r.administradora
+            || aff.tipo_documento != r.tipo_documento
+            || aff.documento.as_str() != r.numero_documento
+        {
+            return Err(unknown());
+        }
+        if aff.retracted {
+            return Err(Rejection::new(
+                codes::NEG12,
+                format!("La afiliación {} ya fue retractada", r.transaccion),
+            ));
+        }
+        let solicitud = aff.fecha();
+        let deadline = rules::retraction_deadline(solicitud);
+        if r.fecha_retracto < solicitud || r.fecha_retracto > deadline {
+            return Err(Rejection::new(
+                codes::NEG11,
+                format!(
+                    "Retracto por fuera del plazo: fechaSolicitud {solicitud}, plazo hasta {deadline} ({} días hábiles)",
+                    rules::RETRACTION_BUSINESS_DAYS
+                ),
+            ));
+        }
+        if let Some(rec) = self.records.get_mut(index) {
+            rec.retracted = true;
+        }
+        if let Some(p) = self.persons.get(&aff.link)
+            && p.record == index
+        {
+            if aff.prev.admin == NO_ADMIN {
+                self.persons.remove(&aff.link);
+            } else {
+                self.persons.insert(
+                    aff.link,
+                    Person {
+                        record: u64::MAX,
+                        state: aff.prev,
+                    },
+                );
+            }
+        }
+        self.events.remove(event_fp(aff.link, aff.novedad, aff.fecha));
+        let own = self.push(Record {
+            link: index,
+            prev: NOBODY,
+            fecha: days(r.fecha_retracto),
+            received,
+            radicado: Inline::new(r.radicado),
+            documento: Inline::new(r.numero_documento),
+            kind: Kind::Retracto,
+            tipo_documento: r.tipo_documento,
+            administradora: r.administradora,
+            novedad: 0,
+            retracted: false,
+        });
+        self.radicados.insert(radicado);
+        Ok(own)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    fn aff<'a>(radicado: &'a str, doc: &'a str) -> Affiliation<'a> {
+        Affiliation {
+            radicado,
+            administradora: 2,
+            novedad: Novedad::Afiliacion,
+            tipo_documento: 0,
+            numero_documento: doc,
+            fecha_solicitud: d("2024-03-22"),
+            origen: None,
+        }
+    }
+
+    #[test]
+    fn records_are_small() {
+        assert!(std::mem::size_of::<Record>() <= 96, "{}", std::mem::size_of::<Record>());
+    }
+
+    #[test]
+    fn retention_cap_bounds_records_but_duplicates_are_still_found() {
+        let mut store = Store::new(1000, 1_000_000);
+        let names: Vec<(String, String)> = (0..5000)
+            .map(|i| (format!("R{i}"), format!("{}", 10_000_000 + i)))
+            .collect();
+        for (r, doc) in &names {
+            store.affiliation(&aff(r, doc), 0).expect("accepted");
+        }
+        assert!(store.len() <= 1000 && store.len() > 0, "{}", store.len());
+        assert!(store.persons.len() <= 1000, "{}", store.persons.len());
+        let again = store.affiliation(&aff("R0", "99999999"), 0);
+        assert_eq!(again.map_err(|e| e.codigo), Err(codes::NEG01));
+        assert!(store.get(0).is_none());
+        assert!(store.get(4999).is_some());
+    }
+
+    #[test]
+    fn fingerprints_stay_bounded() {
+        let mut f = Fingerprints::new(100);
+        for i in 0..10_000u64 {
+            f.insert(i);
+        }
+        assert!(f.len() <= 100);
+        assert!(f.contains(9_999));
+        assert!(!f.contains(0));
+    }
+}

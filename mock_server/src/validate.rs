@@ -1,0 +1,446 @@
+//! Validation of report bodies: the contract's field rules first (required,
+//! format, code lists, all read from `mss-contract`), then the stateless business
+//! rules. What passes comes out as a compact typed request for the store, which
+//! applies the stateful rules.
+//!
+//! Precedence, first failure wins: VAL00 (not a JSON object) → VAL01 (first
+//! missing required field, in contract order, conditional ones included) → VAL02
+//! (unknown field, then each field's type, length, pattern, enumeration and date)
+//! → VAL03 (document type) → VAL04 (administrator codes) → VAL05 (DIVIPOLA) →
+//! VAL02 (document number against its type, dates in order, employer check
+//! digit) → VAL04 (regimes) → AUT03 (another administrator's code) → NEG05
+//! (transfer to the same administrator) → NEG02 (age).
+
+use chrono::NaiveDate;
+use mss_contract::rules::{self, Sexo};
+use mss_contract::{CodeList, Contract, Format, Regimen, ServiceSpec};
+use serde_json::{Map, Value};
+
+use crate::codes;
+
+/// A refusal: the envelope's `codigo` and `mensaje`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Code from `contract/errores.csv`.
+    pub codigo: &'static str,
+    /// Human-readable message, in Spanish like the ministry's.
+    pub mensaje: String,
+}
+
+impl Rejection {
+    /// A refusal with `codigo` and `mensaje`.
+    pub fn new(codigo: &'static str, mensaje: impl Into<String>) -> Self {
+        Rejection {
+            codigo,
+            mensaje: mensaje.into(),
+        }
+    }
+}
+
+/// `tipoNovedad`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Novedad {
+    /// First affiliation.
+    Afiliacion = 0,
+    /// Change of regime (RPM ↔ RAIS).
+    TrasladoRegimen = 1,
+    /// Change of administrator within RAIS.
+    TrasladoAdministradora = 2,
+}
+
+impl Novedad {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "AFILIACION" => Some(Self::Afiliacion),
+            "TRASLADO_REGIMEN" => Some(Self::TrasladoRegimen),
+            "TRASLADO_ADMINISTRADORA" => Some(Self::TrasladoAdministradora),
+            _ => None,
+        }
+    }
+
+    /// The protocol's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Afiliacion => "AFILIACION",
+            Self::TrasladoRegimen => "TRASLADO_REGIMEN",
+            Self::TrasladoAdministradora => "TRASLADO_ADMINISTRADORA",
+        }
+    }
+
+    /// From the stored byte.
+    pub fn from_u8(b: u8) -> Self {
+        match b {
+            1 => Self::TrasladoRegimen,
+            2 => Self::TrasladoAdministradora,
+            _ => Self::Afiliacion,
+        }
+    }
+}
+
+/// A `ReportarAfiliaciontraslado` body that passed every stateless check.
+#[derive(Debug)]
+pub struct Affiliation<'a> {
+    pub radicado: &'a str,
+    pub administradora: u8,
+    pub novedad: Novedad,
+    pub tipo_documento: u8,
+    pub numero_documento: &'a str,
+    pub fecha_solicitud: NaiveDate,
+    pub origen: Option<u8>,
+}
+
+/// A `ReportarRetractoAfiliacion` body that passed every stateless check.
+#[derive(Debug)]
+pub struct Retraction<'a> {
+    pub radicado: &'a str,
+    pub administradora: u8,
+    pub tipo_documento: u8,
+    pub numero_documento: &'a str,
+    pub transaccion: &'a str,
+    pub fecha_retracto: NaiveDate,
+}
+
+/// Parse a body into a JSON object (VAL00 otherwise).
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Rejection::new(
+            codes::VAL00,
+            "El cuerpo debe ser un objeto JSON",
+        )),
+        Err(e) => Err(Rejection::new(
+            codes::VAL00,
+            format!("JSON malformado: {}", e.to_string().replace('"', "'")),
+        )),
+    }
+}
+
+fn text<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    match body.get(name) {
+        Some(Value::String(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn absent(body: &Map<String, Value>, name: &str) -> bool {
+    matches!(body.get(name), None | Some(Value::Null))
+}
+
+fn date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// Field rules of the contract: VAL01, VAL02, VAL03, VAL04 (unknown codes), VAL05,
+/// and each document number against its type.
+pub fn check_fields(
+    contract: &Contract,
+    spec: &ServiceSpec,
+    body: &Map<String, Value>,
+) -> Result<(), Rejection> {
+    for field in spec.required() {
+        if absent(body, &field.name) {
+            return Err(missing(&field.name));
+        }
+    }
+    for cond in &spec.conditions {
+        if let Some(v) = text(body, &cond.field)
+            && cond.values.iter().any(|c| c == v)
+        {
+            for name in &cond.then_required {
+                if absent(body, name) {
+                    return Err(Rejection::new(
+                        codes::VAL01,
+                        format!("Falta el campo obligatorio {name} ({} = {v})", cond.field),
+                    ));
+                }
+            }
+        }
+    }
+    if spec.closed
+        && let Some(unknown) = body.keys().find(|k| spec.field(k).is_none())
+    {
+        return Err(Rejection::new(
+            codes::VAL02,
+            format!("Campo no reconocido: {}", truncate(unknown, 40)),
+        ));
+    }
+    for field in &spec.fields {
+        let value = match body.get(&field.name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => {
+                return Err(bad(&field.name, "debe ser una cadena de texto"));
+            }
+        };
+        let chars = value.chars().count();
+        if let Some(min) = field.min_length
+            && chars < min
+        {
+            return Err(bad(&field.name, &format!("longitud mínima {min}")));
+        }
+        if let Some(max) = field.max_length
+            && chars > max
+        {
+            return Err(bad(&field.name, &format!("longitud máxima {max}")));
+        }
+        if let Some(values) = &field.enumeration
+            && !values.iter().any(|v| v == value)
+        {
+            return Err(bad(&field.name, &format!("valores permitidos: {}", values.join(", "))));
+        }
+        if let Some((source, regex)) = &field.pattern
+            && !regex.is_match(value)
+        {
+            return Err(bad(&field.name, &format!("no cumple el formato {source}")));
+        }
+        if field.format == Some(Format::Date) && date(value).is_none() {
+            return Err(bad(&field.name, "no es una fecha válida AAAA-MM-DD"));
+        }
+    }
+    let with_list = |list: CodeList| {
+        spec.fields
+            .iter()
+            .filter(move |f| f.code_list == Some(list))
+            .filter_map(|f| text(body, &f.name).map(|v| (f.name.as_str(), v)))
+    };
+    for (name, value) in with_list(CodeList::TiposDocumento) {
+        match contract.tipo_documento(value) {
+            Some(t) if t.permitido_pensiones => {}
+            Some(t) => {
+                return Err(Rejection::new(
+                    codes::VAL03,
+                    format!("{name}: {} ({}) no es válido para pensiones", t.codigo, t.significado),
+                ));
+            }
+            None => {
+                return Err(Rejection::new(
+                    codes::VAL03,
+                    format!("{name}: tipo de documento desconocido {value}"),
+                ));
+            }
+        }
+    }
+    for (name, value) in with_list(CodeList::Administradoras) {
+        if contract.administradora(value).is_none() {
+            return Err(Rejection::new(
+                codes::VAL04,
+                format!("{name}: administradora desconocida {value}"),
+            ));
+        }
+    }
+    let divipola: Vec<&str> = with_list(CodeList::Divipola).map(|(_, v)| v).collect();
+    if let [departamento, municipio] = divipola[..]
+        && contract.municipio(departamento, municipio).is_none()
+    {
+        return Err(Rejection::new(
+            codes::VAL05,
+            format!("Código DIVIPOLA desconocido {departamento}{municipio}"),
+        ));
+    }
+    if let (Some(tipo), Some(numero)) = (text(body, "tipoDocumento"), text(body, "numeroDocumento"))
+        && let Some(t) = contract.tipo_documento(tipo)
+        && !t.patron_numero.is_match(numero)
+    {
+        return Err(bad(
+            "numeroDocumento",
+            &format!("no corresponde al tipo {tipo} ({})", t.patron_numero.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+fn missing(name: &str) -> Rejection {
+    Rejection::new(codes::VAL01, format!("Falta el campo obligatorio {name}"))
+}
+
+fn bad(name: &str, what: &str) -> Rejection {
+    Rejection::new(codes::VAL02, format!("Campo {name} inválido: {what}"))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Everything after [`check_fields`] needs these fields; they are present and
+/// well-formed once it passed, so a `None` here is a contract that makes a field
+/// optional the code relies on: reported as VAL01 rather than a panic.
+fn need<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, Rejection> {
+    text(body, name).ok_or_else(|| missing(name))
+}
+
+fn need_date(body: &Map<String, Value>, name: &str) -> Result<NaiveDate, Rejection> {
+    date(need(body, name)?).ok_or_else(|| bad(name, "no es una fecha válida AAAA-MM-DD"))
+}
+
+fn index_of_admin(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
+    contract
+        .administradoras
+        .iter()
+        .position(|a| a.codigo == codigo)
+        .and_then(|i| u8::try_from(i).ok())
+        .ok_or_else(|| Rejection::new(codes::VAL04, format!("administradora desconocida {codigo}")))
+}
+
+fn index_of_tipo(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
+    contract
+        .tipos_documento
+        .iter()
+        .position(|t| t.codigo == codigo)
+        .and_then(|i| u8::try_from(i).ok())
+        .ok_or_else(|| Rejection::new(codes::VAL03, format!("tipo de documento desconocido {codigo}")))
+}
+
+fn own_administrator(
+    contract: &Contract,
+    administradora: u8,
+    token_admin: u8,
+) -> Result<(), Rejection> {
+    if administradora == token_admin {
+        return Ok(());
+    }
+    let name = |i: u8| {
+        contract
+            .administradoras
+            .get(usize::from(i))
+            .map(|a| a.codigo.as_str())
+            .unwrap_or("?")
+    };
+    Err(Rejection::new(
+        codes::AUT03,
+        format!(
+            "codigoAdministradora {} no es la administradora del token ({})",
+            name(administradora),
+            name(token_admin)
+        ),
+    ))
+}
+
+/// Validate a `ReportarAfiliaciontraslado` body up to the stateful rules.
+pub fn affiliation<'a>(
+    contract: &Contract,
+    body: &'a Map<String, Value>,
+    token_admin: u8,
+    today: NaiveDate,
+) -> Result<Affiliation<'a>, Rejection> {
+    check_fields(contract, contract.service(mss_contract::Service::Afiliacion), body)?;
+    let novedad = Novedad::parse(need(body, "tipoNovedad")?)
+        .ok_or_else(|| bad("tipoNovedad", "valor desconocido"))?;
+    let nacimiento = need_date(body, "fechaNacimiento")?;
+    let fecha_solicitud = need_date(body, "fechaSolicitud")?;
+    if fecha_solicitud > today {
+        return Err(bad("fechaSolicitud", &format!("no puede ser futura (hoy es {today})")));
+    }
+    if nacimiento >= fecha_solicitud {
+        return Err(bad("fechaNacimiento", "debe ser anterior a fechaSolicitud"));
+    }
+    if let Some(efectividad) = text(body, "fechaEfectividad").and_then(date)
+        && efectividad < fecha_solicitud
+    {
+        return Err(bad("fechaEfectividad", "no puede ser anterior a fechaSolicitud"));
+    }
+    if let (Some(nit), Some(dv)) = (
+        text(body, "numeroDocumentoEmpleador"),
+        text(body, "digitoVerificacion"),
+    ) && rules::nit_check_digit(nit).map(|d| d.to_string()).as_deref() != Some(dv)
+    {
+        return Err(bad(
+            "digitoVerificacion",
+            "no corresponde a numeroDocumentoEmpleador",
+        ));
+    }
+
+    let administradora = index_of_admin(contract, need(body, "codigoAdministradora")?)?;
+    let destino = &contract.administradoras[usize::from(administradora)];
+    let regimen_destino = Regimen::parse(need(body, "regimenDestino")?)
+        .ok_or_else(|| bad("regimenDestino", "valor desconocido"))?;
+    if regimen_destino != destino.regimen {
+        return Err(Rejection::new(
+            codes::VAL04,
+            format!(
+                "regimenDestino {regimen_destino} no concuerda con {} ({})",
+                destino.nombre, destino.regimen
+            ),
+        ));
+    }
+    let origen = match novedad {
+        Novedad::Afiliacion => None,
+        Novedad::TrasladoRegimen | Novedad::TrasladoAdministradora => {
+            let codigo = need(body, "codigoAdministradoraOrigen")?;
+            let i = index_of_admin(contract, codigo)?;
+            let origen = &contract.administradoras[usize::from(i)];
+            let consistent = match novedad {
+                Novedad::TrasladoRegimen => origen.regimen != destino.regimen,
+                _ => origen.regimen == Regimen::Rais && destino.regimen == Regimen::Rais,
+            };
+            if !consistent {
+                return Err(Rejection::new(
+                    codes::VAL04,
+                    format!(
+                        "{}: origen {} ({}) y destino {} ({}) no concuerdan con la novedad",
+                        novedad.as_str(),
+                        origen.nombre,
+                        origen.regimen,
+                        destino.nombre,
+                        destino.regimen
+                    ),
+                ));
+            }
+            Some(i)
+        }
+    };
+    own_administrator(contract, administradora, token_admin)?;
+    if novedad == Novedad::TrasladoAdministradora && origen == Some(administradora) {
+        return Err(Rejection::new(
+            codes::NEG05,
+            "Traslado a la misma administradora de origen",
+        ));
+    }
+    if novedad == Novedad::TrasladoRegimen {
+        let sexo = Sexo::parse(need(body, "sexo")?).ok_or_else(|| bad("sexo", "valor desconocido"))?;
+        let edad = rules::age_on(nacimiento, fecha_solicitud);
+        let limite = sexo.regime_transfer_age_limit();
+        if edad >= limite {
+            return Err(Rejection::new(
+                codes::NEG02,
+                format!(
+                    "Traslado de régimen no permitido: {edad} años en fechaSolicitud; faltan {} años o menos para la edad de pensión ({})",
+                    rules::YEARS_BEFORE_PENSION_WITHOUT_TRANSFER,
+                    sexo.pension_age()
+                ),
+            ));
+        }
+    }
+    Ok(Affiliation {
+        radicado: need(body, "numeroRadicado")?,
+        administradora,
+        novedad,
+        tipo_documento: index_of_tipo(contract, need(body, "tipoDocumento")?)?,
+        numero_documento: need(body, "numeroDocumento")?,
+        fecha_solicitud,
+        origen,
+    })
+}
+
+/// Validate a `ReportarRetractoAfiliacion` body up to the stateful rules.
+pub fn retraction<'a>(
+    contract: &Contract,
+    body: &'a Map<String, Value>,
+    token_admin: u8,
+    today: NaiveDate,
+) -> Result<Retraction<'a>, Rejection> {
+    check_fields(contract, contract.service(mss_contract::Service::Retracto), body)?;
+    let fecha_retracto = need_date(body, "fechaRetracto")?;
+    if fecha_retracto > today {
+        return Err(bad("fechaRetracto", &format!("no puede ser futura (hoy es {today})")));
+    }
+    let administradora = index_of_admin(contract, need(body, "codigoAdministradora")?)?;
+    own_administrator(contract, administradora, token_admin)?;
+    Ok(Retraction {
+        radicado: need(body, "numeroRadicado")?,
+        administradora,
+        tipo_documento: index_of_tipo(contract, need(body, "tipoDocumento")?)?,
+        numero_documento: need(body, "numeroDocumento")?,
+        transaccion: need(body, "numeroTransaccionAfiliacion")?,
+        fecha_retracto,
+    })
+}

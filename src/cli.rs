@@ -1,0 +1,61 @@
+//! Command-line interface: the raw flags (clap), dispatched to [`crate::cmd`].
+//!
+//! Exit codes: 0 success, 2 bad usage or a failure to run.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// Load and conformance testing harness for the MSPS pension-administrator web
+/// services.
+#[derive(Debug, Parser)]
+#[command(name = "mss-harness", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print synthetic report bodies as JSON Lines (valid ones, or invalid cases
+    /// with --invalid).
+    Payload(cmd::payload::PayloadArgs),
+    /// Run the bundled mock Ministry (the same server as `mss-mock`).
+    Mock(mss_mock::cli::MockArgs),
+}
+
+/// Parse `args` and run the command; the process's exit code.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Payload(args) => cmd::payload::run(&args, &mut std::io::stdout().lock()),
+        Command::Mock(args) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(mss_mock::cli::run(args))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mss-harness: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The harness's domain model: the protocol's vocabulary and the rules a valid
+//! report obeys, as the generator and the conformance checks see them.
+//!
+//! Code lists (administrators, document types, DIVIPOLA), the rule limits and the
+//! business-day calendar come from `mss-contract`, the one home of the contract;
+//! this module adds the harness's own view of the rules: what makes a record
+//! valid, expressed as predicates the generator builds records to satisfy.
+
+use chrono::NaiveDate;
+pub use mss_contract::calendar;
+pub use mss_contract::rules::{self, Sexo};
+pub use mss_contract::{Administradora, Contract, Municipio, Regimen, Service, TipoDocumento};
+use serde::{Deserialize, Serialize};
+
+/// `tipoNovedad`: what an affiliation report reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Novedad {
+    /// A first affiliation to the pension system.
+    Afiliacion,
+    /// A change of regime (RPM ↔ RAIS).
+    TrasladoRegimen,
+    /// A change of administrator within RAIS.
+    TrasladoAdministradora,
+}
+
+impl Novedad {
+    /// The protocol's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Afiliacion => "AFILIACION",
+            Self::TrasladoRegimen => "TRASLADO_REGIMEN",
+            Self::TrasladoAdministradora => "TRASLADO_ADMINISTRADORA",
+        }
+    }
+
+    /// Whether it is a transfer (and so names an origin administrator).
+    pub fn is_transfer(self) -> bool {
+        !matches!(self, Self::Afiliacion)
+    }
+}
+
+/// `tipoAfiliado`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TipoAfiliado {
+    /// An employee: the employer's document and check digit are required.
+    Dependiente,
+    /// Self-employed.
+    Independiente,
+}
+
+/// Whether someone of `sexo` born on `nacimiento` may change regime on `fecha`:
+/// more than 10 years must remain to pension age (so under 47 for women and 52
+/// for men).
+pub fn may_transfer_regime(sexo: Sexo, nacimiento: NaiveDate, fecha: NaiveDate) -> bool {
+    rules::age_on(nacimiento, fecha) < sexo.regime_transfer_age_limit()
+}
+
+/// The days on which a retraction of a request made on `fecha_solicitud` is
+/// accepted: from that day to the 5th business day after it, inclusive.
+pub fn retraction_window(fecha_solicitud: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (fecha_solicitud, rules::retraction_deadline(fecha_solicitud))
+}
+
+/// Whether a retraction dated `fecha_retracto` is within the window of a request
+/// made on `fecha_solicitud`.
+pub fn retraction_in_window(fecha_solicitud: NaiveDate, fecha_retracto: NaiveDate) -> bool {
+    let (first, last) = retraction_window(fecha_solicitud);
+    (first..=last).contains(&fecha_retracto)
+}
+
+/// Today's date in Bogotá (UTC−5, no daylight saving time) on the system clock.
+pub fn today_bogota() -> NaiveDate {
+    (chrono::Utc::now() - chrono::TimeDelta::hours(5)).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn regime_transfer_age_limit() {
+        assert!(may_transfer_regime(Sexo::F, d("1980-06-15"), d("2027-06-14")));
+        assert!(!may_transfer_regime(Sexo::F, d("1980-06-15"), d("2027-06-15")));
+        assert!(may_transfer_regime(Sexo::M, d("1975-06-15"), d("2027-06-14")));
+        assert!(!may_transfer_regime(Sexo::M, d("1975-06-15"), d("2027-06-15")));
+    }
+
+    #[test]
+    fn window_spans_five_business_days() {
+        // Friday 2024-03-22, Monday 2024-03-25 a holiday: the 5th business day is
+        // Monday 2024-04-01 (Holy Thursday and Good Friday in between).
+        assert_eq!(retraction_window(d("2024-03-22")).1, d("2024-04-01"));
+        assert!(retraction_in_window(d("2024-03-22"), d("2024-04-01")));
+        assert!(!retraction_in_window(d("2024-03-22"), d("2024-04-02")));
+        assert!(!retraction_in_window(d("2024-03-22"), d("2024-03-21")));
+    }
+}

@@ -1,0 +1,341 @@
+//! Deliberately invalid records: one variant per rejection codigo the protocol
+//! defines for the report services (VAL01–VAL05; NEG01–NEG05 and NEG10–NEG12 —
+//! the catalogue has no NEG06–NEG09).
+//!
+//! A variant is an [`InvalidCase`]: zero or more set-up requests that the target
+//! must accept (the state a business rule needs: an earlier affiliation, an
+//! affiliation already retracted, ...) and one probe that it must reject with the
+//! variant's HTTP status and codigo, both read from `contract/errores.csv`. A
+//! step's sender is the administrator named in its body's `codigoAdministradora`;
+//! NEG03 and NEG04 need a second administrator to have reported the person first.
+
+use chrono::{Days, Months, NaiveDate};
+use mss_contract::{Administradora, Contract, Regimen, Service};
+use rand::RngExt;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{AcceptedAffiliation, Afiliacion, AffiliationGenerator, GeneratorError, RetractionGenerator};
+use crate::domain::{Novedad, Sexo, calendar, rules};
+
+/// One invalid variant of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidKind {
+    /// The codigo the probe must be rejected with.
+    pub codigo: &'static str,
+    /// The service the probe goes to.
+    pub service: Service,
+    /// What the probe does wrong.
+    pub description: &'static str,
+}
+
+/// The catalogue, in codigo order.
+pub const CATALOGUE: [InvalidKind; 13] = [
+    InvalidKind { codigo: "VAL01", service: Service::Afiliacion, description: "a required field is missing" },
+    InvalidKind { codigo: "VAL02", service: Service::Afiliacion, description: "a field has a bad format, length, enumeration value or type" },
+    InvalidKind { codigo: "VAL03", service: Service::Afiliacion, description: "a document type not valid for pensions (RC, CN, AS, MS, NU)" },
+    InvalidKind { codigo: "VAL04", service: Service::Afiliacion, description: "regimenDestino disagrees with the administrator, or an unknown origin administrator" },
+    InvalidKind { codigo: "VAL05", service: Service::Afiliacion, description: "a well-formed DIVIPOLA code that does not exist" },
+    InvalidKind { codigo: "NEG01", service: Service::Afiliacion, description: "the same affiliation sent twice" },
+    InvalidKind { codigo: "NEG02", service: Service::Afiliacion, description: "a regime transfer when 10 years or less remain to pension age" },
+    InvalidKind { codigo: "NEG03", service: Service::Afiliacion, description: "a regime transfer within 5 years of the last regime selection" },
+    InvalidKind { codigo: "NEG04", service: Service::Afiliacion, description: "an administrator switch within 6 months of joining" },
+    InvalidKind { codigo: "NEG05", service: Service::Afiliacion, description: "a transfer to the same administrator, or from one that is not the current one" },
+    InvalidKind { codigo: "NEG10", service: Service::Retracto, description: "a retraction of an affiliation that does not exist" },
+    InvalidKind { codigo: "NEG11", service: Service::Retracto, description: "a retraction after the 5th business day from fechaSolicitud" },
+    InvalidKind { codigo: "NEG12", service: Service::Retracto, description: "a second retraction of an affiliation" },
+];
+
+/// The variant for `codigo`.
+pub fn kind(codigo: &str) -> Result<InvalidKind, GeneratorError> {
+    CATALOGUE
+        .iter()
+        .find(|k| k.codigo.eq_ignore_ascii_case(codigo))
+        .copied()
+        .ok_or_else(|| {
+            GeneratorError::UnknownInvalid(
+                codigo.to_owned(),
+                CATALOGUE.iter().map(|k| k.codigo).collect::<Vec<_>>().join(", "),
+            )
+        })
+}
+
+/// One request of a case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// Where it goes.
+    #[serde(rename = "servicio", serialize_with = "service_name")]
+    pub service: Service,
+    /// The body. A retraction's `numeroTransaccionAfiliacion` is filled from the
+    /// answer to set-up step `transaction_from` when that is given.
+    #[serde(rename = "cuerpo")]
+    pub body: Value,
+    /// Set-up step whose `numeroTransaccion` this step's
+    /// `numeroTransaccionAfiliacion` must carry.
+    #[serde(rename = "numeroTransaccionDePaso", skip_serializing_if = "Option::is_none")]
+    pub transaction_from: Option<usize>,
+}
+
+fn service_name<S: serde::Serializer>(s: &Service, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.name())
+}
+
+impl Step {
+    /// The administrator code that sends it (its body's `codigoAdministradora`).
+    pub fn sender(&self) -> Option<&str> {
+        self.body.get("codigoAdministradora").and_then(Value::as_str)
+    }
+}
+
+/// A probe the target must reject, with the set-up it needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvalidCase {
+    /// Expected codigo.
+    pub codigo: &'static str,
+    /// Expected HTTP status.
+    pub http_status: u16,
+    /// What the probe does wrong.
+    #[serde(rename = "descripcion")]
+    pub description: String,
+    /// Requests that must be accepted first, in order.
+    #[serde(rename = "preparacion")]
+    pub setup: Vec<Step>,
+    /// The request that must be rejected.
+    #[serde(rename = "prueba")]
+    pub probe: Step,
+}
+
+/// The placeholder a step carries in `numeroTransaccionAfiliacion` until the
+/// set-up step it refers to has been answered.
+pub const PENDING_TRANSACTION: &str = "PENDIENTE";
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn afiliacion_step(a: &Afiliacion) -> Step {
+    Step {
+        service: Service::Afiliacion,
+        body: to_value(a),
+        transaction_from: None,
+    }
+}
+
+/// A retraction step of set-up step `of`, dated `fecha`.
+fn retracto_step(r: &mut RetractionGenerator, a: &Afiliacion, of: usize, fecha: NaiveDate) -> Step {
+    let accepted = AcceptedAffiliation::of(a, PENDING_TRANSACTION);
+    Step {
+        service: Service::Retracto,
+        body: to_value(&r.retraction_dated(&accepted, fecha, None)),
+        transaction_from: Some(of),
+    }
+}
+
+fn admins(regimen: Regimen) -> Vec<&'static Administradora> {
+    Contract::embedded()
+        .administradoras
+        .iter()
+        .filter(|a| a.regimen == regimen)
+        .collect()
+}
+
+/// Builds invalid cases from the run's generators, so that their people and
+/// radicados never collide with the valid records of the same run.
+#[derive(Debug)]
+pub struct InvalidGenerator<'g> {
+    affiliations: &'g mut AffiliationGenerator,
+    retractions: &'g mut RetractionGenerator,
+}
+
+impl<'g> InvalidGenerator<'g> {
+    /// Borrow the run's generators.
+    pub fn new(affiliations: &'g mut AffiliationGenerator, retractions: &'g mut RetractionGenerator) -> Self {
+        InvalidGenerator {
+            affiliations,
+            retractions,
+        }
+    }
+
+    /// A case for `codigo`.
+    pub fn case(&mut self, codigo: &str) -> Result<InvalidCase, GeneratorError> {
+        let kind = kind(codigo)?;
+        let (setup, probe) = self.build(kind)?;
+        let entry = Contract::embedded().codigo(kind.codigo).ok_or_else(|| {
+            GeneratorError::Unsupported(format!("{} is not in contract/errores.csv", kind.codigo))
+        })?;
+        Ok(InvalidCase {
+            codigo: kind.codigo,
+            http_status: entry.http_status,
+            description: kind.description.to_owned(),
+            setup,
+            probe,
+        })
+    }
+
+    fn build(&mut self, kind: InvalidKind) -> Result<(Vec<Step>, Step), GeneratorError> {
+        let g = &mut *self.affiliations;
+        let own = g.administradora();
+        let as_of = g.config().as_of;
+        let young = Some(Sexo::F.regime_transfer_age_limit());
+        Ok(match kind.codigo {
+            "VAL01" => {
+                let mut body = to_value(&g.next_affiliation()?);
+                let required: Vec<&str> = Contract::embedded()
+                    .service(Service::Afiliacion)
+                    .required()
+                    .map(|f| f.name.as_str())
+                    .collect();
+                let field = required[g.rng.random_range(0..required.len())];
+                if let Some(map) = body.as_object_mut() {
+                    map.remove(field);
+                }
+                (vec![], plain(Service::Afiliacion, body))
+            }
+            "VAL02" => {
+                let mut body = to_value(&g.next_affiliation()?);
+                let (field, value): (&str, Value) = match g.rng.random_range(0..6u32) {
+                    0 => ("fechaNacimiento", "1990-02-30".into()),
+                    1 => ("sexo", "X".into()),
+                    2 => ("numeroDocumento", "12345678901234567".into()),
+                    3 => ("primerApellido", "A".repeat(21).into()),
+                    4 => ("telefono", "12ab567".into()),
+                    _ => ("numeroDocumento", Value::from(123_456_789u64)),
+                };
+                body[field] = value;
+                (vec![], plain(Service::Afiliacion, body))
+            }
+            "VAL03" => {
+                let mut body = to_value(&g.next_affiliation()?);
+                let refused: Vec<&str> = Contract::embedded()
+                    .tipos_documento
+                    .iter()
+                    .filter(|t| !t.permitido_pensiones)
+                    .map(|t| t.codigo.as_str())
+                    .collect();
+                if refused.is_empty() {
+                    return Err(GeneratorError::Unsupported("the contract refuses no document type".into()));
+                }
+                body["tipoDocumento"] = refused[g.rng.random_range(0..refused.len())].into();
+                (vec![], plain(Service::Afiliacion, body))
+            }
+            "VAL04" => {
+                let body = if g.rng.random_bool(0.5) {
+                    let mut body = to_value(&g.next_affiliation()?);
+                    body["regimenDestino"] = own.regimen.other().as_str().into();
+                    body
+                } else {
+                    let mut body = to_value(&g.affiliation(Novedad::TrasladoRegimen)?);
+                    body["codigoAdministradoraOrigen"] = "999999".into();
+                    body
+                };
+                (vec![], plain(Service::Afiliacion, body))
+            }
+            "VAL05" => {
+                let mut body = to_value(&g.next_affiliation()?);
+                body["codigoMunicipio"] = "999".into();
+                (vec![], plain(Service::Afiliacion, body))
+            }
+            "NEG01" => {
+                let a = g.next_affiliation()?;
+                (vec![afiliacion_step(&a)], afiliacion_step(&a))
+            }
+            "NEG02" => {
+                let persona = g.persona(as_of, None)?;
+                let sexo = persona.sexo;
+                let limit = sexo.regime_transfer_age_limit();
+                // On or after the birthday that reaches the limit, before pension age.
+                let age = limit + g.rng.random_range(0..(sexo.pension_age() - limit));
+                let days_back = g.rng.random_range(0..360u64);
+                let nacimiento = as_of
+                    .checked_sub_months(Months::new(12 * age))
+                    .and_then(|d| d.checked_sub_days(Days::new(days_back)))
+                    .unwrap_or(NaiveDate::MIN);
+                let persona = super::Persona {
+                    fecha_nacimiento: nacimiento,
+                    ..persona
+                };
+                let a = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
+                (vec![], afiliacion_step(&a))
+            }
+            "NEG03" => {
+                // The person chose the other regime a year ago with another
+                // administrator, who reported it; now they ask to move to ours.
+                let other = admins(own.regimen.other());
+                let origen = other[g.rng.random_range(0..other.len())];
+                let persona = g.persona(as_of, young)?;
+                let hace_un_ano = as_of.checked_sub_months(Months::new(12)).unwrap_or(as_of);
+                let previa = g.affiliation_by(origen, &persona, Novedad::Afiliacion, hace_un_ano);
+                let mut probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
+                probe.codigo_administradora_origen = Some(origen.codigo.clone());
+                (vec![afiliacion_step(&previa)], afiliacion_step(&probe))
+            }
+            "NEG04" => {
+                // Joined an AFP two months ago; another AFP reports the switch.
+                let afps = admins(Regimen::Rais);
+                if afps.len() < 2 {
+                    return Err(GeneratorError::Unsupported("NEG04 needs two RAIS administrators".into()));
+                }
+                let destino = if own.regimen == Regimen::Rais {
+                    own
+                } else {
+                    afps[g.rng.random_range(0..afps.len())]
+                };
+                let others: Vec<_> = afps.into_iter().filter(|a| a.codigo != destino.codigo).collect();
+                let origen = others[g.rng.random_range(0..others.len())];
+                let persona = g.persona(as_of, None)?;
+                let hace_dos_meses = as_of.checked_sub_months(Months::new(2)).unwrap_or(as_of);
+                let previa = g.affiliation_by(origen, &persona, Novedad::Afiliacion, hace_dos_meses);
+                let mut probe = g.affiliation_by(destino, &persona, Novedad::TrasladoAdministradora, as_of);
+                probe.codigo_administradora_origen = Some(origen.codigo.clone());
+                (vec![afiliacion_step(&previa)], afiliacion_step(&probe))
+            }
+            "NEG05" => {
+                if own.regimen == Regimen::Rais {
+                    // A switch to the administrator the person is already with.
+                    let mut a = g.affiliation(Novedad::TrasladoAdministradora)?;
+                    a.codigo_administradora_origen = Some(own.codigo.clone());
+                    (vec![], afiliacion_step(&a))
+                } else {
+                    // The person is with us; a transfer claims they come from an AFP.
+                    let persona = g.persona(as_of, young)?;
+                    let ayer = calendar::sub_business_days(as_of, 1);
+                    let previa = g.affiliation_of(&persona, Novedad::Afiliacion, ayer);
+                    let probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
+                    (vec![afiliacion_step(&previa)], afiliacion_step(&probe))
+                }
+            }
+            "NEG10" => {
+                let a = g.next_affiliation()?;
+                let n = g.rng.random_range(0..1_000_000_000u64);
+                let accepted = AcceptedAffiliation::of(&a, &format!("NOEXISTE{n:09}"));
+                let r = self.retractions.retraction_dated(&accepted, as_of, None);
+                (vec![], plain(Service::Retracto, to_value(&r)))
+            }
+            "NEG11" => {
+                // Requested eight business days ago: the window closed three ago.
+                let persona = g.persona(as_of, None)?;
+                let solicitud = calendar::sub_business_days(as_of, rules::RETRACTION_BUSINESS_DAYS + 3);
+                let a = g.affiliation_of(&persona, Novedad::Afiliacion, solicitud);
+                let probe = retracto_step(self.retractions, &a, 0, as_of);
+                (vec![afiliacion_step(&a)], probe)
+            }
+            "NEG12" => {
+                let a = g.affiliation(Novedad::Afiliacion)?;
+                let first = retracto_step(self.retractions, &a, 0, as_of);
+                let second = retracto_step(self.retractions, &a, 0, as_of);
+                (vec![afiliacion_step(&a), first], second)
+            }
+            other => {
+                return Err(GeneratorError::Unsupported(format!("no builder for {other}")));
+            }
+        })
+    }
+}
+
+fn plain(service: Service, body: Value) -> Step {
+    Step {
+        service,
+        body,
+        transaction_from: None,
+    }
+}

@@ -1,0 +1,15 @@
+//! mss-harness: load and conformance testing for the web services the Colombian
+//! Ministry of Health and Social Protection (MSPS) exposes to pension
+//! administrators — a token service and the report services
+//! `ReportarAfiliaciontraslado` and `ReportarRetractoAfiliacion`.
+//!
+//! The binary is a thin shell over [`cli::run`]. The parts:
+//! - [`domain`]: the protocol's vocabulary and rules (code lists, calendar and
+//!   limits come from `mss-contract`, the contract as data);
+//! - [`generator`]: deterministic valid payloads and the catalogue of invalid ones;
+//! - [`cmd`]: one module per subcommand.
+
+pub mod cli;
+pub mod cmd;
+pub mod domain;
+pub mod generator;
