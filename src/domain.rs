@@ -85,19 +85,35 @@ mod tests {
 
     #[test]
     fn regime_transfer_age_limit() {
-        assert!(may_transfer_regime(Sexo::F, d("1980-06-15"), d("2027-06-14")));
-        assert!(!may_transfer_regime(Sexo::F, d("1980-06-15"), d("2027-06-15")));
-        assert!(may_transfer_regime(Sexo::M, d("1975-06-15"), d("2027-06-14")));
-        assert!(!may_transfer_regime(Sexo::M, d("1975-06-15"), d("2027-06-15")));
+        assert!(may_transfer_regime(
+            Sexo::F,
+            d("1980-06-15"),
+            d("2027-06-14")
+        ));
+        assert!(!may_transfer_regime(
+            Sexo::F,
+            d("1980-06-15"),
+            d("2027-06-15")
+        ));
+        assert!(may_transfer_regime(
+            Sexo::M,
+            d("1975-06-15"),
+            d("2027-06-14")
+        ));
+        assert!(!may_transfer_regime(
+            Sexo::M,
+            d("1975-06-15"),
+            d("2027-06-15")
+        ));
     }
 
     #[test]
     fn window_spans_five_business_days() {
-        // Friday 2024-03-22, Monday 2024-03-25 a holiday: the 5th business day is
-        // Monday 2024-04-01 (Holy Thursday and Good Friday in between).
-        assert_eq!(retraction_window(d("2024-03-22")).1, d("2024-04-01"));
-        assert!(retraction_in_window(d("2024-03-22"), d("2024-04-01")));
-        assert!(!retraction_in_window(d("2024-03-22"), d("2024-04-02")));
+        // Friday 2024-03-22, Monday 2024-03-25 a holiday, then Holy Thursday and
+        // Good Friday: business days 26, 27, 1 Apr, 2 Apr, 3 Apr (the 5th).
+        assert_eq!(retraction_window(d("2024-03-22")).1, d("2024-04-03"));
+        assert!(retraction_in_window(d("2024-03-22"), d("2024-04-03")));
+        assert!(!retraction_in_window(d("2024-03-22"), d("2024-04-04")));
         assert!(!retraction_in_window(d("2024-03-22"), d("2024-03-21")));
     }
 }

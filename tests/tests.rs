@@ -1,1 +1,11 @@
+//! Integration tests, one binary: a module per concern, shared helpers in `util`.
 
+mod util;
+
+mod calendar;
+mod cli;
+mod garbage;
+mod invalid_variants;
+mod mock_roundtrip;
+mod rules;
+mod token;

@@ -162,6 +162,9 @@ mod tests {
     #[test]
     fn windows() {
         assert_eq!(earliest_regime_transfer(d("2020-02-29")), d("2025-02-28"));
-        assert_eq!(earliest_administrator_switch(d("2024-08-31")), d("2025-02-28"));
+        assert_eq!(
+            earliest_administrator_switch(d("2024-08-31")),
+            d("2025-02-28")
+        );
     }
 }

@@ -208,7 +208,10 @@ fn condition(item: &Value) -> Option<Condition> {
     }
     let (field, rule) = props.iter().next()?;
     let values: Vec<String> = match (rule.get("enum"), rule.get("const")) {
-        (Some(list), None) => strings(Some(list))?.into_iter().map(str::to_owned).collect(),
+        (Some(list), None) => strings(Some(list))?
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         (None, Some(one)) => vec![one.as_str()?.to_owned()],
         _ => return None,
     };
@@ -237,9 +240,20 @@ mod tests {
         let novedad = spec.field("tipoNovedad").expect("tipoNovedad");
         assert_eq!(
             novedad.enumeration.as_deref(),
-            Some(&["AFILIACION".to_owned(), "TRASLADO_REGIMEN".to_owned(), "TRASLADO_ADMINISTRADORA".to_owned()][..])
+            Some(
+                &[
+                    "AFILIACION".to_owned(),
+                    "TRASLADO_REGIMEN".to_owned(),
+                    "TRASLADO_ADMINISTRADORA".to_owned()
+                ][..]
+            )
         );
-        assert!(!spec.field("segundoApellido").expect("segundoApellido").required);
+        assert!(
+            !spec
+                .field("segundoApellido")
+                .expect("segundoApellido")
+                .required
+        );
         assert_eq!(spec.conditions.len(), 3);
         assert_eq!(spec.required().count(), 15);
         let retracto = Contract::embedded().service(Service::Retracto);

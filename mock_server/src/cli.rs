@@ -30,10 +30,10 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    let origin = args
-        .config
-        .as_ref()
-        .map_or_else(|| "demo configuration".to_owned(), |p| p.display().to_string());
+    let origin = args.config.as_ref().map_or_else(
+        || "demo configuration".to_owned(),
+        |p| p.display().to_string(),
+    );
     let mock = Mock::new(config)?;
     eprintln!(
         "mss-mock listening on http://{local} ({origin}, {} client_ids, token TTL {} s); Ctrl-C stops it",

@@ -174,9 +174,16 @@ impl MockConfig {
         }
         let contract = Contract::embedded();
         for (i, c) in self.clients.iter().enumerate() {
-            let at = |what: String| invalid(format!("clients[{i}] (client_id {:?}): {what}", c.client_id));
+            let at = |what: String| {
+                invalid(format!(
+                    "clients[{i}] (client_id {:?}): {what}",
+                    c.client_id
+                ))
+            };
             if c.client_id.is_empty() || c.username.is_empty() || c.password.is_empty() {
-                return Err(at("username, password and client_id must not be empty".into()));
+                return Err(at(
+                    "username, password and client_id must not be empty".into()
+                ));
             }
             if contract.administradora(&c.administradora).is_none() {
                 return Err(at(format!(

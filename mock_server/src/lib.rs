@@ -24,8 +24,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, State};
-use axum::http::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::extract::{RawQuery, State};
+use axum::http::header::{
+    ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -274,9 +276,18 @@ impl Mock {
                 "/reportarretractoafiliacion",
                 post(retracto).fallback(not_allowed("POST")),
             )
-            .route("/__admin/stats", get(admin_stats).fallback(not_allowed("GET")))
-            .route("/__admin/records", get(admin_records).fallback(not_allowed("GET")))
-            .route("/__admin/reset", post(admin_reset).fallback(not_allowed("POST")))
+            .route(
+                "/__admin/stats",
+                get(admin_stats).fallback(not_allowed("GET")),
+            )
+            .route(
+                "/__admin/records",
+                get(admin_records).fallback(not_allowed("GET")),
+            )
+            .route(
+                "/__admin/reset",
+                post(admin_reset).fallback(not_allowed("POST")),
+            )
             .route(
                 "/__admin/clock",
                 get(admin_clock_get)
@@ -290,7 +301,8 @@ impl Mock {
 
     /// Serve on `listener` until the process ends.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
-        self.serve_with_shutdown(listener, std::future::pending()).await
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
     }
 
     /// Serve on `listener` until `shutdown` completes, then finish the requests
@@ -301,9 +313,12 @@ impl Mock {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = self.app();
-        axum::serve(listener, axum::ServiceExt::<Request<Body>>::into_make_service(app))
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            axum::ServiceExt::<Request<Body>>::into_make_service(app),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 
     /// Statistics as the `/__admin/stats` JSON.
@@ -421,7 +436,8 @@ impl Mock {
 
     fn method_not_allowed(&self, allow: &'static str) -> Response {
         let mut r = self.plain(codes::RUT02, &format!("Método no permitido; use {allow}"));
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
         r
     }
 
@@ -431,7 +447,11 @@ impl Mock {
                 .fetch_add(1, Ordering::Relaxed);
         }
         let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
-        self.envelope(rejection.codigo, &rejection.mensaje, &self.transaction("TX", n))
+        self.envelope(
+            rejection.codigo,
+            &rejection.mensaje,
+            &self.transaction("TX", n),
+        )
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Result<&Client, Rejection> {
@@ -454,7 +474,10 @@ impl Mock {
             .copied()
             .ok_or_else(|| Rejection::new(codes::AUT01, "Token desconocido"))?;
         if info.expires_at <= self.inner.clock.now_unix() {
-            return Err(Rejection::new(codes::AUT02, "Token vencido; solicite uno nuevo en /token"));
+            return Err(Rejection::new(
+                codes::AUT02,
+                "Token vencido; solicite uno nuevo en /token",
+            ));
         }
         self.inner
             .clients
@@ -484,7 +507,10 @@ impl Mock {
         if !client.services[service_index(service)] {
             return Err(Rejection::new(
                 codes::AUT03,
-                format!("El cliente del token no está habilitado para {}", service.name()),
+                format!(
+                    "El cliente del token no está habilitado para {}",
+                    service.name()
+                ),
             ));
         }
         let limit = self.inner.config.max_body_bytes;
@@ -527,7 +553,10 @@ impl Mock {
     }
 
     fn token_error(&self, error: &str, description: &str) -> Response {
-        self.inner.stats.token_rejected.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .stats
+            .token_rejected
+            .fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&TokenErr {
             error,
             error_description: description,
@@ -552,12 +581,20 @@ impl Mock {
                 return self.token_error("invalid_request", &format!("parameter {k} is repeated"));
             }
         }
-        let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let param = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
         let Some(grant_type) = param("grant_type") else {
             return self.token_error("invalid_request", "grant_type is missing");
         };
         if grant_type != "password" {
-            return self.token_error("unsupported_grant_type", "only grant_type=password is supported");
+            return self.token_error(
+                "unsupported_grant_type",
+                "only grant_type=password is supported",
+            );
         }
         let Some(client_id) = param("client_id") else {
             return self.token_error("invalid_client", "client_id is missing");
@@ -597,7 +634,10 @@ impl Mock {
                 },
             );
         }
-        self.inner.stats.token_issued.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .stats
+            .token_issued
+            .fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&TokenOk {
             access_token: &token,
             token_type: "bearer",
@@ -663,8 +703,10 @@ impl Mock {
 }
 
 fn no_store(mut r: Response) -> Response {
-    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(PRAGMA, HeaderValue::from_static("no-cache"));
     r
 }
 
@@ -699,37 +741,38 @@ async fn admin_stats(State(mock): State<Mock>) -> Response {
     json_response(StatusCode::OK, mock.stats().to_string().into_bytes())
 }
 
-#[derive(Deserialize)]
-struct Page {
-    offset: Option<String>,
-    limit: Option<String>,
-}
-
 /// Default and largest page of `/__admin/records`.
 const DEFAULT_PAGE: usize = 1000;
 const MAX_PAGE: usize = 100_000;
 
-async fn admin_records(State(mock): State<Mock>, Query(page): Query<Page>) -> Response {
-    let number = |name: &str, v: &Option<String>, default: usize| -> Result<usize, Response> {
+async fn admin_records(State(mock): State<Mock>, RawQuery(query): RawQuery) -> Response {
+    let param = |name: &str| {
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let number = |name: &str, v: &Option<String>, default: usize| -> Result<usize, String> {
         match v {
             None => Ok(default),
             Some(s) => s
                 .parse()
-                .map_err(|_| mock.plain(codes::VAL02, &format!("{name} debe ser un entero no negativo"))),
+                .map_err(|_| format!("{name} debe ser un entero no negativo")),
         }
     };
-    let offset = match number("offset", &page.offset, 0) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let limit = match number("limit", &page.limit, DEFAULT_PAGE) {
-        Ok(n) => n.min(MAX_PAGE),
-        Err(r) => return r,
+    let (offset, limit) = match (
+        number("offset", &param("offset"), 0),
+        number("limit", &param("limit"), DEFAULT_PAGE),
+    ) {
+        (Ok(offset), Ok(limit)) => (offset, limit.min(MAX_PAGE)),
+        (Err(e), _) | (_, Err(e)) => return mock.plain(codes::VAL02, &e),
     };
     let (body, total) = mock.records_jsonl(offset, limit);
     let mut r = (StatusCode::OK, body).into_response();
     let headers = r.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
     headers.insert("x-total-count", HeaderValue::from(total));
     if offset.saturating_add(limit) < total {
         headers.insert("x-next-offset", HeaderValue::from(offset + limit));

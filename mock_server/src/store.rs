@@ -335,7 +335,10 @@ impl Store {
         if self.radicados.contains(radicado) {
             return Err(Rejection::new(
                 codes::NEG01,
-                format!("Reporte duplicado: numeroRadicado {} ya fue recibido", a.radicado),
+                format!(
+                    "Reporte duplicado: numeroRadicado {} ya fue recibido",
+                    a.radicado
+                ),
             ));
         }
         let person = person_fp(a.tipo_documento, a.numero_documento);
@@ -449,7 +452,10 @@ impl Store {
         if self.radicados.contains(radicado) {
             return Err(Rejection::new(
                 codes::NEG01,
-                format!("Reporte duplicado: numeroRadicado {} ya fue recibido", r.radicado),
+                format!(
+                    "Reporte duplicado: numeroRadicado {} ya fue recibido",
+                    r.radicado
+                ),
             ));
         }
         let unknown = || {
@@ -505,7 +511,8 @@ impl Store {
                 );
             }
         }
-        self.events.remove(event_fp(aff.link, aff.novedad, aff.fecha));
+        self.events
+            .remove(event_fp(aff.link, aff.novedad, aff.fecha));
         let own = self.push(Record {
             link: index,
             prev: NOBODY,
@@ -546,7 +553,11 @@ mod tests {
 
     #[test]
     fn records_are_small() {
-        assert!(std::mem::size_of::<Record>() <= 96, "{}", std::mem::size_of::<Record>());
+        assert!(
+            std::mem::size_of::<Record>() <= 96,
+            "{}",
+            std::mem::size_of::<Record>()
+        );
     }
 
     #[test]

@@ -186,7 +186,10 @@ pub fn check_fields(
         if let Some(values) = &field.enumeration
             && !values.iter().any(|v| v == value)
         {
-            return Err(bad(&field.name, &format!("valores permitidos: {}", values.join(", "))));
+            return Err(bad(
+                &field.name,
+                &format!("valores permitidos: {}", values.join(", ")),
+            ));
         }
         if let Some((source, regex)) = &field.pattern
             && !regex.is_match(value)
@@ -209,7 +212,10 @@ pub fn check_fields(
             Some(t) => {
                 return Err(Rejection::new(
                     codes::VAL03,
-                    format!("{name}: {} ({}) no es válido para pensiones", t.codigo, t.significado),
+                    format!(
+                        "{name}: {} ({}) no es válido para pensiones",
+                        t.codigo, t.significado
+                    ),
                 ));
             }
             None => {
@@ -243,7 +249,10 @@ pub fn check_fields(
     {
         return Err(bad(
             "numeroDocumento",
-            &format!("no corresponde al tipo {tipo} ({})", t.patron_numero.as_str()),
+            &format!(
+                "no corresponde al tipo {tipo} ({})",
+                t.patron_numero.as_str()
+            ),
         ));
     }
     Ok(())
@@ -287,7 +296,12 @@ fn index_of_tipo(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
         .iter()
         .position(|t| t.codigo == codigo)
         .and_then(|i| u8::try_from(i).ok())
-        .ok_or_else(|| Rejection::new(codes::VAL03, format!("tipo de documento desconocido {codigo}")))
+        .ok_or_else(|| {
+            Rejection::new(
+                codes::VAL03,
+                format!("tipo de documento desconocido {codigo}"),
+            )
+        })
 }
 
 fn own_administrator(
@@ -322,13 +336,20 @@ pub fn affiliation<'a>(
     token_admin: u8,
     today: NaiveDate,
 ) -> Result<Affiliation<'a>, Rejection> {
-    check_fields(contract, contract.service(mss_contract::Service::Afiliacion), body)?;
+    check_fields(
+        contract,
+        contract.service(mss_contract::Service::Afiliacion),
+        body,
+    )?;
     let novedad = Novedad::parse(need(body, "tipoNovedad")?)
         .ok_or_else(|| bad("tipoNovedad", "valor desconocido"))?;
     let nacimiento = need_date(body, "fechaNacimiento")?;
     let fecha_solicitud = need_date(body, "fechaSolicitud")?;
     if fecha_solicitud > today {
-        return Err(bad("fechaSolicitud", &format!("no puede ser futura (hoy es {today})")));
+        return Err(bad(
+            "fechaSolicitud",
+            &format!("no puede ser futura (hoy es {today})"),
+        ));
     }
     if nacimiento >= fecha_solicitud {
         return Err(bad("fechaNacimiento", "debe ser anterior a fechaSolicitud"));
@@ -336,12 +357,18 @@ pub fn affiliation<'a>(
     if let Some(efectividad) = text(body, "fechaEfectividad").and_then(date)
         && efectividad < fecha_solicitud
     {
-        return Err(bad("fechaEfectividad", "no puede ser anterior a fechaSolicitud"));
+        return Err(bad(
+            "fechaEfectividad",
+            "no puede ser anterior a fechaSolicitud",
+        ));
     }
     if let (Some(nit), Some(dv)) = (
         text(body, "numeroDocumentoEmpleador"),
         text(body, "digitoVerificacion"),
-    ) && rules::nit_check_digit(nit).map(|d| d.to_string()).as_deref() != Some(dv)
+    ) && rules::nit_check_digit(nit)
+        .map(|d| d.to_string())
+        .as_deref()
+        != Some(dv)
     {
         return Err(bad(
             "digitoVerificacion",
@@ -396,7 +423,8 @@ pub fn affiliation<'a>(
         ));
     }
     if novedad == Novedad::TrasladoRegimen {
-        let sexo = Sexo::parse(need(body, "sexo")?).ok_or_else(|| bad("sexo", "valor desconocido"))?;
+        let sexo =
+            Sexo::parse(need(body, "sexo")?).ok_or_else(|| bad("sexo", "valor desconocido"))?;
         let edad = rules::age_on(nacimiento, fecha_solicitud);
         let limite = sexo.regime_transfer_age_limit();
         if edad >= limite {
@@ -428,10 +456,17 @@ pub fn retraction<'a>(
     token_admin: u8,
     today: NaiveDate,
 ) -> Result<Retraction<'a>, Rejection> {
-    check_fields(contract, contract.service(mss_contract::Service::Retracto), body)?;
+    check_fields(
+        contract,
+        contract.service(mss_contract::Service::Retracto),
+        body,
+    )?;
     let fecha_retracto = need_date(body, "fechaRetracto")?;
     if fecha_retracto > today {
-        return Err(bad("fechaRetracto", &format!("no puede ser futura (hoy es {today})")));
+        return Err(bad(
+            "fechaRetracto",
+            &format!("no puede ser futura (hoy es {today})"),
+        ));
     }
     let administradora = index_of_admin(contract, need(body, "codigoAdministradora")?)?;
     own_administrator(contract, administradora, token_admin)?;

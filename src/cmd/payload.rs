@@ -82,19 +82,25 @@ struct AcceptedLine {
 }
 
 fn read_accepted(path: &PathBuf, limit: u64) -> anyhow::Result<Vec<AcceptedAffiliation>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}: cannot read line {}", path.display(), i + 1))?;
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", path.display(), i + 1))?;
         if line.trim().is_empty() {
             continue;
         }
         if line.contains("\"servicio\"") && line.contains("ReportarRetractoAfiliacion") {
             continue;
         }
-        let rec: AcceptedLine = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: not an accepted affiliation", path.display(), i + 1))?;
-        if rec.servicio.as_deref().is_some_and(|s| s != "ReportarAfiliaciontraslado")
+        let rec: AcceptedLine = serde_json::from_str(&line).with_context(|| {
+            format!("{}:{}: not an accepted affiliation", path.display(), i + 1)
+        })?;
+        if rec
+            .servicio
+            .as_deref()
+            .is_some_and(|s| s != "ReportarAfiliaciontraslado")
             || rec.retractada == Some(true)
         {
             continue;

@@ -15,7 +15,9 @@ use rand::RngExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{AcceptedAffiliation, Afiliacion, AffiliationGenerator, GeneratorError, RetractionGenerator};
+use super::{
+    AcceptedAffiliation, AffiliationGenerator, Afiliacion, GeneratorError, RetractionGenerator,
+};
 use crate::domain::{Novedad, Sexo, calendar, rules};
 
 /// One invalid variant of the catalogue.
@@ -31,19 +33,71 @@ pub struct InvalidKind {
 
 /// The catalogue, in codigo order.
 pub const CATALOGUE: [InvalidKind; 13] = [
-    InvalidKind { codigo: "VAL01", service: Service::Afiliacion, description: "a required field is missing" },
-    InvalidKind { codigo: "VAL02", service: Service::Afiliacion, description: "a field has a bad format, length, enumeration value or type" },
-    InvalidKind { codigo: "VAL03", service: Service::Afiliacion, description: "a document type not valid for pensions (RC, CN, AS, MS, NU)" },
-    InvalidKind { codigo: "VAL04", service: Service::Afiliacion, description: "regimenDestino disagrees with the administrator, or an unknown origin administrator" },
-    InvalidKind { codigo: "VAL05", service: Service::Afiliacion, description: "a well-formed DIVIPOLA code that does not exist" },
-    InvalidKind { codigo: "NEG01", service: Service::Afiliacion, description: "the same affiliation sent twice" },
-    InvalidKind { codigo: "NEG02", service: Service::Afiliacion, description: "a regime transfer when 10 years or less remain to pension age" },
-    InvalidKind { codigo: "NEG03", service: Service::Afiliacion, description: "a regime transfer within 5 years of the last regime selection" },
-    InvalidKind { codigo: "NEG04", service: Service::Afiliacion, description: "an administrator switch within 6 months of joining" },
-    InvalidKind { codigo: "NEG05", service: Service::Afiliacion, description: "a transfer to the same administrator, or from one that is not the current one" },
-    InvalidKind { codigo: "NEG10", service: Service::Retracto, description: "a retraction of an affiliation that does not exist" },
-    InvalidKind { codigo: "NEG11", service: Service::Retracto, description: "a retraction after the 5th business day from fechaSolicitud" },
-    InvalidKind { codigo: "NEG12", service: Service::Retracto, description: "a second retraction of an affiliation" },
+    InvalidKind {
+        codigo: "VAL01",
+        service: Service::Afiliacion,
+        description: "a required field is missing",
+    },
+    InvalidKind {
+        codigo: "VAL02",
+        service: Service::Afiliacion,
+        description: "a field has a bad format, length, enumeration value or type",
+    },
+    InvalidKind {
+        codigo: "VAL03",
+        service: Service::Afiliacion,
+        description: "a document type not valid for pensions (RC, CN, AS, MS, NU)",
+    },
+    InvalidKind {
+        codigo: "VAL04",
+        service: Service::Afiliacion,
+        description: "regimenDestino disagrees with the administrator, or an unknown origin administrator",
+    },
+    InvalidKind {
+        codigo: "VAL05",
+        service: Service::Afiliacion,
+        description: "a well-formed DIVIPOLA code that does not exist",
+    },
+    InvalidKind {
+        codigo: "NEG01",
+        service: Service::Afiliacion,
+        description: "the same affiliation sent twice",
+    },
+    InvalidKind {
+        codigo: "NEG02",
+        service: Service::Afiliacion,
+        description: "a regime transfer when 10 years or less remain to pension age",
+    },
+    InvalidKind {
+        codigo: "NEG03",
+        service: Service::Afiliacion,
+        description: "a regime transfer within 5 years of the last regime selection",
+    },
+    InvalidKind {
+        codigo: "NEG04",
+        service: Service::Afiliacion,
+        description: "an administrator switch within 6 months of joining",
+    },
+    InvalidKind {
+        codigo: "NEG05",
+        service: Service::Afiliacion,
+        description: "a transfer to the same administrator, or from one that is not the current one",
+    },
+    InvalidKind {
+        codigo: "NEG10",
+        service: Service::Retracto,
+        description: "a retraction of an affiliation that does not exist",
+    },
+    InvalidKind {
+        codigo: "NEG11",
+        service: Service::Retracto,
+        description: "a retraction after the 5th business day from fechaSolicitud",
+    },
+    InvalidKind {
+        codigo: "NEG12",
+        service: Service::Retracto,
+        description: "a second retraction of an affiliation",
+    },
 ];
 
 /// The variant for `codigo`.
@@ -55,7 +109,11 @@ pub fn kind(codigo: &str) -> Result<InvalidKind, GeneratorError> {
         .ok_or_else(|| {
             GeneratorError::UnknownInvalid(
                 codigo.to_owned(),
-                CATALOGUE.iter().map(|k| k.codigo).collect::<Vec<_>>().join(", "),
+                CATALOGUE
+                    .iter()
+                    .map(|k| k.codigo)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             )
         })
 }
@@ -72,7 +130,10 @@ pub struct Step {
     pub body: Value,
     /// Set-up step whose `numeroTransaccion` this step's
     /// `numeroTransaccionAfiliacion` must carry.
-    #[serde(rename = "numeroTransaccionDePaso", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "numeroTransaccionDePaso",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transaction_from: Option<usize>,
 }
 
@@ -83,7 +144,9 @@ fn service_name<S: serde::Serializer>(s: &Service, ser: S) -> Result<S::Ok, S::E
 impl Step {
     /// The administrator code that sends it (its body's `codigoAdministradora`).
     pub fn sender(&self) -> Option<&str> {
-        self.body.get("codigoAdministradora").and_then(Value::as_str)
+        self.body
+            .get("codigoAdministradora")
+            .and_then(Value::as_str)
     }
 }
 
@@ -149,7 +212,10 @@ pub struct InvalidGenerator<'g> {
 
 impl<'g> InvalidGenerator<'g> {
     /// Borrow the run's generators.
-    pub fn new(affiliations: &'g mut AffiliationGenerator, retractions: &'g mut RetractionGenerator) -> Self {
+    pub fn new(
+        affiliations: &'g mut AffiliationGenerator,
+        retractions: &'g mut RetractionGenerator,
+    ) -> Self {
         InvalidGenerator {
             affiliations,
             retractions,
@@ -213,7 +279,9 @@ impl<'g> InvalidGenerator<'g> {
                     .map(|t| t.codigo.as_str())
                     .collect();
                 if refused.is_empty() {
-                    return Err(GeneratorError::Unsupported("the contract refuses no document type".into()));
+                    return Err(GeneratorError::Unsupported(
+                        "the contract refuses no document type".into(),
+                    ));
                 }
                 body["tipoDocumento"] = refused[g.rng.random_range(0..refused.len())].into();
                 (vec![], plain(Service::Afiliacion, body))
@@ -273,19 +341,26 @@ impl<'g> InvalidGenerator<'g> {
                 // Joined an AFP two months ago; another AFP reports the switch.
                 let afps = admins(Regimen::Rais);
                 if afps.len() < 2 {
-                    return Err(GeneratorError::Unsupported("NEG04 needs two RAIS administrators".into()));
+                    return Err(GeneratorError::Unsupported(
+                        "NEG04 needs two RAIS administrators".into(),
+                    ));
                 }
                 let destino = if own.regimen == Regimen::Rais {
                     own
                 } else {
                     afps[g.rng.random_range(0..afps.len())]
                 };
-                let others: Vec<_> = afps.into_iter().filter(|a| a.codigo != destino.codigo).collect();
+                let others: Vec<_> = afps
+                    .into_iter()
+                    .filter(|a| a.codigo != destino.codigo)
+                    .collect();
                 let origen = others[g.rng.random_range(0..others.len())];
                 let persona = g.persona(as_of, None)?;
                 let hace_dos_meses = as_of.checked_sub_months(Months::new(2)).unwrap_or(as_of);
-                let previa = g.affiliation_by(origen, &persona, Novedad::Afiliacion, hace_dos_meses);
-                let mut probe = g.affiliation_by(destino, &persona, Novedad::TrasladoAdministradora, as_of);
+                let previa =
+                    g.affiliation_by(origen, &persona, Novedad::Afiliacion, hace_dos_meses);
+                let mut probe =
+                    g.affiliation_by(destino, &persona, Novedad::TrasladoAdministradora, as_of);
                 probe.codigo_administradora_origen = Some(origen.codigo.clone());
                 (vec![afiliacion_step(&previa)], afiliacion_step(&probe))
             }
@@ -314,7 +389,8 @@ impl<'g> InvalidGenerator<'g> {
             "NEG11" => {
                 // Requested eight business days ago: the window closed three ago.
                 let persona = g.persona(as_of, None)?;
-                let solicitud = calendar::sub_business_days(as_of, rules::RETRACTION_BUSINESS_DAYS + 3);
+                let solicitud =
+                    calendar::sub_business_days(as_of, rules::RETRACTION_BUSINESS_DAYS + 3);
                 let a = g.affiliation_of(&persona, Novedad::Afiliacion, solicitud);
                 let probe = retracto_step(self.retractions, &a, 0, as_of);
                 (vec![afiliacion_step(&a)], probe)
@@ -326,7 +402,9 @@ impl<'g> InvalidGenerator<'g> {
                 (vec![afiliacion_step(&a), first], second)
             }
             other => {
-                return Err(GeneratorError::Unsupported(format!("no builder for {other}")));
+                return Err(GeneratorError::Unsupported(format!(
+                    "no builder for {other}"
+                )));
             }
         })
     }

@@ -21,8 +21,8 @@ use std::sync::OnceLock;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 use mss_contract::{Administradora, Contract, Regimen};
-use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,9 @@ pub enum GeneratorError {
     #[error("radicado prefix {0:?} must be 0–{MAX_PREFIX_LEN} characters of A–Z, a–z, 0–9 or '-'")]
     Prefix(String),
     /// More records than the identity space of one worker holds.
-    #[error("identity space of worker {worker} exhausted after {MAX_SEQ} records; use another worker slot or seed")]
+    #[error(
+        "identity space of worker {worker} exhausted after {MAX_SEQ} records; use another worker slot or seed"
+    )]
     Exhausted {
         /// The worker slot.
         worker: u16,
@@ -107,7 +109,9 @@ impl GeneratorConfig {
     /// A stream seeded from the run seed, the worker and a purpose, so that
     /// generators of one run do not replay each other's numbers.
     fn rng(&self, purpose: u64) -> ChaCha8Rng {
-        ChaCha8Rng::seed_from_u64(mix(self.seed ^ mix(purpose) ^ (u64::from(self.worker) << 48)))
+        ChaCha8Rng::seed_from_u64(mix(self.seed
+            ^ mix(purpose)
+            ^ (u64::from(self.worker) << 48)))
     }
 
     /// Four base-36 characters derived from the seed: different seeds give
@@ -143,7 +147,12 @@ pub struct RadicadoSpace {
 impl RadicadoSpace {
     fn new(config: &GeneratorConfig, kind: char) -> Self {
         RadicadoSpace {
-            head: format!("{}{}{kind}{:03}", config.radicado_prefix, config.tag(), config.worker),
+            head: format!(
+                "{}{}{kind}{:03}",
+                config.radicado_prefix,
+                config.tag(),
+                config.worker
+            ),
             next: 0,
         }
     }
@@ -340,7 +349,10 @@ fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
         let contract = Contract::embedded();
-        let municipios = weighted(contract.municipios.iter().map(|m| m.poblacion.max(1)), "DIVIPOLA");
+        let municipios = weighted(
+            contract.municipios.iter().map(|m| m.poblacion.max(1)),
+            "DIVIPOLA",
+        );
         let tipos: Vec<(&'static str, u32)> = DOCUMENT_MIX
             .iter()
             .filter(|(code, _)| {
@@ -352,14 +364,17 @@ fn tables() -> &'static Tables {
             .collect();
         let tipos_index = weighted(tipos.iter().map(|(_, w)| *w), "document mix");
         // Working-age profile of new affiliations and transfers, ages 18..=75.
-        let ages = weighted((18..=75u32).map(|age| match age {
-            18..=24 => 100,
-            25..=34 => 130,
-            35..=44 => 110,
-            45..=54 => 70,
-            55..=64 => 30,
-            _ => 10,
-        }), "age profile");
+        let ages = weighted(
+            (18..=75u32).map(|age| match age {
+                18..=24 => 100,
+                25..=34 => 130,
+                35..=44 => 110,
+                45..=54 => 70,
+                55..=64 => 30,
+                _ => 10,
+            }),
+            "age profile",
+        );
         let n = names::Names::get();
         Tables {
             municipios,
@@ -507,10 +522,18 @@ impl AffiliationGenerator {
 
     /// A new person, old enough for `max_age` on `fecha` (exclusive upper bound
     /// when given).
-    pub fn persona(&mut self, fecha: NaiveDate, max_age: Option<u32>) -> Result<Persona, GeneratorError> {
+    pub fn persona(
+        &mut self,
+        fecha: NaiveDate,
+        max_age: Option<u32>,
+    ) -> Result<Persona, GeneratorError> {
         let t = tables();
         let identity = self.identities.next_identity()?;
-        let sexo = if self.rng.random_bool(0.5) { Sexo::F } else { Sexo::M };
+        let sexo = if self.rng.random_bool(0.5) {
+            Sexo::F
+        } else {
+            Sexo::M
+        };
         let mut age = 18 + t.ages.sample(&mut self.rng) as u32;
         if let Some(max) = max_age
             && age >= max
@@ -550,15 +573,20 @@ impl AffiliationGenerator {
     /// A valid affiliation of a new person with the given novelty.
     pub fn affiliation(&mut self, novedad: Novedad) -> Result<Afiliacion, GeneratorError> {
         let fecha = self.draw_fecha_solicitud();
-        let max_age = (novedad == Novedad::TrasladoRegimen)
-            .then(|| Sexo::F.regime_transfer_age_limit());
+        let max_age =
+            (novedad == Novedad::TrasladoRegimen).then(|| Sexo::F.regime_transfer_age_limit());
         let persona = self.persona(fecha, max_age)?;
         Ok(self.affiliation_of(&persona, novedad, fecha))
     }
 
     /// A valid affiliation of `persona` with `novedad` requested on `fecha`,
     /// reported by the generator's administrator.
-    pub fn affiliation_of(&mut self, persona: &Persona, novedad: Novedad, fecha: NaiveDate) -> Afiliacion {
+    pub fn affiliation_of(
+        &mut self,
+        persona: &Persona,
+        novedad: Novedad,
+        fecha: NaiveDate,
+    ) -> Afiliacion {
         let admin = self.administradora;
         self.affiliation_by(admin, persona, novedad, fecha)
     }
@@ -598,17 +626,28 @@ impl AffiliationGenerator {
             Novedad::TrasladoAdministradora => Some(self.pick_admin(Regimen::Rais, admin)),
         };
         let dependiente = self.rng.random_bool(0.75);
-        let (tipo_documento_empleador, numero_documento_empleador, digito_verificacion) = if dependiente {
-            let (tipo, nit) = if self.rng.random_bool(0.85) {
-                ("NI", self.rng.random_range(800_000_000u64..=901_999_999).to_string())
+        let (tipo_documento_empleador, numero_documento_empleador, digito_verificacion) =
+            if dependiente {
+                let (tipo, nit) = if self.rng.random_bool(0.85) {
+                    (
+                        "NI",
+                        self.rng
+                            .random_range(800_000_000u64..=901_999_999)
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        "CC",
+                        self.rng
+                            .random_range(10_000_000u64..=1_199_999_999)
+                            .to_string(),
+                    )
+                };
+                let dv = rules::nit_check_digit(&nit).map(|d| d.to_string());
+                (Some(tipo.to_owned()), Some(nit), dv)
             } else {
-                ("CC", self.rng.random_range(10_000_000u64..=1_199_999_999).to_string())
+                (None, None, None)
             };
-            let dv = rules::nit_check_digit(&nit).map(|d| d.to_string());
-            (Some(tipo.to_owned()), Some(nit), dv)
-        } else {
-            (None, None, None)
-        };
         let fecha_efectividad = self.rng.random_bool(0.5).then(|| {
             let first = fecha.with_day(1).unwrap_or(fecha);
             first.checked_add_months(Months::new(1)).unwrap_or(fecha)
@@ -628,10 +667,18 @@ impl AffiliationGenerator {
         });
         let telefono = self.rng.random_bool(0.7).then(|| {
             if self.rng.random_bool(0.85) {
-                format!("3{:02}{:07}", self.rng.random_range(0..25u32), self.rng.random_range(0..10_000_000u32))
+                format!(
+                    "3{:02}{:07}",
+                    self.rng.random_range(0..25u32),
+                    self.rng.random_range(0..10_000_000u32)
+                )
             } else {
                 // Fixed lines: 60 + area code + 7 digits (10 digits since 2021).
-                format!("60{}{:07}", self.rng.random_range(1..9u32), self.rng.random_range(2_000_000..10_000_000u32))
+                format!(
+                    "60{}{:07}",
+                    self.rng.random_range(1..9u32),
+                    self.rng.random_range(2_000_000..10_000_000u32)
+                )
             }
         });
         Afiliacion {
@@ -661,7 +708,8 @@ impl AffiliationGenerator {
             numero_documento_empleador,
             digito_verificacion,
             asesoria_doble: (novedad == Novedad::TrasladoRegimen).then(|| "S".to_owned()),
-            autorizacion_manejo_datos: if self.rng.random_bool(0.97) { "S" } else { "N" }.to_owned(),
+            autorizacion_manejo_datos: if self.rng.random_bool(0.97) { "S" } else { "N" }
+                .to_owned(),
             correo_electronico,
             telefono,
         }
@@ -775,7 +823,9 @@ mod tests {
     fn same_seed_same_records_other_seed_other_records() {
         let take = |seed| {
             let mut g = AffiliationGenerator::new(config(seed)).expect("generator");
-            (0..50).map(|_| g.next_affiliation().expect("record")).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| g.next_affiliation().expect("record"))
+                .collect::<Vec<_>>()
         };
         assert_eq!(take(7), take(7));
         assert_ne!(take(7), take(8));
@@ -819,12 +869,19 @@ mod tests {
             assert!(a.fecha_solicitud <= g.config().as_of);
             if a.tipo_novedad == Novedad::TrasladoRegimen {
                 let sexo = Sexo::parse(&a.sexo).expect("sexo");
-                assert!(domain::may_transfer_regime(sexo, a.fecha_nacimiento, a.fecha_solicitud));
+                assert!(domain::may_transfer_regime(
+                    sexo,
+                    a.fecha_nacimiento,
+                    a.fecha_solicitud
+                ));
                 assert_eq!(a.asesoria_doble.as_deref(), Some("S"));
                 assert_eq!(a.codigo_administradora_origen.as_deref(), Some("25-14"));
             }
             if let (Some(nit), Some(dv)) = (&a.numero_documento_empleador, &a.digito_verificacion) {
-                assert_eq!(rules::nit_check_digit(nit).map(|d| d.to_string()).as_ref(), Some(dv));
+                assert_eq!(
+                    rules::nit_check_digit(nit).map(|d| d.to_string()).as_ref(),
+                    Some(dv)
+                );
             }
         }
         assert_eq!(novedades.len(), 3);
@@ -850,7 +907,10 @@ mod tests {
             let a = g.next_affiliation().expect("record");
             let accepted = AcceptedAffiliation::of(&a, &format!("T{i}"));
             let ret = r.retraction(&accepted).expect("window open");
-            assert!(domain::retraction_in_window(a.fecha_solicitud, ret.fecha_retracto));
+            assert!(domain::retraction_in_window(
+                a.fecha_solicitud,
+                ret.fecha_retracto
+            ));
             assert!(ret.fecha_retracto <= r.config.as_of);
             assert_ne!(ret.numero_radicado, a.numero_radicado);
         }
@@ -860,12 +920,21 @@ mod tests {
     fn bad_configuration_is_refused() {
         let mut c = config(1);
         c.administradora = "999".into();
-        assert!(matches!(AffiliationGenerator::new(c), Err(GeneratorError::UnknownAdministradora(_))));
+        assert!(matches!(
+            AffiliationGenerator::new(c),
+            Err(GeneratorError::UnknownAdministradora(_))
+        ));
         let mut c = config(1);
         c.radicado_prefix = "con espacio".into();
-        assert!(matches!(AffiliationGenerator::new(c), Err(GeneratorError::Prefix(_))));
+        assert!(matches!(
+            AffiliationGenerator::new(c),
+            Err(GeneratorError::Prefix(_))
+        ));
         let mut c = config(1);
         c.worker = 1000;
-        assert!(matches!(AffiliationGenerator::new(c), Err(GeneratorError::Worker(1000))));
+        assert!(matches!(
+            AffiliationGenerator::new(c),
+            Err(GeneratorError::Worker(1000))
+        ));
     }
 }

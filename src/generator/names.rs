@@ -11,7 +11,10 @@ pub(crate) struct Names {
 }
 
 fn lines(text: &'static str) -> Vec<&'static str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 impl Names {
@@ -32,7 +35,11 @@ mod tests {
     #[test]
     fn lists_are_long_unique_and_fit_the_contract() {
         let n = Names::get();
-        for (what, list, min) in [("female", &n.female, 100), ("male", &n.male, 100), ("surnames", &n.surnames, 200)] {
+        for (what, list, min) in [
+            ("female", &n.female, 100),
+            ("male", &n.male, 100),
+            ("surnames", &n.surnames, 200),
+        ] {
             assert!(list.len() >= min, "{what}: {}", list.len());
             let mut sorted = list.clone();
             sorted.sort_unstable();

@@ -1,0 +1,281 @@
+//! Shared helpers: an in-process mock with throw-away credentials, and calls to
+//! it through the router (`tower::ServiceExt::oneshot`) or over a socket.
+
+#![allow(dead_code, missing_debug_implementations)]
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use chrono::NaiveDate;
+use http_body_util::BodyExt;
+use mss_contract::{Contract, Service};
+use mss_harness::generator::invalid::{InvalidCase, PENDING_TRANSACTION};
+use mss_harness::generator::{AffiliationGenerator, GeneratorConfig, RetractionGenerator};
+use mss_mock::{App, ClientConfig, Mock, MockConfig};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A credential the test mock accepts (generated per test, never written down).
+#[derive(Debug, Clone)]
+pub struct Cred {
+    pub username: String,
+    pub password: String,
+    pub client_id: String,
+    pub administradora: String,
+}
+
+/// A random password: tests hold no secret in their source.
+pub fn throwaway_password() -> String {
+    format!("pw-{:016x}", rand::random::<u64>())
+}
+
+/// An in-process mock with one client per administrator (both services) and,
+/// for Protección, one client per service sharing user and password.
+pub struct TestMock {
+    pub mock: Mock,
+    pub app: App,
+    pub creds: Vec<Cred>,
+}
+
+impl TestMock {
+    pub fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    pub fn with(adjust: impl FnOnce(&mut MockConfig)) -> Self {
+        let mut clients = Vec::new();
+        let mut creds = Vec::new();
+        for a in &Contract::embedded().administradoras {
+            let password = throwaway_password();
+            let cred = Cred {
+                username: format!("user-{}", a.codigo),
+                password: password.clone(),
+                client_id: format!("both-{}", a.codigo),
+                administradora: a.codigo.clone(),
+            };
+            clients.push(ClientConfig {
+                username: cred.username.clone(),
+                password: cred.password.clone(),
+                client_id: cred.client_id.clone(),
+                administradora: a.codigo.clone(),
+                services: None,
+            });
+            creds.push(cred.clone());
+            for s in Service::ALL {
+                let id = format!("{}-{}", s.name(), a.codigo);
+                clients.push(ClientConfig {
+                    client_id: id.clone(),
+                    services: Some(vec![s.name().to_owned()]),
+                    ..clients[clients.len() - 1].clone()
+                });
+                creds.push(Cred {
+                    client_id: id,
+                    ..cred.clone()
+                });
+            }
+        }
+        let mut config = MockConfig::with_clients(clients);
+        adjust(&mut config);
+        let mock = Mock::new(config).expect("mock config");
+        let app = mock.app();
+        TestMock { mock, app, creds }
+    }
+
+    /// The client with both services for `administradora`.
+    pub fn cred(&self, administradora: &str) -> &Cred {
+        self.creds
+            .iter()
+            .find(|c| c.administradora == administradora && c.client_id.starts_with("both-"))
+            .expect("credential")
+    }
+
+    /// The client entitled only to `service`, for `administradora`.
+    pub fn cred_for(&self, administradora: &str, service: Service) -> &Cred {
+        self.creds
+            .iter()
+            .find(|c| c.administradora == administradora && c.client_id.starts_with(service.name()))
+            .expect("credential")
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.into()).expect("request");
+        let resp = self.app.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, headers, bytes.to_vec())
+    }
+
+    pub async fn token_request(&self, form: &str) -> (StatusCode, Value) {
+        let (status, _, body) = self
+            .call(
+                Method::POST,
+                "/token",
+                &[("content-type", "application/x-www-form-urlencoded")],
+                form.to_owned(),
+            )
+            .await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    pub async fn token(&self, cred: &Cred) -> String {
+        let form = form(&[
+            ("grant_type", "password"),
+            ("username", &cred.username),
+            ("password", &cred.password),
+            ("client_id", &cred.client_id),
+        ]);
+        let (status, body) = self.token_request(&form).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    pub async fn post(&self, token: &str, service: Service, body: &Value) -> (StatusCode, Value) {
+        let auth = format!("Bearer {token}");
+        let (status, _, bytes) = self
+            .call(
+                Method::POST,
+                service.path(),
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                serde_json::to_vec(body).expect("json"),
+            )
+            .await;
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("envelope is JSON"),
+        )
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: &str) -> Value {
+        let (status, _, bytes) = self
+            .call(
+                method,
+                path,
+                &[("content-type", "application/json")],
+                body.to_owned(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        serde_json::from_slice(&bytes).expect("admin JSON")
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.mock.clock().today()
+    }
+
+    pub fn generators(
+        &self,
+        seed: u64,
+        administradora: &str,
+    ) -> (AffiliationGenerator, RetractionGenerator) {
+        let mut config = GeneratorConfig::new(seed, administradora);
+        config.as_of = self.today();
+        (
+            AffiliationGenerator::new(config.clone()).expect("generator"),
+            RetractionGenerator::new(config).expect("generator"),
+        )
+    }
+
+    /// Run an invalid case: every set-up step must be accepted, then the probe's
+    /// answer is returned.
+    pub async fn run_case(&self, case: &InvalidCase) -> (StatusCode, Value) {
+        let mut answers: Vec<Value> = Vec::new();
+        let mut tokens = std::collections::HashMap::new();
+        for step in case.setup.iter().chain(std::iter::once(&case.probe)) {
+            let sender = step.sender().expect("sender").to_owned();
+            if !tokens.contains_key(&sender) {
+                let t = self.token(self.cred(&sender)).await;
+                tokens.insert(sender.clone(), t);
+            }
+            let mut body = step.body.clone();
+            if let Some(i) = step.transaction_from {
+                assert_eq!(body["numeroTransaccionAfiliacion"], PENDING_TRANSACTION);
+                body["numeroTransaccionAfiliacion"] = answers[i]["numeroTransaccion"].clone();
+            }
+            let (status, answer) = self.post(&tokens[&sender], step.service, &body).await;
+            if answers.len() < case.setup.len() {
+                assert_eq!(
+                    status,
+                    StatusCode::OK,
+                    "set-up step {} of {}: {answer}",
+                    answers.len(),
+                    case.codigo
+                );
+                answers.push(answer);
+            } else {
+                return (status, answer);
+            }
+        }
+        unreachable!("the probe returns")
+    }
+}
+
+/// `application/x-www-form-urlencoded` from pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// Assert `body` is the protocol's envelope with `codigo` and a status matching.
+pub fn assert_envelope(status: StatusCode, body: &Value, codigo: &str) {
+    assert_eq!(body["codigo"], codigo, "{status} {body}");
+    assert_eq!(body["resultado"], status.as_str(), "{body}");
+    assert!(
+        body["mensaje"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["numeroTransaccion"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    let expected = Contract::embedded()
+        .codigo(codigo)
+        .expect("codigo in catalogue");
+    assert_eq!(status.as_u16(), expected.http_status, "{codigo}: {body}");
+}
+
+/// A JSON Schema validator for component `name` of `contract/openapi.json`, read
+/// from the file itself.
+pub fn schema_validator(name: &str) -> jsonschema::Validator {
+    let path = mss_contract::source_dir().join("openapi.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("openapi.json"))
+        .expect("openapi.json is JSON");
+    let schema = doc
+        .pointer(&format!("/components/schemas/{name}"))
+        .unwrap_or_else(|| panic!("no schema {name}"))
+        .clone();
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("valid JSON Schema")
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
