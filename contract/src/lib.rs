@@ -245,7 +245,21 @@ pub struct Contract {
     pub openapi: serde_json::Value,
     afiliacion: ServiceSpec,
     retracto: ServiceSpec,
-    municipio_index: HashMap<(String, String), usize>,
+    municipio_index: HashMap<u32, usize>,
+}
+
+/// The 5-digit DIVIPOLA code as a number, when both parts are all digits of the
+/// right length.
+fn divipola_key(departamento: &str, municipio: &str) -> Option<u32> {
+    if departamento.len() != 2 || municipio.len() != 3 {
+        return None;
+    }
+    departamento
+        .bytes()
+        .chain(municipio.bytes())
+        .try_fold(0u32, |acc, b| {
+            b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        })
 }
 
 #[derive(Deserialize)]
@@ -405,7 +419,8 @@ impl Contract {
             .collect::<Result<Vec<_>, ContractError>>()?;
         let mut municipio_index = HashMap::with_capacity(municipios.len());
         for (i, m) in municipios.iter().enumerate() {
-            let key = (m.codigo_departamento.clone(), m.codigo_municipio.clone());
+            let key = divipola_key(&m.codigo_departamento, &m.codigo_municipio)
+                .ok_or_else(|| invalid(file, format!("bad DIVIPOLA code {}", m.divipola())))?;
             if municipio_index.insert(key, i).is_some() {
                 return Err(invalid(file, format!("duplicate code {}", m.divipola())));
             }
@@ -452,9 +467,8 @@ impl Contract {
 
     /// The municipality with this department and municipality code.
     pub fn municipio(&self, departamento: &str, municipio: &str) -> Option<&Municipio> {
-        self.municipio_index
-            .get(&(departamento.to_owned(), municipio.to_owned()))
-            .map(|&i| &self.municipios[i])
+        let key = divipola_key(departamento, municipio)?;
+        self.municipio_index.get(&key).map(|&i| &self.municipios[i])
     }
 
     /// The response-code entry for `codigo`.

@@ -5,6 +5,7 @@
 //! an enumeration in the contract changes both without a change of code.
 
 use regex::Regex;
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::Value;
 
 use crate::{ContractError, Service};
@@ -74,12 +75,18 @@ pub struct ServiceSpec {
     pub conditions: Vec<Condition>,
     /// Whether fields the contract does not name are refused.
     pub closed: bool,
+    index: HashMap<String, usize>,
 }
 
 impl ServiceSpec {
     /// The field called `name`.
     pub fn field(&self, name: &str) -> Option<&FieldSpec> {
-        self.fields.iter().find(|f| f.name == name)
+        self.position(name).map(|i| &self.fields[i])
+    }
+
+    /// Position of the field called `name` in [`fields`](Self::fields).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
     }
 
     /// Fields required in every request.
@@ -188,11 +195,17 @@ impl ServiceSpec {
             }
         }
         let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
+        let index = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
         Ok(ServiceSpec {
             service,
             fields,
             conditions,
             closed,
+            index,
         })
     }
 }

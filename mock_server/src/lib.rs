@@ -532,19 +532,19 @@ impl Mock {
         let bytes = axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| too_large())?;
-        let map = validate::parse_object(&bytes)?;
         let contract = self.inner.contract;
+        let body = validate::Body::parse(contract.service(service), &bytes)?;
         let clock = &self.inner.clock;
         let today = clock.today();
         let received = u32::try_from(clock.now_unix()).unwrap_or(u32::MAX);
         match service {
             Service::Afiliacion => {
-                let a = validate::affiliation(contract, &map, client.administradora, today)?;
+                let a = validate::affiliation(contract, &body, client.administradora, today)?;
                 let index = self.store().affiliation(&a, received)?;
                 Ok(self.transaction("AF", index))
             }
             Service::Retracto => {
-                let r = validate::retraction(contract, &map, client.administradora, today)?;
+                let r = validate::retraction(contract, &body, client.administradora, today)?;
                 let affiliation = self.affiliation_index(r.transaccion);
                 let index = self.store().retraction(&r, affiliation, received)?;
                 Ok(self.transaction("RT", index))

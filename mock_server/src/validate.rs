@@ -14,7 +14,9 @@
 use chrono::NaiveDate;
 use mss_contract::rules::{self, Sexo};
 use mss_contract::{CodeList, Contract, Format, Regimen, ServiceSpec};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::codes;
 
@@ -100,43 +102,222 @@ pub struct Retraction<'a> {
     pub fecha_retracto: NaiveDate,
 }
 
-/// Parse a body into a JSON object (VAL00 otherwise).
-pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Rejection::new(
-            codes::VAL00,
-            "El cuerpo debe ser un objeto JSON",
-        )),
-        Err(e) => Err(Rejection::new(
-            codes::VAL00,
-            format!("JSON malformado: {}", e.to_string().replace('"', "'")),
-        )),
+/// A field's value as the body carries it.
+#[derive(Debug)]
+pub enum Field<'a> {
+    /// A JSON string (borrowed from the request when it has no escapes).
+    Text(Cow<'a, str>),
+    /// `null`: treated as absent.
+    Null,
+    /// Any other JSON type.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Field<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Field::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Field::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Field::Text(Cow::Owned(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Field::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Field::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Field::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Field::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Field::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Field::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
-fn text<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    match body.get(name) {
-        Some(Value::String(s)) => Some(s.as_str()),
+/// An object key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The entries of a JSON object, in order; `Err(kind)` when it is no object.
+struct Entries<'a>(Result<Vec<(Key<'a>, Field<'a>)>, &'static str>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
+                while let Some(entry) = map.next_entry::<Key<'de>, Field<'de>>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(Ok(entries)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Entries(Err("un arreglo")))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(Entries(Err("una cadena")))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Entries(Err("una cadena")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Entries(Err("null")))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Entries(Err("un booleano")))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Entries(Err("un número")))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Entries(Err("un número")))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Entries(Err("un número")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A request body parsed against a service's field list: each contract field
+/// found in O(1), unknown keys remembered for VAL02.
+#[derive(Debug)]
+pub struct Body<'a> {
+    spec: &'a ServiceSpec,
+    slots: Vec<Option<Field<'a>>>,
+    unknown: Option<String>,
+}
+
+impl<'a> Body<'a> {
+    /// Parse `bytes` as a JSON object for `spec` (VAL00 when it is none). When a
+    /// key repeats, the last value wins, as in most JSON parsers.
+    pub fn parse(spec: &'a ServiceSpec, bytes: &'a [u8]) -> Result<Self, Rejection> {
+        let entries = match serde_json::from_slice::<Entries<'a>>(bytes) {
+            Ok(Entries(Ok(entries))) => entries,
+            Ok(Entries(Err(kind))) => {
+                return Err(Rejection::new(
+                    codes::VAL00,
+                    format!("El cuerpo debe ser un objeto JSON, no {kind}"),
+                ));
+            }
+            Err(e) => {
+                return Err(Rejection::new(
+                    codes::VAL00,
+                    format!("JSON malformado: {}", e.to_string().replace('"', "'")),
+                ));
+            }
+        };
+        let mut slots: Vec<Option<Field<'a>>> = Vec::with_capacity(spec.fields.len());
+        slots.resize_with(spec.fields.len(), || None);
+        let mut unknown = None;
+        for (Key(key), value) in entries {
+            match spec.position(&key) {
+                Some(i) => slots[i] = Some(value),
+                None => {
+                    if unknown.is_none() {
+                        unknown = Some(key.chars().take(40).collect());
+                    }
+                }
+            }
+        }
+        Ok(Body {
+            spec,
+            slots,
+            unknown,
+        })
+    }
+
+    fn slot(&self, name: &str) -> Option<&Field<'a>> {
+        self.spec
+            .position(name)
+            .and_then(|i| self.slots[i].as_ref())
+    }
+}
+
+fn text<'b>(body: &'b Body<'_>, name: &str) -> Option<&'b str> {
+    match body.slot(name) {
+        Some(Field::Text(s)) => Some(s),
         _ => None,
     }
 }
 
-fn absent(body: &Map<String, Value>, name: &str) -> bool {
-    matches!(body.get(name), None | Some(Value::Null))
+fn absent(body: &Body<'_>, name: &str) -> bool {
+    matches!(body.slot(name), None | Some(Field::Null))
 }
 
+/// `YYYY-MM-DD`, exactly, as a real calendar date.
 fn date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
 }
 
 /// Field rules of the contract: VAL01, VAL02, VAL03, VAL04 (unknown codes), VAL05,
 /// and each document number against its type.
-pub fn check_fields(
-    contract: &Contract,
-    spec: &ServiceSpec,
-    body: &Map<String, Value>,
-) -> Result<(), Rejection> {
+pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejection> {
+    let spec = body.spec;
     for field in spec.required() {
         if absent(body, &field.name) {
             return Err(missing(&field.name));
@@ -157,18 +338,18 @@ pub fn check_fields(
         }
     }
     if spec.closed
-        && let Some(unknown) = body.keys().find(|k| spec.field(k).is_none())
+        && let Some(unknown) = &body.unknown
     {
         return Err(Rejection::new(
             codes::VAL02,
-            format!("Campo no reconocido: {}", truncate(unknown, 40)),
+            format!("Campo no reconocido: {unknown}"),
         ));
     }
-    for field in &spec.fields {
-        let value = match body.get(&field.name) {
-            None | Some(Value::Null) => continue,
-            Some(Value::String(s)) => s.as_str(),
-            Some(_) => {
+    for (field, slot) in spec.fields.iter().zip(&body.slots) {
+        let value: &str = match slot {
+            None | Some(Field::Null) => continue,
+            Some(Field::Text(s)) => s,
+            Some(Field::Other) => {
                 return Err(bad(&field.name, "debe ser una cadena de texto"));
             }
         };
@@ -266,18 +447,14 @@ fn bad(name: &str, what: &str) -> Rejection {
     Rejection::new(codes::VAL02, format!("Campo {name} inválido: {what}"))
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
-}
-
 /// Everything after [`check_fields`] needs these fields; they are present and
 /// well-formed once it passed, so a `None` here is a contract that makes a field
 /// optional the code relies on: reported as VAL01 rather than a panic.
-fn need<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, Rejection> {
+fn need<'b>(body: &'b Body<'_>, name: &str) -> Result<&'b str, Rejection> {
     text(body, name).ok_or_else(|| missing(name))
 }
 
-fn need_date(body: &Map<String, Value>, name: &str) -> Result<NaiveDate, Rejection> {
+fn need_date(body: &Body<'_>, name: &str) -> Result<NaiveDate, Rejection> {
     date(need(body, name)?).ok_or_else(|| bad(name, "no es una fecha válida AAAA-MM-DD"))
 }
 
@@ -332,15 +509,11 @@ fn own_administrator(
 /// Validate a `ReportarAfiliaciontraslado` body up to the stateful rules.
 pub fn affiliation<'a>(
     contract: &Contract,
-    body: &'a Map<String, Value>,
+    body: &'a Body<'_>,
     token_admin: u8,
     today: NaiveDate,
 ) -> Result<Affiliation<'a>, Rejection> {
-    check_fields(
-        contract,
-        contract.service(mss_contract::Service::Afiliacion),
-        body,
-    )?;
+    check_fields(contract, body)?;
     let novedad = Novedad::parse(need(body, "tipoNovedad")?)
         .ok_or_else(|| bad("tipoNovedad", "valor desconocido"))?;
     let nacimiento = need_date(body, "fechaNacimiento")?;
@@ -452,15 +625,11 @@ pub fn affiliation<'a>(
 /// Validate a `ReportarRetractoAfiliacion` body up to the stateful rules.
 pub fn retraction<'a>(
     contract: &Contract,
-    body: &'a Map<String, Value>,
+    body: &'a Body<'_>,
     token_admin: u8,
     today: NaiveDate,
 ) -> Result<Retraction<'a>, Rejection> {
-    check_fields(
-        contract,
-        contract.service(mss_contract::Service::Retracto),
-        body,
-    )?;
+    check_fields(contract, body)?;
     let fecha_retracto = need_date(body, "fechaRetracto")?;
     if fecha_retracto > today {
         return Err(bad(
