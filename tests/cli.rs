@@ -105,3 +105,50 @@ fn bad_flags_are_named() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn mock_subcommand_serves_on_the_address_it_prints_and_bad_config_is_named() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(["mock", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mock");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("banner");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    stream
+        .write_all(b"GET /__admin/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"token\""), "{response}");
+
+    let dir = std::env::temp_dir().join(format!("mss-mock-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "port = 1\n[[clients]]\nusername = \"u\"\npassword = \"p\"\nclient_id = \"c\"\nadministradora = \"230301\"\n").expect("write");
+    let out = harness(&[
+        "mock",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("port"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
