@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p mss-mock
-./target/debug/mss-mock >/tmp/mss-mock-walkthrough.log 2>&1 &
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]+)".*/\1/')
+"$target_dir/debug/mss-mock" >/tmp/mss-mock-walkthrough.log 2>&1 &
 mock=$!
 trap 'kill $mock 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do

@@ -1,28 +1,73 @@
 //! Each invalid variant of the generator is rejected by the mock with exactly its
 //! HTTP status and codigo (from contract/errores.csv), for an AFP and for
-//! Colpensiones, and over several seeds so every mutation of a variant is seen.
+//! Colpensiones. Variants with several mutations are drawn until every mutation
+//! has been seen, and the test asserts that they all were.
+
+use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
+use mss_contract::{Contract, Regimen, Service};
 use mss_harness::generator::invalid::{CATALOGUE, InvalidGenerator};
 
 use crate::util::{TestMock, assert_envelope};
 
+/// How many distinct mutations a variant has for an administrator of `regimen`
+/// (None: just run a dozen cases).
+fn mutations(codigo: &str, regimen: Regimen) -> Option<usize> {
+    let spec = Contract::embedded().service(Service::Afiliacion);
+    match codigo {
+        "VAL01" => Some(
+            spec.required().count()
+                + spec
+                    .conditions
+                    .iter()
+                    .map(|c| c.then_required.len())
+                    .sum::<usize>(),
+        ),
+        "VAL02" => Some(6),
+        "VAL03" => Some(
+            Contract::embedded()
+                .tipos_documento
+                .iter()
+                .filter(|t| !t.permitido_pensiones)
+                .count(),
+        ),
+        "VAL04" => Some(2),
+        "NEG05" => Some(if regimen == Regimen::Rais { 2 } else { 1 }),
+        _ => None,
+    }
+}
+
 async fn rejected_with_its_codigo(codigo: &str) {
     for admin in ["230301", "25-14"] {
+        let regimen = Contract::embedded()
+            .administradora(admin)
+            .expect("admin")
+            .regimen;
         let t = TestMock::new();
         let (mut affiliations, mut retractions) = t.generators(77, admin);
         let mut cases = InvalidGenerator::new(&mut affiliations, &mut retractions);
-        for _ in 0..12 {
+        let wanted = mutations(codigo, regimen);
+        let mut seen = BTreeSet::new();
+        for n in 0..400 {
+            if n >= 12 && wanted.is_none_or(|w| seen.len() >= w) {
+                break;
+            }
             let case = cases.case(codigo).expect("case");
             assert_eq!(case.codigo, codigo);
             let (status, answer) = t.run_case(&case).await;
             assert_eq!(
                 status,
                 StatusCode::from_u16(case.http_status).expect("status"),
-                "{admin} {codigo}: {answer}\n{:#}",
+                "{admin} {codigo} ({}): {answer}\n{:#}",
+                case.mutation,
                 serde_json::to_value(&case).expect("json")
             );
             assert_envelope(status, &answer, codigo);
+            seen.insert(case.mutation.clone());
+        }
+        if let Some(w) = wanted {
+            assert_eq!(seen.len(), w, "{admin} {codigo}: mutations seen {seen:?}");
         }
     }
 }

@@ -72,6 +72,35 @@ async fn ten_thousand_affiliations_then_a_tenth_retracted_are_all_accepted_and_s
 }
 
 #[tokio::test]
+async fn colpensiones_affiliations_and_retractions_are_accepted() {
+    let t = TestMock::new();
+    let admin = "25-14";
+    let token = t.token(t.cred(admin)).await;
+    let (mut affiliations, mut retractions) = t.generators(2027, admin);
+    let schema = schema_validator("ReportarAfiliaciontrasladoRequest");
+    for i in 0..2_000 {
+        let a = affiliations.next_affiliation().expect("generator");
+        let body = serde_json::to_value(&a).expect("json");
+        assert!(schema.is_valid(&body), "{body}");
+        let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
+        assert_eq!(status, StatusCode::OK, "affiliation {i}: {answer}\n{body}");
+        if i % 10 == 0 {
+            let accepted =
+                AcceptedAffiliation::of(&a, answer["numeroTransaccion"].as_str().expect("numero"));
+            let r = retractions.retraction(&accepted).expect("window open");
+            let (status, answer) = t
+                .post(
+                    &token,
+                    Service::Retracto,
+                    &serde_json::to_value(&r).expect("json"),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "retraction {i}: {answer}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn records_are_paginated_json_lines_and_reset_forgets_them() {
     let t = TestMock::new();
     let admin = "25-14";

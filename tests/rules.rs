@@ -56,3 +56,76 @@ async fn man_turning_52_on_the_request_day_is_refused_the_day_before_accepted() 
     let (status, answer) = transfer(Sexo::M, 52, 1).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+#[tokio::test]
+async fn implausible_dates_are_refused_with_val02() {
+    let t = TestMock::new();
+    let admin = "230301";
+    let token = t.token(t.cred(admin)).await;
+    let (mut g, mut r) = t.generators(8, admin);
+    let today = t.today();
+    let cases: [(&str, String); 5] = [
+        ("fechaSolicitud", "0000-03-01".into()),
+        ("fechaSolicitud", "1994-03-31".into()),
+        ("fechaNacimiento", "1899-12-31".into()),
+        // Ten years old on the request day.
+        (
+            "fechaNacimiento",
+            (today.checked_sub_months(Months::new(120)).expect("date")).to_string(),
+        ),
+        ("fechaEfectividad", "9999-12-31".into()),
+    ];
+    for (field, value) in cases {
+        let mut body = serde_json::to_value(g.next_affiliation().expect("record")).expect("json");
+        body[field] = value.clone().into();
+        let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
+        assert_envelope(status, &answer, "VAL02");
+        assert!(
+            answer["mensaje"]
+                .as_str()
+                .is_some_and(|m| m.contains(field)),
+            "{field}={value}: {answer}"
+        );
+    }
+    let a = g.next_affiliation().expect("record");
+    let (status, answer) = t
+        .post(
+            &token,
+            Service::Afiliacion,
+            &serde_json::to_value(&a).expect("json"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let accepted = mss_harness::generator::AcceptedAffiliation::of(
+        &a,
+        answer["numeroTransaccion"].as_str().expect("numero"),
+    );
+    let old = r.retraction_dated(&accepted, crate::util::date("0000-03-03"), None);
+    let (status, answer) = t
+        .post(
+            &token,
+            Service::Retracto,
+            &serde_json::to_value(&old).expect("json"),
+        )
+        .await;
+    assert_envelope(status, &answer, "VAL02");
+}
+
+#[tokio::test]
+async fn the_clock_refuses_to_leave_its_range() {
+    use axum::http::Method;
+    let t = TestMock::new();
+    let (status, _, body) = t
+        .call(
+            Method::POST,
+            "/__admin/clock",
+            &[],
+            format!(r#"{{"advance_seconds": {}}}"#, i64::MAX),
+        )
+        .await;
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("envelope");
+    assert_envelope(status, &body, "VAL02");
+    let clock = t.admin(Method::GET, "/__admin/clock", "").await;
+    assert_eq!(clock["offset_seconds"], 0);
+    assert_eq!(t.today(), mss_harness::domain::today_bogota());
+}

@@ -202,7 +202,7 @@ impl TestMock {
         let mut answers: Vec<Value> = Vec::new();
         let mut tokens = std::collections::HashMap::new();
         for step in case.setup.iter().chain(std::iter::once(&case.probe)) {
-            let sender = step.sender().expect("sender").to_owned();
+            let sender = step.sender.clone();
             if !tokens.contains_key(&sender) {
                 let t = self.token(self.cred(&sender)).await;
                 tokens.insert(sender.clone(), t);

@@ -23,6 +23,22 @@ pub const MONTHS_BEFORE_ADMINISTRATOR_SWITCH: u32 = 6;
 pub const RETRACTION_BUSINESS_DAYS: u32 = 5;
 /// Token lifetime fixed by the protocol, in seconds ("vigencia de 5 minutos").
 pub const TOKEN_TTL_SECONDS: u64 = 300;
+/// Youngest age at `fechaSolicitud` a member may be reported with (inferred: the
+/// minimum working age, 15).
+pub const MIN_AGE_AT_REQUEST: u32 = 15;
+/// Earliest `fechaSolicitud`: the general pension system of Ley 100/1993 began
+/// on 1 April 1994 (inferred bound).
+pub const EARLIEST_REQUEST: NaiveDate = match NaiveDate::from_ymd_opt(1994, 4, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+/// Earliest `fechaNacimiento` accepted (inferred bound).
+pub const EARLIEST_BIRTH: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+/// `fechaEfectividad` at most this many months after `fechaSolicitud` (inferred).
+pub const MAX_MONTHS_TO_EFFECTIVE_DATE: u32 = 12;
 
 /// The member's sex as the protocol spells it (`F` or `M`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,15 +102,15 @@ pub fn birthday(birth: NaiveDate, years: u32) -> Option<NaiveDate> {
 }
 
 /// The first date on which a new regime transfer is allowed after a selection made
-/// on `last_selection`.
+/// on `last_selection`: its 5th anniversary, counted like a birthday (a selection
+/// on 29 February completes its years on 1 March in common years).
 pub fn earliest_regime_transfer(last_selection: NaiveDate) -> NaiveDate {
-    last_selection
-        .checked_add_months(Months::new(12 * YEARS_BETWEEN_REGIME_TRANSFERS))
-        .unwrap_or(NaiveDate::MAX)
+    birthday(last_selection, YEARS_BETWEEN_REGIME_TRANSFERS).unwrap_or(NaiveDate::MAX)
 }
 
 /// The first date on which someone who joined an administrator on `joined` may
-/// switch to another.
+/// switch to another: six calendar months later, the last day of the month when
+/// the day does not exist (31 August → 28 or 29 February).
 pub fn earliest_administrator_switch(joined: NaiveDate) -> NaiveDate {
     joined
         .checked_add_months(Months::new(MONTHS_BEFORE_ADMINISTRATOR_SWITCH))
@@ -161,7 +177,8 @@ mod tests {
 
     #[test]
     fn windows() {
-        assert_eq!(earliest_regime_transfer(d("2020-02-29")), d("2025-02-28"));
+        assert_eq!(earliest_regime_transfer(d("2020-02-29")), d("2025-03-01"));
+        assert_eq!(earliest_regime_transfer(d("2020-06-15")), d("2025-06-15"));
         assert_eq!(
             earliest_administrator_switch(d("2024-08-31")),
             d("2025-02-28")

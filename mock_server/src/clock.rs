@@ -28,10 +28,20 @@ impl MockClock {
         self.offset_seconds.load(Ordering::Relaxed)
     }
 
-    /// Move the clock by `seconds` (negative moves it back); returns the new offset.
-    pub fn advance(&self, seconds: i64) -> i64 {
-        let old = self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);
-        old.saturating_add(seconds)
+    /// Largest offset accepted either way: a century.
+    pub const MAX_OFFSET_SECONDS: i64 = 100 * 366 * 86_400;
+
+    /// Move the clock by `seconds` (negative moves it back); returns the new
+    /// offset, or `None` (and no change) when it would pass
+    /// [`MAX_OFFSET_SECONDS`](Self::MAX_OFFSET_SECONDS).
+    pub fn advance(&self, seconds: i64) -> Option<i64> {
+        self.offset_seconds
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                old.checked_add(seconds)
+                    .filter(|new| new.abs() <= Self::MAX_OFFSET_SECONDS)
+            })
+            .ok()
+            .map(|old| old + seconds)
     }
 
     /// Set the offset.

@@ -114,6 +114,29 @@ fn default_max_fingerprints() -> usize {
     10_000_000
 }
 
+/// The parser's message with its position, without the source snippet `toml`
+/// prints (it may show a password); a message about a line that sets a password
+/// does not repeat the value.
+fn redacted_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let line_text = text.lines().nth(line - 1).unwrap_or("");
+    let message = if line_text
+        .trim_start()
+        .to_ascii_lowercase()
+        .contains("password")
+    {
+        "invalid line setting a password (value not shown)".to_owned()
+    } else {
+        e.message().to_owned()
+    };
+    format!("line {line}, column {column}: {message}")
+}
+
 impl MockConfig {
     /// The demo configuration (`mock_server/mock.toml`).
     pub fn demo() -> Result<Self, ConfigError> {
@@ -133,7 +156,7 @@ impl MockConfig {
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let config: MockConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            message: redacted_toml_error(&e, text),
         })?;
         config.check(origin)?;
         Ok(config)
@@ -228,6 +251,23 @@ mod tests {
         )
         .expect_err("bad administradora");
         assert!(e.to_string().contains("\"999\""), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_never_show_a_password() {
+        for text in [
+            "[[clients]]\nusername='u'\npassword=\"canary-s3cret\nclient_id='c'\nadministradora='230301'",
+            "[[clients]]\nusername='u'\npasword='canary-s3cret'\nclient_id='c'\nadministradora='230301'",
+            "[[clients]]\nusername='u'\npassword=12345\nclient_id='c'\nadministradora='230301'",
+        ] {
+            let e = MockConfig::parse(text, "x.toml").expect_err("invalid");
+            let shown = e.to_string();
+            assert!(
+                !shown.contains("canary-s3cret") && !shown.contains("12345"),
+                "{shown}"
+            );
+            assert!(shown.contains("x.toml: line 3"), "{shown}");
+        }
     }
 
     #[test]

@@ -800,10 +800,16 @@ async fn admin_clock(State(mock): State<Mock>, body: Body) -> Response {
         return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
     };
     match serde_json::from_slice::<ClockChange>(&bytes) {
-        Ok(change) => {
-            mock.inner.clock.advance(change.advance_seconds);
-            json_response(StatusCode::OK, mock.clock_json().to_string().into_bytes())
-        }
+        Ok(change) => match mock.inner.clock.advance(change.advance_seconds) {
+            Some(_) => json_response(StatusCode::OK, mock.clock_json().to_string().into_bytes()),
+            None => mock.plain(
+                codes::VAL02,
+                &format!(
+                    "advance_seconds llevaría el reloj a más de {} segundos del reloj del sistema",
+                    MockClock::MAX_OFFSET_SECONDS
+                ),
+            ),
+        },
         Err(e) => mock.plain(
             codes::VAL00,
             &format!("Se esperaba {{\"advance_seconds\": N}}: {e}"),

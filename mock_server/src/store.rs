@@ -54,6 +54,10 @@ pub enum Kind {
 }
 
 const NO_ADMIN: u8 = u8::MAX;
+const NO_RECORD: u64 = u64::MAX;
+/// Longest chain of reports about one person walked when a retraction is not of
+/// the latest one.
+const MAX_CHAIN: usize = 1024;
 const UNKNOWN_DATE: i32 = i32::MIN;
 
 /// What the mock knows of a person before an affiliation changed it.
@@ -84,6 +88,8 @@ pub struct Record {
     link: u64,
     /// Affiliation: the person's state before it.
     prev: PersonState,
+    /// Affiliation: the record that set that state ([`NO_RECORD`] if none).
+    prev_record: u64,
     /// `fechaSolicitud` or `fechaRetracto`, days since 0001-01-01.
     fecha: i32,
     /// Mock-clock Unix seconds when it was accepted.
@@ -354,7 +360,10 @@ impl Store {
                 ),
             ));
         }
-        let prev = self.persons.get(&person).map_or(NOBODY, |p| p.state);
+        let (prev, prev_record) = self
+            .persons
+            .get(&person)
+            .map_or((NOBODY, NO_RECORD), |p| (p.state, p.record));
         let known = prev.admin != NO_ADMIN;
         let next = match a.novedad {
             Novedad::Afiliacion => {
@@ -417,6 +426,7 @@ impl Store {
         let index = self.push(Record {
             link: person,
             prev,
+            prev_record,
             fecha,
             received,
             radicado: Inline::new(a.radicado),
@@ -496,26 +506,13 @@ impl Store {
         if let Some(rec) = self.records.get_mut(index) {
             rec.retracted = true;
         }
-        if let Some(p) = self.persons.get(&aff.link)
-            && p.record == index
-        {
-            if aff.prev.admin == NO_ADMIN {
-                self.persons.remove(&aff.link);
-            } else {
-                self.persons.insert(
-                    aff.link,
-                    Person {
-                        record: u64::MAX,
-                        state: aff.prev,
-                    },
-                );
-            }
-        }
+        self.undo(index, &aff);
         self.events
             .remove(event_fp(aff.link, aff.novedad, aff.fecha));
         let own = self.push(Record {
             link: index,
             prev: NOBODY,
+            prev_record: NO_RECORD,
             fecha: days(r.fecha_retracto),
             received,
             radicado: Inline::new(r.radicado),
@@ -528,6 +525,45 @@ impl Store {
         });
         self.radicados.insert(radicado);
         Ok(own)
+    }
+}
+
+impl Store {
+    /// Take back the effect of affiliation `index` on its person: the person
+    /// returns to the state before it when it was the latest report about them;
+    /// otherwise the next report in the chain is re-linked past it, so that
+    /// retracting that one later also skips the retracted one.
+    fn undo(&mut self, index: u64, aff: &Record) {
+        let Some(person) = self.persons.get(&aff.link).copied() else {
+            return;
+        };
+        if person.record == index {
+            let kept = aff.prev_record != NO_RECORD && self.records.get(aff.prev_record).is_some();
+            if aff.prev.admin == NO_ADMIN || !kept {
+                self.persons.remove(&aff.link);
+            } else {
+                self.persons.insert(
+                    aff.link,
+                    Person {
+                        record: aff.prev_record,
+                        state: aff.prev,
+                    },
+                );
+            }
+            return;
+        }
+        let mut current = person.record;
+        for _ in 0..MAX_CHAIN {
+            let Some(record) = self.records.get_mut(current) else {
+                return;
+            };
+            if record.prev_record == index {
+                record.prev = aff.prev;
+                record.prev_record = aff.prev_record;
+                return;
+            }
+            current = record.prev_record;
+        }
     }
 }
 
@@ -558,6 +594,136 @@ mod tests {
             "{}",
             std::mem::size_of::<Record>()
         );
+    }
+
+    fn transfer<'a>(
+        radicado: &'a str,
+        doc: &'a str,
+        novedad: Novedad,
+        admin: u8,
+        origen: u8,
+        fecha: &str,
+    ) -> Affiliation<'a> {
+        Affiliation {
+            radicado,
+            administradora: admin,
+            novedad,
+            tipo_documento: 0,
+            numero_documento: doc,
+            fecha_solicitud: d(fecha),
+            origen: Some(origen),
+        }
+    }
+
+    fn retract<'a>(radicado: &'a str, doc: &'a str, admin: u8, fecha: &str) -> Retraction<'a> {
+        Retraction {
+            radicado,
+            administradora: admin,
+            tipo_documento: 0,
+            numero_documento: doc,
+            transaccion: "",
+            fecha_retracto: d(fecha),
+        }
+    }
+
+    #[test]
+    fn retracting_every_report_about_a_person_in_any_order_forgets_them() {
+        // Contract order: 0 Colpensiones (RPM), 1 Protección, 2 Porvenir (RAIS).
+        for order in [[0usize, 1], [1, 0]] {
+            let mut store = Store::new(1000, 1000);
+            let a = store
+                .affiliation(
+                    &transfer(
+                        "A",
+                        "123456",
+                        Novedad::TrasladoAdministradora,
+                        1,
+                        2,
+                        "2024-03-21",
+                    ),
+                    0,
+                )
+                .expect("first transfer");
+            let b = store
+                .affiliation(
+                    &transfer("B", "123456", Novedad::TrasladoRegimen, 0, 1, "2024-03-22"),
+                    0,
+                )
+                .expect("second transfer");
+            let reports = [(a, 1u8, "RA"), (b, 0u8, "RB")];
+            for i in order {
+                let (index, admin, radicado) = reports[i];
+                store
+                    .retraction(
+                        &retract(radicado, "123456", admin, "2024-03-26"),
+                        Some(index),
+                        0,
+                    )
+                    .expect("retraction");
+            }
+            assert!(store.persons.is_empty(), "order {order:?}");
+            let fresh = Affiliation {
+                novedad: Novedad::Afiliacion,
+                origen: None,
+                ..transfer("C", "123456", Novedad::Afiliacion, 2, 2, "2024-03-27")
+            };
+            store
+                .affiliation(&fresh, 0)
+                .expect("a fresh affiliation is accepted");
+        }
+    }
+
+    #[test]
+    fn retracting_the_latest_report_restores_the_one_before() {
+        let mut store = Store::new(1000, 1000);
+        let a = Affiliation {
+            novedad: Novedad::Afiliacion,
+            origen: None,
+            ..transfer("A", "55", Novedad::Afiliacion, 1, 1, "2023-01-10")
+        };
+        store.affiliation(&a, 0).expect("affiliation");
+        let b = store
+            .affiliation(
+                &transfer(
+                    "B",
+                    "55",
+                    Novedad::TrasladoAdministradora,
+                    2,
+                    1,
+                    "2024-03-22",
+                ),
+                0,
+            )
+            .expect("switch");
+        store
+            .retraction(&retract("RB", "55", 2, "2024-03-26"), Some(b), 0)
+            .expect("retraction");
+        // Back with Protección (1): a switch from Porvenir (2) names the wrong origin.
+        let wrong = store.affiliation(
+            &transfer(
+                "C",
+                "55",
+                Novedad::TrasladoAdministradora,
+                3,
+                2,
+                "2024-03-27",
+            ),
+            0,
+        );
+        assert_eq!(wrong.map_err(|e| e.codigo), Err(codes::NEG05));
+        store
+            .affiliation(
+                &transfer(
+                    "D",
+                    "55",
+                    Novedad::TrasladoAdministradora,
+                    3,
+                    1,
+                    "2024-03-27",
+                ),
+                0,
+            )
+            .expect("switch from the restored administrator");
     }
 
     #[test]

@@ -3,13 +3,8 @@
 //! rules. What passes comes out as a compact typed request for the store, which
 //! applies the stateful rules.
 //!
-//! Precedence, first failure wins: VAL00 (not a JSON object) → VAL01 (first
-//! missing required field, in contract order, conditional ones included) → VAL02
-//! (unknown field, then each field's type, length, pattern, enumeration and date)
-//! → VAL03 (document type) → VAL04 (administrator codes) → VAL05 (DIVIPOLA) →
-//! VAL02 (document number against its type, dates in order, employer check
-//! digit) → VAL04 (regimes) → AUT03 (another administrator's code) → NEG05
-//! (transfer to the same administrator) → NEG02 (age).
+//! The order of the checks, first failure wins, is documented in
+//! `contract/README.md` ("Validation order"); the functions below follow it.
 
 use chrono::NaiveDate;
 use mss_contract::rules::{self, Sexo};
@@ -524,16 +519,43 @@ pub fn affiliation<'a>(
             &format!("no puede ser futura (hoy es {today})"),
         ));
     }
-    if nacimiento >= fecha_solicitud {
-        return Err(bad("fechaNacimiento", "debe ser anterior a fechaSolicitud"));
-    }
-    if let Some(efectividad) = text(body, "fechaEfectividad").and_then(date)
-        && efectividad < fecha_solicitud
-    {
+    if fecha_solicitud < rules::EARLIEST_REQUEST {
         return Err(bad(
-            "fechaEfectividad",
-            "no puede ser anterior a fechaSolicitud",
+            "fechaSolicitud",
+            &format!(
+                "anterior al sistema general de pensiones ({})",
+                rules::EARLIEST_REQUEST
+            ),
         ));
+    }
+    if nacimiento < rules::EARLIEST_BIRTH {
+        return Err(bad(
+            "fechaNacimiento",
+            &format!("anterior a {}", rules::EARLIEST_BIRTH),
+        ));
+    }
+    if rules::age_on(nacimiento, fecha_solicitud) < rules::MIN_AGE_AT_REQUEST {
+        return Err(bad(
+            "fechaNacimiento",
+            &format!(
+                "edad mínima {} años en fechaSolicitud",
+                rules::MIN_AGE_AT_REQUEST
+            ),
+        ));
+    }
+    if let Some(efectividad) = text(body, "fechaEfectividad").and_then(date) {
+        let latest = fecha_solicitud
+            .checked_add_months(chrono::Months::new(rules::MAX_MONTHS_TO_EFFECTIVE_DATE))
+            .unwrap_or(NaiveDate::MAX);
+        if efectividad < fecha_solicitud || efectividad > latest {
+            return Err(bad(
+                "fechaEfectividad",
+                &format!(
+                    "debe estar entre fechaSolicitud y {} meses después",
+                    rules::MAX_MONTHS_TO_EFFECTIVE_DATE
+                ),
+            ));
+        }
     }
     if let (Some(nit), Some(dv)) = (
         text(body, "numeroDocumentoEmpleador"),
@@ -631,6 +653,12 @@ pub fn retraction<'a>(
 ) -> Result<Retraction<'a>, Rejection> {
     check_fields(contract, body)?;
     let fecha_retracto = need_date(body, "fechaRetracto")?;
+    if fecha_retracto < rules::EARLIEST_REQUEST {
+        return Err(bad(
+            "fechaRetracto",
+            &format!("anterior a {}", rules::EARLIEST_REQUEST),
+        ));
+    }
     if fecha_retracto > today {
         return Err(bad(
             "fechaRetracto",

@@ -6,11 +6,11 @@
 //! must accept (the state a business rule needs: an earlier affiliation, an
 //! affiliation already retracted, ...) and one probe that it must reject with the
 //! variant's HTTP status and codigo, both read from `contract/errores.csv`. A
-//! step's sender is the administrator named in its body's `codigoAdministradora`;
+//! step names the administrator whose client sends it (`sender`);
 //! NEG03 and NEG04 need a second administrator to have reported the person first.
 
 use chrono::{Days, Months, NaiveDate};
-use mss_contract::{Administradora, Contract, Regimen, Service};
+use mss_contract::{Administradora, Condition, Contract, Regimen, Service};
 use rand::RngExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::{
     AcceptedAffiliation, AffiliationGenerator, Afiliacion, GeneratorError, RetractionGenerator,
 };
-use crate::domain::{Novedad, Sexo, calendar, rules};
+use crate::domain::{Novedad, calendar, rules};
 
 /// One invalid variant of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +128,9 @@ pub struct Step {
     /// answer to set-up step `transaction_from` when that is given.
     #[serde(rename = "cuerpo")]
     pub body: Value,
+    /// Code of the administrator whose client sends it.
+    #[serde(rename = "remitente")]
+    pub sender: String,
     /// Set-up step whose `numeroTransaccion` this step's
     /// `numeroTransaccionAfiliacion` must carry.
     #[serde(
@@ -141,15 +144,6 @@ fn service_name<S: serde::Serializer>(s: &Service, ser: S) -> Result<S::Ok, S::E
     ser.serialize_str(s.name())
 }
 
-impl Step {
-    /// The administrator code that sends it (its body's `codigoAdministradora`).
-    pub fn sender(&self) -> Option<&str> {
-        self.body
-            .get("codigoAdministradora")
-            .and_then(Value::as_str)
-    }
-}
-
 /// A probe the target must reject, with the set-up it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InvalidCase {
@@ -157,9 +151,12 @@ pub struct InvalidCase {
     pub codigo: &'static str,
     /// Expected HTTP status.
     pub http_status: u16,
-    /// What the probe does wrong.
+    /// What the variant does wrong.
     #[serde(rename = "descripcion")]
     pub description: String,
+    /// Which concrete mutation this case applies (e.g. "sin fechaNacimiento").
+    #[serde(rename = "mutacion")]
+    pub mutation: String,
     /// Requests that must be accepted first, in order.
     #[serde(rename = "preparacion")]
     pub setup: Vec<Step>,
@@ -179,6 +176,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 fn afiliacion_step(a: &Afiliacion) -> Step {
     Step {
         service: Service::Afiliacion,
+        sender: a.codigo_administradora.clone(),
         body: to_value(a),
         transaction_from: None,
     }
@@ -189,6 +187,7 @@ fn retracto_step(r: &mut RetractionGenerator, a: &Afiliacion, of: usize, fecha: 
     let accepted = AcceptedAffiliation::of(a, PENDING_TRANSACTION);
     Step {
         service: Service::Retracto,
+        sender: a.codigo_administradora.clone(),
         body: to_value(&r.retraction_dated(&accepted, fecha, None)),
         transaction_from: Some(of),
     }
@@ -225,7 +224,11 @@ impl<'g> InvalidGenerator<'g> {
     /// A case for `codigo`.
     pub fn case(&mut self, codigo: &str) -> Result<InvalidCase, GeneratorError> {
         let kind = kind(codigo)?;
-        let (setup, probe) = self.build(kind)?;
+        let Built {
+            setup,
+            probe,
+            mutation,
+        } = self.build(kind)?;
         let entry = Contract::embedded().codigo(kind.codigo).ok_or_else(|| {
             GeneratorError::Unsupported(format!("{} is not in contract/errores.csv", kind.codigo))
         })?;
@@ -233,44 +236,113 @@ impl<'g> InvalidGenerator<'g> {
             codigo: kind.codigo,
             http_status: entry.http_status,
             description: kind.description.to_owned(),
+            mutation,
             setup,
             probe,
         })
     }
 
-    fn build(&mut self, kind: InvalidKind) -> Result<(Vec<Step>, Step), GeneratorError> {
+    /// An affiliation whose body meets `condition` (so that the fields it makes
+    /// required are present), or `None` when the administrator cannot report one.
+    fn meeting(&mut self, condition: &Condition) -> Result<Option<Afiliacion>, GeneratorError> {
         let g = &mut *self.affiliations;
-        let own = g.administradora();
-        let as_of = g.config().as_of;
-        let young = Some(Sexo::F.regime_transfer_age_limit());
-        Ok(match kind.codigo {
+        let regimen = g.administradora().regimen;
+        if condition.field == "tipoNovedad" {
+            for value in &condition.values {
+                let novedad = match value.as_str() {
+                    "AFILIACION" => Novedad::Afiliacion,
+                    "TRASLADO_REGIMEN" => Novedad::TrasladoRegimen,
+                    "TRASLADO_ADMINISTRADORA" if regimen == Regimen::Rais => {
+                        Novedad::TrasladoAdministradora
+                    }
+                    _ => continue,
+                };
+                return g.affiliation(novedad).map(Some);
+            }
+            return Ok(None);
+        }
+        // Any other condition (tipoAfiliado = DEPENDIENTE): draw until it holds.
+        for _ in 0..64 {
+            let a = g.next_affiliation()?;
+            let v = to_value(&a);
+            if v.get(&condition.field)
+                .and_then(Value::as_str)
+                .is_some_and(|x| condition.values.iter().any(|c| c == x))
+            {
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
+    }
+
+    fn build(&mut self, kind: InvalidKind) -> Result<Built, GeneratorError> {
+        let own = self.affiliations.administradora();
+        let as_of = self.affiliations.config().as_of;
+        let built = match kind.codigo {
             "VAL01" => {
-                let mut body = to_value(&g.next_affiliation()?);
-                let required: Vec<&str> = Contract::embedded()
-                    .service(Service::Afiliacion)
-                    .required()
-                    .map(|f| f.name.as_str())
-                    .collect();
-                let field = required[g.rng.random_range(0..required.len())];
-                if let Some(map) = body.as_object_mut() {
-                    map.remove(field);
+                // Every always-required field, and every field a condition of the
+                // contract makes required, is a candidate.
+                let spec = Contract::embedded().service(Service::Afiliacion);
+                let mut candidates: Vec<(&str, Option<&Condition>)> =
+                    spec.required().map(|f| (f.name.as_str(), None)).collect();
+                for c in &spec.conditions {
+                    for name in &c.then_required {
+                        candidates.push((name.as_str(), Some(c)));
+                    }
                 }
-                (vec![], plain(Service::Afiliacion, body))
+                let pick = self.affiliations.rng.random_range(0..candidates.len());
+                let (field, condition) = candidates[pick];
+                let base = match condition {
+                    None => self.affiliations.next_affiliation()?,
+                    Some(c) => match self.meeting(c)? {
+                        Some(a) => a,
+                        // This administrator cannot report such a record: fall
+                        // back to an always-required field.
+                        None => {
+                            let a = self.affiliations.next_affiliation()?;
+                            let mut body = to_value(&a);
+                            remove(&mut body, "numeroRadicado");
+                            return Ok(Built::single(
+                                own,
+                                Service::Afiliacion,
+                                body,
+                                "sin numeroRadicado",
+                            ));
+                        }
+                    },
+                };
+                let mut body = to_value(&base);
+                remove(&mut body, field);
+                Built::single(own, Service::Afiliacion, body, format!("sin {field}"))
             }
             "VAL02" => {
+                let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
-                let (field, value): (&str, Value) = match g.rng.random_range(0..6u32) {
-                    0 => ("fechaNacimiento", "1990-02-30".into()),
-                    1 => ("sexo", "X".into()),
-                    2 => ("numeroDocumento", "12345678901234567".into()),
-                    3 => ("primerApellido", "A".repeat(21).into()),
-                    4 => ("telefono", "12ab567".into()),
-                    _ => ("numeroDocumento", Value::from(123_456_789u64)),
+                let (what, field, value): (&str, &str, Value) = match g.rng.random_range(0..6u32) {
+                    0 => ("fecha inexistente", "fechaNacimiento", "1990-02-30".into()),
+                    1 => ("valor fuera de la enumeración", "sexo", "X".into()),
+                    2 => (
+                        "más larga que el máximo",
+                        "numeroDocumento",
+                        "12345678901234567".into(),
+                    ),
+                    3 => (
+                        "más larga que el máximo",
+                        "primerApellido",
+                        "A".repeat(21).into(),
+                    ),
+                    4 => ("no cumple el patrón", "telefono", "12ab567".into()),
+                    _ => (
+                        "número en lugar de texto",
+                        "numeroDocumento",
+                        Value::from(123_456_789u64),
+                    ),
                 };
                 body[field] = value;
-                (vec![], plain(Service::Afiliacion, body))
+                Built::single(own, Service::Afiliacion, body, format!("{field}: {what}"))
             }
             "VAL03" => {
+                let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
                 let refused: Vec<&str> = Contract::embedded()
                     .tipos_documento
@@ -283,31 +355,53 @@ impl<'g> InvalidGenerator<'g> {
                         "the contract refuses no document type".into(),
                     ));
                 }
-                body["tipoDocumento"] = refused[g.rng.random_range(0..refused.len())].into();
-                (vec![], plain(Service::Afiliacion, body))
+                let tipo = refused[g.rng.random_range(0..refused.len())];
+                body["tipoDocumento"] = tipo.into();
+                Built::single(
+                    own,
+                    Service::Afiliacion,
+                    body,
+                    format!("tipoDocumento {tipo}"),
+                )
             }
             "VAL04" => {
-                let body = if g.rng.random_bool(0.5) {
+                let g = &mut *self.affiliations;
+                if g.rng.random_bool(0.5) {
                     let mut body = to_value(&g.next_affiliation()?);
                     body["regimenDestino"] = own.regimen.other().as_str().into();
-                    body
+                    Built::single(
+                        own,
+                        Service::Afiliacion,
+                        body,
+                        "regimenDestino de otro régimen",
+                    )
                 } else {
                     let mut body = to_value(&g.affiliation(Novedad::TrasladoRegimen)?);
                     body["codigoAdministradoraOrigen"] = "999999".into();
-                    body
-                };
-                (vec![], plain(Service::Afiliacion, body))
+                    Built::single(
+                        own,
+                        Service::Afiliacion,
+                        body,
+                        "codigoAdministradoraOrigen desconocido",
+                    )
+                }
             }
             "VAL05" => {
+                let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
                 body["codigoMunicipio"] = "999".into();
-                (vec![], plain(Service::Afiliacion, body))
+                Built::single(own, Service::Afiliacion, body, "municipio 999")
             }
             "NEG01" => {
-                let a = g.next_affiliation()?;
-                (vec![afiliacion_step(&a)], afiliacion_step(&a))
+                let a = self.affiliations.next_affiliation()?;
+                Built {
+                    setup: vec![afiliacion_step(&a)],
+                    probe: afiliacion_step(&a),
+                    mutation: "el mismo reporte dos veces".into(),
+                }
             }
             "NEG02" => {
+                let g = &mut *self.affiliations;
                 let persona = g.persona(as_of, None)?;
                 let sexo = persona.sexo;
                 let limit = sexo.regime_transfer_age_limit();
@@ -323,22 +417,32 @@ impl<'g> InvalidGenerator<'g> {
                     ..persona
                 };
                 let a = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
-                (vec![], afiliacion_step(&a))
+                Built {
+                    setup: vec![],
+                    probe: afiliacion_step(&a),
+                    mutation: format!("traslado de régimen a los {age} años ({})", sexo.as_str()),
+                }
             }
             "NEG03" => {
                 // The person chose the other regime a year ago with another
                 // administrator, who reported it; now they ask to move to ours.
+                let g = &mut *self.affiliations;
                 let other = admins(own.regimen.other());
                 let origen = other[g.rng.random_range(0..other.len())];
-                let persona = g.persona(as_of, young)?;
+                let persona = g.persona_for_regime_transfer(as_of)?;
                 let hace_un_ano = as_of.checked_sub_months(Months::new(12)).unwrap_or(as_of);
                 let previa = g.affiliation_by(origen, &persona, Novedad::Afiliacion, hace_un_ano);
                 let mut probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
                 probe.codigo_administradora_origen = Some(origen.codigo.clone());
-                (vec![afiliacion_step(&previa)], afiliacion_step(&probe))
+                Built {
+                    setup: vec![afiliacion_step(&previa)],
+                    probe: afiliacion_step(&probe),
+                    mutation: format!("régimen elegido con {} hace un año", origen.nombre),
+                }
             }
             "NEG04" => {
                 // Joined an AFP two months ago; another AFP reports the switch.
+                let g = &mut *self.affiliations;
                 let afps = admins(Regimen::Rais);
                 if afps.len() < 2 {
                     return Err(GeneratorError::Unsupported(
@@ -362,58 +466,117 @@ impl<'g> InvalidGenerator<'g> {
                 let mut probe =
                     g.affiliation_by(destino, &persona, Novedad::TrasladoAdministradora, as_of);
                 probe.codigo_administradora_origen = Some(origen.codigo.clone());
-                (vec![afiliacion_step(&previa)], afiliacion_step(&probe))
+                Built {
+                    setup: vec![afiliacion_step(&previa)],
+                    probe: afiliacion_step(&probe),
+                    mutation: format!("vinculado a {} hace dos meses", origen.nombre),
+                }
             }
             "NEG05" => {
-                if own.regimen == Regimen::Rais {
+                let g = &mut *self.affiliations;
+                if own.regimen == Regimen::Rais && g.rng.random_bool(0.5) {
                     // A switch to the administrator the person is already with.
                     let mut a = g.affiliation(Novedad::TrasladoAdministradora)?;
                     a.codigo_administradora_origen = Some(own.codigo.clone());
-                    (vec![], afiliacion_step(&a))
+                    Built {
+                        setup: vec![],
+                        probe: afiliacion_step(&a),
+                        mutation: "origen igual al destino".into(),
+                    }
                 } else {
-                    // The person is with us; a transfer claims they come from an AFP.
-                    let persona = g.persona(as_of, young)?;
+                    // The person is with us already; a transfer claims they come
+                    // from another administrator.
+                    let persona = g.persona_for_regime_transfer(as_of)?;
                     let ayer = calendar::sub_business_days(as_of, 1);
                     let previa = g.affiliation_of(&persona, Novedad::Afiliacion, ayer);
-                    let probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
-                    (vec![afiliacion_step(&previa)], afiliacion_step(&probe))
+                    let novedad = match own.regimen {
+                        Regimen::Rais => Novedad::TrasladoAdministradora,
+                        Regimen::Rpm => Novedad::TrasladoRegimen,
+                    };
+                    let probe = g.affiliation_of(&persona, novedad, as_of);
+                    Built {
+                        setup: vec![afiliacion_step(&previa)],
+                        probe: afiliacion_step(&probe),
+                        mutation: "origen distinto de la administradora actual".into(),
+                    }
                 }
             }
             "NEG10" => {
+                let g = &mut *self.affiliations;
                 let a = g.next_affiliation()?;
                 let n = g.rng.random_range(0..1_000_000_000u64);
                 let accepted = AcceptedAffiliation::of(&a, &format!("NOEXISTE{n:09}"));
                 let r = self.retractions.retraction_dated(&accepted, as_of, None);
-                (vec![], plain(Service::Retracto, to_value(&r)))
+                Built::single(
+                    own,
+                    Service::Retracto,
+                    to_value(&r),
+                    "numeroTransaccionAfiliacion inexistente",
+                )
             }
             "NEG11" => {
                 // Requested eight business days ago: the window closed three ago.
+                let g = &mut *self.affiliations;
                 let persona = g.persona(as_of, None)?;
                 let solicitud =
                     calendar::sub_business_days(as_of, rules::RETRACTION_BUSINESS_DAYS + 3);
                 let a = g.affiliation_of(&persona, Novedad::Afiliacion, solicitud);
                 let probe = retracto_step(self.retractions, &a, 0, as_of);
-                (vec![afiliacion_step(&a)], probe)
+                Built {
+                    setup: vec![afiliacion_step(&a)],
+                    probe,
+                    mutation: "retracto 8 días hábiles después de fechaSolicitud".into(),
+                }
             }
             "NEG12" => {
-                let a = g.affiliation(Novedad::Afiliacion)?;
+                let a = self.affiliations.affiliation(Novedad::Afiliacion)?;
                 let first = retracto_step(self.retractions, &a, 0, as_of);
                 let second = retracto_step(self.retractions, &a, 0, as_of);
-                (vec![afiliacion_step(&a), first], second)
+                Built {
+                    setup: vec![afiliacion_step(&a), first],
+                    probe: second,
+                    mutation: "segundo retracto de la misma afiliación".into(),
+                }
             }
             other => {
                 return Err(GeneratorError::Unsupported(format!(
                     "no builder for {other}"
                 )));
             }
-        })
+        };
+        Ok(built)
     }
 }
 
-fn plain(service: Service, body: Value) -> Step {
-    Step {
-        service,
-        body,
-        transaction_from: None,
+/// What a builder produces.
+struct Built {
+    setup: Vec<Step>,
+    probe: Step,
+    mutation: String,
+}
+
+impl Built {
+    fn single(
+        sender: &Administradora,
+        service: Service,
+        body: Value,
+        mutation: impl Into<String>,
+    ) -> Self {
+        Built {
+            setup: vec![],
+            probe: Step {
+                service,
+                sender: sender.codigo.clone(),
+                body,
+                transaction_from: None,
+            },
+            mutation: mutation.into(),
+        }
+    }
+}
+
+fn remove(body: &mut Value, field: &str) {
+    if let Some(map) = body.as_object_mut() {
+        map.remove(field);
     }
 }

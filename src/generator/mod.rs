@@ -31,8 +31,20 @@ use crate::domain::{self, Novedad, Sexo, TipoAfiliado, calendar, rules};
 
 /// Largest worker slot (three digits in the radicado, ten bits of identity).
 pub const MAX_WORKER: u16 = 999;
-/// Records per worker and run before the identity space is exhausted.
-pub const MAX_SEQ: u64 = 1 << 24;
+/// People per worker and run before the identity space is exhausted: the
+/// 9,000,000,000 ten-digit document numbers split evenly over 1,000 slots.
+pub const MAX_SEQ: u64 = IDENTITY_LIMIT / (MAX_WORKER as u64 + 1);
+/// Earliest day the generator accepts as "today" (a year after the general
+/// pension system of Ley 100/1993 began, so set-up dates stay after it).
+pub const FIRST_AS_OF: NaiveDate = match NaiveDate::from_ymd_opt(1995, 4, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+/// Last day the generator accepts as "today" (the calendar's table ends in 2100).
+pub const LAST_AS_OF: NaiveDate = match NaiveDate::from_ymd_opt(2100, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
 /// Default `numeroRadicado` prefix.
 pub const DEFAULT_PREFIX: &str = "MSSH";
 /// Longest prefix that still leaves room for tag, kind, worker and sequence.
@@ -44,6 +56,9 @@ pub enum GeneratorError {
     /// The administrator code is not in the contract.
     #[error("unknown administrator code {0:?} (see contract/administradoras.csv)")]
     UnknownAdministradora(String),
+    /// The day taken as today is outside the range the rules are defined for.
+    #[error("--as-of {0} is outside {FIRST_AS_OF}..={LAST_AS_OF}")]
+    AsOf(NaiveDate),
     /// The worker slot is out of range.
     #[error("worker slot {0} is out of range 0..={MAX_WORKER}")]
     Worker(u16),
@@ -96,6 +111,9 @@ impl GeneratorConfig {
     fn check(&self) -> Result<&'static Administradora, GeneratorError> {
         if self.worker > MAX_WORKER {
             return Err(GeneratorError::Worker(self.worker));
+        }
+        if !(FIRST_AS_OF..=LAST_AS_OF).contains(&self.as_of) {
+            return Err(GeneratorError::AsOf(self.as_of));
         }
         let p = &self.radicado_prefix;
         if p.len() > MAX_PREFIX_LEN || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -165,9 +183,12 @@ impl RadicadoSpace {
     }
 }
 
-/// Document numbers: a seeded bijection of `(worker, seq)` onto ten-digit
-/// numbers, so people are unique within a run and across workers, yet look
-/// random.
+/// Document numbers: a seeded bijection of `worker * MAX_SEQ + seq` onto
+/// `0..IDENTITY_LIMIT` (then ten-digit numbers), so people are unique within a
+/// run and across its workers, yet look random. Runs with different seeds use
+/// different bijections: against one stateful target they may share a person
+/// with probability about n²/(2·9·10⁹) for n records each, so reset the mock
+/// between long runs.
 #[derive(Debug, Clone)]
 struct IdentitySpace {
     keys: [u64; 4],
@@ -208,7 +229,9 @@ impl IdentitySpace {
                 worker: self.worker,
             });
         }
-        let x = (u64::from(self.worker) << 24) | self.next;
+        // x < IDENTITY_LIMIT, and cycle-walking a permutation of 0..2^34 from
+        // inside that range stays a bijection on it.
+        let x = u64::from(self.worker) * MAX_SEQ + self.next;
         self.next += 1;
         let mut v = self.permute(x);
         while v >= IDENTITY_LIMIT {
@@ -520,12 +543,28 @@ impl AffiliationGenerator {
         }
     }
 
-    /// A new person, old enough for `max_age` on `fecha` (exclusive upper bound
-    /// when given).
+    /// A new person aged 18–75 on `fecha`, younger than `max_age` when given.
     pub fn persona(
         &mut self,
         fecha: NaiveDate,
         max_age: Option<u32>,
+    ) -> Result<Persona, GeneratorError> {
+        self.persona_with(fecha, |_| max_age)
+    }
+
+    /// A new person who may still change regime on `fecha`: younger than 47
+    /// (women) or 52 (men).
+    pub fn persona_for_regime_transfer(
+        &mut self,
+        fecha: NaiveDate,
+    ) -> Result<Persona, GeneratorError> {
+        self.persona_with(fecha, |sexo| Some(sexo.regime_transfer_age_limit()))
+    }
+
+    fn persona_with(
+        &mut self,
+        fecha: NaiveDate,
+        max_age: impl FnOnce(Sexo) -> Option<u32>,
     ) -> Result<Persona, GeneratorError> {
         let t = tables();
         let identity = self.identities.next_identity()?;
@@ -535,7 +574,7 @@ impl AffiliationGenerator {
             Sexo::M
         };
         let mut age = 18 + t.ages.sample(&mut self.rng) as u32;
-        if let Some(max) = max_age
+        if let Some(max) = max_age(sexo)
             && age >= max
         {
             age = self.rng.random_range(18..max.max(19));
@@ -543,12 +582,12 @@ impl AffiliationGenerator {
         // Born between `age` and `age + 1` years before `fecha`.
         let latest = years_before(fecha, age);
         let fecha_nacimiento = latest - Days::new(self.rng.random_range(0..360));
-        let (tipo_documento, numero_documento) = if age == 18 && self.rng.random_bool(0.3) {
-            ("TI", format!("{}", 10_000_000_000 + identity))
+        let code = if age == 18 && self.rng.random_bool(0.3) {
+            "TI"
         } else {
-            let (code, _) = t.tipos[t.tipos_index.sample(&mut self.rng)];
-            (code, self.document_number(code, identity))
+            t.tipos[t.tipos_index.sample(&mut self.rng)].0
         };
+        let (tipo_documento, numero_documento) = self.document(code, identity)?;
         Ok(Persona {
             tipo_documento,
             numero_documento,
@@ -557,25 +596,50 @@ impl AffiliationGenerator {
         })
     }
 
-    fn document_number(&mut self, code: &str, identity: u64) -> String {
+    /// A document of type `code` for `identity`, checked against the type's
+    /// pattern in the contract; a type whose pattern our format does not meet
+    /// (the contract was edited) falls back to CC.
+    fn document(
+        &mut self,
+        code: &'static str,
+        identity: u64,
+    ) -> Result<(&'static str, String), GeneratorError> {
         const LETTERS: &[u8; 26] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        match code {
+        let number = match code {
             "PA" | "CD" | "SC" => {
                 let a = char::from(LETTERS[self.rng.random_range(0..26)]);
                 let b = char::from(LETTERS[self.rng.random_range(0..26)]);
                 format!("{a}{b}{identity:010}")
             }
+            "TI" => format!("{}", 10_000_000_000 + identity),
             "PE" => format!("{}", 100_000_000_000_000 + identity),
             _ => format!("{}", 1_000_000_000 + identity),
+        };
+        let fits = |code: &str, number: &str| {
+            Contract::embedded()
+                .tipo_documento(code)
+                .is_some_and(|t| t.permitido_pensiones && t.patron_numero.is_match(number))
+        };
+        if fits(code, &number) {
+            return Ok((code, number));
         }
+        let cc = format!("{}", 1_000_000_000 + identity);
+        if fits("CC", &cc) {
+            return Ok(("CC", cc));
+        }
+        Err(GeneratorError::Unsupported(
+            "contract/tipos_documento.csv: the CC pattern rejects ten-digit numbers".into(),
+        ))
     }
 
     /// A valid affiliation of a new person with the given novelty.
     pub fn affiliation(&mut self, novedad: Novedad) -> Result<Afiliacion, GeneratorError> {
         let fecha = self.draw_fecha_solicitud();
-        let max_age =
-            (novedad == Novedad::TrasladoRegimen).then(|| Sexo::F.regime_transfer_age_limit());
-        let persona = self.persona(fecha, max_age)?;
+        let persona = if novedad == Novedad::TrasladoRegimen {
+            self.persona_for_regime_transfer(fecha)?
+        } else {
+            self.persona(fecha, None)?
+        };
         Ok(self.affiliation_of(&persona, novedad, fecha))
     }
 
@@ -844,6 +908,44 @@ mod tests {
                 assert!(seen_docs.insert((a.tipo_documento.clone(), a.numero_documento.clone())));
                 assert!(seen_radicados.insert(a.numero_radicado.clone()));
                 assert!(a.numero_radicado.len() <= 30);
+            }
+        }
+    }
+
+    #[test]
+    fn every_worker_slot_stays_inside_the_identity_domain() {
+        // The last person of the last worker is still below the limit, so the
+        // cycle-walk is a bijection over every (worker, seq) a run can use.
+        assert!(u64::from(MAX_WORKER) * MAX_SEQ + (MAX_SEQ - 1) < IDENTITY_LIMIT);
+        let mut seen = HashSet::new();
+        for worker in [0u16, 11, 536, 537, 998, 999] {
+            let mut space = IdentitySpace::new(&config(1));
+            space.worker = worker;
+            for seq in (0..MAX_SEQ).step_by(997).take(20_000) {
+                space.next = seq;
+                let v = space.next_identity().expect("identity");
+                assert!(v < IDENTITY_LIMIT);
+                assert!(seen.insert(v), "worker {worker} seq {seq} repeats");
+            }
+        }
+        let mut last = IdentitySpace::new(&config(1));
+        last.next = MAX_SEQ;
+        assert!(matches!(
+            last.next_identity(),
+            Err(GeneratorError::Exhausted { .. })
+        ));
+    }
+
+    #[test]
+    fn document_numbers_match_their_type_in_the_contract() {
+        let contract = Contract::embedded();
+        let mut g = AffiliationGenerator::new(config(4)).expect("generator");
+        for (code, _) in DOCUMENT_MIX.iter().chain(&[("TI", 0)]) {
+            for identity in [0, 1, 123_456_789, IDENTITY_LIMIT - 1] {
+                let (tipo, numero) = g.document(code, identity).expect("document");
+                assert_eq!(tipo, *code, "{code} fell back to {tipo}");
+                let t = contract.tipo_documento(tipo).expect("type");
+                assert!(t.patron_numero.is_match(&numero), "{tipo} {numero}");
             }
         }
     }
