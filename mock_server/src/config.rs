@@ -94,6 +94,9 @@ pub struct MockConfig {
     /// Duplicate fingerprints kept.
     #[serde(default = "default_max_fingerprints")]
     pub max_fingerprints: usize,
+    /// How long answers take (none by default).
+    #[serde(default)]
+    pub latency: crate::latency::LatencyProfile,
     /// The clients.
     pub clients: Vec<ClientConfig>,
 }
@@ -171,6 +174,7 @@ impl MockConfig {
             max_body_bytes: default_max_body(),
             max_records: default_max_records(),
             max_fingerprints: default_max_fingerprints(),
+            latency: crate::latency::LatencyProfile::None,
             clients,
         }
     }
@@ -192,6 +196,9 @@ impl MockConfig {
                 "max_records must be at least 1 and max_fingerprints at least 2".into(),
             ));
         }
+        self.latency
+            .check()
+            .map_err(|e| invalid(format!("latency: {e}")))?;
         if self.clients.is_empty() {
             return Err(invalid("at least one [[clients]] entry is needed".into()));
         }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod latency;
 mod store;
 pub mod validate;
 
@@ -40,6 +41,7 @@ use tower::util::{MapRequest, MapRequestLayer};
 
 pub use clock::MockClock;
 pub use config::{ClientConfig, ConfigError, MockConfig};
+pub use latency::LatencyProfile;
 use store::{Kind, Store};
 use validate::Rejection;
 
@@ -88,6 +90,7 @@ struct Inner {
     instance: String,
     rejections: AtomicU64,
     statuses: [StatusCode; codes::ALL.len()],
+    pacing: latency::Pacing,
 }
 
 /// A running mock's state; cheap to clone (one `Arc`).
@@ -235,6 +238,7 @@ impl Mock {
             })
             .collect();
         let instance = format!("{:04X}", rand::random::<u16>());
+        let latency_profile = config.latency;
         Ok(Mock {
             inner: Arc::new(Inner {
                 contract,
@@ -247,6 +251,7 @@ impl Mock {
                 instance,
                 rejections: AtomicU64::new(0),
                 statuses,
+                pacing: latency::Pacing::new(latency_profile),
             }),
         })
     }
@@ -266,7 +271,7 @@ impl Mock {
         let not_allowed = |allow: &'static str| {
             move |State(mock): State<Mock>| async move { mock.method_not_allowed(allow) }
         };
-        let router = Router::new()
+        let paced = Router::new()
             .route("/token", post(token).fallback(not_allowed("POST")))
             .route(
                 "/reportarafiliaciontraslado",
@@ -275,6 +280,23 @@ impl Mock {
             .route(
                 "/reportarretractoafiliacion",
                 post(retracto).fallback(not_allowed("POST")),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(self.clone(), pace));
+        let router = Router::new()
+            .merge(paced)
+            .route(
+                "/__admin/revoke-tokens",
+                post(admin_revoke).fallback(not_allowed("POST")),
+            )
+            .route(
+                "/__admin/stall",
+                post(admin_stall).fallback(not_allowed("POST")),
+            )
+            .route(
+                "/__admin/latency",
+                get(admin_latency_get)
+                    .post(admin_latency)
+                    .fallback(not_allowed("GET, POST")),
             )
             .route(
                 "/__admin/stats",
@@ -355,6 +377,23 @@ impl Mock {
             },
             "clock": self.clock_json(),
         })
+    }
+
+    /// Invalidate every token issued so far; returns how many there were.
+    pub fn revoke_tokens(&self) -> usize {
+        let mut tokens = self
+            .inner
+            .tokens
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = tokens.len();
+        tokens.clear();
+        n
+    }
+
+    /// The latency profile and stall control.
+    pub fn pacing(&self) -> &latency::Pacing {
+        &self.inner.pacing
     }
 
     /// Forget every record, person and statistic (tokens and clock stay).
@@ -813,6 +852,94 @@ async fn admin_clock(State(mock): State<Mock>, body: Body) -> Response {
         Err(e) => mock.plain(
             codes::VAL00,
             &format!("Se esperaba {{\"advance_seconds\": N}}: {e}"),
+        ),
+    }
+}
+
+/// Delay every answer of the token and report services by the latency profile
+/// (counted from the request's arrival), then hold it while a stall lasts.
+async fn pace(
+    State(mock): State<Mock>,
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let start = tokio::time::Instant::now();
+    let delay = mock.inner.pacing.profile().sample();
+    let response = next.run(req).await;
+    if !delay.is_zero() {
+        tokio::time::sleep_until(start + delay).await;
+    }
+    mock.inner.pacing.hold().await;
+    response
+}
+
+async fn admin_revoke(State(mock): State<Mock>) -> Response {
+    let n = mock.revoke_tokens();
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({ "revoked": n }).to_string().into_bytes(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StallRequest {
+    seconds: f64,
+}
+
+async fn admin_stall(State(mock): State<Mock>, body: Body) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
+        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+    };
+    match serde_json::from_slice::<StallRequest>(&bytes) {
+        Ok(s)
+            if s.seconds.is_finite() && (0.0..=latency::MAX_STALL_SECONDS).contains(&s.seconds) =>
+        {
+            mock.inner.pacing.stall(s.seconds);
+            json_response(
+                StatusCode::OK,
+                serde_json::json!({ "stalled_for_seconds": mock.inner.pacing.stall_left() })
+                    .to_string()
+                    .into_bytes(),
+            )
+        }
+        Ok(s) => mock.plain(
+            codes::VAL02,
+            &format!(
+                "seconds debe estar entre 0 y {}, no {}",
+                latency::MAX_STALL_SECONDS,
+                s.seconds
+            ),
+        ),
+        Err(e) => mock.plain(
+            codes::VAL00,
+            &format!("Se esperaba {{\"seconds\": S}}: {e}"),
+        ),
+    }
+}
+
+async fn admin_latency_get(State(mock): State<Mock>) -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&mock.inner.pacing.profile()).unwrap_or_default(),
+    )
+}
+
+async fn admin_latency(State(mock): State<Mock>, body: Body) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
+        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+    };
+    match serde_json::from_slice::<LatencyProfile>(&bytes) {
+        Ok(profile) => match profile.check() {
+            Ok(()) => {
+                mock.inner.pacing.set_profile(profile);
+                json_response(StatusCode::OK, serde_json::to_vec(&profile).unwrap_or_default())
+            }
+            Err(e) => mock.plain(codes::VAL02, &e),
+        },
+        Err(e) => mock.plain(
+            codes::VAL00,
+            &format!("Se esperaba un perfil de latencia (distribution: none, fixed, uniform, lognormal): {e}"),
         ),
     }
 }

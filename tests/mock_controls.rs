@@ -1,0 +1,125 @@
+//! The mock's run-time controls: token revocation, the global stall and the
+//! latency profile.
+
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use mss_contract::Service;
+use mss_mock::{LatencyProfile, MockConfig};
+use serde_json::Value;
+
+use crate::util::{TestMock, assert_envelope};
+
+#[tokio::test]
+async fn revoked_tokens_are_refused_and_new_ones_work() {
+    let t = TestMock::new();
+    let admin = "230301";
+    let token = t.token(t.cred(admin)).await;
+    let (mut g, _) = t.generators(1, admin);
+    let body = serde_json::to_value(g.next_affiliation().expect("record")).expect("json");
+    let revoked = t.admin(Method::POST, "/__admin/revoke-tokens", "").await;
+    assert_eq!(revoked["revoked"], 1);
+    let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
+    assert_envelope(status, &answer, "AUT01");
+    let token = t.token(t.cred(admin)).await;
+    let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test]
+async fn latency_profile_is_set_read_and_checked() {
+    let t = TestMock::new();
+    let fixed = r#"{"distribution":"fixed","ms":60}"#;
+    let set = t.admin(Method::POST, "/__admin/latency", fixed).await;
+    assert_eq!(set["distribution"], "fixed");
+    let got = t.admin(Method::GET, "/__admin/latency", "").await;
+    assert_eq!(got["ms"], 60.0);
+    let start = Instant::now();
+    let (status, _) = t.token_request("grant_type=password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        start.elapsed() >= Duration::from_millis(60),
+        "{:?}",
+        start.elapsed()
+    );
+    // Admin calls are never delayed, and bad profiles are refused.
+    for (body, codigo) in [
+        (
+            r#"{"distribution":"uniform","min_ms":9,"max_ms":3}"#,
+            "VAL02",
+        ),
+        (r#"{"distribution":"gamma"}"#, "VAL00"),
+    ] {
+        let (status, _, answer) = t.call(Method::POST, "/__admin/latency", &[], body).await;
+        let answer: Value = serde_json::from_slice(&answer).expect("envelope");
+        assert_envelope(status, &answer, codigo);
+    }
+    let config = MockConfig::parse(
+        "[latency]\ndistribution = \"lognormal\"\nmedian_ms = 20\nsigma = 0.5\ncap_ms = 500\n[[clients]]\nusername='u'\npassword='p'\nclient_id='c'\nadministradora='230301'",
+        "x.toml",
+    )
+    .expect("config with latency");
+    assert_eq!(
+        config.latency,
+        LatencyProfile::Lognormal {
+            median_ms: 20.0,
+            sigma: 0.5,
+            cap_ms: 500.0
+        }
+    );
+    let bad = MockConfig::parse(
+        "[latency]\ndistribution = \"fixed\"\nms = -1\n[[clients]]\nusername='u'\npassword='p'\nclient_id='c'\nadministradora='230301'",
+        "x.toml",
+    )
+    .expect_err("negative latency");
+    assert!(bad.to_string().contains("latency"), "{bad}");
+}
+
+#[tokio::test]
+async fn a_stall_holds_every_answer_including_those_in_flight() {
+    let t = TestMock::new();
+    t.admin(
+        Method::POST,
+        "/__admin/latency",
+        r#"{"distribution":"fixed","ms":200}"#,
+    )
+    .await;
+    let start = Instant::now();
+    // In flight: its 200 ms are running when the stall begins.
+    let in_flight = {
+        let app = t.app.clone();
+        tokio::spawn(async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::post("/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from("grant_type=password"))
+                .expect("request");
+            app.oneshot(req).await.expect("infallible").status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stall = t
+        .admin(Method::POST, "/__admin/stall", r#"{"seconds": 1}"#)
+        .await;
+    assert!(
+        stall["stalled_for_seconds"]
+            .as_f64()
+            .is_some_and(|s| s > 0.9)
+    );
+    assert_eq!(in_flight.await.expect("task"), StatusCode::BAD_REQUEST);
+    let held = start.elapsed();
+    assert!(held >= Duration::from_millis(1000), "{held:?}");
+    // After the stall, answers take their profile's time again.
+    let again = Instant::now();
+    let (status, _) = t.token_request("grant_type=password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        again.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        again.elapsed()
+    );
+    let (status, _, _) = t
+        .call(Method::POST, "/__admin/stall", &[], r#"{"seconds": -1}"#)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
