@@ -13,3 +13,5 @@ pub mod cli;
 pub mod cmd;
 pub mod domain;
 pub mod generator;
+pub mod secret;
+pub mod token;

@@ -10,3 +10,4 @@ mod mock_controls;
 mod mock_roundtrip;
 mod rules;
 mod token;
+mod token_cache;

@@ -80,6 +80,16 @@ impl TestMock {
         TestMock { mock, app, creds }
     }
 
+    /// Serve the mock on 127.0.0.1 (port 0) in a background task; its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(self.mock.clone().serve(listener));
+        format!("http://{addr}")
+    }
+
     /// The client with both services for `administradora`.
     pub fn cred(&self, administradora: &str) -> &Cred {
         self.creds

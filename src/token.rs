@@ -1,0 +1,383 @@
+//! `TokenCache`: one access token per client_id, shared by every simulated user.
+//!
+//! - **Single flight**: when there is no usable token, one caller asks the token
+//!   endpoint and the others wait for that answer (N waiting users → 1 request).
+//! - **Proactive refresh** at `expires_in − margin − jitter`: the first caller
+//!   past that moment refreshes while the others keep using the still-valid
+//!   token, so nobody waits and no request carries an expired token.
+//! - **On 401** the caller [`invalidate`](TokenCache::invalidate)s the token it
+//!   used (only if it is still the current one) and retries once.
+//! - **Back-off**: a 429 or 5xx from the token endpoint, or no answer, blocks new
+//!   token requests until `Retry-After` (or an exponential back-off) has passed;
+//!   meanwhile a caller without a valid token fails fast with
+//!   [`TokenError::Unavailable`] (`token_unavailable`).
+//! - Token requests, refreshes, failures and their latency are counted apart
+//!   from the report services.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::secret::Secret;
+
+/// The three values of a token request.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// "Usuario de conexión".
+    pub username: String,
+    /// "Password".
+    pub password: Secret,
+    /// "Llave pública (ClientID)".
+    pub client_id: String,
+}
+
+/// When to refresh and how to back off.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPolicy {
+    /// Refresh this long before expiry.
+    pub margin: Duration,
+    /// Plus a random part up to this long, so that clients do not refresh in step.
+    pub jitter: Duration,
+    /// First back-off after a failed token request without `Retry-After`.
+    pub backoff_initial: Duration,
+    /// Longest back-off.
+    pub backoff_max: Duration,
+    /// Timeout of one token request.
+    pub timeout: Duration,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        TokenPolicy {
+            margin: Duration::from_secs(30),
+            jitter: Duration::from_secs(10),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An access token and when it stops being usable.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// The bearer value.
+    pub value: Secret,
+    /// Increases with every token this cache obtains.
+    pub generation: u64,
+    /// When the endpoint said it expires (counted from when it was asked for).
+    pub expires_at: Instant,
+    refresh_at: Instant,
+}
+
+/// Why no token could be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The endpoint is failing or backing off (`token_unavailable`).
+    #[error("token_unavailable: {0}")]
+    Unavailable(String),
+    /// The endpoint refused the credentials (`auth_failed`).
+    #[error("auth_failed: the token endpoint refused client_id {client_id}: {error}")]
+    Refused {
+        /// The client_id asked for.
+        client_id: String,
+        /// The RFC 6749 `error` (or the HTTP status).
+        error: String,
+    },
+}
+
+/// Counts and latency of token requests.
+#[derive(Debug, Clone)]
+pub struct TokenStats {
+    /// Requests sent to the token endpoint.
+    pub requests: u64,
+    /// Requests that produced a token.
+    pub refreshes: u64,
+    /// Requests that did not.
+    pub failures: u64,
+    /// Latency of every request, in microseconds.
+    pub latency_us: Histogram<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Backoff {
+    blocked_until: Option<Instant>,
+    failures: u32,
+    last_error: Option<TokenError>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: u64,
+}
+
+#[derive(Deserialize)]
+struct TokenRefusal {
+    error: String,
+}
+
+/// One client_id's token, shared by every user of a run.
+#[derive(Debug)]
+pub struct TokenCache {
+    http: reqwest::Client,
+    url: String,
+    credentials: Credentials,
+    policy: TokenPolicy,
+    current: RwLock<Option<Token>>,
+    refresh: tokio::sync::Mutex<Backoff>,
+    generation: AtomicU64,
+    stats: Mutex<TokenStats>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 1 h, 3 significant digits: valid bounds, cannot fail.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| {
+        Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits are valid"))
+    })
+}
+
+impl TokenCache {
+    /// A cache for `credentials` at `token_url` (e.g. `http://127.0.0.1:8062/token`).
+    pub fn new(
+        http: reqwest::Client,
+        token_url: String,
+        credentials: Credentials,
+        policy: TokenPolicy,
+    ) -> Self {
+        TokenCache {
+            http,
+            url: token_url,
+            credentials,
+            policy,
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(Backoff::default()),
+            generation: AtomicU64::new(0),
+            stats: Mutex::new(TokenStats {
+                requests: 0,
+                refreshes: 0,
+                failures: 0,
+                latency_us: histogram(),
+            }),
+        }
+    }
+
+    /// The client_id it holds a token for.
+    pub fn client_id(&self) -> &str {
+        &self.credentials.client_id
+    }
+
+    fn current(&self) -> Option<Token> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A token usable now.
+    pub async fn get(&self) -> Result<Token, TokenError> {
+        if let Some(token) = self.current() {
+            let now = Instant::now();
+            if now < token.refresh_at {
+                return Ok(token);
+            }
+            if now < token.expires_at {
+                // Time to refresh, but it is still valid: one caller refreshes,
+                // the others go on with it.
+                let Ok(mut backoff) = self.refresh.try_lock() else {
+                    return Ok(token);
+                };
+                if let Some(newer) = self.current()
+                    && newer.generation != token.generation
+                {
+                    return Ok(newer);
+                }
+                if backoff
+                    .blocked_until
+                    .is_some_and(|until| Instant::now() < until)
+                {
+                    return Ok(token);
+                }
+                return Ok(self.fetch(&mut backoff).await.unwrap_or(token));
+            }
+        }
+        let mut backoff = self.refresh.lock().await;
+        if let Some(token) = self.current()
+            && Instant::now() < token.expires_at
+        {
+            return Ok(token);
+        }
+        if backoff
+            .blocked_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return Err(backoff
+                .last_error
+                .clone()
+                .unwrap_or_else(|| TokenError::Unavailable("token endpoint backing off".into())));
+        }
+        self.fetch(&mut backoff).await
+    }
+
+    /// Forget the token of `generation` after a 401, unless a newer one has
+    /// already replaced it.
+    pub fn invalidate(&self, generation: u64) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.as_ref().is_some_and(|t| t.generation == generation) {
+            *current = None;
+        }
+    }
+
+    /// Counts and latency so far.
+    pub fn stats(&self) -> TokenStats {
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, started: Instant, ok: bool) {
+        let mut stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stats.requests += 1;
+        if ok {
+            stats.refreshes += 1;
+        } else {
+            stats.failures += 1;
+        }
+        let us = started.elapsed().as_micros().clamp(1, 3_600_000_000) as u64;
+        stats.latency_us.saturating_record(us);
+    }
+
+    fn back_off(
+        &self,
+        backoff: &mut Backoff,
+        retry_after: Option<Duration>,
+        error: TokenError,
+    ) -> TokenError {
+        backoff.failures = backoff.failures.saturating_add(1);
+        let exponential = self
+            .policy
+            .backoff_initial
+            .saturating_mul(1u32 << backoff.failures.saturating_sub(1).min(16))
+            .min(self.policy.backoff_max);
+        let wait = retry_after
+            .unwrap_or(exponential)
+            .min(self.policy.backoff_max.max(Duration::from_secs(1)) * 10);
+        backoff.blocked_until = Some(Instant::now() + wait);
+        backoff.last_error = Some(error.clone());
+        error
+    }
+
+    async fn fetch(&self, backoff: &mut Backoff) -> Result<Token, TokenError> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "password")
+            .append_pair("username", &self.credentials.username)
+            .append_pair("password", self.credentials.password.expose())
+            .append_pair("client_id", &self.credentials.client_id)
+            .finish();
+        let started = Instant::now();
+        let sent = self
+            .http
+            .post(&self.url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .timeout(self.policy.timeout)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.record(started, false);
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "unreachable"
+                } else {
+                    "failed"
+                };
+                return Err(self.back_off(
+                    backoff,
+                    None,
+                    TokenError::Unavailable(format!("token endpoint {} {what}", self.url)),
+                ));
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.unwrap_or_default();
+        if status == StatusCode::OK {
+            match serde_json::from_slice::<TokenAnswer>(&bytes) {
+                Ok(answer) if !answer.access_token.is_empty() && answer.expires_in > 0 => {
+                    self.record(started, true);
+                    let lifetime = Duration::from_secs(answer.expires_in);
+                    let jitter = if self.policy.jitter.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        self.policy.jitter.mul_f64(rand::random::<f64>())
+                    };
+                    // Never refresh earlier than half the lifetime, whatever the margin.
+                    let early = (self.policy.margin + jitter).min(lifetime / 2);
+                    let token = Token {
+                        value: Secret::new(answer.access_token),
+                        generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+                        expires_at: started + lifetime,
+                        refresh_at: started + lifetime - early,
+                    };
+                    *self
+                        .current
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.clone());
+                    *backoff = Backoff::default();
+                    Ok(token)
+                }
+                _ => {
+                    self.record(started, false);
+                    Err(self.back_off(
+                        backoff,
+                        None,
+                        TokenError::Unavailable(
+                            "the token endpoint answered 200 without a usable token".into(),
+                        ),
+                    ))
+                }
+            }
+        } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            self.record(started, false);
+            Err(self.back_off(
+                backoff,
+                retry_after,
+                TokenError::Unavailable(format!("token endpoint answered {status}")),
+            ))
+        } else {
+            self.record(started, false);
+            let error = serde_json::from_slice::<TokenRefusal>(&bytes)
+                .map(|r| r.error.chars().take(60).collect())
+                .unwrap_or_else(|_| status.to_string());
+            Err(self.back_off(
+                backoff,
+                None,
+                TokenError::Refused {
+                    client_id: self.credentials.client_id.clone(),
+                    error,
+                },
+            ))
+        }
+    }
+}
