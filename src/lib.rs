@@ -13,5 +13,6 @@ pub mod cli;
 pub mod cmd;
 pub mod domain;
 pub mod generator;
+pub mod scenario;
 pub mod secret;
 pub mod token;

@@ -108,6 +108,11 @@ impl GeneratorConfig {
         }
     }
 
+    /// Check the configuration (administrator, worker slot, prefix, day).
+    pub fn validate(&self) -> Result<(), GeneratorError> {
+        self.check().map(|_| ())
+    }
+
     fn check(&self) -> Result<&'static Administradora, GeneratorError> {
         if self.worker > MAX_WORKER {
             return Err(GeneratorError::Worker(self.worker));

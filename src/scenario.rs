@@ -1,0 +1,868 @@
+//! Scenario files (TOML): what a load run does, declared as data.
+//!
+//! This module only parses and checks a file: unknown keys and wrong types are
+//! errors that name the file and the key, values out of range likewise. Every
+//! key is documented in `scenarios/README.md`. The run plan is derived from a
+//! [`Scenario`] elsewhere; nothing here touches the network or the environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::domain::Service;
+use crate::generator::invalid;
+
+/// Why a scenario file was refused. The message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, an unknown key, or a wrong type.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Where and what.
+        message: String,
+    },
+    /// A key whose value is well-formed but not acceptable.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key, dotted (`load.stages[1].rate`).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A duration written as text: `"250ms"`, `"20s"`, `"5m"`, `"1h 30m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Span(pub Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim())
+            .map(Span)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a duration like \"500ms\", \"20s\" or \"5m\": {e}"
+                ))
+            })
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+/// The whole scenario file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in the results folder's name.
+    pub name: String,
+    /// What the scenario is for.
+    #[serde(default)]
+    pub description: String,
+    /// Where the load goes.
+    pub target: TargetSpec,
+    /// Credentials for a real endpoint, by environment-variable name.
+    #[serde(default)]
+    pub credentials: Option<CredentialsSpec>,
+    /// The load model.
+    pub load: LoadSpec,
+    /// Relative weights of the services.
+    #[serde(default = "default_mix")]
+    pub mix: BTreeMap<String, f64>,
+    /// Fraction of deliberately invalid records, per codigo.
+    #[serde(default)]
+    pub invalid: BTreeMap<String, f64>,
+    /// The synthetic data.
+    #[serde(default)]
+    pub data: DataSpec,
+    /// Token refresh policy.
+    #[serde(default)]
+    pub token: TokenSpec,
+    /// HTTP settings.
+    #[serde(default)]
+    pub http: HttpSpec,
+    /// Pass/fail criteria: `global` and per service name.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Vec<String>>,
+}
+
+fn default_mix() -> BTreeMap<String, f64> {
+    BTreeMap::from([
+        (Service::Afiliacion.name().to_owned(), 9.0),
+        (Service::Retracto.name().to_owned(), 1.0),
+    ])
+}
+
+/// `[target]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// `"mock"` (the embedded mock Ministry) or a base URL such as
+    /// `https://miseguridadsocial.gov.co:8062`.
+    pub url: String,
+    /// Hosts a run may send to; required for any URL target.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Settings of the embedded mock (only with `url = "mock"`).
+    #[serde(default)]
+    pub mock: MockSpec,
+}
+
+/// `[target.mock]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockSpec {
+    /// Token lifetime on the mock, in seconds (default 300, as the protocol).
+    #[serde(default)]
+    pub token_ttl_seconds: Option<u64>,
+    /// Latency profile of the mock (see `mock_server/mock.toml`).
+    #[serde(default)]
+    pub latency: Option<mss_mock::LatencyProfile>,
+}
+
+/// `[credentials]`: names of environment variables, never values.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsSpec {
+    /// Variable holding "Usuario de conexión".
+    pub username_env: String,
+    /// Variable holding the password.
+    pub password_env: String,
+    /// Variable holding the client_id used for both services.
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    /// Variable holding the client_id of `ReportarAfiliaciontraslado`, when the
+    /// ministry issued one per service.
+    #[serde(default)]
+    pub client_id_afiliacion_env: Option<String>,
+    /// Variable holding the client_id of `ReportarRetractoAfiliacion`.
+    #[serde(default)]
+    pub client_id_retracto_env: Option<String>,
+}
+
+/// One stage of the open model: ramp linearly to `rate` over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// Requests per second at the end of the stage.
+    pub rate: f64,
+    /// How long the stage lasts.
+    pub duration: Span,
+}
+
+/// The two load models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// Arrival-rate model: requests are due at times the stages set.
+    Open,
+    /// A number of users, each sending, waiting for the answer and thinking.
+    Closed,
+}
+
+/// `[load]` as written; [`Scenario::load_model`] gives the checked model.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    /// `open` or `closed`.
+    pub model: Model,
+    /// Open: rate at the start of the first stage [default: the first stage's rate].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_rate: Option<f64>,
+    /// Open: the stages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+    /// Open: requests in flight at most; a request that cannot start on time
+    /// because of it is counted as `dropped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<usize>,
+    /// Closed: users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<usize>,
+    /// Closed: time to start them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Span>,
+    /// Closed: pause after each answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<Span>,
+    /// Closed: how long the run lasts after the ramp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time: Option<Span>,
+}
+
+/// The checked load model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadModel {
+    /// Arrival-rate model.
+    Open {
+        /// Rate at the start of the first stage.
+        start_rate: f64,
+        /// The stages.
+        stages: Vec<Stage>,
+        /// Requests in flight at most.
+        max_in_flight: usize,
+    },
+    /// Closed model.
+    Closed {
+        /// Users.
+        users: usize,
+        /// Time to start them all.
+        ramp: Duration,
+        /// Pause after each answer.
+        think_time: Duration,
+        /// Run time after the ramp.
+        run_time: Duration,
+    },
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Seed of the synthetic data.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Code of the reporting administrator.
+    #[serde(default = "default_admin")]
+    pub administradora: String,
+    /// Prefix of every `numeroRadicado`.
+    #[serde(default = "default_prefix")]
+    pub radicado_prefix: String,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_admin() -> String {
+    "230301".into()
+}
+fn default_prefix() -> String {
+    crate::generator::DEFAULT_PREFIX.into()
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            seed: default_seed(),
+            administradora: default_admin(),
+            radicado_prefix: default_prefix(),
+        }
+    }
+}
+
+/// `[token]`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    /// Refresh this long before expiry.
+    #[serde(default = "default_margin")]
+    pub refresh_margin: Span,
+    /// Plus a random part up to this long.
+    #[serde(default = "default_jitter")]
+    pub refresh_jitter: Span,
+}
+
+fn default_margin() -> Span {
+    Span(Duration::from_secs(30))
+}
+fn default_jitter() -> Span {
+    Span(Duration::from_secs(10))
+}
+
+impl Default for TokenSpec {
+    fn default() -> Self {
+        TokenSpec {
+            refresh_margin: default_margin(),
+            refresh_jitter: default_jitter(),
+        }
+    }
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// Timeout of one request, from sending to the end of the answer.
+    #[serde(default = "default_timeout")]
+    pub timeout: Span,
+    /// Timeout of establishing a connection.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Span,
+}
+
+fn default_timeout() -> Span {
+    Span(Duration::from_secs(30))
+}
+fn default_connect_timeout() -> Span {
+    Span(Duration::from_secs(5))
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        HttpSpec {
+            timeout: default_timeout(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+/// What a threshold measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// A latency percentile (from the intended send time), 0–100.
+    Percentile(f64),
+    /// The largest latency.
+    Max,
+    /// The mean latency.
+    Mean,
+    /// Share of requests that did not end `ok`, 0–1.
+    ErrorRate,
+    /// Share of requests `dropped`, 0–1.
+    DropRate,
+    /// Accepted requests per second over the run.
+    Throughput,
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// `p99 < 800ms`, `error_rate < 1%`, `throughput >= 100`: a parsed threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// As written.
+    pub expr: String,
+    /// What it measures.
+    pub metric: Metric,
+    /// How it compares.
+    pub op: Op,
+    /// The bound: microseconds for latencies, a fraction for rates, req/s for
+    /// throughput.
+    pub bound: f64,
+}
+
+impl Threshold {
+    /// Parse one expression.
+    pub fn parse(expr: &str) -> Result<Self, String> {
+        let text = expr.trim();
+        let (at, op_len, op) = ["<=", ">=", "<", ">"]
+            .iter()
+            .find_map(|o| {
+                text.find(o).map(|i| {
+                    (
+                        i,
+                        o.len(),
+                        match *o {
+                            "<=" => Op::Le,
+                            ">=" => Op::Ge,
+                            "<" => Op::Lt,
+                            _ => Op::Gt,
+                        },
+                    )
+                })
+            })
+            .ok_or_else(|| format!("{expr:?}: expected METRIC OP VALUE, e.g. \"p99 < 800ms\""))?;
+        let name = text[..at].trim();
+        let value = text[at + op_len..].trim();
+        let metric = match name {
+            "max" => Metric::Max,
+            "mean" | "avg" => Metric::Mean,
+            "error_rate" => Metric::ErrorRate,
+            "drop_rate" => Metric::DropRate,
+            "throughput" | "rps" => Metric::Throughput,
+            p if p.starts_with('p') => {
+                let digits = &p[1..];
+                let q = match digits {
+                    "999" => 99.9,
+                    d => d
+                        .parse::<f64>()
+                        .map_err(|_| format!("{expr:?}: unknown metric {p:?}"))?,
+                };
+                if !(0.0..=100.0).contains(&q) || q == 0.0 {
+                    return Err(format!("{expr:?}: percentile {p:?} out of range"));
+                }
+                Metric::Percentile(q)
+            }
+            other => {
+                return Err(format!(
+                    "{expr:?}: unknown metric {other:?}; use p50, p90, p95, p99, p999, max, mean, error_rate, drop_rate or throughput"
+                ));
+            }
+        };
+        let bound = match metric {
+            Metric::Percentile(_) | Metric::Max | Metric::Mean => {
+                let d = humantime::parse_duration(value).map_err(|_| {
+                    format!("{expr:?}: {value:?} is not a duration like 800ms or 2s")
+                })?;
+                d.as_secs_f64() * 1e6
+            }
+            Metric::ErrorRate | Metric::DropRate => {
+                let n = value.strip_suffix('%').unwrap_or(value).trim();
+                let n: f64 = n
+                    .parse()
+                    .map_err(|_| format!("{expr:?}: {value:?} is not a percentage like 1%"))?;
+                if !value.ends_with('%') || !(0.0..=100.0).contains(&n) {
+                    return Err(format!(
+                        "{expr:?}: {value:?} must be a percentage between 0% and 100%"
+                    ));
+                }
+                n / 100.0
+            }
+            Metric::Throughput => {
+                let n: f64 = value.trim_end_matches("/s").trim().parse().map_err(|_| {
+                    format!("{expr:?}: {value:?} is not a number of requests per second")
+                })?;
+                if !(n.is_finite() && n >= 0.0) {
+                    return Err(format!("{expr:?}: {value:?} must be a non-negative rate"));
+                }
+                n
+            }
+        };
+        Ok(Threshold {
+            expr: text.to_owned(),
+            metric,
+            op,
+            bound,
+        })
+    }
+
+    /// Whether `value` (same unit as the bound) meets it.
+    pub fn holds(&self, value: f64) -> bool {
+        match self.op {
+            Op::Lt => value < self.bound,
+            Op::Le => value <= self.bound,
+            Op::Gt => value > self.bound,
+            Op::Ge => value >= self.bound,
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.expr)
+    }
+}
+
+/// The scenarios shipped in `scenarios/`, by name.
+pub const BUILT_IN: [(&str, &str); 6] = [
+    ("smoke", include_str!("../scenarios/smoke.toml")),
+    ("baseline", include_str!("../scenarios/baseline.toml")),
+    ("go-live", include_str!("../scenarios/go-live.toml")),
+    ("soak", include_str!("../scenarios/soak.toml")),
+    ("spike", include_str!("../scenarios/spike.toml")),
+    (
+        "token-expiry",
+        include_str!("../scenarios/token-expiry.toml"),
+    ),
+];
+
+impl Scenario {
+    /// Read a scenario: a path to a TOML file, or the name of a built-in one.
+    pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::parse(text, Path::new(&format!("scenarios/{name}.toml")));
+        }
+        let path = Path::new(name_or_path);
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse and check scenario text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let syntax = |message: String| ScenarioError::Syntax {
+            path: path.to_owned(),
+            message,
+        };
+        let deserializer =
+            toml::Deserializer::parse(text).map_err(|e| syntax(toml_message(&e, text)))?;
+        let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let at = toml_message(&inner, text);
+            syntax(if key == "." {
+                at
+            } else {
+                format!("{key}: {at}")
+            })
+        })?;
+        scenario.check(path)?;
+        Ok(scenario)
+    }
+
+    /// The parsed thresholds, with the scope each applies to (`None`: global).
+    pub fn thresholds(&self) -> Vec<(Option<Service>, Threshold)> {
+        let mut out = Vec::new();
+        for (scope, exprs) in &self.thresholds {
+            let service = Service::from_name(scope);
+            for e in exprs {
+                if let Ok(t) = Threshold::parse(e) {
+                    out.push((service, t));
+                }
+            }
+        }
+        out
+    }
+
+    /// The load model, checked when the file was parsed.
+    pub fn load_model(&self) -> LoadModel {
+        let l = &self.load;
+        match l.model {
+            Model::Open => LoadModel::Open {
+                start_rate: l
+                    .start_rate
+                    .or_else(|| l.stages.first().map(|s| s.rate))
+                    .unwrap_or(0.0),
+                stages: l.stages.clone(),
+                max_in_flight: l.max_in_flight.unwrap_or(1),
+            },
+            Model::Closed => LoadModel::Closed {
+                users: l.users.unwrap_or(1),
+                ramp: l.ramp.unwrap_or_default().0,
+                think_time: l.think_time.unwrap_or_default().0,
+                run_time: l.run_time.unwrap_or_default().0,
+            },
+        }
+    }
+
+    /// Total planned duration (open: the stages; closed: ramp + run time).
+    pub fn duration(&self) -> Duration {
+        match self.load_model() {
+            LoadModel::Open { stages, .. } => stages.iter().map(|s| s.duration.0).sum(),
+            LoadModel::Closed { ramp, run_time, .. } => ramp + run_time,
+        }
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ScenarioError> {
+        let bad = |key: &str, message: String| ScenarioError::Invalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        if self.name.trim().is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad(
+                "name",
+                format!("{:?} must be letters, digits, '-' or '_'", self.name),
+            ));
+        }
+        if self.target.url != "mock" {
+            if !(self.target.url.starts_with("https://") || self.target.url.starts_with("http://"))
+            {
+                return Err(bad(
+                    "target.url",
+                    format!(
+                        "{:?} must be \"mock\" or an http(s):// base URL",
+                        self.target.url
+                    ),
+                ));
+            }
+            if self.target.allowed_hosts.is_empty() {
+                return Err(bad(
+                    "target.allowed_hosts",
+                    "a URL target needs the hosts it may send to".into(),
+                ));
+            }
+            if self.credentials.is_none() {
+                return Err(bad(
+                    "credentials",
+                    "a URL target needs [credentials] with the names of the environment variables"
+                        .into(),
+                ));
+            }
+        } else if self.credentials.is_some() {
+            return Err(bad(
+                "credentials",
+                "the embedded mock makes its own one-off credentials; remove [credentials]".into(),
+            ));
+        }
+        if let Some(profile) = &self.target.mock.latency {
+            profile.check().map_err(|e| bad("target.mock.latency", e))?;
+        }
+        if self.target.mock.token_ttl_seconds == Some(0) {
+            return Err(bad(
+                "target.mock.token_ttl_seconds",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Some(c) = &self.credentials
+            && c.client_id_env.is_none()
+            && (c.client_id_afiliacion_env.is_none() || c.client_id_retracto_env.is_none())
+        {
+            return Err(bad(
+                "credentials",
+                "give client_id_env, or both client_id_afiliacion_env and client_id_retracto_env"
+                    .into(),
+            ));
+        }
+        let l = &self.load;
+        let other_model = |keys: &[(&str, bool)], model: &str| {
+            keys.iter().find(|(_, present)| *present).map(|(k, _)| {
+                bad(
+                    &format!("load.{k}"),
+                    format!("is not a key of the {model} model"),
+                )
+            })
+        };
+        match l.model {
+            Model::Open => {
+                if let Some(e) = other_model(
+                    &[
+                        ("users", l.users.is_some()),
+                        ("ramp", l.ramp.is_some()),
+                        ("think_time", l.think_time.is_some()),
+                        ("run_time", l.run_time.is_some()),
+                    ],
+                    "open",
+                ) {
+                    return Err(e);
+                }
+                if l.stages.is_empty() {
+                    return Err(bad("load.stages", "at least one stage is needed".into()));
+                }
+                let rate_ok = |r: f64| r.is_finite() && (0.0..=1_000_000.0).contains(&r);
+                if let Some(r) = l.start_rate
+                    && !rate_ok(r)
+                {
+                    return Err(bad(
+                        "load.start_rate",
+                        format!("{r} must be between 0 and 1000000"),
+                    ));
+                }
+                for (i, s) in l.stages.iter().enumerate() {
+                    if !rate_ok(s.rate) {
+                        return Err(bad(
+                            &format!("load.stages[{i}].rate"),
+                            format!(
+                                "{} must be between 0 and 1000000 requests per second",
+                                s.rate
+                            ),
+                        ));
+                    }
+                    if s.duration.0.is_zero() {
+                        return Err(bad(
+                            &format!("load.stages[{i}].duration"),
+                            "must be above 0".into(),
+                        ));
+                    }
+                }
+                match l.max_in_flight {
+                    Some(n) if (1..=100_000).contains(&n) => {}
+                    Some(n) => {
+                        return Err(bad("load.max_in_flight", format!("{n} must be 1–100000")));
+                    }
+                    None => {
+                        return Err(bad("load.max_in_flight", "the open model needs it".into()));
+                    }
+                }
+            }
+            Model::Closed => {
+                if let Some(e) = other_model(
+                    &[
+                        ("start_rate", l.start_rate.is_some()),
+                        ("stages", !l.stages.is_empty()),
+                        ("max_in_flight", l.max_in_flight.is_some()),
+                    ],
+                    "closed",
+                ) {
+                    return Err(e);
+                }
+                match l.users {
+                    Some(n) if (1..=100_000).contains(&n) => {}
+                    Some(n) => return Err(bad("load.users", format!("{n} must be 1–100000"))),
+                    None => return Err(bad("load.users", "the closed model needs it".into())),
+                }
+                if l.run_time.is_none_or(|r| r.0.is_zero()) {
+                    return Err(bad(
+                        "load.run_time",
+                        "the closed model needs a run time above 0".into(),
+                    ));
+                }
+            }
+        }
+        let mut total = 0.0;
+        for (name, weight) in &self.mix {
+            if Service::from_name(name).is_none() {
+                return Err(bad(
+                    &format!("mix.{name}"),
+                    "unknown service; use ReportarAfiliaciontraslado or ReportarRetractoAfiliacion"
+                        .into(),
+                ));
+            }
+            if !(weight.is_finite() && *weight >= 0.0) {
+                return Err(bad(
+                    &format!("mix.{name}"),
+                    format!("{weight} must be a non-negative weight"),
+                ));
+            }
+            total += weight;
+        }
+        if total <= 0.0 {
+            return Err(bad(
+                "mix",
+                "at least one service needs a positive weight".into(),
+            ));
+        }
+        let mut invalid_total = 0.0;
+        for (codigo, fraction) in &self.invalid {
+            invalid::kind(codigo).map_err(|e| bad(&format!("invalid.{codigo}"), e.to_string()))?;
+            if !(fraction.is_finite() && (0.0..=1.0).contains(fraction)) {
+                return Err(bad(
+                    &format!("invalid.{codigo}"),
+                    format!("{fraction} must be a fraction 0–1"),
+                ));
+            }
+            invalid_total += fraction;
+        }
+        if invalid_total > 1.0 {
+            return Err(bad(
+                "invalid",
+                format!("the fractions add up to {invalid_total}, above 1"),
+            ));
+        }
+        crate::generator::GeneratorConfig {
+            radicado_prefix: self.data.radicado_prefix.clone(),
+            ..crate::generator::GeneratorConfig::new(self.data.seed, &self.data.administradora)
+        }
+        .validate()
+        .map_err(|e| bad("data", e.to_string()))?;
+        if self.http.timeout.0.is_zero() || self.http.connect_timeout.0.is_zero() {
+            return Err(bad("http", "timeouts must be above 0".into()));
+        }
+        for (scope, exprs) in &self.thresholds {
+            if scope != "global" && Service::from_name(scope).is_none() {
+                return Err(bad(
+                    &format!("thresholds.{scope}"),
+                    "scope must be global, ReportarAfiliaciontraslado or ReportarRetractoAfiliacion".into(),
+                ));
+            }
+            for (i, e) in exprs.iter().enumerate() {
+                Threshold::parse(e).map_err(|m| bad(&format!("thresholds.{scope}[{i}]"), m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The TOML parser's message with its line and column, without the source
+/// snippet.
+fn toml_message(e: &toml::de::Error, text: &str) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {}", e.message())
+        }
+        None => e.message().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_scenario_parses() {
+        for (name, _) in BUILT_IN {
+            let s = Scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.name, name);
+            assert!(!s.thresholds().is_empty(), "{name} has no thresholds");
+        }
+        let smoke = Scenario::load("smoke").expect("smoke");
+        assert_eq!(smoke.target.url, "mock");
+        assert!(smoke.duration() <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn thresholds_parse_with_units() {
+        let t = Threshold::parse("p99 < 800ms").expect("p99");
+        assert_eq!(t.metric, Metric::Percentile(99.0));
+        assert_eq!(t.bound, 800_000.0);
+        assert!(t.holds(799_999.0) && !t.holds(800_000.0));
+        let t = Threshold::parse("error_rate <= 1%").expect("error rate");
+        assert_eq!((t.metric, t.op, t.bound), (Metric::ErrorRate, Op::Le, 0.01));
+        let t = Threshold::parse("p999<2s").expect("p999");
+        assert_eq!(t.metric, Metric::Percentile(99.9));
+        assert_eq!(t.bound, 2e6);
+        assert_eq!(
+            Threshold::parse("throughput >= 95").expect("rps").bound,
+            95.0
+        );
+        for bad in [
+            "p99 800ms",
+            "p99 < fast",
+            "error_rate < 2",
+            "latency < 1s",
+            "p0 < 1s",
+            "error_rate < 120%",
+        ] {
+            assert!(Threshold::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn with(replace: &str, by: &str) -> Result<Scenario, ScenarioError> {
+        let (_, smoke) = BUILT_IN[0];
+        assert!(smoke.contains(replace), "{replace}");
+        Scenario::parse(&smoke.replacen(replace, by, 1), Path::new("s.toml"))
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_key() {
+        let cases = [
+            ("[load]", "bogus = 1\n[load]", "bogus"),
+            (
+                "max_in_flight = ",
+                "max_in_flight = \"many\" #",
+                "max_in_flight",
+            ),
+            ("{ rate = 50", "{ rate = -5", "load.stages[0].rate"),
+            ("\"p99 < ", "\"p99 is ", "thresholds.global[0]"),
+            ("seed = ", "seed = \"x\" #", "seed"),
+            (
+                "administradora = \"230301\"",
+                "administradora = \"999\"",
+                "data",
+            ),
+        ];
+        for (replace, by, needle) in cases {
+            let err = with(replace, by).expect_err(needle).to_string();
+            assert!(err.starts_with("s.toml"), "{err}");
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
+}
