@@ -14,5 +14,6 @@ pub mod cmd;
 pub mod domain;
 pub mod generator;
 pub mod scenario;
+pub mod schedule;
 pub mod secret;
 pub mod token;

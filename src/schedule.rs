@@ -1,0 +1,200 @@
+//! `ArrivalSchedule`: the open model's timetable, shared by every sender.
+//!
+//! Stages ramp the rate linearly (`start_rate` → `stages[0].rate` over its
+//! duration, then to `stages[1].rate`, …). The n-th request (from 0) is due at
+//! the time t where the cumulative arrivals ∫₀ᵗ rate = n, so a constant rate r
+//! gives t = n / r. Senders take tickets in order from one atomic counter;
+//! latency is measured from a ticket's due time, never from when a busy sender
+//! got round to it, so a stalled target shows in the tail.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::scenario::Stage;
+
+/// One stage, precomputed.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    /// Seconds from the start of the schedule to the start of the stage.
+    start: f64,
+    /// Length in seconds.
+    length: f64,
+    /// Rate at its start and end.
+    from: f64,
+    to: f64,
+    /// Arrivals before the stage.
+    before: f64,
+}
+
+impl Segment {
+    fn arrivals(&self) -> f64 {
+        (self.from + self.to) / 2.0 * self.length
+    }
+
+    /// Seconds into the segment at which `m` arrivals have happened.
+    fn time_of(&self, m: f64) -> f64 {
+        let slope = (self.to - self.from) / self.length;
+        if slope.abs() < 1e-12 {
+            return if self.from > 0.0 { m / self.from } else { self.length };
+        }
+        // from·τ + slope·τ²/2 = m
+        let disc = self.from * self.from + 2.0 * slope * m;
+        ((disc.max(0.0)).sqrt() - self.from) / slope
+    }
+}
+
+/// The open model's timetable.
+#[derive(Debug)]
+pub struct ArrivalSchedule {
+    segments: Vec<Segment>,
+    total: u64,
+    duration: Duration,
+    next: AtomicU64,
+    share: (u64, u64),
+}
+
+/// A due request: its sequence number and when it is due, from the start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ticket {
+    /// 0-based, in due order.
+    pub n: u64,
+    /// Due time from the start of the schedule.
+    pub due: Duration,
+}
+
+impl ArrivalSchedule {
+    /// A timetable for `stages`, starting at `start_rate`.
+    pub fn new(start_rate: f64, stages: &[Stage]) -> Self {
+        let mut segments = Vec::with_capacity(stages.len());
+        let (mut start, mut before, mut from) = (0.0, 0.0, start_rate.max(0.0));
+        for s in stages {
+            let length = s.duration.0.as_secs_f64();
+            let seg = Segment {
+                start,
+                length,
+                from,
+                to: s.rate.max(0.0),
+                before,
+            };
+            before += seg.arrivals();
+            start += length;
+            from = seg.to;
+            segments.push(seg);
+        }
+        ArrivalSchedule {
+            total: before.floor() as u64,
+            duration: Duration::from_secs_f64(start),
+            segments,
+            next: AtomicU64::new(0),
+            share: (0, 1),
+        }
+    }
+
+    /// Keep only every `count`-th request starting at `index` (a worker's share
+    /// of a scaled-out run).
+    pub fn with_share(mut self, index: u64, count: u64) -> Self {
+        self.share = (index.min(count.saturating_sub(1)), count.max(1));
+        self
+    }
+
+    /// Requests the whole schedule holds (before any share).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// How long it lasts.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Due time of request `n`, or `None` past the end.
+    pub fn due(&self, n: u64) -> Option<Duration> {
+        if n >= self.total {
+            return None;
+        }
+        let target = n as f64;
+        let seg = self
+            .segments
+            .iter()
+            .rev()
+            .find(|s| s.before <= target && s.arrivals() > 0.0)?;
+        let t = seg.start + seg.time_of(target - seg.before).min(seg.length);
+        Some(Duration::from_secs_f64(t))
+    }
+
+    /// The next ticket of this sender's share, or `None` when the schedule is done.
+    pub fn next_ticket(&self) -> Option<Ticket> {
+        let (index, count) = self.share;
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = k.checked_mul(count)?.checked_add(index)?;
+        self.due(n).map(|due| Ticket { n, due })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Span;
+
+    fn stage(rate: f64, secs: u64) -> Stage {
+        Stage {
+            rate,
+            duration: Span(Duration::from_secs(secs)),
+        }
+    }
+
+    #[test]
+    fn constant_rate_is_evenly_spaced() {
+        let s = ArrivalSchedule::new(1000.0, &[stage(1000.0, 30)]);
+        assert_eq!(s.total(), 30_000);
+        assert_eq!(s.due(0), Some(Duration::ZERO));
+        assert_eq!(s.due(1), Some(Duration::from_millis(1)));
+        assert_eq!(s.due(29_999).map(|d| d.as_millis()), Some(29_999));
+        assert_eq!(s.due(30_000), None);
+        // Every 1-second interval holds exactly 1000 due times.
+        let mut per_second = vec![0u32; 30];
+        while let Some(t) = s.next_ticket() {
+            per_second[t.due.as_secs() as usize] += 1;
+        }
+        assert!(per_second.iter().all(|&n| n == 1000), "{per_second:?}");
+    }
+
+    #[test]
+    fn linear_ramp_integrates() {
+        // 0 → 100 req/s over 10 s: 500 arrivals; half of them in the last 2.93 s.
+        let s = ArrivalSchedule::new(0.0, &[stage(100.0, 10), stage(100.0, 5)]);
+        assert_eq!(s.total(), 1000);
+        let t250 = s.due(250).expect("due").as_secs_f64();
+        assert!((t250 - 50f64.sqrt()).abs() < 1e-6, "{t250}");
+        assert_eq!(s.due(500).map(|d| d.as_secs_f64()), Some(10.0));
+        assert!((s.due(750).expect("due").as_secs_f64() - 12.5).abs() < 1e-9);
+        // Due times never go backwards.
+        let mut last = Duration::ZERO;
+        for n in 0..1000 {
+            let d = s.due(n).expect("due");
+            assert!(d >= last);
+            last = d;
+        }
+    }
+
+    #[test]
+    fn shares_split_the_same_timetable() {
+        let stages = [stage(50.0, 4)];
+        let all = ArrivalSchedule::new(50.0, &stages);
+        let a = ArrivalSchedule::new(50.0, &stages).with_share(0, 2);
+        let b = ArrivalSchedule::new(50.0, &stages).with_share(1, 2);
+        let mut merged: Vec<u64> = std::iter::from_fn(|| a.next_ticket())
+            .chain(std::iter::from_fn(|| b.next_ticket()))
+            .map(|t| t.n)
+            .collect();
+        merged.sort_unstable();
+        assert_eq!(merged, (0..all.total()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn zero_rate_stages_hold_no_requests() {
+        let s = ArrivalSchedule::new(0.0, &[stage(0.0, 5), stage(10.0, 0), stage(10.0, 1)]);
+        assert_eq!(s.total(), 10);
+        assert!(s.due(0).expect("due") >= Duration::from_secs(5));
+    }
+}
