@@ -13,6 +13,8 @@ pub mod cli;
 pub mod cmd;
 pub mod domain;
 pub mod generator;
+pub mod metrics;
+pub mod outcome;
 pub mod scenario;
 pub mod schedule;
 pub mod secret;

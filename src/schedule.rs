@@ -35,7 +35,11 @@ impl Segment {
     fn time_of(&self, m: f64) -> f64 {
         let slope = (self.to - self.from) / self.length;
         if slope.abs() < 1e-12 {
-            return if self.from > 0.0 { m / self.from } else { self.length };
+            return if self.from > 0.0 {
+                m / self.from
+            } else {
+                self.length
+            };
         }
         // from·τ + slope·τ²/2 = m
         let disc = self.from * self.from + 2.0 * slope * m;

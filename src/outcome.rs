@@ -1,0 +1,213 @@
+//! The error taxonomy of DESIGN.md §6: every request ends in exactly one class.
+
+use std::borrow::Cow;
+use std::error::Error as _;
+use std::fmt;
+
+/// How one request ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Accepted (or, for an invalid record, rejected with its expected codigo).
+    Ok,
+    /// A 4xx without a business codigo of the catalogue.
+    Http4xx(u16),
+    /// A 5xx.
+    Http5xx(u16),
+    /// Rejected with a codigo of `contract/errores.csv` (valid records only).
+    Business(String),
+    /// The host name did not resolve.
+    Dns,
+    /// The connection was refused.
+    ConnectRefused,
+    /// The connection was not established in time.
+    ConnectTimeout,
+    /// The TLS handshake failed.
+    Tls,
+    /// The connection was reset or closed before an answer.
+    Reset,
+    /// No (complete) answer within the request timeout.
+    ReadTimeout,
+    /// The body ended early.
+    Truncated,
+    /// The body is not the protocol's envelope.
+    InvalidBody,
+    /// Still 401 after a fresh token, or the token endpoint refused the credentials.
+    AuthFailed,
+    /// No token could be had (token endpoint failing or backing off).
+    TokenUnavailable,
+    /// An invalid record was not rejected with its expected codigo.
+    CheckFailed(String),
+    /// Could not start on time because `max_in_flight` requests were in flight.
+    Dropped,
+    /// Still in flight when the run was stopped.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The class as written in outputs: `ok`, `http_4xx:404`, `business:NEG01`, ...
+    pub fn label(&self) -> Cow<'static, str> {
+        match self {
+            Self::Ok => "ok".into(),
+            Self::Http4xx(s) => format!("http_4xx:{s}").into(),
+            Self::Http5xx(s) => format!("http_5xx:{s}").into(),
+            Self::Business(c) => format!("business:{c}").into(),
+            Self::Dns => "dns".into(),
+            Self::ConnectRefused => "connect_refused".into(),
+            Self::ConnectTimeout => "connect_timeout".into(),
+            Self::Tls => "tls".into(),
+            Self::Reset => "reset".into(),
+            Self::ReadTimeout => "read_timeout".into(),
+            Self::Truncated => "truncated".into(),
+            Self::InvalidBody => "invalid_body".into(),
+            Self::AuthFailed => "auth_failed".into(),
+            Self::TokenUnavailable => "token_unavailable".into(),
+            Self::CheckFailed(c) => format!("check_failed:{c}").into(),
+            Self::Dropped => "dropped".into(),
+            Self::Interrupted => "interrupted".into(),
+        }
+    }
+
+    /// Whether it counts as success.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok)
+    }
+
+    /// The class of a transport error from reqwest (no HTTP status).
+    pub fn of_transport(e: &reqwest::Error) -> Outcome {
+        let chain = || {
+            std::iter::successors(e.source(), |s: &&(dyn std::error::Error + 'static)| {
+                (*s).source()
+            })
+        };
+        let io_kind = chain()
+            .filter_map(|s| s.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind)
+            .next();
+        let text = chain()
+            .map(|s| s.to_string().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        if e.is_timeout() {
+            return if e.is_connect() {
+                Outcome::ConnectTimeout
+            } else {
+                Outcome::ReadTimeout
+            };
+        }
+        if e.is_connect() {
+            if text.contains("dns") || text.contains("failed to lookup") || text.contains("resolve")
+            {
+                return Outcome::Dns;
+            }
+            if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+                return Outcome::Tls;
+            }
+            return match io_kind {
+                Some(std::io::ErrorKind::ConnectionRefused) => Outcome::ConnectRefused,
+                Some(std::io::ErrorKind::TimedOut) => Outcome::ConnectTimeout,
+                _ => Outcome::ConnectRefused,
+            };
+        }
+        if text.contains("certificate") || text.contains("tls") {
+            return Outcome::Tls;
+        }
+        match io_kind {
+            Some(
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionAborted,
+            ) => Outcome::Reset,
+            Some(std::io::ErrorKind::UnexpectedEof) => Outcome::Truncated,
+            Some(std::io::ErrorKind::TimedOut) => Outcome::ReadTimeout,
+            _ if e.is_body() || e.is_decode() => Outcome::Truncated,
+            _ if text.contains("incomplete")
+                || text.contains("end of file")
+                || text.contains("eof") =>
+            {
+                Outcome::Truncated
+            }
+            _ => Outcome::Reset,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_the_taxonomy() {
+        assert_eq!(Outcome::Http4xx(404).label(), "http_4xx:404");
+        assert_eq!(Outcome::Business("NEG01".into()).label(), "business:NEG01");
+        assert_eq!(
+            Outcome::CheckFailed("VAL01".into()).label(),
+            "check_failed:VAL01"
+        );
+        assert_eq!(Outcome::TokenUnavailable.to_string(), "token_unavailable");
+    }
+
+    #[tokio::test]
+    async fn transport_errors_are_classified() {
+        // A port nothing listens on (bind, read the port, close).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let client = reqwest::Client::new();
+        let e = client
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .expect_err("refused");
+        assert_eq!(Outcome::of_transport(&e), Outcome::ConnectRefused);
+
+        // A server that accepts and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        let e = client
+            .get(format!("http://{addr}/"))
+            .timeout(std::time::Duration::from_millis(200))
+            .send()
+            .await
+            .expect_err("timeout");
+        assert_eq!(Outcome::of_transport(&e), Outcome::ReadTimeout);
+        hold.abort();
+
+        // A server that closes the connection without answering.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        });
+        let e = client
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .expect_err("closed");
+        assert!(
+            matches!(
+                Outcome::of_transport(&e),
+                Outcome::Reset | Outcome::Truncated
+            ),
+            "{e:?}"
+        );
+    }
+}
