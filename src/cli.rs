@@ -1,6 +1,7 @@
 //! Command-line interface: the raw flags (clap), dispatched to [`crate::cmd`].
 //!
-//! Exit codes: 0 success, 2 bad usage or a failure to run.
+//! Exit codes: 0 success; 1 a threshold or check failed (`run`); 2 bad usage,
+//! configuration or target, or a failure to run.
 
 use std::process::ExitCode;
 
@@ -24,6 +25,9 @@ pub enum Command {
     /// Print synthetic report bodies as JSON Lines (valid ones, or invalid cases
     /// with --invalid).
     Payload(cmd::payload::PayloadArgs),
+    /// Run a load scenario against the embedded mock (default) or a URL and
+    /// write a results folder.
+    Run(cmd::run::RunArgs),
     /// Run the bundled mock Ministry (the same server as `mss-mock`).
     Mock(mss_mock::cli::MockArgs),
 }
@@ -45,7 +49,17 @@ where
             };
         }
     };
+    if let Command::Run(args) = &cli.command {
+        return match cmd::run::run(args) {
+            Ok(outcome) => ExitCode::from(outcome.exit),
+            Err(e) => {
+                eprintln!("mss-harness: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let result = match cli.command {
+        Command::Run(_) => Ok(()),
         Command::Payload(args) => cmd::payload::run(&args, &mut std::io::stdout().lock()),
         Command::Mock(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)

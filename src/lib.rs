@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod domain;
+pub mod engine;
 pub mod generator;
 pub mod metrics;
 pub mod outcome;

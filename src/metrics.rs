@@ -193,7 +193,7 @@ struct Aggregate {
 /// The metrics of one run.
 #[derive(Debug)]
 pub struct Metrics {
-    started: Instant,
+    started: Mutex<Instant>,
     started_wall: SystemTime,
     shards: Box<[Mutex<[Local; 2]>]>,
     aggregate: Mutex<Aggregate>,
@@ -207,7 +207,7 @@ impl Metrics {
     /// Metrics of a run that starts at `started`, with `shards` recording shards.
     pub fn new(started: Instant, shards: usize) -> Self {
         Metrics {
-            started,
+            started: Mutex::new(started),
             started_wall: SystemTime::now(),
             shards: (0..shards.max(1))
                 .map(|_| Mutex::new([Local::new(), Local::new()]))
@@ -219,6 +219,11 @@ impl Metrics {
                 harvested: 0,
             }),
         }
+    }
+
+    /// Move the start of the run (before anything is recorded).
+    pub fn start_at(&self, started: Instant) {
+        *lock(&self.started) = started;
     }
 
     /// When the run started (wall clock).
@@ -276,7 +281,7 @@ impl Metrics {
                 s[i].reset();
             }
         }
-        let elapsed = self.started.elapsed().as_secs();
+        let elapsed = lock(&self.started).elapsed().as_secs();
         let second = agg.harvested;
         if elapsed > second || final_harvest {
             let Aggregate {

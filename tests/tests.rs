@@ -9,5 +9,6 @@ mod invalid_variants;
 mod mock_controls;
 mod mock_roundtrip;
 mod rules;
+mod run;
 mod token;
 mod token_cache;

@@ -1,3 +1,4 @@
 //! One module per subcommand, each exposing `run(..)`.
 
 pub mod payload;
+pub mod run;

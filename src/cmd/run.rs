@@ -1,0 +1,594 @@
+//! `mss-harness run [SCENARIO]`: drive a scenario's load at the embedded mock
+//! (the default) or a URL, and write a results folder.
+//!
+//! Exit codes: 0 every threshold met (and, against the mock, reconciliation
+//! exact); 1 a threshold or the reconciliation failed; 2 usage, configuration
+//! or target error.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::domain::{Contract, Service};
+use crate::engine::{self, RunContext, Target};
+use crate::metrics::{Percentiles, ServiceTotals};
+use crate::outcome::Outcome;
+use crate::scenario::{Metric, Scenario};
+use crate::secret::Secret;
+use crate::token::{Credentials, TokenCache, TokenPolicy};
+
+/// Flags of `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// A scenario file, or the name of a shipped one (smoke, baseline, go-live,
+    /// soak, spike, token-expiry).
+    #[arg(default_value = "smoke")]
+    pub scenario: String,
+    /// Results folder [default: results/<utc-timestamp>-<scenario>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// The result of `run`: the exit code and where the results are.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// 0 passed, 1 failed.
+    pub exit: u8,
+    /// The results folder.
+    pub dir: PathBuf,
+    /// `summary.json` as written.
+    pub summary: Value,
+}
+
+/// A configuration or target error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow!(UsageError(message.into()))
+}
+
+/// An embedded mock with one-off credentials for every administrator.
+struct Embedded {
+    base_url: String,
+    mock: mss_mock::Mock,
+    creds: HashMap<String, Credentials>,
+}
+
+async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
+    let mut clients = Vec::new();
+    let mut creds = HashMap::new();
+    for a in &Contract::embedded().administradoras {
+        let password = format!("{:032x}", rand::random::<u128>());
+        let client_id = format!("mss-harness-{}", a.codigo);
+        clients.push(mss_mock::ClientConfig {
+            username: format!("run-{}", a.codigo),
+            password: password.clone(),
+            client_id: client_id.clone(),
+            administradora: a.codigo.clone(),
+            services: None,
+        });
+        creds.insert(
+            a.codigo.clone(),
+            Credentials {
+                username: format!("run-{}", a.codigo),
+                password: Secret::new(password),
+                client_id,
+            },
+        );
+    }
+    let mut config = mss_mock::MockConfig::with_clients(clients);
+    if let Some(ttl) = scenario.target.mock.token_ttl_seconds {
+        config.token_ttl_seconds = ttl;
+    }
+    if let Some(latency) = scenario.target.mock.latency {
+        config.latency = latency;
+    }
+    let mock = mss_mock::Mock::new(config).map_err(|e| usage(format!("embedded mock: {e}")))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot bind the embedded mock on 127.0.0.1")?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(mock.clone().serve(listener));
+    Ok(Embedded {
+        base_url: format!("http://{addr}"),
+        mock,
+        creds,
+    })
+}
+
+fn env_var(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).map_err(|_| {
+        usage(format!(
+            "credentials: environment variable {name} is not set"
+        ))
+    })
+}
+
+fn policy(scenario: &Scenario) -> TokenPolicy {
+    TokenPolicy {
+        margin: scenario.token.refresh_margin.0,
+        jitter: scenario.token.refresh_jitter.0,
+        timeout: scenario.http.timeout.0,
+        ..TokenPolicy::default()
+    }
+}
+
+/// Run `args` and write the results; errors are usage errors (exit 2).
+pub fn run(args: &RunArgs) -> anyhow::Result<RunOutcome> {
+    let scenario = Scenario::load(&args.scenario).map_err(|e| usage(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_scenario(scenario, args.out.clone()))
+}
+
+/// Run a parsed scenario (the library entry point tests use).
+pub async fn run_scenario(scenario: Scenario, out: Option<PathBuf>) -> anyhow::Result<RunOutcome> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(scenario.http.connect_timeout.0)
+        .pool_max_idle_per_host(usize::MAX)
+        .no_proxy()
+        .build()
+        .context("cannot build the HTTP client")?;
+    let policy = policy(&scenario);
+    let own = scenario.data.administradora.clone();
+    let (target, embedded, target_label) = if scenario.target.url == "mock" {
+        let e = start_mock(&scenario).await?;
+        let token_url = format!("{}/token", e.base_url);
+        let mut caches: HashMap<String, Arc<TokenCache>> = e
+            .creds
+            .iter()
+            .map(|(admin, c)| {
+                (
+                    admin.clone(),
+                    Arc::new(TokenCache::new(
+                        http.clone(),
+                        token_url.clone(),
+                        c.clone(),
+                        policy,
+                    )),
+                )
+            })
+            .collect();
+        let mine = caches
+            .remove(&own)
+            .ok_or_else(|| usage(format!("data.administradora {own} is not in the contract")))?;
+        let target = Target {
+            base_url: e.base_url.clone(),
+            tokens: [mine.clone(), mine],
+            others: caches,
+        };
+        (target, Some(e), "mock (embedded)".to_owned())
+    } else {
+        let base = scenario.target.url.trim_end_matches('/').to_owned();
+        let url =
+            reqwest::Url::parse(&base).map_err(|e| usage(format!("target.url {base:?}: {e}")))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        if !scenario
+            .target
+            .allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&host))
+        {
+            return Err(usage(format!(
+                "target.url: host {host} is not in target.allowed_hosts"
+            )));
+        }
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<_> = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| usage(format!("target {host}:{port}: cannot resolve: {e}")))?
+            .collect();
+        if addrs.iter().any(|a| !a.ip().is_loopback()) {
+            return Err(usage(format!(
+                "target {host}: only loopback targets are accepted until the production guards \
+                 (allowlist confirmation, rate and duration caps) are available"
+            )));
+        }
+        let c = scenario
+            .credentials
+            .as_ref()
+            .ok_or_else(|| usage("credentials: a URL target needs [credentials]"))?;
+        let username = env_var(&c.username_env)?;
+        let password = Secret::new(env_var(&c.password_env)?);
+        let client = |var: &Option<String>| -> anyhow::Result<Option<String>> {
+            var.as_ref().map(|v| env_var(v)).transpose()
+        };
+        let shared = client(&c.client_id_env)?;
+        let per = [
+            client(&c.client_id_afiliacion_env)?,
+            client(&c.client_id_retracto_env)?,
+        ];
+        let reachable = futures_connect(&addrs, scenario.http.connect_timeout.0).await;
+        if !reachable {
+            return Err(usage(format!("target {host}:{port} is unreachable")));
+        }
+        let token_url = format!("{base}/token");
+        let make = |client_id: String| {
+            Arc::new(TokenCache::new(
+                http.clone(),
+                token_url.clone(),
+                Credentials {
+                    username: username.clone(),
+                    password: password.clone(),
+                    client_id,
+                },
+                policy,
+            ))
+        };
+        let tokens = match (per, shared) {
+            ([Some(a), Some(r)], _) => [make(a), make(r)],
+            (_, Some(s)) => {
+                let c = make(s);
+                [c.clone(), c]
+            }
+            _ => return Err(usage("credentials: no client_id variable")),
+        };
+        (
+            Target {
+                base_url: base.clone(),
+                tokens,
+                others: HashMap::new(),
+            },
+            None,
+            base,
+        )
+    };
+
+    let started_at: DateTime<Utc> = Utc::now();
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("results").join(format!(
+            "{}-{}",
+            started_at.format("%Y%m%dT%H%M%SZ"),
+            scenario.name
+        ))
+    });
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let ctx = engine::prepare(&scenario, target, http, (0, 1)).map_err(usage)?;
+    let progress = tokio::spawn(progress(ctx.clone(), scenario.duration()));
+    let goose_report = dir.join("goose-report.html").display().to_string();
+    let result = engine::execute(ctx.clone(), &scenario, Some(goose_report)).await;
+    progress.abort();
+    result.map_err(usage)?;
+    let ended_at: DateTime<Utc> = Utc::now();
+    if let Some(fatal) = ctx.fatal() {
+        return Err(usage(fatal));
+    }
+    let summary = write_outputs(
+        &dir,
+        &scenario,
+        &ctx,
+        embedded.as_ref(),
+        &target_label,
+        started_at,
+        ended_at,
+    )?;
+    let passed = summary["thresholds"]
+        .as_array()
+        .is_some_and(|t| t.iter().all(|x| x["ok"] == true))
+        && summary["reconciliation"]["ok"] != false;
+    print_table(&summary, &dir);
+    Ok(RunOutcome {
+        exit: if passed { 0 } else { 1 },
+        dir,
+        summary,
+    })
+}
+
+async fn futures_connect(addrs: &[std::net::SocketAddr], timeout: Duration) -> bool {
+    for a in addrs {
+        if let Ok(Ok(_)) = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(a)).await {
+            return true;
+        }
+    }
+    false
+}
+
+async fn progress(ctx: Arc<RunContext>, total: Duration) {
+    let tty = std::io::stderr().is_terminal();
+    let started = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let elapsed = started.elapsed().as_secs();
+        if !tty && !elapsed.is_multiple_of(5) {
+            continue;
+        }
+        let intervals = ctx.metrics().intervals();
+        let last = intervals.iter().map(|i| i.second).max();
+        let (mut done, mut errors, mut p99) = (0, 0, 0);
+        for i in intervals.iter().filter(|i| Some(i.second) == last) {
+            done += i.completed;
+            errors += i.errors;
+            p99 = p99.max(i.p99_us);
+        }
+        let line = format!(
+            "[{elapsed:>4}/{:>4} s] {done:>6} req/s  p99 {:>8.1} ms  errors {errors:>4}  in flight {:>5}",
+            total.as_secs(),
+            p99 as f64 / 1000.0,
+            ctx.in_flight()
+        );
+        if tty {
+            eprint!("\r{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+fn percentiles_json(p: &Percentiles) -> Value {
+    json!({"p50": p.p50, "p90": p.p90, "p95": p.p95, "p99": p.p99, "p999": p.p999, "max": p.max, "mean": (p.mean * 10.0).round() / 10.0})
+}
+
+fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f64) -> f64 {
+    let mut latency = crate::metrics::histogram();
+    let (mut requests, mut ok, mut dropped, mut stored) = (0u64, 0u64, 0u64, 0u64);
+    for t in totals {
+        let _ = latency.add(&t.latency);
+        requests += t.requests();
+        ok += t.accepted();
+        dropped += t.count(&Outcome::Dropped);
+        stored += t.accepted();
+    }
+    match metric {
+        Metric::Percentile(q) => {
+            if latency.is_empty() {
+                0.0
+            } else {
+                latency.value_at_quantile(q / 100.0) as f64
+            }
+        }
+        Metric::Max => latency.max() as f64,
+        Metric::Mean => latency.mean(),
+        Metric::ErrorRate => {
+            let sent = requests - dropped;
+            if sent == 0 {
+                0.0
+            } else {
+                (sent - ok) as f64 / sent as f64
+            }
+        }
+        Metric::DropRate => {
+            if requests == 0 {
+                0.0
+            } else {
+                dropped as f64 / requests as f64
+            }
+        }
+        Metric::Throughput => stored as f64 / seconds.max(1e-9),
+    }
+}
+
+fn write_outputs(
+    dir: &Path,
+    scenario: &Scenario,
+    ctx: &RunContext,
+    embedded: Option<&Embedded>,
+    target_label: &str,
+    started_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+) -> anyhow::Result<Value> {
+    let metrics = ctx.metrics();
+    let totals = metrics.totals();
+    let seconds = scenario.duration().as_secs_f64();
+    let mut services = serde_json::Map::new();
+    let mut dropped = 0;
+    for t in &totals {
+        let errors: BTreeMap<String, u64> = t
+            .outcomes
+            .iter()
+            .filter(|(o, _)| !o.is_ok())
+            .map(|(o, n)| (o.label().into_owned(), *n))
+            .collect();
+        dropped += t.count(&Outcome::Dropped);
+        services.insert(
+            t.service.name().to_owned(),
+            json!({
+                "requests": t.requests(),
+                "accepted": t.accepted(),
+                "latency_us": percentiles_json(&Percentiles::of(&t.latency)),
+                "service_time_us": percentiles_json(&Percentiles::of(&t.service_time)),
+                "errors": errors,
+            }),
+        );
+    }
+    // One token cache may serve both services: count each once.
+    let mut seen = Vec::new();
+    let mut token_requests = 0;
+    let mut token_refreshes = 0;
+    let mut token_latency = crate::metrics::histogram();
+    for cache in ctx.tokens().iter() {
+        let p = Arc::as_ptr(cache);
+        if seen.contains(&p) {
+            continue;
+        }
+        seen.push(p);
+        let s = cache.stats();
+        token_requests += s.requests;
+        token_refreshes += s.refreshes;
+        let _ = token_latency.add(&s.latency_us);
+    }
+    let mut thresholds = Vec::new();
+    for (scope, t) in scenario.thresholds() {
+        let selected: Vec<&ServiceTotals> = totals
+            .iter()
+            .filter(|x| scope.is_none_or(|s| s == x.service))
+            .collect();
+        let value = metric_value(t.metric, &selected, seconds);
+        let shown = match t.metric {
+            Metric::Percentile(_) | Metric::Max | Metric::Mean => {
+                format!("{:.1} ms", value / 1000.0)
+            }
+            Metric::ErrorRate | Metric::DropRate => format!("{:.3}%", value * 100.0),
+            Metric::Throughput => format!("{value:.1} req/s"),
+        };
+        thresholds.push(json!({
+            "expr": t.expr,
+            "scope": scope.map_or("global", Service::name),
+            "ok": t.holds(value),
+            "value": (value * 1000.0).round() / 1000.0,
+            "shown": shown,
+        }));
+    }
+    let reconciliation = match embedded {
+        Some(e) => {
+            let stats = e.mock.stats();
+            let stored = ctx.stored();
+            let mut per = serde_json::Map::new();
+            let mut ok = true;
+            for (i, s) in Service::ALL.into_iter().enumerate() {
+                let target = stats["services"][s.name()]["accepted"]
+                    .as_u64()
+                    .unwrap_or(0);
+                let harness = stored[i];
+                ok &= target == harness;
+                per.insert(
+                    s.name().to_owned(),
+                    json!({
+                        "harness": harness,
+                        "target": target,
+                        "lost": harness.saturating_sub(target),
+                        "duplicated": target.saturating_sub(harness),
+                    }),
+                );
+            }
+            json!({"checked": true, "ok": ok, "services": per})
+        }
+        None => json!({"checked": false, "ok": Value::Null, "services": {}}),
+    };
+    let summary = json!({
+        "schema_version": 1,
+        "version": env!("CARGO_PKG_VERSION"),
+        "scenario": scenario.name,
+        "target": target_label,
+        "started_at": started_at.to_rfc3339(),
+        "ended_at": ended_at.to_rfc3339(),
+        "duration_s": seconds,
+        "services": services,
+        "token": {
+            "requests": token_requests,
+            "refreshes": token_refreshes,
+            "latency_us": percentiles_json(&Percentiles::of(&token_latency)),
+        },
+        "dropped": dropped,
+        "thresholds": thresholds,
+        "reconciliation": reconciliation,
+    });
+    let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
+        std::fs::write(dir.join(name), bytes)
+            .with_context(|| format!("cannot write {}", dir.join(name).display()))
+    };
+    write(
+        "summary.json",
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    let mut hlog = Vec::new();
+    metrics.write_hlog(&mut hlog).context("latency.hlog")?;
+    write("latency.hlog", &hlog)?;
+    let mut ts = csv::Writer::from_writer(Vec::new());
+    ts.write_record([
+        "second", "service", "sent", "accepted", "errors", "p50_ms", "p99_ms",
+    ])?;
+    for i in metrics.intervals() {
+        ts.write_record([
+            i.second.to_string(),
+            i.service.name().to_owned(),
+            i.completed.to_string(),
+            i.accepted.to_string(),
+            i.errors.to_string(),
+            format!("{:.3}", i.p50_us as f64 / 1000.0),
+            format!("{:.3}", i.p99_us as f64 / 1000.0),
+        ])?;
+    }
+    write(
+        "timeseries.csv",
+        &ts.into_inner()
+            .map_err(|e| anyhow!("timeseries.csv: {e}"))?,
+    )?;
+    let mut errors = csv::Writer::from_writer(Vec::new());
+    errors.write_record(["service", "class", "count"])?;
+    for t in &totals {
+        for (o, n) in t.outcomes.iter().filter(|(o, _)| !o.is_ok()) {
+            errors.write_record([t.service.name(), &o.label(), &n.to_string()])?;
+        }
+    }
+    write(
+        "errors.csv",
+        &errors
+            .into_inner()
+            .map_err(|e| anyhow!("errors.csv: {e}"))?,
+    )?;
+    write(
+        "scenario.toml",
+        toml::to_string_pretty(scenario)?.as_bytes(),
+    )?;
+    Ok(summary)
+}
+
+fn print_table(summary: &Value, dir: &Path) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "\n{:<28} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "service", "requests", "accepted", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    if let Some(services) = summary["services"].as_object() {
+        for (name, s) in services {
+            let ms = |k: &str| s["latency_us"][k].as_f64().unwrap_or(0.0) / 1000.0;
+            let _ = writeln!(
+                out,
+                "{name:<28} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                s["requests"].as_u64().unwrap_or(0),
+                s["accepted"].as_u64().unwrap_or(0),
+                ms("p50"),
+                ms("p95"),
+                ms("p99"),
+                ms("max")
+            );
+            if let Some(errors) = s["errors"].as_object() {
+                for (class, n) in errors {
+                    let _ = writeln!(out, "    {class:<24} {n:>8}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "tokens: {} requests; dropped: {}",
+        summary["token"]["requests"], summary["dropped"]
+    );
+    for t in summary["thresholds"].as_array().into_iter().flatten() {
+        let mark = if t["ok"] == true { "pass" } else { "FAIL" };
+        let _ = writeln!(
+            out,
+            "  [{mark}] {}: {} (measured {})",
+            t["scope"].as_str().unwrap_or(""),
+            t["expr"].as_str().unwrap_or(""),
+            t["shown"].as_str().unwrap_or("")
+        );
+    }
+    if summary["reconciliation"]["checked"] == true {
+        let mark = if summary["reconciliation"]["ok"] == true {
+            "pass"
+        } else {
+            "FAIL"
+        };
+        let _ = writeln!(
+            out,
+            "  [{mark}] reconciliation with the mock: {}",
+            summary["reconciliation"]["services"]
+        );
+    }
+    let _ = writeln!(out, "results: {}", dir.display());
+}

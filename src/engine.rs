@@ -1,0 +1,653 @@
+//! The load engine: a scenario's requests, sent by Goose users.
+//!
+//! Goose is configured in code (`GooseConfiguration` +
+//! `GooseAttack::initialize_with_config`; it never sees our argv; telnet and
+//! websocket controllers off) and runs one scenario whose only transaction is
+//! [`RunContext::iteration`]. In the open model every user takes the next ticket
+//! of the shared [`ArrivalSchedule`], sleeps until it is due and sends; latency
+//! is measured from the due time. A ticket taken more than [`LATE_TOLERANCE`]
+//! late — every sender was busy, `max_in_flight` were in flight — is counted as
+//! `dropped` and not sent. In the closed model each user sends, waits and thinks.
+//! The harness records its own metrics ([`Metrics`]); Goose's report is kept as
+//! a secondary output.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use goose::config::GooseConfiguration;
+use goose::prelude::{GooseAttack, GooseUser, Transaction, TransactionFunction};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::domain::{Contract, Service};
+use crate::generator::invalid::{InvalidCase, InvalidGenerator, PENDING_TRANSACTION};
+use crate::generator::{
+    AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
+};
+use crate::metrics::Metrics;
+use crate::outcome::Outcome;
+use crate::scenario::{LoadModel, Scenario};
+use crate::schedule::ArrivalSchedule;
+use crate::token::{TokenCache, TokenError};
+
+/// A ticket taken later than this after its due time is `dropped`.
+pub const LATE_TOLERANCE: Duration = Duration::from_millis(100);
+/// Accepted affiliations kept for retractions.
+const POOL: usize = 50_000;
+
+/// What the target expects of a request.
+#[derive(Debug, Clone)]
+enum Expect {
+    Accepted,
+    Rejected { codigo: &'static str, status: u16 },
+}
+
+/// One unit of work: a request, or an invalid case with its set-up.
+#[derive(Debug)]
+enum Work {
+    Single {
+        service: Service,
+        body: Vec<u8>,
+        pool: Option<AcceptedAffiliation>,
+    },
+    Case(InvalidCase),
+}
+
+/// The synthetic data of a run, shared by every user.
+#[derive(Debug)]
+struct DataSource {
+    affiliations: AffiliationGenerator,
+    retractions: RetractionGenerator,
+    pool: VecDeque<AcceptedAffiliation>,
+    rng: ChaCha8Rng,
+    retract_share: f64,
+    invalid: Vec<(String, f64)>,
+}
+
+impl DataSource {
+    fn next(&mut self) -> Result<Work, String> {
+        let roll: f64 = self.rng.random();
+        let mut acc = 0.0;
+        for (codigo, fraction) in &self.invalid {
+            acc += fraction;
+            if roll < acc {
+                let codigo = codigo.clone();
+                let mut g = InvalidGenerator::new(&mut self.affiliations, &mut self.retractions);
+                return g.case(&codigo).map(Work::Case).map_err(|e| e.to_string());
+            }
+        }
+        if self.rng.random::<f64>() < self.retract_share {
+            while let Some(a) = self.pool.pop_front() {
+                if let Some(r) = self.retractions.retraction(&a) {
+                    let body = serde_json::to_vec(&r).map_err(|e| e.to_string())?;
+                    return Ok(Work::Single {
+                        service: Service::Retracto,
+                        body,
+                        pool: None,
+                    });
+                }
+            }
+        }
+        let a = self
+            .affiliations
+            .next_affiliation()
+            .map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&a).map_err(|e| e.to_string())?;
+        Ok(Work::Single {
+            service: Service::Afiliacion,
+            body,
+            pool: Some(AcceptedAffiliation::of(&a, "")),
+        })
+    }
+
+    fn accepted(&mut self, mut a: AcceptedAffiliation, numero: &str) {
+        a.numero_transaccion = numero.to_owned();
+        if self.pool.len() >= POOL {
+            self.pool.pop_front();
+        }
+        self.pool.push_back(a);
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    resultado: String,
+    codigo: String,
+    #[serde(rename = "numeroTransaccion")]
+    numero_transaccion: String,
+}
+
+/// Everything the users of a run share.
+#[derive(Debug)]
+pub struct RunContext {
+    base_url: String,
+    http: reqwest::Client,
+    schedule: Option<ArrivalSchedule>,
+    think_time: Duration,
+    timeout: Duration,
+    duration: Duration,
+    /// Set by the first iteration: Goose takes a moment to start its users, and
+    /// due times count from when the first one runs.
+    start: std::sync::OnceLock<Instant>,
+    metrics: Metrics,
+    tokens: [Arc<TokenCache>; 2],
+    data: Mutex<DataSource>,
+    in_flight: AtomicUsize,
+    stored: [AtomicU64; 2],
+    stopping: AtomicBool,
+    others: std::collections::HashMap<String, Arc<TokenCache>>,
+    own: String,
+    fatal: Mutex<Option<String>>,
+}
+
+fn service_index(s: Service) -> usize {
+    match s {
+        Service::Afiliacion => 0,
+        Service::Retracto => 1,
+    }
+}
+
+impl RunContext {
+    /// Metrics of the run.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Records the target answered `OK` to, per service (for reconciliation).
+    pub fn stored(&self) -> [u64; 2] {
+        [
+            self.stored[0].load(Ordering::Relaxed),
+            self.stored[1].load(Ordering::Relaxed),
+        ]
+    }
+
+    /// The token caches, per service (the same cache when one client_id serves both).
+    pub fn tokens(&self) -> &[Arc<TokenCache>; 2] {
+        &self.tokens
+    }
+
+    /// Requests now in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// A data error that stopped the run, if any.
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn stop_with(&self, message: String) {
+        self.stopping.store(true, Ordering::Relaxed);
+        let mut f = self
+            .fatal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.get_or_insert(message);
+    }
+
+    /// When the run's clock started (the first iteration), if it has.
+    pub fn started(&self) -> Option<Instant> {
+        self.start.get().copied()
+    }
+
+    fn begin(&self) -> Instant {
+        *self.start.get_or_init(|| {
+            let now = Instant::now();
+            self.metrics.start_at(now);
+            now
+        })
+    }
+
+    /// One Goose transaction: one ticket (open) or one round (closed).
+    pub async fn iteration(&self, shard: usize) {
+        let start = self.begin();
+        let end = start + self.duration;
+        if self.stopping.load(Ordering::Relaxed) {
+            tokio::time::sleep_until(end).await;
+            return;
+        }
+        let due = match &self.schedule {
+            Some(schedule) => match schedule.next_ticket() {
+                Some(ticket) => {
+                    let due = start + ticket.due;
+                    tokio::time::sleep_until(due).await;
+                    due
+                }
+                None => {
+                    tokio::time::sleep_until(end).await;
+                    return;
+                }
+            },
+            None => {
+                if Instant::now() >= end {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    return;
+                }
+                Instant::now()
+            }
+        };
+        let work = {
+            let mut data = self
+                .data
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            data.next()
+        };
+        let work = match work {
+            Ok(w) => w,
+            Err(e) => {
+                self.stop_with(format!("data: {e}"));
+                return;
+            }
+        };
+        if self.schedule.is_some() && Instant::now() > due + LATE_TOLERANCE {
+            let service = match &work {
+                Work::Single { service, .. } => *service,
+                Work::Case(c) => c.probe.service,
+            };
+            self.metrics
+                .record(shard, service, Outcome::Dropped, None, None);
+            return;
+        }
+        match work {
+            Work::Single {
+                service,
+                body,
+                pool,
+            } => {
+                let (outcome, numero) = self
+                    .send(shard, service, body, due, &Expect::Accepted)
+                    .await;
+                if let (Outcome::Ok, Some(a), Some(n)) = (&outcome, pool, numero) {
+                    self.data
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .accepted(a, &n);
+                }
+            }
+            Work::Case(case) => self.run_case(shard, case, due).await,
+        }
+        if self.schedule.is_none() && !self.think_time.is_zero() {
+            tokio::time::sleep(self.think_time).await;
+        }
+    }
+
+    async fn run_case(&self, shard: usize, case: InvalidCase, due: Instant) {
+        let mut answers: Vec<Option<String>> = Vec::new();
+        for step in &case.setup {
+            let mut body = step.body.clone();
+            if let Some(i) = step.transaction_from {
+                body["numeroTransaccionAfiliacion"] = answers
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| PENDING_TRANSACTION.to_owned())
+                    .into();
+            }
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let (outcome, numero) = self
+                .send_as(
+                    &step.sender,
+                    shard,
+                    step.service,
+                    bytes,
+                    Instant::now(),
+                    &Expect::Accepted,
+                )
+                .await;
+            if !outcome.is_ok() {
+                // The set-up failed: the probe would prove nothing.
+                return;
+            }
+            answers.push(numero);
+        }
+        let mut body = case.probe.body.clone();
+        if let Some(i) = case.probe.transaction_from {
+            body["numeroTransaccionAfiliacion"] =
+                answers.get(i).cloned().flatten().unwrap_or_default().into();
+        }
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let expect = Expect::Rejected {
+            codigo: case.codigo,
+            status: case.http_status,
+        };
+        let due = if case.setup.is_empty() {
+            due
+        } else {
+            Instant::now()
+        };
+        self.send_as(
+            &case.probe.sender,
+            shard,
+            case.probe.service,
+            bytes,
+            due,
+            &expect,
+        )
+        .await;
+    }
+
+    /// Send as administrator `sender` (its own client when it is not the
+    /// scenario's administrator).
+    async fn send_as(
+        &self,
+        sender: &str,
+        shard: usize,
+        service: Service,
+        body: Vec<u8>,
+        due: Instant,
+        expect: &Expect,
+    ) -> (Outcome, Option<String>) {
+        let cache = if sender == self.own {
+            &self.tokens[service_index(service)]
+        } else {
+            match self.others.get(sender) {
+                Some(c) => c,
+                None => {
+                    self.metrics
+                        .record(shard, service, Outcome::AuthFailed, None, None);
+                    return (Outcome::AuthFailed, None);
+                }
+            }
+        };
+        self.send_with(cache, shard, service, body, due, expect)
+            .await
+    }
+
+    async fn send(
+        &self,
+        shard: usize,
+        service: Service,
+        body: Vec<u8>,
+        due: Instant,
+        expect: &Expect,
+    ) -> (Outcome, Option<String>) {
+        let cache = &self.tokens[service_index(service)];
+        self.send_with(cache, shard, service, body, due, expect)
+            .await
+    }
+
+    /// Send one request (retrying once after a 401 with a fresh token), record
+    /// it, and return its outcome and `numeroTransaccion`.
+    async fn send_with(
+        &self,
+        cache: &TokenCache,
+        shard: usize,
+        service: Service,
+        body: Vec<u8>,
+        due: Instant,
+        expect: &Expect,
+    ) -> (Outcome, Option<String>) {
+        let url = format!("{}{}", self.base_url, service.path());
+        let mut sent_at = None;
+        let mut result = None;
+        for attempt in 0..2 {
+            let token = match cache.get().await {
+                Ok(t) => t,
+                Err(TokenError::Unavailable(_)) => {
+                    result = Some((Outcome::TokenUnavailable, None));
+                    break;
+                }
+                Err(TokenError::Refused { .. }) => {
+                    result = Some((Outcome::AuthFailed, None));
+                    break;
+                }
+            };
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            let start = Instant::now();
+            sent_at.get_or_insert(start);
+            let response = self
+                .http
+                .post(&url)
+                .header(AUTHORIZATION, format!("Bearer {}", token.value.expose()))
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone())
+                .timeout(self.timeout)
+                .send()
+                .await;
+            let answer = match response {
+                Ok(r) => {
+                    let status = r.status();
+                    match r.bytes().await {
+                        Ok(b) => Ok((status, b)),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            match answer {
+                Err(e) => {
+                    result = Some((Outcome::of_transport(&e), None));
+                    break;
+                }
+                Ok((status, _)) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
+                    cache.invalidate(token.generation);
+                    continue;
+                }
+                Ok((status, bytes)) => {
+                    result = Some(self.classify(service, status, &bytes, expect));
+                    break;
+                }
+            }
+        }
+        let (outcome, numero) = result.unwrap_or((Outcome::AuthFailed, None));
+        let end = Instant::now();
+        let latency = sent_at.map(|_| end - due);
+        let service_time = sent_at.map(|s| end - s);
+        self.metrics
+            .record(shard, service, outcome.clone(), latency, service_time);
+        (outcome, numero)
+    }
+
+    fn classify(
+        &self,
+        service: Service,
+        status: StatusCode,
+        bytes: &[u8],
+        expect: &Expect,
+    ) -> (Outcome, Option<String>) {
+        let envelope = serde_json::from_slice::<Envelope>(bytes).ok();
+        if status == StatusCode::OK {
+            let Some(env) = envelope.filter(|e| e.codigo == "OK" && e.resultado == "200") else {
+                return (Outcome::InvalidBody, None);
+            };
+            self.stored[service_index(service)].fetch_add(1, Ordering::Relaxed);
+            return match expect {
+                Expect::Accepted => (Outcome::Ok, Some(env.numero_transaccion)),
+                Expect::Rejected { codigo, .. } => {
+                    (Outcome::CheckFailed((*codigo).to_owned()), None)
+                }
+            };
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return (Outcome::AuthFailed, None);
+        }
+        let codigo = envelope.map(|e| e.codigo);
+        match expect {
+            Expect::Rejected {
+                codigo: want,
+                status: want_status,
+            } => {
+                if codigo.as_deref() == Some(*want) && status.as_u16() == *want_status {
+                    (Outcome::Ok, None)
+                } else {
+                    (Outcome::CheckFailed((*want).to_owned()), None)
+                }
+            }
+            Expect::Accepted => match codigo {
+                Some(c)
+                    if Contract::embedded().codigo(&c).is_some() && status.is_client_error() =>
+                {
+                    (Outcome::Business(c), None)
+                }
+                _ if status.is_server_error() => (Outcome::Http5xx(status.as_u16()), None),
+                _ => (Outcome::Http4xx(status.as_u16()), None),
+            },
+        }
+    }
+}
+
+/// What [`prepare`] needs from the caller.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL of the target, e.g. `http://127.0.0.1:41234`.
+    pub base_url: String,
+    /// The token caches for each service (the same `Arc` when one client_id serves both).
+    pub tokens: [Arc<TokenCache>; 2],
+    /// Token caches of other administrators (the mock only), for invalid cases
+    /// whose set-up another administrator reports.
+    pub others: std::collections::HashMap<String, Arc<TokenCache>>,
+}
+
+/// Build the shared context of a run of `scenario` against `target`, starting now.
+pub fn prepare(
+    scenario: &Scenario,
+    target: Target,
+    http: reqwest::Client,
+    worker: (u16, u16),
+) -> Result<Arc<RunContext>, String> {
+    let (schedule, think_time) = match scenario.load_model() {
+        LoadModel::Open {
+            start_rate, stages, ..
+        } => {
+            let s = ArrivalSchedule::new(start_rate, &stages)
+                .with_share(u64::from(worker.0), u64::from(worker.1));
+            (Some(s), Duration::ZERO)
+        }
+        LoadModel::Closed { think_time, .. } => (None, think_time),
+    };
+    let mut config = GeneratorConfig::new(scenario.data.seed, &scenario.data.administradora);
+    config.radicado_prefix = scenario.data.radicado_prefix.clone();
+    config.worker = worker.0;
+    let weights = |s: Service| scenario.mix.get(s.name()).copied().unwrap_or(0.0);
+    let total = weights(Service::Afiliacion) + weights(Service::Retracto);
+    let data = DataSource {
+        affiliations: AffiliationGenerator::new(config.clone()).map_err(|e| e.to_string())?,
+        retractions: RetractionGenerator::new(config).map_err(|e| e.to_string())?,
+        pool: VecDeque::new(),
+        rng: ChaCha8Rng::seed_from_u64(scenario.data.seed ^ 0x006d_6978),
+        retract_share: if total > 0.0 {
+            weights(Service::Retracto) / total
+        } else {
+            0.0
+        },
+        invalid: scenario
+            .invalid
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+    };
+    Ok(Arc::new(RunContext {
+        base_url: target.base_url,
+        http,
+        schedule,
+        think_time,
+        timeout: scenario.http.timeout.0,
+        duration: scenario.duration(),
+        start: std::sync::OnceLock::new(),
+        metrics: Metrics::new(Instant::now(), 16),
+        tokens: target.tokens,
+        data: Mutex::new(data),
+        in_flight: AtomicUsize::new(0),
+        stored: [AtomicU64::new(0), AtomicU64::new(0)],
+        stopping: AtomicBool::new(false),
+        others: target.others,
+        own: scenario.data.administradora.clone(),
+        fatal: Mutex::new(None),
+    }))
+}
+
+/// Number of Goose users for the scenario's model.
+pub fn users(scenario: &Scenario) -> usize {
+    match scenario.load_model() {
+        LoadModel::Open { max_in_flight, .. } => max_in_flight,
+        LoadModel::Closed { users, .. } => users,
+    }
+}
+
+/// Run the Goose attack for `ctx` until the scenario's end; Goose's HTML report
+/// goes to `goose_report` when given.
+pub async fn execute(
+    ctx: Arc<RunContext>,
+    scenario: &Scenario,
+    goose_report: Option<String>,
+) -> Result<(), String> {
+    let users = users(scenario);
+    let (hatch, run_time) = match scenario.load_model() {
+        LoadModel::Open { .. } => (
+            users as f64 * 10.0,
+            scenario.duration() + Duration::from_millis(400),
+        ),
+        LoadModel::Closed {
+            users,
+            ramp,
+            run_time,
+            ..
+        } => {
+            let rate = if ramp.is_zero() {
+                users as f64 * 10.0
+            } else {
+                users as f64 / ramp.as_secs_f64()
+            };
+            (rate, ramp + run_time)
+        }
+    };
+    let mut config = GooseConfiguration::default();
+    config.host = Some(ctx.base_url.clone());
+    config.users = Some(users);
+    config.increase_rate = Some(format!("{hatch:.3}"));
+    config.run_time = Some(format!("{}", run_time.as_secs().max(1)));
+    config.no_telnet = true;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.quiet = 1;
+    if let Some(path) = goose_report {
+        config.report_file = vec![path];
+    }
+    let transaction_ctx = ctx.clone();
+    let transaction: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        let ctx = transaction_ctx.clone();
+        let shard = user.weighted_users_index;
+        Box::pin(async move {
+            ctx.iteration(shard).await;
+            Ok(())
+        })
+    });
+    let attack = GooseAttack::initialize_with_config(config)
+        .map_err(|e| format!("goose: {e}"))?
+        .register_scenario(
+            goose::goose::Scenario::new("mss-harness")
+                .register_transaction(Transaction::new(transaction).set_name("report")),
+        );
+    let harvester = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let start = loop {
+                if let Some(s) = ctx.started() {
+                    break s;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let mut tick =
+                tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                ctx.metrics.harvest(false);
+            }
+        })
+    };
+    let result = attack.execute().await;
+    harvester.abort();
+    ctx.metrics.harvest(true);
+    result.map(|_| ()).map_err(|e| format!("goose: {e}"))
+}

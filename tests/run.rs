@@ -1,0 +1,218 @@
+//! `mss-harness run`: short scenarios end to end against the embedded mock, the
+//! outputs and their schema, exit codes, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mss_harness::cmd::run::run_scenario;
+use mss_harness::scenario::Scenario;
+use serde_json::Value;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "mss-run-{name}-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn summary_schema() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/summary.schema.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("json");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("valid schema")
+}
+
+const OPEN: &str = r#"
+name = "short-open"
+[target]
+url = "mock"
+[target.mock]
+latency = { distribution = "fixed", ms = 2 }
+[load]
+model = "open"
+stages = [{ rate = 60, duration = "4s" }]
+max_in_flight = 50
+[invalid]
+VAL01 = 0.05
+NEG03 = 0.03
+NEG12 = 0.03
+[thresholds]
+global = ["p99 < 2s", "error_rate < 1%"]
+ReportarAfiliaciontraslado = ["max < 5s"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_run_writes_every_output_reconciles_and_passes() {
+    let dir = temp_dir("open");
+    let outcome = run_scenario(scenario(OPEN), Some(dir.clone()))
+        .await
+        .expect("run");
+    assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
+    for file in [
+        "summary.json",
+        "latency.hlog",
+        "timeseries.csv",
+        "errors.csv",
+        "scenario.toml",
+        "goose-report.html",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary"))
+            .expect("json");
+    if let Err(e) = summary_schema().validate(&summary) {
+        panic!("summary.json does not match results/summary.schema.json: {e}\n{summary:#}");
+    }
+    assert_eq!(summary["reconciliation"]["ok"], true, "{summary:#}");
+    let services = &summary["services"];
+    let requests: u64 = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"]
+        .iter()
+        .map(|s| services[s]["requests"].as_u64().expect("requests"))
+        .sum();
+    // 240 tickets; invalid cases with a set-up add their set-up requests.
+    assert!((240..=300).contains(&requests), "{requests}");
+    for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
+        let errors = services[s]["errors"].as_object().expect("errors");
+        assert!(errors.is_empty(), "{s}: {errors:?}");
+    }
+    assert_eq!(summary["dropped"], 0);
+    assert_eq!(summary["token"]["requests"], 1);
+    // The resolved scenario reads back.
+    Scenario::load(dir.join("scenario.toml").to_str().expect("utf-8"))
+        .expect("resolved scenario parses");
+    let hlog = std::fs::read_to_string(dir.join("latency.hlog")).expect("hlog");
+    assert!(
+        hlog.lines().filter(|l| l.starts_with("Tag=")).count() >= 4,
+        "{hlog}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_run_and_a_failing_threshold_exit_1() {
+    let dir = temp_dir("closed");
+    let text = r#"
+name = "short-closed"
+[target]
+url = "mock"
+[load]
+model = "closed"
+users = 4
+think_time = "20ms"
+run_time = "2s"
+[thresholds]
+global = ["p99 < 1us"]
+"#;
+    let outcome = run_scenario(scenario(text), Some(dir.clone()))
+        .await
+        .expect("run");
+    assert_eq!(outcome.exit, 1, "{:#}", outcome.summary);
+    let t = &outcome.summary["thresholds"][0];
+    assert_eq!(t["ok"], false);
+    assert!(
+        outcome.summary["services"]["ReportarAfiliaciontraslado"]["requests"]
+            .as_u64()
+            .expect("n")
+            > 20
+    );
+    assert_eq!(outcome.summary["reconciliation"]["ok"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn harness(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mss-harness"));
+    c.args(args).env("RUST_BACKTRACE", "0");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run mss-harness")
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_naming_the_problem() {
+    let dir = temp_dir("bad");
+    let base =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.toml"))
+            .expect("smoke");
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let url_target = |url: &str| {
+        base.replace("url = \"mock\"", &format!("url = \"{url}\"\nallowed_hosts = [\"127.0.0.1\"]"))
+            .replace("[target.mock]\nlatency = { distribution = \"lognormal\", median_ms = 20, sigma = 0.5, cap_ms = 500 }\n", "")
+            + "\n[credentials]\nusername_env = \"MSS_TEST_USER\"\npassword_env = \"MSS_TEST_PASSWORD\"\nclient_id_env = \"MSS_TEST_CLIENT\"\n"
+    };
+    type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "unknown-key",
+            base.replace("[load]", "colour = \"red\"\n[load]"),
+            vec![],
+            "colour",
+        ),
+        (
+            "wrong-type",
+            base.replace("max_in_flight = 200", "max_in_flight = \"many\""),
+            vec![],
+            "load.max_in_flight",
+        ),
+        (
+            "negative-rate",
+            base.replace("rate = 50", "rate = -50"),
+            vec![],
+            "load.stages[0].rate",
+        ),
+        (
+            "missing-variable",
+            url_target(&format!("http://127.0.0.1:{closed_port}")),
+            vec![],
+            "MSS_TEST_USER",
+        ),
+        (
+            "unreachable",
+            url_target(&format!("http://127.0.0.1:{closed_port}")),
+            vec![
+                ("MSS_TEST_USER", "u"),
+                ("MSS_TEST_PASSWORD", "canary-pw"),
+                ("MSS_TEST_CLIENT", "c"),
+            ],
+            "unreachable",
+        ),
+    ];
+    for (name, text, env, needle) in cases {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("write");
+        let out = harness(
+            &[
+                "run",
+                path.to_str().expect("utf-8"),
+                "--out",
+                dir.join(name).to_str().expect("utf-8"),
+            ],
+            &env,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{name}: {err}");
+        assert!(lines[0].contains(needle), "{name}: {err}");
+        assert!(!err.contains("canary-pw"), "{name}: {err}");
+        if name != "missing-variable" && name != "unreachable" {
+            assert!(lines[0].contains(&format!("{name}.toml")), "{name}: {err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
