@@ -6,6 +6,7 @@ mod calendar;
 mod cli;
 mod garbage;
 mod invalid_variants;
+mod load_acceptance;
 mod mock_controls;
 mod mock_roundtrip;
 mod rules;

@@ -245,6 +245,25 @@ pub async fn run_scenario(scenario: Scenario, out: Option<PathBuf>) -> anyhow::R
         )
     };
 
+    let mock = embedded.map(|e| e.mock);
+    run_prepared(scenario, out, http, target, mock, &target_label, None).await
+}
+
+/// Called once the run's clock has started, with the run's shared context (tests
+/// use it to act on the target mid-run).
+pub type OnStart = Box<dyn FnOnce(Arc<RunContext>) + Send>;
+
+/// Run `scenario` against a resolved `target`; `mock`, when given, is the mock
+/// behind it, whose records are reconciled with what the harness saw.
+pub async fn run_prepared(
+    scenario: Scenario,
+    out: Option<PathBuf>,
+    http: reqwest::Client,
+    target: Target,
+    mock: Option<mss_mock::Mock>,
+    target_label: &str,
+    on_start: Option<OnStart>,
+) -> anyhow::Result<RunOutcome> {
     let started_at: DateTime<Utc> = Utc::now();
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("results").join(format!(
@@ -256,6 +275,15 @@ pub async fn run_scenario(scenario: Scenario, out: Option<PathBuf>) -> anyhow::R
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let ctx = engine::prepare(&scenario, target, http, (0, 1)).map_err(usage)?;
     let progress = tokio::spawn(progress(ctx.clone(), scenario.duration()));
+    if let Some(hook) = on_start {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            while ctx.started().is_none() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            hook(ctx);
+        });
+    }
     let goose_report = dir.join("goose-report.html").display().to_string();
     let result = engine::execute(ctx.clone(), &scenario, Some(goose_report)).await;
     progress.abort();
@@ -268,8 +296,8 @@ pub async fn run_scenario(scenario: Scenario, out: Option<PathBuf>) -> anyhow::R
         &dir,
         &scenario,
         &ctx,
-        embedded.as_ref(),
-        &target_label,
+        mock.as_ref(),
+        target_label,
         started_at,
         ended_at,
     )?;
@@ -374,7 +402,7 @@ fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
     ctx: &RunContext,
-    embedded: Option<&Embedded>,
+    mock: Option<&mss_mock::Mock>,
     target_label: &str,
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
@@ -441,9 +469,9 @@ fn write_outputs(
             "shown": shown,
         }));
     }
-    let reconciliation = match embedded {
-        Some(e) => {
-            let stats = e.mock.stats();
+    let reconciliation = match mock {
+        Some(m) => {
+            let stats = m.stats();
             let stored = ctx.stored();
             let mut per = serde_json::Map::new();
             let mut ok = true;
