@@ -346,6 +346,27 @@ impl Metrics {
         lock(&self.aggregate).intervals.clone()
     }
 
+    /// Latency and counts of every service over the seconds `from..to` of the
+    /// run: (latency histogram, completed, errors).
+    pub fn window(&self, from: u64, to: u64) -> (Histogram<u64>, u64, u64) {
+        let agg = lock(&self.aggregate);
+        let mut h = histogram();
+        let (mut completed, mut errors) = (0, 0);
+        let mut deserializer = Deserializer::new();
+        for i in agg
+            .intervals
+            .iter()
+            .filter(|i| (from..to).contains(&i.second))
+        {
+            completed += i.completed;
+            errors += i.errors;
+            if let Ok(part) = deserializer.deserialize::<u64, _>(&mut i.encoded.as_slice()) {
+                let _ = h.add(&part);
+            }
+        }
+        (h, completed, errors)
+    }
+
     /// Write the intervals as an HdrHistogram interval log (V2, deflate), one
     /// tagged histogram per service and second.
     pub fn write_hlog(&self, out: &mut impl io::Write) -> io::Result<()> {

@@ -273,3 +273,37 @@ max_in_flight = 500
     );
     assert_eq!(out.summary["dropped"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "22 s; run with --ignored"]
+async fn go_live_reports_the_highest_rate_within_the_thresholds() {
+    // Two plateaus; the mock turns slow during the second one.
+    let t = TestMock::new();
+    let base = t.serve().await;
+    let mock = t.mock.clone();
+    let hook: mss_harness::cmd::run::OnStart = Box::new(move |_ctx| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(11)).await;
+            mock.pacing()
+                .set_profile(mss_mock::LatencyProfile::Fixed { ms: 300.0 });
+        });
+    });
+    let text = r#"
+name = "mini-go-live"
+[target]
+url = "mock"
+[load]
+model = "open"
+stages = [{ rate = 50, duration = "10s" }, { rate = 150, duration = "2s" }, { rate = 150, duration = "10s" }]
+max_in_flight = 500
+[thresholds]
+global = ["p99 < 100ms", "error_rate < 1%"]
+"#;
+    let out = run(&t, base, text, Some(hook)).await;
+    assert_eq!(out.exit, 1, "the run as a whole misses p99");
+    let stages = out.summary["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert_eq!(stages[0]["ok"], true, "{stages:?}");
+    assert_eq!(stages[1]["ok"], false, "{stages:?}");
+    assert_eq!(out.summary["highest_sustained_rate"], 50.0);
+}

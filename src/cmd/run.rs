@@ -469,6 +469,7 @@ fn write_outputs(
             "shown": shown,
         }));
     }
+    let (stages, highest) = plateaus(scenario, metrics);
     let reconciliation = match mock {
         Some(m) => {
             let stats = m.stats();
@@ -511,6 +512,8 @@ fn write_outputs(
         },
         "dropped": dropped,
         "thresholds": thresholds,
+        "stages": stages,
+        "highest_sustained_rate": highest,
         "reconciliation": reconciliation,
     });
     let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
@@ -562,6 +565,74 @@ fn write_outputs(
         toml::to_string_pretty(scenario)?.as_bytes(),
     )?;
     Ok(summary)
+}
+
+/// For the open model: each plateau (a stage that holds its rate, 10 s or
+/// longer) judged by the global latency and error-rate thresholds over its
+/// seconds (the first two left out as settling time), and the highest plateau
+/// rate at which they all hold — what `go-live` reports.
+fn plateaus(scenario: &Scenario, metrics: &crate::metrics::Metrics) -> (Vec<Value>, Value) {
+    let crate::scenario::LoadModel::Open {
+        start_rate, stages, ..
+    } = scenario.load_model()
+    else {
+        return (Vec::new(), Value::Null);
+    };
+    let checks: Vec<_> = scenario
+        .thresholds()
+        .into_iter()
+        .filter(|(scope, t)| {
+            scope.is_none()
+                && matches!(
+                    t.metric,
+                    Metric::Percentile(_) | Metric::Max | Metric::Mean | Metric::ErrorRate
+                )
+        })
+        .map(|(_, t)| t)
+        .collect();
+    let mut out = Vec::new();
+    let mut highest: Option<f64> = None;
+    let (mut at, mut from) = (0u64, start_rate);
+    for stage in stages {
+        let length = stage.duration.0.as_secs();
+        let plateau = (stage.rate - from).abs() < 1e-9 && length >= 10;
+        if plateau {
+            let (latency, completed, errors) = metrics.window(at + 2, at + length);
+            let mut results = Vec::new();
+            let mut all = completed > 0;
+            for t in &checks {
+                let value = match t.metric {
+                    Metric::Percentile(q) if !latency.is_empty() => {
+                        latency.value_at_quantile(q / 100.0) as f64
+                    }
+                    Metric::Max => latency.max() as f64,
+                    Metric::Mean => latency.mean(),
+                    Metric::ErrorRate if completed > 0 => errors as f64 / completed as f64,
+                    _ => 0.0,
+                };
+                let ok = t.holds(value);
+                all &= ok;
+                results.push(
+                    json!({"expr": t.expr, "ok": ok, "value": (value * 1000.0).round() / 1000.0}),
+                );
+            }
+            if all && highest.is_none_or(|h| stage.rate > h) {
+                highest = Some(stage.rate);
+            }
+            out.push(json!({
+                "rate": stage.rate,
+                "start_s": at,
+                "end_s": at + length,
+                "completed": completed,
+                "achieved_rate": (completed as f64 / (length.saturating_sub(2).max(1)) as f64 * 10.0).round() / 10.0,
+                "ok": all,
+                "thresholds": results,
+            }));
+        }
+        at += length;
+        from = stage.rate;
+    }
+    (out, highest.map_or(Value::Null, Value::from))
 }
 
 fn print_table(summary: &Value, dir: &Path) {
