@@ -269,7 +269,7 @@ impl RunContext {
                 pool,
             } => {
                 let (outcome, numero) = self
-                    .send(shard, service, body, due, &Expect::Accepted)
+                    .send_as(&self.own, shard, service, body, due, &Expect::Accepted)
                     .await;
                 if let (Outcome::Ok, Some(a), Some(n)) = (&outcome, pool, numero) {
                     self.data
@@ -363,19 +363,6 @@ impl RunContext {
                 }
             }
         };
-        self.send_with(cache, shard, service, body, due, expect)
-            .await
-    }
-
-    async fn send(
-        &self,
-        shard: usize,
-        service: Service,
-        body: Vec<u8>,
-        due: Instant,
-        expect: &Expect,
-    ) -> (Outcome, Option<String>) {
-        let cache = &self.tokens[service_index(service)];
         self.send_with(cache, shard, service, body, due, expect)
             .await
     }
