@@ -18,10 +18,12 @@ port=${PORT:-18062}
 users_list=("$@")
 [ ${#users_list[@]} -gt 0 ] || users_list=(10 1000)
 
-cargo build --release -q -p mss-mock --bin mss-mock
-cargo build --release -q --bin mss-harness --example bare_goose
+# Both load generators are built alike, with the `dist` profile (fat LTO) that
+# load generation should use.
+cargo build --profile dist -q -p mss-mock --bin mss-mock
+cargo build --profile dist -q --bin mss-harness --example bare_goose
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]+)".*/\1/')
-bin="$target_dir/release"
+bin="$target_dir/dist"
 work=$(mktemp -d)
 trap 'kill $mock 2>/dev/null || true; rm -rf "$work"' EXIT
 

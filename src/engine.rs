@@ -11,17 +11,20 @@
 //! The harness records its own metrics ([`Metrics`]); Goose's report is kept as
 //! a secondary output.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use goose::config::GooseConfiguration;
+use goose::goose::{GooseMethod, GooseRequest, GooseResponse};
 use goose::prelude::{GooseAttack, GooseUser, Transaction, TransactionFunction};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -53,10 +56,10 @@ enum Expect {
 enum Work {
     Single {
         service: Service,
-        body: Vec<u8>,
+        body: Bytes,
         pool: Option<AcceptedAffiliation>,
     },
-    Case(InvalidCase),
+    Case(Box<InvalidCase>),
 }
 
 /// The synthetic data of a run, shared by every user.
@@ -79,30 +82,37 @@ impl DataSource {
             if roll < acc {
                 let codigo = codigo.clone();
                 let mut g = InvalidGenerator::new(&mut self.affiliations, &mut self.retractions);
-                return g.case(&codigo).map(Work::Case).map_err(|e| e.to_string());
+                return g
+                    .case(&codigo)
+                    .map(|c| Work::Case(Box::new(c)))
+                    .map_err(|e| e.to_string());
             }
         }
         if self.rng.random::<f64>() < self.retract_share {
-            while let Some(a) = self.pool.pop_front() {
+            // The most recent first: well inside its window, and still held by
+            // a target that keeps only its latest records.
+            while let Some(a) = self.pool.pop_back() {
                 if let Some(r) = self.retractions.retraction(&a) {
                     let body = serde_json::to_vec(&r).map_err(|e| e.to_string())?;
                     return Ok(Work::Single {
                         service: Service::Retracto,
-                        body,
+                        body: body.into(),
                         pool: None,
                     });
                 }
             }
         }
-        let a = self
+        let mut body = Vec::with_capacity(1024);
+        let drawn = self
             .affiliations
-            .next_affiliation()
+            .next_affiliation_json(&mut body)
             .map_err(|e| e.to_string())?;
-        let body = serde_json::to_vec(&a).map_err(|e| e.to_string())?;
+        // Kept for a later retraction only when the mix has retractions.
+        let pool = (self.retract_share > 0.0).then(|| drawn.accepted(""));
         Ok(Work::Single {
             service: Service::Afiliacion,
-            body,
-            pool: Some(AcceptedAffiliation::of(&a, "")),
+            body: body.into(),
+            pool,
         })
     }
 
@@ -118,19 +128,22 @@ impl DataSource {
     }
 }
 
+/// The answer's envelope, borrowed from the body where it can be.
 #[derive(Deserialize)]
-struct Envelope {
-    resultado: String,
-    codigo: String,
-    #[serde(rename = "numeroTransaccion")]
-    numero_transaccion: String,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    resultado: Cow<'a, str>,
+    #[serde(borrow)]
+    codigo: Cow<'a, str>,
+    #[serde(rename = "numeroTransaccion", borrow)]
+    numero_transaccion: Cow<'a, str>,
 }
 
 /// Everything the users of a run share.
 #[derive(Debug)]
 pub struct RunContext {
     base_url: String,
-    urls: [String; 2],
+    urls: [reqwest::Url; 2],
     http: reqwest::Client,
     schedule: Option<ArrivalSchedule>,
     think_time: Duration,
@@ -211,8 +224,10 @@ impl RunContext {
         })
     }
 
-    /// One Goose transaction: one ticket (open) or one round (closed).
-    pub async fn iteration(&self, shard: usize) {
+    /// One Goose transaction: one ticket (open) or one round (closed), sent
+    /// through `user` so that Goose's own metrics and report see every request.
+    pub async fn iteration(&self, user: &mut GooseUser) {
+        let shard = user.weighted_users_index;
         let start = self.begin();
         let end = start + self.duration;
         if self.stopping.load(Ordering::Relaxed) {
@@ -269,7 +284,7 @@ impl RunContext {
                 pool,
             } => {
                 let (outcome, numero) = self
-                    .send_as(&self.own, shard, service, body, due, &Expect::Accepted)
+                    .send_as(user, &self.own, service, body, due, &Expect::Accepted)
                     .await;
                 if let (Outcome::Ok, Some(a), Some(n)) = (&outcome, pool, numero) {
                     self.data
@@ -278,14 +293,14 @@ impl RunContext {
                         .accepted(a, &n);
                 }
             }
-            Work::Case(case) => self.run_case(shard, case, due).await,
+            Work::Case(case) => self.run_case(user, *case, due).await,
         }
         if self.schedule.is_none() && !self.think_time.is_zero() {
             tokio::time::sleep(self.think_time).await;
         }
     }
 
-    async fn run_case(&self, shard: usize, case: InvalidCase, due: Instant) {
+    async fn run_case(&self, user: &mut GooseUser, case: InvalidCase, due: Instant) {
         let mut answers: Vec<Option<String>> = Vec::new();
         for step in &case.setup {
             let mut body = step.body.clone();
@@ -300,10 +315,10 @@ impl RunContext {
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
             let (outcome, numero) = self
                 .send_as(
+                    user,
                     &step.sender,
-                    shard,
                     step.service,
-                    bytes,
+                    bytes.into(),
                     Instant::now(),
                     &Expect::Accepted,
                 )
@@ -330,10 +345,10 @@ impl RunContext {
             Instant::now()
         };
         self.send_as(
+            user,
             &case.probe.sender,
-            shard,
             case.probe.service,
-            bytes,
+            bytes.into(),
             due,
             &expect,
         )
@@ -344,10 +359,10 @@ impl RunContext {
     /// scenario's administrator).
     async fn send_as(
         &self,
+        user: &mut GooseUser,
         sender: &str,
-        shard: usize,
         service: Service,
-        body: Vec<u8>,
+        body: Bytes,
         due: Instant,
         expect: &Expect,
     ) -> (Outcome, Option<String>) {
@@ -357,13 +372,18 @@ impl RunContext {
             match self.others.get(sender) {
                 Some(c) => c,
                 None => {
-                    self.metrics
-                        .record(shard, service, Outcome::AuthFailed, None, None);
+                    self.metrics.record(
+                        user.weighted_users_index,
+                        service,
+                        Outcome::AuthFailed,
+                        None,
+                        None,
+                    );
                     return (Outcome::AuthFailed, None);
                 }
             }
         };
-        self.send_with(cache, shard, service, body, due, expect)
+        self.send_with(user, cache, service, body, due, expect)
             .await
     }
 
@@ -371,10 +391,10 @@ impl RunContext {
     /// it, and return its outcome and `numeroTransaccion`.
     async fn send_with(
         &self,
+        user: &mut GooseUser,
         cache: &TokenCache,
-        shard: usize,
         service: Service,
-        body: Vec<u8>,
+        body: Bytes,
         due: Instant,
         expect: &Expect,
     ) -> (Outcome, Option<String>) {
@@ -396,29 +416,43 @@ impl RunContext {
             self.in_flight.fetch_add(1, Ordering::Relaxed);
             let start = Instant::now();
             sent_at.get_or_insert(start);
-            let response = self
+            let builder = self
                 .http
-                .post(url.as_str())
-                .header(AUTHORIZATION, format!("Bearer {}", token.value.expose()))
-                .header(CONTENT_TYPE, "application/json")
+                .post(url.clone())
+                .header(AUTHORIZATION, token.bearer.clone())
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.clone())
-                .timeout(self.timeout)
-                .send()
-                .await;
-            let answer = match response {
-                Ok(r) => {
+                .timeout(self.timeout);
+            let request = GooseRequest::builder()
+                .method(GooseMethod::Post)
+                .name(service.name())
+                .expect_status_code(match expect {
+                    Expect::Accepted => 200,
+                    Expect::Rejected { status, .. } => *status,
+                })
+                .set_request_builder(builder)
+                .build();
+            let answer = match user.request(request).await {
+                Ok(GooseResponse {
+                    response: Ok(r), ..
+                }) => {
                     let status = r.status();
                     match r.bytes().await {
                         Ok(b) => Ok((status, b)),
-                        Err(e) => Err(e),
+                        Err(e) => Err(Outcome::of_transport(&e)),
                     }
                 }
-                Err(e) => Err(e),
+                Ok(GooseResponse {
+                    response: Err(e), ..
+                }) => Err(Outcome::of_transport(&e)),
+                // Goose could not take the request (its metrics channel closed:
+                // the attack is ending).
+                Err(_) => Err(Outcome::Interrupted),
             };
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
             match answer {
-                Err(e) => {
-                    result = Some((Outcome::of_transport(&e), None));
+                Err(outcome) => {
+                    result = Some((outcome, None));
                     break;
                 }
                 Ok((status, _)) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
@@ -435,8 +469,13 @@ impl RunContext {
         let end = Instant::now();
         let latency = sent_at.map(|_| end - due);
         let service_time = sent_at.map(|s| end - s);
-        self.metrics
-            .record(shard, service, outcome.clone(), latency, service_time);
+        self.metrics.record(
+            user.weighted_users_index,
+            service,
+            outcome.clone(),
+            latency,
+            service_time,
+        );
         (outcome, numero)
     }
 
@@ -447,14 +486,14 @@ impl RunContext {
         bytes: &[u8],
         expect: &Expect,
     ) -> (Outcome, Option<String>) {
-        let envelope = serde_json::from_slice::<Envelope>(bytes).ok();
+        let envelope = serde_json::from_slice::<Envelope<'_>>(bytes).ok();
         if status == StatusCode::OK {
             let Some(env) = envelope.filter(|e| e.codigo == "OK" && e.resultado == "200") else {
                 return (Outcome::InvalidBody, None);
             };
             self.stored[service_index(service)].fetch_add(1, Ordering::Relaxed);
             return match expect {
-                Expect::Accepted => (Outcome::Ok, Some(env.numero_transaccion)),
+                Expect::Accepted => (Outcome::Ok, Some(env.numero_transaccion.into_owned())),
                 Expect::Rejected { codigo, .. } => {
                     (Outcome::CheckFailed((*codigo).to_owned()), None)
                 }
@@ -463,7 +502,7 @@ impl RunContext {
         if status == StatusCode::UNAUTHORIZED {
             return (Outcome::AuthFailed, None);
         }
-        let codigo = envelope.map(|e| e.codigo);
+        let codigo = envelope.map(|e| e.codigo.into_owned());
         match expect {
             Expect::Rejected {
                 codigo: want,
@@ -538,8 +577,13 @@ pub fn prepare(
             .map(|(k, v)| (k.clone(), *v))
             .collect(),
     };
+    let url = |s: Service| {
+        let text = format!("{}{}", target.base_url, s.path());
+        reqwest::Url::parse(&text).map_err(|e| format!("target URL {text:?}: {e}"))
+    };
+    let urls = [url(Service::Afiliacion)?, url(Service::Retracto)?];
     Ok(Arc::new(RunContext {
-        urls: Service::ALL.map(|s| format!("{}{}", target.base_url, s.path())),
+        urls,
         base_url: target.base_url,
         http,
         schedule,
@@ -547,11 +591,12 @@ pub fn prepare(
         timeout: scenario.http.timeout.0,
         duration: scenario.duration(),
         start: std::sync::OnceLock::new(),
-        // A few shards per core keep the recording lock uncontended; each
-        // shard holds eight 1 µs..1 h histograms (~190 KB each).
+        // One shard per core keeps the recording lock nearly uncontended (a
+        // user always records into the same shard; the runtime has one worker
+        // thread per core).
         metrics: Metrics::new(
             Instant::now(),
-            std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
         tokens: target.tokens,
         data: Mutex::new(data),
@@ -614,11 +659,17 @@ pub async fn execute(
     let transaction_ctx = ctx.clone();
     let transaction: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
         let ctx = transaction_ctx.clone();
-        let shard = user.weighted_users_index;
         Box::pin(async move {
-            ctx.iteration(shard).await;
+            ctx.iteration(user).await;
             Ok(())
         })
+    });
+    // Every user sends with the harness's client (its TLS, timeouts and pool),
+    // through `GooseUser::request`.
+    let client_ctx = ctx.clone();
+    let use_our_client: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        user.client = client_ctx.http.clone();
+        Box::pin(async move { Ok(()) })
     });
     // One client shared by every Goose user (Goose would otherwise build one per
     // user, CA store included); the harness sends with its own client anyway.
@@ -631,6 +682,11 @@ pub async fn execute(
         .map_err(|e| format!("goose: {e}"))?
         .register_scenario(
             goose::goose::Scenario::new("mss-harness")
+                .register_transaction(
+                    Transaction::new(use_our_client)
+                        .set_name("client")
+                        .set_on_start(),
+                )
                 .register_transaction(Transaction::new(transaction).set_name("report")),
         );
     let harvester = {

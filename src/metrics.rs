@@ -7,9 +7,16 @@
 //! Recording takes one uncontended lock on one of several shards (a sender
 //! always uses the same shard) and allocates nothing on the success path; a
 //! harvester folds the shards into the interval and the totals once a second.
+//!
+//! Memory stays flat over long runs: histograms grow only to the largest value
+//! they have seen (auto-resizing, so a run whose answers take 20 ms holds ~50 KB
+//! per histogram rather than the ~190 KB that 1 µs..1 h needs up front), and
+//! each closed second's histogram is compressed and spilled to an unlinked
+//! temporary file; what stays in memory per second is a few counters.
 
 use std::collections::BTreeMap;
-use std::io;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -25,11 +32,10 @@ use crate::outcome::Outcome;
 /// Largest value a histogram holds: one hour in microseconds.
 pub const MAX_US: u64 = 3_600_000_000;
 
-/// An empty histogram of the harness's precision.
+/// An empty histogram of the harness's precision (3 significant digits,
+/// values in µs from 1 to [`MAX_US`]); it grows as larger values arrive.
 pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| {
-        unreachable!("1 µs .. 1 h at 3 significant digits is a valid histogram")
-    })
+    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is a valid precision"))
 }
 
 fn micros(d: Duration) -> u64 {
@@ -43,56 +49,91 @@ fn index(service: Service) -> usize {
     }
 }
 
-/// Histograms and counts of one service.
-#[derive(Debug, Clone)]
+/// Histograms and counts of one service. A histogram exists once it has a
+/// value: a service or outcome that never occurs costs nothing.
+#[derive(Debug, Clone, Default)]
 struct Local {
-    latency_ok: Histogram<u64>,
-    latency_err: Histogram<u64>,
-    service_ok: Histogram<u64>,
-    service_err: Histogram<u64>,
+    latency_ok: Option<Histogram<u64>>,
+    latency_err: Option<Histogram<u64>>,
+    service_ok: Option<Histogram<u64>>,
+    service_err: Option<Histogram<u64>>,
     outcomes: BTreeMap<Outcome, u64>,
+}
+
+/// Record `value` into `slot`, creating the histogram on first use.
+fn record_into(slot: &mut Option<Histogram<u64>>, value: u64) {
+    record(slot.get_or_insert_with(histogram), value);
+}
+
+/// Record `value` µs into a histogram of [`histogram`]'s kind, growing it as
+/// needed (`saturating_record` would clamp to its current top instead), values
+/// past [`MAX_US`] as `MAX_US`.
+pub fn record(h: &mut Histogram<u64>, value: u64) {
+    let value = value.clamp(1, MAX_US);
+    if h.record(value).is_err() {
+        h.saturating_record(value);
+    }
+}
+
+/// Add `from` into `into` (same precision everywhere: addition cannot fail).
+fn add_into(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+    if let Some(f) = from.as_ref().filter(|f| !f.is_empty()) {
+        let _ = into.get_or_insert_with(histogram).add(f);
+    }
+}
+
+/// The sum of two optional histograms.
+fn union(a: &Option<Histogram<u64>>, b: &Option<Histogram<u64>>) -> Histogram<u64> {
+    let mut h = a.clone().unwrap_or_else(histogram);
+    if let Some(b) = b {
+        let _ = h.add(b);
+    }
+    h
 }
 
 impl Local {
     fn new() -> Self {
-        Local {
-            latency_ok: histogram(),
-            latency_err: histogram(),
-            service_ok: histogram(),
-            service_err: histogram(),
-            outcomes: BTreeMap::new(),
-        }
+        Local::default()
     }
 
     fn add(&mut self, other: &Local) {
-        // Same bounds everywhere: addition cannot fail.
-        let _ = self.latency_ok.add(&other.latency_ok);
-        let _ = self.latency_err.add(&other.latency_err);
-        let _ = self.service_ok.add(&other.service_ok);
-        let _ = self.service_err.add(&other.service_err);
+        add_into(&mut self.latency_ok, &other.latency_ok);
+        add_into(&mut self.latency_err, &other.latency_err);
+        add_into(&mut self.service_ok, &other.service_ok);
+        add_into(&mut self.service_err, &other.service_err);
         for (k, v) in &other.outcomes {
-            *self.outcomes.entry(k.clone()).or_insert(0) += v;
+            match self.outcomes.get_mut(k) {
+                Some(n) => *n += v,
+                None => {
+                    self.outcomes.insert(k.clone(), *v);
+                }
+            }
         }
     }
 
     fn reset(&mut self) {
-        self.latency_ok.reset();
-        self.latency_err.reset();
-        self.service_ok.reset();
-        self.service_err.reset();
+        for h in [
+            &mut self.latency_ok,
+            &mut self.latency_err,
+            &mut self.service_ok,
+            &mut self.service_err,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !h.is_empty() {
+                h.reset();
+            }
+        }
         self.outcomes.clear();
     }
 
     fn latency_all(&self) -> Histogram<u64> {
-        let mut h = self.latency_ok.clone();
-        let _ = h.add(&self.latency_err);
-        h
+        union(&self.latency_ok, &self.latency_err)
     }
 
     fn service_all(&self) -> Histogram<u64> {
-        let mut h = self.service_ok.clone();
-        let _ = h.add(&self.service_err);
-        h
+        union(&self.service_ok, &self.service_err)
     }
 }
 
@@ -174,8 +215,77 @@ pub struct Interval {
     pub p50_us: u64,
     /// Latency percentiles of those requests, µs.
     pub p99_us: u64,
+    /// Where its compressed histogram lies in the spill.
     #[serde(skip)]
-    encoded: Vec<u8>,
+    spilled: (u64, usize),
+}
+
+/// Compressed interval histograms: an unlinked temporary file, or memory when
+/// no temporary file can be made.
+#[derive(Debug)]
+enum Spill {
+    File { file: File, len: u64 },
+    Memory(Vec<u8>),
+}
+
+impl Spill {
+    fn new() -> Self {
+        match tempfile::tempfile() {
+            Ok(file) => Spill::File { file, len: 0 },
+            Err(_) => Spill::Memory(Vec::new()),
+        }
+    }
+
+    /// Append `bytes`; returns where they lie.
+    fn push(&mut self, bytes: &[u8]) -> (u64, usize) {
+        match self {
+            Spill::File { file, len } => {
+                let at = *len;
+                let written = file
+                    .seek(SeekFrom::Start(at))
+                    .and_then(|_| file.write_all(bytes));
+                match written {
+                    Ok(()) => {
+                        *len += bytes.len() as u64;
+                        (at, bytes.len())
+                    }
+                    Err(_) => {
+                        // The disk refused: keep this and later seconds in memory.
+                        let mut memory = vec![0; at as usize];
+                        let copied = file
+                            .seek(SeekFrom::Start(0))
+                            .and_then(|_| file.read_exact(&mut memory));
+                        if copied.is_err() {
+                            memory.clear();
+                            memory.resize(at as usize, 0);
+                        }
+                        *self = Spill::Memory(memory);
+                        self.push(bytes)
+                    }
+                }
+            }
+            Spill::Memory(memory) => {
+                let at = memory.len() as u64;
+                memory.extend_from_slice(bytes);
+                (at, bytes.len())
+            }
+        }
+    }
+
+    fn read(&mut self, (at, len): (u64, usize)) -> io::Result<Vec<u8>> {
+        match self {
+            Spill::File { file, .. } => {
+                let mut bytes = vec![0; len];
+                file.seek(SeekFrom::Start(at))?;
+                file.read_exact(&mut bytes)?;
+                Ok(bytes)
+            }
+            Spill::Memory(memory) => memory
+                .get(at as usize..at as usize + len)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| io::Error::other("interval outside the spill")),
+        }
+    }
 }
 
 fn service_name<S: serde::Serializer>(s: &Service, ser: S) -> Result<S::Ok, S::Error> {
@@ -187,6 +297,7 @@ struct Aggregate {
     totals: [Local; 2],
     current: [Local; 2],
     intervals: Vec<Interval>,
+    spill: Spill,
     harvested: u64,
 }
 
@@ -216,6 +327,7 @@ impl Metrics {
                 totals: [Local::new(), Local::new()],
                 current: [Local::new(), Local::new()],
                 intervals: Vec::new(),
+                spill: Spill::new(),
                 harvested: 0,
             }),
         }
@@ -251,7 +363,7 @@ impl Metrics {
             } else {
                 &mut local.latency_err
             };
-            h.saturating_record(micros(l));
+            record_into(h, micros(l));
         }
         if let Some(s) = service_time {
             let h = if ok {
@@ -259,7 +371,7 @@ impl Metrics {
             } else {
                 &mut local.service_err
             };
-            h.saturating_record(micros(s));
+            record_into(h, micros(s));
         }
         match local.outcomes.get_mut(&outcome) {
             Some(n) => *n += 1,
@@ -288,6 +400,7 @@ impl Metrics {
                 totals,
                 current,
                 intervals,
+                spill,
                 ..
             } = &mut *agg;
             for (i, service) in Service::ALL.into_iter().enumerate() {
@@ -297,6 +410,7 @@ impl Metrics {
                     let latency = c.latency_all();
                     let mut encoded = Vec::new();
                     let _ = V2DeflateSerializer::new().serialize(&latency, &mut encoded);
+                    let spilled = spill.push(&encoded);
                     let accepted = c.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
                     intervals.push(Interval {
                         second,
@@ -314,7 +428,7 @@ impl Metrics {
                         } else {
                             latency.value_at_quantile(0.99)
                         },
-                        encoded,
+                        spilled,
                     });
                 }
                 totals[i].add(c);
@@ -349,18 +463,19 @@ impl Metrics {
     /// Latency and counts of every service over the seconds `from..to` of the
     /// run: (latency histogram, completed, errors).
     pub fn window(&self, from: u64, to: u64) -> (Histogram<u64>, u64, u64) {
-        let agg = lock(&self.aggregate);
+        let mut agg = lock(&self.aggregate);
+        let Aggregate {
+            intervals, spill, ..
+        } = &mut *agg;
         let mut h = histogram();
         let (mut completed, mut errors) = (0, 0);
         let mut deserializer = Deserializer::new();
-        for i in agg
-            .intervals
-            .iter()
-            .filter(|i| (from..to).contains(&i.second))
-        {
+        for i in intervals.iter().filter(|i| (from..to).contains(&i.second)) {
             completed += i.completed;
             errors += i.errors;
-            if let Ok(part) = deserializer.deserialize::<u64, _>(&mut i.encoded.as_slice()) {
+            if let Ok(bytes) = spill.read(i.spilled)
+                && let Ok(part) = deserializer.deserialize::<u64, _>(&mut bytes.as_slice())
+            {
                 let _ = h.add(&part);
             }
         }
@@ -381,8 +496,9 @@ impl Metrics {
         let mut log = builder.begin_log_with(out, &mut serializer)?;
         let mut deserializer = Deserializer::new();
         for i in intervals {
+            let bytes = lock(&self.aggregate).spill.read(i.spilled)?;
             let h: Histogram<u64> = deserializer
-                .deserialize(&mut i.encoded.as_slice())
+                .deserialize(&mut bytes.as_slice())
                 .map_err(|e| io::Error::other(format!("interval {}: {e:?}", i.second)))?;
             log.write_histogram(
                 &h,

@@ -137,6 +137,13 @@ pub struct MockSpec {
     /// Latency profile of the mock (see `mock_server/mock.toml`).
     #[serde(default)]
     pub latency: Option<mss_mock::LatencyProfile>,
+    /// Accepted records the mock keeps in full (oldest dropped first); long
+    /// runs set it so that the mock's memory stays flat.
+    #[serde(default)]
+    pub max_records: Option<usize>,
+    /// Duplicate fingerprints the mock keeps.
+    #[serde(default)]
+    pub max_fingerprints: Option<usize>,
 }
 
 /// `[credentials]`: names of environment variables, never values.
@@ -604,6 +611,17 @@ impl Scenario {
                         .into(),
                 ));
             }
+            let m = &self.target.mock;
+            if m.token_ttl_seconds.is_some()
+                || m.latency.is_some()
+                || m.max_records.is_some()
+                || m.max_fingerprints.is_some()
+            {
+                return Err(bad(
+                    "target.mock",
+                    "settings of the embedded mock apply only with url = \"mock\"".into(),
+                ));
+            }
         } else if self.credentials.is_some() {
             return Err(bad(
                 "credentials",
@@ -612,6 +630,15 @@ impl Scenario {
         }
         if let Some(profile) = &self.target.mock.latency {
             profile.check().map_err(|e| bad("target.mock.latency", e))?;
+        }
+        if self.target.mock.max_records == Some(0) {
+            return Err(bad("target.mock.max_records", "must be at least 1".into()));
+        }
+        if self.target.mock.max_fingerprints.is_some_and(|n| n < 2) {
+            return Err(bad(
+                "target.mock.max_fingerprints",
+                "must be at least 2".into(),
+            ));
         }
         if self.target.mock.token_ttl_seconds == Some(0) {
             return Err(bad(

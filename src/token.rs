@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -69,6 +69,9 @@ impl Default for TokenPolicy {
 pub struct Token {
     /// The bearer value.
     pub value: Secret,
+    /// `Bearer <value>`, ready for the Authorization header (marked sensitive,
+    /// so that its `Debug` is redacted too).
+    pub bearer: HeaderValue,
     /// Increases with every token this cache obtains.
     pub generation: u64,
     /// When the endpoint said it expires (counted from when it was asked for).
@@ -257,7 +260,7 @@ impl TokenCache {
             stats.failures += 1;
         }
         let us = started.elapsed().as_micros().clamp(1, 3_600_000_000) as u64;
-        stats.latency_us.saturating_record(us);
+        crate::metrics::record(&mut stats.latency_us, us);
     }
 
     fn back_off(
@@ -323,8 +326,17 @@ impl TokenCache {
             .map(Duration::from_secs);
         let bytes = response.bytes().await.unwrap_or_default();
         if status == StatusCode::OK {
-            match serde_json::from_slice::<TokenAnswer>(&bytes) {
-                Ok(answer) if !answer.access_token.is_empty() && answer.expires_in > 0 => {
+            let answer = serde_json::from_slice::<TokenAnswer>(&bytes)
+                .ok()
+                .filter(|a| !a.access_token.is_empty() && a.expires_in > 0)
+                .and_then(|a| {
+                    let mut bearer =
+                        HeaderValue::try_from(format!("Bearer {}", a.access_token)).ok()?;
+                    bearer.set_sensitive(true);
+                    Some((a, bearer))
+                });
+            match answer {
+                Some((answer, bearer)) => {
                     self.record(started, true);
                     let lifetime = Duration::from_secs(answer.expires_in);
                     let jitter = if self.policy.jitter.is_zero() {
@@ -336,6 +348,7 @@ impl TokenCache {
                     let early = (self.policy.margin + jitter).min(lifetime / 2);
                     let token = Token {
                         value: Secret::new(answer.access_token),
+                        bearer,
                         generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
                         expires_at: started + lifetime,
                         refresh_at: started + lifetime - early,
@@ -347,7 +360,7 @@ impl TokenCache {
                     *backoff = Backoff::default();
                     Ok(token)
                 }
-                _ => {
+                None => {
                     self.record(started, false);
                     Err(self.back_off(
                         backoff,

@@ -97,6 +97,11 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         hlog.lines().filter(|l| l.starts_with("Tag=")).count() >= 4,
         "{hlog}"
     );
+    // Requests go through Goose, so its report has them per service.
+    let goose = std::fs::read_to_string(dir.join("goose-report.html")).expect("goose report");
+    for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
+        assert!(goose.contains(s), "Goose's report lacks {s}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

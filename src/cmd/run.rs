@@ -92,6 +92,12 @@ async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
     if let Some(latency) = scenario.target.mock.latency {
         config.latency = latency;
     }
+    if let Some(n) = scenario.target.mock.max_records {
+        config.max_records = n;
+    }
+    if let Some(n) = scenario.target.mock.max_fingerprints {
+        config.max_fingerprints = n;
+    }
     let mock = mss_mock::Mock::new(config).map_err(|e| usage(format!("embedded mock: {e}")))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
