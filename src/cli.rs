@@ -30,6 +30,9 @@ pub enum Command {
     Run(cmd::run::RunArgs),
     /// Run the bundled mock Ministry (the same server as `mss-mock`).
     Mock(mss_mock::cli::MockArgs),
+    /// Compare a run with a baseline run, service by service, within tolerances
+    /// (exit 1 on a regression).
+    Compare(cmd::compare::CompareArgs),
 }
 
 /// Parse `args` and run the command; the process's exit code.
@@ -58,8 +61,24 @@ where
             }
         };
     }
+    if let Command::Compare(args) = &cli.command {
+        return match cmd::compare::compare(args) {
+            Ok(checks) => match cmd::compare::print(&checks, &mut std::io::stdout().lock()) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("mss-harness: {e}");
+                    ExitCode::from(2)
+                }
+            },
+            Err(e) => {
+                eprintln!("mss-harness: compare: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let result = match cli.command {
-        Command::Run(_) => Ok(()),
+        Command::Run(_) | Command::Compare(_) => Ok(()),
         Command::Payload(args) => cmd::payload::run(&args, &mut std::io::stdout().lock()),
         Command::Mock(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)

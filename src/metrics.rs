@@ -11,7 +11,7 @@
 //! Memory stays flat over long runs: histograms grow only to the largest value
 //! they have seen (auto-resizing, so a run whose answers take 20 ms holds ~50 KB
 //! per histogram rather than the ~190 KB that 1 µs..1 h needs up front), and
-//! each closed second's histogram is compressed and spilled to an unlinked
+//! each closed second's histogram is encoded (V2) and spilled to an unlinked
 //! temporary file; what stays in memory per second is a few counters.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -215,12 +215,12 @@ pub struct Interval {
     pub p50_us: u64,
     /// Latency percentiles of those requests, µs.
     pub p99_us: u64,
-    /// Where its compressed histogram lies in the spill.
+    /// Where its encoded histogram lies in the spill.
     #[serde(skip)]
     spilled: (u64, usize),
 }
 
-/// Compressed interval histograms: an unlinked temporary file, or memory when
+/// Encoded interval histograms: an unlinked temporary file, or memory when
 /// no temporary file can be made.
 #[derive(Debug)]
 enum Spill {
@@ -409,7 +409,9 @@ impl Metrics {
                 if completed > 0 {
                     let latency = c.latency_all();
                     let mut encoded = Vec::new();
-                    let _ = V2DeflateSerializer::new().serialize(&latency, &mut encoded);
+                    // Plain V2: already run-length encoded, and without the
+                    // deflate compressor's few hundred KB of state.
+                    let _ = V2Serializer::new().serialize(&latency, &mut encoded);
                     let spilled = spill.push(&encoded);
                     let accepted = c.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
                     intervals.push(Interval {

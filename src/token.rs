@@ -139,13 +139,6 @@ pub struct TokenCache {
     stats: Mutex<TokenStats>,
 }
 
-fn histogram() -> Histogram<u64> {
-    // 1 µs .. 1 h, 3 significant digits: valid bounds, cannot fail.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| {
-        Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits are valid"))
-    })
-}
-
 impl TokenCache {
     /// A cache for `credentials` at `token_url` (e.g. `http://127.0.0.1:8062/token`).
     pub fn new(
@@ -166,7 +159,7 @@ impl TokenCache {
                 requests: 0,
                 refreshes: 0,
                 failures: 0,
-                latency_us: histogram(),
+                latency_us: crate::metrics::histogram(),
             }),
         }
     }

@@ -4,6 +4,7 @@ mod util;
 
 mod calendar;
 mod cli;
+mod compare;
 mod garbage;
 mod invalid_variants;
 mod load_acceptance;

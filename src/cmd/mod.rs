@@ -1,4 +1,5 @@
 //! One module per subcommand, each exposing `run(..)`.
 
+pub mod compare;
 pub mod payload;
 pub mod run;

@@ -1,0 +1,107 @@
+//! `mss-harness compare`: two runs at the same mock latency pass, a run whose
+//! mock answers three times slower fails; the binary's exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mss_harness::cmd::run::run_scenario;
+use mss_harness::scenario::Scenario;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "mss-compare-{name}-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A short open run at 200 req/s against the embedded mock answering with a
+/// lognormal latency of median `median_ms`.
+async fn run_at(median_ms: u32, name: &str) -> PathBuf {
+    let text = format!(
+        r#"
+name = "compare-test"
+[target]
+url = "mock"
+[target.mock]
+latency = {{ distribution = "lognormal", median_ms = {median_ms}, sigma = 0.5, cap_ms = 1000 }}
+[load]
+model = "open"
+stages = [{{ rate = 200, duration = "5s" }}]
+max_in_flight = 400
+"#
+    );
+    let scenario = Scenario::parse(&text, Path::new("compare-test.toml")).expect("scenario");
+    let dir = temp_dir(name);
+    let outcome = run_scenario(scenario, Some(dir.clone()))
+        .await
+        .expect("run");
+    assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
+    dir
+}
+
+fn compare(base: &Path, cur: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("compare")
+        .arg(base)
+        .arg(cur)
+        // Loose enough for a noisy 2-core machine, tight enough for 3x.
+        .args(["--max-p99-increase", "50%"])
+        .output()
+        .expect("mss-harness compare");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_latency_passes_three_times_slower_fails() {
+    let a = run_at(20, "a").await;
+    let b = run_at(20, "b").await;
+    let slow = run_at(60, "slow").await;
+    let (code, text) = compare(&a, &b);
+    assert_eq!(code, 0, "two runs at 20 ms should compare equal:\n{text}");
+    let (code, text) = compare(&a, &slow);
+    assert_eq!(code, 1, "20 ms -> 60 ms must fail:\n{text}");
+    let p99 = text
+        .lines()
+        .find(|l| l.starts_with("ReportarAfiliaciontraslado") && l.contains(" p99 "))
+        .expect("p99 row");
+    assert!(p99.ends_with("FAIL"), "{p99}");
+    assert!(text.contains("REGRESSION"), "{text}");
+    for d in [a, b, slow] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn folders_that_cannot_be_compared_exit_2_naming_the_file() {
+    let empty = temp_dir("empty");
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("compare")
+        .arg(&empty)
+        .arg(&empty)
+        .output()
+        .expect("mss-harness compare");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("summary.json"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(["compare", "a", "b", "--max-p99-increase", "lots"])
+        .output()
+        .expect("mss-harness compare");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--max-p99-increase") && err.contains("lots"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(empty);
+}
