@@ -33,6 +33,15 @@ pub enum Command {
     /// Compare a run with a baseline run, service by service, within tolerances
     /// (exit 1 on a regression).
     Compare(cmd::compare::CompareArgs),
+    /// Write report.html, report.md and junit.xml again from a results folder.
+    Report(ReportArgs),
+}
+
+/// Flags of `report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A results folder (with summary.json, latency.hlog, timeseries.csv).
+    pub dir: std::path::PathBuf,
 }
 
 /// Parse `args` and run the command; the process's exit code.
@@ -79,6 +88,12 @@ where
     }
     let result = match cli.command {
         Command::Run(_) | Command::Compare(_) => Ok(()),
+        Command::Report(args) => crate::report::write_all(&args.dir).map(|()| {
+            println!(
+                "wrote {}, report.md and junit.xml",
+                args.dir.join("report.html").display()
+            );
+        }),
         Command::Payload(args) => cmd::payload::run(&args, &mut std::io::stdout().lock()),
         Command::Mock(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod generator;
 pub mod metrics;
 pub mod outcome;
+pub mod report;
 pub mod scenario;
 pub mod schedule;
 pub mod secret;

@@ -514,6 +514,37 @@ impl Metrics {
     }
 }
 
+/// Write the totals of a run as an HdrHistogram interval log (V2): for each
+/// service with requests, its latency from the intended time (tag
+/// `<service>/latency`) and its service time (`<service>/service_time`), over
+/// the whole run — what the report's percentile distribution is drawn from.
+pub fn write_totals_hlog(
+    totals: &[ServiceTotals],
+    started: SystemTime,
+    seconds: f64,
+    out: &mut impl io::Write,
+) -> io::Result<()> {
+    let mut serializer = V2Serializer::new();
+    let mut builder = IntervalLogWriterBuilder::new();
+    builder
+        .add_comment(
+            "mss-harness run totals, microseconds: <service>/latency and <service>/service_time",
+        )
+        .with_start_time(started)
+        .with_base_time(started)
+        .with_max_value_divisor(1000.0);
+    let mut log = builder.begin_log_with(out, &mut serializer)?;
+    let length = Duration::from_secs_f64(seconds.max(0.0));
+    for t in totals.iter().filter(|t| !t.latency.is_empty()) {
+        for (kind, h) in [("latency", &t.latency), ("service_time", &t.service_time)] {
+            let tag = format!("{}/{kind}", t.service.name());
+            log.write_histogram(h, Duration::ZERO, length, Tag::new(&tag))
+                .map_err(|e| io::Error::other(format!("{tag}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

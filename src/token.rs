@@ -106,7 +106,14 @@ pub struct TokenStats {
     pub failures: u64,
     /// Latency of every request, in microseconds.
     pub latency_us: Histogram<u64>,
+    /// When each request was sent and whether it produced a token (the first
+    /// [`MAX_EVENTS`] of them), for the report's timeline.
+    pub events: Vec<(Instant, bool)>,
 }
+
+/// Token requests kept for the timeline (a failing endpoint backs off, so this
+/// is far more than a run makes).
+pub const MAX_EVENTS: usize = 10_000;
 
 #[derive(Debug, Default)]
 struct Backoff {
@@ -160,6 +167,7 @@ impl TokenCache {
                 refreshes: 0,
                 failures: 0,
                 latency_us: crate::metrics::histogram(),
+                events: Vec::new(),
             }),
         }
     }
@@ -254,6 +262,9 @@ impl TokenCache {
         }
         let us = started.elapsed().as_micros().clamp(1, 3_600_000_000) as u64;
         crate::metrics::record(&mut stats.latency_us, us);
+        if stats.events.len() < MAX_EVENTS {
+            stats.events.push((started, ok));
+        }
     }
 
     fn back_off(

@@ -22,6 +22,33 @@ fn scenario(text: &str) -> Scenario {
     Scenario::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Validate `file` against the common JUnit XML schema (Jenkins junit-10.xsd,
+/// in tests/data) with xmllint. CI installs xmllint and sets CI, so there the
+/// check always runs; on a machine without it the check is skipped, loudly.
+fn assert_valid_junit(file: &Path) {
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit-10.xsd");
+    match Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(file)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{} does not validate against junit-10.xsd:\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "SKIPPED junit.xml schema check: xmllint not available ({e}); install libxml2-utils"
+            );
+        }
+        Err(e) => panic!("xmllint is required in CI: {e}"),
+    }
+}
+
 fn summary_schema() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/summary.schema.json");
     let schema: Value =
@@ -66,9 +93,65 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         "errors.csv",
         "scenario.toml",
         "goose-report.html",
+        "histograms.hlog",
+        "report.html",
+        "report.md",
+        "junit.xml",
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
+    assert_valid_junit(&dir.join("junit.xml"));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit");
+    // Three thresholds and two services' reconciliation, all passing.
+    assert!(junit.contains(r#"tests="5" failures="0""#), "{junit}");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
+    assert_eq!(
+        html.matches("<svg").count(),
+        4,
+        "two latency charts, throughput, distribution"
+    );
+    for needle in [
+        "p99 &lt; 2s",
+        "ReportarRetractoAfiliacion",
+        "reconciliation with the mock",
+    ] {
+        assert!(html.contains(needle), "report.html lacks {needle}");
+    }
+    // Self-contained: nothing is fetched (the SVG namespace is a name, not a request).
+    assert!(
+        !html.contains("<script") && !html.contains("<link"),
+        "external resources"
+    );
+    assert_eq!(
+        html.replace("http://www.w3.org/2000/svg", "")
+            .matches("http")
+            .count(),
+        0
+    );
+    // `mss-harness report DIR` writes the same reports from the files alone.
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("md");
+    for f in ["report.html", "report.md", "junit.xml"] {
+        std::fs::remove_file(dir.join(f)).expect("remove");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("report")
+        .arg(&dir)
+        .output()
+        .expect("mss-harness report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.md")).expect("md"),
+        md
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("junit.xml")).expect("junit"),
+        junit
+    );
+    assert!(dir.join("report.html").is_file());
     let summary: Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary"))
             .expect("json");
@@ -126,6 +209,13 @@ global = ["p99 < 1us"]
     assert_eq!(outcome.exit, 1, "{:#}", outcome.summary);
     let t = &outcome.summary["thresholds"][0];
     assert_eq!(t["ok"], false);
+    // The failed threshold is a JUnit failure, still valid against the schema.
+    assert_valid_junit(&dir.join("junit.xml"));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit");
+    assert!(junit.contains(r#"failures="1""#), "{junit}");
+    assert!(junit.contains("<failure type=\"threshold\""), "{junit}");
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("md");
+    assert!(md.contains("❌ `global: p99 < 1us`"), "{md}");
     assert!(
         outcome.summary["services"]["ReportarAfiliaciontraslado"]["requests"]
             .as_u64()

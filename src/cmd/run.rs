@@ -307,6 +307,7 @@ pub async fn run_prepared(
         started_at,
         ended_at,
     )?;
+    crate::report::write_all(&dir).context("the reports")?;
     let passed = summary["thresholds"]
         .as_array()
         .is_some_and(|t| t.iter().all(|x| x["ok"] == true))
@@ -359,6 +360,17 @@ async fn progress(ctx: Arc<RunContext>, total: Duration) {
             eprintln!("{line}");
         }
     }
+}
+
+/// The host of a target URL (`mock` for the embedded mock).
+fn target_host(url: &str) -> String {
+    if url == "mock" {
+        return "mock (embedded)".to_owned();
+    }
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| url.to_owned())
 }
 
 fn percentiles_json(p: &Percentiles) -> Value {
@@ -442,6 +454,8 @@ fn write_outputs(
     let mut token_requests = 0;
     let mut token_refreshes = 0;
     let mut token_latency = crate::metrics::histogram();
+    let mut token_events = Vec::new();
+    let run_start = ctx.started();
     for cache in ctx.tokens().iter() {
         let p = Arc::as_ptr(cache);
         if seen.contains(&p) {
@@ -452,6 +466,17 @@ fn write_outputs(
         token_requests += s.requests;
         token_refreshes += s.refreshes;
         let _ = token_latency.add(&s.latency_us);
+        for (at, ok) in &s.events {
+            // Seconds from the start of the run (the first token comes before it).
+            let at_s = run_start.map_or(0.0, |start| {
+                if *at >= start {
+                    (*at - start).as_secs_f64()
+                } else {
+                    -(start - *at).as_secs_f64()
+                }
+            });
+            token_events.push(json!({"at_s": (at_s * 1000.0).round() / 1000.0, "ok": ok}));
+        }
     }
     let mut thresholds = Vec::new();
     for (scope, t) in scenario.thresholds() {
@@ -515,6 +540,13 @@ fn write_outputs(
             "requests": token_requests,
             "refreshes": token_refreshes,
             "latency_us": percentiles_json(&Percentiles::of(&token_latency)),
+            "events": token_events,
+        },
+        "meta": {
+            "seed": scenario.data.seed,
+            "administradora": scenario.data.administradora,
+            "target_host": target_host(&scenario.target.url),
+            "git_commit": Some(env!("MSS_GIT_COMMIT")).filter(|c| !c.is_empty()),
         },
         "dropped": dropped,
         "thresholds": thresholds,
@@ -533,6 +565,10 @@ fn write_outputs(
     let mut hlog = Vec::new();
     metrics.write_hlog(&mut hlog).context("latency.hlog")?;
     write("latency.hlog", &hlog)?;
+    let mut totals_log = Vec::new();
+    crate::metrics::write_totals_hlog(&totals, metrics.started_wall(), seconds, &mut totals_log)
+        .context("histograms.hlog")?;
+    write("histograms.hlog", &totals_log)?;
     let mut ts = csv::Writer::from_writer(Vec::new());
     ts.write_record([
         "second", "service", "sent", "accepted", "errors", "p50_ms", "p99_ms",

@@ -1,0 +1,248 @@
+//! The report's charts, drawn with plotters into SVG strings.
+
+use plotters::prelude::*;
+
+use super::{Curve, SecondCounts, SecondStats};
+
+const W: u32 = 900;
+const H: u32 = 300;
+const BLUE: RGBColor = RGBColor(31, 119, 180);
+const ORANGE: RGBColor = RGBColor(255, 127, 14);
+const GREEN: RGBColor = RGBColor(44, 160, 44);
+const RED: RGBColor = RGBColor(214, 39, 40);
+const PURPLE: RGBColor = RGBColor(148, 103, 189);
+const GREY: RGBColor = RGBColor(150, 150, 150);
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("chart: {e}")
+}
+
+/// Vertical markers for the token requests: (second, ok).
+fn token_marks<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    tokens: &[(f64, bool)],
+    y_max: f64,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for (i, &(at, ok)) in tokens.iter().enumerate() {
+        let color = if ok { GREEN } else { RED };
+        let series = chart
+            .draw_series(LineSeries::new(
+                [(at.max(0.0), 0.0), (at.max(0.0), y_max)],
+                color.stroke_width(1),
+            ))
+            .map_err(err)?;
+        if i == 0 {
+            series
+                .label("token request")
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
+        }
+    }
+    Ok(())
+}
+
+/// p50, p90 and p99 per second of one service, with the token requests.
+pub fn latency_over_time(
+    service: &str,
+    series: &[SecondStats],
+    tokens: &[(f64, bool)],
+) -> anyhow::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let x_max = series.iter().map(|s| s.second + 1.0).fold(1.0, f64::max);
+        let y_max = series.iter().map(|s| s.p99).fold(1.0, f64::max) * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{service}: latency per second"), ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds")
+            .y_desc("ms from intended send")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        for (label, color, pick) in [
+            (
+                "p50",
+                BLUE,
+                (|s: &SecondStats| s.p50) as fn(&SecondStats) -> f64,
+            ),
+            ("p90", ORANGE, |s| s.p90),
+            ("p99", PURPLE, |s| s.p99),
+        ] {
+            chart
+                .draw_series(LineSeries::new(
+                    series.iter().map(|s| (s.second + 0.5, pick(s))),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        token_marks(&mut chart, tokens, y_max)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Requests ended, accepted and failed per second, over every service.
+pub fn throughput(
+    counts: &[(u64, SecondCounts)],
+    tokens: &[(f64, bool)],
+) -> anyhow::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let x_max = counts
+            .iter()
+            .map(|(s, _)| *s as f64 + 1.0)
+            .fold(1.0, f64::max);
+        let y_max = counts
+            .iter()
+            .map(|(_, c)| c.sent as f64)
+            .fold(1.0, f64::max)
+            * 1.15;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Throughput per second (all services)", ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds")
+            .y_desc("requests / s")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        for (label, color, pick) in [
+            (
+                "sent",
+                BLUE,
+                (|c: &SecondCounts| c.sent) as fn(&SecondCounts) -> u64,
+            ),
+            ("accepted", GREEN, |c| c.accepted),
+            ("errors", RED, |c| c.errors),
+        ] {
+            chart
+                .draw_series(LineSeries::new(
+                    counts
+                        .iter()
+                        .map(|(s, c)| (*s as f64 + 0.5, pick(c) as f64)),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        token_marks(&mut chart, tokens, y_max)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// The percentile distribution, HdrHistogram style: x is 1 / (1 − q) on a log
+/// axis (50%, 90%, 99%, 99.9% … evenly spaced), y the latency.
+pub fn distribution(curves: &[Curve]) -> anyhow::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H + 60)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let to_x = |p: f64| 1.0 / (1.0 - (p / 100.0).min(0.999_999));
+        let x_max = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|(p, _)| to_x(*p)))
+            .fold(10.0, f64::max)
+            .max(10.0);
+        let y_max = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|(_, v)| *v))
+            .fold(1.0, f64::max)
+            * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Latency by percentile", ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d((1.0..x_max).log_scale(), 0.0..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("ms")
+            .x_label_formatter(&|x| {
+                let p = 100.0 * (1.0 - 1.0 / x);
+                if p < 99.0 {
+                    format!("{p:.0}%")
+                } else {
+                    let digits = format!("{p:.4}");
+                    format!("{}%", digits.trim_end_matches('0').trim_end_matches('.'))
+                }
+            })
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        let palette = [BLUE, ORANGE, GREEN, PURPLE, RED, GREY];
+        for (i, c) in curves.iter().enumerate() {
+            let color = palette[i % palette.len()];
+            let dashed = c.kind == "service_time";
+            let label = format!(
+                "{} — {}",
+                c.service,
+                if dashed {
+                    "service time"
+                } else {
+                    "from intended time"
+                }
+            );
+            let points: Vec<(f64, f64)> = c.points.iter().map(|(p, v)| (to_x(*p), *v)).collect();
+            let style = color.stroke_width(if dashed { 1 } else { 2 });
+            chart
+                .draw_series(LineSeries::new(points, style))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

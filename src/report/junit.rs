@@ -1,0 +1,201 @@
+//! `junit.xml`: one testsuite for the run, a testcase per threshold and per
+//! service's reconciliation with the mock (skipped against a URL target), in
+//! the common JUnit XML format (Ant/Jenkins; `tests/data/junit-10.xsd`).
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+/// `s` escaped for an XML attribute or text.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Case {
+    class: String,
+    name: String,
+    failure: Option<(String, String)>,
+    skipped: Option<String>,
+}
+
+/// The JUnit XML of a run's summary.
+pub fn render(summary: &Value) -> String {
+    let scenario = summary["scenario"].as_str().unwrap_or("run");
+    let seconds = summary["duration_s"].as_f64().unwrap_or(0.0);
+    let mut cases = Vec::new();
+    for t in summary["thresholds"].as_array().into_iter().flatten() {
+        let scope = t["scope"].as_str().unwrap_or("global");
+        let expr = t["expr"].as_str().unwrap_or("?");
+        let shown = t["shown"].as_str().unwrap_or("");
+        cases.push(Case {
+            class: format!("mss-harness.{scenario}.thresholds"),
+            name: format!("{scope}: {expr}"),
+            failure: (t["ok"] != true).then(|| {
+                (
+                    format!("threshold {expr} failed for {scope}: measured {shown}"),
+                    format!("{scope}: {expr}\nmeasured: {shown}"),
+                )
+            }),
+            skipped: None,
+        });
+    }
+    let rec = &summary["reconciliation"];
+    if rec["checked"] == true {
+        for (service, r) in rec["services"].as_object().into_iter().flatten() {
+            let (lost, dup) = (
+                r["lost"].as_u64().unwrap_or(0),
+                r["duplicated"].as_u64().unwrap_or(0),
+            );
+            cases.push(Case {
+                class: format!("mss-harness.{scenario}.reconciliation"),
+                name: service.clone(),
+                failure: (lost > 0 || dup > 0).then(|| {
+                    (
+                        format!("{service}: {lost} lost, {dup} duplicated"),
+                        format!(
+                            "accepted seen by the harness: {}\nrecords held by the mock: {}",
+                            r["harness"], r["target"]
+                        ),
+                    )
+                }),
+                skipped: None,
+            });
+        }
+    } else {
+        cases.push(Case {
+            class: format!("mss-harness.{scenario}.reconciliation"),
+            name: "reconciliation".into(),
+            failure: None,
+            skipped: Some("the target is not the mock: nothing to reconcile with".into()),
+        });
+    }
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
+    let mut x = String::new();
+    let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(
+        x,
+        r#"<testsuites name="mss-harness" tests="{}" failures="{failures}" errors="0" time="{seconds:.3}">"#,
+        cases.len()
+    );
+    let _ = writeln!(
+        x,
+        r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="0" skipped="{skipped}" time="{seconds:.3}" timestamp="{}" hostname="{}">"#,
+        escape(scenario),
+        cases.len(),
+        escape(summary["started_at"].as_str().unwrap_or("")),
+        escape(summary["meta"]["target_host"].as_str().unwrap_or("")),
+    );
+    let _ = writeln!(x, "    <properties>");
+    let props = [
+        ("scenario", summary["scenario"].as_str().map(str::to_owned)),
+        ("target", summary["target"].as_str().map(str::to_owned)),
+        ("version", summary["version"].as_str().map(str::to_owned)),
+        (
+            "git_commit",
+            summary["meta"]["git_commit"].as_str().map(str::to_owned),
+        ),
+        (
+            "seed",
+            summary["meta"]["seed"].as_u64().map(|s| s.to_string()),
+        ),
+        (
+            "started_at",
+            summary["started_at"].as_str().map(str::to_owned),
+        ),
+        ("ended_at", summary["ended_at"].as_str().map(str::to_owned)),
+    ];
+    for (name, value) in props {
+        if let Some(v) = value {
+            let _ = writeln!(
+                x,
+                r#"      <property name="{name}" value="{}"/>"#,
+                escape(&v)
+            );
+        }
+    }
+    let _ = writeln!(x, "    </properties>");
+    for c in &cases {
+        let head = format!(
+            r#"    <testcase classname="{}" name="{}" time="0""#,
+            escape(&c.class),
+            escape(&c.name)
+        );
+        match (&c.failure, &c.skipped) {
+            (Some((message, text)), _) => {
+                let _ = writeln!(x, "{head}>");
+                let _ = writeln!(
+                    x,
+                    r#"      <failure type="{}" message="{}">{}</failure>"#,
+                    if c.class.ends_with("thresholds") {
+                        "threshold"
+                    } else {
+                        "reconciliation"
+                    },
+                    escape(message),
+                    escape(text)
+                );
+                let _ = writeln!(x, "    </testcase>");
+            }
+            (None, Some(message)) => {
+                let _ = writeln!(x, "{head}>");
+                let _ = writeln!(x, r#"      <skipped message="{}"/>"#, escape(message));
+                let _ = writeln!(x, "    </testcase>");
+            }
+            (None, None) => {
+                let _ = writeln!(x, "{head}/>");
+            }
+        }
+    }
+    let _ = writeln!(x, "  </testsuite>");
+    let _ = writeln!(x, "</testsuites>");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_xml_needs() {
+        assert_eq!(
+            escape(r#"p99 < 5ms & "x" 'y' >"#),
+            "p99 &lt; 5ms &amp; &quot;x&quot; &apos;y&apos; &gt;"
+        );
+        assert_eq!(escape("a\u{1}b"), "a?b");
+    }
+
+    #[test]
+    fn a_failed_threshold_is_a_failure_and_counts() {
+        let summary = serde_json::json!({
+            "scenario": "smoke", "duration_s": 20.0, "started_at": "2026-11-26T00:00:00Z",
+            "meta": {"target_host": "mock (embedded)", "seed": 1, "git_commit": null},
+            "thresholds": [
+                {"scope": "global", "expr": "p99 < 500ms", "ok": true, "shown": "60.0 ms"},
+                {"scope": "global", "expr": "error_rate < 1%", "ok": false, "shown": "3.000%"}
+            ],
+            "reconciliation": {"checked": true, "ok": true, "services": {
+                "ReportarAfiliaciontraslado": {"harness": 5, "target": 5, "lost": 0, "duplicated": 0}}}
+        });
+        let x = render(&summary);
+        assert!(x.contains(r#"tests="3" failures="1""#), "{x}");
+        assert!(
+            x.contains(r#"name="global: p99 &lt; 500ms" time="0"/>"#),
+            "{x}"
+        );
+        assert!(x.contains(r#"<failure type="threshold" message="threshold error_rate &lt; 1% failed for global: measured 3.000%">"#), "{x}");
+    }
+}

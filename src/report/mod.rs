@@ -1,0 +1,233 @@
+//! Reports of a run, read back from its results folder: `report.html` (one
+//! self-contained page, inline SVG charts drawn with plotters), `report.md`
+//! (for CI logs and pull requests) and `junit.xml` (each threshold and the
+//! reconciliation a testcase). Every run writes them; `mss-harness report DIR`
+//! writes them again from the folder's files alone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use serde_json::Value;
+
+mod charts;
+mod html;
+pub mod junit;
+pub mod markdown;
+
+/// Latency percentiles of one second of one service, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SecondStats {
+    /// Seconds from the start of the run.
+    pub second: f64,
+    /// p50, ms.
+    pub p50: f64,
+    /// p90, ms.
+    pub p90: f64,
+    /// p99, ms.
+    pub p99: f64,
+}
+
+/// One second's counts over every service.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SecondCounts {
+    /// Requests that ended in this second.
+    pub sent: u64,
+    /// Of which accepted.
+    pub accepted: u64,
+    /// Of which not.
+    pub errors: u64,
+}
+
+/// A percentile distribution: (percentile 0–100, latency ms), rising.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Service name.
+    pub service: String,
+    /// `latency` (from the intended time) or `service_time`.
+    pub kind: String,
+    /// The points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What the reports are made from.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// The results folder.
+    pub dir: PathBuf,
+    /// `summary.json`.
+    pub summary: Value,
+    /// Per service, per second latency percentiles (from `latency.hlog`).
+    pub latency: BTreeMap<String, Vec<SecondStats>>,
+    /// Per second counts over every service (from `timeseries.csv`).
+    pub counts: BTreeMap<u64, SecondCounts>,
+    /// Percentile distributions (from `histograms.hlog`).
+    pub curves: Vec<Curve>,
+}
+
+fn read_log(path: &Path) -> anyhow::Result<Vec<(String, f64, Histogram<u64>)>> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    let mut deserializer = Deserializer::new();
+    for (n, entry) in IntervalLogIterator::new(&text).enumerate() {
+        let entry = entry.map_err(|e| anyhow::anyhow!("{}: entry {n}: {e:?}", path.display()))?;
+        let LogEntry::Interval(i) = entry else {
+            continue;
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(i.encoded_histogram())
+            .with_context(|| format!("{}: entry {n}: bad base64", path.display()))?;
+        let h: Histogram<u64> = deserializer
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| anyhow::anyhow!("{}: entry {n}: {e:?}", path.display()))?;
+        let tag = i.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
+        out.push((tag, i.start_timestamp().as_secs_f64(), h));
+    }
+    Ok(out)
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// Percentiles at HdrHistogram-style steps, up to the largest value.
+fn curve(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    if h.is_empty() {
+        return points;
+    }
+    for v in h.iter_quantiles(4) {
+        let q = v.quantile_iterated_to();
+        if q >= 1.0 {
+            break;
+        }
+        points.push((q * 100.0, v.value_iterated_to() as f64 / 1000.0));
+    }
+    // The maximum closes the curve, never going back along the x axis.
+    let max = h.max() as f64 / 1000.0;
+    let top = 100.0 * (1.0 - 1.0 / (h.len() as f64 + 1.0));
+    match points.last_mut() {
+        Some(last) if last.0 >= top => last.1 = last.1.max(max),
+        _ => points.push((top, max)),
+    }
+    points.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
+    points
+}
+
+/// Read a results folder.
+pub fn load(dir: &Path) -> anyhow::Result<RunData> {
+    let summary_path = dir.join("summary.json");
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(&summary_path)
+            .with_context(|| format!("cannot read {}", summary_path.display()))?,
+    )
+    .with_context(|| format!("{}: not JSON", summary_path.display()))?;
+    let mut latency: BTreeMap<String, Vec<SecondStats>> = BTreeMap::new();
+    for (tag, start, h) in read_log(&dir.join("latency.hlog"))? {
+        latency.entry(tag).or_default().push(SecondStats {
+            second: start,
+            p50: ms(&h, 0.5),
+            p90: ms(&h, 0.9),
+            p99: ms(&h, 0.99),
+        });
+    }
+    let mut counts: BTreeMap<u64, SecondCounts> = BTreeMap::new();
+    let ts = dir.join("timeseries.csv");
+    let mut reader =
+        csv::Reader::from_path(&ts).with_context(|| format!("cannot read {}", ts.display()))?;
+    for (n, row) in reader.records().enumerate() {
+        let row = row.with_context(|| format!("{}: row {}", ts.display(), n + 2))?;
+        let field = |i: usize| -> anyhow::Result<u64> {
+            row.get(i)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("{}: row {}: column {}", ts.display(), n + 2, i + 1))
+        };
+        let c = counts.entry(field(0)?).or_default();
+        c.sent += field(2)?;
+        c.accepted += field(3)?;
+        c.errors += field(4)?;
+    }
+    let mut curves = Vec::new();
+    let totals = dir.join("histograms.hlog");
+    if totals.is_file() {
+        for (tag, _, h) in read_log(&totals)? {
+            let (service, kind) = tag.split_once('/').unwrap_or((tag.as_str(), "latency"));
+            curves.push(Curve {
+                service: service.to_owned(),
+                kind: kind.to_owned(),
+                points: curve(&h),
+            });
+        }
+    }
+    Ok(RunData {
+        dir: dir.to_path_buf(),
+        summary,
+        latency,
+        counts,
+        curves,
+    })
+}
+
+/// Write `report.html`, `report.md` and `junit.xml` into `dir` from its files.
+pub fn write_all(dir: &Path) -> anyhow::Result<()> {
+    let data = load(dir)?;
+    let write = |name: &str, text: String| -> anyhow::Result<()> {
+        std::fs::write(dir.join(name), text)
+            .with_context(|| format!("cannot write {}", dir.join(name).display()))
+    };
+    write("report.md", markdown::render(&data))?;
+    write("junit.xml", junit::render(&data.summary))?;
+    write("report.html", html::render(&data)?)?;
+    Ok(())
+}
+
+/// The services of a summary that had requests, in the summary's order.
+pub(crate) fn active_services(summary: &Value) -> Vec<(String, &Value)> {
+    summary["services"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v["requests"].as_u64().unwrap_or(0) > 0)
+                .map(|(k, v)| (k.clone(), v))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Microseconds as milliseconds with one decimal.
+pub(crate) fn fmt_ms(us: &Value) -> String {
+    format!("{:.1}", us.as_f64().unwrap_or(0.0) / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_curve_rises_and_ends_at_the_maximum() {
+        for n in [1u64, 7, 89, 1000, 20_000] {
+            let mut h = crate::metrics::histogram();
+            for i in 1..=n {
+                crate::metrics::record(&mut h, 1000 + i * 37 % 5000);
+            }
+            crate::metrics::record(&mut h, 250_000);
+            let points = curve(&h);
+            assert!(
+                points
+                    .windows(2)
+                    .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+                "n={n}: {points:?}"
+            );
+            let last = points.last().expect("points");
+            assert!((last.1 - 250.0).abs() < 0.5, "n={n}: {last:?}");
+        }
+    }
+}
