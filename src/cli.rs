@@ -35,6 +35,9 @@ pub enum Command {
     Compare(cmd::compare::CompareArgs),
     /// Write report.html, report.md and junit.xml again from a results folder.
     Report(ReportArgs),
+    /// Write the ministry's first-week informe (informe.md, informe.html, in
+    /// Spanish) from results folders and production request logs.
+    Informe(crate::informe::InformeArgs),
 }
 
 /// Flags of `report`.
@@ -88,6 +91,11 @@ where
     }
     let result = match cli.command {
         Command::Run(_) | Command::Compare(_) => Ok(()),
+        Command::Informe(args) => crate::informe::run(&args).map(|written| {
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+        }),
         Command::Report(args) => crate::report::write_all(&args.dir).map(|()| {
             println!(
                 "wrote {}, report.md and junit.xml",

@@ -14,6 +14,7 @@ pub mod cmd;
 pub mod domain;
 pub mod engine;
 pub mod generator;
+pub mod informe;
 pub mod metrics;
 pub mod outcome;
 pub mod report;

@@ -6,6 +6,7 @@ mod calendar;
 mod cli;
 mod compare;
 mod garbage;
+mod informe;
 mod invalid_variants;
 mod load_acceptance;
 mod mock_controls;

@@ -71,9 +71,18 @@ pub struct RunData {
 
 fn read_log(path: &Path) -> anyhow::Result<Vec<(String, f64, Histogram<u64>)>> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    read_log_bytes(&text, path)
+}
+
+/// The entries of an interval log (`path` names it in errors): tag, start in
+/// seconds, histogram.
+pub(crate) fn read_log_bytes(
+    text: &[u8],
+    path: &Path,
+) -> anyhow::Result<Vec<(String, f64, Histogram<u64>)>> {
     let mut out = Vec::new();
     let mut deserializer = Deserializer::new();
-    for (n, entry) in IntervalLogIterator::new(&text).enumerate() {
+    for (n, entry) in IntervalLogIterator::new(text).enumerate() {
         let entry = entry.map_err(|e| anyhow::anyhow!("{}: entry {n}: {e:?}", path.display()))?;
         let LogEntry::Interval(i) = entry else {
             continue;
