@@ -8,13 +8,7 @@ use mss_harness::cmd::run::run_scenario;
 use mss_harness::scenario::Scenario;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mss-compare-{name}-{}-{:x}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    crate::util::temp_dir(&format!("compare-{name}"))
 }
 
 /// A short open run at 200 req/s against the embedded mock answering with a

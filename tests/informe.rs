@@ -6,13 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mss-informe-{name}-{}-{:x}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    crate::util::temp_dir(&format!("informe-{name}"))
 }
 
 fn row<'a>(md: &'a str, starts: &str) -> &'a str {

@@ -9,13 +9,7 @@ use mss_harness::scenario::Scenario;
 use serde_json::Value;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mss-run-{name}-{}-{:x}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    crate::util::temp_dir(&format!("run-{name}"))
 }
 
 fn scenario(text: &str) -> Scenario {

@@ -14,6 +14,18 @@ use mss_mock::{App, ClientConfig, Mock, MockConfig};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// A fresh folder under the system's temporary directory, unique to this
+/// process and call: `mss-{name}-{pid}-{random}`.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "mss-{name}-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
 /// A credential the test mock accepts (generated per test, never written down).
 #[derive(Debug, Clone)]
 pub struct Cred {

@@ -132,6 +132,24 @@ fn model(informe: &Informe, admin: &Administradora) -> Value {
     })
 }
 
+/// Rows `| label | n | n | n |` of a per-day or per-hour table.
+fn count_rows(o: &mut String, rows: &Value, label: &str) {
+    for r in rows.as_array().into_iter().flatten() {
+        let counts: Vec<String> = r["conteos"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c.to_string())
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {} | {} |",
+            r[label].as_str().unwrap_or(""),
+            counts.join(" | ")
+        );
+    }
+}
+
 /// `informe.md`.
 pub fn markdown(informe: &Informe, admin: &Administradora) -> String {
     let m = model(informe, admin);
@@ -177,39 +195,13 @@ pub fn markdown(informe: &Informe, admin: &Administradora) -> String {
         "\n## 2. Registros remitidos por servicio por rata de tiempo\n\n### Por día\n\n{}",
         header("día")
     );
-    for d in m["dias"].as_array().into_iter().flatten() {
-        let counts: Vec<String> = d["conteos"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| c.to_string())
-            .collect();
-        let _ = writeln!(
-            o,
-            "| {} | {} |",
-            d["dia"].as_str().unwrap_or(""),
-            counts.join(" | ")
-        );
-    }
+    count_rows(&mut o, &m["dias"], "dia");
     let _ = writeln!(
         o,
         "\n### Por hora del día (todo el periodo)\n\n{}",
         header("hora")
     );
-    for h in m["horas"].as_array().into_iter().flatten() {
-        let counts: Vec<String> = h["conteos"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| c.to_string())
-            .collect();
-        let _ = writeln!(
-            o,
-            "| {} | {} |",
-            h["hora"].as_str().unwrap_or(""),
-            counts.join(" | ")
-        );
-    }
+    count_rows(&mut o, &m["horas"], "hora");
     let _ = writeln!(
         o,
         "\n## 3. Tiempos de respuesta evidenciados por servicio (ms)\n\n| servicio | mín | promedio | p50 | p90 | p95 | p99 | máx |\n|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -47,20 +47,30 @@ where
     Ok(())
 }
 
-/// p50, p90 and p99 per second of one service, with the token requests.
-pub fn latency_over_time(
-    service: &str,
-    series: &[SecondStats],
+/// One line of a time chart.
+struct Line {
+    label: &'static str,
+    color: RGBColor,
+    points: Vec<(f64, f64)>,
+}
+
+/// A chart over the seconds of the run: `lines`, and the token requests.
+fn time_chart(
+    title: &str,
+    y_desc: &str,
+    lines: Vec<Line>,
     tokens: &[(f64, bool)],
+    legend: SeriesLabelPosition,
 ) -> anyhow::Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let x_max = series.iter().map(|s| s.second + 1.0).fold(1.0, f64::max);
-        let y_max = series.iter().map(|s| s.p99).fold(1.0, f64::max) * 1.1;
+        let all = || lines.iter().flat_map(|l| l.points.iter());
+        let x_max = all().map(|p| p.0 + 0.5).fold(1.0, f64::max);
+        let y_max = all().map(|p| p.1).fold(1.0, f64::max) * 1.12;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{service}: latency per second"), ("sans-serif", 18))
+            .caption(title, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(60)
@@ -69,26 +79,16 @@ pub fn latency_over_time(
         chart
             .configure_mesh()
             .x_desc("seconds")
-            .y_desc("ms from intended send")
+            .y_desc(y_desc)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
-        for (label, color, pick) in [
-            (
-                "p50",
-                BLUE,
-                (|s: &SecondStats| s.p50) as fn(&SecondStats) -> f64,
-            ),
-            ("p90", ORANGE, |s| s.p90),
-            ("p99", PURPLE, |s| s.p99),
-        ] {
+        for line in lines {
+            let color = line.color;
             chart
-                .draw_series(LineSeries::new(
-                    series.iter().map(|s| (s.second + 0.5, pick(s))),
-                    color.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(line.points, color.stroke_width(2)))
                 .map_err(err)?
-                .label(label)
+                .label(line.label)
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
                 });
@@ -98,7 +98,7 @@ pub fn latency_over_time(
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(GREY)
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .draw()
             .map_err(err)?;
         root.present().map_err(err)?;
@@ -106,71 +106,54 @@ pub fn latency_over_time(
     Ok(svg)
 }
 
+/// p50, p90 and p99 per second of one service, with the token requests.
+pub fn latency_over_time(
+    service: &str,
+    series: &[SecondStats],
+    tokens: &[(f64, bool)],
+) -> anyhow::Result<String> {
+    let line = |label, color, pick: fn(&SecondStats) -> f64| Line {
+        label,
+        color,
+        points: series.iter().map(|s| (s.second + 0.5, pick(s))).collect(),
+    };
+    time_chart(
+        &format!("{service}: latency per second"),
+        "ms from intended send",
+        vec![
+            line("p50", BLUE, |s| s.p50),
+            line("p90", ORANGE, |s| s.p90),
+            line("p99", PURPLE, |s| s.p99),
+        ],
+        tokens,
+        SeriesLabelPosition::UpperRight,
+    )
+}
+
 /// Requests ended, accepted and failed per second, over every service.
 pub fn throughput(
     counts: &[(u64, SecondCounts)],
     tokens: &[(f64, bool)],
 ) -> anyhow::Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let x_max = counts
+    let line = |label, color, pick: fn(&SecondCounts) -> u64| Line {
+        label,
+        color,
+        points: counts
             .iter()
-            .map(|(s, _)| *s as f64 + 1.0)
-            .fold(1.0, f64::max);
-        let y_max = counts
-            .iter()
-            .map(|(_, c)| c.sent as f64)
-            .fold(1.0, f64::max)
-            * 1.15;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Throughput per second (all services)", ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds")
-            .y_desc("requests / s")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
-        for (label, color, pick) in [
-            (
-                "sent",
-                BLUE,
-                (|c: &SecondCounts| c.sent) as fn(&SecondCounts) -> u64,
-            ),
-            ("accepted", GREEN, |c| c.accepted),
-            ("errors", RED, |c| c.errors),
-        ] {
-            chart
-                .draw_series(LineSeries::new(
-                    counts
-                        .iter()
-                        .map(|(s, c)| (*s as f64 + 0.5, pick(c) as f64)),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
-                });
-        }
-        token_marks(&mut chart, tokens, y_max)?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+            .map(|(s, c)| (*s as f64 + 0.5, pick(c) as f64))
+            .collect(),
+    };
+    time_chart(
+        "Throughput per second (all services)",
+        "requests / s",
+        vec![
+            line("sent", BLUE, |c| c.sent),
+            line("accepted", GREEN, |c| c.accepted),
+            line("errors", RED, |c| c.errors),
+        ],
+        tokens,
+        SeriesLabelPosition::LowerRight,
+    )
 }
 
 /// The percentile distribution, HdrHistogram style: x is 1 / (1 − q) on a log
