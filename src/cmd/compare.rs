@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use serde_json::Value;
 
@@ -50,7 +50,31 @@ impl Tolerance {
     }
 }
 
-fn parse_tolerance(flag: &str, values: &[String], unit: &str) -> anyhow::Result<Tolerance> {
+/// A tolerance flag: its name, unit and default for every service.
+struct Flag {
+    name: &'static str,
+    unit: &'static str,
+    default: f64,
+}
+
+const P99: Flag = Flag {
+    name: "--max-p99-increase",
+    unit: "%",
+    default: 25.0,
+};
+const THROUGHPUT: Flag = Flag {
+    name: "--max-throughput-drop",
+    unit: "%",
+    default: 10.0,
+};
+const ERROR_RATE: Flag = Flag {
+    name: "--max-error-rate-increase",
+    unit: "pp",
+    default: 0.5,
+};
+
+fn parse_tolerance(f: &Flag, values: &[String]) -> anyhow::Result<Tolerance> {
+    let (flag, unit) = (f.name, f.unit);
     let mut all = None;
     let mut per = BTreeMap::new();
     for v in values {
@@ -82,11 +106,7 @@ fn parse_tolerance(flag: &str, values: &[String], unit: &str) -> anyhow::Result<
         }
     }
     Ok(Tolerance {
-        all: all.unwrap_or(match unit {
-            "pp" => 0.5,
-            _ if flag.contains("p99") => 25.0,
-            _ => 10.0,
-        }),
+        all: all.unwrap_or(f.default),
         per,
     })
 }
@@ -108,13 +128,6 @@ pub struct Check {
     pub limit: f64,
     /// Whether it holds.
     pub ok: bool,
-}
-
-fn read_summary(dir: &Path) -> anyhow::Result<Value> {
-    let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
 }
 
 fn number(v: &Value, path: &str, file: &Path) -> anyhow::Result<f64> {
@@ -214,16 +227,12 @@ fn checks(
 /// The comparison of `args`: the checks, or why the folders cannot be compared.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<Vec<Check>> {
     let t = [
-        parse_tolerance("--max-p99-increase", &args.max_p99_increase, "%")?,
-        parse_tolerance("--max-throughput-drop", &args.max_throughput_drop, "%")?,
-        parse_tolerance(
-            "--max-error-rate-increase",
-            &args.max_error_rate_increase,
-            "pp",
-        )?,
+        parse_tolerance(&P99, &args.max_p99_increase)?,
+        parse_tolerance(&THROUGHPUT, &args.max_throughput_drop)?,
+        parse_tolerance(&ERROR_RATE, &args.max_error_rate_increase)?,
     ];
-    let base = read_summary(&args.baseline)?;
-    let cur = read_summary(&args.current)?;
+    let base = crate::report::read_summary(&args.baseline)?;
+    let cur = crate::report::read_summary(&args.current)?;
     checks(
         &base,
         &cur,
@@ -306,9 +315,9 @@ mod tests {
 
     fn tolerances() -> [Tolerance; 3] {
         [
-            parse_tolerance("--max-p99-increase", &["25%".into()], "%").expect("p99"),
-            parse_tolerance("--max-throughput-drop", &["10%".into()], "%").expect("tp"),
-            parse_tolerance("--max-error-rate-increase", &["0.5pp".into()], "pp").expect("er"),
+            parse_tolerance(&P99, &["25%".into()]).expect("p99"),
+            parse_tolerance(&THROUGHPUT, &["10%".into()]).expect("tp"),
+            parse_tolerance(&ERROR_RATE, &["0.5pp".into()]).expect("er"),
         ]
     }
 
@@ -364,15 +373,18 @@ mod tests {
     #[test]
     fn per_service_overrides_and_bad_values() {
         let t = parse_tolerance(
-            "--max-p99-increase",
+            &P99,
             &["25%".into(), "ReportarRetractoAfiliacion=40%".into()],
-            "%",
         )
         .expect("parse");
+        // Only a per-service value given: the others take the default.
+        let only = parse_tolerance(&THROUGHPUT, &["ReportarRetractoAfiliacion=40%".into()])
+            .expect("parse");
+        assert_eq!(only.for_service(Service::Afiliacion), 10.0);
         assert_eq!(t.for_service(Service::Afiliacion), 25.0);
         assert_eq!(t.for_service(Service::Retracto), 40.0);
         for bad in ["25", "x%", "-3%", "Foo=3%"] {
-            let e = parse_tolerance("--max-p99-increase", &[bad.into()], "%")
+            let e = parse_tolerance(&P99, &[bad.into()])
                 .expect_err(bad)
                 .to_string();
             assert!(e.contains("--max-p99-increase") && e.contains(bad), "{e}");

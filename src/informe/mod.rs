@@ -225,7 +225,7 @@ impl Informe {
         }
     }
 
-    /// Count one request (`n` of them, for aggregated inputs).
+    /// Count one request of a log.
     pub fn add(
         &mut self,
         t: NaiveDateTime,
@@ -381,8 +381,8 @@ impl Informe {
     /// `latency.hlog`, incidents from `errors.csv` (their first and last
     /// occurrence are the first and last second with errors of that service).
     fn read_results(&mut self, dir: &Path) -> anyhow::Result<()> {
-        let data = crate::report::load(dir)?;
-        let started = data.summary["started_at"]
+        let summary = crate::report::read_summary(dir)?;
+        let started = summary["started_at"]
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&colombia()).naive_local())
@@ -442,7 +442,7 @@ impl Informe {
             }
         }
         // Token requests of the run.
-        if let Some(events) = data.summary["token"]["events"].as_array() {
+        if let Some(events) = summary["token"]["events"].as_array() {
             for e in events {
                 let t = at(e["at_s"].as_f64().unwrap_or(0.0));
                 let Some(hour) = self.hour_of(t) else {

@@ -25,6 +25,8 @@ pub fn escape(s: &str) -> String {
 }
 
 struct Case {
+    /// `threshold` or `reconciliation`: the failure's type.
+    kind: &'static str,
     class: String,
     name: String,
     failure: Option<(String, String)>,
@@ -41,6 +43,7 @@ pub fn render(summary: &Value) -> String {
         let expr = t["expr"].as_str().unwrap_or("?");
         let shown = t["shown"].as_str().unwrap_or("");
         cases.push(Case {
+            kind: "threshold",
             class: format!("mss-harness.{scenario}.thresholds"),
             name: format!("{scope}: {expr}"),
             failure: (t["ok"] != true).then(|| {
@@ -60,6 +63,7 @@ pub fn render(summary: &Value) -> String {
                 r["duplicated"].as_u64().unwrap_or(0),
             );
             cases.push(Case {
+                kind: "reconciliation",
                 class: format!("mss-harness.{scenario}.reconciliation"),
                 name: service.clone(),
                 failure: (lost > 0 || dup > 0).then(|| {
@@ -76,6 +80,7 @@ pub fn render(summary: &Value) -> String {
         }
     } else {
         cases.push(Case {
+            kind: "reconciliation",
             class: format!("mss-harness.{scenario}.reconciliation"),
             name: "reconciliation".into(),
             failure: None,
@@ -140,11 +145,7 @@ pub fn render(summary: &Value) -> String {
                 let _ = writeln!(
                     x,
                     r#"      <failure type="{}" message="{}">{}</failure>"#,
-                    if c.class.ends_with("thresholds") {
-                        "threshold"
-                    } else {
-                        "reconciliation"
-                    },
+                    c.kind,
                     escape(message),
                     escape(text)
                 );

@@ -2,8 +2,6 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
-
 use super::{RunData, active_services, fmt_ms};
 
 /// The Markdown report of `data`.
@@ -147,6 +145,5 @@ pub fn render(data: &RunData) -> String {
     } else if s["stages"].as_array().is_some_and(|a| !a.is_empty()) {
         let _ = writeln!(m, "\nNo rate plateau held within the thresholds.");
     }
-    let _ = Value::Null;
     m
 }

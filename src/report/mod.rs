@@ -131,14 +131,17 @@ fn curve(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     points
 }
 
+/// A results folder's `summary.json`.
+pub(crate) fn read_summary(dir: &Path) -> anyhow::Result<Value> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+}
+
 /// Read a results folder.
 pub fn load(dir: &Path) -> anyhow::Result<RunData> {
-    let summary_path = dir.join("summary.json");
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(&summary_path)
-            .with_context(|| format!("cannot read {}", summary_path.display()))?,
-    )
-    .with_context(|| format!("{}: not JSON", summary_path.display()))?;
+    let summary = read_summary(dir)?;
     let mut latency: BTreeMap<String, Vec<SecondStats>> = BTreeMap::new();
     for (tag, start, h) in read_log(&dir.join("latency.hlog"))? {
         latency.entry(tag).or_default().push(SecondStats {
