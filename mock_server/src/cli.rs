@@ -17,14 +17,28 @@ pub struct MockArgs {
     /// Configuration file (TOML) [default: the demo configuration, mock_server/mock.toml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Break one rule of the protocol on purpose, to prove that the conformance
+    /// check with this id catches it (repeatable; see --list-deviations).
+    #[arg(long, value_name = "ID")]
+    pub deviate: Vec<String>,
+    /// Print every deviation (id and what it breaks) and exit.
+    #[arg(long)]
+    pub list_deviations: bool,
 }
 
 /// Load the configuration, bind, print where it listens and serve until Ctrl-C.
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
+    if args.list_deviations {
+        for (id, what) in crate::deviate::catalogue(mss_contract::Contract::embedded()) {
+            println!("{id}\t{what}");
+        }
+        return Ok(());
+    }
+    let mut config = match &args.config {
         Some(path) => MockConfig::from_file(path)?,
         None => MockConfig::demo()?,
     };
+    config.deviate.extend(args.deviate.iter().cloned());
     let addr = args.listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(addr)
         .await
@@ -35,6 +49,13 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
         |p| p.display().to_string(),
     );
     let mock = Mock::new(config)?;
+    let deviations = mock.deviations();
+    if !deviations.is_empty() {
+        eprintln!(
+            "mss-mock: DEVIATING from the protocol on purpose: {}",
+            deviations.ids().collect::<Vec<_>>().join(", ")
+        );
+    }
     eprintln!(
         "mss-mock listening on http://{local} ({origin}, {} client_ids, token TTL {} s); Ctrl-C stops it",
         mock.config().clients.len(),

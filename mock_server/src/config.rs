@@ -97,6 +97,9 @@ pub struct MockConfig {
     /// How long answers take (none by default).
     #[serde(default)]
     pub latency: crate::latency::LatencyProfile,
+    /// Deviations from the protocol to start with (see [`crate::deviate`]).
+    #[serde(default)]
+    pub deviate: Vec<String>,
     /// The clients.
     pub clients: Vec<ClientConfig>,
 }
@@ -175,6 +178,7 @@ impl MockConfig {
             max_records: default_max_records(),
             max_fingerprints: default_max_fingerprints(),
             latency: crate::latency::LatencyProfile::None,
+            deviate: Vec::new(),
             clients,
         }
     }

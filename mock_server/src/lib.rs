@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod deviate;
 pub mod latency;
 mod store;
 pub mod validate;
@@ -41,6 +42,7 @@ use tower::util::{MapRequest, MapRequestLayer};
 
 pub use clock::MockClock;
 pub use config::{ClientConfig, ConfigError, MockConfig};
+pub use deviate::Deviations;
 pub use latency::LatencyProfile;
 use store::{Kind, Store};
 use validate::Rejection;
@@ -91,6 +93,7 @@ struct Inner {
     rejections: AtomicU64,
     statuses: [StatusCode; codes::ALL.len()],
     pacing: latency::Pacing,
+    deviations: RwLock<Arc<Deviations>>,
 }
 
 /// A running mock's state; cheap to clone (one `Arc`).
@@ -183,9 +186,14 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// The path as the client spelled it, kept when routing lowercased it.
+#[derive(Debug, Clone)]
+struct OriginalPath(String);
+
 fn lowercase_path(mut req: Request<Body>) -> Request<Body> {
     let uri = req.uri();
     if uri.path().bytes().any(|b| b.is_ascii_uppercase()) {
+        let original = OriginalPath(uri.path().to_owned());
         let path = uri.path().to_ascii_lowercase();
         let pq = match uri.query() {
             Some(q) => format!("{path}?{q}"),
@@ -196,6 +204,7 @@ fn lowercase_path(mut req: Request<Body>) -> Request<Body> {
             parts.path_and_query = Some(pq);
             if let Ok(new) = Uri::from_parts(parts) {
                 *req.uri_mut() = new;
+                req.extensions_mut().insert(original);
             }
         }
     }
@@ -239,6 +248,12 @@ impl Mock {
             .collect();
         let instance = format!("{:04X}", rand::random::<u16>());
         let latency_profile = config.latency;
+        let deviations = Deviations::parse(contract, &config.deviate).map_err(|message| {
+            ConfigError::Invalid {
+                origin: "configuration".to_owned(),
+                message: format!("deviate: {message}"),
+            }
+        })?;
         Ok(Mock {
             inner: Arc::new(Inner {
                 contract,
@@ -252,6 +267,7 @@ impl Mock {
                 rejections: AtomicU64::new(0),
                 statuses,
                 pacing: latency::Pacing::new(latency_profile),
+                deviations: RwLock::new(Arc::new(deviations)),
             }),
         })
     }
@@ -271,15 +287,24 @@ impl Mock {
         let not_allowed = |allow: &'static str| {
             move |State(mock): State<Mock>| async move { mock.method_not_allowed(allow) }
         };
+        // 405 on the services and /token, or 404 under a RUT deviation.
+        let not_allowed_on = |deviation: &'static str| {
+            move |State(mock): State<Mock>, uri: Uri| async move {
+                if mock.deviations().has(deviation) {
+                    return mock.plain(codes::RUT01, &format!("Ruta desconocida: {}", uri.path()));
+                }
+                mock.method_not_allowed("POST")
+            }
+        };
         let paced = Router::new()
-            .route("/token", post(token).fallback(not_allowed("POST")))
+            .route("/token", post(token).fallback(not_allowed_on("RUT-004")))
             .route(
                 "/reportarafiliaciontraslado",
                 post(afiliacion).fallback(not_allowed("POST")),
             )
             .route(
                 "/reportarretractoafiliacion",
-                post(retracto).fallback(not_allowed("POST")),
+                post(retracto).fallback(not_allowed_on("RUT-003")),
             )
             .route_layer(axum::middleware::from_fn_with_state(self.clone(), pace));
         let router = Router::new()
@@ -309,6 +334,13 @@ impl Mock {
             .route(
                 "/__admin/reset",
                 post(admin_reset).fallback(not_allowed("POST")),
+            )
+            .route(
+                "/__admin/deviations",
+                get(admin_deviations_get)
+                    .post(admin_deviations)
+                    .delete(admin_deviations_clear)
+                    .fallback(not_allowed("GET, POST, DELETE")),
             )
             .route(
                 "/__admin/clock",
@@ -391,6 +423,29 @@ impl Mock {
         n
     }
 
+    /// The deviations in force.
+    pub fn deviations(&self) -> Arc<Deviations> {
+        self.inner
+            .deviations
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replace the deviations in force.
+    pub fn set_deviations(&self, deviations: Deviations) {
+        *self
+            .inner
+            .deviations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(deviations);
+    }
+
+    /// The contract the mock serves.
+    pub fn contract(&self) -> &'static Contract {
+        self.inner.contract
+    }
+
     /// The latency profile and stall control.
     pub fn pacing(&self) -> &latency::Pacing {
         &self.inner.pacing
@@ -449,15 +504,42 @@ impl Mock {
     }
 
     fn envelope(&self, codigo: &str, mensaje: &str, numero: &str) -> Response {
+        self.envelope_as(codigo, mensaje, numero, &Deviations::default())
+    }
+
+    /// An envelope, bent by the ENV and SCH deviations.
+    fn envelope_as(&self, codigo: &str, mensaje: &str, numero: &str, dev: &Deviations) -> Response {
         let status = self.status(codigo);
-        let body = serde_json::to_vec(&Envelope {
-            resultado: status.as_str(),
-            codigo,
-            mensaje,
-            numero_transaccion: numero,
-        })
+        let rejected = status != StatusCode::OK;
+        let body = if dev.is_empty() {
+            serde_json::to_vec(&Envelope {
+                resultado: status.as_str(),
+                codigo,
+                mensaje,
+                numero_transaccion: numero,
+            })
+        } else {
+            let mut v = serde_json::json!({
+                "resultado": if rejected && dev.has("ENV-002") { "200" } else { status.as_str() },
+                "codigo": codigo,
+                "mensaje": mensaje,
+                "numeroTransaccion": numero,
+            });
+            if !rejected
+                && dev.has("SCH-001")
+                && let Some(map) = v.as_object_mut()
+            {
+                map.remove("mensaje");
+            }
+            serde_json::to_vec(&v)
+        }
         .unwrap_or_default();
         let mut response = json_response(status, body);
+        if rejected && dev.has("ENV-001") {
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -475,33 +557,67 @@ impl Mock {
 
     fn method_not_allowed(&self, allow: &'static str) -> Response {
         let mut r = self.plain(codes::RUT02, &format!("Método no permitido; use {allow}"));
-        r.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(allow));
+        if !self.deviations().has("RUT-002") {
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
+        }
         r
     }
 
-    fn reject(&self, service: Option<Service>, rejection: &Rejection) -> Response {
+    fn reject(
+        &self,
+        service: Option<Service>,
+        rejection: &Rejection,
+        dev: &Deviations,
+    ) -> Response {
         if let (Some(service), Some(i)) = (service, codes::index(rejection.codigo)) {
             self.inner.stats.services[service_index(service)].rejected[i]
                 .fetch_add(1, Ordering::Relaxed);
         }
         let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
-        self.envelope(
+        let mut response = self.envelope_as(
             rejection.codigo,
             &rejection.mensaje,
             &self.transaction("TX", n),
-        )
+            dev,
+        );
+        if let Some(service) = service
+            && dev.of("AUTH", service, "005")
+        {
+            response.headers_mut().remove(WWW_AUTHENTICATE);
+        }
+        response
     }
 
-    fn authenticate(&self, headers: &HeaderMap) -> Result<&Client, Rejection> {
-        let value = headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| Rejection::new(codes::AUT01, "Falta el encabezado Authorization"))?;
-        let malformed = || Rejection::new(codes::AUT01, "Encabezado Authorization malformado");
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        service: Service,
+        dev: &Deviations,
+    ) -> Result<&Client, Rejection> {
+        let value = headers.get(AUTHORIZATION).ok_or_else(|| {
+            if dev.of("AUTH", service, "001") {
+                Rejection::new(codes::AUT02, "Token vencido")
+            } else {
+                Rejection::new(codes::AUT01, "Falta el encabezado Authorization")
+            }
+        })?;
+        let malformed = || {
+            if dev.of("AUTH", service, "002") {
+                Rejection::new(codes::VAL00, "Encabezado inválido")
+            } else {
+                Rejection::new(codes::AUT01, "Encabezado Authorization malformado")
+            }
+        };
         let text = value.to_str().map_err(|_| malformed())?;
         let (scheme, token) = text.trim().split_once(' ').ok_or_else(malformed)?;
         let token = token.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        let scheme_ok = if dev.of("AUTH", service, "008") {
+            scheme == "Bearer"
+        } else {
+            scheme.eq_ignore_ascii_case("bearer")
+        };
+        if !scheme_ok || token.is_empty() {
             return Err(malformed());
         }
         let info = self
@@ -511,8 +627,14 @@ impl Mock {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(token)
             .copied()
-            .ok_or_else(|| Rejection::new(codes::AUT01, "Token desconocido"))?;
-        if info.expires_at <= self.inner.clock.now_unix() {
+            .ok_or_else(|| {
+                if dev.of("AUTH", service, "003") {
+                    Rejection::new(codes::AUT02, "Token vencido")
+                } else {
+                    Rejection::new(codes::AUT01, "Token desconocido")
+                }
+            })?;
+        if info.expires_at <= self.inner.clock.now_unix() && !dev.of("AUTH", service, "004") {
             return Err(Rejection::new(
                 codes::AUT02,
                 "Token vencido; solicite uno nuevo en /token",
@@ -524,15 +646,33 @@ impl Mock {
             .ok_or_else(|| Rejection::new(codes::AUT01, "Token desconocido"))
     }
 
-    async fn report(&self, service: Service, headers: HeaderMap, body: Body) -> Response {
-        match self.try_report(service, &headers, body).await {
+    async fn report(
+        &self,
+        service: Service,
+        original: Option<OriginalPath>,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
+        let dev = self.deviations();
+        if !dev.is_empty() {
+            let spelled = original.map_or_else(|| uri.path().to_owned(), |o| o.0);
+            let id = match service {
+                Service::Afiliacion => "RUT-005",
+                Service::Retracto => "RUT-006",
+            };
+            if dev.has(id) && spelled != service.path() {
+                return self.plain(codes::RUT01, &format!("Ruta desconocida: {spelled}"));
+            }
+        }
+        match self.try_report(service, &headers, body, &dev).await {
             Ok(numero) => {
                 self.inner.stats.services[service_index(service)]
                     .accepted
                     .fetch_add(1, Ordering::Relaxed);
-                self.envelope(codes::OK, "Reporte recibido", &numero)
+                self.envelope_as(codes::OK, "Reporte recibido", &numero, &dev)
             }
-            Err(rejection) => self.reject(Some(service), &rejection),
+            Err(rejection) => self.reject(Some(service), &rejection, &dev),
         }
     }
 
@@ -541,9 +681,10 @@ impl Mock {
         service: Service,
         headers: &HeaderMap,
         body: Body,
+        dev: &Deviations,
     ) -> Result<String, Rejection> {
-        let client = self.authenticate(headers)?;
-        if !client.services[service_index(service)] {
+        let client = self.authenticate(headers, service, dev)?;
+        if !client.services[service_index(service)] && !dev.of("AUTH", service, "006") {
             return Err(Rejection::new(
                 codes::AUT03,
                 format!(
@@ -562,7 +703,7 @@ impl Mock {
         if declared_length(headers).is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
-        if !media_type_is(headers, "application/json") {
+        if !media_type_is(headers, "application/json") && !dev.of("FMT", service, "002") {
             return Err(Rejection::new(
                 codes::VAL00,
                 "Content-Type debe ser application/json",
@@ -572,20 +713,40 @@ impl Mock {
             .await
             .map_err(|_| too_large())?;
         let contract = self.inner.contract;
-        let body = validate::Body::parse(contract.service(service), &bytes)?;
+        if dev.of("FUZ", service, "001") && std::str::from_utf8(&bytes).is_err() {
+            return Err(Rejection::new("ERR500", "Error interno"));
+        }
+        let mut body = match validate::Body::parse(contract.service(service), &bytes) {
+            Ok(body) => body,
+            Err(mut r) => {
+                if r.mensaje.starts_with("JSON malformado") && dev.of("FMT", service, "001") {
+                    r.codigo = codes::VAL02;
+                } else if r.codigo == codes::VAL00 && dev.of("FMT", service, "003") {
+                    r.codigo = codes::VAL01;
+                }
+                return Err(r);
+            }
+        };
+        if !dev.is_empty() {
+            for f in &contract.service(service).fields {
+                if f.enumeration.is_some() && dev.of("ENUM", service, &format!("{}-CASE", f.name)) {
+                    body.uppercase(&f.name);
+                }
+            }
+        }
         let clock = &self.inner.clock;
         let today = clock.today();
         let received = u32::try_from(clock.now_unix()).unwrap_or(u32::MAX);
         match service {
             Service::Afiliacion => {
-                let a = validate::affiliation(contract, &body, client.administradora, today)?;
-                let index = self.store().affiliation(&a, received)?;
+                let a = validate::affiliation(contract, &body, client.administradora, today, dev)?;
+                let index = self.store().affiliation(&a, received, dev)?;
                 Ok(self.transaction("AF", index))
             }
             Service::Retracto => {
-                let r = validate::retraction(contract, &body, client.administradora, today)?;
+                let r = validate::retraction(contract, &body, client.administradora, today, dev)?;
                 let affiliation = self.affiliation_index(r.transaccion);
-                let index = self.store().retraction(&r, affiliation, received)?;
+                let index = self.store().retraction(&r, affiliation, received, dev)?;
                 Ok(self.transaction("RT", index))
             }
         }
@@ -596,16 +757,30 @@ impl Mock {
             .stats
             .token_rejected
             .fetch_add(1, Ordering::Relaxed);
-        let body = serde_json::to_vec(&TokenErr {
-            error,
-            error_description: description,
-        })
+        let dev = self.deviations();
+        let body = if dev.has("SCH-002") {
+            serde_json::to_vec(&serde_json::json!({"error": error, "error_description": 400}))
+        } else {
+            serde_json::to_vec(&TokenErr {
+                error,
+                error_description: description,
+            })
+        }
         .unwrap_or_default();
-        no_store(json_response(StatusCode::BAD_REQUEST, body))
+        let response = json_response(StatusCode::BAD_REQUEST, body);
+        if dev.has("TOK-008") {
+            response
+        } else {
+            no_store(response)
+        }
     }
 
     async fn issue_token(&self, headers: HeaderMap, body: Body) -> Response {
+        let dev = self.deviations();
         if !media_type_is(&headers, "application/x-www-form-urlencoded") {
+            if dev.has("TOK-007") {
+                return self.plain("ERR500", "Error interno");
+            }
             return self.token_error(
                 "invalid_request",
                 "Content-Type must be application/x-www-form-urlencoded",
@@ -616,7 +791,7 @@ impl Mock {
         };
         let mut params: FxHashMap<String, String> = FxHashMap::default();
         for (k, v) in form_urlencoded::parse(&bytes) {
-            if params.insert(k.to_string(), v.into_owned()).is_some() {
+            if params.insert(k.to_string(), v.into_owned()).is_some() && !dev.has("TOK-009") {
                 return self.token_error("invalid_request", &format!("parameter {k} is repeated"));
             }
         }
@@ -631,7 +806,11 @@ impl Mock {
         };
         if grant_type != "password" {
             return self.token_error(
-                "unsupported_grant_type",
+                if dev.has("TOK-005") {
+                    "invalid_request"
+                } else {
+                    "unsupported_grant_type"
+                },
                 "only grant_type=password is supported",
             );
         }
@@ -645,12 +824,28 @@ impl Mock {
             .enumerate()
             .find(|(_, c)| c.config.client_id == client_id)
         else {
-            return self.token_error("invalid_client", "unknown client_id");
+            return self.token_error(
+                if dev.has("TOK-004") {
+                    "invalid_grant"
+                } else {
+                    "invalid_client"
+                },
+                "unknown client_id",
+            );
         };
         let (Some(username), Some(password)) = (param("username"), param("password")) else {
-            return self.token_error("invalid_request", "username and password are required");
+            return self.token_error(
+                if dev.has("TOK-006") && param("password").is_none() {
+                    "invalid_grant"
+                } else {
+                    "invalid_request"
+                },
+                "username and password are required",
+            );
         };
-        if username != client.config.username || password != client.config.password {
+        if (username != client.config.username || password != client.config.password)
+            && !dev.has("TOK-003")
+        {
             return self.token_error("invalid_grant", "wrong username or password");
         }
         let token = new_token();
@@ -679,11 +874,21 @@ impl Mock {
             .fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&TokenOk {
             access_token: &token,
-            token_type: "bearer",
-            expires_in: ttl,
+            token_type: if dev.has("TOK-010") { "mac" } else { "bearer" },
+            expires_in: if dev.has("TOK-002") { 3600 } else { ttl },
         })
         .unwrap_or_default();
-        no_store(json_response(StatusCode::OK, body))
+        let mut response = json_response(StatusCode::OK, body);
+        if dev.has("TOK-001") {
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        }
+        if dev.has("TOK-008") {
+            response
+        } else {
+            no_store(response)
+        }
     }
 
     fn records_jsonl(&self, offset: usize, limit: usize) -> (String, usize) {
@@ -761,6 +966,9 @@ fn new_token() -> String {
 
 async fn not_found(State(mock): State<Mock>, uri: Uri) -> Response {
     let path: String = uri.path().chars().take(80).collect();
+    if mock.deviations().has("RUT-001") {
+        return mock.plain(codes::VAL00, &format!("Petición inválida: {path}"));
+    }
     mock.plain(codes::RUT01, &format!("Ruta desconocida: {path}"))
 }
 
@@ -768,12 +976,75 @@ async fn token(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Resp
     mock.issue_token(headers, body).await
 }
 
-async fn afiliacion(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Response {
-    mock.report(Service::Afiliacion, headers, body).await
+async fn afiliacion(
+    State(mock): State<Mock>,
+    original: Option<axum::Extension<OriginalPath>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    mock.report(
+        Service::Afiliacion,
+        original.map(|e| e.0),
+        uri,
+        headers,
+        body,
+    )
+    .await
 }
 
-async fn retracto(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Response {
-    mock.report(Service::Retracto, headers, body).await
+async fn retracto(
+    State(mock): State<Mock>,
+    original: Option<axum::Extension<OriginalPath>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    mock.report(Service::Retracto, original.map(|e| e.0), uri, headers, body)
+        .await
+}
+
+async fn admin_deviations_get(State(mock): State<Mock>) -> Response {
+    let dev = mock.deviations();
+    let known: Vec<serde_json::Value> = deviate::catalogue(mock.inner.contract)
+        .into_iter()
+        .map(|(id, what)| serde_json::json!({"id": id, "descripcion": what}))
+        .collect();
+    let body = serde_json::json!({"active": dev.ids().collect::<Vec<_>>(), "known": known});
+    json_response(StatusCode::OK, body.to_string().into_bytes())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviationChange {
+    deviate: Vec<String>,
+}
+
+async fn admin_deviations(State(mock): State<Mock>, body: Body) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+    };
+    let change = match serde_json::from_slice::<DeviationChange>(&bytes) {
+        Ok(c) => c,
+        Err(e) => {
+            return mock.plain(
+                codes::VAL00,
+                &format!("Se esperaba {{\"deviate\": [\"ID\", ...]}}: {e}"),
+            );
+        }
+    };
+    match Deviations::parse(mock.inner.contract, &change.deviate) {
+        Ok(dev) => {
+            mock.set_deviations(dev);
+            admin_deviations_get(State(mock)).await
+        }
+        Err(e) => mock.plain(codes::VAL02, &e),
+    }
+}
+
+async fn admin_deviations_clear(State(mock): State<Mock>) -> Response {
+    mock.set_deviations(Deviations::default());
+    admin_deviations_get(State(mock)).await
 }
 
 async fn admin_stats(State(mock): State<Mock>) -> Response {

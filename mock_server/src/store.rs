@@ -15,6 +15,7 @@ use mss_contract::rules;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::codes;
+use crate::deviate::Deviations;
 use crate::validate::{Affiliation, Novedad, Rejection, Retraction};
 
 /// A string of at most `N` bytes stored inline.
@@ -336,9 +337,28 @@ impl Store {
     }
 
     /// Apply the stateful rules to an affiliation and keep it; returns its index.
-    pub fn affiliation(&mut self, a: &Affiliation<'_>, received: u32) -> Result<u64, Rejection> {
+    pub fn affiliation(
+        &mut self,
+        a: &Affiliation<'_>,
+        received: u32,
+        dev: &Deviations,
+    ) -> Result<u64, Rejection> {
         let radicado = radicado_fp(a.administradora, a.radicado);
-        if self.radicados.contains(radicado) {
+        let person = person_fp(a.tipo_documento, a.numero_documento);
+        let fecha = days(a.fecha_solicitud);
+        let event = event_fp(person, a.novedad as u8, fecha);
+        let (same_radicado, same_event) = (
+            self.radicados.contains(radicado),
+            self.events.contains(event),
+        );
+        let waived = !dev.is_empty()
+            && match (same_radicado, same_event) {
+                (true, true) => dev.has("RUL-NEG01"),
+                (true, false) => dev.has("DUP-001"),
+                (false, true) => dev.has("DUP-002"),
+                (false, false) => false,
+            };
+        if same_radicado && !waived {
             return Err(Rejection::new(
                 codes::NEG01,
                 format!(
@@ -347,10 +367,7 @@ impl Store {
                 ),
             ));
         }
-        let person = person_fp(a.tipo_documento, a.numero_documento);
-        let fecha = days(a.fecha_solicitud);
-        let event = event_fp(person, a.novedad as u8, fecha);
-        if self.events.contains(event) {
+        if same_event && !waived {
             return Err(Rejection::new(
                 codes::NEG01,
                 format!(
@@ -364,7 +381,7 @@ impl Store {
             .persons
             .get(&person)
             .map_or((NOBODY, NO_RECORD), |p| (p.state, p.record));
-        let known = prev.admin != NO_ADMIN;
+        let known = prev.admin != NO_ADMIN && !dev.has("RUL-NEG05");
         let next = match a.novedad {
             Novedad::Afiliacion => {
                 if known {
@@ -389,6 +406,7 @@ impl Store {
                 if a.novedad == Novedad::TrasladoRegimen {
                     if let Some(since) = from_days(prev.regime_since)
                         && a.fecha_solicitud < rules::earliest_regime_transfer(since)
+                        && !dev.has("RUL-NEG03")
                     {
                         return Err(Rejection::new(
                             codes::NEG03,
@@ -406,6 +424,7 @@ impl Store {
                 } else {
                     if let Some(since) = from_days(prev.admin_since)
                         && a.fecha_solicitud < rules::earliest_administrator_switch(since)
+                        && !dev.has("RUL-NEG04")
                     {
                         return Err(Rejection::new(
                             codes::NEG04,
@@ -457,6 +476,7 @@ impl Store {
         r: &Retraction<'_>,
         affiliation: Option<u64>,
         received: u32,
+        dev: &Deviations,
     ) -> Result<u64, Rejection> {
         let radicado = radicado_fp(r.administradora, r.radicado);
         if self.radicados.contains(radicado) {
@@ -469,6 +489,9 @@ impl Store {
             ));
         }
         let unknown = || {
+            if dev.has("RUL-NEG10") {
+                return Rejection::new(codes::NEG12, "La afiliación ya fue retractada");
+            }
             Rejection::new(
                 codes::NEG10,
                 format!(
@@ -486,6 +509,9 @@ impl Store {
         {
             return Err(unknown());
         }
+        if aff.retracted && dev.has("RUL-NEG12") {
+            return Err(Rejection::new(codes::NEG10, "Afiliación desconocida"));
+        }
         if aff.retracted {
             return Err(Rejection::new(
                 codes::NEG12,
@@ -494,7 +520,7 @@ impl Store {
         }
         let solicitud = aff.fecha();
         let deadline = rules::retraction_deadline(solicitud);
-        if r.fecha_retracto < solicitud || r.fecha_retracto > deadline {
+        if (r.fecha_retracto < solicitud || r.fecha_retracto > deadline) && !dev.has("RUL-NEG11") {
             return Err(Rejection::new(
                 codes::NEG11,
                 format!(
@@ -642,12 +668,14 @@ mod tests {
                         "2024-03-21",
                     ),
                     0,
+                    &Deviations::default(),
                 )
                 .expect("first transfer");
             let b = store
                 .affiliation(
                     &transfer("B", "123456", Novedad::TrasladoRegimen, 0, 1, "2024-03-22"),
                     0,
+                    &Deviations::default(),
                 )
                 .expect("second transfer");
             let reports = [(a, 1u8, "RA"), (b, 0u8, "RB")];
@@ -658,6 +686,7 @@ mod tests {
                         &retract(radicado, "123456", admin, "2024-03-26"),
                         Some(index),
                         0,
+                        &Deviations::default(),
                     )
                     .expect("retraction");
             }
@@ -668,7 +697,7 @@ mod tests {
                 ..transfer("C", "123456", Novedad::Afiliacion, 2, 2, "2024-03-27")
             };
             store
-                .affiliation(&fresh, 0)
+                .affiliation(&fresh, 0, &Deviations::default())
                 .expect("a fresh affiliation is accepted");
         }
     }
@@ -681,7 +710,9 @@ mod tests {
             origen: None,
             ..transfer("A", "55", Novedad::Afiliacion, 1, 1, "2023-01-10")
         };
-        store.affiliation(&a, 0).expect("affiliation");
+        store
+            .affiliation(&a, 0, &Deviations::default())
+            .expect("affiliation");
         let b = store
             .affiliation(
                 &transfer(
@@ -693,10 +724,16 @@ mod tests {
                     "2024-03-22",
                 ),
                 0,
+                &Deviations::default(),
             )
             .expect("switch");
         store
-            .retraction(&retract("RB", "55", 2, "2024-03-26"), Some(b), 0)
+            .retraction(
+                &retract("RB", "55", 2, "2024-03-26"),
+                Some(b),
+                0,
+                &Deviations::default(),
+            )
             .expect("retraction");
         // Back with Protección (1): a switch from Porvenir (2) names the wrong origin.
         let wrong = store.affiliation(
@@ -709,6 +746,7 @@ mod tests {
                 "2024-03-27",
             ),
             0,
+            &Deviations::default(),
         );
         assert_eq!(wrong.map_err(|e| e.codigo), Err(codes::NEG05));
         store
@@ -722,6 +760,7 @@ mod tests {
                     "2024-03-27",
                 ),
                 0,
+                &Deviations::default(),
             )
             .expect("switch from the restored administrator");
     }
@@ -733,11 +772,13 @@ mod tests {
             .map(|i| (format!("R{i}"), format!("{}", 10_000_000 + i)))
             .collect();
         for (r, doc) in &names {
-            store.affiliation(&aff(r, doc), 0).expect("accepted");
+            store
+                .affiliation(&aff(r, doc), 0, &Deviations::default())
+                .expect("accepted");
         }
         assert!(store.len() <= 1000 && store.len() > 0, "{}", store.len());
         assert!(store.persons.len() <= 1000, "{}", store.persons.len());
-        let again = store.affiliation(&aff("R0", "99999999"), 0);
+        let again = store.affiliation(&aff("R0", "99999999"), 0, &Deviations::default());
         assert_eq!(again.map_err(|e| e.codigo), Err(codes::NEG01));
         assert!(store.get(0).is_none());
         assert!(store.get(4999).is_some());

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::codes;
+use crate::deviate::{Deviations, JsonKind, LenDeviation};
 
 /// A refusal: the envelope's `codigo` and `mensaje`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +106,7 @@ pub enum Field<'a> {
     /// `null`: treated as absent.
     Null,
     /// Any other JSON type.
-    Other,
+    Other(JsonKind),
 }
 
 impl<'de> Deserialize<'de> for Field<'de> {
@@ -132,24 +133,24 @@ impl<'de> Deserialize<'de> for Field<'de> {
                 Ok(Field::Null)
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Field::Other)
+                Ok(Field::Other(JsonKind::Boolean))
             }
             fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Field::Other)
+                Ok(Field::Other(JsonKind::Number))
             }
             fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Field::Other)
+                Ok(Field::Other(JsonKind::Number))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Field::Other)
+                Ok(Field::Other(JsonKind::Number))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Field::Other)
+                Ok(Field::Other(JsonKind::Array))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Field::Other)
+                Ok(Field::Other(JsonKind::Object))
             }
         }
         d.deserialize_any(V)
@@ -277,6 +278,21 @@ impl<'a> Body<'a> {
         })
     }
 
+    /// Upper-case the text of field `name` (the `ENUM-…-CASE` deviations).
+    pub fn uppercase(&mut self, name: &str) {
+        if let Some(i) = self.spec.position(name)
+            && let Some(Field::Text(s)) = &self.slots[i]
+        {
+            let upper = s.to_uppercase();
+            self.slots[i] = Some(Field::Text(Cow::Owned(upper)));
+        }
+    }
+
+    /// The contract of this body's service.
+    pub fn spec(&self) -> &'a ServiceSpec {
+        self.spec
+    }
+
     fn slot(&self, name: &str) -> Option<&Field<'a>> {
         self.spec
             .position(name)
@@ -311,11 +327,24 @@ fn date(s: &str) -> Option<NaiveDate> {
 
 /// Field rules of the contract: VAL01, VAL02, VAL03, VAL04 (unknown codes), VAL05,
 /// and each document number against its type.
-pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejection> {
+pub fn check_fields<'s>(
+    contract: &Contract,
+    body: &Body<'s>,
+    dev: &Deviations,
+) -> Result<Vec<&'s str>, Rejection> {
+    // Fields whose value a LEN deviation let through: later checks of the
+    // same value (document number against its type, check digit) are waived too.
+    let mut waived: Vec<&'s str> = Vec::new();
     let spec = body.spec;
+    let service = spec.service;
     for field in spec.required() {
-        if absent(body, &field.name) {
-            return Err(missing(&field.name));
+        match body.slot(&field.name) {
+            None if dev.of("REQ", service, &field.name) => return Err(bad(&field.name, "ausente")),
+            Some(Field::Null) if dev.of("TYP", service, "NULL") => {
+                return Err(bad(&field.name, "null"));
+            }
+            None | Some(Field::Null) => return Err(missing(&field.name)),
+            Some(_) => {}
         }
     }
     for cond in &spec.conditions {
@@ -324,6 +353,9 @@ pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejectio
         {
             for name in &cond.then_required {
                 if absent(body, name) {
+                    if body.slot(name).is_none() && dev.of("REQ", service, name) {
+                        return Err(bad(name, "ausente"));
+                    }
                     return Err(Rejection::new(
                         codes::VAL01,
                         format!("Falta el campo obligatorio {name} ({} = {v})", cond.field),
@@ -334,6 +366,7 @@ pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejectio
     }
     if spec.closed
         && let Some(unknown) = &body.unknown
+        && !dev.of("FMT", service, "004")
     {
         return Err(Rejection::new(
             codes::VAL02,
@@ -344,11 +377,31 @@ pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejectio
         let value: &str = match slot {
             None | Some(Field::Null) => continue,
             Some(Field::Text(s)) => s,
-            Some(Field::Other) => {
+            Some(Field::Other(kind)) => {
+                if dev.of("TYP", service, kind.tag()) {
+                    continue;
+                }
                 return Err(bad(&field.name, "debe ser una cadena de texto"));
             }
         };
         let chars = value.chars().count();
+        match dev.length(
+            service,
+            &field.name,
+            chars,
+            field.min_length,
+            field.max_length,
+        ) {
+            LenDeviation::None => {}
+            LenDeviation::Accept => {
+                waived.push(field.name.as_str());
+                continue;
+            }
+            LenDeviation::Refuse => return Err(bad(&field.name, "longitud no admitida")),
+        }
+        if !dev.is_empty() && dev.of("ENUM", service, &format!("{}-{value}", field.name)) {
+            return Err(bad(&field.name, "valor no admitido"));
+        }
         if let Some(min) = field.min_length
             && chars < min
         {
@@ -384,7 +437,7 @@ pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejectio
     };
     for (name, value) in with_list(CodeList::TiposDocumento) {
         match contract.tipo_documento(value) {
-            Some(t) if t.permitido_pensiones => {}
+            Some(t) if t.permitido_pensiones || dev.has("RUL-VAL03") => {}
             Some(t) => {
                 return Err(Rejection::new(
                     codes::VAL03,
@@ -413,6 +466,7 @@ pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejectio
     let divipola: Vec<&str> = with_list(CodeList::Divipola).map(|(_, v)| v).collect();
     if let [departamento, municipio] = divipola[..]
         && contract.municipio(departamento, municipio).is_none()
+        && !dev.has("RUL-VAL05")
     {
         return Err(Rejection::new(
             codes::VAL05,
@@ -422,6 +476,7 @@ pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejectio
     if let (Some(tipo), Some(numero)) = (text(body, "tipoDocumento"), text(body, "numeroDocumento"))
         && let Some(t) = contract.tipo_documento(tipo)
         && !t.patron_numero.is_match(numero)
+        && !waived.contains(&"numeroDocumento")
     {
         return Err(bad(
             "numeroDocumento",
@@ -431,7 +486,7 @@ pub fn check_fields(contract: &Contract, body: &Body<'_>) -> Result<(), Rejectio
             ),
         ));
     }
-    Ok(())
+    Ok(waived)
 }
 
 fn missing(name: &str) -> Rejection {
@@ -507,8 +562,9 @@ pub fn affiliation<'a>(
     body: &'a Body<'_>,
     token_admin: u8,
     today: NaiveDate,
+    dev: &Deviations,
 ) -> Result<Affiliation<'a>, Rejection> {
-    check_fields(contract, body)?;
+    let waived = check_fields(contract, body, dev)?;
     let novedad = Novedad::parse(need(body, "tipoNovedad")?)
         .ok_or_else(|| bad("tipoNovedad", "valor desconocido"))?;
     let nacimiento = need_date(body, "fechaNacimiento")?;
@@ -560,10 +616,12 @@ pub fn affiliation<'a>(
     if let (Some(nit), Some(dv)) = (
         text(body, "numeroDocumentoEmpleador"),
         text(body, "digitoVerificacion"),
-    ) && rules::nit_check_digit(nit)
-        .map(|d| d.to_string())
-        .as_deref()
-        != Some(dv)
+    ) && !waived.contains(&"numeroDocumentoEmpleador")
+        && !waived.contains(&"digitoVerificacion")
+        && rules::nit_check_digit(nit)
+            .map(|d| d.to_string())
+            .as_deref()
+            != Some(dv)
     {
         return Err(bad(
             "digitoVerificacion",
@@ -575,7 +633,7 @@ pub fn affiliation<'a>(
     let destino = &contract.administradoras[usize::from(administradora)];
     let regimen_destino = Regimen::parse(need(body, "regimenDestino")?)
         .ok_or_else(|| bad("regimenDestino", "valor desconocido"))?;
-    if regimen_destino != destino.regimen {
+    if regimen_destino != destino.regimen && !dev.has("RUL-VAL04") {
         return Err(Rejection::new(
             codes::VAL04,
             format!(
@@ -610,14 +668,19 @@ pub fn affiliation<'a>(
             Some(i)
         }
     };
-    own_administrator(contract, administradora, token_admin)?;
-    if novedad == Novedad::TrasladoAdministradora && origen == Some(administradora) {
+    if !dev.of("AUTH", mss_contract::Service::Afiliacion, "007") {
+        own_administrator(contract, administradora, token_admin)?;
+    }
+    if novedad == Novedad::TrasladoAdministradora
+        && origen == Some(administradora)
+        && !dev.has("RUL-NEG05")
+    {
         return Err(Rejection::new(
             codes::NEG05,
             "Traslado a la misma administradora de origen",
         ));
     }
-    if novedad == Novedad::TrasladoRegimen {
+    if novedad == Novedad::TrasladoRegimen && !dev.has("RUL-NEG02") {
         let sexo =
             Sexo::parse(need(body, "sexo")?).ok_or_else(|| bad("sexo", "valor desconocido"))?;
         let edad = rules::age_on(nacimiento, fecha_solicitud);
@@ -650,8 +713,9 @@ pub fn retraction<'a>(
     body: &'a Body<'_>,
     token_admin: u8,
     today: NaiveDate,
+    dev: &Deviations,
 ) -> Result<Retraction<'a>, Rejection> {
-    check_fields(contract, body)?;
+    check_fields(contract, body, dev)?;
     let fecha_retracto = need_date(body, "fechaRetracto")?;
     if fecha_retracto < rules::EARLIEST_REQUEST {
         return Err(bad(
@@ -666,7 +730,9 @@ pub fn retraction<'a>(
         ));
     }
     let administradora = index_of_admin(contract, need(body, "codigoAdministradora")?)?;
-    own_administrator(contract, administradora, token_admin)?;
+    if !dev.of("AUTH", mss_contract::Service::Retracto, "007") {
+        own_administrator(contract, administradora, token_admin)?;
+    }
     Ok(Retraction {
         radicado: need(body, "numeroRadicado")?,
         administradora,
