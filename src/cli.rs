@@ -28,6 +28,9 @@ pub enum Command {
     /// Run a load scenario against the embedded mock (default) or a URL and
     /// write a results folder.
     Run(cmd::run::RunArgs),
+    /// Run the conformance suite against the embedded mock (default) or a URL:
+    /// check by check, where the target departs from the protocol.
+    Conform(crate::conform::ConformArgs),
     /// Run the bundled mock Ministry (the same server as `mss-mock`).
     Mock(mss_mock::cli::MockArgs),
     /// Compare a run with a baseline run, service by service, within tolerances
@@ -73,6 +76,9 @@ where
             }
         };
     }
+    if let Command::Conform(args) = &cli.command {
+        return ExitCode::from(crate::conform::run(args));
+    }
     if let Command::Compare(args) = &cli.command {
         return match cmd::compare::compare(args) {
             Ok(checks) => match cmd::compare::print(&checks, &mut std::io::stdout().lock()) {
@@ -90,7 +96,7 @@ where
         };
     }
     let result = match cli.command {
-        Command::Run(_) | Command::Compare(_) => Ok(()),
+        Command::Run(_) | Command::Compare(_) | Command::Conform(_) => Ok(()),
         Command::Informe(args) => crate::informe::run(&args).map(|written| {
             for p in written {
                 println!("wrote {}", p.display());

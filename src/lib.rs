@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod conform;
 pub mod domain;
 pub mod engine;
 pub mod generator;

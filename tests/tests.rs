@@ -5,6 +5,7 @@ mod util;
 mod calendar;
 mod cli;
 mod compare;
+mod conform;
 mod garbage;
 mod informe;
 mod invalid_variants;

@@ -51,6 +51,9 @@ pub struct FieldSpec {
     pub format: Option<Format>,
     /// A code list the value must belong to.
     pub code_list: Option<CodeList>,
+    /// A value the server handed out that the field must repeat
+    /// (`x-references`, e.g. `ReportarAfiliaciontraslado.numeroTransaccion`).
+    pub references: Option<String>,
 }
 
 /// "When `field` is one of `values`, `then_required` are required."
@@ -167,6 +170,10 @@ impl ServiceSpec {
                 enumeration,
                 format,
                 code_list,
+                references: prop
+                    .get("x-references")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             });
         }
         for name in &required {

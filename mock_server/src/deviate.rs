@@ -197,7 +197,7 @@ pub const FIXED: &[(&str, &str)] = &[
         "the same person, novelty and date under a new numeroRadicado is accepted",
     ),
     ("RUT-001", "unknown paths are answered 400"),
-    ("RUT-002", "405 answers lack the Allow header"),
+    ("RUT-002", "405 answers name GET, not POST, in Allow"),
     (
         "RUT-003",
         "GET on ReportarRetractoAfiliacion is answered 404",
@@ -319,16 +319,15 @@ pub fn catalogue(contract: &Contract) -> Vec<(String, String)> {
                     ),
                 ));
             }
-            if let Some(values) = &f.enumeration {
-                for v in values {
-                    out.push((
-                        format!("ENUM-{t}-{}-{v}", f.name),
-                        format!("{}: {} = {v} is refused", service.name(), f.name),
-                    ));
-                }
+            for v in f.enumeration.iter().flatten() {
                 out.push((
-                    format!("ENUM-{t}-{}-CASE", f.name),
-                    format!("{}: {} is matched ignoring case", service.name(), f.name),
+                    format!("ENUM-{t}-{}-{v}", f.name),
+                    format!(
+                        "{}: {} = {:?} is taken for {v}",
+                        service.name(),
+                        f.name,
+                        v.to_lowercase()
+                    ),
                 ));
             }
         }

@@ -52,6 +52,8 @@ pub type App = MapRequest<Router, fn(Request<Body>) -> Request<Body>>;
 
 /// Largest token request body read.
 const MAX_TOKEN_BODY: usize = 16 * 1024;
+/// Largest refused body read to its end before answering 413.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 /// Tokens kept before expired ones are purged.
 const TOKEN_PURGE_THRESHOLD: usize = 10_000;
 
@@ -287,10 +289,13 @@ impl Mock {
         let not_allowed = |allow: &'static str| {
             move |State(mock): State<Mock>| async move { mock.method_not_allowed(allow) }
         };
-        // 405 on the services and /token, or 404 under a RUT deviation.
+        // 405 on the services and /token, bent by a RUT deviation.
         let not_allowed_on = |deviation: &'static str| {
             move |State(mock): State<Mock>, uri: Uri| async move {
                 if mock.deviations().has(deviation) {
+                    if deviation == "RUT-002" {
+                        return mock.method_not_allowed("GET");
+                    }
                     return mock.plain(codes::RUT01, &format!("Ruta desconocida: {}", uri.path()));
                 }
                 mock.method_not_allowed("POST")
@@ -300,7 +305,7 @@ impl Mock {
             .route("/token", post(token).fallback(not_allowed_on("RUT-004")))
             .route(
                 "/reportarafiliaciontraslado",
-                post(afiliacion).fallback(not_allowed("POST")),
+                post(afiliacion).fallback(not_allowed_on("RUT-002")),
             )
             .route(
                 "/reportarretractoafiliacion",
@@ -557,10 +562,8 @@ impl Mock {
 
     fn method_not_allowed(&self, allow: &'static str) -> Response {
         let mut r = self.plain(codes::RUT02, &format!("Método no permitido; use {allow}"));
-        if !self.deviations().has("RUT-002") {
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static(allow));
-        }
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
         r
     }
 
@@ -701,6 +704,9 @@ impl Mock {
             )
         };
         if declared_length(headers).is_some_and(|n| n > limit as u64) {
+            // Read (and drop) what the client is still sending, up to a bound, so
+            // that it gets the 413 rather than a connection reset mid-upload.
+            let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
             return Err(too_large());
         }
         if !media_type_is(headers, "application/json") && !dev.of("FMT", service, "002") {
@@ -721,7 +727,9 @@ impl Mock {
             Err(mut r) => {
                 if r.mensaje.starts_with("JSON malformado") && dev.of("FMT", service, "001") {
                     r.codigo = codes::VAL02;
-                } else if r.codigo == codes::VAL00 && dev.of("FMT", service, "003") {
+                } else if r.mensaje.starts_with("El cuerpo debe ser")
+                    && dev.of("FMT", service, "003")
+                {
                     r.codigo = codes::VAL01;
                 }
                 return Err(r);
@@ -729,8 +737,10 @@ impl Mock {
         };
         if !dev.is_empty() {
             for f in &contract.service(service).fields {
-                if f.enumeration.is_some() && dev.of("ENUM", service, &format!("{}-CASE", f.name)) {
-                    body.uppercase(&f.name);
+                for v in f.enumeration.iter().flatten() {
+                    if dev.of("ENUM", service, &format!("{}-{v}", f.name)) {
+                        body.uppercase_if(&f.name, &v.to_lowercase());
+                    }
                 }
             }
         }

@@ -278,10 +278,12 @@ impl<'a> Body<'a> {
         })
     }
 
-    /// Upper-case the text of field `name` (the `ENUM-…-CASE` deviations).
-    pub fn uppercase(&mut self, name: &str) {
+    /// Upper-case the text of field `name` when it is `lower` (the `ENUM-…`
+    /// deviations).
+    pub fn uppercase_if(&mut self, name: &str, lower: &str) {
         if let Some(i) = self.spec.position(name)
             && let Some(Field::Text(s)) = &self.slots[i]
+            && s == lower
         {
             let upper = s.to_uppercase();
             self.slots[i] = Some(Field::Text(Cow::Owned(upper)));
@@ -398,9 +400,6 @@ pub fn check_fields<'s>(
                 continue;
             }
             LenDeviation::Refuse => return Err(bad(&field.name, "longitud no admitida")),
-        }
-        if !dev.is_empty() && dev.of("ENUM", service, &format!("{}-{value}", field.name)) {
-            return Err(bad(&field.name, "valor no admitido"));
         }
         if let Some(min) = field.min_length
             && chars < min

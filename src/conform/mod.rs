@@ -1,0 +1,557 @@
+//! `mss-harness conform`: the conformance suite. Runs the catalogue of checks
+//! ([`catalogue`]) against the bundled mock or a URL and tells, check by check,
+//! where the target departs from the protocol: a terminal table,
+//! `conformance.json` and `junit.xml`. Exit 0 all passed, 1 some failed, 2 the
+//! suite could not run.
+
+pub mod catalogue;
+pub mod exec;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use mss_contract::Contract;
+use serde_json::{Value, json};
+
+pub use catalogue::{Check, Probe, Severity, catalogue};
+pub use exec::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, Verdict};
+
+use crate::report::junit::escape;
+use crate::secret::Secret;
+
+/// Environment variables a URL target's credentials come from.
+pub const ENV_USERNAME: &str = "MSS_USERNAME";
+/// The password's variable.
+pub const ENV_PASSWORD: &str = "MSS_PASSWORD";
+/// One client_id for both services.
+pub const ENV_CLIENT_ID: &str = "MSS_CLIENT_ID";
+/// The client_id of ReportarAfiliaciontraslado, when there is one per service.
+pub const ENV_CLIENT_ID_AFILIACION: &str = "MSS_CLIENT_ID_AFILIACION";
+/// The client_id of ReportarRetractoAfiliacion, when there is one per service.
+pub const ENV_CLIENT_ID_RETRACTO: &str = "MSS_CLIENT_ID_RETRACTO";
+
+/// Flags of `conform`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConformArgs {
+    /// `mock` (the embedded mock, default) or the base URL of a target; a URL's
+    /// credentials come from MSS_USERNAME, MSS_PASSWORD and MSS_CLIENT_ID (or
+    /// MSS_CLIENT_ID_AFILIACION and MSS_CLIENT_ID_RETRACTO).
+    #[arg(long, default_value = "mock", value_name = "mock|URL")]
+    pub target: String,
+    /// Run only these checks: an id, or a prefix ending in `-` or `*`
+    /// (`AUTH-`, `LEN-AFI*`); repeatable.
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Seed of every generated value: the same seed sends the same requests.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Code of the administrator under test (contract/administradoras.csv).
+    #[arg(long, default_value = "230301")]
+    pub administradora: String,
+    /// Results folder [default: results/conform-<UTC time>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Against a URL: wait out a token's lifetime (about 5 minutes) to check
+    /// expired tokens.
+    #[arg(long)]
+    pub slow: bool,
+    /// Against a URL: run the checks that create records (accepted reports and
+    /// the set-ups of business rules). Always on against the embedded mock.
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// Read the contract from this folder instead of the built-in one (the
+    /// checks follow it; the embedded mock keeps the built-in one).
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
+    /// Print the catalogue (id, severity, title, source) and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+/// The checks `only` selects (all when empty); an error names a pattern that
+/// selects nothing.
+pub fn select(all: Vec<Check>, only: &[String]) -> anyhow::Result<Vec<Check>> {
+    for p in only {
+        if !all
+            .iter()
+            .any(|c| catalogue::selected(&c.id, std::slice::from_ref(p)))
+        {
+            anyhow::bail!("--only {p}: no check has that id or prefix (see --list)");
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|c| catalogue::selected(&c.id, only))
+        .collect())
+}
+
+/// An embedded mock on 127.0.0.1 with one-off credentials for every
+/// administrator, plus one client_id per service for `administradora`.
+pub async fn embedded_mock(
+    administradora: &str,
+    deviations: &[String],
+) -> anyhow::Result<(mss_mock::Mock, String, HashMap<String, Creds>)> {
+    let contract = Contract::embedded();
+    if contract.administradora(administradora).is_none() {
+        anyhow::bail!("--administradora {administradora}: not in contract/administradoras.csv");
+    }
+    let mut clients = Vec::new();
+    let mut creds = HashMap::new();
+    for a in &contract.administradoras {
+        let password = format!("{:032x}", rand::random::<u128>());
+        let username = format!("conform-{}", a.codigo);
+        let mut add = |key: String, client_id: String, services: Option<Vec<String>>| {
+            clients.push(mss_mock::ClientConfig {
+                username: username.clone(),
+                password: password.clone(),
+                client_id: client_id.clone(),
+                administradora: a.codigo.clone(),
+                services,
+            });
+            creds.insert(
+                key,
+                Creds {
+                    username: username.clone(),
+                    password: Secret::new(password.clone()),
+                    client_id,
+                },
+            );
+        };
+        if a.codigo == administradora {
+            add(OWN.to_owned(), format!("conform-{}", a.codigo), None);
+            add(
+                OWN_AFI.to_owned(),
+                format!("conform-{}-afiliacion", a.codigo),
+                Some(vec![mss_contract::Service::Afiliacion.name().to_owned()]),
+            );
+            add(
+                OWN_RET.to_owned(),
+                format!("conform-{}-retracto", a.codigo),
+                Some(vec![mss_contract::Service::Retracto.name().to_owned()]),
+            );
+        } else {
+            add(a.codigo.clone(), format!("conform-{}", a.codigo), None);
+        }
+    }
+    let mut config = mss_mock::MockConfig::with_clients(clients);
+    config.deviate = deviations.to_vec();
+    let mock = mss_mock::Mock::new(config).context("embedded mock")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot bind the embedded mock on 127.0.0.1")?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(mock.clone().serve(listener));
+    Ok((mock, format!("http://{addr}"), creds))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Credentials of a URL target from the environment.
+pub fn creds_from_env() -> anyhow::Result<HashMap<String, Creds>> {
+    let missing = |n: &str| {
+        anyhow::anyhow!("environment variable {n} is not set (credentials never come from flags)")
+    };
+    let username = env(ENV_USERNAME).ok_or_else(|| missing(ENV_USERNAME))?;
+    let password = Secret::new(env(ENV_PASSWORD).ok_or_else(|| missing(ENV_PASSWORD))?);
+    let mut creds = HashMap::new();
+    let mut add = |key: &str, client_id: String| {
+        creds.insert(
+            key.to_owned(),
+            Creds {
+                username: username.clone(),
+                password: password.clone(),
+                client_id,
+            },
+        );
+    };
+    if let Some(id) = env(ENV_CLIENT_ID) {
+        add(OWN, id);
+    }
+    if let Some(id) = env(ENV_CLIENT_ID_AFILIACION) {
+        add(OWN_AFI, id);
+    }
+    if let Some(id) = env(ENV_CLIENT_ID_RETRACTO) {
+        add(OWN_RET, id);
+    }
+    if !(creds.contains_key(OWN) || creds.contains_key(OWN_AFI) && creds.contains_key(OWN_RET)) {
+        anyhow::bail!(
+            "set {ENV_CLIENT_ID}, or both {ENV_CLIENT_ID_AFILIACION} and {ENV_CLIENT_ID_RETRACTO}"
+        );
+    }
+    Ok(creds)
+}
+
+/// A finished suite.
+#[derive(Debug)]
+pub struct Report {
+    /// Outcomes in catalogue order.
+    pub outcomes: Vec<Outcome>,
+    /// What ran against what.
+    pub meta: Value,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
+impl Report {
+    /// (passed, failed, skipped).
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let mut t = (0, 0, 0);
+        for o in &self.outcomes {
+            match o.verdict {
+                Verdict::Pass => t.0 += 1,
+                Verdict::Fail(_) => t.1 += 1,
+                Verdict::Skip(_) => t.2 += 1,
+            }
+        }
+        t
+    }
+
+    /// The outcome of check `id`.
+    pub fn get(&self, id: &str) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.check.id == id)
+    }
+}
+
+/// Run `checks` against `setup` with `contract`.
+pub async fn run_suite(
+    setup: Setup,
+    contract: &Contract,
+    checks: &[Check],
+    target_label: &str,
+) -> anyhow::Result<Report> {
+    let meta = json!({
+        "target": target_label,
+        "administradora": setup.administradora,
+        "seed": setup.seed,
+        "as_of": setup.as_of.to_string(),
+        "started_at": Utc::now().to_rfc3339(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "git_commit": Some(env!("MSS_GIT_COMMIT")).filter(|c| !c.is_empty()),
+    });
+    let started = Instant::now();
+    let mut ctx = Ctx::new(setup, contract)?;
+    let outcomes = ctx.run(checks).await;
+    Ok(Report {
+        outcomes,
+        meta,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The command: exit code 0, 1 or 2.
+pub fn run(args: &ConformArgs) -> u8 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mss-harness: conform: {e:#}");
+            2
+        }
+    }
+}
+
+fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
+    let owned;
+    let contract: &Contract = match &args.contract {
+        Some(dir) => {
+            owned =
+                Contract::from_dir(dir).with_context(|| format!("--contract {}", dir.display()))?;
+            &owned
+        }
+        None => Contract::embedded(),
+    };
+    let checks = select(catalogue(contract), &args.only)?;
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for c in &checks {
+            writeln!(out, "{}\t{:?}\t{}\t{}", c.id, c.severity, c.title, c.source)?;
+        }
+        writeln!(out, "{} checks", checks.len())?;
+        return Ok(0);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let (setup, label) = if args.target == "mock" {
+            let (mock, base, creds) = embedded_mock(&args.administradora, &[]).await?;
+            let as_of = mock.clock().today();
+            (
+                Setup {
+                    base_url: base,
+                    administradora: args.administradora.clone(),
+                    seed: args.seed,
+                    creds,
+                    mock: Some(mock),
+                    slow: args.slow,
+                    writes: true,
+                    as_of,
+                    timeout: args.timeout,
+                },
+                "mock (embedded)".to_owned(),
+            )
+        } else {
+            let base = args.target.trim_end_matches('/').to_owned();
+            let url = reqwest::Url::parse(&base).with_context(|| format!("--target {base:?}"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                anyhow::bail!("--target {base}: must be \"mock\" or an http(s):// base URL");
+            }
+            let host = url.host_str().unwrap_or_default().to_owned();
+            let port = url.port_or_known_default().unwrap_or(443);
+            let addrs: Vec<_> = (host.as_str(), port)
+                .to_socket_addrs()
+                .with_context(|| format!("--target {host}:{port}: cannot resolve"))?
+                .collect();
+            if addrs.iter().any(|a| !a.ip().is_loopback()) {
+                anyhow::bail!(
+                    "--target {host}: only loopback targets are accepted until the production guards \
+                     (allowlist, confirmation, caps) are available"
+                );
+            }
+            if contract.administradora(&args.administradora).is_none() {
+                anyhow::bail!("--administradora {}: not in contract/administradoras.csv", args.administradora);
+            }
+            (
+                Setup {
+                    base_url: base.clone(),
+                    administradora: args.administradora.clone(),
+                    seed: args.seed,
+                    creds: creds_from_env()?,
+                    mock: None,
+                    slow: args.slow,
+                    writes: args.allow_writes,
+                    as_of: crate::domain::today_bogota(),
+                    timeout: args.timeout,
+                },
+                base,
+            )
+        };
+        preflight(&setup).await?;
+        let dir = args.out.clone().unwrap_or_else(|| {
+            PathBuf::from("results").join(format!("conform-{}", Utc::now().format("%Y%m%dT%H%M%SZ")))
+        });
+        let report = run_suite(setup, contract, &checks, &label).await?;
+        write_outputs(&report, &dir)?;
+        let mut out = std::io::stdout().lock();
+        print_table(&report, &mut out)?;
+        let (_, failed, _) = report.totals();
+        writeln!(out, "wrote {} and junit.xml", dir.join("conformance.json").display())?;
+        Ok(if failed > 0 { 1 } else { 0 })
+    })
+}
+
+/// Can we get a token at all? If not, the suite cannot run (exit 2).
+async fn preflight(setup: &Setup) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().timeout(setup.timeout).build()?;
+    let key = if setup.creds.contains_key(OWN) {
+        OWN
+    } else {
+        OWN_AFI
+    };
+    let c = setup.creds.get(key).context("no credentials")?;
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "password")
+        .append_pair("username", &c.username)
+        .append_pair("password", c.password.expose())
+        .append_pair("client_id", &c.client_id)
+        .finish();
+    let resp = http
+        .post(format!("{}/token", setup.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}/token: no answer: {e}", setup.base_url))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let body = resp
+            .text()
+            .await
+            .unwrap_or_default()
+            .replace(c.password.expose(), "<redacted>");
+        anyhow::bail!(
+            "{}/token refused the credentials ({status}): {}",
+            setup.base_url,
+            body.chars().take(200).collect::<String>()
+        );
+    }
+    Ok(())
+}
+
+fn verdict_parts(v: &Verdict) -> (&'static str, &str) {
+    match v {
+        Verdict::Pass => ("pass", ""),
+        Verdict::Fail(d) => ("FAIL", d),
+        Verdict::Skip(d) => ("skip", d),
+    }
+}
+
+fn reproducer(e: &Exchange, seed: u64) -> String {
+    let mut s = format!("{} {}\n", e.method, e.path);
+    for (k, v) in &e.headers {
+        let _ = writeln!(s, "{k}: {v}");
+    }
+    if !e.body.is_empty() {
+        let _ = writeln!(s, "\n{}", e.body);
+    }
+    let _ = writeln!(
+        s,
+        "→ {}  {}",
+        e.status
+            .map_or_else(|| "no answer".to_owned(), |x| x.to_string()),
+        e.response
+    );
+    let _ = write!(s, "(seed {seed}: the same seed sends the same requests)");
+    s
+}
+
+/// The terminal table, then a reproducer for each failure.
+pub fn print_table(report: &Report, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let width = report
+        .outcomes
+        .iter()
+        .map(|o| o.check.id.len())
+        .max()
+        .unwrap_or(10)
+        .max(2);
+    writeln!(
+        out,
+        "{:<width$}  {:<6} {:<70}  detail",
+        "id", "result", "title"
+    )?;
+    for o in &report.outcomes {
+        let (r, d) = verdict_parts(&o.verdict);
+        let title: String = o.check.title.chars().take(70).collect();
+        let detail: String = d.chars().take(100).collect();
+        writeln!(out, "{:<width$}  {r:<6} {title:<70}  {detail}", o.check.id)?;
+    }
+    let seed = report.meta["seed"].as_u64().unwrap_or(0);
+    for o in report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::Fail(_)))
+    {
+        let (_, d) = verdict_parts(&o.verdict);
+        writeln!(out, "\n✗ {} — {}\n  {d}", o.check.id, o.check.title)?;
+        if let Some(e) = &o.probe {
+            for line in reproducer(e, seed).lines() {
+                writeln!(out, "    {line}")?;
+            }
+        }
+    }
+    let (p, f, s) = report.totals();
+    writeln!(
+        out,
+        "\nconformance: {p} passed, {f} failed, {s} skipped of {} checks in {:.1} s against {}",
+        report.outcomes.len(),
+        report.seconds,
+        report.meta["target"].as_str().unwrap_or("?")
+    )
+}
+
+/// `conformance.json`.
+pub fn to_json(report: &Report) -> Value {
+    let (p, f, s) = report.totals();
+    let checks: Vec<Value> = report
+        .outcomes
+        .iter()
+        .map(|o| {
+            let (r, d) = verdict_parts(&o.verdict);
+            json!({
+                "id": o.check.id,
+                "title": o.check.title,
+                "source": o.check.source,
+                "severity": o.check.severity,
+                "result": r.to_lowercase(),
+                "detail": d,
+                "requests": o.requests,
+                "probe": o.probe,
+            })
+        })
+        .collect();
+    json!({
+        "meta": report.meta,
+        "duration_s": report.seconds,
+        "totals": {"checks": report.outcomes.len(), "passed": p, "failed": f, "skipped": s},
+        "checks": checks,
+    })
+}
+
+/// `junit.xml`: a testcase per check, grouped by the id's first part.
+pub fn to_junit(report: &Report) -> String {
+    let (_, f, s) = report.totals();
+    let seed = report.meta["seed"].as_u64().unwrap_or(0);
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"mss-harness conform\" tests=\"{}\" failures=\"{f}\" errors=\"0\" time=\"{:.3}\">",
+        report.outcomes.len(),
+        report.seconds
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"conformance\" tests=\"{}\" failures=\"{f}\" errors=\"0\" skipped=\"{s}\" time=\"{:.3}\" timestamp=\"{}\">",
+        report.outcomes.len(),
+        report.seconds,
+        escape(
+            report.meta["started_at"]
+                .as_str()
+                .unwrap_or("")
+                .trim_end_matches("+00:00")
+        )
+    );
+    for o in &report.outcomes {
+        let group = o.check.id.split('-').next().unwrap_or("check");
+        let _ = write!(
+            x,
+            "    <testcase classname=\"mss-harness.conform.{}\" name=\"{}\" time=\"0\"",
+            escape(group),
+            escape(&format!("{} {}", o.check.id, o.check.title))
+        );
+        match &o.verdict {
+            Verdict::Pass => x.push_str("/>\n"),
+            Verdict::Skip(why) => {
+                let _ = writeln!(
+                    x,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    escape(why)
+                );
+            }
+            Verdict::Fail(why) => {
+                let text = o
+                    .probe
+                    .as_ref()
+                    .map(|e| reproducer(e, seed))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    x,
+                    ">\n      <failure message=\"{}\" type=\"{:?}\">{}</failure>\n    </testcase>",
+                    escape(why),
+                    o.check.severity,
+                    escape(&format!("{}\nsource: {}\n\n{text}", why, o.check.source))
+                );
+            }
+        }
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+/// Write `conformance.json` and `junit.xml` into `dir`.
+pub fn write_outputs(report: &Report, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(&to_json(report))?;
+    std::fs::write(dir.join("conformance.json"), json + "\n")
+        .with_context(|| format!("cannot write {}", dir.join("conformance.json").display()))?;
+    std::fs::write(dir.join("junit.xml"), to_junit(report))
+        .with_context(|| format!("cannot write {}", dir.join("junit.xml").display()))?;
+    Ok(())
+}
