@@ -152,3 +152,12 @@ fn mock_subcommand_serves_on_the_address_it_prints_and_bad_config_is_named() {
     assert!(err.contains("bad.toml") && err.contains("port"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_mock_lists_its_deviations() {
+    let out = harness(&["mock", "--list-deviations"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().count() > 60, "{text}");
+    assert!(text.contains("RUL-NEG11\t"), "{text}");
+}

@@ -112,3 +112,251 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
         problems.join("\n")
     );
 }
+
+/// The probe of every check, with the values the target handed back
+/// (numeroTransaccion) taken out.
+fn requests(report: &Report) -> Vec<(String, String)> {
+    report
+        .outcomes
+        .iter()
+        .map(|o| {
+            let body = o.probe.as_ref().map_or(String::new(), |e| {
+                match serde_json::from_str::<serde_json::Value>(&e.body) {
+                    Ok(mut v) => {
+                        if let Some(m) = v.as_object_mut() {
+                            m.remove("numeroTransaccionAfiliacion");
+                        }
+                        format!("{} {} {v}", e.method, e.path)
+                    }
+                    Err(_) => format!("{} {} {}", e.method, e.path, e.body),
+                }
+            });
+            (o.check.id.clone(), body)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_same_seed_sends_the_same_requests() {
+    let only = [
+        "AUTH-".to_owned(),
+        "LEN-".into(),
+        "RUL-".into(),
+        "REQ-".into(),
+        "DUP-".into(),
+    ];
+    let a = requests(&suite(&[], &only, 7).await);
+    let b = requests(&suite(&[], &only, 7).await);
+    let c = requests(&suite(&[], &only, 8).await);
+    assert!(a.len() > 50);
+    assert_eq!(a, b, "seed 7 twice");
+    let differ = a.iter().zip(&c).filter(|(x, y)| x != y).count();
+    assert!(
+        differ > a.len() / 2,
+        "seed 8 differs in only {differ} probes"
+    );
+}
+
+fn copy_contract() -> std::path::PathBuf {
+    let dir = crate::util::temp_dir("contract");
+    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
+
+#[test]
+fn the_checks_follow_the_contract_files() {
+    let before: Vec<String> = catalogue(Contract::embedded())
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let dir = copy_contract();
+    let path = dir.join("openapi.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let props = "/components/schemas/ReportarAfiliaciontrasladoRequest/properties";
+    // Remove one value of an enumeration and widen one length.
+    let sexo = doc
+        .pointer_mut(&format!("{props}/autorizacionManejoDatos/enum"))
+        .expect("enum");
+    *sexo = serde_json::json!(["S"]);
+    *doc.pointer_mut(&format!("{props}/primerApellido/maxLength"))
+        .expect("maxLength") = 25.into();
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json")).expect("write");
+
+    let changed = Contract::from_dir(&dir).expect("edited contract loads");
+    let after = catalogue(&changed);
+    let ids: Vec<&str> = after.iter().map(|c| c.id.as_str()).collect();
+    let gone: Vec<&String> = before
+        .iter()
+        .filter(|id| !ids.contains(&id.as_str()))
+        .collect();
+    assert_eq!(gone, ["ENUM-AFI-autorizacionManejoDatos-N"], "checks gone");
+    assert_eq!(ids.len() + 1, before.len());
+    let max = after
+        .iter()
+        .find(|c| c.id == "LEN-AFI-primerApellido-MAX+1")
+        .expect("MAX+1");
+    assert!(
+        matches!(max.probe, Probe::Len { chars: 26, .. }),
+        "{:?}",
+        max.probe
+    );
+
+    // The command line reads the same folder.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(["conform", "--list", "--contract"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ENUM-AFI-autorizacionManejoDatos-S"));
+    assert!(!text.contains("ENUM-AFI-autorizacionManejoDatos-N"));
+    assert!(
+        text.contains(&format!("{} checks", before.len() - 1)),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Against a URL (a mock on 127.0.0.1 that deviates, so that failures print
+/// their reproducers), the password given in MSS_PASSWORD appears in no byte
+/// of stdout, stderr, conformance.json or junit.xml.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_output_holds_the_password() {
+    let canary = format!("CANARIO-{:016x}", rand::random::<u64>());
+    let mut config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
+        username: "conform-canario".into(),
+        password: canary.clone(),
+        client_id: "conform-canario-ambos".into(),
+        administradora: "230301".into(),
+        services: None,
+    }]);
+    config.deviate = [
+        "TOK-001",
+        "TOK-008",
+        "AUTH-AFI-001",
+        "REQ-AFI-sexo",
+        "SCH-001",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mock = mss_mock::Mock::new(config).expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(mock.serve(listener));
+    let dir = crate::util::temp_dir("conform-canary");
+    let out_dir = dir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+            .args(["conform", "--allow-writes", "--target"])
+            .arg(format!("http://{addr}"))
+            .arg("--out")
+            .arg(&out_dir)
+            .env("MSS_USERNAME", "conform-canario")
+            .env("MSS_PASSWORD", &canary)
+            .env("MSS_CLIENT_ID", "conform-canario-ambos")
+            .env_remove("MSS_CLIENT_ID_AFILIACION")
+            .env_remove("MSS_CLIENT_ID_RETRACTO")
+            .output()
+            .map(|o| (o, canary))
+    })
+    .await
+    .expect("join")
+    .expect("run");
+    let (out, canary) = out;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for id in [
+        "TOK-001",
+        "TOK-008",
+        "AUTH-AFI-001",
+        "REQ-AFI-sexo",
+        "SCH-001",
+    ] {
+        assert!(
+            stdout.contains(&format!("✗ {id}")),
+            "{id} did not fail:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("password=%3Credacted%3E") || stdout.contains("password=<redacted>"),
+        "{stdout}"
+    );
+    let mut outputs = vec![
+        ("stdout".to_owned(), out.stdout.clone()),
+        ("stderr".to_owned(), out.stderr.clone()),
+    ];
+    for f in ["conformance.json", "junit.xml"] {
+        outputs.push((f.to_owned(), std::fs::read(dir.join(f)).expect(f)));
+    }
+    for (name, bytes) in &outputs {
+        let hay = String::from_utf8_lossy(bytes);
+        assert!(!hay.contains(&canary), "{name} holds the password");
+    }
+    crate::run::assert_valid_junit(&dir.join("junit.xml"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_flags_and_unreachable_targets_exit_2_naming_them() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+            .arg("conform")
+            .args(args)
+            .env("MSS_USERNAME", "u")
+            .env("MSS_PASSWORD", "p")
+            .env("MSS_CLIENT_ID", "c")
+            .output()
+            .expect("run")
+    };
+    let out = run(&["--only", "NOPE-999", "--list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--only NOPE-999"));
+    let out = run(&["--target", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:1/token: no answer"));
+    let out = run(&["--target", "ftp://127.0.0.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["--administradora", "999999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("999999"));
+}
+
+#[test]
+fn a_run_writes_its_outputs_and_exits_0() {
+    let dir = crate::util::temp_dir("conform-out");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(["conform", "--only", "TOK-", "--only", "RUL-NEG12", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("conformance.json")).expect("json"))
+            .expect("parse");
+    assert_eq!(json["totals"]["checks"], 11);
+    assert_eq!(json["totals"]["passed"], 11);
+    crate::run::assert_valid_junit(&dir.join("junit.xml"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

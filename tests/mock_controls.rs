@@ -123,3 +123,65 @@ async fn a_stall_holds_every_answer_including_those_in_flight() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn deviations_are_set_listed_checked_and_cleared_at_run_time() {
+    let t = TestMock::new();
+    let admin = "230301";
+    let token = t.token(t.cred(admin)).await;
+    let (mut g, _) = t.generators(3, admin);
+    let mut body = serde_json::to_value(g.next_affiliation().expect("record")).expect("json");
+    body["primerApellido"] = "A".repeat(21).into();
+    let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
+    assert_envelope(status, &answer, "VAL02");
+
+    let set = t
+        .admin(
+            Method::POST,
+            "/__admin/deviations",
+            r#"{"deviate":["len-afi-primerApellido-max+1"]}"#,
+        )
+        .await;
+    assert_eq!(
+        set["active"],
+        serde_json::json!(["LEN-AFI-primerApellido-MAX+1"])
+    );
+    assert!(set["known"].as_array().is_some_and(|k| k.len() > 60));
+    let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the deviation lets 21 characters through: {answer}"
+    );
+
+    let (status, _, answer) = t
+        .call(
+            Method::POST,
+            "/__admin/deviations",
+            &[],
+            r#"{"deviate":["NOPE-1"]}"#,
+        )
+        .await;
+    let answer: Value = serde_json::from_slice(&answer).expect("envelope");
+    assert_envelope(status, &answer, "VAL02");
+    assert!(
+        answer["mensaje"]
+            .as_str()
+            .is_some_and(|m| m.contains("NOPE-1"))
+    );
+
+    let cleared = t.admin(Method::DELETE, "/__admin/deviations", "").await;
+    assert_eq!(cleared["active"], serde_json::json!([]));
+    body["numeroRadicado"] = "OTRO-RADICADO-1".into();
+    let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
+    assert_envelope(status, &answer, "VAL02");
+
+    // Unknown ids in a configuration file are refused when the mock starts.
+    let config = MockConfig::parse(
+        "deviate = [\"NOPE-2\"]\n[[clients]]\nusername='u'\npassword='p'\nclient_id='c'\nadministradora='230301'",
+        "x.toml",
+    )
+    .expect("well-formed");
+    let err = mss_mock::Mock::new(config).expect_err("unknown deviation");
+    assert!(err.to_string().contains("NOPE-2"), "{err}");
+}

@@ -19,7 +19,7 @@ fn scenario(text: &str) -> Scenario {
 /// Validate `file` against the common JUnit XML schema (Jenkins junit-10.xsd,
 /// in tests/data) with xmllint. CI installs xmllint and sets CI, so there the
 /// check always runs; on a machine without it the check is skipped, loudly.
-fn assert_valid_junit(file: &Path) {
+pub fn assert_valid_junit(file: &Path) {
     let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit-10.xsd");
     match Command::new("xmllint")
         .arg("--noout")

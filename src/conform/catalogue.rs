@@ -578,9 +578,10 @@ pub fn catalogue(contract: &Contract) -> Vec<Check> {
                 out.push(check(
                     format!("LEN-{}-{}-{}", tag(service), f.name, which.tag()),
                     format!(
-                        "{}: {} of {n} characters ({}) {outcome}",
+                        "{}: {} of {n} character{} ({}) {outcome}",
                         service.name(),
                         f.name,
+                        if n == 1 { "" } else { "s" },
                         which.tag().to_lowercase()
                     ),
                     &format!("contract/openapi.json {schema}.{} {bound}", f.name),
