@@ -21,6 +21,7 @@ async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
         creds,
         mock: Some(mock),
         slow: false,
+        admin_clock: false,
         writes: true,
         as_of,
         timeout: Duration::from_secs(10),
@@ -186,6 +187,14 @@ fn the_checks_follow_the_contract_files() {
     *sexo = serde_json::json!(["S"]);
     *doc.pointer_mut(&format!("{props}/primerApellido/maxLength"))
         .expect("maxLength") = 25.into();
+    // And add a field.
+    doc.pointer_mut(props)
+        .and_then(|p| p.as_object_mut())
+        .expect("properties")
+        .insert(
+            "codigoPostal".into(),
+            serde_json::json!({"type": "string", "minLength": 4, "maxLength": 6, "pattern": "^[0-9]{4,6}$"}),
+        );
     std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json")).expect("write");
 
     let changed = Contract::from_dir(&dir).expect("edited contract loads");
@@ -196,7 +205,20 @@ fn the_checks_follow_the_contract_files() {
         .filter(|id| !ids.contains(&id.as_str()))
         .collect();
     assert_eq!(gone, ["ENUM-AFI-autorizacionManejoDatos-N"], "checks gone");
-    assert_eq!(ids.len() + 1, before.len());
+    let new: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| !before.iter().any(|b| b == id))
+        .collect();
+    assert_eq!(
+        new,
+        [
+            "LEN-AFI-codigoPostal-MIN-1",
+            "LEN-AFI-codigoPostal-MIN",
+            "LEN-AFI-codigoPostal-MAX",
+            "LEN-AFI-codigoPostal-MAX+1"
+        ]
+    );
     let max = after
         .iter()
         .find(|c| c.id == "LEN-AFI-primerApellido-MAX+1")
@@ -222,7 +244,7 @@ fn the_checks_follow_the_contract_files() {
     assert!(text.contains("ENUM-AFI-autorizacionManejoDatos-S"));
     assert!(!text.contains("ENUM-AFI-autorizacionManejoDatos-N"));
     assert!(
-        text.contains(&format!("{} checks", before.len() - 1)),
+        text.contains(&format!("{} checks", before.len() + 3)),
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);

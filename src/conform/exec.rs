@@ -56,6 +56,8 @@ pub struct Setup {
     pub mock: Option<mss_mock::Mock>,
     /// Wait out a token's lifetime against a real endpoint.
     pub slow: bool,
+    /// The target is an mss-mock on loopback whose `/__admin/clock` moves.
+    pub admin_clock: bool,
     /// Checks that create records may run.
     pub writes: bool,
     /// "Today" at the target (Bogotá).
@@ -921,6 +923,7 @@ impl<'c> Ctx<'c> {
                 self.expect(&ex, "AUT01")
             }
             2 => {
+                // Another scheme, then the Bearer scheme without a token.
                 let ex = self
                     .post(
                         service,
@@ -928,7 +931,13 @@ impl<'c> Ctx<'c> {
                         &body,
                     )
                     .await;
-                self.expect(&ex, "AUT01")
+                match self.expect(&ex, "AUT01") {
+                    Verdict::Pass => {
+                        let ex = self.post(service, Some("Bearer".to_owned()), &body).await;
+                        self.expect(&ex, "AUT01")
+                    }
+                    other => other,
+                }
             }
             3 => {
                 let fake: String = (0..64)
@@ -992,6 +1001,14 @@ impl<'c> Ctx<'c> {
                 .await;
             mock.clock().advance(-ttl);
             ex
+        } else if self.setup.admin_clock {
+            let ttl = lifetime.clamp(1, 3600) + 1;
+            self.move_clock(ttl).await?;
+            let ex = self
+                .post(service, Some(format!("Bearer {token}")), body)
+                .await;
+            self.move_clock(-ttl).await?;
+            ex
         } else if self.setup.slow {
             let wait = u64::try_from(lifetime.clamp(1, 3600)).unwrap_or(300) + 5;
             eprintln!("conform: waiting {wait} s for a token to expire (--slow)");
@@ -1005,6 +1022,28 @@ impl<'c> Ctx<'c> {
             ));
         };
         Ok(self.expect(&ex, "AUT02"))
+    }
+
+    /// Move a separately started mss-mock's clock (`POST /__admin/clock`).
+    async fn move_clock(&mut self, seconds: i64) -> Step<()> {
+        let body = serde_json::to_vec(&serde_json::json!({ "advance_seconds": seconds }))
+            .unwrap_or_default();
+        let ex = self
+            .send(
+                Method::POST,
+                "/__admin/clock",
+                &[("content-type", "application/json".to_owned())],
+                body,
+            )
+            .await;
+        if ex.status == Some(200) {
+            Ok(())
+        } else {
+            Err(fail(format!(
+                "the mock's clock did not move: {}",
+                ex.seen()
+            )))
+        }
     }
 
     async fn fmt(&mut self, service: Service, n: u8) -> Step<Verdict> {

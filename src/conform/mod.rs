@@ -292,6 +292,7 @@ fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
                     creds,
                     mock: Some(mock),
                     slow: args.slow,
+                    admin_clock: false,
                     writes: true,
                     as_of,
                     timeout: args.timeout,
@@ -327,6 +328,7 @@ fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
                     creds: creds_from_env()?,
                     mock: None,
                     slow: args.slow,
+                    admin_clock: mock_clock_at(&base, args.timeout).await,
                     writes: args.allow_writes,
                     as_of: crate::domain::today_bogota(),
                     timeout: args.timeout,
@@ -346,6 +348,22 @@ fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
         writeln!(out, "wrote {} and junit.xml", dir.join("conformance.json").display())?;
         Ok(if failed > 0 { 1 } else { 0 })
     })
+}
+
+/// Whether a loopback target is an mss-mock whose clock the expired-token
+/// checks may move (`GET /__admin/clock` answers with its offset). Only ever
+/// asked of loopback targets.
+async fn mock_clock_at(base: &str, timeout: Duration) -> bool {
+    let Ok(http) = reqwest::Client::builder().timeout(timeout).build() else {
+        return false;
+    };
+    match http.get(format!("{base}/__admin/clock")).send().await {
+        Ok(r) if r.status().is_success() => r
+            .json::<Value>()
+            .await
+            .is_ok_and(|v| v.get("offset_seconds").is_some()),
+        _ => false,
+    }
 }
 
 /// Can we get a token at all? If not, the suite cannot run (exit 2).
@@ -424,14 +442,14 @@ pub fn print_table(report: &Report, out: &mut impl std::io::Write) -> std::io::R
         .max(2);
     writeln!(
         out,
-        "{:<width$}  {:<6} {:<70}  detail",
-        "id", "result", "title"
+        "{:<width$}  {:<70}  {:<6} detail",
+        "id", "title", "result"
     )?;
     for o in &report.outcomes {
         let (r, d) = verdict_parts(&o.verdict);
         let title: String = o.check.title.chars().take(70).collect();
         let detail: String = d.chars().take(100).collect();
-        writeln!(out, "{:<width$}  {r:<6} {title:<70}  {detail}", o.check.id)?;
+        writeln!(out, "{:<width$}  {title:<70}  {r:<6} {detail}", o.check.id)?;
     }
     let seed = report.meta["seed"].as_u64().unwrap_or(0);
     for o in report
