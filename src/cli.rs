@@ -31,6 +31,9 @@ pub enum Command {
     /// Run the conformance suite against the embedded mock (default) or a URL:
     /// check by check, where the target departs from the protocol.
     Conform(crate::conform::ConformArgs),
+    /// Check connectivity to a target stage by stage (DNS, TCP, TLS, token,
+    /// clock skew, one harmless call per service) and write preflight.json.
+    Preflight(cmd::preflight::PreflightArgs),
     /// Run the bundled mock Ministry (the same server as `mss-mock`).
     Mock(mss_mock::cli::MockArgs),
     /// Compare a run with a baseline run, service by service, within tolerances
@@ -67,9 +70,13 @@ where
             };
         }
     };
+    if let Command::Preflight(args) = &cli.command {
+        return ExitCode::from(cmd::preflight::run(args));
+    }
     if let Command::Run(args) = &cli.command {
         return match cmd::run::run(args) {
-            Ok(outcome) => ExitCode::from(outcome.exit),
+            Ok(Some(outcome)) => ExitCode::from(outcome.exit),
+            Ok(None) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("mss-harness: {e:#}");
                 ExitCode::from(2)
@@ -96,7 +103,9 @@ where
         };
     }
     let result = match cli.command {
-        Command::Run(_) | Command::Compare(_) | Command::Conform(_) => Ok(()),
+        Command::Run(_) | Command::Compare(_) | Command::Conform(_) | Command::Preflight(_) => {
+            Ok(())
+        }
         Command::Informe(args) => crate::informe::run(&args).map(|written| {
             for p in written {
                 println!("wrote {}", p.display());

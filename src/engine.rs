@@ -35,7 +35,7 @@ use crate::generator::{
 };
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
-use crate::scenario::{LoadModel, Scenario};
+use crate::scenario::{Caps, LoadModel, Scenario};
 use crate::schedule::ArrivalSchedule;
 use crate::token::{TokenCache, TokenError};
 
@@ -43,6 +43,81 @@ use crate::token::{TokenCache, TokenError};
 pub const LATE_TOLERANCE: Duration = Duration::from_millis(100);
 /// Accepted affiliations kept for retractions.
 const POOL: usize = 10_000;
+
+/// The production caps, enforced on every report request before it is sent:
+/// requests are spaced at least `1 / max_rate` apart, none starts after
+/// `max_duration`, and no more than `max_requests` are sent.
+#[derive(Debug)]
+pub struct Limiter {
+    caps: Caps,
+    sent: AtomicU64,
+    next: Mutex<Option<Instant>>,
+    reached: std::sync::OnceLock<String>,
+}
+
+impl Limiter {
+    /// A limiter for `caps`.
+    pub fn new(caps: Caps) -> Self {
+        Limiter {
+            caps,
+            sent: AtomicU64::new(0),
+            next: Mutex::new(None),
+            reached: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Requests admitted so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+            .load(Ordering::Relaxed)
+            .min(self.caps.max_requests)
+    }
+
+    /// Which cap stopped the run, if one did.
+    pub fn reached(&self) -> Option<&str> {
+        self.reached.get().map(String::as_str)
+    }
+
+    /// Wait for the slot of `n` more requests of a run that started at
+    /// `start`; false when a cap forbids them (the run stops sending).
+    async fn admit(&self, start: Instant, n: u64) -> bool {
+        let end = start + self.caps.max_duration;
+        if Instant::now() >= end {
+            let _ = self.reached.set(format!(
+                "max_duration {}",
+                humantime::format_duration(self.caps.max_duration)
+            ));
+            return false;
+        }
+        let before = self.sent.fetch_add(n, Ordering::SeqCst);
+        if before + n > self.caps.max_requests {
+            let _ = self
+                .reached
+                .set(format!("max_requests {}", self.caps.max_requests));
+            return false;
+        }
+        let gap = Duration::from_secs_f64(n as f64 / self.caps.max_rate);
+        let slot = {
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            let slot = next.map_or(now, |t| t.max(now));
+            *next = Some(slot + gap);
+            slot
+        };
+        if slot >= end {
+            let _ = self.reached.set(format!(
+                "max_duration {}",
+                humantime::format_duration(self.caps.max_duration)
+            ));
+            return false;
+        }
+        tokio::time::sleep_until(slot).await;
+        true
+    }
+}
 
 /// What the target expects of a request.
 #[derive(Debug, Clone)]
@@ -161,6 +236,7 @@ pub struct RunContext {
     others: std::collections::HashMap<String, Arc<TokenCache>>,
     own: String,
     fatal: Mutex<Option<String>>,
+    limiter: Option<Limiter>,
 }
 
 fn service_index(s: Service) -> usize {
@@ -209,6 +285,11 @@ impl RunContext {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f.get_or_insert(message);
+    }
+
+    /// The production caps' limiter, against a production target.
+    pub fn limiter(&self) -> Option<&Limiter> {
+        self.limiter.as_ref()
     }
 
     /// When the run's clock started (the first iteration), if it has.
@@ -268,6 +349,16 @@ impl RunContext {
                 return;
             }
         };
+        if let Some(limiter) = &self.limiter {
+            let n = match &work {
+                Work::Single { .. } => 1,
+                Work::Case(c) => c.setup.len() as u64 + 1,
+            };
+            if !limiter.admit(start, n).await {
+                self.stopping.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
         if self.schedule.is_some() && Instant::now() > due + LATE_TOLERANCE {
             let service = match &work {
                 Work::Single { service, .. } => *service,
@@ -537,6 +628,8 @@ pub struct Target {
     /// Token caches of other administrators (the mock only), for invalid cases
     /// whose set-up another administrator reports.
     pub others: std::collections::HashMap<String, Arc<TokenCache>>,
+    /// The production caps, for a target that is not this machine.
+    pub caps: Option<Caps>,
 }
 
 /// Build the shared context of a run of `scenario` against `target`, starting now.
@@ -606,6 +699,7 @@ pub fn prepare(
         others: target.others,
         own: scenario.data.administradora.clone(),
         fatal: Mutex::new(None),
+        limiter: target.caps.map(Limiter::new),
     }))
 }
 

@@ -12,6 +12,8 @@
 pub mod cli;
 pub mod cmd;
 pub mod conform;
+pub mod connect;
+pub mod credentials;
 pub mod domain;
 pub mod engine;
 pub mod generator;

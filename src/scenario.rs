@@ -103,6 +103,56 @@ pub struct Scenario {
     /// Pass/fail criteria: `global` and per service name.
     #[serde(default)]
     pub thresholds: BTreeMap<String, Vec<String>>,
+    /// Hard caps of a run against a target that is not this machine.
+    #[serde(default)]
+    pub production: ProductionSpec,
+}
+
+/// `[production]`: the caps of a run against any host but this machine. The
+/// defaults are low on purpose; a scenario raises them only by writing them.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductionSpec {
+    /// Requests per second at most (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<f64>,
+    /// How long the run may last (default 5 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<Span>,
+    /// Report requests in all (default max_rate × max_duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests: Option<u64>,
+}
+
+/// The caps in force against a production target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Caps {
+    /// Requests per second at most.
+    pub max_rate: f64,
+    /// How long the run may last.
+    pub max_duration: Duration,
+    /// Report requests in all.
+    pub max_requests: u64,
+}
+
+/// Default production rate cap, requests per second.
+pub const DEFAULT_MAX_RATE: f64 = 10.0;
+/// Default production duration cap.
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(300);
+
+impl ProductionSpec {
+    /// The caps, defaults filled in.
+    pub fn caps(&self) -> Caps {
+        let max_rate = self.max_rate.unwrap_or(DEFAULT_MAX_RATE);
+        let max_duration = self.max_duration.map_or(DEFAULT_MAX_DURATION, |s| s.0);
+        Caps {
+            max_rate,
+            max_duration,
+            max_requests: self
+                .max_requests
+                .unwrap_or((max_rate * max_duration.as_secs_f64()).floor() as u64),
+        }
+    }
 }
 
 fn default_mix() -> BTreeMap<String, f64> {
@@ -146,14 +196,20 @@ pub struct MockSpec {
     pub max_fingerprints: Option<usize>,
 }
 
-/// `[credentials]`: names of environment variables, never values.
+/// `[credentials]`: a credentials file, or names of environment variables;
+/// never the values.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsSpec {
+    /// A credentials file (TOML, readable by its owner only).
+    #[serde(default)]
+    pub file: Option<String>,
     /// Variable holding "Usuario de conexión".
-    pub username_env: String,
+    #[serde(default)]
+    pub username_env: Option<String>,
     /// Variable holding the password.
-    pub password_env: String,
+    #[serde(default)]
+    pub password_env: Option<String>,
     /// Variable holding the client_id used for both services.
     #[serde(default)]
     pub client_id_env: Option<String>,
@@ -570,6 +626,75 @@ impl Scenario {
         }
     }
 
+    /// The load planned, for `--dry-run` and the caps: (peak rate if known,
+    /// duration, total report requests if known).
+    pub fn plan(&self) -> (Option<f64>, Duration, Option<u64>) {
+        match self.load_model() {
+            LoadModel::Open {
+                start_rate, stages, ..
+            } => {
+                let mut from = start_rate;
+                let mut peak = start_rate;
+                let mut total = 0.0;
+                for s in &stages {
+                    peak = peak.max(s.rate);
+                    total += (from + s.rate) / 2.0 * s.duration.0.as_secs_f64();
+                    from = s.rate;
+                }
+                (Some(peak), self.duration(), Some(total.round() as u64))
+            }
+            LoadModel::Closed { .. } => (None, self.duration(), None),
+        }
+    }
+
+    fn check_caps(&self, bad: &dyn Fn(&str, String) -> ScenarioError) -> Result<(), ScenarioError> {
+        let p = self.production;
+        if p.max_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err(bad(
+                "production.max_rate",
+                "must be a positive number".into(),
+            ));
+        }
+        if p.max_requests == Some(0) {
+            return Err(bad("production.max_requests", "must be at least 1".into()));
+        }
+        let caps = p.caps();
+        let (peak, duration, total) = self.plan();
+        if let Some(peak) = peak
+            && peak > caps.max_rate
+        {
+            return Err(bad(
+                "load.stages",
+                format!(
+                    "peaks at {peak} req/s, over the production cap of {} req/s; raise [production] max_rate explicitly if the ministry agreed to it",
+                    caps.max_rate
+                ),
+            ));
+        }
+        if duration > caps.max_duration {
+            return Err(bad(
+                "load",
+                format!(
+                    "lasts {}, over the production cap of {}; raise [production] max_duration explicitly",
+                    humantime::format_duration(duration),
+                    humantime::format_duration(caps.max_duration)
+                ),
+            ));
+        }
+        if let Some(total) = total
+            && total > caps.max_requests
+        {
+            return Err(bad(
+                "load",
+                format!(
+                    "plans {total} requests, over the production cap of {}; raise [production] max_requests explicitly",
+                    caps.max_requests
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn check(&self, path: &Path) -> Result<(), ScenarioError> {
         let bad = |key: &str, message: String| ScenarioError::Invalid {
             path: path.to_owned(),
@@ -607,9 +732,16 @@ impl Scenario {
             if self.credentials.is_none() {
                 return Err(bad(
                     "credentials",
-                    "a URL target needs [credentials] with the names of the environment variables"
+                    "a URL target needs [credentials]: a file, or the names of the environment variables"
                         .into(),
                 ));
+            }
+            let host = reqwest::Url::parse(&self.target.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                .ok_or_else(|| bad("target.url", format!("{:?} has no host", self.target.url)))?;
+            if !crate::connect::is_local_host(&host) {
+                self.check_caps(&bad)?;
             }
             let m = &self.target.mock;
             if m.token_ttl_seconds.is_some()
@@ -646,7 +778,26 @@ impl Scenario {
                 "must be at least 1".into(),
             ));
         }
+        if let Some(c) = &self.credentials {
+            match (&c.file, &c.username_env, &c.password_env) {
+                (Some(_), None, None) => {}
+                (Some(_), _, _) => {
+                    return Err(bad(
+                        "credentials",
+                        "give either file or the *_env names, not both".into(),
+                    ));
+                }
+                (None, Some(_), Some(_)) => {}
+                (None, _, _) => {
+                    return Err(bad(
+                        "credentials",
+                        "give file, or username_env and password_env".into(),
+                    ));
+                }
+            }
+        }
         if let Some(c) = &self.credentials
+            && c.file.is_none()
             && c.client_id_env.is_none()
             && (c.client_id_afiliacion_env.is_none() || c.client_id_retracto_env.is_none())
         {

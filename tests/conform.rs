@@ -25,6 +25,7 @@ async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
         writes: true,
         as_of,
         timeout: Duration::from_secs(10),
+        client: None,
     };
     let contract = Contract::embedded();
     let checks = conform::select(catalogue(contract), only).expect("select");

@@ -46,6 +46,7 @@ fn caches(t: &TestMock, base: &str, http: &reqwest::Client, scenario: &Scenario)
         base_url: base.to_owned(),
         tokens: [own.clone(), own],
         others,
+        caps: None,
     }
 }
 

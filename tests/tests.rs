@@ -12,6 +12,7 @@ mod invalid_variants;
 mod load_acceptance;
 mod mock_controls;
 mod mock_roundtrip;
+mod production;
 mod rules;
 mod run;
 mod token;

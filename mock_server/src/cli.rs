@@ -24,6 +24,12 @@ pub struct MockArgs {
     /// Print every deviation (id and what it breaks) and exit.
     #[arg(long)]
     pub list_deviations: bool,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Load the configuration, bind, print where it listens and serve until Ctrl-C.
@@ -48,6 +54,18 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
         || "demo configuration".to_owned(),
         |p| p.display().to_string(),
     );
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+            };
+            Some(
+                crate::tls_config(&read(c)?, &read(k)?)
+                    .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?,
+            )
+        }
+        _ => None,
+    };
     let mock = Mock::new(config)?;
     let deviations = mock.deviations();
     if !deviations.is_empty() {
@@ -57,14 +75,18 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "mss-mock listening on http://{local} ({origin}, {} client_ids, token TTL {} s); Ctrl-C stops it",
+        "mss-mock listening on {}://{local} ({origin}, {} client_ids, token TTL {} s); Ctrl-C stops it",
+        if tls.is_some() { "https" } else { "http" },
         mock.config().clients.len(),
         mock.config().token_ttl_seconds
     );
-    mock.serve_with_shutdown(listener, async {
+    let stop = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    };
+    match tls {
+        Some(tls) => mock.serve_tls(listener, tls, stop).await,
+        None => mock.serve_with_shutdown(listener, stop).await,
+    }
     .context("mock server failed")?;
     Ok(())
 }

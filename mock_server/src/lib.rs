@@ -127,6 +127,29 @@ pub enum MockError {
     Io(#[from] std::io::Error),
 }
 
+/// A TLS server configuration from PEM files: the certificate chain and its
+/// private key.
+pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, String> {
+    let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificate: {e}"))?;
+    if certs.is_empty() {
+        return Err("certificate: no PEM certificate in it".into());
+    }
+    let key = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| format!("key: {e}"))?
+        .ok_or_else(|| "key: no PEM private key in it".to_owned())?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("certificate and key: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// Serve the mock with `config` on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, config: MockConfig) -> Result<(), MockError> {
     Mock::new(config)?.serve(listener).await?;
@@ -378,6 +401,44 @@ impl Mock {
         )
         .with_graceful_shutdown(shutdown)
         .await
+    }
+
+    /// Serve HTTPS on `listener` with `tls` until `shutdown` completes: the
+    /// same routes behind a TLS handshake (for tests of certificate handling
+    /// and for rehearsing against a mock that looks like the ministry's).
+    pub async fn serve_tls(
+        self,
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use tower::ServiceExt as _;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let app = self.app();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (tcp, _) = tokio::select! {
+                accepted = listener.accept() => accepted?,
+                () = &mut shutdown => return Ok(()),
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                // A client that fails the handshake (it does not trust us) is
+                // simply dropped, as any TLS server does.
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(
+                    app.map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new)),
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
     }
 
     /// Statistics as the `/__admin/stats` JSON.
@@ -899,6 +960,12 @@ impl Mock {
         } else {
             no_store(response)
         }
+    }
+
+    /// Accepted records `offset..offset + limit` as JSON Lines, as
+    /// `GET /__admin/records` gives them.
+    pub fn records_page(&self, offset: usize, limit: usize) -> String {
+        self.records_jsonl(offset, limit).0
     }
 
     fn records_jsonl(&self, offset: usize, limit: usize) -> (String, usize) {

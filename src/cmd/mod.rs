@@ -2,4 +2,5 @@
 
 pub mod compare;
 pub mod payload;
+pub mod preflight;
 pub mod run;

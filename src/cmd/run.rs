@@ -34,6 +34,26 @@ pub struct RunArgs {
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Against any host but this machine: the run starts only when this names
+    /// the target's host.
+    #[arg(long, value_name = "HOST")]
+    pub confirm_production: Option<String>,
+    /// Print the plan (host, stages, duration, requests, mix, caps) and send
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Connection settings.
+    #[command(flatten)]
+    pub connect: crate::connect::ConnectArgs,
+}
+
+/// What a run may do beyond its scenario (the command line's guards).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--confirm-production HOST`.
+    pub confirm_production: Option<String>,
+    /// TLS, overrides.
+    pub connect: crate::connect::ConnectArgs,
 }
 
 /// The result of `run`: the exit code and where the results are.
@@ -111,14 +131,6 @@ async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
     })
 }
 
-fn env_var(name: &str) -> anyhow::Result<String> {
-    std::env::var(name).map_err(|_| {
-        usage(format!(
-            "credentials: environment variable {name} is not set"
-        ))
-    })
-}
-
 fn policy(scenario: &Scenario) -> TokenPolicy {
     TokenPolicy {
         margin: scenario.token.refresh_margin.0,
@@ -128,18 +140,163 @@ fn policy(scenario: &Scenario) -> TokenPolicy {
     }
 }
 
-/// Run `args` and write the results; errors are usage errors (exit 2).
-pub fn run(args: &RunArgs) -> anyhow::Result<RunOutcome> {
+/// Run `args` and write the results; errors are usage errors (exit 2). With
+/// `--dry-run`, print the plan and send nothing (`None`).
+pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
     let scenario = Scenario::load(&args.scenario).map_err(|e| usage(e.to_string()))?;
+    let options = RunOptions {
+        confirm_production: args.confirm_production.clone(),
+        connect: args.connect.clone(),
+    };
+    if args.dry_run {
+        print!("{}", plan(&scenario, &options));
+        return Ok(None);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_scenario(scenario, args.out.clone()))
+    runtime
+        .block_on(run_scenario_with(scenario, args.out.clone(), &options))
+        .map(Some)
+}
+
+/// The host of a URL target, lower-cased.
+fn url_host(scenario: &Scenario) -> Option<String> {
+    reqwest::Url::parse(&scenario.target.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+}
+
+/// What a run of `scenario` would do, for `--dry-run`.
+pub fn plan(scenario: &Scenario, options: &RunOptions) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let (peak, duration, total) = scenario.plan();
+    let _ = writeln!(
+        out,
+        "plan of scenario {} (dry run: nothing is sent)",
+        scenario.name
+    );
+    let host = url_host(scenario);
+    let production = host
+        .as_deref()
+        .is_some_and(|h| !crate::connect::is_local_host(h));
+    let _ = writeln!(
+        out,
+        "  target      {}{}",
+        scenario.target.url,
+        match (&host, production) {
+            (None, _) => " (the embedded mock)".to_owned(),
+            (Some(h), true) => format!(" — PRODUCTION host {h}"),
+            (Some(h), false) => format!(" — {h}, this machine"),
+        }
+    );
+    match scenario.load_model() {
+        crate::scenario::LoadModel::Open {
+            start_rate,
+            stages,
+            max_in_flight,
+        } => {
+            let _ = writeln!(
+                out,
+                "  model       open, from {start_rate} req/s, at most {max_in_flight} in flight"
+            );
+            for (i, st) in stages.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  stage {:<5} to {} req/s over {}",
+                    i + 1,
+                    st.rate,
+                    humantime::format_duration(st.duration.0)
+                );
+            }
+        }
+        crate::scenario::LoadModel::Closed {
+            users,
+            ramp,
+            think_time,
+            run_time,
+        } => {
+            let _ = writeln!(
+                out,
+                "  model       closed, {users} users started over {}, think {}, then {}",
+                humantime::format_duration(ramp),
+                humantime::format_duration(think_time),
+                humantime::format_duration(run_time)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  duration    {}",
+        humantime::format_duration(duration)
+    );
+    let _ = writeln!(
+        out,
+        "  requests    {}",
+        match (total, peak) {
+            (Some(t), Some(p)) => format!("about {t} (peak {p} req/s)"),
+            _ => "as many as the users' answers allow".to_owned(),
+        }
+    );
+    let mix: Vec<String> = scenario
+        .mix
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let _ = writeln!(out, "  mix         {}", mix.join(", "));
+    if !scenario.invalid.is_empty() {
+        let inv: Vec<String> = scenario
+            .invalid
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(out, "  invalid     {}", inv.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "  data        administradora {}, seed {}, numeroRadicado prefix {}",
+        scenario.data.administradora, scenario.data.seed, scenario.data.radicado_prefix
+    );
+    if production {
+        let caps = scenario.production.caps();
+        let _ = writeln!(
+            out,
+            "  caps        {} req/s, {}, {} requests (raise them only in [production])",
+            caps.max_rate,
+            humantime::format_duration(caps.max_duration),
+            caps.max_requests
+        );
+        let h = host.unwrap_or_default();
+        let confirmed = options
+            .confirm_production
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(&h));
+        let _ = writeln!(
+            out,
+            "  confirmed   {}",
+            if confirmed {
+                format!("yes (--confirm-production {h})")
+            } else {
+                format!("NO: the run needs --confirm-production {h}")
+            }
+        );
+    }
+    out
 }
 
 /// Run a parsed scenario (the library entry point tests use).
 pub async fn run_scenario(scenario: Scenario, out: Option<PathBuf>) -> anyhow::Result<RunOutcome> {
+    run_scenario_with(scenario, out, &RunOptions::default()).await
+}
+
+/// Run a parsed scenario with the command line's guards and connection settings.
+pub async fn run_scenario_with(
+    scenario: Scenario,
+    out: Option<PathBuf>,
+    options: &RunOptions,
+) -> anyhow::Result<RunOutcome> {
     let http = reqwest::Client::builder()
         .connect_timeout(scenario.http.connect_timeout.0)
         .pool_max_idle_per_host(usize::MAX)
@@ -173,13 +330,14 @@ pub async fn run_scenario(scenario: Scenario, out: Option<PathBuf>) -> anyhow::R
             base_url: e.base_url.clone(),
             tokens: [mine.clone(), mine],
             others: caches,
+            caps: None,
         };
         (target, Some(e), "mock (embedded)".to_owned())
     } else {
         let base = scenario.target.url.trim_end_matches('/').to_owned();
         let url =
             reqwest::Url::parse(&base).map_err(|e| usage(format!("target.url {base:?}: {e}")))?;
-        let host = url.host_str().unwrap_or_default().to_owned();
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         if !scenario
             .target
             .allowed_hosts
@@ -187,68 +345,102 @@ pub async fn run_scenario(scenario: Scenario, out: Option<PathBuf>) -> anyhow::R
             .any(|h| h.eq_ignore_ascii_case(&host))
         {
             return Err(usage(format!(
-                "target.url: host {host} is not in target.allowed_hosts"
+                "target.url: host {host} is not in target.allowed_hosts; nothing was sent"
             )));
         }
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<_> = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| usage(format!("target {host}:{port}: cannot resolve: {e}")))?
-            .collect();
-        if addrs.iter().any(|a| !a.ip().is_loopback()) {
-            return Err(usage(format!(
-                "target {host}: only loopback targets are accepted until the production guards \
-                 (allowlist confirmation, rate and duration caps) are available"
-            )));
+        let production = !crate::connect::is_local_host(&host);
+        if production {
+            match &options.confirm_production {
+                Some(c) if c.eq_ignore_ascii_case(&host) => {}
+                Some(c) => {
+                    return Err(usage(format!(
+                        "--confirm-production {c} does not name the target host {host}; nothing was sent"
+                    )));
+                }
+                None => {
+                    return Err(usage(format!(
+                        "{host} is not this machine: a run against it needs --confirm-production {host} \
+                         (agree the run with the ministry first; --dry-run shows the plan); nothing was sent"
+                    )));
+                }
+            }
         }
+        options
+            .connect
+            .check_insecure(&host)
+            .map_err(|e| usage(e.to_string()))?;
         let c = scenario
             .credentials
             .as_ref()
             .ok_or_else(|| usage("credentials: a URL target needs [credentials]"))?;
-        let username = env_var(&c.username_env)?;
-        let password = Secret::new(env_var(&c.password_env)?);
-        let client = |var: &Option<String>| -> anyhow::Result<Option<String>> {
-            var.as_ref().map(|v| env_var(v)).transpose()
+        let creds = match &c.file {
+            Some(f) => crate::credentials::from_file(Path::new(f)),
+            None => crate::credentials::from_env(
+                c.username_env.as_deref().unwrap_or_default(),
+                c.password_env.as_deref().unwrap_or_default(),
+                c.client_id_env.as_deref(),
+                c.client_id_afiliacion_env.as_deref(),
+                c.client_id_retracto_env.as_deref(),
+            ),
+        }
+        .map_err(|e| usage(format!("{e:#}")))?;
+        crate::secret::redact_panics(vec![creds.password.expose().to_owned()]);
+        let (afi_id, ret_id) = creds.client_ids().map_err(|e| usage(e.to_string()))?;
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<std::net::SocketAddr> = match options
+            .connect
+            .override_for(&host, port)
+            .map_err(|e| usage(e.to_string()))?
+        {
+            Some(a) => vec![a],
+            None => (host.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|e| usage(format!("target {host}:{port}: cannot resolve: {e}")))?
+                .collect(),
         };
-        let shared = client(&c.client_id_env)?;
-        let per = [
-            client(&c.client_id_afiliacion_env)?,
-            client(&c.client_id_retracto_env)?,
-        ];
-        let reachable = futures_connect(&addrs, scenario.http.connect_timeout.0).await;
-        if !reachable {
+        if !futures_connect(&addrs, scenario.http.connect_timeout.0).await {
             return Err(usage(format!("target {host}:{port} is unreachable")));
         }
+        let http = options
+            .connect
+            .client(&url, scenario.http.connect_timeout.0, None)
+            .map_err(|e| usage(format!("{e:#}")))?;
         let token_url = format!("{base}/token");
         let make = |client_id: String| {
             Arc::new(TokenCache::new(
                 http.clone(),
                 token_url.clone(),
                 Credentials {
-                    username: username.clone(),
-                    password: password.clone(),
+                    username: creds.username.clone(),
+                    password: creds.password.clone(),
                     client_id,
                 },
                 policy,
             ))
         };
-        let tokens = match (per, shared) {
-            ([Some(a), Some(r)], _) => [make(a), make(r)],
-            (_, Some(s)) => {
-                let c = make(s);
-                [c.clone(), c]
-            }
-            _ => return Err(usage("credentials: no client_id variable")),
+        let tokens = if afi_id == ret_id {
+            let c = make(afi_id);
+            [c.clone(), c]
+        } else {
+            [make(afi_id), make(ret_id)]
         };
-        (
+        let caps = production.then(|| scenario.production.caps());
+        let mock = None;
+        return run_prepared(
+            scenario,
+            out,
+            http,
             Target {
                 base_url: base.clone(),
                 tokens,
                 others: HashMap::new(),
+                caps,
             },
+            mock,
+            &base,
             None,
-            base,
         )
+        .await;
     };
 
     let mock = embedded.map(|e| e.mock);
@@ -542,6 +734,7 @@ fn write_outputs(
             "latency_us": percentiles_json(&Percentiles::of(&token_latency)),
             "events": token_events,
         },
+        "audit": audit(scenario, ctx, target_label, started_at, ended_at)?,
         "meta": {
             "seed": scenario.data.seed,
             "administradora": scenario.data.administradora,
@@ -607,6 +800,71 @@ fn write_outputs(
         toml::to_string_pretty(scenario)?.as_bytes(),
     )?;
     Ok(summary)
+}
+
+/// Who ran what, from where, against what: the results' audit trail.
+fn audit(
+    scenario: &Scenario,
+    ctx: &RunContext,
+    target_label: &str,
+    started_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+) -> anyhow::Result<Value> {
+    use sha2::Digest as _;
+    let text = toml::to_string_pretty(scenario)?;
+    let hash: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(os_user)
+        .unwrap_or_else(|| "unknown".to_owned());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map_or_else(|| "unknown".to_owned(), |h| h.trim().to_owned());
+    let production = ctx.limiter().map(|l| {
+        let caps = scenario.production.caps();
+        json!({
+            "max_rate": caps.max_rate,
+            "max_duration_s": caps.max_duration.as_secs_f64(),
+            "max_requests": caps.max_requests,
+            "requests_admitted": l.sent(),
+            "cap_reached": l.reached(),
+        })
+    });
+    Ok(json!({
+        "os_user": user,
+        "machine": host,
+        "harness_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": Some(env!("MSS_GIT_COMMIT")).filter(|c| !c.is_empty()),
+        "scenario_sha256": hash,
+        "target": target_label,
+        "production": production,
+        "started_at": started_at.to_rfc3339(),
+        "ended_at": ended_at.to_rfc3339(),
+    }))
+}
+
+/// The user this process runs as, from /proc and /etc/passwd (Linux), when
+/// the environment does not say.
+fn os_user() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
 
 /// For the open model: each plateau (a stage that holds its rate, 10 s or

@@ -64,6 +64,9 @@ pub struct Setup {
     pub as_of: NaiveDate,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The HTTP client (TLS settings of the command line); a plain one when
+    /// none is given.
+    pub client: Option<reqwest::Client>,
 }
 
 /// One request and its answer, secrets redacted.
@@ -198,10 +201,13 @@ fn fail(why: impl Into<String>) -> Verdict {
 impl<'c> Ctx<'c> {
     /// A context for `setup`, with `contract` for the checks.
     pub fn new(setup: Setup, contract: &'c Contract) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(setup.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = match &setup.client {
+            Some(c) => c.clone(),
+            None => reqwest::Client::builder()
+                .timeout(setup.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        };
         let secrets = setup
             .creds
             .values()

@@ -10,7 +10,6 @@ pub mod exec;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -75,6 +74,16 @@ pub struct ConformArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// Credentials file (TOML, mode 600) instead of the MSS_* variables.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Against any host but this machine: the suite runs only when this names
+    /// the target's host.
+    #[arg(long, value_name = "HOST")]
+    pub confirm_production: Option<String>,
+    /// Connection settings.
+    #[command(flatten)]
+    pub connect: crate::connect::ConnectArgs,
 }
 
 /// The checks `only` selects (all when empty); an error names a pattern that
@@ -153,42 +162,26 @@ pub async fn embedded_mock(
     Ok((mock, format!("http://{addr}"), creds))
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// Credentials of a URL target from the environment.
-pub fn creds_from_env() -> anyhow::Result<HashMap<String, Creds>> {
-    let missing = |n: &str| {
-        anyhow::anyhow!("environment variable {n} is not set (credentials never come from flags)")
-    };
-    let username = env(ENV_USERNAME).ok_or_else(|| missing(ENV_USERNAME))?;
-    let password = Secret::new(env(ENV_PASSWORD).ok_or_else(|| missing(ENV_PASSWORD))?);
+/// Credentials of a URL target: `--credentials FILE`, else the MSS_*
+/// variables, keyed as the suite uses them.
+pub fn target_creds(file: Option<&Path>) -> anyhow::Result<HashMap<String, Creds>> {
+    let set = crate::credentials::from_file_or_env(file)?;
     let mut creds = HashMap::new();
-    let mut add = |key: &str, client_id: String| {
-        creds.insert(
-            key.to_owned(),
-            Creds {
-                username: username.clone(),
-                password: password.clone(),
-                client_id,
-            },
-        );
+    let mut add = |key: &str, client_id: &Option<String>| {
+        if let Some(id) = client_id {
+            creds.insert(
+                key.to_owned(),
+                Creds {
+                    username: set.username.clone(),
+                    password: set.password.clone(),
+                    client_id: id.clone(),
+                },
+            );
+        }
     };
-    if let Some(id) = env(ENV_CLIENT_ID) {
-        add(OWN, id);
-    }
-    if let Some(id) = env(ENV_CLIENT_ID_AFILIACION) {
-        add(OWN_AFI, id);
-    }
-    if let Some(id) = env(ENV_CLIENT_ID_RETRACTO) {
-        add(OWN_RET, id);
-    }
-    if !(creds.contains_key(OWN) || creds.contains_key(OWN_AFI) && creds.contains_key(OWN_RET)) {
-        anyhow::bail!(
-            "set {ENV_CLIENT_ID}, or both {ENV_CLIENT_ID_AFILIACION} and {ENV_CLIENT_ID_RETRACTO}"
-        );
-    }
+    add(OWN, &set.client_id);
+    add(OWN_AFI, &set.client_id_afiliacion);
+    add(OWN_RET, &set.client_id_retracto);
     Ok(creds)
 }
 
@@ -296,6 +289,7 @@ fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
                     writes: true,
                     as_of,
                     timeout: args.timeout,
+                    client: None,
                 },
                 "mock (embedded)".to_owned(),
             )
@@ -305,47 +299,65 @@ fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
             if !matches!(url.scheme(), "http" | "https") {
                 anyhow::bail!("--target {base}: must be \"mock\" or an http(s):// base URL");
             }
-            let host = url.host_str().unwrap_or_default().to_owned();
-            let port = url.port_or_known_default().unwrap_or(443);
-            let addrs: Vec<_> = (host.as_str(), port)
-                .to_socket_addrs()
-                .with_context(|| format!("--target {host}:{port}: cannot resolve"))?
-                .collect();
-            if addrs.iter().any(|a| !a.ip().is_loopback()) {
-                anyhow::bail!(
-                    "--target {host}: only loopback targets are accepted until the production guards \
-                     (allowlist, confirmation, caps) are available"
-                );
+            let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+            let local = crate::connect::is_local_host(&host);
+            if !local {
+                match &args.confirm_production {
+                    Some(c) if c.eq_ignore_ascii_case(&host) => {}
+                    _ => anyhow::bail!(
+                        "{host} is not this machine: the suite needs --confirm-production {host} \
+                         (agree it with the ministry first); nothing was sent"
+                    ),
+                }
             }
+            args.connect.check_insecure(&host)?;
             if contract.administradora(&args.administradora).is_none() {
-                anyhow::bail!("--administradora {}: not in contract/administradoras.csv", args.administradora);
+                anyhow::bail!(
+                    "--administradora {}: not in contract/administradoras.csv",
+                    args.administradora
+                );
             }
             (
                 Setup {
                     base_url: base.clone(),
                     administradora: args.administradora.clone(),
                     seed: args.seed,
-                    creds: creds_from_env()?,
+                    creds: {
+                        let c = target_creds(args.credentials.as_deref())?;
+                        for cred in c.values() {
+                            crate::secret::redact_panics(vec![cred.password.expose().to_owned()]);
+                        }
+                        c
+                    },
                     mock: None,
                     slow: args.slow,
-                    admin_clock: mock_clock_at(&base, args.timeout).await,
+                    admin_clock: local && mock_clock_at(&base, args.timeout).await,
                     writes: args.allow_writes,
                     as_of: crate::domain::today_bogota(),
                     timeout: args.timeout,
+                    client: Some(
+                        args.connect
+                            .client(&url, args.timeout, Some(args.timeout))?,
+                    ),
                 },
                 base,
             )
         };
         preflight(&setup).await?;
         let dir = args.out.clone().unwrap_or_else(|| {
-            PathBuf::from("results").join(format!("conform-{}", Utc::now().format("%Y%m%dT%H%M%SZ")))
+            PathBuf::from("results")
+                .join(format!("conform-{}", Utc::now().format("%Y%m%dT%H%M%SZ")))
         });
         let report = run_suite(setup, contract, &checks, &label).await?;
         write_outputs(&report, &dir)?;
         let mut out = std::io::stdout().lock();
         print_table(&report, &mut out)?;
         let (_, failed, _) = report.totals();
-        writeln!(out, "wrote {} and junit.xml", dir.join("conformance.json").display())?;
+        writeln!(
+            out,
+            "wrote {} and junit.xml",
+            dir.join("conformance.json").display()
+        )?;
         Ok(if failed > 0 { 1 } else { 0 })
     })
 }
@@ -368,7 +380,10 @@ async fn mock_clock_at(base: &str, timeout: Duration) -> bool {
 
 /// Can we get a token at all? If not, the suite cannot run (exit 2).
 async fn preflight(setup: &Setup) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().timeout(setup.timeout).build()?;
+    let http = match &setup.client {
+        Some(c) => c.clone(),
+        None => reqwest::Client::builder().timeout(setup.timeout).build()?,
+    };
     let key = if setup.creds.contains_key(OWN) {
         OWN
     } else {

@@ -1,0 +1,487 @@
+//! Against a target that is not this machine: a TLS mock on 127.0.0.1 with a
+//! certificate for `ministerio.test` from a throw-away CA, reached through
+//! `--resolve ministerio.test:PORT:127.0.0.1`, so that every production guard
+//! applies without leaving the machine. The mock's own counters say what
+//! arrived.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const USER: &str = "ap-produccion";
+const CLIENT: &str = "ap-produccion-ambos";
+
+struct Ministry {
+    mock: mss_mock::Mock,
+    addr: SocketAddr,
+    ca: PathBuf,
+    dir: PathBuf,
+}
+
+impl Ministry {
+    /// A TLS mock whose only client has `password`.
+    async fn start(password: &str) -> Ministry {
+        let dir = crate::util::temp_dir("production");
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mss-harness throw-away test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("CA");
+        let leaf_key = rcgen::KeyPair::generate().expect("key");
+        let mut leaf_params =
+            rcgen::CertificateParams::new(vec!["ministerio.test".to_owned()]).expect("params");
+        leaf_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ministerio.test");
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .expect("leaf");
+        let ca_path = dir.join("ca.pem");
+        std::fs::write(&ca_path, ca.pem()).expect("write CA");
+        let tls = mss_mock::tls_config(leaf.pem().as_bytes(), leaf_key.serialize_pem().as_bytes())
+            .expect("TLS config");
+        let config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
+            username: USER.into(),
+            password: password.into(),
+            client_id: CLIENT.into(),
+            administradora: "230301".into(),
+            services: None,
+        }]);
+        let mock = mss_mock::Mock::new(config).expect("mock");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(
+            mock.clone()
+                .serve_tls(listener, tls, std::future::pending()),
+        );
+        Ministry {
+            mock,
+            addr,
+            ca: ca_path,
+            dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://ministerio.test:{}", self.addr.port())
+    }
+
+    fn resolve(&self) -> String {
+        format!("ministerio.test:{}:127.0.0.1", self.addr.port())
+    }
+
+    /// Every request that reached the mock: token requests and reports.
+    fn requests(&self) -> u64 {
+        let s = self.mock.stats();
+        let mut n = s["token"]["issued"].as_u64().unwrap_or(0)
+            + s["token"]["rejected"].as_u64().unwrap_or(0);
+        for svc in s["services"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, v)| v)
+        {
+            n += svc["accepted"].as_u64().unwrap_or(0);
+            n += svc["rejected"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, c)| c.as_u64().unwrap_or(0))
+                .sum::<u64>();
+        }
+        n
+    }
+
+    fn reports(&self) -> u64 {
+        let s = self.mock.stats();
+        self.requests()
+            - s["token"]["issued"].as_u64().unwrap_or(0)
+            - s["token"]["rejected"].as_u64().unwrap_or(0)
+    }
+
+    fn scenario(&self, extra: &str) -> PathBuf {
+        let text = format!(
+            r#"name = "produccion"
+[target]
+url = "{}"
+allowed_hosts = ["ministerio.test"]
+[credentials]
+username_env = "MSS_T_USER"
+password_env = "MSS_T_PASSWORD"
+client_id_env = "MSS_T_CLIENT"
+[data]
+radicado_prefix = "PRUEBAMSS"
+{extra}"#,
+            self.url()
+        );
+        let path = self
+            .dir
+            .join(format!("scenario-{:x}.toml", rand::random::<u32>()));
+        std::fs::write(&path, text).expect("scenario");
+        path
+    }
+}
+
+async fn harness(args: Vec<String>, password: &str) -> Output {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+            .args(&args)
+            .env("MSS_T_USER", USER)
+            .env("MSS_T_PASSWORD", &password)
+            .env("MSS_T_CLIENT", CLIENT)
+            .env("MSS_USERNAME", USER)
+            .env("MSS_PASSWORD", &password)
+            .env("MSS_CLIENT_ID", CLIENT)
+            .env_remove("MSS_CLIENT_ID_AFILIACION")
+            .env_remove("MSS_CLIENT_ID_RETRACTO")
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+const CLOSED: &str = r#"[load]
+model = "closed"
+users = 5
+ramp = "0s"
+think_time = "0s"
+run_time = "3s"
+[production]
+max_rate = 20
+max_duration = "3s"
+max_requests = 40
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_reports_every_stage_and_names_what_is_wrong() {
+    let m = Ministry::start("clave-correcta-1").await;
+    let out_dir = m.dir.join("pf");
+    let base = |extra: &[&str]| {
+        let mut a = args(&["preflight", "--target", &m.url(), "--resolve", &m.resolve()]);
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a.extend(args(&["--out", out_dir.to_str().expect("utf-8")]));
+        a
+    };
+    // No CA: the certificate does not verify, and nothing but the handshake happened.
+    let o = harness(base(&[]), "clave-correcta-1").await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("TLS handshake") && t.contains("does not verify"),
+        "{t}"
+    );
+    assert!(
+        t.contains("ministerio.test"),
+        "the certificate is named: {t}"
+    );
+    assert_eq!(m.requests(), 0, "{t}");
+    // --insecure is refused for a host that is not loopback.
+    let o = harness(base(&["--insecure"]), "clave-correcta-1").await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--insecure"), "{}", text(&o));
+    // With the CA every stage works.
+    let ca = m.ca.to_str().expect("utf-8").to_owned();
+    let o = harness(base(&["--ca-cert", &ca]), "clave-correcta-1").await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for stage in [
+        "DNS resolution",
+        "TCP connect",
+        "TLS handshake",
+        "token (POST /token)",
+        "clock skew (Date header)",
+        "ReportarAfiliaciontraslado",
+        "ReportarRetractoAfiliacion",
+    ] {
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with(stage) && l.contains(" ok ")),
+            "{stage} not ok: {t}"
+        );
+    }
+    assert!(t.contains("verifies") && t.contains("TLS 1."), "{t}");
+    assert!(t.contains("expires_in 300 s"), "{t}");
+    let json: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("preflight.json")).expect("preflight.json"),
+    )
+    .expect("json");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["stages"].as_array().map(Vec::len), Some(7));
+    // Nothing was stored: both service calls were refused by design.
+    assert_eq!(m.mock.stats()["records"]["kept"], 0);
+    // A wrong password: the token stage fails, naming the refusal.
+    let o = harness(base(&["--ca-cert", &ca]), "clave-equivocada").await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("preflight FAILED at token") && t.contains("invalid_grant"),
+        "{t}"
+    );
+    assert!(!t.contains("clave-equivocada"), "{t}");
+    // A wrong port: the TCP stage fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let o = harness(
+        args(&[
+            "preflight",
+            "--target",
+            &format!("https://ministerio.test:{port}"),
+            "--resolve",
+            &format!("ministerio.test:{port}:127.0.0.1"),
+            "--ca-cert",
+            &ca,
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ]),
+        "clave-correcta-1",
+    )
+    .await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("preflight FAILED at TCP connect"), "{t}");
+    let _ = std::fs::remove_dir_all(&m.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
+    let m = Ministry::start("clave-2").await;
+    let ca = m.ca.to_str().expect("utf-8").to_owned();
+    let scenario = m.scenario(CLOSED);
+    let s = scenario.to_str().expect("utf-8").to_owned();
+    let out = m.dir.join("out").to_str().expect("utf-8").to_owned();
+    let common = |extra: &[&str]| {
+        let mut a = args(&[
+            "run",
+            &s,
+            "--out",
+            &out,
+            "--ca-cert",
+            &ca,
+            "--resolve",
+            &m.resolve(),
+        ]);
+        a.extend(extra.iter().map(|x| (*x).to_owned()));
+        a
+    };
+    let o = harness(common(&[]), "clave-2").await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--confirm-production ministerio.test"),
+        "{}",
+        text(&o)
+    );
+    let o = harness(common(&["--confirm-production", "otro.test"]), "clave-2").await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = harness(common(&["--dry-run"]), "clave-2").await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for part in [
+        "PRODUCTION host ministerio.test",
+        "caps",
+        "20 req/s",
+        "40 requests",
+        "NO: the run needs --confirm-production",
+    ] {
+        assert!(t.contains(part), "{part}: {t}");
+    }
+    // Outside allowed_hosts, even confirmed.
+    let elsewhere = m.scenario(CLOSED).to_str().expect("utf-8").to_owned();
+    let text_of = std::fs::read_to_string(&elsewhere).expect("read");
+    std::fs::write(
+        &elsewhere,
+        text_of.replace(
+            "allowed_hosts = [\"ministerio.test\"]",
+            "allowed_hosts = [\"otro.test\"]",
+        ),
+    )
+    .expect("write");
+    let o = harness(
+        args(&[
+            "run",
+            &elsewhere,
+            "--confirm-production",
+            "ministerio.test",
+            "--ca-cert",
+            &ca,
+            "--resolve",
+            &m.resolve(),
+        ]),
+        "clave-2",
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("allowed_hosts"), "{}", text(&o));
+    // A plan over the default caps is refused when the file is read.
+    let over = m.scenario("[load]\nmodel = \"open\"\nstages = [{ rate = 50, duration = \"10s\" }]\nmax_in_flight = 10\n");
+    let o = harness(
+        args(&[
+            "run",
+            over.to_str().expect("utf-8"),
+            "--confirm-production",
+            "ministerio.test",
+            "--ca-cert",
+            &ca,
+            "--resolve",
+            &m.resolve(),
+        ]),
+        "clave-2",
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("production cap of 10 req/s"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(m.requests(), 0, "something reached the ministry");
+    let _ = std::fs::remove_dir_all(&m.dir);
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_hold_at_the_server_and_no_output_holds_the_password() {
+    let canary = format!("CANARIO-{:016x}", rand::random::<u64>());
+    let m = Ministry::start(&canary).await;
+    let ca = m.ca.to_str().expect("utf-8").to_owned();
+    // Five users with no think time would send thousands of requests in 3 s;
+    // the caps allow 20 per second and 40 in all.
+    let scenario = m.scenario(CLOSED);
+    let results = m.dir.join("results");
+    let o = harness(
+        args(&[
+            "run",
+            scenario.to_str().expect("utf-8"),
+            "--out",
+            results.to_str().expect("utf-8"),
+            "--confirm-production",
+            "ministerio.test",
+            "--ca-cert",
+            &ca,
+            "--resolve",
+            &m.resolve(),
+        ]),
+        &canary,
+    )
+    .await;
+    let t = text(&o);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{t}");
+    assert_eq!(m.reports(), 40, "max_requests: {t}");
+    // Per second at the server: at most 20 (+1 for a second's boundary).
+    let (page, _) = records(&m);
+    let mut per_second = std::collections::BTreeMap::<String, u32>::new();
+    for r in &page {
+        *per_second
+            .entry(r["recibido"].as_str().unwrap_or("").to_owned())
+            .or_default() += 1;
+    }
+    assert!(per_second.values().all(|n| *n <= 21), "{per_second:?}");
+    assert!(
+        per_second.len() >= 2,
+        "40 at 20/s take two seconds: {per_second:?}"
+    );
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(results.join("summary.json")).expect("summary"),
+    )
+    .expect("json");
+    let audit = &summary["audit"];
+    assert_eq!(
+        audit["production"]["cap_reached"], "max_requests 40",
+        "{audit}"
+    );
+    assert_eq!(audit["scenario_sha256"].as_str().map(str::len), Some(64));
+    assert!(audit["os_user"].is_string() && audit["machine"].is_string());
+
+    // The duration cap: a faster rate for 2 s, and nothing arrives after it.
+    let before = m.reports();
+    let short = m.scenario(
+        "[load]\nmodel = \"closed\"\nusers = 5\nramp = \"0s\"\nthink_time = \"0s\"\nrun_time = \"2s\"\n[production]\nmax_rate = 50\nmax_duration = \"2s\"\nmax_requests = 100000\n",
+    );
+    let o = harness(
+        args(&[
+            "run",
+            short.to_str().expect("utf-8"),
+            "--out",
+            m.dir.join("results2").to_str().expect("utf-8"),
+            "--confirm-production",
+            "ministerio.test",
+            "--ca-cert",
+            &ca,
+            "--resolve",
+            &m.resolve(),
+        ]),
+        &canary,
+    )
+    .await;
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let sent = m.reports() - before;
+    assert!((60..=101).contains(&sent), "{sent} requests in 2 s at 50/s");
+
+    // The password appears in no byte of any output.
+    let mut outputs = vec![
+        ("stdout".to_owned(), o.stdout.clone()),
+        ("stderr".to_owned(), o.stderr.clone()),
+    ];
+    outputs.push(("first stdout".into(), t.into_bytes()));
+    for f in files_under(&m.dir)
+        .into_iter()
+        .filter(|f| !f.ends_with("ca.pem"))
+    {
+        outputs.push((f.display().to_string(), std::fs::read(&f).expect("read")));
+    }
+    assert!(outputs.len() > 10, "{} outputs", outputs.len());
+    for (name, bytes) in &outputs {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(&canary),
+            "{name} holds the password"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&m.dir);
+}
+
+fn records(m: &Ministry) -> (Vec<Value>, usize) {
+    // The mock's admin API is not served over this TLS listener's name; read
+    // the records through the library.
+    let stats = m.mock.stats();
+    let kept = stats["records"]["kept"].as_u64().unwrap_or(0) as usize;
+    let text = m.mock.records_page(0, kept);
+    (
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+        kept,
+    )
+}
