@@ -317,7 +317,11 @@ impl TokenCache {
                 return Err(self.back_off(
                     backoff,
                     None,
-                    TokenError::Unavailable(format!("token endpoint {} {what}", self.url)),
+                    TokenError::Unavailable(format!(
+                        "token endpoint {} {what}: {}",
+                        self.url,
+                        root_cause(&e)
+                    )),
                 ));
             }
         };
@@ -397,4 +401,14 @@ impl TokenCache {
             ))
         }
     }
+}
+
+/// The innermost cause of a transport error (e.g. "invalid peer certificate:
+/// UnknownIssuer", "Connection refused"), which reqwest's own message hides.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }

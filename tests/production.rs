@@ -306,6 +306,39 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
     ] {
         assert!(t.contains(part), "{part}: {t}");
     }
+    // Confirmed, but the certificate does not verify without the CA: the run
+    // stops at its first token request, which never passes the handshake.
+    let o = harness(
+        args(&[
+            "run",
+            &s,
+            "--out",
+            &out,
+            "--resolve",
+            &m.resolve(),
+            "--confirm-production",
+            "ministerio.test",
+        ]),
+        "clave-2",
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("invalid peer certificate"),
+        "{}",
+        text(&o)
+    );
+    let o = harness(
+        common(&["--confirm-production", "ministerio.test", "--insecure"]),
+        "clave-2",
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--insecure is for the mock on loopback only"),
+        "{}",
+        text(&o)
+    );
     // Outside allowed_hosts, even confirmed.
     let elsewhere = m.scenario(CLOSED).to_str().expect("utf-8").to_owned();
     let text_of = std::fs::read_to_string(&elsewhere).expect("read");
@@ -413,6 +446,12 @@ async fn caps_hold_at_the_server_and_no_output_holds_the_password() {
         per_second.len() >= 2,
         "40 at 20/s take two seconds: {per_second:?}"
     );
+    assert!(
+        page.iter().all(|r| r["numeroRadicado"]
+            .as_str()
+            .is_some_and(|x| x.starts_with("PRUEBAMSS"))),
+        "every record carries the scenario's radicado prefix"
+    );
     let summary: Value = serde_json::from_str(
         &std::fs::read_to_string(results.join("summary.json")).expect("summary"),
     )
@@ -484,4 +523,51 @@ fn records(m: &Ministry) -> (Vec<Value>, usize) {
             .collect(),
         kept,
     )
+}
+
+/// A token endpoint that redirects to another host: the client refuses to
+/// follow, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_is_refused() {
+    use axum::response::IntoResponse;
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, "http://otro.test:9/token")],
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let o = harness(
+        args(&[
+            "preflight",
+            "--target",
+            &format!("http://127.0.0.1:{port}"),
+            "--out",
+            crate::util::temp_dir("redirect").to_str().expect("utf-8"),
+        ]),
+        "clave-3",
+    )
+    .await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("redirect to another host (otro.test) refused"),
+        "{t}"
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "followed nowhere"
+    );
 }

@@ -424,6 +424,15 @@ pub async fn run_scenario_with(
         } else {
             [make(afi_id), make(ret_id)]
         };
+        // The first token before any load: wrong credentials or a certificate
+        // that does not verify stop the run here, having sent one request.
+        for cache in &tokens {
+            if let Err(e) = cache.get().await {
+                return Err(usage(format!(
+                    "{base}/token: {e}; no report was sent (`mss-harness preflight --target {base}` checks each stage)"
+                )));
+            }
+        }
         let caps = production.then(|| scenario.production.caps());
         let mock = None;
         return run_prepared(
