@@ -39,6 +39,9 @@ pub enum Command {
     /// Compare a run with a baseline run, service by service, within tolerances
     /// (exit 1 on a regression).
     Compare(cmd::compare::CompareArgs),
+    /// Merge the results folders of N workers into one run's results, exactly
+    /// (exit 1 when a threshold fails on the merged result).
+    Merge(cmd::merge::MergeArgs),
     /// Write report.html, report.md and junit.xml again from a results folder.
     Report(ReportArgs),
     /// Write the ministry's first-week informe (informe.md, informe.html, in
@@ -70,6 +73,15 @@ where
             };
         }
     };
+    if let Command::Merge(args) = &cli.command {
+        return match cmd::merge::run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("mss-harness: merge: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Command::Preflight(args) = &cli.command {
         return ExitCode::from(cmd::preflight::run(args));
     }
@@ -103,9 +115,11 @@ where
         };
     }
     let result = match cli.command {
-        Command::Run(_) | Command::Compare(_) | Command::Conform(_) | Command::Preflight(_) => {
-            Ok(())
-        }
+        Command::Run(_)
+        | Command::Compare(_)
+        | Command::Conform(_)
+        | Command::Preflight(_)
+        | Command::Merge(_) => Ok(()),
         Command::Informe(args) => crate::informe::run(&args).map(|written| {
             for p in written {
                 println!("wrote {}", p.display());

@@ -237,6 +237,7 @@ pub struct RunContext {
     own: String,
     fatal: Mutex<Option<String>>,
     limiter: Option<Limiter>,
+    worker: (u16, u16),
 }
 
 fn service_index(s: Service) -> usize {
@@ -285,6 +286,11 @@ impl RunContext {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f.get_or_insert(message);
+    }
+
+    /// (index, count) of this worker.
+    pub fn worker(&self) -> (u16, u16) {
+        self.worker
     }
 
     /// The production caps' limiter, against a production target.
@@ -700,14 +706,21 @@ pub fn prepare(
         own: scenario.data.administradora.clone(),
         fatal: Mutex::new(None),
         limiter: target.caps.map(Limiter::new),
+        worker,
     }))
 }
 
-/// Number of Goose users for the scenario's model.
-pub fn users(scenario: &Scenario) -> usize {
+/// Number of Goose users for the scenario's model, for worker `index` of
+/// `count` (the closed model's users are shared out; the open model shares its
+/// arrivals instead, and each worker keeps `max_in_flight` senders).
+pub fn users(scenario: &Scenario, (index, count): (u16, u16)) -> usize {
     match scenario.load_model() {
         LoadModel::Open { max_in_flight, .. } => max_in_flight,
-        LoadModel::Closed { users, .. } => users,
+        LoadModel::Closed { users, .. } => {
+            let count = usize::from(count.max(1));
+            let index = usize::from(index);
+            users / count + usize::from(index < users % count)
+        }
     }
 }
 
@@ -718,18 +731,14 @@ pub async fn execute(
     scenario: &Scenario,
     goose_report: Option<String>,
 ) -> Result<(), String> {
-    let users = users(scenario);
+    let users = users(scenario, ctx.worker).max(1);
     let (hatch, run_time) = match scenario.load_model() {
         LoadModel::Open { .. } => (
             users as f64 * 10.0,
             scenario.duration() + Duration::from_millis(400),
         ),
-        LoadModel::Closed {
-            users,
-            ramp,
-            run_time,
-            ..
-        } => {
+        LoadModel::Closed { ramp, run_time, .. } => {
+            // This worker's users over the ramp.
             let rate = if ramp.is_zero() {
                 users as f64 * 10.0
             } else {

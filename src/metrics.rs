@@ -514,6 +514,29 @@ impl Metrics {
     }
 }
 
+/// Write `entries` (tag, start from `started`, length, histogram) as an
+/// HdrHistogram interval log (V2) starting at `started`.
+pub fn write_tagged_hlog(
+    out: &mut impl io::Write,
+    started: SystemTime,
+    comment: &str,
+    entries: &[(&str, Duration, Duration, &Histogram<u64>)],
+) -> io::Result<()> {
+    let mut serializer = V2Serializer::new();
+    let mut builder = IntervalLogWriterBuilder::new();
+    builder
+        .add_comment(comment)
+        .with_start_time(started)
+        .with_base_time(started)
+        .with_max_value_divisor(1000.0);
+    let mut log = builder.begin_log_with(out, &mut serializer)?;
+    for (tag, start, length, h) in entries {
+        log.write_histogram(h, *start, *length, Tag::new(tag))
+            .map_err(|e| io::Error::other(format!("{tag}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Write the totals of a run as an HdrHistogram interval log (V2): for each
 /// service with requests, its latency from the intended time (tag
 /// `<service>/latency`) and its service time (`<service>/service_time`), over

@@ -67,6 +67,32 @@ impl Outcome {
         }
     }
 
+    /// The class a [`label`](Self::label) names.
+    pub fn from_label(label: &str) -> Option<Self> {
+        let (kind, arg) = label.split_once(':').unwrap_or((label, ""));
+        let status = || arg.parse::<u16>().ok();
+        Some(match (kind, arg.is_empty()) {
+            ("ok", true) => Self::Ok,
+            ("http_4xx", false) => Self::Http4xx(status()?),
+            ("http_5xx", false) => Self::Http5xx(status()?),
+            ("business", false) => Self::Business(arg.to_owned()),
+            ("check_failed", false) => Self::CheckFailed(arg.to_owned()),
+            ("dns", true) => Self::Dns,
+            ("connect_refused", true) => Self::ConnectRefused,
+            ("connect_timeout", true) => Self::ConnectTimeout,
+            ("tls", true) => Self::Tls,
+            ("reset", true) => Self::Reset,
+            ("read_timeout", true) => Self::ReadTimeout,
+            ("truncated", true) => Self::Truncated,
+            ("invalid_body", true) => Self::InvalidBody,
+            ("auth_failed", true) => Self::AuthFailed,
+            ("token_unavailable", true) => Self::TokenUnavailable,
+            ("dropped", true) => Self::Dropped,
+            ("interrupted", true) => Self::Interrupted,
+            _ => return None,
+        })
+    }
+
     /// Whether it counts as success.
     pub fn is_ok(&self) -> bool {
         matches!(self, Self::Ok)

@@ -135,6 +135,20 @@ pub struct Caps {
     pub max_requests: u64,
 }
 
+impl Caps {
+    /// Worker `index` of `count`'s share: the rate and the request budget
+    /// divided among the workers (the remainder of the budget to the first).
+    pub fn share(self, (index, count): (u16, u16)) -> Caps {
+        let n = u64::from(count.max(1));
+        let i = u64::from(index);
+        Caps {
+            max_rate: self.max_rate / n as f64,
+            max_duration: self.max_duration,
+            max_requests: self.max_requests / n + u64::from(i < self.max_requests % n),
+        }
+    }
+}
+
 /// Default production rate cap, requests per second.
 pub const DEFAULT_MAX_RATE: f64 = 10.0;
 /// Default production duration cap.

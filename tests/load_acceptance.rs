@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mss_harness::cmd::run::{RunOutcome, run_prepared};
+use mss_harness::cmd::run::{RunOptions, RunOutcome, run_prepared};
 use mss_harness::engine::Target;
 use mss_harness::scenario::Scenario;
 use mss_harness::secret::Secret;
@@ -76,6 +76,7 @@ async fn run(
         Some(t.mock.clone()),
         &base,
         on_start,
+        &RunOptions::default(),
     )
     .await
     .expect("run");

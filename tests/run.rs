@@ -43,7 +43,7 @@ pub fn assert_valid_junit(file: &Path) {
     }
 }
 
-fn summary_schema() -> jsonschema::Validator {
+pub fn summary_schema() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/summary.schema.json");
     let schema: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("json");

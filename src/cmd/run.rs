@@ -45,6 +45,19 @@ pub struct RunArgs {
     /// Connection settings.
     #[command(flatten)]
     pub connect: crate::connect::ConnectArgs,
+    /// Run as worker INDEX of COUNT (e.g. `0/4`): this process sends 1/COUNT
+    /// of every rate stage (closed model: of the users) from its own identity
+    /// and numeroRadicado space; `mss-harness merge` joins the results.
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with = "workers")]
+    pub worker: Option<String>,
+    /// Run as one of COUNT workers, INDEX from JOB_COMPLETION_INDEX (as a
+    /// Kubernetes Indexed Job sets it).
+    #[arg(long, value_name = "COUNT", env = "MSS_WORKERS")]
+    pub workers: Option<u16>,
+    /// Start the load at this wall-clock time (RFC 3339, e.g.
+    /// 2026-11-26T15:00:00Z), so that workers' stages line up.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
 }
 
 /// What a run may do beyond its scenario (the command line's guards).
@@ -54,6 +67,45 @@ pub struct RunOptions {
     pub confirm_production: Option<String>,
     /// TLS, overrides.
     pub connect: crate::connect::ConnectArgs,
+    /// (index, count) of this worker; (0, 0) and (0, 1) mean a single process.
+    pub worker: (u16, u16),
+    /// When the load starts, for workers.
+    pub start_at: Option<DateTime<Utc>>,
+}
+
+/// `--worker INDEX/COUNT`, or `--workers COUNT` with INDEX from
+/// `JOB_COMPLETION_INDEX`; (0, 1) without either.
+pub fn parse_worker(spec: Option<&str>, workers: Option<u16>) -> anyhow::Result<(u16, u16)> {
+    let (index, count) = match (spec, workers) {
+        (Some(s), _) => {
+            let (i, n) = s
+                .split_once('/')
+                .ok_or_else(|| usage(format!("--worker {s:?}: expected INDEX/COUNT, e.g. 0/4")))?;
+            let parse = |x: &str, what: &str| {
+                x.trim()
+                    .parse::<u16>()
+                    .map_err(|_| usage(format!("--worker {s:?}: {what} {x:?} is not a number")))
+            };
+            (parse(i, "INDEX")?, parse(n, "COUNT")?)
+        }
+        (None, Some(n)) => {
+            let i = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                usage("--workers needs the worker's index in JOB_COMPLETION_INDEX (or give --worker INDEX/COUNT)")
+            })?;
+            let i = i
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| usage(format!("JOB_COMPLETION_INDEX {i:?} is not a number")))?;
+            (i, n)
+        }
+        (None, None) => return Ok((0, 1)),
+    };
+    if count == 0 || index >= count {
+        return Err(usage(format!(
+            "worker {index}/{count}: INDEX must be below COUNT, and COUNT at least 1"
+        )));
+    }
+    Ok((index, count))
 }
 
 /// The result of `run`: the exit code and where the results are.
@@ -144,9 +196,24 @@ fn policy(scenario: &Scenario) -> TokenPolicy {
 /// `--dry-run`, print the plan and send nothing (`None`).
 pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
     let scenario = Scenario::load(&args.scenario).map_err(|e| usage(e.to_string()))?;
+    let start_at = args
+        .start_at
+        .as_deref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|e| {
+                    usage(format!(
+                        "--start-at {t:?}: {e} (RFC 3339, e.g. 2026-11-26T15:00:00Z)"
+                    ))
+                })
+        })
+        .transpose()?;
     let options = RunOptions {
         confirm_production: args.confirm_production.clone(),
         connect: args.connect.clone(),
+        worker: parse_worker(args.worker.as_deref(), args.workers)?,
+        start_at,
     };
     if args.dry_run {
         print!("{}", plan(&scenario, &options));
@@ -226,6 +293,13 @@ pub fn plan(scenario: &Scenario, options: &RunOptions) -> String {
                 humantime::format_duration(run_time)
             );
         }
+    }
+    if options.worker.1 > 1 {
+        let _ = writeln!(
+            out,
+            "  worker      {} of {} (sends 1/{} of the load)",
+            options.worker.0, options.worker.1, options.worker.1
+        );
     }
     let _ = writeln!(
         out,
@@ -433,7 +507,12 @@ pub async fn run_scenario_with(
                 )));
             }
         }
-        let caps = production.then(|| scenario.production.caps());
+        let worker = if options.worker.1 == 0 {
+            (0, 1)
+        } else {
+            options.worker
+        };
+        let caps = production.then(|| scenario.production.caps().share(worker));
         let mock = None;
         return run_prepared(
             scenario,
@@ -448,12 +527,23 @@ pub async fn run_scenario_with(
             mock,
             &base,
             None,
+            options,
         )
         .await;
     };
 
     let mock = embedded.map(|e| e.mock);
-    run_prepared(scenario, out, http, target, mock, &target_label, None).await
+    run_prepared(
+        scenario,
+        out,
+        http,
+        target,
+        mock,
+        &target_label,
+        None,
+        options,
+    )
+    .await
 }
 
 /// Called once the run's clock has started, with the run's shared context (tests
@@ -462,6 +552,9 @@ pub type OnStart = Box<dyn FnOnce(Arc<RunContext>) + Send>;
 
 /// Run `scenario` against a resolved `target`; `mock`, when given, is the mock
 /// behind it, whose records are reconciled with what the harness saw.
+// The library entry point of every run (tests drive it directly): each
+// argument is a separate concern the callers set independently.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_prepared(
     scenario: Scenario,
     out: Option<PathBuf>,
@@ -470,17 +563,39 @@ pub async fn run_prepared(
     mock: Option<mss_mock::Mock>,
     target_label: &str,
     on_start: Option<OnStart>,
+    options: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
+    let worker = if options.worker.1 == 0 {
+        (0, 1)
+    } else {
+        options.worker
+    };
+    if let Some(at) = options.start_at {
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        if !wait.is_zero() {
+            eprintln!(
+                "waiting {:.1} s for --start-at {}",
+                wait.as_secs_f64(),
+                at.to_rfc3339()
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
     let started_at: DateTime<Utc> = Utc::now();
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("results").join(format!(
-            "{}-{}",
+            "{}-{}{}",
             started_at.format("%Y%m%dT%H%M%SZ"),
-            scenario.name
+            scenario.name,
+            if worker.1 > 1 {
+                format!("-w{}of{}", worker.0, worker.1)
+            } else {
+                String::new()
+            }
         ))
     });
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let ctx = engine::prepare(&scenario, target, http, (0, 1)).map_err(usage)?;
+    let ctx = engine::prepare(&scenario, target, http, worker).map_err(usage)?;
     let progress = tokio::spawn(progress(ctx.clone(), scenario.duration()));
     if let Some(hook) = on_start {
         let ctx = ctx.clone();
@@ -574,11 +689,11 @@ fn target_host(url: &str) -> String {
         .unwrap_or_else(|| url.to_owned())
 }
 
-fn percentiles_json(p: &Percentiles) -> Value {
+pub(crate) fn percentiles_json(p: &Percentiles) -> Value {
     json!({"p50": p.p50, "p90": p.p90, "p95": p.p95, "p99": p.p99, "p999": p.p999, "max": p.max, "mean": (p.mean * 10.0).round() / 10.0})
 }
 
-fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f64) -> f64 {
+pub(crate) fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f64) -> f64 {
     let mut latency = crate::metrics::histogram();
     let (mut requests, mut ok, mut dropped, mut stored) = (0u64, 0u64, 0u64, 0u64);
     for t in totals {
@@ -679,29 +794,8 @@ fn write_outputs(
             token_events.push(json!({"at_s": (at_s * 1000.0).round() / 1000.0, "ok": ok}));
         }
     }
-    let mut thresholds = Vec::new();
-    for (scope, t) in scenario.thresholds() {
-        let selected: Vec<&ServiceTotals> = totals
-            .iter()
-            .filter(|x| scope.is_none_or(|s| s == x.service))
-            .collect();
-        let value = metric_value(t.metric, &selected, seconds);
-        let shown = match t.metric {
-            Metric::Percentile(_) | Metric::Max | Metric::Mean => {
-                format!("{:.1} ms", value / 1000.0)
-            }
-            Metric::ErrorRate | Metric::DropRate => format!("{:.3}%", value * 100.0),
-            Metric::Throughput => format!("{value:.1} req/s"),
-        };
-        thresholds.push(json!({
-            "expr": t.expr,
-            "scope": scope.map_or("global", Service::name),
-            "ok": t.holds(value),
-            "value": (value * 1000.0).round() / 1000.0,
-            "shown": shown,
-        }));
-    }
-    let (stages, highest) = plateaus(scenario, metrics);
+    let thresholds = thresholds_json(scenario, &totals, seconds);
+    let (stages, highest) = plateaus(scenario, &|from, to| metrics.window(from, to));
     let reconciliation = match mock {
         Some(m) => {
             let stats = m.stats();
@@ -745,6 +839,7 @@ fn write_outputs(
         },
         "audit": audit(scenario, ctx, target_label, started_at, ended_at)?,
         "meta": {
+            "worker": {"index": ctx.worker().0, "count": ctx.worker().1},
             "seed": scenario.data.seed,
             "administradora": scenario.data.administradora,
             "target_host": target_host(&scenario.target.url),
@@ -771,6 +866,20 @@ fn write_outputs(
     crate::metrics::write_totals_hlog(&totals, metrics.started_wall(), seconds, &mut totals_log)
         .context("histograms.hlog")?;
     write("histograms.hlog", &totals_log)?;
+    let mut token_log = Vec::new();
+    crate::metrics::write_tagged_hlog(
+        &mut token_log,
+        metrics.started_wall(),
+        "mss-harness token request latency over the run, microseconds",
+        &[(
+            "token/latency",
+            Duration::ZERO,
+            Duration::from_secs_f64(seconds),
+            &token_latency,
+        )],
+    )
+    .context("token.hlog")?;
+    write("token.hlog", &token_log)?;
     let mut ts = csv::Writer::from_writer(Vec::new());
     ts.write_record([
         "second", "service", "sent", "accepted", "errors", "p50_ms", "p99_ms",
@@ -809,6 +918,37 @@ fn write_outputs(
         toml::to_string_pretty(scenario)?.as_bytes(),
     )?;
     Ok(summary)
+}
+
+/// Each threshold of `scenario` judged on `totals` over `seconds`.
+pub(crate) fn thresholds_json(
+    scenario: &Scenario,
+    totals: &[ServiceTotals],
+    seconds: f64,
+) -> Vec<Value> {
+    let mut thresholds = Vec::new();
+    for (scope, t) in scenario.thresholds() {
+        let selected: Vec<&ServiceTotals> = totals
+            .iter()
+            .filter(|x| scope.is_none_or(|s| s == x.service))
+            .collect();
+        let value = metric_value(t.metric, &selected, seconds);
+        let shown = match t.metric {
+            Metric::Percentile(_) | Metric::Max | Metric::Mean => {
+                format!("{:.1} ms", value / 1000.0)
+            }
+            Metric::ErrorRate | Metric::DropRate => format!("{:.3}%", value * 100.0),
+            Metric::Throughput => format!("{value:.1} req/s"),
+        };
+        thresholds.push(json!({
+            "expr": t.expr,
+            "scope": scope.map_or("global", Service::name),
+            "ok": t.holds(value),
+            "value": (value * 1000.0).round() / 1000.0,
+            "shown": shown,
+        }));
+    }
+    thresholds
 }
 
 /// Who ran what, from where, against what: the results' audit trail.
@@ -880,7 +1020,12 @@ fn os_user() -> Option<String> {
 /// longer) judged by the global latency and error-rate thresholds over its
 /// seconds (the first two left out as settling time), and the highest plateau
 /// rate at which they all hold — what `go-live` reports.
-fn plateaus(scenario: &Scenario, metrics: &crate::metrics::Metrics) -> (Vec<Value>, Value) {
+/// `window(from, to)` gives the merged latency, completed and error counts of
+/// seconds `from..to`.
+pub(crate) fn plateaus(
+    scenario: &Scenario,
+    window: &dyn Fn(u64, u64) -> (hdrhistogram::Histogram<u64>, u64, u64),
+) -> (Vec<Value>, Value) {
     let crate::scenario::LoadModel::Open {
         start_rate, stages, ..
     } = scenario.load_model()
@@ -906,7 +1051,7 @@ fn plateaus(scenario: &Scenario, metrics: &crate::metrics::Metrics) -> (Vec<Valu
         let length = stage.duration.0.as_secs();
         let plateau = (stage.rate - from).abs() < 1e-9 && length >= 10;
         if plateau {
-            let (latency, completed, errors) = metrics.window(at + 2, at + length);
+            let (latency, completed, errors) = window(at + 2, at + length);
             let mut results = Vec::new();
             let mut all = completed > 0;
             for t in &checks {
@@ -944,7 +1089,7 @@ fn plateaus(scenario: &Scenario, metrics: &crate::metrics::Metrics) -> (Vec<Valu
     (out, highest.map_or(Value::Null, Value::from))
 }
 
-fn print_table(summary: &Value, dir: &Path) {
+pub(crate) fn print_table(summary: &Value, dir: &Path) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
