@@ -2,7 +2,7 @@
 # Build: docker build -t mss-harness:0.1.0 .
 # It is not built in this repository's CI (no registry access there); keep it
 # minimal and conventional.
-FROM rust:1.88-bookworm AS build
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --locked --profile dist -p mss-harness \

@@ -13,7 +13,9 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde_json::{Value, json};
 
-use super::run::{percentiles_json, plateaus, print_table, thresholds_json};
+use super::run::{
+    errors_csv, percentiles_json, plateaus, print_table, services_json, thresholds_json,
+};
 use crate::domain::Service;
 use crate::metrics::{Percentiles, ServiceTotals, histogram, write_tagged_hlog};
 use crate::outcome::Outcome;
@@ -241,27 +243,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     }
 
     let seconds = scenario.duration().as_secs_f64();
-    let mut services = serde_json::Map::new();
-    let mut dropped = 0;
-    for t in &totals {
-        let errors: BTreeMap<String, u64> = t
-            .outcomes
-            .iter()
-            .filter(|(o, _)| !o.is_ok())
-            .map(|(o, n)| (o.label().into_owned(), *n))
-            .collect();
-        dropped += t.count(&Outcome::Dropped);
-        services.insert(
-            t.service.name().to_owned(),
-            json!({
-                "requests": t.requests(),
-                "accepted": t.accepted(),
-                "latency_us": percentiles_json(&Percentiles::of(&t.latency)),
-                "service_time_us": percentiles_json(&Percentiles::of(&t.service_time)),
-                "errors": errors,
-            }),
-        );
-    }
+    let (services, dropped) = services_json(&totals);
     let thresholds = thresholds_json(&scenario, &totals, seconds);
     let window = |from: u64, to: u64| {
         let mut h = histogram();
@@ -418,19 +400,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         &ts.into_inner()
             .map_err(|e| anyhow::anyhow!("timeseries.csv: {e}"))?,
     )?;
-    let mut errors = csv::Writer::from_writer(Vec::new());
-    errors.write_record(["service", "class", "count"])?;
-    for t in &totals {
-        for (o, n) in t.outcomes.iter().filter(|(o, _)| !o.is_ok()) {
-            errors.write_record([t.service.name(), &o.label(), &n.to_string()])?;
-        }
-    }
-    write(
-        "errors.csv",
-        &errors
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("errors.csv: {e}"))?,
-    )?;
+    write("errors.csv", &errors_csv(&totals)?)?;
     write("scenario.toml", first.scenario_text.as_bytes())?;
     crate::report::write_all(dir).context("the reports")?;
     print_table(&summary, dir);

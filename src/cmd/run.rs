@@ -744,27 +744,7 @@ fn write_outputs(
     let metrics = ctx.metrics();
     let totals = metrics.totals();
     let seconds = scenario.duration().as_secs_f64();
-    let mut services = serde_json::Map::new();
-    let mut dropped = 0;
-    for t in &totals {
-        let errors: BTreeMap<String, u64> = t
-            .outcomes
-            .iter()
-            .filter(|(o, _)| !o.is_ok())
-            .map(|(o, n)| (o.label().into_owned(), *n))
-            .collect();
-        dropped += t.count(&Outcome::Dropped);
-        services.insert(
-            t.service.name().to_owned(),
-            json!({
-                "requests": t.requests(),
-                "accepted": t.accepted(),
-                "latency_us": percentiles_json(&Percentiles::of(&t.latency)),
-                "service_time_us": percentiles_json(&Percentiles::of(&t.service_time)),
-                "errors": errors,
-            }),
-        );
-    }
+    let (services, dropped) = services_json(&totals);
     // One token cache may serve both services: count each once.
     let mut seen = Vec::new();
     let mut token_requests = 0;
@@ -900,24 +880,50 @@ fn write_outputs(
         &ts.into_inner()
             .map_err(|e| anyhow!("timeseries.csv: {e}"))?,
     )?;
-    let mut errors = csv::Writer::from_writer(Vec::new());
-    errors.write_record(["service", "class", "count"])?;
-    for t in &totals {
-        for (o, n) in t.outcomes.iter().filter(|(o, _)| !o.is_ok()) {
-            errors.write_record([t.service.name(), &o.label(), &n.to_string()])?;
-        }
-    }
-    write(
-        "errors.csv",
-        &errors
-            .into_inner()
-            .map_err(|e| anyhow!("errors.csv: {e}"))?,
-    )?;
+    write("errors.csv", &errors_csv(&totals)?)?;
     write(
         "scenario.toml",
         toml::to_string_pretty(scenario)?.as_bytes(),
     )?;
     Ok(summary)
+}
+
+/// `summary.json`'s `services` object and the number of dropped requests.
+pub(crate) fn services_json(totals: &[ServiceTotals]) -> (serde_json::Map<String, Value>, u64) {
+    let mut services = serde_json::Map::new();
+    let mut dropped = 0;
+    for t in totals {
+        let errors: BTreeMap<String, u64> = t
+            .outcomes
+            .iter()
+            .filter(|(o, _)| !o.is_ok())
+            .map(|(o, n)| (o.label().into_owned(), *n))
+            .collect();
+        dropped += t.count(&Outcome::Dropped);
+        services.insert(
+            t.service.name().to_owned(),
+            json!({
+                "requests": t.requests(),
+                "accepted": t.accepted(),
+                "latency_us": percentiles_json(&Percentiles::of(&t.latency)),
+                "service_time_us": percentiles_json(&Percentiles::of(&t.service_time)),
+                "errors": errors,
+            }),
+        );
+    }
+    (services, dropped)
+}
+
+/// `errors.csv`: service, class, count of every request not `ok`.
+pub(crate) fn errors_csv(totals: &[ServiceTotals]) -> anyhow::Result<Vec<u8>> {
+    let mut errors = csv::Writer::from_writer(Vec::new());
+    errors.write_record(["service", "class", "count"])?;
+    for t in totals {
+        for (o, n) in t.outcomes.iter().filter(|(o, _)| !o.is_ok()) {
+            errors.write_record([t.service.name(), &o.label(), &n.to_string()])?;
+        }
+    }
+    errors.into_inner().map_err(|e| anyhow!("errors.csv: {e}"))
 }
 
 /// Each threshold of `scenario` judged on `totals` over `seconds`.
