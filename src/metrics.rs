@@ -305,7 +305,7 @@ struct Aggregate {
 #[derive(Debug)]
 pub struct Metrics {
     started: Mutex<Instant>,
-    started_wall: SystemTime,
+    started_wall: Mutex<SystemTime>,
     shards: Box<[Mutex<[Local; 2]>]>,
     aggregate: Mutex<Aggregate>,
 }
@@ -319,7 +319,7 @@ impl Metrics {
     pub fn new(started: Instant, shards: usize) -> Self {
         Metrics {
             started: Mutex::new(started),
-            started_wall: SystemTime::now(),
+            started_wall: Mutex::new(SystemTime::now()),
             shards: (0..shards.max(1))
                 .map(|_| Mutex::new([Local::new(), Local::new()]))
                 .collect(),
@@ -336,11 +336,14 @@ impl Metrics {
     /// Move the start of the run (before anything is recorded).
     pub fn start_at(&self, started: Instant) {
         *lock(&self.started) = started;
+        // The wall-clock time of that instant: interval logs start there, and
+        // `merge` aligns workers on it.
+        *lock(&self.started_wall) = SystemTime::now() - started.elapsed();
     }
 
     /// When the run started (wall clock).
     pub fn started_wall(&self) -> SystemTime {
-        self.started_wall
+        *lock(&self.started_wall)
     }
 
     /// Record one request. `latency` is from the intended send time, `service`
@@ -492,8 +495,8 @@ impl Metrics {
         let mut builder = IntervalLogWriterBuilder::new();
         builder
             .add_comment("mss-harness latency from the intended send time, microseconds")
-            .with_start_time(self.started_wall)
-            .with_base_time(self.started_wall)
+            .with_start_time(self.started_wall())
+            .with_base_time(self.started_wall())
             .with_max_value_divisor(1000.0);
         let mut log = builder.begin_log_with(out, &mut serializer)?;
         let mut deserializer = Deserializer::new();

@@ -595,6 +595,14 @@ pub async fn run_prepared(
         ))
     });
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if let crate::scenario::LoadModel::Closed { users, .. } = scenario.load_model()
+        && engine::users(&scenario, worker) == 0
+    {
+        return Err(usage(format!(
+            "load.users: {users} users cannot be shared among {} workers (worker {} would have none)",
+            worker.1, worker.0
+        )));
+    }
     let ctx = engine::prepare(&scenario, target, http, worker).map_err(usage)?;
     let progress = tokio::spawn(progress(ctx.clone(), scenario.duration()));
     if let Some(hook) = on_start {
