@@ -78,15 +78,19 @@ impl Limiter {
         self.reached.get().map(String::as_str)
     }
 
+    fn stop_at_duration(&self) {
+        let _ = self.reached.set(format!(
+            "max_duration {}",
+            humantime::format_duration(self.caps.max_duration)
+        ));
+    }
+
     /// Wait for the slot of `n` more requests of a run that started at
     /// `start`; false when a cap forbids them (the run stops sending).
     async fn admit(&self, start: Instant, n: u64) -> bool {
         let end = start + self.caps.max_duration;
         if Instant::now() >= end {
-            let _ = self.reached.set(format!(
-                "max_duration {}",
-                humantime::format_duration(self.caps.max_duration)
-            ));
+            self.stop_at_duration();
             return false;
         }
         let before = self.sent.fetch_add(n, Ordering::SeqCst);
@@ -108,10 +112,7 @@ impl Limiter {
             slot
         };
         if slot >= end {
-            let _ = self.reached.set(format!(
-                "max_duration {}",
-                humantime::format_duration(self.caps.max_duration)
-            ));
+            self.stop_at_duration();
             return false;
         }
         tokio::time::sleep_until(slot).await;

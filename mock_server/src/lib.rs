@@ -211,14 +211,15 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// The path as the client spelled it, kept when routing lowercased it.
-#[derive(Debug, Clone)]
-struct OriginalPath(String);
+/// Marks a request to a report service whose path is not spelled as the
+/// protocol spells it (only the RUT-005/006 deviations look at it).
+#[derive(Debug, Clone, Copy)]
+struct Respelled;
 
 fn lowercase_path(mut req: Request<Body>) -> Request<Body> {
     let uri = req.uri();
+    let respelled = !Service::ALL.iter().any(|s| s.path() == uri.path());
     if uri.path().bytes().any(|b| b.is_ascii_uppercase()) {
-        let original = OriginalPath(uri.path().to_owned());
         let path = uri.path().to_ascii_lowercase();
         let pq = match uri.query() {
             Some(q) => format!("{path}?{q}"),
@@ -229,9 +230,11 @@ fn lowercase_path(mut req: Request<Body>) -> Request<Body> {
             parts.path_and_query = Some(pq);
             if let Ok(new) = Uri::from_parts(parts) {
                 *req.uri_mut() = new;
-                req.extensions_mut().insert(original);
             }
         }
+    }
+    if respelled {
+        req.extensions_mut().insert(Respelled);
     }
     req
 }
@@ -713,21 +716,18 @@ impl Mock {
     async fn report(
         &self,
         service: Service,
-        original: Option<OriginalPath>,
+        respelled: bool,
         uri: Uri,
         headers: HeaderMap,
         body: Body,
     ) -> Response {
         let dev = self.deviations();
-        if !dev.is_empty() {
-            let spelled = original.map_or_else(|| uri.path().to_owned(), |o| o.0);
-            let id = match service {
-                Service::Afiliacion => "RUT-005",
-                Service::Retracto => "RUT-006",
-            };
-            if dev.has(id) && spelled != service.path() {
-                return self.plain(codes::RUT01, &format!("Ruta desconocida: {spelled}"));
-            }
+        let id = match service {
+            Service::Afiliacion => "RUT-005",
+            Service::Retracto => "RUT-006",
+        };
+        if respelled && dev.has(id) {
+            return self.plain(codes::RUT01, &format!("Ruta desconocida: {}", uri.path()));
         }
         match self.try_report(service, &headers, body, &dev).await {
             Ok(numero) => {
@@ -1053,31 +1053,29 @@ async fn token(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Resp
     mock.issue_token(headers, body).await
 }
 
+type Respelling = Option<axum::Extension<Respelled>>;
+
 async fn afiliacion(
     State(mock): State<Mock>,
-    original: Option<axum::Extension<OriginalPath>>,
+    respelled: Respelling,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    mock.report(
-        Service::Afiliacion,
-        original.map(|e| e.0),
-        uri,
-        headers,
-        body,
-    )
-    .await
+    let respelled = respelled.is_some();
+    mock.report(Service::Afiliacion, respelled, uri, headers, body)
+        .await
 }
 
 async fn retracto(
     State(mock): State<Mock>,
-    original: Option<axum::Extension<OriginalPath>>,
+    respelled: Respelling,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    mock.report(Service::Retracto, original.map(|e| e.0), uri, headers, body)
+    let respelled = respelled.is_some();
+    mock.report(Service::Retracto, respelled, uri, headers, body)
         .await
 }
 

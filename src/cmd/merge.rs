@@ -248,11 +248,11 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     let window = |from: u64, to: u64| {
         let mut h = histogram();
         let (mut completed, mut errors) = (0, 0);
-        for ((second, _), part) in intervals.range((from, String::new())..(to, String::new())) {
-            let _ = second;
+        let seconds = (from, String::new())..(to, String::new());
+        for part in intervals.range(seconds.clone()).map(|(_, h)| h) {
             let _ = h.add(part);
         }
-        for ((_, _), (sent, _, err)) in counts.range((from, String::new())..(to, String::new())) {
+        for (sent, _, err) in counts.range(seconds).map(|(_, c)| c) {
             completed += sent;
             errors += err;
         }

@@ -209,6 +209,27 @@ async fn handshake(
     Ok((version, cert))
 }
 
+/// The password grant for `client_id` at `base`/token.
+async fn token_request(
+    client: &reqwest::Client,
+    base: &str,
+    creds: &crate::credentials::CredentialSet,
+    client_id: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "password")
+        .append_pair("username", &creds.username)
+        .append_pair("password", creds.password.expose())
+        .append_pair("client_id", client_id)
+        .finish();
+    client
+        .post(format!("{base}/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+}
+
 fn root_cause(e: &anyhow::Error) -> String {
     e.chain()
         .last()
@@ -424,19 +445,8 @@ pub async fn preflight(args: &PreflightArgs) -> anyhow::Result<(Vec<Stage>, Path
     // Token, skew, services.
     if secure {
         let t = Instant::now();
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "password")
-            .append_pair("username", &creds.username)
-            .append_pair("password", creds.password.expose())
-            .append_pair("client_id", &afi_client)
-            .finish();
         let sent_at = Utc::now();
-        let answer = client
-            .post(format!("{base}/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await;
+        let answer = token_request(&client, &base, &creds, &afi_client).await;
         let redact = |s: String| s.replace(creds.password.expose(), "<redacted>");
         let mut access = None;
         match answer {
@@ -538,18 +548,7 @@ pub async fn preflight(args: &PreflightArgs) -> anyhow::Result<(Vec<Stage>, Path
             let mut ret_token = tok.clone();
             if ret_client != afi_client {
                 // One client_id per service: the retraction needs its own token.
-                let form = form_urlencoded::Serializer::new(String::new())
-                    .append_pair("grant_type", "password")
-                    .append_pair("username", &creds.username)
-                    .append_pair("password", creds.password.expose())
-                    .append_pair("client_id", &ret_client)
-                    .finish();
-                if let Ok(r) = client
-                    .post(format!("{base}/token"))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form)
-                    .send()
-                    .await
+                if let Ok(r) = token_request(&client, &base, &creds, &ret_client).await
                     && let Ok(v) = r.json::<Value>().await
                     && let Some(t) = v["access_token"].as_str()
                 {

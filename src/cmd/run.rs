@@ -73,6 +73,17 @@ pub struct RunOptions {
     pub start_at: Option<DateTime<Utc>>,
 }
 
+impl RunOptions {
+    /// (index, count) of this worker, (0, 1) for a single process.
+    pub fn worker(&self) -> (u16, u16) {
+        if self.worker.1 == 0 {
+            (0, 1)
+        } else {
+            self.worker
+        }
+    }
+}
+
 /// `--worker INDEX/COUNT`, or `--workers COUNT` with INDEX from
 /// `JOB_COMPLETION_INDEX`; (0, 1) without either.
 pub fn parse_worker(spec: Option<&str>, workers: Option<u16>) -> anyhow::Result<(u16, u16)> {
@@ -507,11 +518,7 @@ pub async fn run_scenario_with(
                 )));
             }
         }
-        let worker = if options.worker.1 == 0 {
-            (0, 1)
-        } else {
-            options.worker
-        };
+        let worker = options.worker();
         let caps = production.then(|| scenario.production.caps().share(worker));
         let mock = None;
         return run_prepared(
@@ -565,11 +572,7 @@ pub async fn run_prepared(
     on_start: Option<OnStart>,
     options: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
-    let worker = if options.worker.1 == 0 {
-        (0, 1)
-    } else {
-        options.worker
-    };
+    let worker = options.worker();
     if let Some(at) = options.start_at {
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
         if !wait.is_zero() {

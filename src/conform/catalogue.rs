@@ -8,7 +8,7 @@
 //! changes the catalogue with no change of code.
 
 use mss_contract::rules::nit_check_digit;
-use mss_contract::{CodeList, Contract, FieldSpec, Service, ServiceSpec};
+use mss_contract::{Contract, FieldSpec, Service, ServiceSpec};
 use serde::Serialize;
 
 /// How bad a failure is.
@@ -728,11 +728,6 @@ pub fn selected(id: &str, only: &[String]) -> bool {
                 id.eq_ignore_ascii_case(p)
             }
         })
-}
-
-/// Whether `codigo`'s list is the DIVIPOLA list (used by the VAL05 probe).
-pub fn is_divipola(f: &FieldSpec) -> bool {
-    f.code_list == Some(CodeList::Divipola)
 }
 
 #[cfg(test)]
