@@ -41,6 +41,10 @@ pub enum Outcome {
     Dropped,
     /// Still in flight when the run was stopped.
     Interrupted,
+    /// The connection failed after the target had stored the report (its
+    /// retry was answered NEG01, a duplicate): the harness saw no answer, the
+    /// record exists. Listed by radicado in the reconciliation.
+    UnknownOutcome,
 }
 
 impl Outcome {
@@ -64,6 +68,7 @@ impl Outcome {
             Self::CheckFailed(c) => format!("check_failed:{c}").into(),
             Self::Dropped => "dropped".into(),
             Self::Interrupted => "interrupted".into(),
+            Self::UnknownOutcome => "unknown_outcome".into(),
         }
     }
 
@@ -89,6 +94,7 @@ impl Outcome {
             ("token_unavailable", true) => Self::TokenUnavailable,
             ("dropped", true) => Self::Dropped,
             ("interrupted", true) => Self::Interrupted,
+            ("unknown_outcome", true) => Self::UnknownOutcome,
             _ => return None,
         })
     }

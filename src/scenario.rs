@@ -106,6 +106,10 @@ pub struct Scenario {
     /// Hard caps of a run against a target that is not this machine.
     #[serde(default)]
     pub production: ProductionSpec,
+    /// Faults the mock injects during the run (offsets from the run's start),
+    /// to rehearse an incident: `[{at = "30s", duration = "10s", kind = "stall"}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<mss_mock::FaultSpec>,
 }
 
 /// `[production]`: the caps of a run against any host but this machine. The
@@ -776,6 +780,37 @@ impl Scenario {
         }
         if let Some(profile) = &self.target.mock.latency {
             profile.check().map_err(|e| bad("target.mock.latency", e))?;
+        }
+        if !self.faults.is_empty() {
+            mss_mock::FaultSet::compile(&self.faults).map_err(|e| bad("faults", e))?;
+            let local = self.target.url == "mock"
+                || reqwest::Url::parse(&self.target.url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                    .is_some_and(|h| crate::connect::is_local_host(&h));
+            if !local {
+                return Err(bad(
+                    "faults",
+                    "faults are injected by the mock: the target must be url = \"mock\" or an mss-mock on this machine".into(),
+                ));
+            }
+            let end = self.duration();
+            for (i, f) in self.faults.iter().enumerate() {
+                let at = f.at.as_deref().map(mss_mock::faults::parse_span);
+                if let Some(Ok(at)) = at
+                    && at >= end
+                {
+                    return Err(bad(
+                        "faults",
+                        format!(
+                            "faults[{i}] ({}): at {} is not before the run's end ({})",
+                            f.kind,
+                            humantime::format_duration(at),
+                            humantime::format_duration(end)
+                        ),
+                    ));
+                }
+            }
         }
         if self.target.mock.max_records == Some(0) {
             return Err(bad("target.mock.max_records", "must be at least 1".into()));

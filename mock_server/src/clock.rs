@@ -13,6 +13,8 @@ const BOGOTA_OFFSET_SECONDS: i32 = -5 * 3600;
 #[derive(Debug)]
 pub struct MockClock {
     offset_seconds: AtomicI64,
+    /// A `clock_skew` fault's shift, on top of the offset.
+    skew_seconds: AtomicI64,
 }
 
 impl MockClock {
@@ -20,6 +22,7 @@ impl MockClock {
     pub fn new(offset_seconds: i64) -> Self {
         MockClock {
             offset_seconds: AtomicI64::new(offset_seconds),
+            skew_seconds: AtomicI64::new(0),
         }
     }
 
@@ -49,13 +52,25 @@ impl MockClock {
         self.offset_seconds.store(seconds, Ordering::Relaxed);
     }
 
+    /// Set the shift of a `clock_skew` fault (0 when none is in force).
+    pub fn set_skew(&self, seconds: i64) {
+        self.skew_seconds.store(seconds, Ordering::Relaxed);
+    }
+
+    /// The shift of a `clock_skew` fault in force.
+    pub fn skew_seconds(&self) -> i64 {
+        self.skew_seconds.load(Ordering::Relaxed)
+    }
+
     /// Seconds since the Unix epoch on the mock's clock.
     pub fn now_unix(&self) -> i64 {
         let system = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        system.saturating_add(self.offset_seconds())
+        system
+            .saturating_add(self.offset_seconds())
+            .saturating_add(self.skew_seconds())
     }
 
     /// The mock's current time in Bogotá.

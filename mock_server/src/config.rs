@@ -100,8 +100,45 @@ pub struct MockConfig {
     /// Deviations from the protocol to start with (see [`crate::deviate`]).
     #[serde(default)]
     pub deviate: Vec<String>,
+    /// Faults in force from the start (see [`crate::faults`]).
+    #[serde(default)]
+    pub faults: Vec<crate::faults::FaultSpec>,
+    /// A capacity limit: beyond it, requests are shed with a fast 503/429.
+    #[serde(default)]
+    pub capacity: Option<CapacityConfig>,
     /// The clients.
     pub clients: Vec<ClientConfig>,
+}
+
+/// `[capacity]`: how much the mock serves at once before it sheds load, as an
+/// overloaded ministry would, rather than queueing without bound.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityConfig {
+    /// Requests served at once (the token and report services).
+    pub max_concurrent: usize,
+    /// Requests waiting for a slot; beyond it a request is shed at once.
+    #[serde(default)]
+    pub queue: usize,
+    /// Longest wait in the queue before a request is shed.
+    #[serde(default = "default_queue_timeout")]
+    pub queue_timeout_ms: u64,
+    /// Status of a shed request: 503 (default) or 429.
+    #[serde(default = "default_shed_status")]
+    pub shed_status: u16,
+    /// Its `Retry-After`, in seconds.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_s: u64,
+}
+
+fn default_queue_timeout() -> u64 {
+    50
+}
+fn default_shed_status() -> u16 {
+    503
+}
+fn default_retry_after() -> u64 {
+    1
 }
 
 fn default_listen() -> SocketAddr {
@@ -179,6 +216,8 @@ impl MockConfig {
             max_fingerprints: default_max_fingerprints(),
             latency: crate::latency::LatencyProfile::None,
             deviate: Vec::new(),
+            faults: Vec::new(),
+            capacity: None,
             clients,
         }
     }
@@ -203,6 +242,32 @@ impl MockConfig {
         self.latency
             .check()
             .map_err(|e| invalid(format!("latency: {e}")))?;
+        crate::faults::FaultSet::compile(&self.faults).map_err(invalid)?;
+        if let Some(c) = &self.capacity {
+            if c.max_concurrent == 0 || c.max_concurrent > 1_000_000 {
+                return Err(invalid(format!(
+                    "capacity.max_concurrent must be between 1 and 1000000, not {}",
+                    c.max_concurrent
+                )));
+            }
+            if c.queue > 1_000_000 {
+                return Err(invalid(format!(
+                    "capacity.queue must be at most 1000000, not {}",
+                    c.queue
+                )));
+            }
+            if ![429, 503].contains(&c.shed_status) {
+                return Err(invalid(format!(
+                    "capacity.shed_status must be 429 or 503, not {}",
+                    c.shed_status
+                )));
+            }
+            if c.queue_timeout_ms > 60_000 || c.retry_after_s > 3_600 {
+                return Err(invalid(
+                    "capacity.queue_timeout_ms must be at most 60000 and retry_after_s at most 3600".into(),
+                ));
+            }
+        }
         if self.clients.is_empty() {
             return Err(invalid("at least one [[clients]] entry is needed".into()));
         }

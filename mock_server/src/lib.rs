@@ -16,6 +16,7 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod deviate;
+pub mod faults;
 pub mod latency;
 mod store;
 pub mod validate;
@@ -43,6 +44,7 @@ use tower::util::{MapRequest, MapRequestLayer};
 pub use clock::MockClock;
 pub use config::{ClientConfig, ConfigError, MockConfig};
 pub use deviate::Deviations;
+pub use faults::{FaultSet, FaultSpec};
 pub use latency::LatencyProfile;
 use store::{Kind, Store};
 use validate::Rejection;
@@ -96,6 +98,41 @@ struct Inner {
     statuses: [StatusCode; codes::ALL.len()],
     pacing: latency::Pacing,
     deviations: RwLock<Arc<Deviations>>,
+    faults: RwLock<Arc<FaultSet>>,
+    gate: Option<Gate>,
+}
+
+/// The capacity limit: at most `max_concurrent` requests served at once, at
+/// most `queue` more waiting; the rest are shed at once.
+struct Gate {
+    permits: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    config: config::CapacityConfig,
+    shed: AtomicU64,
+}
+
+impl Gate {
+    /// A permit to serve, or `None` when the request is to be shed.
+    async fn admit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        if let Ok(p) = self.permits.try_acquire() {
+            return Some(p);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.config.queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.shed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let wait = std::time::Duration::from_millis(self.config.queue_timeout_ms);
+        let permit = tokio::time::timeout(wait, self.permits.acquire()).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        match permit {
+            Ok(Ok(p)) => Some(p),
+            _ => {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
 }
 
 /// A running mock's state; cheap to clone (one `Arc`).
@@ -216,6 +253,31 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 #[derive(Debug, Clone, Copy)]
 struct Respelled;
 
+/// A connection's handle, in every request's extensions when the mock serves
+/// a socket: a fault closes the connection through it without an answer.
+#[derive(Debug, Clone, Default)]
+struct ConnControl(Arc<ConnShared>);
+
+#[derive(Debug, Default)]
+struct ConnShared {
+    notify: tokio::sync::Notify,
+    reset: std::sync::atomic::AtomicBool,
+}
+
+impl ConnControl {
+    /// Close the connection: with a reset (RST) or a plain close (FIN).
+    fn close(&self, reset: bool) {
+        self.0.reset.store(reset, Ordering::Relaxed);
+        self.0.notify.notify_one();
+    }
+
+    /// Resolves when a fault closes the connection: whether with a reset.
+    async fn closed(&self) -> bool {
+        self.0.notify.notified().await;
+        self.0.reset.load(Ordering::Relaxed)
+    }
+}
+
 fn lowercase_path(mut req: Request<Body>) -> Request<Body> {
     let uri = req.uri();
     let respelled = !Service::ALL.iter().any(|s| s.path() == uri.path());
@@ -276,6 +338,16 @@ impl Mock {
             .collect();
         let instance = format!("{:04X}", rand::random::<u16>());
         let latency_profile = config.latency;
+        let faults = FaultSet::compile(&config.faults).map_err(|message| ConfigError::Invalid {
+            origin: "configuration".to_owned(),
+            message,
+        })?;
+        let gate = config.capacity.clone().map(|c| Gate {
+            permits: tokio::sync::Semaphore::new(c.max_concurrent),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            config: c,
+            shed: AtomicU64::new(0),
+        });
         let deviations = Deviations::parse(contract, &config.deviate).map_err(|message| {
             ConfigError::Invalid {
                 origin: "configuration".to_owned(),
@@ -296,6 +368,8 @@ impl Mock {
                 statuses,
                 pacing: latency::Pacing::new(latency_profile),
                 deviations: RwLock::new(Arc::new(deviations)),
+                faults: RwLock::new(Arc::new(faults)),
+                gate,
             }),
         })
     }
@@ -374,6 +448,13 @@ impl Mock {
                     .fallback(not_allowed("GET, POST, DELETE")),
             )
             .route(
+                "/__admin/faults",
+                get(admin_faults_get)
+                    .post(admin_faults)
+                    .delete(admin_faults_clear)
+                    .fallback(not_allowed("GET, POST, DELETE")),
+            )
+            .route(
                 "/__admin/clock",
                 get(admin_clock_get)
                     .post(admin_clock)
@@ -397,13 +478,7 @@ impl Mock {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self.app();
-        axum::serve(
-            listener,
-            axum::ServiceExt::<Request<Body>>::into_make_service(app),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        self.serve_connections(listener, None, shutdown).await
     }
 
     /// Serve HTTPS on `listener` with `tls` until `shutdown` completes: the
@@ -415,33 +490,98 @@ impl Mock {
         tls: Arc<rustls::ServerConfig>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_connections(
+            listener,
+            Some(tokio_rustls::TlsAcceptor::from(tls)),
+            shutdown,
+        )
+        .await
+    }
+
+    /// The accept loop: every connection gets a [`ConnControl`] in its
+    /// requests' extensions, through which a fault can close it (with a FIN or
+    /// a reset) without an answer; on `shutdown`, stop accepting and let the
+    /// requests in flight finish.
+    async fn serve_connections(
+        self,
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         use tower::ServiceExt as _;
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let app = self.app();
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let (tcp, _) = tokio::select! {
-                accepted = listener.accept() => accepted?,
-                () = &mut shutdown => return Ok(()),
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    // Out of descriptors or a connection aborted before accept:
+                    // keep serving the others.
+                    Err(_) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
             };
-            let acceptor = acceptor.clone();
+            let _ = tcp.set_nodelay(true);
+            // A second descriptor of the socket: once the connection is dropped,
+            // closing this one (with SO_LINGER 0 for a reset) is what the peer sees.
+            let Ok(dup) = socket2::SockRef::from(&tcp).try_clone() else {
+                continue;
+            };
+            let control = ConnControl::default();
             let app = app.clone();
+            let watcher = graceful.watcher();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                // A client that fails the handshake (it does not trust us) is
-                // simply dropped, as any TLS server does.
-                let Ok(stream) = acceptor.accept(tcp).await else {
-                    return;
+                let service = {
+                    let control = control.clone();
+                    hyper_util::service::TowerToHyperService::new(app.map_request(
+                        move |req: Request<hyper::body::Incoming>| {
+                            let mut req = req.map(Body::new);
+                            req.extensions_mut().insert(control.clone());
+                            req
+                        },
+                    ))
                 };
-                let service = hyper_util::service::TowerToHyperService::new(
-                    app.map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new)),
-                );
-                let _ = hyper_util::server::conn::auto::Builder::new(
+                let builder = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+                );
+                let reset = match tls {
+                    None => {
+                        let conn =
+                            builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+                        tokio::select! {
+                            _ = watcher.watch(conn) => None,
+                            reset = control.closed() => Some(reset),
+                        }
+                    }
+                    Some(acceptor) => {
+                        // A client that fails the handshake (it does not trust
+                        // us) is simply dropped, as any TLS server does.
+                        let Ok(stream) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let conn =
+                            builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                        tokio::select! {
+                            _ = watcher.watch(conn) => None,
+                            reset = control.closed() => Some(reset),
+                        }
+                    }
+                };
+                if reset == Some(true) {
+                    let _ = dup.set_linger(Some(std::time::Duration::ZERO));
+                }
+                drop(dup);
             });
         }
+        drop(listener);
+        // A request held by a `hang` fault would hold the shutdown: bounded.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+        Ok(())
     }
 
     /// Statistics as the `/__admin/stats` JSON.
@@ -477,7 +617,34 @@ impl Mock {
                 "first_index": store.first_index(),
             },
             "clock": self.clock_json(),
+            "faults_injected": self.faults().injected(),
+            "shed": self.inner.gate.as_ref().map_or(0, |g| g.shed.load(Ordering::Relaxed)),
         })
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Arc<FaultSet> {
+        self.inner
+            .faults
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replace the faults in force (their offsets count from now); the error
+    /// names the fault and the key that is wrong.
+    pub fn set_faults(&self, specs: &[FaultSpec]) -> Result<(), String> {
+        let set = FaultSet::compile(specs)?;
+        if set.is_empty() {
+            // The clock comes back when the faults go.
+            self.inner.clock.set_skew(0);
+        }
+        *self
+            .inner
+            .faults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        Ok(())
     }
 
     /// Invalidate every token issued so far; returns how many there were.
@@ -619,6 +786,28 @@ impl Mock {
     }
 
     /// An envelope for a refusal outside the report services.
+    /// The answer to a request shed by the capacity gate: fast, with
+    /// `Retry-After`, nothing done.
+    fn shed(&self) -> Response {
+        let (status, retry_after) = self
+            .inner
+            .gate
+            .as_ref()
+            .map_or((503, 1), |g| (g.config.shed_status, g.config.retry_after_s));
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut r = (
+            status,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "capacidad excedida; reintente",
+        )
+            .into_response();
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from(retry_after),
+        );
+        r
+    }
+
     fn plain(&self, codigo: &str, mensaje: &str) -> Response {
         let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
         self.envelope(codigo, mensaje, &self.transaction("TX", n))
@@ -1122,6 +1311,50 @@ async fn admin_deviations_clear(State(mock): State<Mock>) -> Response {
     admin_deviations_get(State(mock)).await
 }
 
+async fn admin_faults_get(State(mock): State<Mock>) -> Response {
+    json_response(
+        StatusCode::OK,
+        mock.faults().to_json().to_string().into_bytes(),
+    )
+}
+
+/// `POST /__admin/faults`: a JSON array of faults (or `{"faults": [..]}`)
+/// replaces the set; offsets count from now.
+async fn admin_faults(State(mock): State<Mock>, body: Body) -> Response {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Posted {
+        List(Vec<FaultSpec>),
+        Object { faults: Vec<FaultSpec> },
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024).await else {
+        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+    };
+    let specs = match serde_json::from_slice::<Posted>(&bytes) {
+        Ok(Posted::List(l) | Posted::Object { faults: l }) => l,
+        Err(_) => {
+            // The untagged error says nothing: name the problem of the list.
+            let why = serde_json::from_slice::<Vec<FaultSpec>>(&bytes)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            return mock.plain(
+                codes::VAL00,
+                &format!("Se esperaba una lista de fallas [{{\"kind\": ..}}]: {why}"),
+            );
+        }
+    };
+    match mock.set_faults(&specs) {
+        Ok(()) => admin_faults_get(State(mock)).await,
+        Err(e) => mock.plain(codes::VAL02, &e),
+    }
+}
+
+async fn admin_faults_clear(State(mock): State<Mock>) -> Response {
+    let _ = mock.set_faults(&[]);
+    admin_faults_get(State(mock)).await
+}
+
 async fn admin_stats(State(mock): State<Mock>) -> Response {
     json_response(StatusCode::OK, mock.stats().to_string().into_bytes())
 }
@@ -1202,21 +1435,200 @@ async fn admin_clock(State(mock): State<Mock>, body: Body) -> Response {
     }
 }
 
-/// Delay every answer of the token and report services by the latency profile
-/// (counted from the request's arrival), then hold it while a stall lasts.
+/// The route of a paced request's path (already lower-cased).
+fn fault_route(path: &str) -> faults::Route {
+    match path {
+        "/token" => faults::Route::Token,
+        "/reportarafiliaciontraslado" => faults::Route::Afiliacion,
+        _ => faults::Route::Retracto,
+    }
+}
+
+/// A body that fails after `first` (possibly empty): the connection is
+/// dropped mid-answer.
+fn failing_body(first: Vec<u8>, what: &'static str) -> Body {
+    use futures_util::StreamExt as _;
+    let sent = !first.is_empty();
+    let first = futures_util::stream::iter([Ok::<_, std::io::Error>(first)])
+        .filter(move |_| std::future::ready(sent));
+    // A moment for the server to flush what it has before the connection goes.
+    let fail = futures_util::stream::once(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            what,
+        ))
+    });
+    Body::from_stream(first.chain(fail))
+}
+
+/// The answer of the services and `/token`, through the capacity gate, the
+/// faults, the latency profile (counted from the request's arrival) and a stall.
 async fn pace(
     State(mock): State<Mock>,
     req: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
     let start = tokio::time::Instant::now();
-    let delay = mock.inner.pacing.profile().sample();
-    let response = next.run(req).await;
-    if !delay.is_zero() {
-        tokio::time::sleep_until(start + delay).await;
+    let _permit = match &mock.inner.gate {
+        Some(gate) => match gate.admit().await {
+            Some(p) => Some(p),
+            None => return mock.shed(),
+        },
+        None => None,
+    };
+    let set = mock.faults();
+    let plan = if set.is_empty() {
+        faults::Plan::default()
+    } else {
+        set.plan(fault_route(req.uri().path()))
+    };
+    if let Some(skew) = plan.skew {
+        mock.inner.clock.set_skew(skew);
     }
-    mock.inner.pacing.hold().await;
-    response
+    if plan.revoke {
+        mock.revoke_tokens();
+    }
+    let control = req.extensions().get::<ConnControl>().cloned();
+    let delay = mock.inner.pacing.profile().sample() + plan.delay;
+    // A stall holds the request in front of the service: a client that gives
+    // up meanwhile closes its connection, which drops this request unprocessed.
+    if let Some(until) = plan.hold_until {
+        tokio::time::sleep_until(until).await;
+    }
+    let settle = async {
+        if !delay.is_zero() {
+            tokio::time::sleep_until(start + delay).await;
+        }
+        mock.inner.pacing.hold().await;
+    };
+    use faults::Action;
+    // Close the connection without an answer, or (served in-process, with no
+    // connection) answer with a body that fails.
+    let close = |reset: bool, what: &'static str| match &control {
+        Some(c) => {
+            c.close(reset);
+            None
+        }
+        None => Some(Response::new(failing_body(Vec::new(), what))),
+    };
+    let response = match plan.action {
+        None | Some(Action::Delay(_)) => {
+            let r = next.run(req).await;
+            settle.await;
+            return r;
+        }
+        Some(Action::Status {
+            status,
+            retry_after,
+        }) => {
+            settle.await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut r = (
+                status,
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("{status} (falla inyectada)"),
+            )
+                .into_response();
+            if let Some(s) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, s);
+            }
+            return r;
+        }
+        Some(Action::TokenOutage { retry_after }) => {
+            settle.await;
+            let mut r = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                br#"{"error":"temporarily_unavailable","error_description":"token service unavailable (injected fault)"}"#.to_vec(),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            return no_store(r);
+        }
+        Some(Action::MalformedJson) => {
+            settle.await;
+            return json_response(
+                StatusCode::OK,
+                br#"{"resultado": "200", "codigo": "OK", "mensaje": Reporte recibido"#.to_vec(),
+            );
+        }
+        Some(Action::Truncated) => {
+            settle.await;
+            let full = serde_json::to_vec(&Envelope {
+                resultado: "200",
+                codigo: codes::OK,
+                mensaje: "Reporte recibido",
+                numero_transaccion: "AF-0000-000000000000",
+            })
+            .unwrap_or_default();
+            let half = full[..full.len() / 2].to_vec();
+            let mut r = Response::new(failing_body(half, "injected fault: truncated"));
+            r.headers_mut().insert(CONTENT_TYPE, JSON);
+            r.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(full.len()));
+            return r;
+        }
+        Some(Action::Reset) => {
+            settle.await;
+            close(true, "injected fault: reset")
+        }
+        Some(Action::Empty) => {
+            settle.await;
+            close(false, "injected fault: empty")
+        }
+        Some(Action::Hang { hold }) => {
+            tokio::time::sleep(hold).await;
+            close(false, "injected fault: hang")
+        }
+        Some(Action::SlowBody { chunk, interval }) => {
+            let r = next.run(req).await;
+            settle.await;
+            let (parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let chunks: Vec<axum::body::Bytes> = bytes
+                .chunks(chunk)
+                .map(axum::body::Bytes::copy_from_slice)
+                .collect();
+            let stream = futures_util::stream::unfold(
+                (chunks.into_iter(), true),
+                move |(mut it, first)| async move {
+                    let next = it.next()?;
+                    if !first {
+                        tokio::time::sleep(interval).await;
+                    }
+                    Some((Ok::<_, std::io::Error>(next), (it, false)))
+                },
+            );
+            let mut r = Response::from_parts(parts, Body::from_stream(stream));
+            r.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            return r;
+        }
+        Some(Action::ResetAfterCommit) => {
+            let _stored = next.run(req).await;
+            settle.await;
+            close(true, "injected fault: reset after commit")
+        }
+        Some(Action::HangAfterCommit { hold }) => {
+            let _stored = next.run(req).await;
+            tokio::time::sleep(hold).await;
+            close(false, "injected fault: hang after commit")
+        }
+        // Window faults never come as the answer's action.
+        Some(Action::Stall | Action::RevokeTokens | Action::ClockSkew { .. }) => {
+            let r = next.run(req).await;
+            settle.await;
+            return r;
+        }
+    };
+    match response {
+        Some(r) => r,
+        // The connection task drops this future with the connection.
+        None => std::future::pending().await,
+    }
 }
 
 async fn admin_revoke(State(mock): State<Mock>) -> Response {

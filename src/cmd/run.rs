@@ -606,8 +606,16 @@ pub async fn run_prepared(
             worker.1, worker.0
         )));
     }
+    let base_url = target.base_url.clone();
+    let faults = FaultTarget::new(&scenario, mock.as_ref(), &http, &base_url).await?;
     let ctx = engine::prepare(&scenario, target, http, worker).map_err(usage)?;
     let progress = tokio::spawn(progress(ctx.clone(), scenario.duration()));
+    // Offsets count from here, a moment before the first request.
+    if let Some(f) = &faults {
+        f.install(&scenario.faults)
+            .await
+            .map_err(|e| usage(format!("faults: {e}")))?;
+    }
     if let Some(hook) = on_start {
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -620,6 +628,10 @@ pub async fn run_prepared(
     let goose_report = dir.join("goose-report.html").display().to_string();
     let result = engine::execute(ctx.clone(), &scenario, Some(goose_report)).await;
     progress.abort();
+    let faults_json = match faults {
+        Some(f) => json!({"scheduled": scenario.faults, "injected": f.clear().await}),
+        None => Value::Null,
+    };
     result.map_err(usage)?;
     let ended_at: DateTime<Utc> = Utc::now();
     if let Some(fatal) = ctx.fatal() {
@@ -633,6 +645,7 @@ pub async fn run_prepared(
         target_label,
         started_at,
         ended_at,
+        faults_json,
     )?;
     crate::report::write_all(&dir).context("the reports")?;
     let passed = summary["thresholds"]
@@ -645,6 +658,107 @@ pub async fn run_prepared(
         dir,
         summary,
     })
+}
+
+/// Where a scenario's faults go: the embedded mock, or an `mss-mock` on this
+/// machine through `/__admin/faults`.
+#[derive(Clone)]
+enum FaultTarget {
+    Embedded(mss_mock::Mock),
+    Remote { http: reqwest::Client, url: String },
+}
+
+impl FaultTarget {
+    /// `None` when the scenario has no faults; an error when the target cannot
+    /// take them (checked before any load).
+    async fn new(
+        scenario: &Scenario,
+        mock: Option<&mss_mock::Mock>,
+        http: &reqwest::Client,
+        base_url: &str,
+    ) -> anyhow::Result<Option<FaultTarget>> {
+        if scenario.faults.is_empty() {
+            return Ok(None);
+        }
+        if let Some(m) = mock {
+            return Ok(Some(FaultTarget::Embedded(m.clone())));
+        }
+        let url = format!("{}/__admin/faults", base_url.trim_end_matches('/'));
+        let answer = http
+            .get(&url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map(|r| r.status());
+        match answer {
+            Ok(s) if s.is_success() => Ok(Some(FaultTarget::Remote {
+                http: http.clone(),
+                url,
+            })),
+            Ok(s) => Err(usage(format!(
+                "faults: the target does not take faults (GET {url} answered {s}); faults need an mss-mock"
+            ))),
+            Err(e) => Err(usage(format!(
+                "faults: the target does not take faults (GET {url}: {})",
+                crate::outcome::Outcome::of_transport(&e)
+            ))),
+        }
+    }
+
+    async fn install(&self, specs: &[mss_mock::FaultSpec]) -> Result<(), String> {
+        match self {
+            FaultTarget::Embedded(m) => m.set_faults(specs),
+            FaultTarget::Remote { http, url } => {
+                let r = http
+                    .post(url.as_str())
+                    .json(&specs)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .map_err(|e| format!("POST {url}: {e}"))?;
+                if r.status().is_success() {
+                    Ok(())
+                } else {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    Err(format!("POST {url} answered {status}: {body}"))
+                }
+            }
+        }
+    }
+
+    /// Clear the faults; the injections per kind.
+    async fn clear(&self) -> Value {
+        match self {
+            FaultTarget::Embedded(m) => {
+                let injected = m.faults().injected();
+                let _ = m.set_faults(&[]);
+                Value::Object(injected)
+            }
+            FaultTarget::Remote { http, url } => {
+                let stats = url.replace("/__admin/faults", "/__admin/stats");
+                let injected = match http
+                    .get(&stats)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                {
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .ok()
+                        .map(|v| v["faults_injected"].clone()),
+                    Err(_) => None,
+                };
+                let _ = http
+                    .delete(url.as_str())
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                injected.unwrap_or(Value::Null)
+            }
+        }
+    }
 }
 
 async fn futures_connect(addrs: &[std::net::SocketAddr], timeout: Duration) -> bool {
@@ -743,6 +857,8 @@ pub(crate) fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f
     }
 }
 
+// Each argument is a separate part of the summary.
+#[allow(clippy::too_many_arguments)]
 fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
@@ -751,6 +867,7 @@ fn write_outputs(
     target_label: &str,
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
+    faults: Value,
 ) -> anyhow::Result<Value> {
     let metrics = ctx.metrics();
     let totals = metrics.totals();
@@ -841,6 +958,7 @@ fn write_outputs(
         "stages": stages,
         "highest_sustained_rate": highest,
         "reconciliation": reconciliation,
+        "faults": faults,
     });
     let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
         std::fs::write(dir.join(name), bytes)

@@ -1,0 +1,841 @@
+//! Fault injection (DESIGN.md §8): the mock misbehaving on purpose, so that a
+//! run can rehearse an incident — a slow, flaky or unreachable ministry.
+//!
+//! A fault has a kind, a route (`all`, `token`, `reports` or one service), a
+//! probability, a start offset and a duration counted from when its set was
+//! installed, and a seed. Whether the n-th request a fault sees is hit, and the
+//! delay it draws, are a hash of (seed, n): the same seed and the same order of
+//! arrivals give the same faults, with no lock and no shared generator.
+//!
+//! Faults come from the configuration file (`[[faults]]`), from a scenario
+//! (`faults = [..]`, installed by the harness when its run starts) or at run
+//! time through `POST /__admin/faults` (which replaces the set) and
+//! `DELETE /__admin/faults`.
+//!
+//! What the harness sees, one class of its error taxonomy per kind:
+//!
+//! | kind                | the mock                                             | class                  |
+//! |---------------------|------------------------------------------------------|------------------------|
+//! | `delay`             | answers after a fixed, uniform or lognormal delay     | `ok` (slower)          |
+//! | `slow_body`         | sends the real answer in chunks, `interval_ms` apart  | `ok` (slower)          |
+//! | `status`            | 429/500/502/503/504, `Retry-After` when given; nothing stored | `http_4xx:429` / `http_5xx:N` |
+//! | `reset`             | resets the connection (RST) without an answer        | `reset`                |
+//! | `empty`             | closes the connection without a byte                 | `reset`                |
+//! | `hang`              | never answers (closes after `hold_s`)                 | `read_timeout`         |
+//! | `truncated`         | a 200 whose body stops half-way, then closes          | `truncated`            |
+//! | `malformed_json`    | a 200 whose body is not JSON                          | `invalid_body`         |
+//! | `stall`             | holds every answer until the window ends              | `read_timeout`         |
+//! | `token_outage`      | `/token` answers 503 with `Retry-After`               | `token_unavailable`    |
+//! | `revoke_tokens`     | when the window opens, every token issued dies early | `ok` (one refresh)     |
+//! | `clock_skew`        | the mock's clock moves `seconds` during the window   | `business:VAL04` (a day or more back) |
+//! | `reset_after_commit`| stores the report, then resets the connection        | `unknown_outcome`      |
+//! | `hang_after_commit` | stores the report, then never answers                 | `unknown_outcome`      |
+//!
+//! Only `slow_body`, `delay`, `*_after_commit` and `clock_skew` let the request
+//! reach the service; every other kind answers in front of it (a gateway's
+//! failure), so nothing is stored.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::latency::LatencyProfile;
+
+/// Longest hold of `hang` and longest window or delay, in seconds.
+const MAX_SECONDS: f64 = 3_600.0;
+
+/// Which requests a fault looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Every request to `/token` and the two services.
+    All,
+    /// `POST /token`.
+    Token,
+    /// The two report services.
+    Reports,
+    /// `ReportarAfiliaciontraslado`.
+    Afiliacion,
+    /// `ReportarRetractoAfiliacion`.
+    Retracto,
+}
+
+impl Route {
+    fn parse(s: &str) -> Option<Route> {
+        let l = s.trim().trim_start_matches('/').to_ascii_lowercase();
+        Some(match l.as_str() {
+            "all" | "*" => Route::All,
+            "token" => Route::Token,
+            "reports" => Route::Reports,
+            "reportarafiliaciontraslado" | "afiliacion" => Route::Afiliacion,
+            "reportarretractoafiliacion" | "retracto" => Route::Retracto,
+            _ => return None,
+        })
+    }
+
+    /// Whether a request to `target` is on this route.
+    pub fn covers(self, target: Route) -> bool {
+        match self {
+            Route::All => true,
+            Route::Reports => matches!(target, Route::Afiliacion | Route::Retracto),
+            r => r == target,
+        }
+    }
+}
+
+/// A fault as written in a file or posted to `/__admin/faults`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// What goes wrong (see the module's table).
+    pub kind: String,
+    /// `all` (default), `token`, `reports`, `ReportarAfiliaciontraslado`, `ReportarRetractoAfiliacion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Share of the route's requests hit, 0–1 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Start, from when the set is installed: `"30s"`, `"500ms"`, `"2m"` (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// How long it lasts (default: until cleared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// Seed of the draws (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// `status`: the HTTP status (429, 500, 502, 503, 504).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `status`, `token_outage`: the `Retry-After` header, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+    /// `delay`: `fixed`, `uniform` or `lognormal` (default `fixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<String>,
+    /// `delay` fixed: milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ms: Option<f64>,
+    /// `delay` uniform: lower bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ms: Option<f64>,
+    /// `delay` uniform: upper bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<f64>,
+    /// `delay` lognormal: median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_ms: Option<f64>,
+    /// `delay` lognormal: shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<f64>,
+    /// `delay` lognormal: upper bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_ms: Option<f64>,
+    /// `slow_body`: bytes per chunk (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_bytes: Option<usize>,
+    /// `slow_body`: pause between chunks (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
+    /// `clock_skew`: seconds the clock moves (negative: back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<i64>,
+    /// `hang`, `hang_after_commit`: how long the connection is held before it
+    /// is closed (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_s: Option<f64>,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    /// Answer late.
+    Delay(LatencyProfile),
+    /// Send the answer's body in `chunk` bytes every `interval`.
+    SlowBody {
+        /// Bytes per chunk.
+        chunk: usize,
+        /// Pause between chunks.
+        interval: Duration,
+    },
+    /// Answer `status` in front of the service.
+    Status {
+        /// The status.
+        status: u16,
+        /// `Retry-After`, in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Reset the connection.
+    Reset,
+    /// Close the connection without a byte.
+    Empty,
+    /// Never answer; close after `hold`.
+    Hang {
+        /// How long.
+        hold: Duration,
+    },
+    /// A 200 whose body stops half-way.
+    Truncated,
+    /// A 200 whose body is not JSON.
+    MalformedJson,
+    /// Hold every answer until the window ends.
+    Stall,
+    /// `/token` answers 503.
+    TokenOutage {
+        /// `Retry-After`, in seconds.
+        retry_after: u64,
+    },
+    /// Revoke every token issued, once, when the window opens.
+    RevokeTokens,
+    /// Move the clock during the window.
+    ClockSkew {
+        /// Seconds.
+        seconds: i64,
+    },
+    /// Store the report, then reset the connection.
+    ResetAfterCommit,
+    /// Store the report, then never answer; close after `hold`.
+    HangAfterCommit {
+        /// How long.
+        hold: Duration,
+    },
+}
+
+/// Every kind, in the order of the module's table.
+pub const KINDS: [&str; 14] = [
+    "delay",
+    "slow_body",
+    "status",
+    "reset",
+    "empty",
+    "hang",
+    "truncated",
+    "malformed_json",
+    "stall",
+    "token_outage",
+    "revoke_tokens",
+    "clock_skew",
+    "reset_after_commit",
+    "hang_after_commit",
+];
+
+/// Parse `"30s"`, `"500ms"`, `"2m"`, `"1h"` or a plain number of seconds.
+pub fn parse_span(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (like \"30s\", \"500ms\", \"2m\")"))?;
+    let seconds = value * scale;
+    if !seconds.is_finite() || !(0.0..=MAX_SECONDS).contains(&seconds) {
+        return Err(format!(
+            "{text:?} must be between 0 and {MAX_SECONDS} seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// One compiled fault with its counters.
+#[derive(Debug)]
+pub struct Fault {
+    spec: FaultSpec,
+    route: Route,
+    action: Action,
+    probability: f64,
+    start: Duration,
+    end: Option<Duration>,
+    seed: u64,
+    seen: AtomicU64,
+    injected: AtomicU64,
+    fired: AtomicBool,
+}
+
+impl Fault {
+    /// Check `spec` and compile it; the message names the key that is wrong.
+    pub fn compile(spec: &FaultSpec) -> Result<Fault, String> {
+        let kind = spec.kind.trim();
+        if !KINDS.contains(&kind) {
+            return Err(format!(
+                "kind {kind:?} is unknown; expected one of {}",
+                KINDS.join(", ")
+            ));
+        }
+        let route = match &spec.route {
+            None => Route::All,
+            Some(r) => Route::parse(r).ok_or_else(|| {
+                format!(
+                    "route {r:?} is unknown; expected all, token, reports, ReportarAfiliaciontraslado or ReportarRetractoAfiliacion"
+                )
+            })?,
+        };
+        let probability = spec.probability.unwrap_or(1.0);
+        if !(probability.is_finite() && (0.0..=1.0).contains(&probability)) {
+            return Err(format!(
+                "probability must be between 0 and 1, not {probability}"
+            ));
+        }
+        let span = |key: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(parse_span)
+                .transpose()
+                .map_err(|e| format!("{key}: {e}"))
+        };
+        let start = span("at", &spec.at)?.unwrap_or_default();
+        let duration = span("duration", &spec.duration)?;
+        // Keys that only some kinds take.
+        let allowed: &[&str] = match kind {
+            "delay" => &[
+                "distribution",
+                "ms",
+                "min_ms",
+                "max_ms",
+                "median_ms",
+                "sigma",
+                "cap_ms",
+            ],
+            "slow_body" => &["chunk_bytes", "interval_ms"],
+            "status" => &["status", "retry_after_s"],
+            "token_outage" => &["retry_after_s"],
+            "clock_skew" => &["seconds"],
+            "hang" | "hang_after_commit" => &["hold_s"],
+            _ => &[],
+        };
+        let given = [
+            ("status", spec.status.is_some()),
+            ("retry_after_s", spec.retry_after_s.is_some()),
+            ("distribution", spec.distribution.is_some()),
+            ("ms", spec.ms.is_some()),
+            ("min_ms", spec.min_ms.is_some()),
+            ("max_ms", spec.max_ms.is_some()),
+            ("median_ms", spec.median_ms.is_some()),
+            ("sigma", spec.sigma.is_some()),
+            ("cap_ms", spec.cap_ms.is_some()),
+            ("chunk_bytes", spec.chunk_bytes.is_some()),
+            ("interval_ms", spec.interval_ms.is_some()),
+            ("seconds", spec.seconds.is_some()),
+            ("hold_s", spec.hold_s.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+            return Err(format!("kind {kind:?} takes no {key}"));
+        }
+        let need =
+            |key: &str, v: Option<f64>| v.ok_or_else(|| format!("kind {kind:?} needs {key}"));
+        let hold = || -> Result<Duration, String> {
+            let s = spec.hold_s.unwrap_or(60.0);
+            if !(s.is_finite() && (0.0..=MAX_SECONDS).contains(&s)) {
+                return Err(format!(
+                    "hold_s must be between 0 and {MAX_SECONDS}, not {s}"
+                ));
+            }
+            Ok(Duration::from_secs_f64(s))
+        };
+        let action = match kind {
+            "delay" => {
+                let profile = match spec.distribution.as_deref().unwrap_or("fixed") {
+                    "fixed" => LatencyProfile::Fixed {
+                        ms: need("ms", spec.ms)?,
+                    },
+                    "uniform" => LatencyProfile::Uniform {
+                        min_ms: need("min_ms", spec.min_ms)?,
+                        max_ms: need("max_ms", spec.max_ms)?,
+                    },
+                    "lognormal" => LatencyProfile::Lognormal {
+                        median_ms: need("median_ms", spec.median_ms)?,
+                        sigma: need("sigma", spec.sigma)?,
+                        cap_ms: need("cap_ms", spec.cap_ms)?,
+                    },
+                    other => {
+                        return Err(format!(
+                            "distribution {other:?} is unknown; expected fixed, uniform or lognormal"
+                        ));
+                    }
+                };
+                // Keys of another distribution are a mistake, not a default.
+                let stray = match profile {
+                    LatencyProfile::Fixed { .. } => [
+                        ("min_ms", spec.min_ms),
+                        ("max_ms", spec.max_ms),
+                        ("median_ms", spec.median_ms),
+                        ("sigma", spec.sigma),
+                        ("cap_ms", spec.cap_ms),
+                    ]
+                    .into_iter()
+                    .find(|(_, v)| v.is_some()),
+                    LatencyProfile::Uniform { .. } => [
+                        ("ms", spec.ms),
+                        ("median_ms", spec.median_ms),
+                        ("sigma", spec.sigma),
+                        ("cap_ms", spec.cap_ms),
+                    ]
+                    .into_iter()
+                    .find(|(_, v)| v.is_some()),
+                    _ => [
+                        ("ms", spec.ms),
+                        ("min_ms", spec.min_ms),
+                        ("max_ms", spec.max_ms),
+                    ]
+                    .into_iter()
+                    .find(|(_, v)| v.is_some()),
+                };
+                if let Some((key, _)) = stray {
+                    return Err(format!("this delay's distribution takes no {key}"));
+                }
+                profile.check()?;
+                Action::Delay(profile)
+            }
+            "slow_body" => {
+                let chunk = spec.chunk_bytes.unwrap_or(16);
+                let interval = spec.interval_ms.unwrap_or(100);
+                if chunk == 0 || chunk > 1 << 20 {
+                    return Err(format!(
+                        "chunk_bytes must be between 1 and 1048576, not {chunk}"
+                    ));
+                }
+                if interval as f64 > MAX_SECONDS * 1000.0 {
+                    return Err(format!(
+                        "interval_ms must be at most {}",
+                        MAX_SECONDS * 1000.0
+                    ));
+                }
+                Action::SlowBody {
+                    chunk,
+                    interval: Duration::from_millis(interval),
+                }
+            }
+            "status" => {
+                let status = spec.status.ok_or_else(|| {
+                    "kind \"status\" needs status (429, 500, 502, 503 or 504)".to_owned()
+                })?;
+                if ![429, 500, 502, 503, 504].contains(&status) {
+                    return Err(format!(
+                        "status must be 429, 500, 502, 503 or 504, not {status}"
+                    ));
+                }
+                Action::Status {
+                    status,
+                    retry_after: spec.retry_after_s,
+                }
+            }
+            "reset" => Action::Reset,
+            "empty" => Action::Empty,
+            "hang" => Action::Hang { hold: hold()? },
+            "truncated" => Action::Truncated,
+            "malformed_json" => Action::MalformedJson,
+            "stall" => {
+                if duration.is_none() {
+                    return Err("kind \"stall\" needs a duration".into());
+                }
+                Action::Stall
+            }
+            "token_outage" => {
+                if !route.covers(Route::Token) {
+                    return Err(
+                        "kind \"token_outage\" is on the token route (route all or token)".into(),
+                    );
+                }
+                Action::TokenOutage {
+                    retry_after: spec.retry_after_s.unwrap_or(1),
+                }
+            }
+            "revoke_tokens" => Action::RevokeTokens,
+            "clock_skew" => {
+                let seconds = spec
+                    .seconds
+                    .ok_or_else(|| "kind \"clock_skew\" needs seconds".to_owned())?;
+                if seconds.abs() > crate::MockClock::MAX_OFFSET_SECONDS {
+                    return Err(format!(
+                        "seconds must be within ±{}",
+                        crate::MockClock::MAX_OFFSET_SECONDS
+                    ));
+                }
+                Action::ClockSkew { seconds }
+            }
+            "reset_after_commit" => Action::ResetAfterCommit,
+            _ => Action::HangAfterCommit { hold: hold()? },
+        };
+        if matches!(
+            action,
+            Action::ResetAfterCommit | Action::HangAfterCommit { .. }
+        ) && route == Route::Token
+        {
+            return Err(format!(
+                "kind {kind:?} is for the report services, not the token route"
+            ));
+        }
+        Ok(Fault {
+            spec: spec.clone(),
+            route,
+            action,
+            probability,
+            start,
+            end: duration.map(|d| start + d),
+            seed: spec.seed.unwrap_or(0),
+            seen: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
+            fired: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the window is open `elapsed` after installation.
+    fn open_at(&self, elapsed: Duration) -> bool {
+        elapsed >= self.start && self.end.is_none_or(|end| elapsed < end)
+    }
+
+    /// The n-th draw of this fault, uniform in [0, 1).
+    fn draw(&self, n: u64, salt: u64) -> f64 {
+        let h = splitmix64(self.seed ^ splitmix64(n ^ salt.rotate_left(32)));
+        (h >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A delay drawn from `profile` with the fault's own uniform draws `u1`, `u2`.
+fn sample(profile: LatencyProfile, u1: f64, u2: f64) -> Duration {
+    let ms = match profile {
+        LatencyProfile::None => 0.0,
+        LatencyProfile::Fixed { ms } => ms,
+        LatencyProfile::Uniform { min_ms, max_ms } => min_ms + u1 * (max_ms - min_ms),
+        LatencyProfile::Lognormal {
+            median_ms,
+            sigma,
+            cap_ms,
+        } => {
+            // Box–Muller: a standard normal from two uniforms.
+            let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            (median_ms * (sigma * z).exp()).min(cap_ms)
+        }
+    };
+    Duration::from_secs_f64(ms.clamp(0.0, MAX_SECONDS * 1000.0) / 1000.0)
+}
+
+/// The set of faults in force and when it was installed.
+#[derive(Debug)]
+pub struct FaultSet {
+    installed: Instant,
+    installed_wall: chrono::DateTime<chrono::Utc>,
+    faults: Vec<Fault>,
+}
+
+impl Default for FaultSet {
+    fn default() -> Self {
+        FaultSet {
+            installed: Instant::now(),
+            installed_wall: chrono::Utc::now(),
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// What the faults decided for one request.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Plan {
+    /// Answer no earlier than this after arrival.
+    pub delay: Duration,
+    /// Hold the answer until this instant (a stall).
+    pub hold_until: Option<Instant>,
+    /// What replaces or follows the answer, if anything.
+    pub action: Option<Action>,
+    /// The clock skew in force (seconds), when a `clock_skew` window is open.
+    pub skew: Option<i64>,
+    /// Revoke every token now (a `revoke_tokens` window just opened).
+    pub revoke: bool,
+}
+
+impl FaultSet {
+    /// Compile `specs`; the error names the fault (`faults[i]`) and the key.
+    pub fn compile(specs: &[FaultSpec]) -> Result<FaultSet, String> {
+        let faults = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Fault::compile(s).map_err(|e| format!("faults[{i}] ({}): {e}", s.kind)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FaultSet {
+            faults,
+            ..FaultSet::default()
+        })
+    }
+
+    /// Whether there is no fault.
+    pub fn is_empty(&self) -> bool {
+        self.faults.is_empty()
+    }
+
+    /// Decide what happens to a request to `route` arriving now.
+    pub fn plan(&self, route: Route) -> Plan {
+        let mut plan = Plan::default();
+        let elapsed = self.installed.elapsed();
+        for f in &self.faults {
+            if !f.route.covers(route) || !f.open_at(elapsed) {
+                continue;
+            }
+            match f.action {
+                Action::Stall => {
+                    let until = self.installed + f.end.unwrap_or(f.start);
+                    plan.hold_until = plan.hold_until.max(Some(until));
+                    f.injected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Action::ClockSkew { seconds } => {
+                    *plan.skew.get_or_insert(0) += seconds;
+                    f.injected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Action::RevokeTokens => {
+                    if !f.fired.swap(true, Ordering::Relaxed) {
+                        plan.revoke = true;
+                        f.injected.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                Action::TokenOutage { .. } if route != Route::Token => continue,
+                _ => {}
+            }
+            let n = f.seen.fetch_add(1, Ordering::Relaxed);
+            if f.probability < 1.0 && f.draw(n, 0) >= f.probability {
+                continue;
+            }
+            f.injected.fetch_add(1, Ordering::Relaxed);
+            match f.action {
+                Action::Delay(profile) => {
+                    plan.delay += sample(profile, f.draw(n, 1), f.draw(n, 2));
+                }
+                // The first fault that replaces the answer wins.
+                action if plan.action.is_none() => plan.action = Some(action),
+                _ => {}
+            }
+        }
+        if plan.skew.is_none()
+            && self
+                .faults
+                .iter()
+                .any(|f| matches!(f.action, Action::ClockSkew { .. }))
+        {
+            // A skew window has closed (or not opened): the clock is back.
+            plan.skew = Some(0);
+        }
+        plan
+    }
+
+    /// The set as `/__admin/faults` shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let elapsed = self.installed.elapsed();
+        serde_json::json!({
+            "installed_at": self.installed_wall.to_rfc3339(),
+            "faults": self.faults.iter().map(|f| {
+                let mut v = serde_json::to_value(&f.spec).unwrap_or_default();
+                v["active"] = f.open_at(elapsed).into();
+                v["seen"] = f.seen.load(Ordering::Relaxed).into();
+                v["injected"] = f.injected.load(Ordering::Relaxed).into();
+                v
+            }).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Injections so far per kind.
+    pub fn injected(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        for f in &self.faults {
+            let n = f.injected.load(Ordering::Relaxed);
+            let e = m.entry(f.spec.kind.clone()).or_insert(0.into());
+            *e = (e.as_u64().unwrap_or(0) + n).into();
+        }
+        m
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Route::All => "all",
+            Route::Token => "token",
+            Route::Reports => "reports",
+            Route::Afiliacion => "ReportarAfiliaciontraslado",
+            Route::Retracto => "ReportarRetractoAfiliacion",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: &str) -> FaultSpec {
+        FaultSpec {
+            kind: kind.into(),
+            ..FaultSpec::default()
+        }
+    }
+
+    #[test]
+    fn bad_specs_name_the_fault_and_the_key() {
+        let cases = [
+            (
+                FaultSpec {
+                    probability: Some(1.5),
+                    ..spec("reset")
+                },
+                "probability",
+            ),
+            (spec("explode"), "kind \"explode\" is unknown"),
+            (
+                FaultSpec {
+                    route: Some("/otra".into()),
+                    ..spec("reset")
+                },
+                "route \"/otra\"",
+            ),
+            (
+                FaultSpec {
+                    status: Some(418),
+                    ..spec("status")
+                },
+                "status must be",
+            ),
+            (spec("status"), "needs status"),
+            (
+                FaultSpec {
+                    status: Some(503),
+                    ..spec("reset")
+                },
+                "takes no status",
+            ),
+            (spec("stall"), "needs a duration"),
+            (
+                FaultSpec {
+                    at: Some("soon".into()),
+                    ..spec("reset")
+                },
+                "at: \"soon\"",
+            ),
+            (
+                FaultSpec {
+                    distribution: Some("uniform".into()),
+                    ms: Some(3.0),
+                    ..spec("delay")
+                },
+                "needs min_ms",
+            ),
+            (
+                FaultSpec {
+                    distribution: Some("fixed".into()),
+                    ms: Some(3.0),
+                    sigma: Some(1.0),
+                    ..spec("delay")
+                },
+                "takes no sigma",
+            ),
+            (
+                FaultSpec {
+                    route: Some("token".into()),
+                    ..spec("reset_after_commit")
+                },
+                "report services",
+            ),
+            (
+                FaultSpec {
+                    route: Some("reports".into()),
+                    ..spec("token_outage")
+                },
+                "token route",
+            ),
+        ];
+        for (s, want) in cases {
+            let e = FaultSet::compile(&[spec("reset"), s]).expect_err(want);
+            assert!(
+                e.starts_with("faults[1]") && e.contains(want),
+                "{e} (want {want})"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_seed_hits_the_same_requests() {
+        let make = |seed| {
+            FaultSet::compile(&[FaultSpec {
+                probability: Some(0.3),
+                seed: Some(seed),
+                ..spec("reset")
+            }])
+            .expect("valid")
+        };
+        let hits = |set: &FaultSet| {
+            (0..1000)
+                .map(|_| set.plan(Route::Afiliacion).action.is_some())
+                .collect::<Vec<_>>()
+        };
+        let (a, b, c) = (hits(&make(7)), hits(&make(7)), hits(&make(8)));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let share = a.iter().filter(|h| **h).count();
+        assert!((240..360).contains(&share), "{share} of 1000 at p = 0.3");
+    }
+
+    #[test]
+    fn windows_routes_and_delays() {
+        let set = FaultSet::compile(&[
+            FaultSpec {
+                route: Some("token".into()),
+                ..spec("reset")
+            },
+            FaultSpec {
+                at: Some("1h".into()),
+                ..spec("empty")
+            },
+            FaultSpec {
+                distribution: Some("lognormal".into()),
+                median_ms: Some(20.0),
+                sigma: Some(0.5),
+                cap_ms: Some(60.0),
+                ..spec("delay")
+            },
+        ])
+        .expect("valid");
+        assert_eq!(set.plan(Route::Token).action, Some(Action::Reset));
+        let mut delays: Vec<f64> = (0..2001)
+            .map(|_| {
+                let p = set.plan(Route::Retracto);
+                assert_eq!(
+                    p.action, None,
+                    "the reset is on /token, the empty not yet open"
+                );
+                p.delay.as_secs_f64() * 1000.0
+            })
+            .collect();
+        delays.sort_by(f64::total_cmp);
+        assert!(
+            (17.0..23.0).contains(&delays[1000]),
+            "median {}",
+            delays[1000]
+        );
+        assert!(delays[2000] <= 60.0 + 1e-9);
+    }
+
+    #[test]
+    fn spans_parse() {
+        assert_eq!(parse_span("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_span("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_span("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_span("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_span("-1s").is_err());
+        assert!(parse_span("2h").is_err());
+    }
+}
