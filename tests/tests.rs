@@ -15,6 +15,7 @@ mod load_acceptance;
 mod merge;
 mod mock_controls;
 mod mock_roundtrip;
+mod overload;
 mod production;
 mod rules;
 mod run;
