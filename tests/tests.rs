@@ -9,6 +9,7 @@ mod conform;
 mod deploy;
 mod garbage;
 mod informe;
+mod interrupt;
 mod invalid_variants;
 mod load_acceptance;
 mod merge;
