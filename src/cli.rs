@@ -1,7 +1,8 @@
 //! Command-line interface: the raw flags (clap), dispatched to [`crate::cmd`].
 //!
 //! Exit codes: 0 success; 1 a threshold or check failed (`run`); 2 bad usage,
-//! configuration or target, or a failure to run.
+//! configuration or target, or a failure to run; 130/143 a `run` stopped by
+//! SIGINT/SIGTERM (results written).
 
 use std::process::ExitCode;
 

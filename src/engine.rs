@@ -10,6 +10,11 @@
 //! `dropped` and not sent. In the closed model each user sends, waits and thinks.
 //! The harness records its own metrics ([`Metrics`]); Goose's report is kept as
 //! a secondary output.
+//!
+//! A signal stops a run gracefully ([`RunContext::interrupt`]): nothing new is
+//! sent, the requests in flight get a grace period, those still unanswered
+//! after it are abandoned and recorded as `interrupted`, and Goose's killswitch
+//! ends the attack.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -26,6 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::domain::{Contract, Service};
@@ -33,6 +39,7 @@ use crate::generator::invalid::{InvalidCase, InvalidGenerator, PENDING_TRANSACTI
 use crate::generator::{
     AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
 };
+use crate::interrupt::Signal;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::scenario::{Caps, LoadModel, Scenario};
@@ -215,6 +222,33 @@ struct Envelope<'a> {
     numero_transaccion: Cow<'a, str>,
 }
 
+/// How far a graceful stop has gone; only ever rises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Halt {
+    /// Sending as planned.
+    Running,
+    /// Told to stop: nothing new is sent; requests in flight may finish.
+    Stopping,
+    /// The grace period is over: requests still in flight are abandoned.
+    Abandon,
+}
+
+/// A run stopped by a signal.
+#[derive(Debug, Clone)]
+pub struct Interruption {
+    /// The signal.
+    pub signal: Signal,
+    /// When it arrived.
+    pub at: Instant,
+    /// Requests in flight then.
+    pub in_flight: usize,
+    /// How long they were given.
+    pub grace: Duration,
+    /// When the load ended: every request answered, or the grace period over
+    /// (`None` while the stop is under way).
+    pub ended: Option<Instant>,
+}
+
 /// Everything the users of a run share.
 #[derive(Debug)]
 pub struct RunContext {
@@ -239,6 +273,17 @@ pub struct RunContext {
     fatal: Mutex<Option<String>>,
     limiter: Option<Limiter>,
     worker: (u16, u16),
+    /// Set (SeqCst, before `halt`) when the run is told to stop; checked after
+    /// `in_flight` is raised and before a request goes out, so that a request
+    /// either sees it or is counted in flight by [`RunContext::interrupt`].
+    halting: AtomicBool,
+    /// The stop's progress, for what waits on it.
+    halt: watch::Sender<Halt>,
+    /// Woken when the last request in flight of a stopping run ends.
+    settled: Notify,
+    interruption: Mutex<Option<Interruption>>,
+    /// The attack has ended: a signal now interrupts nothing.
+    finished: AtomicBool,
 }
 
 fn service_index(s: Service) -> usize {
@@ -304,6 +349,161 @@ impl RunContext {
         self.start.get().copied()
     }
 
+    /// The signal that stopped the run, if one did.
+    pub fn interruption(&self) -> Option<Interruption> {
+        self.interruption
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Seconds the load lasted: the planned duration, or, when a signal
+    /// stopped the run, from its start until the load ended (what rates divide by).
+    pub fn load_seconds(&self) -> f64 {
+        let planned = self.duration.as_secs_f64();
+        match (self.interruption(), self.started()) {
+            (None, _) => planned,
+            (Some(_), None) => 0.0,
+            (Some(i), Some(start)) => {
+                let end = i.ended.unwrap_or_else(Instant::now);
+                end.saturating_duration_since(start)
+                    .as_secs_f64()
+                    .min(planned)
+            }
+        }
+    }
+
+    /// The attack is over: a signal from now on interrupts nothing.
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::SeqCst);
+    }
+
+    /// Stop the run after `signal`: nothing new is sent (iterations waiting
+    /// for a due time wake up and return), the requests in flight get `grace`
+    /// to finish, those still in flight then are abandoned and recorded as
+    /// `interrupted`, and Goose's killswitch ends the attack. Returns once the
+    /// killswitch is triggered.
+    ///
+    /// The killswitch is process-global (it cancels every Goose attack in the
+    /// process): call this only in reaction to a real signal, never from code
+    /// that in-process tests share.
+    pub async fn interrupt(&self, signal: Signal, grace: Duration) {
+        if self.finished.load(Ordering::SeqCst) || self.halting.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let at = Instant::now();
+        let in_flight = self.in_flight.load(Ordering::SeqCst);
+        *self
+            .interruption
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Interruption {
+            signal,
+            at,
+            in_flight,
+            grace,
+            ended: None,
+        });
+        self.halt.send_replace(Halt::Stopping);
+        eprintln!(
+            "mss-harness: {}: nothing more is sent; waiting up to {} for {in_flight} request(s) in flight",
+            signal.name(),
+            humantime::format_duration(grace)
+        );
+        let deadline = at + grace;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => break,
+                () = settled => {}
+            }
+        }
+        let ended = Instant::now();
+        if let Some(i) = self
+            .interruption
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_mut()
+        {
+            i.ended = Some(ended);
+        }
+        self.halt.send_replace(Halt::Abandon);
+        // Goose clears its killswitch when its attack starts; the run's clock
+        // starts with the first iteration, after that.
+        while self.started().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        goose::trigger_killswitch(&format!("{} received", signal.name()));
+    }
+
+    /// Whether the run has been told to stop.
+    fn halted(&self) -> bool {
+        self.halting.load(Ordering::SeqCst)
+    }
+
+    /// Return once the stop has reached `level` (never while the run goes on).
+    async fn halt_reached(&self, level: Halt) {
+        let mut rx = self.halt.subscribe();
+        if rx.wait_for(|h| *h >= level).await.is_err() {
+            // The sender lives as long as `self`.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Sleep until `t`; false when the run was told to stop first. Always
+    /// through Tokio's timer, even for a moment already past: its cooperative
+    /// budget is what makes users that loop on a past deadline (after the
+    /// schedule's end) yield to Goose.
+    async fn sleep_until(&self, t: Instant) -> bool {
+        if self.halted() {
+            return false;
+        }
+        // Biased: the stop's future is only polled (and subscribed) once the
+        // first branch is pending, which keeps ready futures cheap.
+        tokio::select! {
+            biased;
+            () = tokio::time::sleep_until(t) => !self.halted(),
+            () = self.halt_reached(Halt::Stopping) => false,
+        }
+    }
+
+    /// `future`'s output, or `None` when the stop reaches `level` first.
+    async fn unless_halt<F: std::future::Future>(
+        &self,
+        level: Halt,
+        future: F,
+    ) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            out = future => Some(out),
+            () = self.halt_reached(level) => None,
+        }
+    }
+
+    /// `future`'s output, or `None` when the run is told to stop first.
+    async fn unless_stopped<F: std::future::Future>(&self, future: F) -> Option<F::Output> {
+        if self.halted() {
+            return None;
+        }
+        self.unless_halt(Halt::Stopping, future).await
+    }
+
+    /// `future`'s output, or `None` when the grace period of a stop ends first.
+    async fn unless_abandoned<F: std::future::Future>(&self, future: F) -> Option<F::Output> {
+        self.unless_halt(Halt::Abandon, future).await
+    }
+
+    /// An iteration of a stopping run: wait until its grace period is over,
+    /// then pace the calls Goose makes until it tells its users to exit.
+    async fn idle_until_exit(&self) {
+        self.halt_reached(Halt::Abandon).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     fn begin(&self) -> Instant {
         *self.start.get_or_init(|| {
             let now = Instant::now();
@@ -318,25 +518,32 @@ impl RunContext {
         let shard = user.weighted_users_index;
         let start = self.begin();
         let end = start + self.duration;
+        if self.halted() {
+            self.idle_until_exit().await;
+            return;
+        }
         if self.stopping.load(Ordering::Relaxed) {
-            tokio::time::sleep_until(end).await;
+            self.sleep_until(end).await;
             return;
         }
         let due = match &self.schedule {
             Some(schedule) => match schedule.next_ticket() {
                 Some(ticket) => {
                     let due = start + ticket.due;
-                    tokio::time::sleep_until(due).await;
+                    if !self.sleep_until(due).await {
+                        return;
+                    }
                     due
                 }
                 None => {
-                    tokio::time::sleep_until(end).await;
+                    self.sleep_until(end).await;
                     return;
                 }
             },
             None => {
                 if Instant::now() >= end {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    self.sleep_until(Instant::now() + Duration::from_millis(50))
+                        .await;
                     return;
                 }
                 Instant::now()
@@ -361,9 +568,13 @@ impl RunContext {
                 Work::Single { .. } => 1,
                 Work::Case(c) => c.setup.len() as u64 + 1,
             };
-            if !limiter.admit(start, n).await {
-                self.stopping.store(true, Ordering::Relaxed);
-                return;
+            match self.unless_stopped(limiter.admit(start, n)).await {
+                Some(true) => {}
+                Some(false) => {
+                    self.stopping.store(true, Ordering::Relaxed);
+                    return;
+                }
+                None => return,
             }
         }
         if self.schedule.is_some() && Instant::now() > due + LATE_TOLERANCE {
@@ -394,7 +605,7 @@ impl RunContext {
             Work::Case(case) => self.run_case(user, *case, due).await,
         }
         if self.schedule.is_none() && !self.think_time.is_zero() {
-            tokio::time::sleep(self.think_time).await;
+            self.sleep_until(Instant::now() + self.think_time).await;
         }
     }
 
@@ -500,7 +711,13 @@ impl RunContext {
         let mut sent_at = None;
         let mut result = None;
         for attempt in 0..2 {
-            let token = match cache.get().await {
+            // A stopping run sends nothing new: a request not sent yet is not
+            // recorded; a retry not sent leaves its request `interrupted`.
+            let Some(token) = self.unless_abandoned(cache.get()).await else {
+                result = Some((Outcome::Interrupted, None));
+                break;
+            };
+            let token = match token {
                 Ok(t) => t,
                 Err(TokenError::Unavailable(_)) => {
                     result = Some((Outcome::TokenUnavailable, None));
@@ -511,7 +728,12 @@ impl RunContext {
                     break;
                 }
             };
-            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+            if self.halted() {
+                self.end_flight();
+                result = Some((Outcome::Interrupted, None));
+                break;
+            }
             let start = Instant::now();
             sent_at.get_or_insert(start);
             let builder = self
@@ -530,24 +752,31 @@ impl RunContext {
                 })
                 .set_request_builder(builder)
                 .build();
-            let answer = match user.request(request).await {
-                Ok(GooseResponse {
-                    response: Ok(r), ..
-                }) => {
-                    let status = r.status();
-                    match r.bytes().await {
-                        Ok(b) => Ok((status, b)),
-                        Err(e) => Err(Outcome::of_transport(&e)),
+            let exchange = async {
+                match user.request(request).await {
+                    Ok(GooseResponse {
+                        response: Ok(r), ..
+                    }) => {
+                        let status = r.status();
+                        match r.bytes().await {
+                            Ok(b) => Ok((status, b)),
+                            Err(e) => Err(Outcome::of_transport(&e)),
+                        }
                     }
+                    Ok(GooseResponse {
+                        response: Err(e), ..
+                    }) => Err(Outcome::of_transport(&e)),
+                    // Goose could not take the request (its metrics channel
+                    // closed: the attack is ending).
+                    Err(_) => Err(Outcome::Interrupted),
                 }
-                Ok(GooseResponse {
-                    response: Err(e), ..
-                }) => Err(Outcome::of_transport(&e)),
-                // Goose could not take the request (its metrics channel closed:
-                // the attack is ending).
-                Err(_) => Err(Outcome::Interrupted),
             };
-            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            // Abandoned when a stop's grace period ends before the answer.
+            let answer = self
+                .unless_abandoned(exchange)
+                .await
+                .unwrap_or(Err(Outcome::Interrupted));
+            self.end_flight();
             match answer {
                 Err(outcome) => {
                     result = Some((outcome, None));
@@ -563,6 +792,10 @@ impl RunContext {
                 }
             }
         }
+        if sent_at.is_none() && result == Some((Outcome::Interrupted, None)) {
+            // Stopped before anything went out: nothing to record.
+            return (Outcome::Interrupted, None);
+        }
         let (outcome, numero) = result.unwrap_or((Outcome::AuthFailed, None));
         let end = Instant::now();
         let latency = sent_at.map(|_| end - due);
@@ -575,6 +808,13 @@ impl RunContext {
             service_time,
         );
         (outcome, numero)
+    }
+
+    /// A request in flight has ended; the last one of a stopping run says so.
+    fn end_flight(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 && self.halted() {
+            self.settled.notify_waiters();
+        }
     }
 
     fn classify(
@@ -708,6 +948,11 @@ pub fn prepare(
         fatal: Mutex::new(None),
         limiter: target.caps.map(Limiter::new),
         worker,
+        halting: AtomicBool::new(false),
+        halt: watch::Sender::new(Halt::Running),
+        settled: Notify::new(),
+        interruption: Mutex::new(None),
+        finished: AtomicBool::new(false),
     }))
 }
 

@@ -18,6 +18,7 @@ pub mod domain;
 pub mod engine;
 pub mod generator;
 pub mod informe;
+pub mod interrupt;
 pub mod metrics;
 pub mod outcome;
 pub mod report;

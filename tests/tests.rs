@@ -10,6 +10,7 @@ mod deploy;
 mod faults;
 mod garbage;
 mod informe;
+mod interrupt;
 mod invalid_variants;
 mod load_acceptance;
 mod merge;

@@ -242,7 +242,47 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         });
     }
 
-    let seconds = scenario.duration().as_secs_f64();
+    // Workers a signal stopped lasted less than planned: the merged load
+    // lasted as long as the longest of them.
+    let stopped: Vec<&Worker> = workers
+        .iter()
+        .filter(|w| w.summary["interrupted"].is_object())
+        .collect();
+    let planned = scenario.duration().as_secs_f64();
+    let seconds = if stopped.is_empty() {
+        planned
+    } else {
+        workers
+            .iter()
+            .filter_map(|w| w.summary["duration_s"].as_f64())
+            .fold(0.0, f64::max)
+            .min(planned)
+    };
+    let interrupted = match stopped.first() {
+        None => Value::Null,
+        Some(first) => {
+            let at_s = stopped
+                .iter()
+                .map(|w| {
+                    w.summary["interrupted"]["at_s"].as_f64().unwrap_or(0.0) + offset(w) as f64
+                })
+                .fold(f64::INFINITY, f64::min);
+            let sum = |k: &str| {
+                stopped
+                    .iter()
+                    .map(|w| w.summary["interrupted"][k].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+            };
+            json!({
+                "signal": first.summary["interrupted"]["signal"],
+                "at_s": (at_s * 1000.0).round() / 1000.0,
+                "grace_s": first.summary["interrupted"]["grace_s"],
+                "in_flight_at_signal": sum("in_flight_at_signal"),
+                "interrupted": sum("interrupted"),
+                "planned_duration_s": planned,
+            })
+        }
+    };
     let (services, dropped) = services_json(&totals);
     let thresholds = thresholds_json(&scenario, &totals, seconds);
     let window = |from: u64, to: u64| {
@@ -258,7 +298,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         }
         (h, completed, errors)
     };
-    let (stages, highest) = plateaus(&scenario, &window);
+    let (stages, highest) = plateaus(&scenario, seconds, &window);
     let sum = |f: &dyn Fn(&Value) -> u64| workers.iter().map(|w| f(&w.summary)).sum::<u64>();
     let mut events = Vec::new();
     for w in &workers {
@@ -310,6 +350,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         "started_at": started,
         "ended_at": ended,
         "duration_s": seconds,
+        "interrupted": interrupted,
         "services": services,
         "token": {
             "requests": sum(&|s: &Value| s["token"]["requests"].as_u64().unwrap_or(0)),

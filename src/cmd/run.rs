@@ -3,7 +3,9 @@
 //!
 //! Exit codes: 0 every threshold met (and, against the mock, reconciliation
 //! exact); 1 a threshold or the reconciliation failed; 2 usage, configuration
-//! or target error.
+//! or target error; 130 (SIGINT, Ctrl-C) or 143 (SIGTERM) the run was stopped
+//! by that signal and wrote its results from the load until then (see
+//! [`crate::interrupt`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
@@ -58,7 +60,15 @@ pub struct RunArgs {
     /// 2026-11-26T15:00:00Z), so that workers' stages line up.
     #[arg(long, value_name = "TIME")]
     pub start_at: Option<String>,
+    /// On Ctrl-C or SIGTERM, how long the requests in flight may take to
+    /// finish before they are abandoned as `interrupted` (a second signal
+    /// exits at once).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
 }
+
+/// The grace period of a stopped run when none is given.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// What a run may do beyond its scenario (the command line's guards).
 #[derive(Debug, Clone, Default)]
@@ -71,6 +81,9 @@ pub struct RunOptions {
     pub worker: (u16, u16),
     /// When the load starts, for workers.
     pub start_at: Option<DateTime<Utc>>,
+    /// `--grace`: how long requests in flight may finish after a stop signal;
+    /// `None` for [`DEFAULT_GRACE`].
+    pub grace: Option<Duration>,
 }
 
 impl RunOptions {
@@ -81,6 +94,11 @@ impl RunOptions {
         } else {
             self.worker
         }
+    }
+
+    /// The grace period of a stopped run.
+    pub fn grace(&self) -> Duration {
+        self.grace.unwrap_or(DEFAULT_GRACE)
     }
 }
 
@@ -122,7 +140,7 @@ pub fn parse_worker(spec: Option<&str>, workers: Option<u16>) -> anyhow::Result<
 /// The result of `run`: the exit code and where the results are.
 #[derive(Debug)]
 pub struct RunOutcome {
-    /// 0 passed, 1 failed.
+    /// 0 passed, 1 failed; 130 or 143 stopped by SIGINT or SIGTERM.
     pub exit: u8,
     /// The results folder.
     pub dir: PathBuf,
@@ -225,6 +243,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
         connect: args.connect.clone(),
         worker: parse_worker(args.worker.as_deref(), args.workers)?,
         start_at,
+        grace: Some(args.grace),
     };
     if args.dry_run {
         print!("{}", plan(&scenario, &options));
@@ -235,7 +254,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
         .build()
         .context("cannot start the async runtime")?;
     runtime
-        .block_on(run_scenario_with(scenario, args.out.clone(), &options))
+        .block_on(async {
+            // Before Goose initialises, so that its Ctrl-C handler stays out.
+            crate::interrupt::install()?;
+            run_scenario_with(scenario, args.out.clone(), &options).await
+        })
         .map(Some)
 }
 
@@ -581,7 +604,11 @@ pub async fn run_prepared(
                 wait.as_secs_f64(),
                 at.to_rfc3339()
             );
-            tokio::time::sleep(wait).await;
+            // A stop signal ends the wait: the run then sends nothing.
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = crate::interrupt::first() => {}
+            }
         }
     }
     let started_at: DateTime<Utc> = Utc::now();
@@ -609,6 +636,16 @@ pub async fn run_prepared(
     let base_url = target.base_url.clone();
     let faults = FaultTarget::new(&scenario, mock.as_ref(), &http, &base_url).await?;
     let ctx = engine::prepare(&scenario, target, http, worker).map_err(usage)?;
+    // Only a real signal (the binary's handlers) reaches this: in-process runs
+    // never trigger Goose's process-wide killswitch.
+    let stopper = {
+        let ctx = ctx.clone();
+        let grace = options.grace();
+        tokio::spawn(async move {
+            let signal = crate::interrupt::first().await;
+            ctx.interrupt(signal, grace).await;
+        })
+    };
     let progress = tokio::spawn(progress(ctx.clone(), scenario.duration()));
     // Offsets count from here, a moment before the first request.
     if let Some(f) = &faults {
@@ -627,6 +664,8 @@ pub async fn run_prepared(
     }
     let goose_report = dir.join("goose-report.html").display().to_string();
     let result = engine::execute(ctx.clone(), &scenario, Some(goose_report)).await;
+    ctx.finish();
+    stopper.abort();
     progress.abort();
     let faults_json = match faults {
         Some(f) => json!({"scheduled": scenario.faults, "injected": f.clear().await}),
@@ -653,11 +692,14 @@ pub async fn run_prepared(
         .is_some_and(|t| t.iter().all(|x| x["ok"] == true))
         && summary["reconciliation"]["ok"] != false;
     print_table(&summary, &dir);
-    Ok(RunOutcome {
-        exit: if passed { 0 } else { 1 },
-        dir,
-        summary,
-    })
+    // A stopped run's thresholds are judged on its partial load; its exit code
+    // says it was stopped.
+    let exit = match ctx.interruption() {
+        Some(i) => i.signal.exit_code(),
+        None if passed => 0,
+        None => 1,
+    };
+    Ok(RunOutcome { exit, dir, summary })
 }
 
 /// Where a scenario's faults go: the embedded mock, or an `mss-mock` on this
@@ -871,8 +913,29 @@ fn write_outputs(
 ) -> anyhow::Result<Value> {
     let metrics = ctx.metrics();
     let totals = metrics.totals();
-    let seconds = scenario.duration().as_secs_f64();
+    // Rates divide by how long the load lasted: less than planned when stopped.
+    let seconds = ctx.load_seconds();
     let (services, dropped) = services_json(&totals);
+    let interrupted_per = |s: Service| {
+        totals
+            .iter()
+            .filter(|t| t.service == s)
+            .map(|t| t.count(&Outcome::Interrupted))
+            .sum::<u64>()
+    };
+    let interrupted = ctx.interruption().map(|i| {
+        let at_s = ctx.started().map_or(0.0, |start| {
+            i.at.saturating_duration_since(start).as_secs_f64()
+        });
+        json!({
+            "signal": i.signal.name(),
+            "at_s": (at_s * 1000.0).round() / 1000.0,
+            "grace_s": i.grace.as_secs_f64(),
+            "in_flight_at_signal": i.in_flight,
+            "interrupted": Service::ALL.into_iter().map(interrupted_per).sum::<u64>(),
+            "planned_duration_s": scenario.duration().as_secs_f64(),
+        })
+    });
     // One token cache may serve both services: count each once.
     let mut seen = Vec::new();
     let mut token_requests = 0;
@@ -903,7 +966,7 @@ fn write_outputs(
         }
     }
     let thresholds = thresholds_json(scenario, &totals, seconds);
-    let (stages, highest) = plateaus(scenario, &|from, to| metrics.window(from, to));
+    let (stages, highest) = plateaus(scenario, seconds, &|from, to| metrics.window(from, to));
     let reconciliation = match mock {
         Some(m) => {
             let stats = m.stats();
@@ -915,14 +978,19 @@ fn write_outputs(
                     .as_u64()
                     .unwrap_or(0);
                 let harness = stored[i];
-                ok &= target == harness;
+                // A request abandoned by a stop may or may not have been stored.
+                let unanswered = interrupted_per(s);
+                let lost = harness.saturating_sub(target);
+                let duplicated = target.saturating_sub(harness + unanswered);
+                ok &= lost == 0 && duplicated == 0;
                 per.insert(
                     s.name().to_owned(),
                     json!({
                         "harness": harness,
                         "target": target,
-                        "lost": harness.saturating_sub(target),
-                        "duplicated": target.saturating_sub(harness),
+                        "lost": lost,
+                        "duplicated": duplicated,
+                        "unanswered": unanswered,
                     }),
                 );
             }
@@ -938,6 +1006,7 @@ fn write_outputs(
         "started_at": started_at.to_rfc3339(),
         "ended_at": ended_at.to_rfc3339(),
         "duration_s": seconds,
+        "interrupted": interrupted,
         "services": services,
         "token": {
             "requests": token_requests,
@@ -1154,11 +1223,14 @@ fn os_user() -> Option<String> {
 /// For the open model: each plateau (a stage that holds its rate, 10 s or
 /// longer) judged by the global latency and error-rate thresholds over its
 /// seconds (the first two left out as settling time), and the highest plateau
-/// rate at which they all hold — what `go-live` reports.
+/// rate at which they all hold — what `go-live` reports. The load lasted
+/// `seconds` (less than planned when a signal stopped it): a plateau it cut
+/// short counts over the seconds it held, when still 10 or more.
 /// `window(from, to)` gives the merged latency, completed and error counts of
 /// seconds `from..to`.
 pub(crate) fn plateaus(
     scenario: &Scenario,
+    seconds: f64,
     window: &dyn Fn(u64, u64) -> (hdrhistogram::Histogram<u64>, u64, u64),
 ) -> (Vec<Value>, Value) {
     let crate::scenario::LoadModel::Open {
@@ -1182,8 +1254,10 @@ pub(crate) fn plateaus(
     let mut out = Vec::new();
     let mut highest: Option<f64> = None;
     let (mut at, mut from) = (0u64, start_rate);
+    // Whole seconds of load (a planned duration's fraction is not cut off).
+    let until = (seconds + 1e-6).floor() as u64;
     for stage in stages {
-        let length = stage.duration.0.as_secs();
+        let length = stage.duration.0.as_secs().min(until.saturating_sub(at));
         let plateau = (stage.rate - from).abs() < 1e-9 && length >= 10;
         if plateau {
             let (latency, completed, errors) = window(at + 2, at + length);
@@ -1256,6 +1330,12 @@ pub(crate) fn print_table(summary: &Value, dir: &Path) {
         "tokens: {} requests; dropped: {}",
         summary["token"]["requests"], summary["dropped"]
     );
+    if let Some(line) = crate::report::interruption_text(summary) {
+        let _ = writeln!(
+            out,
+            "INTERRUPTED: {line}; the thresholds below judge the load until then"
+        );
+    }
     for t in summary["thresholds"].as_array().into_iter().flatten() {
         let mark = if t["ok"] == true { "pass" } else { "FAIL" };
         let _ = writeln!(
@@ -1279,4 +1359,47 @@ pub(crate) fn print_table(summary: &Value, dir: &Path) {
         );
     }
     let _ = writeln!(out, "results: {}", dir.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plateau_cut_short_by_a_stop_counts_over_the_seconds_it_held() {
+        let scenario = Scenario::parse(
+            r#"
+name = "plateau"
+[target]
+url = "mock"
+[load]
+model = "open"
+start_rate = 10
+stages = [{ rate = 10, duration = "30s" }]
+max_in_flight = 10
+[thresholds]
+global = ["p99 < 1s"]
+"#,
+            Path::new("plateau.toml"),
+        )
+        .expect("scenario");
+        let asked = std::sync::Mutex::new(Vec::new());
+        let window = |from: u64, to: u64| {
+            asked.lock().expect("lock").push((from, to));
+            let mut h = crate::metrics::histogram();
+            crate::metrics::record(&mut h, 1000);
+            (h, (to - from) * 10, 0)
+        };
+        let (full, highest) = plateaus(&scenario, 30.0, &window);
+        assert_eq!(full[0]["end_s"], 30);
+        assert_eq!(highest, 10.0);
+        let (cut, _) = plateaus(&scenario, 12.5, &window);
+        assert_eq!(cut[0]["end_s"], 12);
+        assert_eq!(cut[0]["achieved_rate"], 10.0);
+        assert_eq!(*asked.lock().expect("lock"), vec![(2, 30), (2, 12)]);
+        // Stopped before it had held 10 s: no plateau to judge.
+        let (none, highest) = plateaus(&scenario, 8.0, &window);
+        assert!(none.is_empty());
+        assert_eq!(highest, Value::Null);
+    }
 }

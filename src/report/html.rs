@@ -132,11 +132,21 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
         ),
         ("results folder".into(), data.dir.display().to_string()),
     ];
+    let interrupted = super::interruption_text(s);
+    let mut meta = meta;
+    if let Some(line) = &interrupted {
+        meta.insert(0, ("interrupted".into(), line.clone()));
+    }
     let description = format!(
-        "{} · {} · {}",
+        "{} · {} · {}{}",
         str_of(&s["target"]),
         str_of(&s["started_at"]),
-        format_args!("{:.0} s", s["duration_s"].as_f64().unwrap_or(0.0))
+        format_args!("{:.0} s", s["duration_s"].as_f64().unwrap_or(0.0)),
+        if interrupted.is_some() {
+            " · INTERRUPTED"
+        } else {
+            ""
+        }
     );
     let mut env = Environment::new();
     // The `.html` name turns on HTML auto-escaping (scenario names, threshold

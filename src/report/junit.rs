@@ -1,6 +1,7 @@
 //! `junit.xml`: one testsuite for the run, a testcase per threshold and per
-//! service's reconciliation with the mock (skipped against a URL target), in
-//! the common JUnit XML format (Ant/Jenkins; `tests/data/junit-10.xsd`).
+//! service's reconciliation with the mock (skipped against a URL target), and,
+//! for a run a signal stopped, a failed `run completed` testcase, in the
+//! common JUnit XML format (Ant/Jenkins; `tests/data/junit-10.xsd`).
 
 use std::fmt::Write;
 
@@ -25,7 +26,7 @@ pub fn escape(s: &str) -> String {
 }
 
 struct Case {
-    /// `threshold` or `reconciliation`: the failure's type.
+    /// `threshold`, `reconciliation` or `interrupted`: the failure's type.
     kind: &'static str,
     class: String,
     name: String,
@@ -85,6 +86,15 @@ pub fn render(summary: &Value) -> String {
             name: "reconciliation".into(),
             failure: None,
             skipped: Some("the target is not the mock: nothing to reconcile with".into()),
+        });
+    }
+    if let Some(line) = super::interruption_text(summary) {
+        cases.push(Case {
+            kind: "interrupted",
+            class: format!("mss-harness.{scenario}.run"),
+            name: "run completed".into(),
+            failure: Some((format!("stopped by {line}"), line)),
+            skipped: None,
         });
     }
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();

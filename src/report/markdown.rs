@@ -11,11 +11,16 @@ pub fn render(data: &RunData) -> String {
     let thresholds = s["thresholds"].as_array().cloned().unwrap_or_default();
     let failed = thresholds.iter().filter(|t| t["ok"] != true).count();
     let rec_ok = s["reconciliation"]["ok"] != false;
-    let verdict = if failed == 0 && rec_ok {
+    let mut verdict = if failed == 0 && rec_ok {
         "✅ passed"
     } else {
         "❌ failed"
-    };
+    }
+    .to_owned();
+    let interrupted = super::interruption_text(s);
+    if interrupted.is_some() {
+        verdict.push_str(" · ⏹ interrupted");
+    }
     let _ = writeln!(
         m,
         "# mss-harness: `{}` — {verdict}\n",
@@ -49,6 +54,9 @@ pub fn render(data: &RunData) -> String {
     ];
     for (k, v) in meta {
         let _ = writeln!(m, "| {k} | {v} |");
+    }
+    if let Some(line) = interrupted {
+        let _ = writeln!(m, "| interrupted | {line} |");
     }
     let _ = writeln!(
         m,

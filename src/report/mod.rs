@@ -214,6 +214,22 @@ pub(crate) fn active_services(summary: &Value) -> Vec<(String, &Value)> {
         .unwrap_or_default()
 }
 
+/// How a signal stopped the run, in a line (`None` for a run that was not
+/// stopped): e.g. `SIGTERM 3.2 s into the run; 12 requests in flight, 4
+/// abandoned as interrupted after a 5 s grace period`.
+pub fn interruption_text(summary: &Value) -> Option<String> {
+    let i = summary.get("interrupted").filter(|i| i.is_object())?;
+    Some(format!(
+        "{} {:.1} s into the run (planned {:.0} s); {} requests in flight, {} abandoned as interrupted after a {} s grace period",
+        i["signal"].as_str().unwrap_or("a signal"),
+        i["at_s"].as_f64().unwrap_or(0.0),
+        i["planned_duration_s"].as_f64().unwrap_or(0.0),
+        i["in_flight_at_signal"].as_u64().unwrap_or(0),
+        i["interrupted"].as_u64().unwrap_or(0),
+        i["grace_s"].as_f64().unwrap_or(0.0),
+    ))
+}
+
 /// Microseconds as milliseconds with one decimal.
 pub(crate) fn fmt_ms(us: &Value) -> String {
     format!("{:.1}", us.as_f64().unwrap_or(0.0) / 1000.0)

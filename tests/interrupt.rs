@@ -1,0 +1,297 @@
+//! Graceful stop: `mss-harness run` as a child process against an in-process
+//! mock whose answers take 20 s, stopped by SIGTERM (grace period, requests
+//! in flight abandoned as `interrupted`, every output written, nothing sent
+//! after the signal) or by two quick SIGINTs (exits at once).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const USER: &str = "stop-user";
+const CLIENT: &str = "stop-client";
+const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
+/// How long the mock holds every answer once the run is under way: far longer
+/// than the grace periods below, so requests are in flight when the signal comes.
+const SLOW_MS: f64 = 20_000.0;
+
+/// A run against the mock.
+struct Run {
+    mock: mss_mock::Mock,
+    child: Child,
+    dir: PathBuf,
+    out: PathBuf,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // A failed assertion must not leave the child sending.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Report requests the mock received (accepted or rejected).
+fn received(mock: &mss_mock::Mock) -> u64 {
+    let s = mock.stats();
+    SERVICES
+        .iter()
+        .map(|n| {
+            let svc = &s["services"][n];
+            svc["accepted"].as_u64().unwrap_or(0)
+                + svc["rejected"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, v)| v.as_u64().unwrap_or(0))
+                    .sum::<u64>()
+        })
+        .sum()
+}
+
+/// Wait (bounded) until `what` holds.
+async fn until(what: &str, limit: Duration, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Start `mss-harness run --grace GRACE` against a fresh mock, and return once
+/// its requests are in flight (the mock answers at once until the run has its
+/// token, then holds every answer [`SLOW_MS`]).
+async fn start(name: &str, grace: &str) -> Run {
+    let password = crate::util::throwaway_password();
+    let config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
+        username: USER.into(),
+        password: password.clone(),
+        client_id: CLIENT.into(),
+        administradora: "230301".into(),
+        services: None,
+    }]);
+    let mock = mss_mock::Mock::new(config).expect("mock");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(mock.clone().serve(listener));
+    let dir = crate::util::temp_dir(&format!("interrupt-{name}"));
+    let file = dir.join("stop.toml");
+    // 30 s planned; the test stops it after a couple of seconds.
+    let scenario = format!(
+        r#"name = "stop"
+[target]
+url = "http://127.0.0.1:{port}"
+allowed_hosts = ["127.0.0.1"]
+[credentials]
+username_env = "MSS_STOP_USER"
+password_env = "MSS_STOP_PASSWORD"
+client_id_env = "MSS_STOP_CLIENT"
+[load]
+model = "open"
+stages = [{{ rate = 20, duration = "30s" }}]
+max_in_flight = 200
+[http]
+timeout = "60s"
+[thresholds]
+global = ["p99 < 60s"]
+"#
+    );
+    std::fs::write(&file, scenario).expect("scenario");
+    let out = dir.join("out");
+    let log = |n: &str| std::fs::File::create(dir.join(n)).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--grace", grace])
+        .env("MSS_STOP_USER", USER)
+        .env("MSS_STOP_PASSWORD", &password)
+        .env("MSS_STOP_CLIENT", CLIENT)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(log("stdout.txt"))
+        .stderr(log("stderr.txt"))
+        .spawn()
+        .expect("spawn mss-harness");
+    let mut run = Run {
+        mock,
+        child,
+        dir,
+        out,
+    };
+    let mock = run.mock.clone();
+    until("the run's token", Duration::from_secs(20), || {
+        mock.stats()["token"]["issued"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    mock.pacing()
+        .set_profile(mss_mock::LatencyProfile::Fixed { ms: SLOW_MS });
+    // Requests arriving from now on are held: wait for a few, then a little more.
+    let before = received(&mock);
+    until("requests in flight", Duration::from_secs(20), || {
+        received(&mock) >= before + 5
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        run.child.try_wait().expect("try_wait").is_none(),
+        "the run ended early: {}",
+        run.stderr()
+    );
+    run
+}
+
+impl Run {
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout.txt")).unwrap_or_default()
+    }
+
+    /// Wait for the child to exit, at most `limit`.
+    async fn exit(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "mss-harness still running {limit:?} after the signal\nstderr: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() {
+    let mut run = start("term", "1s").await;
+    run.signal("TERM");
+    // What the mock has received shortly after the signal is all it ever gets.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_signal = received(&run.mock);
+    let (status, took) = run.exit(Duration::from_secs(15)).await;
+    let (stdout, stderr) = (run.stdout(), run.stderr());
+    assert_eq!(status.code(), Some(143), "{stderr}\n{stdout}");
+    // The grace period (1 s) and the outputs; not the mock's 20 s answers.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+    assert!(stdout.contains("INTERRUPTED: SIGTERM"), "{stdout}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        received(&run.mock),
+        at_signal,
+        "requests reached the mock after the signal"
+    );
+
+    for file in [
+        "summary.json",
+        "latency.hlog",
+        "histograms.hlog",
+        "token.hlog",
+        "timeseries.csv",
+        "errors.csv",
+        "scenario.toml",
+        "goose-report.html",
+        "report.html",
+        "report.md",
+        "junit.xml",
+    ] {
+        assert!(run.out.join(file).is_file(), "{file} missing\n{stderr}");
+    }
+    let s = summary(&run.out);
+    if let Err(e) = crate::run::summary_schema().validate(&s) {
+        panic!("summary.json does not match results/summary.schema.json: {e}\n{s:#}");
+    }
+    crate::run::assert_valid_junit(&run.out.join("junit.xml"));
+
+    let i = &s["interrupted"];
+    assert_eq!(i["signal"], "SIGTERM", "{s:#}");
+    assert_eq!(i["grace_s"], 1.0, "{s:#}");
+    assert_eq!(i["planned_duration_s"], 30.0, "{s:#}");
+    let in_flight = i["in_flight_at_signal"].as_u64().expect("in flight");
+    let interrupted = i["interrupted"].as_u64().expect("interrupted");
+    assert!(interrupted > 0, "{s:#}");
+    // None of them could answer within the grace period.
+    assert!(interrupted <= in_flight, "{s:#}");
+    let per_service: u64 = SERVICES
+        .iter()
+        .map(|n| {
+            s["services"][n]["errors"]["interrupted"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(per_service, interrupted, "{s:#}");
+    let errors = std::fs::read_to_string(run.out.join("errors.csv")).expect("errors.csv");
+    assert!(errors.contains(",interrupted,"), "{errors}");
+
+    // Every request the mock received is in the results, abandoned or answered.
+    let requests: u64 = SERVICES
+        .iter()
+        .map(|n| s["services"][n]["requests"].as_u64().unwrap_or(0))
+        .sum();
+    let dropped = s["dropped"].as_u64().unwrap_or(0);
+    assert_eq!(requests - dropped, at_signal, "{s:#}");
+
+    // Rates divide by how long the load lasted, not by the 30 s planned.
+    let at_s = i["at_s"].as_f64().expect("at_s");
+    let duration = s["duration_s"].as_f64().expect("duration_s");
+    assert!(at_s > 0.5 && at_s < 20.0, "{s:#}");
+    assert!(
+        duration >= at_s && duration < at_s + 1.5,
+        "duration {duration}, signal at {at_s}"
+    );
+    let md = std::fs::read_to_string(run.out.join("report.md")).expect("report.md");
+    assert!(md.contains("interrupted"), "{md}");
+    let junit = std::fs::read_to_string(run.out.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains(r#"<failure type="interrupted""#), "{junit}");
+    let _ = std::fs::remove_dir_all(&run.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigint_exits_at_once() {
+    let mut run = start("twice", "60s").await;
+    run.signal("INT");
+    // The first one is taken: the run is waiting out its 60 s grace period.
+    until(
+        "the first SIGINT to be taken",
+        Duration::from_secs(5),
+        || run.stderr().contains("nothing more is sent"),
+    )
+    .await;
+    let at_first = received(&run.mock);
+    run.signal("INT");
+    let (status, took) = run.exit(Duration::from_secs(10)).await;
+    let stderr = run.stderr();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(took < Duration::from_secs(3), "{took:?}\n{stderr}");
+    assert!(stderr.contains("again: exiting at once"), "{stderr}");
+    assert_eq!(received(&run.mock), at_first, "sent after the first signal");
+    let _ = std::fs::remove_dir_all(&run.dir);
+}
