@@ -50,6 +50,74 @@ use crate::token::{TokenCache, TokenError};
 pub const LATE_TOLERANCE: Duration = Duration::from_millis(100);
 /// Accepted affiliations kept for retractions.
 const POOL: usize = 10_000;
+/// Retries of a report whose answer was lost (connection failed after it was
+/// sent), to learn whether the target stored it.
+const RESOLVE_RETRIES: u32 = 3;
+
+/// Outcomes after which a report may or may not have been stored: the request
+/// went out and no trustworthy answer came back.
+fn in_doubt(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Reset | Outcome::ReadTimeout | Outcome::Truncated | Outcome::InvalidBody
+    )
+}
+
+/// One request sent (or attempted) and its answer, not yet recorded.
+#[derive(Debug, Clone)]
+struct Sent {
+    outcome: Outcome,
+    numero: Option<String>,
+    latency: Option<Duration>,
+    service_time: Option<Duration>,
+}
+
+/// A report whose every attempt failed in transport: recorded after the load,
+/// once an end-of-run retry has told whether the target stored it.
+#[derive(Debug)]
+struct Unresolved {
+    service: Service,
+    shard: usize,
+    body: Bytes,
+    cache: Arc<TokenCache>,
+    lost: Vec<Sent>,
+}
+
+/// What became of a report whose answer was lost.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// A retry was answered NEG01: an earlier attempt had stored it.
+    StoredBefore,
+    /// The end-of-run retry stored it: no earlier attempt had.
+    SentAgain,
+    /// Not known: the retry failed too, or none was sent (a production
+    /// target, an interrupted run).
+    Unknown,
+}
+
+/// The reconciliation's view of the reports whose answers were lost.
+#[derive(Debug, Default, Clone)]
+pub struct Doubts {
+    /// (service, numeroRadicado) of every `unknown_outcome`.
+    pub unknown_outcome: Vec<(Service, String)>,
+    /// Retries answered NEG01 (recognised as idempotent duplicates).
+    pub idempotent_duplicates: u64,
+    /// Reports left unresolved by the run's retries and what became of them.
+    pub unresolved: Vec<(Service, String, Resolution)>,
+}
+
+/// The `numeroRadicado` of a report body (empty when it has none).
+fn radicado_of(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct R {
+        #[serde(rename = "numeroRadicado", default)]
+        numero_radicado: String,
+    }
+    serde_json::from_slice::<R>(body)
+        .map(|r| r.numero_radicado)
+        .unwrap_or_default()
+}
 
 /// The production caps, enforced on every report request before it is sent:
 /// requests are spaced at least `1 / max_rate` apart, none starts after
@@ -284,6 +352,9 @@ pub struct RunContext {
     interruption: Mutex<Option<Interruption>>,
     /// The attack has ended: a signal now interrupts nothing.
     finished: AtomicBool,
+    /// Reports whose answers were lost: confirmed, and still unresolved.
+    doubts: Mutex<Doubts>,
+    unresolved: Mutex<Vec<Unresolved>>,
 }
 
 fn service_index(s: Service) -> usize {
@@ -696,9 +767,9 @@ impl RunContext {
             .await
     }
 
-    /// Send one request (retrying once after a 401 with a fresh token), record
-    /// it, and return its outcome and `numeroTransaccion`.
-    async fn send_with(
+    /// Send one request (retrying once after a 401 with a fresh token) and
+    /// return its answer, not recorded; `None` when a stopping run sent nothing.
+    async fn attempt(
         &self,
         user: &mut GooseUser,
         cache: &TokenCache,
@@ -706,7 +777,7 @@ impl RunContext {
         body: Bytes,
         due: Instant,
         expect: &Expect,
-    ) -> (Outcome, Option<String>) {
+    ) -> Option<Sent> {
         let url = &self.urls[service_index(service)];
         let mut sent_at = None;
         let mut result = None;
@@ -794,20 +865,242 @@ impl RunContext {
         }
         if sent_at.is_none() && result == Some((Outcome::Interrupted, None)) {
             // Stopped before anything went out: nothing to record.
-            return (Outcome::Interrupted, None);
+            return None;
         }
         let (outcome, numero) = result.unwrap_or((Outcome::AuthFailed, None));
         let end = Instant::now();
-        let latency = sent_at.map(|_| end - due);
-        let service_time = sent_at.map(|s| end - s);
+        Some(Sent {
+            outcome,
+            numero,
+            latency: sent_at.map(|_| end - due),
+            service_time: sent_at.map(|s| end - s),
+        })
+    }
+
+    fn record(&self, shard: usize, service: Service, sent: &Sent) {
         self.metrics.record(
-            user.weighted_users_index,
+            shard,
             service,
-            outcome.clone(),
-            latency,
-            service_time,
+            sent.outcome.clone(),
+            sent.latency,
+            sent.service_time,
         );
-        (outcome, numero)
+    }
+
+    /// The target stored `body` though the harness saw no answer: count it,
+    /// list its radicado.
+    fn confirm_stored(&self, service: Service, body: &[u8]) {
+        self.stored[service_index(service)].fetch_add(1, Ordering::Relaxed);
+        let mut d = self
+            .doubts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        d.unknown_outcome.push((service, radicado_of(body)));
+        d.idempotent_duplicates += 1;
+    }
+
+    /// Send one request, record it and return its outcome and
+    /// `numeroTransaccion`. A valid report whose answer was lost after it went
+    /// out (reset, timeout, truncated or unreadable answer) is sent again, up
+    /// to [`RESOLVE_RETRIES`] times, to learn whether the target stored it: an
+    /// `OK` means it had not (the lost attempts keep their classes); a `NEG01`
+    /// duplicate means it had — every lost attempt becomes `unknown_outcome`
+    /// (its answer was lost and the record it carried exists), the retry is an
+    /// idempotent duplicate (`ok`) and the radicado is listed once.
+    async fn send_with(
+        &self,
+        user: &mut GooseUser,
+        cache: &TokenCache,
+        service: Service,
+        body: Bytes,
+        due: Instant,
+        expect: &Expect,
+    ) -> (Outcome, Option<String>) {
+        let shard = user.weighted_users_index;
+        let Some(first) = self
+            .attempt(user, cache, service, body.clone(), due, expect)
+            .await
+        else {
+            return (Outcome::Interrupted, None);
+        };
+        if !(matches!(expect, Expect::Accepted) && in_doubt(&first.outcome)) {
+            self.record(shard, service, &first);
+            return (first.outcome, first.numero);
+        }
+        let mut lost = vec![first];
+        let end = self.started().map(|s| s + self.duration);
+        for k in 0..RESOLVE_RETRIES {
+            // Back off 100, 200, 400 ms; never past the run's end.
+            let at = Instant::now() + Duration::from_millis(100 << k);
+            if end.is_some_and(|e| at >= e) || !self.sleep_until(at).await {
+                break;
+            }
+            if let (Some(limiter), Some(start)) = (&self.limiter, self.started())
+                && self.unless_stopped(limiter.admit(start, 1)).await != Some(true)
+            {
+                break;
+            }
+            let Some(retry) = self
+                .attempt(user, cache, service, body.clone(), Instant::now(), expect)
+                .await
+            else {
+                break;
+            };
+            if in_doubt(&retry.outcome) {
+                lost.push(retry);
+                continue;
+            }
+            let outcome = retry.outcome.clone();
+            let numero = retry.numero.clone();
+            self.settle(shard, service, &body, lost, retry);
+            return match outcome {
+                Outcome::Business(c) if c == "NEG01" => (Outcome::Ok, None),
+                o => (o, numero),
+            };
+        }
+        let cache = self
+            .tokens
+            .iter()
+            .chain(self.others.values())
+            .find(|c| std::ptr::eq(c.as_ref(), cache))
+            .cloned();
+        let outcome = lost[0].outcome.clone();
+        match cache {
+            Some(cache) => self
+                .unresolved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(Unresolved {
+                    service,
+                    shard,
+                    body,
+                    cache,
+                    lost,
+                }),
+            None => {
+                for l in &lost {
+                    self.record(shard, service, l);
+                }
+            }
+        }
+        (outcome, None)
+    }
+
+    /// Record the `lost` attempts of a report and the `answer` that settled
+    /// its fate: NEG01 — stored by one of them: each is `unknown_outcome`, the
+    /// answer an idempotent duplicate (`ok`), the radicado listed; otherwise
+    /// each keeps its class. Whether it was NEG01.
+    fn settle(
+        &self,
+        shard: usize,
+        service: Service,
+        body: &[u8],
+        lost: Vec<Sent>,
+        answer: Sent,
+    ) -> bool {
+        let duplicate = answer.outcome == Outcome::Business("NEG01".into());
+        for mut l in lost {
+            if duplicate {
+                l.outcome = Outcome::UnknownOutcome;
+            }
+            self.record(shard, service, &l);
+        }
+        if duplicate {
+            self.confirm_stored(service, body);
+            let confirmed = Sent {
+                outcome: Outcome::Ok,
+                ..answer
+            };
+            self.record(shard, service, &confirmed);
+        } else {
+            self.record(shard, service, &answer);
+        }
+        duplicate
+    }
+
+    /// After the load: send every report still unresolved once more (when
+    /// `resend`) and record its lost attempt with what that taught — NEG01:
+    /// `unknown_outcome`, listed; OK: its own class (the report is stored
+    /// now); no answer or no resend: its own class, listed as unknown.
+    pub async fn resolve_after_load(&self, resend: bool) {
+        let pending = std::mem::take(
+            &mut *self
+                .unresolved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for u in pending {
+            let radicado = radicado_of(&u.body);
+            let retry = if resend {
+                self.resend(&u.cache, u.service, u.body.clone()).await
+            } else {
+                None
+            };
+            let resolution = match retry {
+                Some(r) if !in_doubt(&r.outcome) => {
+                    let ok = r.outcome.is_ok();
+                    if self.settle(u.shard, u.service, &u.body, u.lost, r) {
+                        Resolution::StoredBefore
+                    } else if ok {
+                        Resolution::SentAgain
+                    } else {
+                        Resolution::Unknown
+                    }
+                }
+                other => {
+                    for l in u.lost.iter().chain(other.iter()) {
+                        self.record(u.shard, u.service, l);
+                    }
+                    Resolution::Unknown
+                }
+            };
+            self.doubts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unresolved
+                .push((u.service, radicado, resolution));
+        }
+        self.metrics.harvest(true);
+    }
+
+    /// One report sent outside Goose (after the load), classified.
+    async fn resend(&self, cache: &TokenCache, service: Service, body: Bytes) -> Option<Sent> {
+        let token = cache.get().await.ok()?;
+        let start = Instant::now();
+        let answer = self
+            .http
+            .post(self.urls[service_index(service)].clone())
+            .header(AUTHORIZATION, token.bearer.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body)
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let (outcome, numero) = match answer {
+            Ok(r) => {
+                let status = r.status();
+                match r.bytes().await {
+                    Ok(b) => self.classify(service, status, &b, &Expect::Accepted),
+                    Err(e) => (Outcome::of_transport(&e), None),
+                }
+            }
+            Err(e) => (Outcome::of_transport(&e), None),
+        };
+        let took = start.elapsed();
+        Some(Sent {
+            outcome,
+            numero,
+            latency: Some(took),
+            service_time: Some(took),
+        })
+    }
+
+    /// Reports whose answers were lost, as the reconciliation lists them.
+    pub fn doubts(&self) -> Doubts {
+        self.doubts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A request in flight has ended; the last one of a stopping run says so.
@@ -953,6 +1246,8 @@ pub fn prepare(
         settled: Notify::new(),
         interruption: Mutex::new(None),
         finished: AtomicBool::new(false),
+        doubts: Mutex::new(Doubts::default()),
+        unresolved: Mutex::new(Vec::new()),
     }))
 }
 

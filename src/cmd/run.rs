@@ -635,6 +635,15 @@ pub async fn run_prepared(
     }
     let base_url = target.base_url.clone();
     let faults = FaultTarget::new(&scenario, mock.as_ref(), &http, &base_url).await?;
+    // An `mss-mock` on this machine as the target (one process, not a worker
+    // of several): reconcile with what it stores during this run.
+    let remote_before = if mock.is_none() && worker.1 <= 1 && is_loopback_url(&base_url) {
+        remote_accepted(&http, &base_url).await
+    } else {
+        None
+    };
+    let stats_http = http.clone();
+    let is_production = target.caps.is_some();
     let ctx = engine::prepare(&scenario, target, http, worker).map_err(usage)?;
     // Only a real signal (the binary's handlers) reaches this: in-process runs
     // never trigger Goose's process-wide killswitch.
@@ -672,6 +681,21 @@ pub async fn run_prepared(
         None => Value::Null,
     };
     result.map_err(usage)?;
+    // Reports whose answers were lost and whose retries failed too: one more
+    // try now that the load (and any fault) is over — never against
+    // production, nor after a stop.
+    ctx.resolve_after_load(!is_production && ctx.interruption().is_none())
+        .await;
+    let target_accepted = match (&mock, remote_before) {
+        (Some(m), _) => Some(accepted_of(&m.stats())),
+        (None, Some(before)) => remote_accepted(&stats_http, &base_url).await.map(|after| {
+            [
+                after[0].saturating_sub(before[0]),
+                after[1].saturating_sub(before[1]),
+            ]
+        }),
+        _ => None,
+    };
     let ended_at: DateTime<Utc> = Utc::now();
     if let Some(fatal) = ctx.fatal() {
         return Err(usage(fatal));
@@ -680,7 +704,7 @@ pub async fn run_prepared(
         &dir,
         &scenario,
         &ctx,
-        mock.as_ref(),
+        target_accepted,
         target_label,
         started_at,
         ended_at,
@@ -700,6 +724,38 @@ pub async fn run_prepared(
         None => 1,
     };
     Ok(RunOutcome { exit, dir, summary })
+}
+
+/// Whether `url`'s host is this machine by name.
+fn is_loopback_url(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .is_some_and(|h| crate::connect::is_local_host(&h))
+}
+
+/// Records accepted per service by a mock's stats.
+fn accepted_of(stats: &Value) -> [u64; 2] {
+    Service::ALL.map(|s| {
+        stats["services"][s.name()]["accepted"]
+            .as_u64()
+            .unwrap_or(0)
+    })
+}
+
+/// The accepted records of an `mss-mock` at `base_url` (`None` when the
+/// target is not one: no `/__admin/stats`).
+async fn remote_accepted(http: &reqwest::Client, base_url: &str) -> Option<[u64; 2]> {
+    let url = format!("{}/__admin/stats", base_url.trim_end_matches('/'));
+    let r = http
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()
+        .filter(|r| r.status().is_success())?;
+    let stats: Value = r.json().await.ok()?;
+    stats["services"].is_object().then(|| accepted_of(&stats))
 }
 
 /// Where a scenario's faults go: the embedded mock, or an `mss-mock` on this
@@ -905,7 +961,7 @@ fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
     ctx: &RunContext,
-    mock: Option<&mss_mock::Mock>,
+    target_accepted: Option<[u64; 2]>,
     target_label: &str,
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
@@ -967,19 +1023,23 @@ fn write_outputs(
     }
     let thresholds = thresholds_json(scenario, &totals, seconds);
     let (stages, highest) = plateaus(scenario, seconds, &|from, to| metrics.window(from, to));
-    let reconciliation = match mock {
-        Some(m) => {
-            let stats = m.stats();
+    let doubts = ctx.doubts();
+    let reconciliation = match target_accepted {
+        Some(accepted) => {
             let stored = ctx.stored();
             let mut per = serde_json::Map::new();
             let mut ok = true;
             for (i, s) in Service::ALL.into_iter().enumerate() {
-                let target = stats["services"][s.name()]["accepted"]
-                    .as_u64()
-                    .unwrap_or(0);
+                let target = accepted[i];
                 let harness = stored[i];
-                // A request abandoned by a stop may or may not have been stored.
-                let unanswered = interrupted_per(s);
+                // A request abandoned by a stop, or left unresolved, may or may
+                // not have been stored.
+                let unanswered = interrupted_per(s)
+                    + doubts
+                        .unresolved
+                        .iter()
+                        .filter(|(svc, _, r)| *svc == s && *r == engine::Resolution::Unknown)
+                        .count() as u64;
                 let lost = harness.saturating_sub(target);
                 let duplicated = target.saturating_sub(harness + unanswered);
                 ok &= lost == 0 && duplicated == 0;
@@ -998,6 +1058,20 @@ fn write_outputs(
         }
         None => json!({"checked": false, "ok": Value::Null, "services": {}}),
     };
+    let mut reconciliation = reconciliation;
+    reconciliation["unknown_outcome"] = doubts
+        .unknown_outcome
+        .iter()
+        .map(|(s, r)| json!({"service": s.name(), "numeroRadicado": r}))
+        .collect::<Vec<_>>()
+        .into();
+    reconciliation["idempotent_duplicates"] = doubts.idempotent_duplicates.into();
+    reconciliation["unresolved"] = doubts
+        .unresolved
+        .iter()
+        .map(|(s, r, how)| json!({"service": s.name(), "numeroRadicado": r, "resolution": how}))
+        .collect::<Vec<_>>()
+        .into();
     let summary = json!({
         "schema_version": 1,
         "version": env!("CARGO_PKG_VERSION"),
