@@ -1469,7 +1469,6 @@ async fn pace(
     req: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    let start = tokio::time::Instant::now();
     let _permit = match &mock.inner.gate {
         Some(gate) => match gate.admit().await {
             Some(p) => Some(p),
@@ -1477,6 +1476,8 @@ async fn pace(
         },
         None => None,
     };
+    // The service time counts from admission: a slot is held for all of it.
+    let start = tokio::time::Instant::now();
     let set = mock.faults();
     let plan = if set.is_empty() {
         faults::Plan::default()
