@@ -1018,6 +1018,33 @@ impl RunContext {
         duplicate
     }
 
+    /// After the load: the schedule's tickets no sender took (every one was
+    /// still busy — a hanging target — when the run ended) are `dropped`, each
+    /// under the service its work would have gone to; not after a stop or a
+    /// production cap, which end the sending on purpose.
+    pub fn drop_untaken(&self) {
+        let Some(schedule) = &self.schedule else {
+            return;
+        };
+        if self.halted() || self.limiter.as_ref().is_some_and(|l| l.reached().is_some()) {
+            return;
+        }
+        let untaken = schedule.untaken();
+        let mut data = self
+            .data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for _ in 0..untaken {
+            let service = match data.next() {
+                Ok(Work::Single { service, .. }) => service,
+                Ok(Work::Case(c)) => c.probe.service,
+                Err(_) => Service::Afiliacion,
+            };
+            self.metrics
+                .record(0, service, Outcome::Dropped, None, None);
+        }
+    }
+
     /// After the load: send every report still unresolved once more (when
     /// `resend`) and record its lost attempt with what that taught — NEG01:
     /// `unknown_outcome`, listed; OK: its own class (the report is stored

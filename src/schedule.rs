@@ -133,6 +133,18 @@ impl ArrivalSchedule {
         let n = k.checked_mul(count)?.checked_add(index)?;
         self.due(n).map(|due| Ticket { n, due })
     }
+
+    /// Tickets of this sender's share never taken (every sender was still
+    /// busy when the run ended): requests the schedule planned and nobody sent.
+    pub fn untaken(&self) -> u64 {
+        let (index, count) = self.share;
+        let mine = if index < self.total {
+            (self.total - index).div_ceil(count)
+        } else {
+            0
+        };
+        mine.saturating_sub(self.next.load(Ordering::Relaxed))
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +157,16 @@ mod tests {
             rate,
             duration: Span(Duration::from_secs(secs)),
         }
+    }
+
+    #[test]
+    fn untaken_tickets_are_counted_per_share() {
+        let s = ArrivalSchedule::new(10.0, &[stage(10.0, 1)]).with_share(1, 3);
+        assert_eq!(s.untaken(), 3, "tickets 1, 4, 7 of 10");
+        assert!(s.next_ticket().is_some());
+        assert_eq!(s.untaken(), 2);
+        while s.next_ticket().is_some() {}
+        assert_eq!(s.untaken(), 0);
     }
 
     #[test]

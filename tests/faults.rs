@@ -501,3 +501,40 @@ async fn the_admin_api_sets_lists_and_clears_faults() {
     let cleared = mock.admin(Method::DELETE, "/__admin/faults", "").await;
     assert_eq!(cleared["faults"], Value::Array(vec![]));
 }
+
+/// A target that never answers holds the harness to `max_in_flight`: the
+/// requests beyond it are `dropped` at their due time, not queued, so the
+/// harness's memory is bounded however long the target hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_target_holds_the_harness_to_max_in_flight() {
+    let text = r#"
+name = "fault-hang-all"
+faults = [{kind = "hang", route = "reports", hold_s = 30}]
+[target]
+url = "mock"
+[load]
+model = "open"
+stages = [{ rate = 200, duration = "2s" }]
+max_in_flight = 10
+[http]
+timeout = "1s"
+"#;
+    let scenario = Scenario::parse(text, Path::new("hang.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let dir = crate::util::temp_dir("fault-hang-all");
+    run_scenario(scenario, Some(dir.clone()))
+        .await
+        .expect("run");
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("summary.json")).expect("summary.json"),
+    )
+    .expect("json");
+    // 10 senders, each holding a request for the 1 s timeout (and its
+    // retries): at most 10 × 2 s / 1 s sent, the other ~380 dropped.
+    let sent = summary["faults"]["injected"]["hang"].as_u64().unwrap_or(0);
+    assert!((1..=30).contains(&sent), "{sent} requests reached the mock");
+    assert!(
+        summary["dropped"].as_u64() >= Some(300),
+        "dropped {}",
+        summary["dropped"]
+    );
+}

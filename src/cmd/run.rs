@@ -684,6 +684,7 @@ pub async fn run_prepared(
     // Reports whose answers were lost and whose retries failed too: one more
     // try now that the load (and any fault) is over — never against
     // production, nor after a stop.
+    ctx.drop_untaken();
     ctx.resolve_after_load(!is_production && ctx.interruption().is_none())
         .await;
     let target_accepted = match (&mock, remote_before) {
