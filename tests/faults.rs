@@ -538,3 +538,92 @@ timeout = "1s"
         summary["dropped"]
     );
 }
+
+/// "Reconciliation lists exactly those radicados", against the records
+/// themselves: the binary runs against an `mss-mock` on a socket with answers
+/// lost after commit; every listed radicado is a record of the mock, and the
+/// records are exactly the acknowledged ones plus the listed ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listed_radicados_are_exactly_the_records_stored_without_an_ok() {
+    let mock = crate::util::TestMock::new();
+    let base = mock.serve().await;
+    let cred = mock.cred("230301").clone();
+    let dir = crate::util::temp_dir("fault-listed");
+    let file = dir.join("lost.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "lost-after-commit"
+faults = [{{kind = "reset_after_commit", route = "reports", probability = 0.25, seed = 21}}]
+[target]
+url = "{base}"
+allowed_hosts = ["127.0.0.1"]
+[credentials]
+username_env = "LOST_USER"
+password_env = "LOST_PASSWORD"
+client_id_env = "LOST_CLIENT"
+[load]
+model = "open"
+stages = [{{ rate = 40, duration = "2s" }}]
+max_in_flight = 20
+"#
+        ),
+    )
+    .expect("scenario");
+    let out = dir.join("run");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"));
+    command
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .env("LOST_USER", &cred.username)
+        .env("LOST_PASSWORD", &cred.password)
+        .env("LOST_CLIENT", &cred.client_id)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // The mock serves on this runtime while the binary runs.
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await
+        .expect("join")
+        .expect("run");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(status.code(), Some(0), "{:#}", summary["reconciliation"]);
+    let r = &summary["reconciliation"];
+    assert_eq!(
+        r["checked"], true,
+        "an mss-mock on this machine is reconciled: {r:#}"
+    );
+    assert_eq!(r["ok"], true, "{r:#}");
+    let records: std::collections::HashSet<String> = mock
+        .mock
+        .records_page(0, 100_000)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["numeroRadicado"].as_str().map(str::to_owned))
+        .collect();
+    let listed: Vec<String> = r["unknown_outcome"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|x| x["numeroRadicado"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!listed.is_empty(), "{r:#}");
+    for l in &listed {
+        assert!(records.contains(l), "{l} is listed but not stored");
+    }
+    let accepted: u64 = SERVICES
+        .iter()
+        .map(|s| summary["services"][s]["accepted"].as_u64().unwrap_or(0))
+        .sum();
+    // `accepted` counts the acknowledged reports and one idempotent duplicate
+    // per listed radicado.
+    let acknowledged = accepted - listed.len() as u64;
+    assert_eq!(
+        records.len() as u64,
+        acknowledged + listed.len() as u64,
+        "the mock's records are the acknowledged ones and the listed ones"
+    );
+}
