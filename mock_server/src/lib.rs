@@ -635,10 +635,9 @@ impl Mock {
     /// names the fault and the key that is wrong.
     pub fn set_faults(&self, specs: &[FaultSpec]) -> Result<(), String> {
         let set = FaultSet::compile(specs)?;
-        if set.is_empty() {
-            // The clock comes back when the faults go.
-            self.inner.clock.set_skew(0);
-        }
+        // The clock comes back when the faults go (a new set's skew, if it
+        // has one, applies from its first request).
+        self.inner.clock.set_skew(0);
         *self
             .inner
             .faults

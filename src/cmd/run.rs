@@ -257,9 +257,39 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
         .block_on(async {
             // Before Goose initialises, so that its Ctrl-C handler stays out.
             crate::interrupt::install()?;
+            // And its logger: Goose warns on stderr about every failed request,
+            // which a run against a failing target (or a fault rehearsal) would
+            // flood; the harness classifies them in its outputs instead.
+            GooseErrorsOnly::install();
             run_scenario_with(scenario, args.out.clone(), &options).await
         })
         .map(Some)
+}
+
+/// The process's logger during a run: Goose's errors only, on stderr.
+struct GooseErrorsOnly;
+
+impl log::Log for GooseErrorsOnly {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Error
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("goose: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+impl GooseErrorsOnly {
+    fn install() {
+        static LOGGER: GooseErrorsOnly = GooseErrorsOnly;
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(log::LevelFilter::Error);
+        }
+    }
 }
 
 /// The host of a URL target, lower-cased.
