@@ -7,6 +7,7 @@ mod cli;
 mod compare;
 mod conform;
 mod deploy;
+mod fuzz;
 mod garbage;
 mod informe;
 mod invalid_variants;
