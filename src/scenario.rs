@@ -46,20 +46,32 @@ pub enum ScenarioError {
     },
 }
 
-/// A duration written as text: `"250ms"`, `"20s"`, `"5m"`, `"1h 30m"`.
+/// A duration written as text: `"250ms"`, `"20s"`, `"5m"`, `"1h 30m"`; at most
+/// [`Span::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Span(pub Duration);
+
+impl Span {
+    /// The longest duration a scenario may write: a year (366 days). Longer ones
+    /// are typos, and would overflow the sums and instants a run computes from
+    /// them (the stages' total, ramp + run time, start + duration).
+    pub const MAX: Duration = Duration::from_secs(366 * 86_400);
+}
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim())
-            .map(Span)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "{text:?} is not a duration like \"500ms\", \"20s\" or \"5m\": {e}"
-                ))
-            })
+        let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration like \"500ms\", \"20s\" or \"5m\": {e}"
+            ))
+        })?;
+        if duration > Span::MAX {
+            return Err(serde::de::Error::custom(format!(
+                "{text:?} is longer than a year (366 days)"
+            )));
+        }
+        Ok(Span(duration))
     }
 }
 
@@ -1066,6 +1078,51 @@ mod tests {
         let (_, smoke) = BUILT_IN[0];
         assert!(smoke.contains(replace), "{replace}");
         Scenario::parse(&smoke.replacen(replace, by, 1), Path::new("s.toml"))
+    }
+
+    #[test]
+    fn durations_longer_than_a_year_are_refused() {
+        // Found by tests/fuzz.rs: each of these once overflowed a sum of
+        // durations (the stages' total, ramp + run time) and panicked, in
+        // `parse` itself for a production target.
+        let huge = "\"18446744073709551615s\"";
+        let cases = [
+            (
+                "duration = \"20s\"",
+                format!("duration = {huge}"),
+                "load.stages",
+            ),
+            (
+                "[thresholds]",
+                format!("[production]\nmax_duration = {huge}\n[thresholds]"),
+                "production.max_duration",
+            ),
+            (
+                "[thresholds]",
+                format!("[token]\nrefresh_margin = {huge}\n[thresholds]"),
+                "token.refresh_margin",
+            ),
+        ];
+        for (replace, by, key) in cases {
+            let err = with(replace, &by).expect_err(key).to_string();
+            assert!(
+                err.contains(key) && err.contains("longer than a year"),
+                "{err}"
+            );
+        }
+        let production = "name = \"p\"\n[target]\nurl = \"https://ministerio.test\"\n\
+            allowed_hosts = [\"ministerio.test\"]\n[credentials]\nfile = \"c.toml\"\n\
+            [load]\nmodel = \"open\"\nmax_in_flight = 1\nstages = [\
+            { rate = 1, duration = \"1s\" }, { rate = 1, duration = \"18446744073709551615s\" }]\n";
+        let err = Scenario::parse(production, Path::new("p.toml")).expect_err("too long");
+        assert!(err.to_string().contains("longer than a year"), "{err}");
+        let closed = "name = \"c\"\n[target]\nurl = \"mock\"\n[load]\nmodel = \"closed\"\n\
+            users = 1\nramp = \"1s\"\nrun_time = \"18446744073709551615s\"\n";
+        let err = Scenario::parse(closed, Path::new("c.toml")).expect_err("too long");
+        assert!(err.to_string().contains("load.run_time"), "{err}");
+        // A year is still a duration.
+        let year = with("duration = \"20s\"", "duration = \"366days\"").expect("a year");
+        assert_eq!(year.duration(), Span::MAX);
     }
 
     #[test]

@@ -123,7 +123,9 @@ impl ArrivalSchedule {
             .rev()
             .find(|s| s.before <= target && s.arrivals() > 0.0)?;
         let t = seg.start + seg.time_of(target - seg.before).min(seg.length);
-        Some(Duration::from_secs_f64(t))
+        // A rate so small that its square underflows (1e-200 req/s) puts the
+        // first arrival a hair before 0.
+        Some(Duration::from_secs_f64(t.max(0.0)))
     }
 
     /// The next ticket of this sender's share, or `None` when the schedule is done.
@@ -215,6 +217,17 @@ mod tests {
             .collect();
         merged.sort_unstable();
         assert_eq!(merged, (0..all.total()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_tiny_start_rate_is_due_at_zero() {
+        // Found by tests/fuzz.rs: from 5e-324 req/s, the first arrival came out
+        // at -5e-324/slope seconds and Duration::from_secs_f64 panicked.
+        for start in [5e-324, 1e-200] {
+            let s = ArrivalSchedule::new(start, &[stage(50.0, 20)]);
+            assert_eq!(s.due(0), Some(Duration::ZERO), "{start}");
+            assert!(s.next_ticket().is_some());
+        }
     }
 
     #[test]

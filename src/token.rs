@@ -26,6 +26,9 @@ use tokio::time::Instant;
 
 use crate::secret::Secret;
 
+/// Longest token lifetime taken from a server's answer (the protocol's is 300 s).
+const MAX_LIFETIME_SECONDS: u64 = 86_400;
+
 /// The three values of a token request.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -346,7 +349,9 @@ impl TokenCache {
             match answer {
                 Some((answer, bearer)) => {
                     self.record(started, true);
-                    let lifetime = Duration::from_secs(answer.expires_in);
+                    // A server's `expires_in` is input: a day at most, so that
+                    // no answer can overflow the instants below.
+                    let lifetime = Duration::from_secs(answer.expires_in.min(MAX_LIFETIME_SECONDS));
                     let jitter = if self.policy.jitter.is_zero() {
                         Duration::ZERO
                     } else {

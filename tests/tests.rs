@@ -8,6 +8,7 @@ mod compare;
 mod conform;
 mod deploy;
 mod faults;
+mod fuzz;
 mod garbage;
 mod informe;
 mod interrupt;

@@ -177,3 +177,37 @@ async fn a_failing_endpoint_is_asked_once_per_retry_after() {
     assert_eq!(calls.load(Ordering::Relaxed), 2);
     assert_eq!(cache.stats().failures, 2);
 }
+
+/// A token endpoint's `expires_in` is input: the largest number JSON can
+/// carry as u64 neither panics nor keeps a token forever (a day at most).
+#[tokio::test]
+async fn a_huge_expires_in_is_capped_not_a_panic() {
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(|| async {
+            (
+                [("content-type", "application/json")],
+                r#"{"access_token":"huge","token_type":"bearer","expires_in":18446744073709551615}"#,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let cache = TokenCache::new(
+        reqwest::Client::new(),
+        format!("http://{addr}/token"),
+        Credentials {
+            username: "u".into(),
+            password: Secret::new("p".to_owned()),
+            client_id: "c".into(),
+        },
+        policy(0),
+    );
+    let token = cache.get().await.expect("a token");
+    let left = token.expires_at - tokio::time::Instant::now();
+    assert!(left <= Duration::from_secs(86_400), "{left:?}");
+    assert!(left > Duration::from_secs(86_000), "{left:?}");
+}
