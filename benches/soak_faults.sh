@@ -2,9 +2,9 @@
 # Issue 6's soak: MINUTES (default 10) at 200 req/s against the mock as its own
 # process, with mixed faults all along (delays, resets, 503s, truncated and
 # malformed answers, hangs, answers lost after commit) and incidents every two
-# minutes, the first within minute 1 (a 5 s stall that fills max_in_flight,
-# early token revocation, a token outage, a clock skew): memory may rise to the
-# high-water mark of the first incident, but must not grow with the next ones. The
+# minutes, the first within minute 1 (5 s stalls that fill max_in_flight,
+# early token revocation during a token outage, a clock skew): memory may rise to
+# the high-water mark of the first incidents, but must not grow with the next. The
 # resident sets of the harness and of the mock are sampled every 10 s; prints
 # each at minute 1 and at the last minute with their ratio (goal 0.90–1.10), the
 # error classes, and the reconciliation (exact: nothing lost, nothing duplicated,
@@ -39,13 +39,17 @@ client_id = "soak-client"
 administradora = "230301"
 TOML
 
-# Every two minutes from 30 s: a stall, then revocation, a token outage, a skew.
+# A 5 s stall every 40 s from 15 s (two within minute 1, so that minute 1 has
+# seen the incidents the later minutes see); every two minutes a token outage
+# that the early revocation inside it runs into, and a clock ten days back.
 incidents() {
   local t
-  for ((t = 30; t + 60 < seconds; t += 120)); do
+  for ((t = 15; t + 5 < seconds; t += 40)); do
     echo "  { kind = \"stall\", at = \"${t}s\", duration = \"5s\" },"
+  done
+  for ((t = 30; t + 60 < seconds; t += 120)); do
+    echo "  { kind = \"token_outage\", route = \"token\", at = \"$((t + 10))s\", duration = \"20s\", retry_after_s = 2 },"
     echo "  { kind = \"revoke_tokens\", at = \"$((t + 15))s\", duration = \"10s\" },"
-    echo "  { kind = \"token_outage\", route = \"token\", at = \"$((t + 30))s\", duration = \"20s\", retry_after_s = 2 },"
     echo "  { kind = \"clock_skew\", route = \"reports\", seconds = -864000, at = \"$((t + 55))s\", duration = \"5s\" },"
   done
 }
@@ -75,7 +79,7 @@ client_id_env = "SOAK_CLIENT"
 [load]
 model = "open"
 stages = [{ rate = 200, duration = "${minutes}m" }]
-max_in_flight = 1000
+max_in_flight = 300
 [http]
 timeout = "2s"
 [data]

@@ -63,6 +63,12 @@ fn in_doubt(outcome: &Outcome) -> bool {
     )
 }
 
+/// Answers that tell whether a lost report was stored: `OK` (it was not, and
+/// now is) or `NEG01` (it was).
+fn settles(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Ok) || *outcome == Outcome::Business("NEG01".into())
+}
+
 /// One request sent (or attempted) and its answer, not yet recorded.
 #[derive(Debug, Clone)]
 struct Sent {
@@ -950,6 +956,12 @@ impl RunContext {
                 lost.push(retry);
                 continue;
             }
+            if !settles(&retry.outcome) {
+                // Refused for a reason of its own (a 503, a 429, a rule the
+                // target's clock broke): nothing learnt about the lost ones.
+                self.record(shard, service, &retry);
+                continue;
+            }
             let outcome = retry.outcome.clone();
             let numero = retry.numero.clone();
             self.settle(shard, service, &body, lost, retry);
@@ -1064,14 +1076,11 @@ impl RunContext {
                 None
             };
             let resolution = match retry {
-                Some(r) if !in_doubt(&r.outcome) => {
-                    let ok = r.outcome.is_ok();
+                Some(r) if settles(&r.outcome) => {
                     if self.settle(u.shard, u.service, &u.body, u.lost, r) {
                         Resolution::StoredBefore
-                    } else if ok {
-                        Resolution::SentAgain
                     } else {
-                        Resolution::Unknown
+                        Resolution::SentAgain
                     }
                 }
                 other => {
