@@ -1057,6 +1057,54 @@ impl RunContext {
         }
     }
 
+    /// During the load (every few seconds, never against production): send
+    /// every unresolved report once more, so that its fate is learnt while the
+    /// target still remembers it (a mock forgets old duplicate fingerprints);
+    /// settled ones are recorded and listed, the others wait for the next pass.
+    pub async fn resolve_pending(&self) {
+        let pending = std::mem::take(
+            &mut *self
+                .unresolved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let mut waiting = Vec::new();
+        for mut u in pending {
+            if self.halted() {
+                waiting.push(u);
+                continue;
+            }
+            match self.resend(&u.cache, u.service, u.body.clone()).await {
+                Some(r) if settles(&r.outcome) => {
+                    let radicado = radicado_of(&u.body);
+                    let resolution = if self.settle(u.shard, u.service, &u.body, u.lost, r) {
+                        Resolution::StoredBefore
+                    } else {
+                        Resolution::SentAgain
+                    };
+                    self.doubts
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .unresolved
+                        .push((u.service, radicado, resolution));
+                }
+                Some(r) if in_doubt(&r.outcome) => {
+                    u.lost.push(r);
+                    waiting.push(u);
+                }
+                Some(r) => {
+                    self.record(u.shard, u.service, &r);
+                    waiting.push(u);
+                }
+                None => waiting.push(u),
+            }
+        }
+        self.unresolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(waiting);
+    }
+
     /// After the load: send every report still unresolved once more (when
     /// `resend`) and record its lost attempt with what that taught — NEG01:
     /// `unknown_outcome`, listed; OK: its own class (the report is stored

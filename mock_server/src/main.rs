@@ -10,6 +10,11 @@ struct Cli {
     args: mss_mock::cli::MockArgs,
 }
 
+/// mimalloc rather than glibc's malloc: memory stays flat through bursts of
+/// connections.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

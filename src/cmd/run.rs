@@ -702,7 +702,28 @@ pub async fn run_prepared(
         });
     }
     let goose_report = dir.join("goose-report.html").display().to_string();
+    // Reports whose answers were lost and whose retries failed too are sent
+    // again every few seconds while the target still remembers them.
+    let (stop_resolver, mut resolver_stopped) = tokio::sync::watch::channel(false);
+    let resolver = (!is_production).then(|| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => ctx.resolve_pending().await,
+                    // Never cut a pass short: its reports are out of the list.
+                    _ = resolver_stopped.changed() => break,
+                }
+            }
+        })
+    });
     let result = engine::execute(ctx.clone(), &scenario, Some(goose_report)).await;
+    let _ = stop_resolver.send(true);
+    if let Some(r) = resolver {
+        let _ = r.await;
+    }
     ctx.finish();
     stopper.abort();
     progress.abort();
