@@ -565,7 +565,7 @@ impl fmt::Display for Threshold {
 }
 
 /// The scenarios shipped in `scenarios/`, by name.
-pub const BUILT_IN: [(&str, &str); 6] = [
+pub const BUILT_IN: [(&str, &str); 7] = [
     ("smoke", include_str!("../scenarios/smoke.toml")),
     ("baseline", include_str!("../scenarios/baseline.toml")),
     ("go-live", include_str!("../scenarios/go-live.toml")),
@@ -575,6 +575,7 @@ pub const BUILT_IN: [(&str, &str); 6] = [
         "token-expiry",
         include_str!("../scenarios/token-expiry.toml"),
     ),
+    ("incident", include_str!("../scenarios/incident.toml")),
 ];
 
 impl Scenario {
