@@ -10,20 +10,6 @@ use serde_json::Value;
 
 const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
 
-const OUTPUTS: [&str; 11] = [
-    "summary.json",
-    "latency.hlog",
-    "histograms.hlog",
-    "token.hlog",
-    "timeseries.csv",
-    "errors.csv",
-    "report.html",
-    "report.md",
-    "junit.xml",
-    "scenario.toml",
-    "goose-report.html",
-];
-
 struct Ran {
     dir: PathBuf,
     summary: Value,
@@ -68,7 +54,7 @@ impl Ran {
     }
 
     fn assert_outputs(&self) {
-        for f in OUTPUTS {
+        for f in crate::run::OUTPUTS {
             let p = self.dir.join(f);
             assert!(
                 p.metadata().is_ok_and(|m| m.len() > 0),

@@ -209,19 +209,7 @@ async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() 
         "requests reached the mock after the signal"
     );
 
-    for file in [
-        "summary.json",
-        "latency.hlog",
-        "histograms.hlog",
-        "token.hlog",
-        "timeseries.csv",
-        "errors.csv",
-        "scenario.toml",
-        "goose-report.html",
-        "report.html",
-        "report.md",
-        "junit.xml",
-    ] {
+    for file in crate::run::OUTPUTS {
         assert!(run.out.join(file).is_file(), "{file} missing\n{stderr}");
     }
     let s = summary(&run.out);

@@ -43,6 +43,21 @@ pub fn assert_valid_junit(file: &Path) {
     }
 }
 
+/// Every file a run writes into its results folder.
+pub const OUTPUTS: [&str; 11] = [
+    "summary.json",
+    "latency.hlog",
+    "histograms.hlog",
+    "token.hlog",
+    "timeseries.csv",
+    "errors.csv",
+    "report.html",
+    "report.md",
+    "junit.xml",
+    "scenario.toml",
+    "goose-report.html",
+];
+
 pub fn summary_schema() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/summary.schema.json");
     let schema: Value =
@@ -80,18 +95,7 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         .await
         .expect("run");
     assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
-    for file in [
-        "summary.json",
-        "latency.hlog",
-        "timeseries.csv",
-        "errors.csv",
-        "scenario.toml",
-        "goose-report.html",
-        "histograms.hlog",
-        "report.html",
-        "report.md",
-        "junit.xml",
-    ] {
+    for file in OUTPUTS {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
     assert_valid_junit(&dir.join("junit.xml"));
