@@ -11,6 +11,7 @@ mod faults;
 mod fuzz;
 mod garbage;
 mod informe;
+mod init;
 mod interrupt;
 mod invalid_variants;
 mod load_acceptance;
