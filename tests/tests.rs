@@ -3,6 +3,7 @@
 mod util;
 
 mod calendar;
+mod ci_templates;
 mod cli;
 mod compare;
 mod conform;
