@@ -322,3 +322,48 @@ fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// GitHub's anchor of a Markdown heading: lower case, punctuation dropped,
+/// spaces as hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim_start_matches('#')
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The README's first screen says who it is for, the two commands, and links
+/// to "Against the ministry" and "Regression checks in your CI", whose
+/// anchors are headings of the README.
+#[test]
+fn the_readme_first_screen_leads_to_the_ministry_and_ci() {
+    let readme = template("README.md");
+    let first: String = readme.lines().take(30).collect::<Vec<_>>().join("\n");
+    for needle in [
+        "QA and integration teams",
+        "cargo run --release -- run",
+        "cargo test --workspace",
+    ] {
+        assert!(first.contains(needle), "first screen lacks {needle:?}");
+    }
+    let anchors: Vec<String> = readme
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(anchor)
+        .collect();
+    for title in ["Against the ministry", "Regression checks in your CI"] {
+        let link = first
+            .split(&format!("[**{title}**](#"))
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap_or_else(|| panic!("first screen has no link to {title:?}"));
+        assert!(
+            anchors.iter().any(|a| a == link),
+            "#{link} is no heading of README.md"
+        );
+    }
+}
