@@ -458,3 +458,54 @@ fn an_unknown_scenario_name_lists_the_shipped_ones() {
         assert!(err.contains(name), "{name} not named: {err}");
     }
 }
+
+/// After the load, the progress line says what the run still does: every
+/// report of this run loses its answer (the mock resets the connection), so
+/// the run resends them once the load is over, one by one against a mock
+/// answering in 100 ms — still at work when the line is printed at 5 s.
+#[test]
+fn after_the_load_the_progress_line_names_the_resending() {
+    let dir = temp_dir("lost");
+    let file = dir.join("lost.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "lost"
+faults = [{ kind = "reset", route = "reports" }]
+[target]
+url = "mock"
+[target.mock]
+latency = { distribution = "fixed", ms = 100 }
+[load]
+model = "open"
+stages = [{ rate = 20, duration = "3s" }]
+max_in_flight = 100
+"#,
+    )
+    .expect("scenario");
+    let out = harness(
+        &[
+            "run",
+            file.to_str().expect("utf-8"),
+            "--out",
+            dir.join("out").to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("[load of 3 s done, +") && l.contains("lost report")),
+        "{err}"
+    );
+    // The load's own count never runs past the planned duration.
+    for l in &lines {
+        if let Some((at, _)) = l.strip_prefix('[').and_then(|l| l.split_once("/   3 s]")) {
+            let at: u64 = at.trim().parse().expect("seconds");
+            assert!(at <= 3, "{l}\n{err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -30,7 +30,7 @@ use crate::token::{Credentials, TokenCache, TokenPolicy};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// A scenario file, or the name of a shipped one (smoke, baseline, go-live,
-    /// soak, spike, token-expiry).
+    /// soak, spike, token-expiry, incident).
     #[arg(default_value = "smoke")]
     pub scenario: String,
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
