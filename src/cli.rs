@@ -23,6 +23,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a set-up: a scenario with every key, a credentials-file template
+    /// (mode 600) and a .gitignore in DIR, then the next three commands.
+    Init(cmd::init::InitArgs),
     /// Print synthetic report bodies as JSON Lines (valid ones, or invalid cases
     /// with --invalid).
     Payload(cmd::payload::PayloadArgs),
@@ -133,6 +136,7 @@ where
             );
         }),
         Command::Payload(args) => cmd::payload::run(&args, &mut std::io::stdout().lock()),
+        Command::Init(args) => cmd::init::run(&args),
         Command::Mock(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(mss_mock::cli::run(args))),

@@ -57,10 +57,32 @@ impl CredentialSet {
         if self.username.is_empty() || self.password.expose().is_empty() {
             bail!("{origin}: username and password must not be empty");
         }
+        // The template `mss-harness init` writes, not yet filled in.
+        let placeholder = [
+            ("username", Some(self.username.as_str())),
+            ("password", Some(self.password.expose())),
+            ("client_id", self.client_id.as_deref()),
+            ("client_id_afiliacion", self.client_id_afiliacion.as_deref()),
+            ("client_id_retracto", self.client_id_retracto.as_deref()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some_and(|v| v.starts_with(PLACEHOLDER)))
+        .map(|(k, _)| k)
+        .collect::<Vec<_>>();
+        if !placeholder.is_empty() {
+            bail!(
+                "{origin}: {} still hold{} the template's placeholder; put the ministry's values in",
+                placeholder.join(", "),
+                if placeholder.len() == 1 { "s" } else { "" }
+            );
+        }
         self.client_ids().with_context(|| origin.to_owned())?;
         Ok(self)
     }
 }
+
+/// How the values of the template `mss-harness init` writes begin.
+pub const PLACEHOLDER: &str = "REPLACE-";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -361,6 +361,8 @@ pub struct RunContext {
     /// Reports whose answers were lost: confirmed, and still unresolved.
     doubts: Mutex<Doubts>,
     unresolved: Mutex<Vec<Unresolved>>,
+    /// Reports of a resend pass under way, not yet answered.
+    resending: AtomicUsize,
 }
 
 fn service_index(s: Service) -> usize {
@@ -392,6 +394,16 @@ impl RunContext {
     /// Requests now in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Reports whose answers were lost and that wait to be sent again, or are
+    /// being sent again now (what a run does after its load, for the progress line).
+    pub fn lost_reports(&self) -> usize {
+        self.unresolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+            + self.resending.load(Ordering::Relaxed)
     }
 
     /// A data error that stopped the run, if any.
@@ -1069,7 +1081,10 @@ impl RunContext {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         let mut waiting = Vec::new();
-        for mut u in pending {
+        let n = pending.len();
+        for (k, mut u) in pending.into_iter().enumerate() {
+            // Those still ahead, this one included.
+            self.resending.store(n - k, Ordering::Relaxed);
             if self.halted() {
                 waiting.push(u);
                 continue;
@@ -1099,10 +1114,12 @@ impl RunContext {
                 None => waiting.push(u),
             }
         }
-        self.unresolved
+        let mut unresolved = self
+            .unresolved
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(waiting);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        unresolved.extend(waiting);
+        self.resending.store(0, Ordering::Relaxed);
     }
 
     /// After the load: send every report still unresolved once more (when
@@ -1116,7 +1133,9 @@ impl RunContext {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        for u in pending {
+        let n = pending.len();
+        for (k, u) in pending.into_iter().enumerate() {
+            self.resending.store(n - k, Ordering::Relaxed);
             let radicado = radicado_of(&u.body);
             let retry = if resend {
                 self.resend(&u.cache, u.service, u.body.clone()).await
@@ -1144,6 +1163,7 @@ impl RunContext {
                 .unresolved
                 .push((u.service, radicado, resolution));
         }
+        self.resending.store(0, Ordering::Relaxed);
         self.metrics.harvest(true);
     }
 
@@ -1224,7 +1244,7 @@ impl RunContext {
                 status: want_status,
             } => {
                 if codigo.as_deref() == Some(*want) && status.as_u16() == *want_status {
-                    (Outcome::Ok, None)
+                    (Outcome::RejectedAsExpected, None)
                 } else {
                     (Outcome::CheckFailed((*want).to_owned()), None)
                 }
@@ -1332,6 +1352,7 @@ pub fn prepare(
         finished: AtomicBool::new(false),
         doubts: Mutex::new(Doubts::default()),
         unresolved: Mutex::new(Vec::new()),
+        resending: AtomicUsize::new(0),
     }))
 }
 

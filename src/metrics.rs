@@ -186,9 +186,19 @@ impl ServiceTotals {
         self.outcomes.values().sum()
     }
 
-    /// Requests that ended `ok`.
-    pub fn accepted(&self) -> u64 {
-        self.outcomes.get(&Outcome::Ok).copied().unwrap_or(0)
+    /// Valid reports the target stored (class `ok`).
+    pub fn stored(&self) -> u64 {
+        self.count(&Outcome::Ok)
+    }
+
+    /// Invalid records refused with their expected codigo.
+    pub fn rejected_as_expected(&self) -> u64 {
+        self.count(&Outcome::RejectedAsExpected)
+    }
+
+    /// Requests that are not errors: stored, or rejected as expected.
+    pub fn succeeded(&self) -> u64 {
+        self.stored() + self.rejected_as_expected()
     }
 
     /// Requests in `class`.
@@ -207,9 +217,9 @@ pub struct Interval {
     pub service: Service,
     /// Requests that ended in this second.
     pub completed: u64,
-    /// Of which `ok`.
-    pub accepted: u64,
-    /// Of which not `ok`.
+    /// Of which stored (`ok`).
+    pub stored: u64,
+    /// Of which errors (neither stored nor rejected as expected).
     pub errors: u64,
     /// Latency percentiles of those requests, µs.
     pub p50_us: u64,
@@ -416,13 +426,19 @@ impl Metrics {
                     // deflate compressor's few hundred KB of state.
                     let _ = V2Serializer::new().serialize(&latency, &mut encoded);
                     let spilled = spill.push(&encoded);
-                    let accepted = c.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+                    let stored = c.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+                    let errors = c
+                        .outcomes
+                        .iter()
+                        .filter(|(o, _)| !o.is_ok())
+                        .map(|(_, n)| n)
+                        .sum();
                     intervals.push(Interval {
                         second,
                         service,
                         completed,
-                        accepted,
-                        errors: completed - accepted,
+                        stored,
+                        errors,
                         p50_us: if latency.is_empty() {
                             0
                         } else {
@@ -617,10 +633,10 @@ mod tests {
     fn shards_intervals_and_classes_add_up() {
         let metrics = Metrics::new(Instant::now(), 4);
         for i in 0..1000u64 {
-            let outcome = if i % 10 == 0 {
-                Outcome::Business("NEG01".into())
-            } else {
-                Outcome::Ok
+            let outcome = match i % 10 {
+                0 => Outcome::Business("NEG01".into()),
+                5 => Outcome::RejectedAsExpected,
+                _ => Outcome::Ok,
             };
             metrics.record(
                 i as usize,
@@ -634,13 +650,20 @@ mod tests {
         metrics.harvest(true);
         let t = &metrics.totals()[1];
         assert_eq!(t.requests(), 1001);
-        assert_eq!(t.accepted(), 900);
+        assert_eq!((t.stored(), t.rejected_as_expected()), (800, 100));
         assert_eq!(t.count(&Outcome::Business("NEG01".into())), 100);
         assert_eq!(t.count(&Outcome::Dropped), 1);
         assert_eq!(t.latency.len(), 1000);
         let intervals = metrics.intervals();
         assert_eq!(intervals.len(), 1);
-        assert_eq!((intervals[0].completed, intervals[0].accepted), (1001, 900));
+        assert_eq!(
+            (
+                intervals[0].completed,
+                intervals[0].stored,
+                intervals[0].errors
+            ),
+            (1001, 800, 101)
+        );
         let mut log = Vec::new();
         metrics.write_hlog(&mut log).expect("hlog");
         let text = String::from_utf8(log).expect("utf-8");

@@ -1,4 +1,7 @@
-//! The error taxonomy of DESIGN.md §6: every request ends in exactly one class.
+//! The outcome taxonomy: every request ends in exactly one class. Two are not
+//! errors — `ok` (a valid report the target stored) and `rejected_as_expected`
+//! (a deliberately invalid record refused with its expected codigo); every
+//! other class is an error, listed in `README.md` ("Error classes").
 
 use std::borrow::Cow;
 use std::error::Error as _;
@@ -7,8 +10,12 @@ use std::fmt;
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
-    /// Accepted (or, for an invalid record, rejected with its expected codigo).
+    /// A valid report the target accepted and stored (answered `OK`, or,
+    /// after a lost answer, a retry answered NEG01: stored by the earlier attempt).
     Ok,
+    /// A deliberately invalid record (the scenario's `[invalid]`) refused with
+    /// its expected HTTP status and codigo: not stored, and not an error.
+    RejectedAsExpected,
     /// A 4xx without a business codigo of the catalogue.
     Http4xx(u16),
     /// A 5xx.
@@ -52,6 +59,7 @@ impl Outcome {
     pub fn label(&self) -> Cow<'static, str> {
         match self {
             Self::Ok => "ok".into(),
+            Self::RejectedAsExpected => "rejected_as_expected".into(),
             Self::Http4xx(s) => format!("http_4xx:{s}").into(),
             Self::Http5xx(s) => format!("http_5xx:{s}").into(),
             Self::Business(c) => format!("business:{c}").into(),
@@ -78,6 +86,7 @@ impl Outcome {
         let status = || arg.parse::<u16>().ok();
         Some(match (kind, arg.is_empty()) {
             ("ok", true) => Self::Ok,
+            ("rejected_as_expected", true) => Self::RejectedAsExpected,
             ("http_4xx", false) => Self::Http4xx(status()?),
             ("http_5xx", false) => Self::Http5xx(status()?),
             ("business", false) => Self::Business(arg.to_owned()),
@@ -99,9 +108,10 @@ impl Outcome {
         })
     }
 
-    /// Whether it counts as success.
+    /// Whether it counts as success (not an error): stored, or an invalid
+    /// record rejected as expected.
     pub fn is_ok(&self) -> bool {
-        matches!(self, Self::Ok)
+        matches!(self, Self::Ok | Self::RejectedAsExpected)
     }
 
     /// The class of a transport error from reqwest (no HTTP status).

@@ -26,6 +26,15 @@ pub enum ScenarioError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Neither a file nor the name of a shipped scenario.
+    #[error(
+        "{name}: no such file, and not a shipped scenario (shipped: {})",
+        BUILT_IN.map(|(n, _)| n).join(", ")
+    )]
+    Unknown {
+        /// What was asked for.
+        name: String,
+    },
     /// Not valid TOML, an unknown key, or a wrong type.
     #[error("{path}: {message}")]
     Syntax {
@@ -585,9 +594,17 @@ impl Scenario {
             return Self::parse(text, Path::new(&format!("scenarios/{name}.toml")));
         }
         let path = Path::new(name_or_path);
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.to_owned(),
-            source,
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ScenarioError::Unknown {
+                    name: name_or_path.to_owned(),
+                }
+            } else {
+                ScenarioError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
         })?;
         Self::parse(&text, path)
     }

@@ -104,6 +104,9 @@ pub struct TokenStats {
     /// Requests sent to the token endpoint.
     pub requests: u64,
     /// Requests that produced a token.
+    pub tokens: u64,
+    /// Tokens obtained after the first: renewals before expiry, after a 401,
+    /// after an outage (the first token is not a refresh).
     pub refreshes: u64,
     /// Requests that did not.
     pub failures: u64,
@@ -167,6 +170,7 @@ impl TokenCache {
             generation: AtomicU64::new(0),
             stats: Mutex::new(TokenStats {
                 requests: 0,
+                tokens: 0,
                 refreshes: 0,
                 failures: 0,
                 latency_us: crate::metrics::histogram(),
@@ -259,7 +263,10 @@ impl TokenCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         stats.requests += 1;
         if ok {
-            stats.refreshes += 1;
+            if stats.tokens > 0 {
+                stats.refreshes += 1;
+            }
+            stats.tokens += 1;
         } else {
             stats.failures += 1;
         }

@@ -99,3 +99,53 @@ fn folders_that_cannot_be_compared_exit_2_naming_the_file() {
     );
     let _ = std::fs::remove_dir_all(empty);
 }
+
+/// The committed smoke baseline is a version 1 summary: read as version 2,
+/// its stored reports are those the mock held (895 of 923 affiliations; the
+/// other 28 were invalid records rejected as expected), not every `accepted`.
+#[test]
+fn a_version_1_baseline_is_read_and_a_newer_version_is_refused() {
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/baseline/smoke");
+    let text = std::fs::read_to_string(baseline.join("summary.json")).expect("baseline");
+    let v1: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        v1["schema_version"], 1,
+        "the baseline is no longer version 1"
+    );
+    let (code, out) = compare(&baseline, &baseline);
+    assert_eq!(code, 0, "{out}");
+    let stored = v1["reconciliation"]["services"]["ReportarAfiliaciontraslado"]["harness"]
+        .as_f64()
+        .expect("harness");
+    let seconds = v1["duration_s"].as_f64().expect("duration_s");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("ReportarAfiliaciontraslado") && l.contains(" throughput "))
+        .unwrap_or_else(|| panic!("no throughput row:\n{out}"));
+    assert!(
+        row.contains(&format!("{:.2}/s", stored / seconds)),
+        "throughput of the stored reports ({stored} in {seconds} s): {row}"
+    );
+    let er = out
+        .lines()
+        .find(|l| l.starts_with("ReportarAfiliaciontraslado") && l.contains(" error_rate "))
+        .unwrap_or_else(|| panic!("no error_rate row:\n{out}"));
+    assert!(
+        er.contains(" 0.00% "),
+        "rejected as expected is no error: {er}"
+    );
+
+    let future = temp_dir("future");
+    std::fs::write(
+        future.join("summary.json"),
+        text.replace("\"schema_version\": 1", "\"schema_version\": 3"),
+    )
+    .expect("write");
+    let (code, out) = compare(&baseline, &future);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("schema_version 3") && out.contains("versions 1 and 2"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(future);
+}

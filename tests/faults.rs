@@ -387,7 +387,7 @@ fn assert_unknown_listed(ran: &Ran) {
     );
     let acknowledged: u64 = SERVICES
         .iter()
-        .map(|s| ran.summary["services"][s]["accepted"].as_u64().unwrap_or(0))
+        .map(|s| ran.summary["services"][s]["stored"].as_u64().unwrap_or(0))
         .sum::<u64>()
         - listed.len() as u64;
     let target: u64 = SERVICES
@@ -600,13 +600,13 @@ max_in_flight = 20
     for l in &listed {
         assert!(records.contains(l), "{l} is listed but not stored");
     }
-    let accepted: u64 = SERVICES
+    let stored: u64 = SERVICES
         .iter()
-        .map(|s| summary["services"][s]["accepted"].as_u64().unwrap_or(0))
+        .map(|s| summary["services"][s]["stored"].as_u64().unwrap_or(0))
         .sum();
-    // `accepted` counts the acknowledged reports and one idempotent duplicate
+    // `stored` counts the acknowledged reports and one idempotent duplicate
     // per listed radicado.
-    let acknowledged = accepted - listed.len() as u64;
+    let acknowledged = stored - listed.len() as u64;
     assert_eq!(
         records.len() as u64,
         acknowledged + listed.len() as u64,

@@ -2012,7 +2012,8 @@ fn fuzz_scenario_parser() {
                         mss_harness::scenario::ScenarioError::Invalid { .. } => {
                             "refused (a value out of range)"
                         }
-                        mss_harness::scenario::ScenarioError::Io { .. } => "refused (io)",
+                        mss_harness::scenario::ScenarioError::Io { .. }
+                        | mss_harness::scenario::ScenarioError::Unknown { .. } => "refused (io)",
                     };
                     tally.count(kind);
                 }

@@ -17,6 +17,8 @@ latency = { distribution = "fixed", ms = 2 }
 model = "open"
 stages = [{ rate = 40, duration = "3s" }]
 max_in_flight = 20
+[invalid]
+VAL01 = 0.1
 [thresholds]
 global = ["p99 < 2s", "error_rate < 1%"]
 "#;
@@ -102,6 +104,21 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     ] {
         assert!(merged.join(f).is_file(), "{f} missing");
     }
+    // Stored reports and invalid records rejected as expected add up.
+    for k in ["stored", "rejected_as_expected"] {
+        let n = |s: &Value| s["services"]["ReportarAfiliaciontraslado"][k].as_u64();
+        assert_eq!(
+            n(&m),
+            Some(n(&s0).expect(k) + n(&s1).expect(k)),
+            "{k}: {m:#}"
+        );
+    }
+    assert!(
+        m["services"]["ReportarAfiliaciontraslado"]["rejected_as_expected"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{m:#}"
+    );
     // The merged time series holds every request once.
     let sent: u64 = csv::Reader::from_path(merged.join("timeseries.csv"))
         .expect("csv")
@@ -136,6 +153,72 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
         String::from_utf8_lossy(&o.stderr).contains("different scenarios"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+    // The same workers written by a version 1 harness (`accepted` counted
+    // stored reports and invalid records rejected as expected alike; every
+    // token was a refresh; the time series said `accepted`) merge to the same
+    // counts.
+    let v1 = |w: &Path, name: &str| -> PathBuf {
+        let to = dir.join(name);
+        std::fs::create_dir_all(&to).expect("dir");
+        for f in std::fs::read_dir(w).expect("worker") {
+            let f = f.expect("entry").path();
+            std::fs::copy(&f, to.join(f.file_name().expect("name"))).expect("copy");
+        }
+        let mut s = summary(w);
+        s["schema_version"] = 1.into();
+        for (_, svc) in s["services"].as_object_mut().expect("services") {
+            let o = svc.as_object_mut().expect("service");
+            let stored = o.remove("stored").and_then(|v| v.as_u64()).expect("stored");
+            let rejected = o
+                .remove("rejected_as_expected")
+                .and_then(|v| v.as_u64())
+                .expect("rejected_as_expected");
+            o.insert("accepted".into(), (stored + rejected).into());
+        }
+        s["token"]["refreshes"] = (s["token"]["refreshes"].as_u64().expect("refreshes") + 1).into();
+        std::fs::write(to.join("summary.json"), s.to_string()).expect("write");
+        let ts = std::fs::read_to_string(w.join("timeseries.csv")).expect("timeseries");
+        std::fs::write(
+            to.join("timeseries.csv"),
+            ts.replacen(",stored,", ",accepted,", 1),
+        )
+        .expect("write");
+        to
+    };
+    let (o0, o1) = (v1(&w0, "v1-w0"), v1(&w1, "v1-w1"));
+    let from_v1 = dir.join("merged-v1");
+    let o = harness(&[
+        "merge",
+        o0.to_str().expect("utf-8"),
+        o1.to_str().expect("utf-8"),
+        "--out",
+        from_v1.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mv1 = summary(&from_v1);
+    assert_eq!(mv1["services"], m["services"]);
+    assert_eq!(mv1["token"]["refreshes"], m["token"]["refreshes"]);
+    assert_eq!(mv1["schema_version"], 2);
+    if let Err(e) = schema.validate(&mv1) {
+        panic!("merged summary.json of version 1 workers: {e}");
+    }
+    // A version this harness does not read is refused, named.
+    let mut future = summary(&o0);
+    future["schema_version"] = 3.into();
+    std::fs::write(o0.join("summary.json"), future.to_string()).expect("write");
+    let o = harness(&[
+        "merge",
+        o0.to_str().expect("utf-8"),
+        o1.to_str().expect("utf-8"),
+        "--out",
+        dir.join("z").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("schema_version 3") && err.contains("versions 1 and 2"),
+        "{err}"
     );
     // Bad worker flags name what is wrong.
     let o = harness(&["run", file.to_str().expect("utf-8"), "--worker", "2/2"]);

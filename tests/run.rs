@@ -309,3 +309,203 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The run of the shipped `smoke` scenario against a mock the test can ask:
+/// its table and `summary.json` count per service what the mock stored and
+/// the invalid cases it refused as planned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use mss_harness::cmd::run::{RunOptions, run_prepared, table};
+    use mss_harness::engine::Target;
+    use mss_harness::secret::Secret;
+    use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
+
+    let scenario = Scenario::load("smoke").expect("smoke");
+    let latency = scenario.target.mock.latency;
+    let t = crate::util::TestMock::with(|c| {
+        if let Some(l) = latency {
+            c.latency = l;
+        }
+    });
+    let base = t.serve().await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let cache = |admin: &str| {
+        let c = t.cred(admin);
+        Arc::new(TokenCache::new(
+            http.clone(),
+            format!("{base}/token"),
+            Credentials {
+                username: c.username.clone(),
+                password: Secret::new(c.password.clone()),
+                client_id: c.client_id.clone(),
+            },
+            TokenPolicy::default(),
+        ))
+    };
+    let own = cache(&scenario.data.administradora);
+    let others: HashMap<_, _> = mss_contract::Contract::embedded()
+        .administradoras
+        .iter()
+        .filter(|a| a.codigo != scenario.data.administradora)
+        .map(|a| (a.codigo.clone(), cache(&a.codigo)))
+        .collect();
+    let dir = temp_dir("smoke");
+    let out = run_prepared(
+        scenario,
+        Some(dir.clone()),
+        http.clone(),
+        Target {
+            base_url: base.clone(),
+            tokens: [own.clone(), own],
+            others,
+            caps: None,
+        },
+        Some(t.mock.clone()),
+        &base,
+        None,
+        &RunOptions::default(),
+    )
+    .await
+    .expect("smoke run");
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary"))
+            .expect("json");
+    if let Err(e) = summary_schema().validate(&summary) {
+        panic!("summary.json does not match results/summary.schema.json: {e}");
+    }
+    assert_eq!(summary["schema_version"], 2);
+    let stats = t.mock.stats();
+    let printed = table(&summary, &dir);
+    let mut invalid_sent = 0;
+    for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
+        let svc = &summary["services"][s];
+        let n = |k: &str| svc[k].as_u64().unwrap_or_else(|| panic!("{s}.{k}: {svc}"));
+        let errors = svc["errors"].as_object().expect("errors");
+        assert!(errors.is_empty(), "{s}: {errors:?}");
+        // What the mock holds, and what it refused (smoke's invalid cases:
+        // nothing else is refused in a clean run).
+        let held = stats["services"][s]["accepted"].as_u64().expect("accepted");
+        let refused: u64 = stats["services"][s]["rejected"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(n("stored"), held, "{s}: stored vs the mock's records");
+        assert_eq!(n("rejected_as_expected"), refused, "{s}: {stats}");
+        assert_eq!(n("requests"), n("stored") + n("rejected_as_expected"));
+        invalid_sent += n("rejected_as_expected");
+        // The table says the same, column by column.
+        let row: Vec<u64> = printed
+            .lines()
+            .find(|l| l.starts_with(s))
+            .unwrap_or_else(|| panic!("no row for {s}:\n{printed}"))
+            .split_whitespace()
+            .skip(1)
+            .take(4)
+            .map(|x| x.parse().expect("count"))
+            .collect();
+        assert_eq!(
+            row,
+            [n("requests"), n("stored"), n("rejected_as_expected"), 0],
+            "{printed}"
+        );
+    }
+    // smoke plans VAL01 and NEG01 cases (1% each of about 1,000 arrivals),
+    // all on the affiliation service.
+    let afi = &stats["services"]["ReportarAfiliaciontraslado"]["rejected"];
+    assert!(
+        afi["VAL01"].as_u64().unwrap_or(0) > 0 && afi["NEG01"].as_u64().unwrap_or(0) > 0,
+        "{afi}"
+    );
+    assert!((5..=60).contains(&invalid_sent), "{invalid_sent}");
+    assert!(
+        printed.contains("rejected_as_expected") && !printed.contains("accepted"),
+        "{printed}"
+    );
+    // One token, never renewed: no refresh.
+    assert_eq!(summary["token"]["requests"], 1);
+    assert_eq!(summary["token"]["refreshes"], 0);
+    assert!(
+        printed.contains("tokens: 1 requests, 0 refreshes"),
+        "{printed}"
+    );
+    assert_eq!(out.exit, 0, "{printed}");
+    // The reports use the same words.
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("md");
+    assert!(
+        md.contains("| service | requests | stored | rejected as expected | errors |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
+    assert!(html.contains("rejected as expected"), "report.html");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unknown_scenario_name_lists_the_shipped_ones() {
+    let out = harness(&["run", "nosuch", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nosuch"), "{err}");
+    for (name, _) in mss_harness::scenario::BUILT_IN {
+        assert!(err.contains(name), "{name} not named: {err}");
+    }
+}
+
+/// After the load, the progress line says what the run still does: every
+/// report of this run loses its answer (the mock resets the connection), so
+/// the run resends them once the load is over, one by one against a mock
+/// answering in 100 ms — still at work when the line is printed at 5 s.
+#[test]
+fn after_the_load_the_progress_line_names_the_resending() {
+    let dir = temp_dir("lost");
+    let file = dir.join("lost.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "lost"
+faults = [{ kind = "reset", route = "reports" }]
+[target]
+url = "mock"
+[target.mock]
+latency = { distribution = "fixed", ms = 100 }
+[load]
+model = "open"
+stages = [{ rate = 20, duration = "3s" }]
+max_in_flight = 100
+"#,
+    )
+    .expect("scenario");
+    let out = harness(
+        &[
+            "run",
+            file.to_str().expect("utf-8"),
+            "--out",
+            dir.join("out").to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("[load of 3 s done, +") && l.contains("lost report")),
+        "{err}"
+    );
+    // The load's own count never runs past the planned duration.
+    for l in &lines {
+        if let Some((at, _)) = l.strip_prefix('[').and_then(|l| l.split_once("/   3 s]")) {
+            let at: u64 = at.trim().parse().expect("seconds");
+            assert!(at <= 3, "{l}\n{err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,7 @@
 mod util;
 
 mod calendar;
+mod ci_templates;
 mod cli;
 mod compare;
 mod conform;
@@ -11,6 +12,7 @@ mod faults;
 mod fuzz;
 mod garbage;
 mod informe;
+mod init;
 mod interrupt;
 mod invalid_variants;
 mod load_acceptance;

@@ -68,11 +68,14 @@ async fn refreshes_before_expiry_and_once_after_invalidation() {
     let base = t.serve().await;
     let cache = cache_for(&t, &base, 1000).await;
     let first = cache.get().await.expect("token");
+    // The first token is not a refresh.
+    assert_eq!((cache.stats().tokens, cache.stats().refreshes), (1, 0));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let second = cache.get().await.expect("token");
     assert_ne!(second.generation, first.generation);
     assert!(second.expires_at > first.expires_at);
     assert_eq!(issued(&t).await, 2);
+    assert_eq!((cache.stats().tokens, cache.stats().refreshes), (2, 1));
 
     // 100 users saw a 401 with the same token: one new token request.
     let tasks: Vec<_> = (0..100)

@@ -62,7 +62,7 @@ fn totals(s: &Value) -> (u64, u64) {
     let mut ok = 0;
     for (_, v) in s["services"].as_object().into_iter().flatten() {
         requests += v["requests"].as_u64().unwrap_or(0);
-        ok += v["accepted"].as_u64().unwrap_or(0);
+        ok += v["stored"].as_u64().unwrap_or(0);
     }
     (requests, ok)
 }

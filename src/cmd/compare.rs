@@ -4,8 +4,13 @@
 //!
 //! Three checks per service that has requests in the baseline: the p99 latency
 //! (from the intended send time) may grow by at most `--max-p99-increase`, the
-//! accepted throughput may fall by at most `--max-throughput-drop`, and the
-//! error rate may grow by at most `--max-error-rate-increase` percentage points.
+//! throughput of stored reports may fall by at most `--max-throughput-drop`,
+//! and the error rate (requests neither stored nor rejected as expected) may
+//! grow by at most `--max-error-rate-increase` percentage points.
+//!
+//! Both folders' `summary.json` may be of schema version 1 or 2 (version 1 is
+//! read as 2: see [`crate::report::upgrade_v1`]); another version is refused,
+//! named, with exit 2.
 //! Each flag takes a value for every service (`25%`), and may be repeated with
 //! `SERVICE=VALUE` to set one service's.
 
@@ -29,7 +34,7 @@ pub struct CompareArgs {
     /// Largest allowed growth of p99, e.g. `25%`, or `SERVICE=40%` (repeatable).
     #[arg(long = "max-p99-increase", value_name = "[SERVICE=]PERCENT", default_values_t = vec!["25%".to_owned()])]
     pub max_p99_increase: Vec<String>,
-    /// Largest allowed fall of accepted requests per second, e.g. `10%`.
+    /// Largest allowed fall of stored reports per second, e.g. `10%`.
     #[arg(long = "max-throughput-drop", value_name = "[SERVICE=]PERCENT", default_values_t = vec!["10%".to_owned()])]
     pub max_throughput_drop: Vec<String>,
     /// Largest allowed growth of the error rate in percentage points, e.g. `0.5pp`.
@@ -181,9 +186,9 @@ fn checks(
             limit,
             ok: change <= limit,
         });
-        let accepted = |v: &Value, f: &Path| number(v, &format!("{bp}/accepted"), f);
-        let (bacc, cacc) = (accepted(base, &bs)?, accepted(cur, &cs)?);
-        let (bt, ct) = (bacc / bsecs, cacc / csecs);
+        let stored = |v: &Value, f: &Path| number(v, &format!("{bp}/stored"), f);
+        let (bstored, cstored) = (stored(base, &bs)?, stored(cur, &cs)?);
+        let (bt, ct) = (bstored / bsecs, cstored / csecs);
         let drop = if bt > 0.0 {
             (bt - ct) / bt * 100.0
         } else {
@@ -199,14 +204,18 @@ fn checks(
             limit,
             ok: drop <= limit,
         });
-        let rate = |acc: f64, req: f64| {
+        let rejected = |v: &Value, f: &Path| number(v, &format!("{bp}/rejected_as_expected"), f);
+        let rate = |ok: f64, req: f64| {
             if req > 0.0 {
-                (req - acc) / req * 100.0
+                (req - ok) / req * 100.0
             } else {
                 0.0
             }
         };
-        let (be, ce) = (rate(bacc, brequests), rate(cacc, crequests));
+        let (be, ce) = (
+            rate(bstored + rejected(base, &bs)?, brequests),
+            rate(cstored + rejected(cur, &cs)?, crequests),
+        );
         let limit = t[2].for_service(s);
         out.push(Check {
             service: name.to_owned(),
@@ -297,17 +306,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn summary(p99_ms: f64, accepted: u64, requests: u64) -> Value {
+    fn summary(p99_ms: f64, stored: u64, requests: u64) -> Value {
+        summary_with(p99_ms, stored, 0, requests)
+    }
+
+    fn summary_with(p99_ms: f64, stored: u64, rejected: u64, requests: u64) -> Value {
         json!({
             "scenario": "smoke",
             "duration_s": 10.0,
             "services": {
                 "ReportarAfiliaciontraslado": {
-                    "requests": requests, "accepted": accepted,
+                    "requests": requests, "stored": stored, "rejected_as_expected": rejected,
                     "latency_us": {"p99": p99_ms * 1000.0}
                 },
                 "ReportarRetractoAfiliacion": {
-                    "requests": 0, "accepted": 0, "latency_us": {"p99": 0}
+                    "requests": 0, "stored": 0, "rejected_as_expected": 0,
+                    "latency_us": {"p99": 0}
                 }
             }
         })
@@ -363,6 +377,13 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["error_rate"]
         );
+        // Invalid records rejected as expected are not errors, nor stored.
+        let invalid = run(&base, &summary_with(100.0, 950, 50, 1000));
+        assert!(invalid.iter().all(|c| c.ok), "{invalid:?}");
+        let er = invalid.iter().find(|c| c.metric == "error_rate");
+        assert_eq!(er.map(|c| c.current), Some(0.0));
+        let tp = invalid.iter().find(|c| c.metric == "throughput");
+        assert_eq!(tp.map(|c| c.current), Some(95.0));
         // The idle retraction service is not compared.
         assert!(
             slow.iter()

@@ -191,10 +191,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
             let key = (start.round() as u64 + off, tag.clone());
             add(intervals.entry(key).or_insert_with(histogram), h)?;
         }
-        for (second, service, sent, accepted, errors) in &w.rows {
+        for (second, service, sent, stored, errors) in &w.rows {
             let c = counts.entry((second + off, service.clone())).or_default();
             c.0 += sent;
-            c.1 += accepted;
+            c.1 += stored;
             c.2 += errors;
         }
         for (tag, h) in &w.totals {
@@ -212,8 +212,9 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         let mut outcomes: BTreeMap<Outcome, u64> = BTreeMap::new();
         for w in &workers {
             let s = &w.summary["services"][service.name()];
-            let accepted = s["accepted"].as_u64().unwrap_or(0);
-            *outcomes.entry(Outcome::Ok).or_default() += accepted;
+            let n = |k: &str| s[k].as_u64().unwrap_or(0);
+            *outcomes.entry(Outcome::Ok).or_default() += n("stored");
+            *outcomes.entry(Outcome::RejectedAsExpected).or_default() += n("rejected_as_expected");
             for (label, n) in s["errors"].as_object().into_iter().flatten() {
                 let o = Outcome::from_label(label).with_context(|| {
                     format!(
@@ -343,7 +344,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     meta["worker"] = json!({"index": 0, "count": 1});
     meta["merged_workers"] = json!(workers.iter().map(|w| w.index).collect::<Vec<_>>());
     let summary = json!({
-        "schema_version": 1,
+        "schema_version": crate::report::SCHEMA_VERSION,
         "version": env!("CARGO_PKG_VERSION"),
         "scenario": first.summary["scenario"],
         "target": first.summary["target"],
@@ -417,10 +418,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         write("token.hlog", &log)?;
     }
     let mut ts = csv::Writer::from_writer(Vec::new());
-    ts.write_record([
-        "second", "service", "sent", "accepted", "errors", "p50_ms", "p99_ms",
-    ])?;
-    for ((second, service), (sent, accepted, errors)) in &counts {
+    ts.write_record(crate::report::TIMESERIES_HEADER)?;
+    for ((second, service), (sent, stored, errors)) in &counts {
         let h = intervals.get(&(*second, service.clone()));
         let q = |q: f64| {
             h.filter(|h| !h.is_empty())
@@ -430,7 +429,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
             second.to_string(),
             service.clone(),
             sent.to_string(),
-            accepted.to_string(),
+            stored.to_string(),
             errors.to_string(),
             format!("{:.3}", q(0.5)),
             format!("{:.3}", q(0.99)),

@@ -1,6 +1,7 @@
 //! One module per subcommand, each exposing `run(..)`.
 
 pub mod compare;
+pub mod init;
 pub mod merge;
 pub mod payload;
 pub mod preflight;

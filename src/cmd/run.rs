@@ -30,7 +30,7 @@ use crate::token::{Credentials, TokenCache, TokenPolicy};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// A scenario file, or the name of a shipped one (smoke, baseline, go-live,
-    /// soak, spike, token-expiry).
+    /// soak, spike, token-expiry, incident).
     #[arg(default_value = "smoke")]
     pub scenario: String,
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
@@ -726,7 +726,6 @@ pub async fn run_prepared(
     }
     ctx.finish();
     stopper.abort();
-    progress.abort();
     let faults_json = match faults {
         Some(f) => json!({"scheduled": scenario.faults, "injected": f.clear().await}),
         None => Value::Null,
@@ -738,6 +737,10 @@ pub async fn run_prepared(
     ctx.drop_untaken();
     ctx.resolve_after_load(!is_production && ctx.interruption().is_none())
         .await;
+    progress.abort();
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
     let target_accepted = match (&mock, remote_before) {
         (Some(m), _) => Some(accepted_of(&m.stats())),
         (None, Some(before)) => remote_accepted(&stats_http, &base_url).await.map(|after| {
@@ -939,11 +942,12 @@ async fn progress(ctx: Arc<RunContext>, total: Duration) {
             errors += i.errors;
             p99 = p99.max(i.p99_us);
         }
-        let line = format!(
-            "[{elapsed:>4}/{:>4} s] {done:>6} req/s  p99 {:>8.1} ms  errors {errors:>4}  in flight {:>5}",
+        let line = progress_line(
+            elapsed,
             total.as_secs(),
-            p99 as f64 / 1000.0,
-            ctx.in_flight()
+            (done, p99, errors),
+            ctx.in_flight(),
+            ctx.lost_reports(),
         );
         if tty {
             eprint!("\r{line}");
@@ -951,6 +955,34 @@ async fn progress(ctx: Arc<RunContext>, total: Duration) {
             eprintln!("{line}");
         }
     }
+}
+
+/// The progress line at `elapsed` seconds of a load of `total` seconds: during
+/// the load, the last second's requests, p99 (µs) and errors and the requests
+/// in flight; after it, what the run is still doing — resending the reports
+/// whose answers were lost, or waiting for the requests in flight.
+fn progress_line(
+    elapsed: u64,
+    total: u64,
+    (done, p99, errors): (u64, u64, u64),
+    in_flight: usize,
+    lost: usize,
+) -> String {
+    if elapsed <= total {
+        return format!(
+            "[{elapsed:>4}/{total:>4} s] {done:>6} req/s  p99 {:>8.1} ms  errors {errors:>4}  in flight {in_flight:>5}",
+            p99 as f64 / 1000.0,
+        );
+    }
+    let after = elapsed - total;
+    let phase = match (lost, in_flight) {
+        (0, 0) => "writing the results".to_owned(),
+        (0, n) => format!("waiting for {n} requests in flight"),
+        (1, _) => "resending 1 lost report".to_owned(),
+        (n, _) => format!("resending {n} lost reports"),
+    };
+    // Padded to cover the longer load line when it is redrawn in place.
+    format!("[load of {total} s done, +{after:>3} s] {phase:<50}")
 }
 
 /// The host of a target URL (`mock` for the embedded mock).
@@ -974,9 +1006,9 @@ pub(crate) fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f
     for t in totals {
         let _ = latency.add(&t.latency);
         requests += t.requests();
-        ok += t.accepted();
+        ok += t.succeeded();
         dropped += t.count(&Outcome::Dropped);
-        stored += t.accepted();
+        stored += t.stored();
     }
     match metric {
         Metric::Percentile(q) => {
@@ -1125,7 +1157,7 @@ fn write_outputs(
         .collect::<Vec<_>>()
         .into();
     let summary = json!({
-        "schema_version": 1,
+        "schema_version": crate::report::SCHEMA_VERSION,
         "version": env!("CARGO_PKG_VERSION"),
         "scenario": scenario.name,
         "target": target_label,
@@ -1185,15 +1217,13 @@ fn write_outputs(
     .context("token.hlog")?;
     write("token.hlog", &token_log)?;
     let mut ts = csv::Writer::from_writer(Vec::new());
-    ts.write_record([
-        "second", "service", "sent", "accepted", "errors", "p50_ms", "p99_ms",
-    ])?;
+    ts.write_record(crate::report::TIMESERIES_HEADER)?;
     for i in metrics.intervals() {
         ts.write_record([
             i.second.to_string(),
             i.service.name().to_owned(),
             i.completed.to_string(),
-            i.accepted.to_string(),
+            i.stored.to_string(),
             i.errors.to_string(),
             format!("{:.3}", i.p50_us as f64 / 1000.0),
             format!("{:.3}", i.p99_us as f64 / 1000.0),
@@ -1228,7 +1258,8 @@ pub(crate) fn services_json(totals: &[ServiceTotals]) -> (serde_json::Map<String
             t.service.name().to_owned(),
             json!({
                 "requests": t.requests(),
-                "accepted": t.accepted(),
+                "stored": t.stored(),
+                "rejected_as_expected": t.rejected_as_expected(),
                 "latency_us": percentiles_json(&Percentiles::of(&t.latency)),
                 "service_time_us": percentiles_json(&Percentiles::of(&t.service_time)),
                 "errors": errors,
@@ -1424,37 +1455,64 @@ pub(crate) fn plateaus(
     (out, highest.map_or(Value::Null, Value::from))
 }
 
+/// Print [`table`] to stdout.
 pub(crate) fn print_table(summary: &Value, dir: &Path) {
-    let mut out = std::io::stdout().lock();
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(table(summary, dir).as_bytes());
+}
+
+/// The summary table a run, `merge` and `report` print: per service the
+/// requests, how many the target stored, how many invalid records it refused
+/// with their expected codigo, the errors (each class below), the latency;
+/// then tokens, thresholds, the reconciliation and the results folder.
+pub fn table(summary: &Value, dir: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n{:<28} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
-        "service", "requests", "accepted", "p50 ms", "p95 ms", "p99 ms", "max ms"
+        "\n{:<28} {:>8} {:>8} {:>20} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "service",
+        "requests",
+        "stored",
+        "rejected_as_expected",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms"
     );
     if let Some(services) = summary["services"].as_object() {
         for (name, s) in services {
             let ms = |k: &str| s["latency_us"][k].as_f64().unwrap_or(0.0) / 1000.0;
+            let n = |k: &str| s[k].as_u64().unwrap_or(0);
+            let errors = s["errors"].as_object();
+            let error_total: u64 = errors
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, n)| n.as_u64())
+                .sum();
             let _ = writeln!(
                 out,
-                "{name:<28} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-                s["requests"].as_u64().unwrap_or(0),
-                s["accepted"].as_u64().unwrap_or(0),
+                "{name:<28} {:>8} {:>8} {:>20} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                n("requests"),
+                n("stored"),
+                n("rejected_as_expected"),
+                error_total,
                 ms("p50"),
                 ms("p95"),
                 ms("p99"),
                 ms("max")
             );
-            if let Some(errors) = s["errors"].as_object() {
-                for (class, n) in errors {
-                    let _ = writeln!(out, "    {class:<24} {n:>8}");
-                }
+            for (class, n) in errors.into_iter().flatten() {
+                let _ = writeln!(out, "    {class:<24} {n:>8}");
             }
         }
     }
     let _ = writeln!(
         out,
-        "tokens: {} requests; dropped: {}",
-        summary["token"]["requests"], summary["dropped"]
+        "tokens: {} requests, {} refreshes; dropped: {}",
+        summary["token"]["requests"], summary["token"]["refreshes"], summary["dropped"]
     );
     if let Some(line) = crate::report::interruption_text(summary) {
         let _ = writeln!(
@@ -1478,18 +1536,50 @@ pub(crate) fn print_table(summary: &Value, dir: &Path) {
         } else {
             "FAIL"
         };
+        let per: Vec<String> = summary["reconciliation"]["services"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, r)| {
+                format!(
+                    "{name} harness stored {}, mock holds {}",
+                    r["harness"], r["target"]
+                )
+            })
+            .collect();
         let _ = writeln!(
             out,
             "  [{mark}] reconciliation with the mock: {}",
-            summary["reconciliation"]["services"]
+            per.join("; ")
         );
     }
     let _ = writeln!(out, "results: {}", dir.display());
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_progress_line_names_what_follows_the_load() {
+        let during = progress_line(12, 30, (50, 21_500, 0), 3, 0);
+        assert!(during.starts_with("[  12/  30 s]"), "{during}");
+        assert!(during.contains("p99     21.5 ms"), "{during}");
+        let resending = progress_line(50, 30, (0, 0, 0), 2, 12);
+        assert!(
+            resending.starts_with("[load of 30 s done, + 20 s] resending 12 lost reports"),
+            "{resending}"
+        );
+        assert!(!resending.contains("/  30 s]"), "{resending}");
+        let one = progress_line(31, 30, (0, 0, 0), 0, 1);
+        assert!(one.contains("resending 1 lost report "), "{one}");
+        let waiting = progress_line(33, 30, (0, 0, 0), 4, 0);
+        assert!(
+            waiting.contains("waiting for 4 requests in flight"),
+            "{waiting}"
+        );
+    }
 
     #[test]
     fn a_plateau_cut_short_by_a_stop_counts_over_the_seconds_it_held() {

@@ -130,7 +130,7 @@ pub fn latency_over_time(
     )
 }
 
-/// Requests ended, accepted and failed per second, over every service.
+/// Requests ended, stored and failed per second, over every service.
 pub fn throughput(
     counts: &[(u64, SecondCounts)],
     tokens: &[(f64, bool)],
@@ -148,7 +148,7 @@ pub fn throughput(
         "requests / s",
         vec![
             line("sent", BLUE, |c| c.sent),
-            line("accepted", GREEN, |c| c.accepted),
+            line("stored", GREEN, |c| c.stored),
             line("errors", RED, |c| c.errors),
         ],
         tokens,

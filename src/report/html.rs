@@ -40,7 +40,9 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 })
                 .collect();
             serde_json::json!({
-                "name": name, "requests": v["requests"], "accepted": v["accepted"], "cells": cells,
+                "name": name, "requests": v["requests"], "stored": v["stored"],
+                "rejected_as_expected": v["rejected_as_expected"], "errors": super::error_count(v),
+                "cells": cells,
             })
         })
         .collect();
@@ -64,17 +66,19 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
             serde_json::json!({"service": name, "counts": counts})
         })
         .collect();
-    let (mut requests, mut accepted) = (0u64, 0u64);
+    let (mut requests, mut stored, mut rejected, mut errors) = (0u64, 0u64, 0u64, 0u64);
     for (_, v) in active_services(s) {
         requests += v["requests"].as_u64().unwrap_or(0);
-        accepted += v["accepted"].as_u64().unwrap_or(0);
+        stored += v["stored"].as_u64().unwrap_or(0);
+        rejected += v["rejected_as_expected"].as_u64().unwrap_or(0);
+        errors += super::error_count(v);
     }
     let dropped = s["dropped"].as_u64().unwrap_or(0);
     let sent = requests.saturating_sub(dropped);
     let error_rate = if sent > 0 {
         format!(
             "{:.2}%",
-            (sent.saturating_sub(accepted)) as f64 / sent as f64 * 100.0
+            errors.saturating_sub(dropped) as f64 / sent as f64 * 100.0
         )
     } else {
         "—".to_owned()
@@ -161,7 +165,8 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 description,
                 passed,
                 total_requests => requests,
-                total_accepted => accepted,
+                total_stored => stored,
+                total_rejected_as_expected => rejected,
                 error_rate,
                 p99_all,
                 token_requests => s["token"]["requests"].as_u64().unwrap_or(0),

@@ -71,7 +71,7 @@ pub fn render(summary: &Value) -> String {
                     (
                         format!("{service}: {lost} lost, {dup} duplicated"),
                         format!(
-                            "accepted seen by the harness: {}\nrecords held by the mock: {}",
+                            "stored as the harness saw it: {}\nrecords held by the mock: {}",
                             r["harness"], r["target"]
                         ),
                     )

@@ -64,7 +64,7 @@ pub fn render(data: &RunData) -> String {
     );
     let _ = writeln!(
         m,
-        "| service | requests | accepted | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| service | requests | stored | rejected as expected | errors | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (name, v) in active_services(s) {
         let cell = |k: &str| {
@@ -76,9 +76,11 @@ pub fn render(data: &RunData) -> String {
         };
         let _ = writeln!(
             m,
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             v["requests"],
-            v["accepted"],
+            v["stored"],
+            v["rejected_as_expected"],
+            super::error_count(v),
             cell("p50"),
             cell("p90"),
             cell("p95"),
@@ -107,7 +109,7 @@ pub fn render(data: &RunData) -> String {
         for (service, r) in rec["services"].as_object().into_iter().flatten() {
             let _ = writeln!(
                 m,
-                "- {} {service}: harness {} accepted, mock holds {} (lost {}, duplicated {})",
+                "- {} {service}: the harness saw {} stored, the mock holds {} (lost {}, duplicated {})",
                 if r["lost"] == 0 && r["duplicated"] == 0 {
                     "✅"
                 } else {
@@ -139,7 +141,7 @@ pub fn render(data: &RunData) -> String {
     let token = &s["token"];
     let _ = writeln!(
         m,
-        "\n## Tokens\n\n{} token requests ({} produced a token), p99 {} ms; {} requests dropped (not sent on time).",
+        "\n## Tokens\n\n{} token requests ({} refreshes after the first token), p99 {} ms; {} requests dropped (not sent on time).",
         token["requests"],
         token["refreshes"],
         fmt_ms(&token["latency_us"]["p99"]),

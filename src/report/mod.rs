@@ -37,8 +37,8 @@ pub struct SecondStats {
 pub struct SecondCounts {
     /// Requests that ended in this second.
     pub sent: u64,
-    /// Of which accepted.
-    pub accepted: u64,
+    /// Of which stored by the target.
+    pub stored: u64,
     /// Of which not.
     pub errors: u64,
 }
@@ -131,12 +131,84 @@ fn curve(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     points
 }
 
-/// A results folder's `summary.json`.
+/// The `schema_version` of the `summary.json` this harness writes
+/// (`results/summary.schema.json`).
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// The versions of `summary.json` this harness reads: 1 is read as 2 (see
+/// [`upgrade_v1`]).
+pub const READS_SCHEMA_VERSIONS: [u64; 2] = [1, 2];
+
+/// The header of `timeseries.csv` (version 1 folders have `accepted` where
+/// `stored` is).
+pub const TIMESERIES_HEADER: [&str; 7] = [
+    "second", "service", "sent", "stored", "errors", "p50_ms", "p99_ms",
+];
+
+/// A results folder's `summary.json`, as the current schema version: a
+/// version 1 summary is upgraded ([`upgrade_v1`]); a summary without a
+/// `schema_version`, or of a version this harness does not read, is an error
+/// that names the file and the version.
 pub(crate) fn read_summary(dir: &Path) -> anyhow::Result<Value> {
     let path = dir.join("summary.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+    let mut summary: Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    match summary.get("schema_version").and_then(Value::as_u64) {
+        Some(1) => upgrade_v1(&mut summary),
+        Some(SCHEMA_VERSION) => {}
+        Some(v) => anyhow::bail!(
+            "{}: schema_version {v} is not one this mss-harness {} reads (versions {}); \
+             it was written by another version of mss-harness",
+            path.display(),
+            env!("CARGO_PKG_VERSION"),
+            READS_SCHEMA_VERSIONS.map(|v| v.to_string()).join(" and ")
+        ),
+        None => anyhow::bail!(
+            "{}: no schema_version: not the summary.json of an mss-harness run",
+            path.display()
+        ),
+    }
+    Ok(summary)
+}
+
+/// Read a version 1 summary as version 2, in place. Version 1 counted, per
+/// service, `accepted`: the requests of class `ok`, which then included the
+/// invalid records rejected as expected. Where the run reconciled with the
+/// mock, `reconciliation.services.<service>.harness` is the count the harness
+/// knew stored, so `stored` is that and `rejected_as_expected` the rest of
+/// `accepted`; without it (a URL target, a merged run) every `accepted` is
+/// taken as `stored`. Version 1's `token.refreshes` counted every token
+/// obtained; the first is taken off (one client_id, the usual case).
+pub fn upgrade_v1(summary: &mut Value) {
+    let reconciled = summary["reconciliation"]["checked"] == true;
+    let harness: BTreeMap<String, u64> = summary["reconciliation"]["services"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v["harness"].as_u64()?)))
+        .collect();
+    if let Some(services) = summary["services"].as_object_mut() {
+        for (name, s) in services.iter_mut() {
+            let Some(obj) = s.as_object_mut() else {
+                continue;
+            };
+            let accepted = obj.remove("accepted").and_then(|v| v.as_u64()).unwrap_or(0);
+            let stored = match harness.get(name) {
+                Some(h) if reconciled => (*h).min(accepted),
+                _ => accepted,
+            };
+            obj.insert("stored".into(), stored.into());
+            obj.insert("rejected_as_expected".into(), (accepted - stored).into());
+        }
+    }
+    if let Some(token) = summary.get_mut("token").and_then(Value::as_object_mut)
+        && let Some(r) = token.get("refreshes").and_then(Value::as_u64)
+    {
+        token.insert("refreshes".into(), r.saturating_sub(1).into());
+    }
+    summary["schema_version"] = SCHEMA_VERSION.into();
 }
 
 /// Read a results folder.
@@ -164,7 +236,9 @@ pub fn load(dir: &Path) -> anyhow::Result<RunData> {
         };
         let c = counts.entry(field(0)?).or_default();
         c.sent += field(2)?;
-        c.accepted += field(3)?;
+        // Version 1 folders call the column `accepted` (stored, and invalid
+        // records rejected as expected).
+        c.stored += field(3)?;
         c.errors += field(4)?;
     }
     let mut curves = Vec::new();
@@ -228,6 +302,16 @@ pub fn interruption_text(summary: &Value) -> Option<String> {
         i["interrupted"].as_u64().unwrap_or(0),
         i["grace_s"].as_f64().unwrap_or(0.0),
     ))
+}
+
+/// A service's requests in an error class (its `errors`, summed).
+pub(crate) fn error_count(service: &Value) -> u64 {
+    service["errors"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, n)| n.as_u64())
+        .sum()
 }
 
 /// Microseconds as milliseconds with one decimal.
