@@ -79,7 +79,9 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
         .map(|(id, _)| id)
         .collect();
     let mut problems = Vec::new();
-    for check in &checks {
+    // The boundary pairs have deviations of their own (see
+    // `boundary_pairs_fail_on_their_off_by_one_deviations`).
+    for check in checks.iter().filter(|c| !matches!(c.probe, Probe::Bnd(_))) {
         assert!(
             known.contains(&check.id),
             "check {} has no deviation in the mock",
@@ -113,6 +115,109 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
         checks.len(),
         problems.join("\n")
     );
+}
+
+/// Each `BND-` deviation of the mock moves one boundary by one unit (a year, a
+/// day, a business day) or counts the retraction window the wrong way; the
+/// boundary checks it must break, and only those of all the `BND-` checks.
+const OFF_BY_ONE: &[(&str, &[&str])] = &[
+    (
+        "BND-NEG02-EARLY",
+        &[
+            "BND-NEG02-F-BEFORE",
+            "BND-NEG02-M-BEFORE",
+            "BND-NEG02-29FEB-BEFORE",
+        ],
+    ),
+    (
+        "BND-NEG02-LATE",
+        &["BND-NEG02-F-ON", "BND-NEG02-M-ON", "BND-NEG02-29FEB-ON"],
+    ),
+    ("BND-NEG02-29FEB", &["BND-NEG02-29FEB-BEFORE"]),
+    ("BND-NEG03-EARLY", &["BND-NEG03-INSIDE"]),
+    ("BND-NEG03-LATE", &["BND-NEG03-OUTSIDE"]),
+    ("BND-NEG04-EARLY", &["BND-NEG04-INSIDE"]),
+    ("BND-NEG04-LATE", &["BND-NEG04-OUTSIDE"]),
+    (
+        "BND-NEG11-SHORT",
+        &[
+            "BND-NEG11-WEEKEND-LAST",
+            "BND-NEG11-FESTIVO-LAST",
+            "BND-NEG11-8DIC-LAST",
+        ],
+    ),
+    (
+        "BND-NEG11-LONG",
+        &[
+            "BND-NEG11-WEEKEND-NEXT",
+            "BND-NEG11-FESTIVO-NEXT",
+            "BND-NEG11-8DIC-NEXT",
+        ],
+    ),
+    (
+        "BND-NEG11-CALENDAR",
+        &[
+            "BND-NEG11-WEEKEND-LAST",
+            "BND-NEG11-FESTIVO-LAST",
+            "BND-NEG11-8DIC-LAST",
+        ],
+    ),
+    (
+        "BND-NEG11-NO-HOLIDAYS",
+        &["BND-NEG11-FESTIVO-LAST", "BND-NEG11-8DIC-LAST"],
+    ),
+    ("BND-EDAD-EARLY", &["BND-EDAD-BEFORE"]),
+    ("BND-EDAD-LATE", &["BND-EDAD-ON"]),
+];
+
+/// Every boundary pair passes against the mock and fails exactly where an
+/// off-by-one deviation moves its boundary; every boundary check is broken by
+/// some deviation and every `BND-` deviation is exercised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boundary_pairs_fail_on_their_off_by_one_deviations() {
+    let only = ["BND-".to_owned()];
+    let bnd: BTreeSet<String> = catalogue(Contract::embedded())
+        .into_iter()
+        .filter(|c| matches!(c.probe, Probe::Bnd(_)))
+        .map(|c| c.id)
+        .collect();
+    assert!(bnd.len() >= 18, "{bnd:?}");
+    let deviations: BTreeSet<String> = mss_mock::deviate::catalogue(Contract::embedded())
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| id.starts_with("BND-"))
+        .collect();
+    let tested: BTreeSet<String> = OFF_BY_ONE.iter().map(|(d, _)| (*d).to_owned()).collect();
+    assert_eq!(deviations, tested, "every BND- deviation has a row here");
+    let broken: BTreeSet<String> = OFF_BY_ONE
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned()))
+        .collect();
+    assert_eq!(broken, bnd, "every boundary check is broken by a deviation");
+
+    let clean = suite(&[], &only, 1).await;
+    assert_eq!(clean.outcomes.len(), bnd.len());
+    assert!(failed(&clean).is_empty(), "{:?}", failed(&clean));
+    assert_eq!(clean.totals().2, 0, "none skipped");
+    let mut problems = Vec::new();
+    for (deviation, expected) in OFF_BY_ONE {
+        let report = suite(&[(*deviation).to_owned()], &only, 1).await;
+        let got = failed(&report);
+        let want: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        for id in &got {
+            let detail = match &report.get(id).map(|o| &o.verdict) {
+                Some(Verdict::Fail(d)) => d.clone(),
+                _ => String::new(),
+            };
+            println!("--deviate {deviation}: {id} fails: {detail}");
+        }
+        if got != want {
+            problems.push(format!(
+                "--deviate {deviation}: failed {got:?}, expected {want:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// The probe of every check, with the values the target handed back

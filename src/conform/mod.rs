@@ -4,6 +4,7 @@
 //! `conformance.json` and `junit.xml`. Exit 0 all passed, 1 some failed, 2 the
 //! suite could not run.
 
+pub mod boundary;
 pub mod catalogue;
 pub mod exec;
 
@@ -19,7 +20,7 @@ use mss_contract::Contract;
 use serde_json::{Value, json};
 
 pub use catalogue::{Check, Probe, Severity, catalogue};
-pub use exec::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, Verdict};
+pub use exec::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, TokenAge, Verdict};
 
 use crate::report::junit::escape;
 use crate::secret::Secret;
@@ -498,7 +499,7 @@ pub fn to_json(report: &Report) -> Value {
         .iter()
         .map(|o| {
             let (r, d) = verdict_parts(&o.verdict);
-            json!({
+            let mut c = json!({
                 "id": o.check.id,
                 "title": o.check.title,
                 "source": o.check.source,
@@ -507,7 +508,13 @@ pub fn to_json(report: &Report) -> Value {
                 "detail": d,
                 "requests": o.requests,
                 "probe": o.probe,
-            })
+            });
+            if let Some(t) = &o.token_age {
+                c["token_age_s"] = json!((t.age_s * 10.0).round() / 10.0);
+                c["token_lifetime_s"] = json!(t.lifetime_s);
+                c["token_expired_by"] = json!(t.how);
+            }
+            c
         })
         .collect();
     json!({
