@@ -220,6 +220,79 @@ async fn boundary_pairs_fail_on_their_off_by_one_deviations() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// `--slow` against a mock whose tokens live 10 s, reached as a URL (no clock
+/// to move): the expired-token checks wait the token out for real and get
+/// AUT02, and every check after them passes with tokens the cache renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
+    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| c.token_ttl_seconds = 10)
+        .await
+        .expect("mock");
+    let setup = Setup {
+        base_url: base,
+        administradora: "230301".into(),
+        seed: 1,
+        creds,
+        mock: None,
+        slow: true,
+        admin_clock: false,
+        writes: true,
+        as_of: mock.clock().today(),
+        timeout: Duration::from_secs(10),
+        client: None,
+    };
+    let contract = Contract::embedded();
+    let checks = catalogue(contract);
+    let started = std::time::Instant::now();
+    let report = conform::run_suite(setup, contract, &checks, "mss-mock, 10 s tokens")
+        .await
+        .expect("suite");
+    let wall = started.elapsed();
+    let mut text = Vec::new();
+    conform::print_table(&report, &mut text).expect("table");
+    let text = String::from_utf8_lossy(&text);
+    let (passed, failed_n, skipped) = report.totals();
+    assert_eq!((failed_n, skipped), (0, 0), "{text}");
+    assert_eq!(passed, checks.len());
+    // One wait serves both expired-token checks (same client).
+    assert!(wall < Duration::from_secs(40), "{wall:?}");
+
+    let dir = crate::util::temp_dir("conform-slow");
+    conform::write_outputs(&report, &dir).expect("write");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("conformance.json")).expect("read"))
+            .expect("json");
+    let with_age: Vec<&serde_json::Value> = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c.get("token_age_s").is_some())
+        .collect();
+    let ids: Vec<&str> = with_age.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, ["AUTH-AFI-004", "AUTH-RET-004"]);
+    for c in with_age {
+        assert_eq!(c["result"], "pass", "{c}");
+        assert_eq!(c["token_lifetime_s"], 10, "{c}");
+        assert_eq!(c["token_expired_by"], "waited", "{c}");
+        let age = c["token_age_s"].as_f64().expect("age");
+        assert!(age > 10.0, "{c}");
+    }
+    // The mock answered AUT02 to those two requests only: no other request
+    // carried an expired token, though every token the suite started with
+    // had expired by then.
+    let stats = mock.stats();
+    let aut02: u64 = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"]
+        .iter()
+        .map(|s| {
+            stats["services"][s]["rejected"]["AUT02"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(aut02, 2, "{stats:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The probe of every check, with the values the target handed back
 /// (numeroTransaccion) taken out.
 fn requests(report: &Report) -> Vec<(String, String)> {
