@@ -337,6 +337,59 @@ async fn the_same_seed_sends_the_same_requests() {
     );
 }
 
+/// The sorted check ids of the built-in contract, one a line.
+const SNAPSHOT: &str = "tests/data/conform-checks.txt";
+/// Set to 1 to rewrite [`SNAPSHOT`] from the catalogue (then review the diff).
+const UPDATE_SNAPSHOT: &str = "MSS_UPDATE_SNAPSHOT";
+
+/// The catalogue is pinned: a check lost or added shows as a diff of
+/// tests/data/conform-checks.txt (rewrite it with MSS_UPDATE_SNAPSHOT=1), and
+/// every "N checks" in the README is that file's count.
+#[test]
+fn the_catalogue_matches_its_snapshot_and_the_readme() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut ids: Vec<String> = catalogue(Contract::embedded())
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort();
+    let current = ids.join("\n") + "\n";
+    let path = root.join(SNAPSHOT);
+    if std::env::var(UPDATE_SNAPSHOT).is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &current).expect("write snapshot");
+        eprintln!("rewrote {SNAPSHOT}: {} checks", ids.len());
+    }
+    let pinned = std::fs::read_to_string(&path).expect("snapshot");
+    let pinned: Vec<&str> = pinned.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lost: Vec<&&str> = pinned
+        .iter()
+        .filter(|id| ids.binary_search(&(**id).to_owned()).is_err())
+        .collect();
+    let added: Vec<&String> = ids
+        .iter()
+        .filter(|id| !pinned.contains(&id.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty() && added.is_empty() && pinned.len() == ids.len(),
+        "the catalogue differs from {SNAPSHOT}: lost {lost:?}, added {added:?}; \
+         if that is intended, run `{UPDATE_SNAPSHOT}=1 cargo test --test tests \
+         conform::the_catalogue` and fix the count in README.md"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let words: Vec<&str> = readme.split_whitespace().collect();
+    let counts: Vec<usize> = words
+        .windows(2)
+        .filter(|w| w[1].trim_end_matches([',', '.', ';', ':', ')']) == "checks")
+        .filter_map(|w| w[0].parse().ok())
+        .collect();
+    assert!(!counts.is_empty(), "README.md names no count of checks");
+    assert!(
+        counts.iter().all(|n| *n == pinned.len()),
+        "README.md says {counts:?} checks, {SNAPSHOT} has {}",
+        pinned.len()
+    );
+}
+
 fn copy_contract() -> std::path::PathBuf {
     let dir = crate::util::temp_dir("contract");
     for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
