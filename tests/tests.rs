@@ -24,3 +24,4 @@ mod run;
 mod token;
 mod token_cache;
 mod workers;
+mod xsd;
