@@ -1096,15 +1096,27 @@ impl<'c> Ctx<'c> {
             let lifetime = lifetime_of(&answer);
             (token, Instant::now(), lifetime, lifetime as i64 + 1)
         } else if self.setup.slow {
-            let (token, issued, lifetime) = match self.stale.get(key) {
-                Some(t) => t.clone(),
-                None => {
-                    let (token, answer) = self.fresh_token(key).await?;
-                    let t = (token, Instant::now(), lifetime_of(&answer));
-                    self.stale.insert(key.to_owned(), t.clone());
-                    t
+            if !self.stale.contains_key(key) {
+                // Take the other service's token to wait out too, so that a
+                // client_id per service still means one wait.
+                let mut keys = vec![key.to_owned()];
+                for s in Service::ALL {
+                    let k = self.key_for(s).to_owned();
+                    if !keys.contains(&k) && !self.stale.contains_key(&k) {
+                        keys.push(k);
+                    }
                 }
-            };
+                for k in keys {
+                    let (token, answer) = self.fresh_token(&k).await?;
+                    self.stale
+                        .insert(k, (token, Instant::now(), lifetime_of(&answer)));
+                }
+            }
+            let (token, issued, lifetime) = self
+                .stale
+                .get(key)
+                .cloned()
+                .ok_or_else(|| fail("no token to wait out"))?;
             // Past the lifetime by 2 s: the target counts from before the
             // answer reached us, and in whole seconds.
             let due = Duration::from_secs(lifetime + 2);
