@@ -55,7 +55,8 @@ pub struct Setup {
     pub creds: HashMap<String, Creds>,
     /// The embedded mock, whose clock the expired-token check moves.
     pub mock: Option<mss_mock::Mock>,
-    /// Wait out a token's lifetime against a real endpoint.
+    /// Wait out a token's lifetime in real time for the expired-token checks
+    /// (`--slow`), instead of moving a mock's clock.
     pub slow: bool,
     /// The target is an mss-mock on loopback whose `/__admin/clock` moves.
     pub admin_clock: bool,
