@@ -305,6 +305,49 @@ async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A target that revokes every token once, mid-suite: the next request with
+/// the cached token gets 401, the suite renews its token once and sends it
+/// again, and every check still passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_renewed_once_and_the_suite_goes_on() {
+    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| {
+        c.faults = vec![mss_mock::faults::FaultSpec {
+            kind: "revoke_tokens".into(),
+            // Fires once, at the first retraction (AUTH-RET-001, sent
+            // without a token); the next check using the cached token is
+            // AUTH-RET-007, which must get 403 AUT03, not 401.
+            route: Some("ReportarRetractoAfiliacion".into()),
+            ..Default::default()
+        }];
+    })
+    .await
+    .expect("mock");
+    let setup = Setup {
+        base_url: base,
+        administradora: "230301".into(),
+        seed: 1,
+        creds,
+        mock: Some(mock.clone()),
+        slow: false,
+        admin_clock: false,
+        writes: true,
+        as_of: mock.clock().today(),
+        timeout: Duration::from_secs(10),
+        client: None,
+    };
+    let contract = Contract::embedded();
+    let checks = catalogue(contract);
+    let report = conform::run_suite(setup, contract, &checks, "mock revoking tokens")
+        .await
+        .expect("suite");
+    let mut text = Vec::new();
+    conform::print_table(&report, &mut text).expect("table");
+    let text = String::from_utf8_lossy(&text);
+    assert_eq!(report.totals(), (checks.len(), 0, 0), "{text}");
+    let injected = mock.faults().injected();
+    assert_eq!(injected["revoke_tokens"], 1, "{injected:?}");
+}
+
 /// The probe of every check, with the values the target handed back
 /// (numeroTransaccion) taken out.
 fn requests(report: &Report) -> Vec<(String, String)> {
