@@ -79,7 +79,9 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
         .map(|(id, _)| id)
         .collect();
     let mut problems = Vec::new();
-    for check in &checks {
+    // The boundary pairs have deviations of their own (see
+    // `boundary_pairs_fail_on_their_off_by_one_deviations`).
+    for check in checks.iter().filter(|c| !matches!(c.probe, Probe::Bnd(_))) {
         assert!(
             known.contains(&check.id),
             "check {} has no deviation in the mock",
@@ -97,6 +99,18 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
             // failure is related when the failing request carried it.
             failed.retain(|id| *id == check.id || !carries(&report, id, field, *chars));
         }
+        if let Probe::Rul(codigo) = &check.probe {
+            // A rule switched off lets the refused side of its boundary pairs
+            // through too.
+            let pairs = format!("BND-{codigo}-");
+            let refused_side = |id: &String| {
+                id.starts_with(&pairs)
+                    && checks
+                        .iter()
+                        .any(|c| c.id == *id && matches!(c.probe, Probe::Bnd(b) if !b.accepted))
+            };
+            failed.retain(|id| *id == check.id || !refused_side(id));
+        }
         let expected = BTreeSet::from([check.id.clone()]);
         if failed != expected {
             problems.push(format!(
@@ -113,6 +127,225 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
         checks.len(),
         problems.join("\n")
     );
+}
+
+/// Each `BND-` deviation of the mock moves one boundary by one unit (a year, a
+/// day, a business day) or counts the retraction window the wrong way; the
+/// boundary checks it must break, and only those of all the `BND-` checks.
+const OFF_BY_ONE: &[(&str, &[&str])] = &[
+    (
+        "BND-NEG02-EARLY",
+        &[
+            "BND-NEG02-F-BEFORE",
+            "BND-NEG02-M-BEFORE",
+            "BND-NEG02-29FEB-BEFORE",
+        ],
+    ),
+    (
+        "BND-NEG02-LATE",
+        &["BND-NEG02-F-ON", "BND-NEG02-M-ON", "BND-NEG02-29FEB-ON"],
+    ),
+    ("BND-NEG02-29FEB", &["BND-NEG02-29FEB-BEFORE"]),
+    ("BND-NEG03-EARLY", &["BND-NEG03-INSIDE"]),
+    ("BND-NEG03-LATE", &["BND-NEG03-OUTSIDE"]),
+    ("BND-NEG04-EARLY", &["BND-NEG04-INSIDE"]),
+    ("BND-NEG04-LATE", &["BND-NEG04-OUTSIDE"]),
+    (
+        "BND-NEG11-SHORT",
+        &[
+            "BND-NEG11-WEEKEND-LAST",
+            "BND-NEG11-FESTIVO-LAST",
+            "BND-NEG11-8DIC-LAST",
+        ],
+    ),
+    (
+        "BND-NEG11-LONG",
+        &[
+            "BND-NEG11-WEEKEND-NEXT",
+            "BND-NEG11-FESTIVO-NEXT",
+            "BND-NEG11-8DIC-NEXT",
+        ],
+    ),
+    (
+        "BND-NEG11-CALENDAR",
+        &[
+            "BND-NEG11-WEEKEND-LAST",
+            "BND-NEG11-FESTIVO-LAST",
+            "BND-NEG11-8DIC-LAST",
+        ],
+    ),
+    (
+        "BND-NEG11-NO-HOLIDAYS",
+        &["BND-NEG11-FESTIVO-LAST", "BND-NEG11-8DIC-LAST"],
+    ),
+    ("BND-EDAD-EARLY", &["BND-EDAD-BEFORE"]),
+    ("BND-EDAD-LATE", &["BND-EDAD-ON"]),
+];
+
+/// Every boundary pair passes against the mock and fails exactly where an
+/// off-by-one deviation moves its boundary; every boundary check is broken by
+/// some deviation and every `BND-` deviation is exercised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boundary_pairs_fail_on_their_off_by_one_deviations() {
+    let only = ["BND-".to_owned()];
+    let bnd: BTreeSet<String> = catalogue(Contract::embedded())
+        .into_iter()
+        .filter(|c| matches!(c.probe, Probe::Bnd(_)))
+        .map(|c| c.id)
+        .collect();
+    assert!(bnd.len() >= 18, "{bnd:?}");
+    let deviations: BTreeSet<String> = mss_mock::deviate::catalogue(Contract::embedded())
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| id.starts_with("BND-"))
+        .collect();
+    let tested: BTreeSet<String> = OFF_BY_ONE.iter().map(|(d, _)| (*d).to_owned()).collect();
+    assert_eq!(deviations, tested, "every BND- deviation has a row here");
+    let broken: BTreeSet<String> = OFF_BY_ONE
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned()))
+        .collect();
+    assert_eq!(broken, bnd, "every boundary check is broken by a deviation");
+
+    let clean = suite(&[], &only, 1).await;
+    assert_eq!(clean.outcomes.len(), bnd.len());
+    assert!(failed(&clean).is_empty(), "{:?}", failed(&clean));
+    assert_eq!(clean.totals().2, 0, "none skipped");
+    let mut problems = Vec::new();
+    for (deviation, expected) in OFF_BY_ONE {
+        let report = suite(&[(*deviation).to_owned()], &only, 1).await;
+        let got = failed(&report);
+        let want: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        for id in &got {
+            let detail = match &report.get(id).map(|o| &o.verdict) {
+                Some(Verdict::Fail(d)) => d.clone(),
+                _ => String::new(),
+            };
+            println!("--deviate {deviation}: {id} fails: {detail}");
+        }
+        if got != want {
+            problems.push(format!(
+                "--deviate {deviation}: failed {got:?}, expected {want:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `--slow` against a mock whose tokens live 10 s, reached as a URL (no clock
+/// to move): the expired-token checks wait the token out for real and get
+/// AUT02, and every check after them passes with tokens the cache renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
+    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| c.token_ttl_seconds = 10)
+        .await
+        .expect("mock");
+    let setup = Setup {
+        base_url: base,
+        administradora: "230301".into(),
+        seed: 1,
+        creds,
+        mock: None,
+        slow: true,
+        admin_clock: false,
+        writes: true,
+        as_of: mock.clock().today(),
+        timeout: Duration::from_secs(10),
+        client: None,
+    };
+    let contract = Contract::embedded();
+    let checks = catalogue(contract);
+    let started = std::time::Instant::now();
+    let report = conform::run_suite(setup, contract, &checks, "mss-mock, 10 s tokens")
+        .await
+        .expect("suite");
+    let wall = started.elapsed();
+    let mut text = Vec::new();
+    conform::print_table(&report, &mut text).expect("table");
+    let text = String::from_utf8_lossy(&text);
+    let (passed, failed_n, skipped) = report.totals();
+    assert_eq!((failed_n, skipped), (0, 0), "{text}");
+    assert_eq!(passed, checks.len());
+    // One wait serves both expired-token checks (same client).
+    assert!(wall < Duration::from_secs(40), "{wall:?}");
+
+    let dir = crate::util::temp_dir("conform-slow");
+    conform::write_outputs(&report, &dir).expect("write");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("conformance.json")).expect("read"))
+            .expect("json");
+    let with_age: Vec<&serde_json::Value> = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c.get("token_age_s").is_some())
+        .collect();
+    let ids: Vec<&str> = with_age.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, ["AUTH-AFI-004", "AUTH-RET-004"]);
+    for c in with_age {
+        assert_eq!(c["result"], "pass", "{c}");
+        assert_eq!(c["token_lifetime_s"], 10, "{c}");
+        assert_eq!(c["token_expired_by"], "waited", "{c}");
+        let age = c["token_age_s"].as_f64().expect("age");
+        assert!(age > 10.0, "{c}");
+    }
+    // The mock answered AUT02 to those two requests only: no other request
+    // carried an expired token, though every token the suite started with
+    // had expired by then.
+    let stats = mock.stats();
+    let aut02: u64 = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"]
+        .iter()
+        .map(|s| {
+            stats["services"][s]["rejected"]["AUT02"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(aut02, 2, "{stats:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A target that revokes every token once, mid-suite: the next request with
+/// the cached token gets 401, the suite renews its token once and sends it
+/// again, and every check still passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_renewed_once_and_the_suite_goes_on() {
+    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| {
+        c.faults = vec![mss_mock::faults::FaultSpec {
+            kind: "revoke_tokens".into(),
+            // Fires once, at the first retraction (AUTH-RET-001, sent
+            // without a token); the next check using the cached token is
+            // AUTH-RET-007, which must get 403 AUT03, not 401.
+            route: Some("ReportarRetractoAfiliacion".into()),
+            ..Default::default()
+        }];
+    })
+    .await
+    .expect("mock");
+    let setup = Setup {
+        base_url: base,
+        administradora: "230301".into(),
+        seed: 1,
+        creds,
+        mock: Some(mock.clone()),
+        slow: false,
+        admin_clock: false,
+        writes: true,
+        as_of: mock.clock().today(),
+        timeout: Duration::from_secs(10),
+        client: None,
+    };
+    let contract = Contract::embedded();
+    let checks = catalogue(contract);
+    let report = conform::run_suite(setup, contract, &checks, "mock revoking tokens")
+        .await
+        .expect("suite");
+    let mut text = Vec::new();
+    conform::print_table(&report, &mut text).expect("table");
+    let text = String::from_utf8_lossy(&text);
+    assert_eq!(report.totals(), (checks.len(), 0, 0), "{text}");
+    let injected = mock.faults().injected();
+    assert_eq!(injected["revoke_tokens"], 1, "{injected:?}");
 }
 
 /// The probe of every check, with the values the target handed back
@@ -156,6 +389,59 @@ async fn the_same_seed_sends_the_same_requests() {
     assert!(
         differ > a.len() / 2,
         "seed 8 differs in only {differ} probes"
+    );
+}
+
+/// The sorted check ids of the built-in contract, one a line.
+const SNAPSHOT: &str = "tests/data/conform-checks.txt";
+/// Set to 1 to rewrite [`SNAPSHOT`] from the catalogue (then review the diff).
+const UPDATE_SNAPSHOT: &str = "MSS_UPDATE_SNAPSHOT";
+
+/// The catalogue is pinned: a check lost or added shows as a diff of
+/// tests/data/conform-checks.txt (rewrite it with MSS_UPDATE_SNAPSHOT=1), and
+/// every "N checks" in the README is that file's count.
+#[test]
+fn the_catalogue_matches_its_snapshot_and_the_readme() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut ids: Vec<String> = catalogue(Contract::embedded())
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort();
+    let current = ids.join("\n") + "\n";
+    let path = root.join(SNAPSHOT);
+    if std::env::var(UPDATE_SNAPSHOT).is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &current).expect("write snapshot");
+        eprintln!("rewrote {SNAPSHOT}: {} checks", ids.len());
+    }
+    let pinned = std::fs::read_to_string(&path).expect("snapshot");
+    let pinned: Vec<&str> = pinned.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lost: Vec<&&str> = pinned
+        .iter()
+        .filter(|id| ids.binary_search(&(**id).to_owned()).is_err())
+        .collect();
+    let added: Vec<&String> = ids
+        .iter()
+        .filter(|id| !pinned.contains(&id.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty() && added.is_empty() && pinned.len() == ids.len(),
+        "the catalogue differs from {SNAPSHOT}: lost {lost:?}, added {added:?}; \
+         if that is intended, run `{UPDATE_SNAPSHOT}=1 cargo test --test tests \
+         conform::the_catalogue` and fix the count in README.md"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let words: Vec<&str> = readme.split_whitespace().collect();
+    let counts: Vec<usize> = words
+        .windows(2)
+        .filter(|w| w[1].trim_end_matches([',', '.', ';', ':', ')']) == "checks")
+        .filter_map(|w| w[0].parse().ok())
+        .collect();
+    assert!(!counts.is_empty(), "README.md names no count of checks");
+    assert!(
+        counts.iter().all(|n| *n == pinned.len()),
+        "README.md says {counts:?} checks, {SNAPSHOT} has {}",
+        pinned.len()
     );
 }
 

@@ -22,6 +22,8 @@ struct Run {
     child: Child,
     dir: PathBuf,
     out: PathBuf,
+    /// Requests the mock had received when it began holding every answer.
+    held_from: u64,
 }
 
 impl Drop for Run {
@@ -122,6 +124,7 @@ global = ["p99 < 60s"]
         child,
         dir,
         out,
+        held_from: 0,
     };
     let mock = run.mock.clone();
     until("the run's token", Duration::from_secs(20), || {
@@ -132,6 +135,7 @@ global = ["p99 < 60s"]
         .set_profile(mss_mock::LatencyProfile::Fixed { ms: SLOW_MS });
     // Requests arriving from now on are held: wait for a few, then a little more.
     let before = received(&mock);
+    run.held_from = before;
     until("requests in flight", Duration::from_secs(20), || {
         received(&mock) >= before + 5
     })
@@ -192,22 +196,20 @@ fn summary(dir: &Path) -> Value {
 async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() {
     let mut run = start("term", "1s").await;
     run.signal("TERM");
-    // What the mock has received shortly after the signal is all it ever gets.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let at_signal = received(&run.mock);
+    until(
+        "the harness to say it stopped sending",
+        Duration::from_secs(5),
+        || run.stderr().contains("nothing more is sent"),
+    )
+    .await;
     let (status, took) = run.exit(Duration::from_secs(15)).await;
+    let at_exit = received(&run.mock);
     let (stdout, stderr) = (run.stdout(), run.stderr());
     assert_eq!(status.code(), Some(143), "{stderr}\n{stdout}");
     // The grace period (1 s) and the outputs; not the mock's 20 s answers.
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(stderr.contains("SIGTERM"), "{stderr}");
     assert!(stdout.contains("INTERRUPTED: SIGTERM"), "{stdout}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        received(&run.mock),
-        at_signal,
-        "requests reached the mock after the signal"
-    );
 
     for file in crate::run::OUTPUTS {
         assert!(run.out.join(file).is_file(), "{file} missing\n{stderr}");
@@ -223,6 +225,14 @@ async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() 
     assert_eq!(i["grace_s"], 1.0, "{s:#}");
     assert_eq!(i["planned_duration_s"], 30.0, "{s:#}");
     let in_flight = i["in_flight_at_signal"].as_u64().expect("in flight");
+    // Every answer since `held_from` is held for 20 s, so the requests the
+    // mock received since then are exactly those the harness had in flight
+    // when it stopped sending: nothing was sent after the signal.
+    assert_eq!(
+        at_exit - run.held_from,
+        in_flight,
+        "requests reached the mock after the signal ({s:#})"
+    );
     let interrupted = i["interrupted"].as_u64().expect("interrupted");
     assert!(interrupted > 0, "{s:#}");
     // None of them could answer within the grace period.
@@ -245,7 +255,7 @@ async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() 
         .map(|n| s["services"][n]["requests"].as_u64().unwrap_or(0))
         .sum();
     let dropped = s["dropped"].as_u64().unwrap_or(0);
-    assert_eq!(requests - dropped, at_signal, "{s:#}");
+    assert_eq!(requests - dropped, at_exit, "{s:#}");
 
     // Rates divide by how long the load lasted, not by the 30 s planned.
     let at_s = i["at_s"].as_f64().expect("at_s");

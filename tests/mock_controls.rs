@@ -97,10 +97,24 @@ async fn a_stall_holds_every_answer_including_those_in_flight() {
             app.oneshot(req).await.expect("infallible").status()
         })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Evidence that it is in flight: the mock has counted the refusal (its
+    // handler ran; the answer now waits out the 200 ms), and it is unanswered.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while t.mock.stats()["token"]["rejected"].as_u64().unwrap_or(0) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the mock"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let stall = t
         .admin(Method::POST, "/__admin/stall", r#"{"seconds": 1}"#)
         .await;
+    assert!(
+        !in_flight.is_finished(),
+        "answered before the stall began: the test proves nothing ({:?})",
+        start.elapsed()
+    );
     assert!(
         stall["stalled_for_seconds"]
             .as_f64()

@@ -26,3 +26,4 @@ mod run;
 mod token;
 mod token_cache;
 mod workers;
+mod xsd;

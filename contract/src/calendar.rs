@@ -68,6 +68,49 @@ fn shift(date: NaiveDate, days: i64) -> NaiveDate {
         .unwrap_or(date)
 }
 
+/// The holidays Ley 51/1983 moves to the following Monday: month, day, name.
+const MOVED: [(u32, u32, &str); 7] = [
+    (1, 6, "Día de los Reyes Magos"),
+    (3, 19, "Día de San José"),
+    (6, 29, "San Pedro y San Pablo"),
+    (8, 15, "Asunción de la Virgen"),
+    (10, 12, "Día de la Raza"),
+    (11, 1, "Día de Todos los Santos"),
+    (11, 11, "Independencia de Cartagena"),
+];
+
+/// The holidays of `year` that Ley 51/1983 actually moved to a Monday: their
+/// own date was another weekday (the Easter-based Ascension, Corpus Christi and
+/// Sacred Heart always are; so is Chiquinquirá from 2026 when not on a Monday).
+pub fn trasladados(year: i32) -> Vec<Festivo> {
+    let mut nominal: Vec<(NaiveDate, &'static str)> = MOVED
+        .iter()
+        .map(|&(m, d, nombre)| (ymd(year, m, d), nombre))
+        .collect();
+    if year >= CHIQUINQUIRA_FROM {
+        nominal.push((
+            ymd(year, 7, 9),
+            "Nuestra Señora del Rosario de Chiquinquirá",
+        ));
+    }
+    let easter = easter_sunday(year);
+    nominal.extend([
+        (shift(easter, 39), "Ascensión del Señor"),
+        (shift(easter, 60), "Corpus Christi"),
+        (shift(easter, 68), "Sagrado Corazón"),
+    ]);
+    let mut out: Vec<Festivo> = nominal
+        .into_iter()
+        .filter(|(fecha, _)| fecha.weekday() != Weekday::Mon)
+        .map(|(fecha, nombre)| Festivo {
+            fecha: next_monday(fecha),
+            nombre,
+        })
+        .collect();
+    out.sort_by_key(|f| f.fecha);
+    out
+}
+
 /// Every national holiday of `year`, sorted by date.
 pub fn festivos(year: i32) -> Vec<Festivo> {
     let fixed = [
@@ -78,15 +121,7 @@ pub fn festivos(year: i32) -> Vec<Festivo> {
         (12, 8, "Inmaculada Concepción"),
         (12, 25, "Navidad"),
     ];
-    let moved = [
-        (1, 6, "Día de los Reyes Magos"),
-        (3, 19, "Día de San José"),
-        (6, 29, "San Pedro y San Pablo"),
-        (8, 15, "Asunción de la Virgen"),
-        (10, 12, "Día de la Raza"),
-        (11, 1, "Día de Todos los Santos"),
-        (11, 11, "Independencia de Cartagena"),
-    ];
+    let moved = MOVED;
     let easter = easter_sunday(year);
     let mut out: Vec<Festivo> = Vec::with_capacity(19);
     out.extend(fixed.iter().map(|&(m, d, nombre)| Festivo {
@@ -241,6 +276,26 @@ mod tests {
                 assert!(is_festivo(f.fecha));
             }
         }
+    }
+
+    #[test]
+    fn moved_holidays_are_mondays_that_were_not() {
+        // 2025: San José (Wed 19 March) observed Monday 24 March; Corpus
+        // Christi (Thu 19 June) Monday 23 June. 2024: Día de la Raza was on a
+        // Saturday, observed Monday 14 October.
+        let y2025: Vec<NaiveDate> = trasladados(2025).iter().map(|f| f.fecha).collect();
+        assert!(y2025.contains(&d("2025-03-24")));
+        assert!(y2025.contains(&d("2025-06-23")));
+        assert!(trasladados(2024).iter().any(|f| f.fecha == d("2024-10-14")));
+        for year in 1990..=2100 {
+            for f in trasladados(year) {
+                assert_eq!(f.fecha.weekday(), Weekday::Mon, "{f:?}");
+                assert!(is_festivo(f.fecha), "{f:?}");
+            }
+        }
+        // 2023: San Pedro y San Pablo was a Thursday (moved); Reyes (Friday 6
+        // January) moved to Monday 9 January.
+        assert!(trasladados(2023).iter().any(|f| f.fecha == d("2023-01-09")));
     }
 
     #[test]

@@ -11,6 +11,10 @@
 //! `ENUM-{svc}-{field}-CASE` (the enumeration is matched ignoring case) and
 //! `TYP-{svc}-{NUMBER|BOOLEAN|ARRAY|OBJECT|NULL}`.
 //!
+//! The `BND-` deviations move one numeric rule's boundary by one unit (a day,
+//! a business day, a year) or count the retraction window the wrong way; the
+//! boundary pairs of the suite (`BND-` checks) must notice each of them.
+//!
 //! Set them with `mss-mock --deviate ID` (repeatable), `deviate = [..]` in the
 //! configuration file, or at run time with `POST /__admin/deviations`.
 
@@ -195,6 +199,58 @@ pub const FIXED: &[(&str, &str)] = &[
     (
         "DUP-002",
         "the same person, novelty and date under a new numeroRadicado is accepted",
+    ),
+    (
+        "BND-NEG02-EARLY",
+        "the regime-transfer age limit is applied a year early (46 women, 51 men)",
+    ),
+    (
+        "BND-NEG02-LATE",
+        "the regime-transfer age limit is applied a year late (48 women, 53 men)",
+    ),
+    (
+        "BND-NEG02-29FEB",
+        "someone born on 29 February completes a year on 28 February",
+    ),
+    (
+        "BND-NEG03-EARLY",
+        "a regime transfer is allowed from the day before the 5th anniversary",
+    ),
+    (
+        "BND-NEG03-LATE",
+        "a regime transfer is allowed only from the day after the 5th anniversary",
+    ),
+    (
+        "BND-NEG04-EARLY",
+        "an administrator switch is allowed from the day before the 6 months are up",
+    ),
+    (
+        "BND-NEG04-LATE",
+        "an administrator switch is allowed only from the day after the 6 months are up",
+    ),
+    (
+        "BND-NEG11-SHORT",
+        "the retraction window closes after 4 business days",
+    ),
+    (
+        "BND-NEG11-LONG",
+        "the retraction window closes after 6 business days",
+    ),
+    (
+        "BND-NEG11-CALENDAR",
+        "the retraction window is counted in calendar days",
+    ),
+    (
+        "BND-NEG11-NO-HOLIDAYS",
+        "the retraction window skips weekends but not holidays",
+    ),
+    (
+        "BND-EDAD-EARLY",
+        "the minimum age at fechaSolicitud is a year lower",
+    ),
+    (
+        "BND-EDAD-LATE",
+        "the minimum age at fechaSolicitud is a year higher",
     ),
     ("RUT-001", "unknown paths are answered 400"),
     ("RUT-002", "405 answers name GET, not POST, in Allow"),
@@ -404,6 +460,68 @@ impl Deviations {
             && self
                 .ids
                 .contains(&format!("{prefix}-{}-{rest}", tag(service)))
+    }
+
+    /// `+1`, `-1` or `0`: how a `BND-{rule}-EARLY` / `-LATE` deviation moves
+    /// that rule's boundary.
+    pub fn shift(&self, rule: &str) -> i32 {
+        if self.ids.is_empty() {
+            0
+        } else if self.ids.contains(&format!("BND-{rule}-EARLY")) {
+            -1
+        } else if self.ids.contains(&format!("BND-{rule}-LATE")) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The last day a retraction of a request made on `solicitud` is accepted,
+    /// as the active deviations count it (the protocol's without them).
+    pub fn retraction_deadline(&self, solicitud: chrono::NaiveDate) -> chrono::NaiveDate {
+        use mss_contract::{calendar, rules};
+        let n = rules::RETRACTION_BUSINESS_DAYS;
+        if self.ids.is_empty() {
+            return rules::retraction_deadline(solicitud);
+        }
+        if self.has("BND-NEG11-CALENDAR") {
+            return solicitud + chrono::Days::new(u64::from(n));
+        }
+        if self.has("BND-NEG11-NO-HOLIDAYS") {
+            let mut day = solicitud;
+            let mut left = n;
+            while left > 0 {
+                day = day.succ_opt().unwrap_or(day);
+                if !matches!(
+                    chrono::Datelike::weekday(&day),
+                    chrono::Weekday::Sat | chrono::Weekday::Sun
+                ) {
+                    left -= 1;
+                }
+            }
+            return day;
+        }
+        let n = if self.has("BND-NEG11-SHORT") {
+            n - 1
+        } else if self.has("BND-NEG11-LONG") {
+            n + 1
+        } else {
+            n
+        };
+        calendar::add_business_days(solicitud, n)
+    }
+
+    /// Completed years on `on` for someone born on `birth`; under
+    /// `BND-NEG02-29FEB` someone born on 29 February has birthdays on 28
+    /// February.
+    pub fn age_on(&self, birth: chrono::NaiveDate, on: chrono::NaiveDate) -> u32 {
+        use chrono::Datelike;
+        let birth = if self.has("BND-NEG02-29FEB") && (birth.month(), birth.day()) == (2, 29) {
+            birth.pred_opt().unwrap_or(birth)
+        } else {
+            birth
+        };
+        mss_contract::rules::age_on(birth, on)
     }
 
     /// What to do with a value of `chars` characters in `field`.

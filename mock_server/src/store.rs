@@ -405,7 +405,8 @@ impl Store {
                 }
                 if a.novedad == Novedad::TrasladoRegimen {
                     if let Some(since) = from_days(prev.regime_since)
-                        && a.fecha_solicitud < rules::earliest_regime_transfer(since)
+                        && a.fecha_solicitud
+                            < shifted(rules::earliest_regime_transfer(since), dev.shift("NEG03"))
                         && !dev.has("RUL-NEG03")
                     {
                         return Err(Rejection::new(
@@ -423,7 +424,11 @@ impl Store {
                     }
                 } else {
                     if let Some(since) = from_days(prev.admin_since)
-                        && a.fecha_solicitud < rules::earliest_administrator_switch(since)
+                        && a.fecha_solicitud
+                            < shifted(
+                                rules::earliest_administrator_switch(since),
+                                dev.shift("NEG04"),
+                            )
                         && !dev.has("RUL-NEG04")
                     {
                         return Err(Rejection::new(
@@ -519,7 +524,7 @@ impl Store {
             ));
         }
         let solicitud = aff.fecha();
-        let deadline = rules::retraction_deadline(solicitud);
+        let deadline = dev.retraction_deadline(solicitud);
         if (r.fecha_retracto < solicitud || r.fecha_retracto > deadline) && !dev.has("RUL-NEG11") {
             return Err(Rejection::new(
                 codes::NEG11,
@@ -591,6 +596,12 @@ impl Store {
             current = record.prev_record;
         }
     }
+}
+
+/// `date` moved by `days` (a `BND-` deviation's shift of a boundary).
+fn shifted(date: NaiveDate, days: i32) -> NaiveDate {
+    date.checked_add_signed(chrono::TimeDelta::days(i64::from(days)))
+        .unwrap_or(date)
 }
 
 #[cfg(test)]

@@ -589,13 +589,11 @@ pub fn affiliation<'a>(
             &format!("anterior a {}", rules::EARLIEST_BIRTH),
         ));
     }
-    if rules::age_on(nacimiento, fecha_solicitud) < rules::MIN_AGE_AT_REQUEST {
+    let min_age = rules::MIN_AGE_AT_REQUEST.saturating_add_signed(dev.shift("EDAD"));
+    if rules::age_on(nacimiento, fecha_solicitud) < min_age {
         return Err(bad(
             "fechaNacimiento",
-            &format!(
-                "edad mínima {} años en fechaSolicitud",
-                rules::MIN_AGE_AT_REQUEST
-            ),
+            &format!("edad mínima {min_age} años en fechaSolicitud"),
         ));
     }
     if let Some(efectividad) = text(body, "fechaEfectividad").and_then(date) {
@@ -682,8 +680,10 @@ pub fn affiliation<'a>(
     if novedad == Novedad::TrasladoRegimen && !dev.has("RUL-NEG02") {
         let sexo =
             Sexo::parse(need(body, "sexo")?).ok_or_else(|| bad("sexo", "valor desconocido"))?;
-        let edad = rules::age_on(nacimiento, fecha_solicitud);
-        let limite = sexo.regime_transfer_age_limit();
+        let edad = dev.age_on(nacimiento, fecha_solicitud);
+        let limite = sexo
+            .regime_transfer_age_limit()
+            .saturating_add_signed(dev.shift("NEG02"));
         if edad >= limite {
             return Err(Rejection::new(
                 codes::NEG02,

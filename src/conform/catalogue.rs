@@ -148,6 +148,8 @@ pub enum Probe {
     Dup(u8),
     /// Routes and methods check number n.
     Rut(u8),
+    /// One side of a numeric rule's boundary ([`super::boundary`]).
+    Bnd(super::boundary::Boundary),
 }
 
 /// One check of the catalogue.
@@ -659,6 +661,7 @@ pub fn catalogue(contract: &Contract) -> Vec<Check> {
             Probe::Rul(codigo),
         ));
     }
+    out.extend(super::boundary::checks(contract));
     out.push(check(
         "DUP-001",
         "ReportarAfiliaciontraslado: a known numeroRadicado with another person gets 409 NEG01",

@@ -2,7 +2,7 @@
 //! exchange (secrets redacted) so that a failure prints a reproducer.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use mss_contract::rules::nit_check_digit;
@@ -20,6 +20,7 @@ use crate::generator::{
     AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
 };
 use crate::secret::Secret;
+use crate::token::{Credentials, TokenCache, TokenPolicy};
 
 /// The three values of a token request.
 #[derive(Debug, Clone)]
@@ -54,7 +55,8 @@ pub struct Setup {
     pub creds: HashMap<String, Creds>,
     /// The embedded mock, whose clock the expired-token check moves.
     pub mock: Option<mss_mock::Mock>,
-    /// Wait out a token's lifetime against a real endpoint.
+    /// Wait out a token's lifetime in real time for the expired-token checks
+    /// (`--slow`), instead of moving a mock's clock.
     pub slow: bool,
     /// The target is an mss-mock on loopback whose `/__admin/clock` moves.
     pub admin_clock: bool,
@@ -159,6 +161,20 @@ pub struct Outcome {
     pub requests: usize,
     /// The request that decided it (the reproducer of a failure).
     pub probe: Option<Exchange>,
+    /// For an expired-token check: how old the token was when it was sent.
+    pub token_age: Option<TokenAge>,
+}
+
+/// How old the token of an expired-token check was when it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TokenAge {
+    /// Seconds since it was issued, on the target's clock (real time waited,
+    /// plus how far the mock's clock was moved).
+    pub age_s: f64,
+    /// The lifetime its token answer announced (`expires_in`).
+    pub lifetime_s: u64,
+    /// `waited` (real time, `--slow`) or `clock moved` (a mock's clock).
+    pub how: &'static str,
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -174,7 +190,13 @@ pub struct Ctx<'c> {
     setup: Setup,
     contract: &'c Contract,
     http: reqwest::Client,
-    tokens: HashMap<String, String>,
+    /// One [`TokenCache`] per client key: the same refresh-before-expiry and
+    /// renew-once-on-401 as `run`.
+    tokens: HashMap<String, TokenCache>,
+    /// A token an expired-token check waited out (`--slow`): key, value, when
+    /// it was issued and its lifetime; the next such check reuses it.
+    stale: HashMap<String, (String, Instant, u64)>,
+    token_age: Option<TokenAge>,
     secrets: Vec<String>,
     gens: HashMap<String, (AffiliationGenerator, RetractionGenerator)>,
     rng: ChaCha8Rng,
@@ -220,6 +242,8 @@ impl<'c> Ctx<'c> {
             contract,
             http,
             tokens: HashMap::new(),
+            stale: HashMap::new(),
+            token_age: None,
             secrets,
             gens: HashMap::new(),
             rng,
@@ -415,14 +439,45 @@ impl<'c> Ctx<'c> {
         }
     }
 
-    /// A token of client `key`, cached.
-    async fn token(&mut self, key: &str) -> Step<String> {
-        if let Some(t) = self.tokens.get(key) {
-            return Ok(t.clone());
+    /// A token of client `key` usable now and its generation, from the
+    /// client's [`TokenCache`] (refreshed before it expires).
+    async fn cached_token(&mut self, key: &str) -> Step<(String, u64)> {
+        if !self.tokens.contains_key(key) {
+            let c = self.creds(key)?;
+            let cache = TokenCache::new(
+                self.http.clone(),
+                format!("{}/token", self.setup.base_url),
+                Credentials {
+                    username: c.username.clone(),
+                    password: c.password.clone(),
+                    client_id: c.client_id.clone(),
+                },
+                TokenPolicy {
+                    timeout: self.setup.timeout,
+                    ..TokenPolicy::default()
+                },
+            );
+            self.tokens.insert(key.to_owned(), cache);
         }
-        let (t, _) = self.fresh_token(key).await?;
-        self.tokens.insert(key.to_owned(), t.clone());
-        Ok(t)
+        let got = match self.tokens.get(key) {
+            Some(cache) => cache.get().await,
+            None => return Err(fail("token cache missing")),
+        };
+        match got {
+            Ok(t) => {
+                let value = t.value.expose().to_owned();
+                if !self.secrets.contains(&value) {
+                    self.secrets.push(value.clone());
+                }
+                Ok((value, t.generation))
+            }
+            Err(e) => Err(fail(format!("could not get a token for client {key}: {e}"))),
+        }
+    }
+
+    /// A token of client `key` usable now.
+    async fn token(&mut self, key: &str) -> Step<String> {
+        Ok(self.cached_token(key).await?.0)
     }
 
     async fn post_raw(
@@ -450,14 +505,36 @@ impl<'c> Ctx<'c> {
             .await
     }
 
+    /// Send `body` with a token of client `key`; on 401 the token is renewed
+    /// once and the request sent again (as `run` does).
     async fn post_as(&mut self, service: Service, key: &str, body: &Value) -> Step<Exchange> {
-        let token = self.token(key).await?;
+        let (token, generation) = self.cached_token(key).await?;
+        let ex = self
+            .post(service, Some(format!("Bearer {token}")), body)
+            .await;
+        if ex.status != Some(401) {
+            return Ok(ex);
+        }
+        if let Some(cache) = self.tokens.get(key) {
+            cache.invalidate(generation);
+        }
+        let (token, _) = self.cached_token(key).await?;
         Ok(self
             .post(service, Some(format!("Bearer {token}")), body)
             .await)
     }
 
-    fn generators(
+    /// "Today" at the target.
+    pub(super) fn as_of(&self) -> NaiveDate {
+        self.setup.as_of
+    }
+
+    /// Code of the administrator under test.
+    pub(super) fn administradora(&self) -> &str {
+        &self.setup.administradora
+    }
+
+    pub(super) fn generators(
         &mut self,
         admin: &str,
     ) -> Step<&mut (AffiliationGenerator, RetractionGenerator)> {
@@ -739,6 +816,7 @@ impl<'c> Ctx<'c> {
                 Ok(self.expect(&ex, "NEG01"))
             }
             Probe::Rut(n) => self.route(*n).await,
+            Probe::Bnd(b) => self.boundary(*b).await,
             Probe::Env(_) | Probe::Sch(_) => Ok(Verdict::Skip("evaluated at the end".into())),
         }
     }
@@ -993,40 +1071,85 @@ impl<'c> Ctx<'c> {
         })
     }
 
+    /// AUTH-*-004: a token past its lifetime gets 401 AUT02. The embedded
+    /// mock's clock (or a local mss-mock's, `/__admin/clock`) is moved past
+    /// the lifetime; with `--slow` the suite waits it out in real time instead,
+    /// once: a second such check reuses the token already waited out.
     async fn expired(&mut self, service: Service, key: &str, body: &Value) -> Step<Verdict> {
-        let (token, answer) = self.fresh_token(key).await?;
-        let lifetime = answer
-            .field("expires_in")
-            .and_then(Value::as_i64)
-            .unwrap_or(300);
-        let ex = if let Some(mock) = self.setup.mock.clone() {
+        let clock_mock = self.setup.mock.clone().filter(|_| !self.setup.slow);
+        let (token, issued, lifetime, moved) = if let Some(mock) = clock_mock {
+            let (token, answer) = self.fresh_token(key).await?;
+            let lifetime = lifetime_of(&answer);
             let ttl = i64::try_from(mock.config().token_ttl_seconds).unwrap_or(300) + 1;
             mock.clock().advance(ttl);
             let ex = self
                 .post(service, Some(format!("Bearer {token}")), body)
                 .await;
             mock.clock().advance(-ttl);
-            ex
-        } else if self.setup.admin_clock {
-            let ttl = lifetime.clamp(1, 3600) + 1;
-            self.move_clock(ttl).await?;
-            let ex = self
-                .post(service, Some(format!("Bearer {token}")), body)
-                .await;
-            self.move_clock(-ttl).await?;
-            ex
+            self.token_age = Some(TokenAge {
+                age_s: ttl as f64,
+                lifetime_s: lifetime,
+                how: "clock moved",
+            });
+            return Ok(self.expect(&ex, "AUT02"));
+        } else if self.setup.admin_clock && !self.setup.slow {
+            let (token, answer) = self.fresh_token(key).await?;
+            let lifetime = lifetime_of(&answer);
+            (token, Instant::now(), lifetime, lifetime as i64 + 1)
         } else if self.setup.slow {
-            let wait = u64::try_from(lifetime.clamp(1, 3600)).unwrap_or(300) + 5;
-            eprintln!("conform: waiting {wait} s for a token to expire (--slow)");
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            self.post(service, Some(format!("Bearer {token}")), body)
-                .await
+            if !self.stale.contains_key(key) {
+                // Take the other service's token to wait out too, so that a
+                // client_id per service still means one wait.
+                let mut keys = vec![key.to_owned()];
+                for s in Service::ALL {
+                    let k = self.key_for(s).to_owned();
+                    if !keys.contains(&k) && !self.stale.contains_key(&k) {
+                        keys.push(k);
+                    }
+                }
+                for k in keys {
+                    let (token, answer) = self.fresh_token(&k).await?;
+                    self.stale
+                        .insert(k, (token, Instant::now(), lifetime_of(&answer)));
+                }
+            }
+            let (token, issued, lifetime) = self
+                .stale
+                .get(key)
+                .cloned()
+                .ok_or_else(|| fail("no token to wait out"))?;
+            // Past the lifetime by 2 s: the target counts from before the
+            // answer reached us, and in whole seconds.
+            let due = Duration::from_secs(lifetime + 2);
+            if let Some(wait) = due.checked_sub(issued.elapsed()).filter(|w| !w.is_zero()) {
+                eprintln!(
+                    "conform: waiting {:.0} s for a token to expire (--slow)",
+                    wait.as_secs_f64().ceil()
+                );
+                tokio::time::sleep(wait).await;
+            }
+            (token, issued, lifetime, 0)
         } else {
             return Err(Verdict::Skip(
                 "waits out a token's lifetime; give --slow to run it against a real endpoint"
                     .into(),
             ));
         };
+        if moved != 0 {
+            self.move_clock(moved).await?;
+        }
+        let age_s = issued.elapsed().as_secs_f64() + moved as f64;
+        let ex = self
+            .post(service, Some(format!("Bearer {token}")), body)
+            .await;
+        if moved != 0 {
+            self.move_clock(-moved).await?;
+        }
+        self.token_age = Some(TokenAge {
+            age_s,
+            lifetime_s: lifetime,
+            how: if moved != 0 { "clock moved" } else { "waited" },
+        });
         Ok(self.expect(&ex, "AUT02"))
     }
 
@@ -1265,45 +1388,69 @@ impl<'c> Ctx<'c> {
                         .case(codigo)
                         .map_err(|e| fail(format!("generator: {e}")))?
                 };
-                let mut answers: Vec<Value> = Vec::new();
-                let last = case.setup.len();
-                for (i, step) in case
-                    .setup
-                    .iter()
-                    .chain(std::iter::once(&case.probe))
-                    .enumerate()
-                {
-                    let sender = if step.sender == own {
-                        self.key_for(step.service).to_owned()
-                    } else {
-                        step.sender.clone()
-                    };
-                    let mut body = step.body.clone();
-                    if let Some(from) = step.transaction_from {
-                        if body["numeroTransaccionAfiliacion"] != PENDING_TRANSACTION {
-                            return Err(fail("set-up without a pending transaction"));
-                        }
-                        body["numeroTransaccionAfiliacion"] = answers
-                            .get(from)
-                            .map_or(Value::Null, |a| a["numeroTransaccion"].clone());
-                    }
-                    let ex = self.post_as(step.service, &sender, &body).await?;
-                    if i < last {
-                        if ex.status != Some(200) {
-                            return Ok(fail(format!(
-                                "set-up step {} refused: {} (a valid report must be accepted)",
-                                i + 1,
-                                ex.seen()
-                            )));
-                        }
-                        answers.push(ex.json.clone().unwrap_or(Value::Null));
-                    } else {
-                        return Ok(self.expect(&ex, case.codigo));
-                    }
-                }
-                Err(fail("the case has no probe"))
+                self.run_case(&case.setup, &case.probe, Some(case.codigo), None)
+                    .await
             }
         }
+    }
+
+    /// Send `setup` (each step must be accepted), then `probe`, which must get
+    /// `codigo` (be accepted when `None`) with a `mensaje` naming `names`.
+    pub(super) async fn run_case(
+        &mut self,
+        setup: &[crate::generator::invalid::Step],
+        probe: &crate::generator::invalid::Step,
+        codigo: Option<&str>,
+        names: Option<&str>,
+    ) -> Step<Verdict> {
+        let own = self.setup.administradora.clone();
+        let mut answers: Vec<Value> = Vec::new();
+        let last = setup.len();
+        for (i, step) in setup.iter().chain(std::iter::once(probe)).enumerate() {
+            let sender = if step.sender == own {
+                self.key_for(step.service).to_owned()
+            } else {
+                step.sender.clone()
+            };
+            let mut body = step.body.clone();
+            if let Some(from) = step.transaction_from {
+                if body["numeroTransaccionAfiliacion"] != PENDING_TRANSACTION {
+                    return Err(fail("set-up without a pending transaction"));
+                }
+                body["numeroTransaccionAfiliacion"] = answers
+                    .get(from)
+                    .map_or(Value::Null, |a| a["numeroTransaccion"].clone());
+            }
+            let ex = self.post_as(step.service, &sender, &body).await?;
+            if i < last {
+                if ex.status != Some(200) {
+                    return Ok(fail(format!(
+                        "set-up step {} refused: {} (a valid report must be accepted)",
+                        i + 1,
+                        ex.seen()
+                    )));
+                }
+                answers.push(ex.json.clone().unwrap_or(Value::Null));
+            } else {
+                let verdict = match codigo {
+                    Some(c) => self.expect(&ex, c),
+                    None => self.accepted(&ex),
+                };
+                if let (Verdict::Pass, Some(field)) = (&verdict, names)
+                    && !ex
+                        .field("mensaje")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.contains(field))
+                {
+                    return Ok(fail(format!(
+                        "the refusal does not name {field}: {}",
+                        ex.seen()
+                    )));
+                }
+                return Ok(verdict);
+            }
+        }
+        Err(fail("the case has no probe"))
     }
 
     async fn route(&mut self, n: u8) -> Step<Verdict> {
@@ -1486,6 +1633,7 @@ impl<'c> Ctx<'c> {
                 continue;
             }
             self.current.clear();
+            self.token_age = None;
             let verdict = self.run_check(check).await;
             let probe = self.current.last().cloned();
             out[i] = Some(Outcome {
@@ -1493,6 +1641,7 @@ impl<'c> Ctx<'c> {
                 verdict,
                 requests: self.current.len(),
                 probe,
+                token_age: self.token_age.take(),
             });
         }
         for (i, check) in checks.iter().enumerate() {
@@ -1503,6 +1652,7 @@ impl<'c> Ctx<'c> {
                     verdict,
                     requests: n,
                     probe,
+                    token_age: None,
                 });
             }
         }
@@ -1530,6 +1680,15 @@ fn fix_related(contract: &Contract, body: &mut Value, field: &str) {
     }
 }
 
+/// The lifetime a token answer announces (`expires_in`), within 1 s to an hour.
+fn lifetime_of(answer: &Exchange) -> u64 {
+    answer
+        .field("expires_in")
+        .and_then(Value::as_u64)
+        .unwrap_or(300)
+        .clamp(1, 3600)
+}
+
 fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
@@ -1543,6 +1702,7 @@ fn media_type(content_type: &str) -> String {
 pub fn needs_writes(probe: &Probe) -> bool {
     match probe {
         Probe::Auth(_, 8) | Probe::Dup(_) => true,
+        Probe::Bnd(b) => b.writes(),
         Probe::Len { at, .. } => at.accepted(),
         Probe::Rul(codigo) => !matches!(*codigo, "VAL03" | "VAL04" | "VAL05" | "NEG02" | "NEG10"),
         _ => false,

@@ -4,6 +4,7 @@
 //! `conformance.json` and `junit.xml`. Exit 0 all passed, 1 some failed, 2 the
 //! suite could not run.
 
+pub mod boundary;
 pub mod catalogue;
 pub mod exec;
 
@@ -19,7 +20,7 @@ use mss_contract::Contract;
 use serde_json::{Value, json};
 
 pub use catalogue::{Check, Probe, Severity, catalogue};
-pub use exec::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, Verdict};
+pub use exec::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, TokenAge, Verdict};
 
 use crate::report::junit::escape;
 use crate::secret::Secret;
@@ -56,8 +57,10 @@ pub struct ConformArgs {
     /// Results folder [default: results/conform-<UTC time>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Against a URL: wait out a token's lifetime (about 5 minutes) to check
-    /// expired tokens.
+    /// Check expired tokens by waiting out a token's lifetime in real time
+    /// (about 5 minutes against the ministry; once for both services) instead
+    /// of moving a mock's clock. Every other check's token comes from the
+    /// same cache as `run`'s: renewed before it expires, and once on a 401.
     #[arg(long)]
     pub slow: bool,
     /// Against a URL: run the checks that create records (accepted reports and
@@ -109,6 +112,15 @@ pub async fn embedded_mock(
     administradora: &str,
     deviations: &[String],
 ) -> anyhow::Result<(mss_mock::Mock, String, HashMap<String, Creds>)> {
+    embedded_mock_with(administradora, |c| c.deviate = deviations.to_vec()).await
+}
+
+/// As [`embedded_mock`], with the mock's configuration changed by `configure`
+/// (its deviations, its token lifetime...).
+pub async fn embedded_mock_with(
+    administradora: &str,
+    configure: impl FnOnce(&mut mss_mock::MockConfig),
+) -> anyhow::Result<(mss_mock::Mock, String, HashMap<String, Creds>)> {
     let contract = Contract::embedded();
     if contract.administradora(administradora).is_none() {
         anyhow::bail!("--administradora {administradora}: not in contract/administradoras.csv");
@@ -152,7 +164,7 @@ pub async fn embedded_mock(
         }
     }
     let mut config = mss_mock::MockConfig::with_clients(clients);
-    config.deviate = deviations.to_vec();
+    configure(&mut config);
     let mock = mss_mock::Mock::new(config).context("embedded mock")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -498,7 +510,7 @@ pub fn to_json(report: &Report) -> Value {
         .iter()
         .map(|o| {
             let (r, d) = verdict_parts(&o.verdict);
-            json!({
+            let mut c = json!({
                 "id": o.check.id,
                 "title": o.check.title,
                 "source": o.check.source,
@@ -507,7 +519,13 @@ pub fn to_json(report: &Report) -> Value {
                 "detail": d,
                 "requests": o.requests,
                 "probe": o.probe,
-            })
+            });
+            if let Some(t) = &o.token_age {
+                c["token_age_s"] = json!((t.age_s * 10.0).round() / 10.0);
+                c["token_lifetime_s"] = json!(t.lifetime_s);
+                c["token_expired_by"] = json!(t.how);
+            }
+            c
         })
         .collect();
     json!({

@@ -242,6 +242,35 @@ impl<'g> InvalidGenerator<'g> {
         })
     }
 
+    /// Every mutation the cases of `codigo` apply for this administrator (each
+    /// case's `mutation` is one of them); empty for a variant of one shape.
+    pub fn mutations(&self, codigo: &str) -> Result<Vec<String>, GeneratorError> {
+        let kind = kind(codigo)?;
+        let own = self.affiliations.administradora();
+        Ok(match kind.codigo {
+            "VAL01" => val01_candidates()
+                .into_iter()
+                .map(|(field, _)| format!("sin {field}"))
+                .collect(),
+            "VAL02" => VAL02
+                .iter()
+                .map(|(what, field)| format!("{field}: {what}"))
+                .collect(),
+            "VAL03" => Contract::embedded()
+                .tipos_documento
+                .iter()
+                .filter(|t| !t.permitido_pensiones)
+                .map(|t| format!("tipoDocumento {}", t.codigo))
+                .collect(),
+            "VAL04" => VAL04.iter().map(|m| (*m).to_owned()).collect(),
+            "NEG05" if own.regimen == Regimen::Rais => {
+                NEG05.iter().map(|m| (*m).to_owned()).collect()
+            }
+            "NEG05" => vec![NEG05[1].to_owned()],
+            _ => Vec::new(),
+        })
+    }
+
     /// An affiliation whose body meets `condition` (so that the fields it makes
     /// required are present), or `None` when the administrator cannot report one.
     fn meeting(&mut self, condition: &Condition) -> Result<Option<Afiliacion>, GeneratorError> {
@@ -280,16 +309,7 @@ impl<'g> InvalidGenerator<'g> {
         let as_of = self.affiliations.config().as_of;
         let built = match kind.codigo {
             "VAL01" => {
-                // Every always-required field, and every field a condition of the
-                // contract makes required, is a candidate.
-                let spec = Contract::embedded().service(Service::Afiliacion);
-                let mut candidates: Vec<(&str, Option<&Condition>)> =
-                    spec.required().map(|f| (f.name.as_str(), None)).collect();
-                for c in &spec.conditions {
-                    for name in &c.then_required {
-                        candidates.push((name.as_str(), Some(c)));
-                    }
-                }
+                let candidates = val01_candidates();
                 let pick = self.affiliations.rng.random_range(0..candidates.len());
                 let (field, condition) = candidates[pick];
                 let base = match condition {
@@ -318,27 +338,9 @@ impl<'g> InvalidGenerator<'g> {
             "VAL02" => {
                 let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
-                let (what, field, value): (&str, &str, Value) = match g.rng.random_range(0..6u32) {
-                    0 => ("fecha inexistente", "fechaNacimiento", "1990-02-30".into()),
-                    1 => ("valor fuera de la enumeración", "sexo", "X".into()),
-                    2 => (
-                        "más larga que el máximo",
-                        "numeroDocumento",
-                        "12345678901234567".into(),
-                    ),
-                    3 => (
-                        "más larga que el máximo",
-                        "primerApellido",
-                        "A".repeat(21).into(),
-                    ),
-                    4 => ("no cumple el patrón", "telefono", "12ab567".into()),
-                    _ => (
-                        "número en lugar de texto",
-                        "numeroDocumento",
-                        Value::from(123_456_789u64),
-                    ),
-                };
-                body[field] = value;
+                let i = g.rng.random_range(0..VAL02.len());
+                let (what, field) = VAL02[i];
+                body[field] = val02_value(i);
                 Built::single(own, Service::Afiliacion, body, format!("{field}: {what}"))
             }
             "VAL03" => {
@@ -369,21 +371,11 @@ impl<'g> InvalidGenerator<'g> {
                 if g.rng.random_bool(0.5) {
                     let mut body = to_value(&g.next_affiliation()?);
                     body["regimenDestino"] = own.regimen.other().as_str().into();
-                    Built::single(
-                        own,
-                        Service::Afiliacion,
-                        body,
-                        "regimenDestino de otro régimen",
-                    )
+                    Built::single(own, Service::Afiliacion, body, VAL04[0])
                 } else {
                     let mut body = to_value(&g.affiliation(Novedad::TrasladoRegimen)?);
                     body["codigoAdministradoraOrigen"] = "999999".into();
-                    Built::single(
-                        own,
-                        Service::Afiliacion,
-                        body,
-                        "codigoAdministradoraOrigen desconocido",
-                    )
+                    Built::single(own, Service::Afiliacion, body, VAL04[1])
                 }
             }
             "VAL05" => {
@@ -481,7 +473,7 @@ impl<'g> InvalidGenerator<'g> {
                     Built {
                         setup: vec![],
                         probe: afiliacion_step(&a),
-                        mutation: "origen igual al destino".into(),
+                        mutation: NEG05[0].into(),
                     }
                 } else {
                     // The person is with us already; a transfer claims they come
@@ -497,7 +489,7 @@ impl<'g> InvalidGenerator<'g> {
                     Built {
                         setup: vec![afiliacion_step(&previa)],
                         probe: afiliacion_step(&probe),
-                        mutation: "origen distinto de la administradora actual".into(),
+                        mutation: NEG05[1].into(),
                     }
                 }
             }
@@ -547,6 +539,54 @@ impl<'g> InvalidGenerator<'g> {
         Ok(built)
     }
 }
+
+/// Every always-required field of an affiliation, and every field a condition
+/// of the contract makes required (with that condition): VAL01's candidates.
+fn val01_candidates() -> Vec<(&'static str, Option<&'static Condition>)> {
+    let spec = Contract::embedded().service(Service::Afiliacion);
+    let mut candidates: Vec<(&str, Option<&Condition>)> =
+        spec.required().map(|f| (f.name.as_str(), None)).collect();
+    for c in &spec.conditions {
+        for name in &c.then_required {
+            candidates.push((name.as_str(), Some(c)));
+        }
+    }
+    candidates
+}
+
+/// VAL02's mutations: what is wrong and the field; the value is
+/// [`val02_value`] of the same index.
+const VAL02: [(&str, &str); 6] = [
+    ("fecha inexistente", "fechaNacimiento"),
+    ("valor fuera de la enumeración", "sexo"),
+    ("más larga que el máximo", "numeroDocumento"),
+    ("más larga que el máximo", "primerApellido"),
+    ("no cumple el patrón", "telefono"),
+    ("número en lugar de texto", "numeroDocumento"),
+];
+
+fn val02_value(i: usize) -> Value {
+    match i {
+        0 => "1990-02-30".into(),
+        1 => "X".into(),
+        2 => "12345678901234567".into(),
+        3 => "A".repeat(21).into(),
+        4 => "12ab567".into(),
+        _ => Value::from(123_456_789u64),
+    }
+}
+
+/// VAL04's mutations.
+const VAL04: [&str; 2] = [
+    "regimenDestino de otro régimen",
+    "codigoAdministradoraOrigen desconocido",
+];
+
+/// NEG05's mutations (the first only for a RAIS administrator).
+const NEG05: [&str; 2] = [
+    "origen igual al destino",
+    "origen distinto de la administradora actual",
+];
 
 /// What a builder produces.
 struct Built {
