@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the tools that the field's own readers and linters need, for the tests
-# that .ci/run runs with `--ignored`: Debian packages (Chromium, Prometheus, wrk,
+# that .ci/run runs with `--ignored`: Debian packages (Chromium and its
+# WebDriver, Prometheus, wrk,
 # xmllint, HdrHistogram's Java library) and Python packages in a venv
 # (Schemathesis, check-jsonschema, kubernetes-validate), pinned.
 # Idempotent: a second call installs nothing. The venv is $MSS_VENV
 # (default /opt/mss-venv); tests find the Python tools there.
 set -euo pipefail
 
-debs=(curl libxml2-utils chromium prometheus wrk libhdrhistogram-java default-jre-headless python3-venv)
+debs=(curl libxml2-utils chromium chromium-driver prometheus wrk libhdrhistogram-java default-jre-headless python3-venv)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
