@@ -13,6 +13,7 @@ mod garbage;
 mod informe;
 mod interrupt;
 mod invalid_variants;
+mod live;
 mod load_acceptance;
 mod merge;
 mod mock_controls;
