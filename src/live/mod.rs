@@ -209,8 +209,8 @@ impl Dashboard {
     }
 
     /// The run is over and its results written: the last frame (the run's
-    /// final totals, as in `summary.json`), up for `--dashboard-linger`, then
-    /// the event streams end.
+    /// final totals, as in `summary.json`), up for `--dashboard-linger` (cut
+    /// short by a stop signal), then the event streams end.
     pub async fn finish(&self) {
         if let Some(t) = lock(&self.ticker).take() {
             t.abort();
@@ -227,7 +227,11 @@ impl Dashboard {
                 self.addr,
                 humantime::format_duration(self.linger)
             );
-            tokio::time::sleep(self.linger).await;
+            // Ctrl-C or SIGTERM (or a run they stopped) ends it early.
+            tokio::select! {
+                () = tokio::time::sleep(self.linger) => {}
+                _ = crate::interrupt::first() => {}
+            }
         }
         // Dropping the sender ends every page's event stream.
         lock(&self.frames).take();
