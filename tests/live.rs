@@ -166,6 +166,21 @@ global = ["p99 < 10s"]
     }
 }
 
+/// Wait until the dashboard shows the run's final frame (published once the
+/// results are written); that frame.
+async fn finished_frame(url: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, s) = get(&format!("{url}/snapshot.json")).await;
+        let v: Value = serde_json::from_str(&s).expect("JSON");
+        if v["phase"] == "finished" {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "no final frame: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn get(url: &str) -> (String, String) {
     let r = reqwest::get(url)
         .await
@@ -323,6 +338,7 @@ async fn the_page_its_events_and_metrics_follow_a_run_and_browsers_may_leave() {
     drop(left);
     // After the run, while the page lingers: the final totals, as summary.json.
     let summary = run.summary(Duration::from_secs(30)).await;
+    let snapshot = finished_frame(&run.url).await;
     let (requests, accepted, stored) = summary_requests(&summary);
     let (_, metrics) = get(&format!("{}/metrics", run.url)).await;
     assert_eq!(
@@ -337,9 +353,6 @@ async fn the_page_its_events_and_metrics_follow_a_run_and_browsers_may_leave() {
         .sum();
     assert_eq!(ok as u64, accepted, "ok requests");
     assert_eq!(sum_of(&metrics, "mss_run_running"), 0.0);
-    let (_, snapshot) = get(&format!("{}/snapshot.json", run.url)).await;
-    let snapshot: Value = serde_json::from_str(&snapshot).expect("JSON");
-    assert_eq!(snapshot["phase"], "finished");
     assert!(
         snapshot["services"]["ReportarAfiliaciontraslado"]["errors"]["http_5xx:503"]
             .as_u64()
@@ -534,15 +547,7 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
     }
     let summary = run.summary(Duration::from_secs(30)).await;
     // The run's final frame is up (its results are written); it lingers 5 s.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, s) = get(&format!("{}/snapshot.json", run.url)).await;
-        if serde_json::from_str::<Value>(&s).is_ok_and(|v| v["phase"] == "finished") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no final frame: {s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    finished_frame(&run.url).await;
     let finished = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
