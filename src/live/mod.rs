@@ -321,8 +321,8 @@ mod tests {
         assert!(e.to_string().contains("--dashboard-remote"), "{e}");
         let e = bind(&args("dashboard.example:80", false)).expect_err("not an address");
         assert!(e.to_string().contains("dashboard.example:80"), "{e}");
-        // (Tests bind only 127.0.0.1: --dashboard-remote's own bind is left
-        // to the deploy recipe's test, which parses the Job's arguments.)
+        // Tests bind only 127.0.0.1: a bind with --dashboard-remote on another
+        // address is not exercised here.
         assert!(bind(&DashboardArgs::default()).expect("off").is_none());
     }
 
