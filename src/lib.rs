@@ -19,6 +19,7 @@ pub mod engine;
 pub mod generator;
 pub mod informe;
 pub mod interrupt;
+pub mod live;
 pub mod metrics;
 pub mod outcome;
 pub mod report;

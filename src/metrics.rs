@@ -225,6 +225,13 @@ pub struct Interval {
     pub p50_us: u64,
     /// Latency percentiles of those requests, µs.
     pub p99_us: u64,
+    /// Latency p90 of those requests, µs (the live dashboard's).
+    #[serde(skip)]
+    pub p90_us: u64,
+    /// Service-time p50, p90 and p99 of those requests, µs (the live
+    /// dashboard's).
+    #[serde(skip)]
+    pub service_us: [u64; 3],
     /// Where its encoded histogram lies in the spill.
     #[serde(skip)]
     spilled: (u64, usize),
@@ -449,6 +456,19 @@ impl Metrics {
                         } else {
                             latency.value_at_quantile(0.99)
                         },
+                        p90_us: if latency.is_empty() {
+                            0
+                        } else {
+                            latency.value_at_quantile(0.90)
+                        },
+                        service_us: {
+                            let s = c.service_all();
+                            if s.is_empty() {
+                                [0; 3]
+                            } else {
+                                [0.5, 0.9, 0.99].map(|q| s.value_at_quantile(q))
+                            }
+                        },
                         spilled,
                     });
                 }
@@ -479,6 +499,14 @@ impl Metrics {
     /// The closed one-second intervals, in order.
     pub fn intervals(&self) -> Vec<Interval> {
         lock(&self.aggregate).intervals.clone()
+    }
+
+    /// The closed one-second intervals from second `from` on, in order (what
+    /// a live view reads each second without copying the whole run).
+    pub fn intervals_from(&self, from: u64) -> Vec<Interval> {
+        let agg = lock(&self.aggregate);
+        let at = agg.intervals.partition_point(|i| i.second < from);
+        agg.intervals[at..].to_vec()
     }
 
     /// Latency and counts of every service over the seconds `from..to` of the

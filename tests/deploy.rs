@@ -1,7 +1,10 @@
-//! The Kubernetes recipe, checked as data: the fields the README's steps rely
-//! on (kubectl is not available here to validate it).
+//! The Kubernetes recipe, checked as data (the fields the README's steps rely
+//! on, the arguments as the harness's command line reads them) and against
+//! Kubernetes' own published schemas (kubernetes-validate, an ignored test).
 
 use std::path::Path;
+
+use clap::Parser as _;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -123,5 +126,126 @@ fn the_indexed_job_recipe_holds_together() {
         merge["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
             .as_str(),
         Some(claim)
+    );
+}
+
+/// The Job's arguments, `$(VAR)` left as is.
+fn job_args(job: &Yaml) -> Vec<String> {
+    job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_vec()
+        .expect("args")
+        .iter()
+        .map(|a| s(a, "arg").to_owned())
+        .collect()
+}
+
+#[test]
+fn each_worker_serves_its_metrics_where_the_scrape_annotations_point() {
+    let job = load("job.yaml");
+    let template = &job["spec"]["template"];
+    let annotations = &template["metadata"]["annotations"];
+    assert_eq!(s(&annotations["prometheus.io/scrape"], "scrape"), "true");
+    assert_eq!(s(&annotations["prometheus.io/path"], "path"), "/metrics");
+    let port: u16 = s(&annotations["prometheus.io/port"], "port")
+        .parse()
+        .expect("a port number");
+    let container = &template["spec"]["containers"][0];
+    assert!(
+        container["ports"]
+            .as_vec()
+            .expect("ports")
+            .iter()
+            .any(|p| p["containerPort"].as_i64() == Some(i64::from(port))),
+        "containerPort {port}"
+    );
+    // The arguments as the harness's own command line reads them.
+    let args = job_args(&job);
+    let cli = mss_harness::cli::Cli::try_parse_from(
+        std::iter::once("mss-harness".to_owned()).chain(args.iter().cloned()),
+    )
+    .unwrap_or_else(|e| panic!("the Job's args do not parse: {e}"));
+    let mss_harness::cli::Command::Run(run) = cli.command else {
+        panic!("the Job does not run a scenario")
+    };
+    let addr: std::net::SocketAddr = run
+        .dashboard
+        .dashboard
+        .as_deref()
+        .expect("--dashboard")
+        .parse()
+        .expect("an address");
+    assert_eq!(addr.port(), port, "--dashboard's port");
+    assert!(
+        addr.ip().is_unspecified(),
+        "reachable from the Prometheus pod"
+    );
+    assert!(run.dashboard.dashboard_remote, "--dashboard-remote");
+    assert!(
+        run.dashboard
+            .dashboard_linger
+            .is_some_and(|l| l.as_secs() >= 15),
+        "a linger of at least a couple of scrape intervals, for the last scrape"
+    );
+}
+
+/// `kubernetes-validate` (the Python package, pinned in scripts/ci-tools.sh)
+/// in `$MSS_VENV`.
+fn kubernetes_validate() -> std::path::PathBuf {
+    let venv = std::env::var_os("MSS_VENV").unwrap_or_else(|| "/opt/mss-venv".into());
+    let bin = Path::new(&venv).join("bin/kubernetes-validate");
+    assert!(
+        bin.is_file(),
+        "{} is missing: scripts/ci-tools.sh installs kubernetes-validate into $MSS_VENV",
+        bin.display()
+    );
+    bin
+}
+
+/// Kubernetes' published OpenAPI schemas, as kubernetes-validate ships them.
+const KUBERNETES: &str = "1.37.0";
+
+#[test]
+#[ignore = "needs kubernetes-validate: run by .ci/run (cargo test -- --ignored)"]
+fn the_recipe_validates_against_kubernetes_own_schemas() {
+    let bin = kubernetes_validate();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("deploy/kubernetes")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let validate = |files: &[std::path::PathBuf]| {
+        std::process::Command::new(&bin)
+            .args(["--strict", "--kubernetes-version", KUBERNETES])
+            .args(files)
+            .output()
+            .expect("run kubernetes-validate")
+    };
+    let out = validate(&files);
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    for f in &files {
+        let name = f.file_name().expect("name").to_string_lossy().into_owned();
+        assert!(
+            report
+                .lines()
+                .any(|l| l.contains(&name) && l.contains("passed")),
+            "{name} not validated:\n{report}"
+        );
+    }
+    // The same check fails on a field Kubernetes does not know (offline: the
+    // schemas ship with the package).
+    let tmp = crate::util::temp_dir("deploy-validate");
+    let job = std::fs::read_to_string(dir.join("job.yaml")).expect("job.yaml");
+    let broken = tmp.join("job.yaml");
+    std::fs::write(&broken, job.replace("completionMode:", "completionMod:")).expect("write");
+    let out = validate(&[broken]);
+    assert!(
+        !out.status.success(),
+        "a misspelt field passed: {}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }

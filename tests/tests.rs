@@ -15,6 +15,7 @@ mod informe;
 mod init;
 mod interrupt;
 mod invalid_variants;
+mod live;
 mod load_acceptance;
 mod merge;
 mod mock_controls;

@@ -4,7 +4,7 @@
 //! `POST /token` (OAuth2 password grant, RFC 6749 errors), the two report
 //! services with full field validation and the business rules, stateful (people,
 //! affiliations, retractions), case-insensitive routes, a body limit, 405 and 404
-//! with the envelope, and an admin API under `/__admin/` (stats, records, reset,
+//! with the envelope, and an admin API under `/__admin/` (stats, metrics, records, reset,
 //! clock). It shares the contract's data with the harness, never its validation
 //! code, so that the conformance suite can catch a mock that is wrong.
 //!
@@ -18,6 +18,7 @@ pub mod config;
 pub mod deviate;
 pub mod faults;
 pub mod latency;
+pub mod metrics;
 mod store;
 pub mod validate;
 
@@ -431,6 +432,10 @@ impl Mock {
             .route(
                 "/__admin/stats",
                 get(admin_stats).fallback(not_allowed("GET")),
+            )
+            .route(
+                "/__admin/metrics",
+                get(admin_metrics).fallback(not_allowed("GET")),
             )
             .route(
                 "/__admin/records",
@@ -1356,6 +1361,17 @@ async fn admin_faults_clear(State(mock): State<Mock>) -> Response {
 
 async fn admin_stats(State(mock): State<Mock>) -> Response {
     json_response(StatusCode::OK, mock.stats().to_string().into_bytes())
+}
+
+async fn admin_metrics(State(mock): State<Mock>) -> Response {
+    match metrics::encode(mock.stats()) {
+        Ok(text) => (
+            [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// Default and largest page of `/__admin/records`.

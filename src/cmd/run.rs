@@ -65,6 +65,9 @@ pub struct RunArgs {
     /// exits at once).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub grace: Duration,
+    /// The live dashboard and Prometheus `/metrics` (see [`crate::live`]).
+    #[command(flatten)]
+    pub dashboard: crate::live::DashboardArgs,
 }
 
 /// The grace period of a stopped run when none is given.
@@ -84,6 +87,8 @@ pub struct RunOptions {
     /// `--grace`: how long requests in flight may finish after a stop signal;
     /// `None` for [`DEFAULT_GRACE`].
     pub grace: Option<Duration>,
+    /// `--dashboard`: the live view the run shows itself on.
+    pub dashboard: Option<Arc<crate::live::Dashboard>>,
 }
 
 impl RunOptions {
@@ -238,17 +243,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
                 })
         })
         .transpose()?;
-    let options = RunOptions {
+    let mut options = RunOptions {
         confirm_production: args.confirm_production.clone(),
         connect: args.connect.clone(),
         worker: parse_worker(args.worker.as_deref(), args.workers)?,
         start_at,
         grace: Some(args.grace),
+        dashboard: None,
     };
     if args.dry_run {
         print!("{}", plan(&scenario, &options));
         return Ok(None);
     }
+    // Before anything is sent: an address in use stops the run here.
+    let dashboard = crate::live::bind(&args.dashboard).map_err(|e| usage(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -261,6 +269,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
             // which a run against a failing target (or a fault rehearsal) would
             // flood; the harness classifies them in its outputs instead.
             GooseErrorsOnly::install();
+            if let Some(bound) = dashboard {
+                options.dashboard = Some(bound.serve().context("--dashboard")?);
+            }
             run_scenario_with(scenario, args.out.clone(), &options).await
         })
         .map(Some)
@@ -675,6 +686,12 @@ pub async fn run_prepared(
     let stats_http = http.clone();
     let is_production = target.caps.is_some();
     let ctx = engine::prepare(&scenario, target, http, worker).map_err(usage)?;
+    if let Some(d) = &options.dashboard {
+        let run_id = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        d.attach(ctx.clone(), &scenario, &run_id, target_label);
+    }
     // Only a real signal (the binary's handlers) reaches this: in-process runs
     // never trigger Goose's process-wide killswitch.
     let stopper = {
@@ -771,6 +788,9 @@ pub async fn run_prepared(
         .is_some_and(|t| t.iter().all(|x| x["ok"] == true))
         && summary["reconciliation"]["ok"] != false;
     print_table(&summary, &dir);
+    if let Some(d) = &options.dashboard {
+        d.finish().await;
+    }
     // A stopped run's thresholds are judged on its partial load; its exit code
     // says it was stopped.
     let exit = match ctx.interruption() {

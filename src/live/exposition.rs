@@ -1,0 +1,241 @@
+//! `GET /metrics` of `run --dashboard`: a [`Frame`]'s counts in the
+//! OpenMetrics text format, encoded by the `prometheus-client` crate.
+//!
+//! Every metric carries `worker`, `scenario` and `run_id`, so that the workers
+//! of one run on a cluster are scraped apart and summed by `run_id`:
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `mss_requests_total` | counter | `service`, `class` (`ok`, `business:NEG01`, `dropped`…) |
+//! | `mss_request_latency_seconds` | histogram | `service` (from the intended send time) |
+//! | `mss_request_service_time_seconds` | histogram | `service` (from the actual send) |
+//! | `mss_dropped_total` | counter | `service` (due but never sent) |
+//! | `mss_token_requests_total`, `mss_token_failures_total` | counter | |
+//! | `mss_in_flight` | gauge | |
+//! | `mss_planned_rate`, `mss_actual_rate` | gauge (req/s) | |
+//! | `mss_run_elapsed_seconds`, `mss_run_duration_seconds`, `mss_run_running` | gauge | |
+
+use std::borrow::Cow;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::frame::{Buckets, Counts, Frame};
+
+/// The media type of [`encode`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `frame` in the OpenMetrics text format (ending in `# EOF`).
+pub fn encode(frame: &Frame) -> Result<String, std::fmt::Error> {
+    let labels = frame
+        .labels
+        .iter()
+        .map(|(k, v)| (Cow::Owned(k.clone()), Cow::Owned(v.clone())));
+    let mut registry = Registry::with_labels(labels);
+    registry.register_collector(Box::new(RunCollector(frame.counts.clone())));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)?;
+    Ok(out)
+}
+
+#[derive(Debug)]
+struct RunCollector(std::sync::Arc<Counts>);
+
+/// A histogram already counted (HdrHistogram's totals in Prometheus buckets).
+#[derive(Debug)]
+struct ConstHistogram<'a>(&'a Buckets);
+
+impl EncodeMetric for ConstHistogram<'_> {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.0.sum,
+            self.0.count,
+            &self.0.buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: f64,
+) -> Result<(), std::fmt::Error> {
+    let g = ConstGauge::new(value);
+    g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let c = ConstCounter::new(value);
+    c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+impl Collector for RunCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let c = &self.0;
+        {
+            let mut family = encoder.encode_descriptor(
+                "mss_requests",
+                "Report requests by service and outcome class (ok, business:<codigo>, http_5xx:<status>, dropped, ...)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (service, s) in &c.services {
+                for (class, n) in &s.classes {
+                    let labels = [("service", service.name()), ("class", class.as_str())];
+                    ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        for (name, help, pick) in [
+            (
+                "mss_request_latency",
+                "Report request latency from the intended send time (coordinated omission included)",
+                (|s: &super::frame::ServiceCounts| &s.latency) as fn(&_) -> &Buckets,
+            ),
+            (
+                "mss_request_service_time",
+                "Report request service time from the actual send",
+                |s| &s.service_time,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                Some(&Unit::Seconds),
+                MetricType::Histogram,
+            )?;
+            for (service, s) in &c.services {
+                let labels = [("service", service.name())];
+                ConstHistogram(pick(s)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "mss_dropped",
+                "Report requests due but never sent (every sender busy)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (service, s) in &c.services {
+                let labels = [("service", service.name())];
+                ConstCounter::new(s.dropped).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        counter(
+            &mut encoder,
+            "mss_token_requests",
+            "Requests to the token endpoint",
+            c.token_requests,
+        )?;
+        counter(
+            &mut encoder,
+            "mss_token_failures",
+            "Requests to the token endpoint that produced no token",
+            c.token_failures,
+        )?;
+        gauge(
+            &mut encoder,
+            "mss_in_flight",
+            "Report requests in flight",
+            c.in_flight as f64,
+        )?;
+        if let Some(r) = c.planned_rate {
+            gauge(
+                &mut encoder,
+                "mss_planned_rate",
+                "The plan's rate now for this worker, requests per second",
+                r,
+            )?;
+        }
+        gauge(
+            &mut encoder,
+            "mss_actual_rate",
+            "Report requests completed in the last whole second",
+            c.actual_rate,
+        )?;
+        gauge(
+            &mut encoder,
+            "mss_run_elapsed_seconds",
+            "Seconds since the load started",
+            c.elapsed_s,
+        )?;
+        gauge(
+            &mut encoder,
+            "mss_run_duration_seconds",
+            "Planned length of the load",
+            c.duration_s,
+        )?;
+        gauge(
+            &mut encoder,
+            "mss_run_running",
+            "1 while load is sent, 0 before and after",
+            if c.running { 1.0 } else { 0.0 },
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::Service;
+    use crate::live::frame::ServiceCounts;
+
+    #[test]
+    fn a_frame_encodes_with_its_labels_counters_and_histograms() {
+        let mut h = crate::metrics::histogram();
+        crate::metrics::record(&mut h, 3_000);
+        let service = ServiceCounts {
+            classes: [("ok".to_owned(), 7), ("business:NEG01".to_owned(), 2)]
+                .into_iter()
+                .collect(),
+            latency: Buckets::of(&h),
+            service_time: Buckets::of(&h),
+            dropped: 0,
+        };
+        let frame = Frame {
+            json: "{}".into(),
+            counts: Arc::new(Counts {
+                services: vec![(Service::Afiliacion, service)],
+                token_requests: 3,
+                planned_rate: Some(12.5),
+                ..Counts::default()
+            }),
+            labels: Arc::new(vec![
+                ("worker".into(), "1".into()),
+                ("scenario".into(), "say \"hi\"".into()),
+                ("run_id".into(), "r1".into()),
+            ]),
+        };
+        let text = encode(&frame).expect("encodes");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(text.contains("# TYPE mss_requests counter"), "{text}");
+        assert!(
+            text.contains(r#"mss_requests_total{worker="1",scenario="say \"hi\"",run_id="r1",service="ReportarAfiliaciontraslado",class="business:NEG01"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"mss_request_latency_seconds_bucket{worker="1",scenario="say \"hi\"",run_id="r1",le="0.005",service="ReportarAfiliaciontraslado"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("mss_planned_rate{"), "{text}");
+        assert!(text.contains("mss_token_requests_total{"), "{text}");
+    }
+}

@@ -1,0 +1,475 @@
+//! One second of a live run as the dashboard and `/metrics` see it: a
+//! [`Frame`] built once a second from what [`crate::metrics::Metrics`] has
+//! already aggregated (the closed one-second intervals and the run's totals),
+//! the token caches' counts and the in-flight gauge — never from a request's
+//! path.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+use crate::domain::Service;
+use crate::engine::RunContext;
+use crate::metrics::Interval;
+use crate::outcome::Outcome;
+use crate::scenario::{LoadModel, Scenario};
+
+/// Seconds of history a frame carries for the charts (a page opened late
+/// still draws the last quarter of an hour).
+pub const HISTORY_SECONDS: usize = 900;
+
+/// Token events a frame lists (the latest).
+const TOKEN_EVENTS: usize = 20;
+
+/// Upper bounds of the Prometheus latency histograms, in seconds.
+pub const BUCKETS_S: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The dashboard is up; the load has not started.
+    Waiting,
+    /// Load is being sent.
+    Running,
+    /// The run is over and its results are written; the page stays up for
+    /// `--dashboard-linger`.
+    Finished,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Waiting => "waiting",
+            Phase::Running => "running",
+            Phase::Finished => "finished",
+        }
+    }
+}
+
+/// A latency histogram in Prometheus's terms: per-bucket counts (not
+/// cumulative; the last bucket is +Inf), the sum in seconds and the count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Buckets {
+    /// (upper bound in seconds, count in the bucket).
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of the values, seconds.
+    pub sum: f64,
+    /// Values.
+    pub count: u64,
+}
+
+impl Buckets {
+    /// `h` (microseconds) in [`BUCKETS_S`].
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let mut buckets = Vec::with_capacity(BUCKETS_S.len() + 1);
+        let mut below = 0;
+        for le in BUCKETS_S {
+            let upto = if h.is_empty() {
+                0
+            } else {
+                h.count_between(0, (le * 1e6) as u64)
+            };
+            buckets.push((le, upto.saturating_sub(below)));
+            below = below.max(upto);
+        }
+        buckets.push((f64::INFINITY, h.len().saturating_sub(below)));
+        Buckets {
+            buckets,
+            sum: if h.is_empty() {
+                0.0
+            } else {
+                h.mean() * h.len() as f64 / 1e6
+            },
+            count: h.len(),
+        }
+    }
+}
+
+/// One service's totals, for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceCounts {
+    /// Requests per outcome class label (`ok`, `business:NEG01`, `dropped`…).
+    pub classes: BTreeMap<String, u64>,
+    /// Latency from the intended send time.
+    pub latency: Buckets,
+    /// Service time from the actual send.
+    pub service_time: Buckets,
+    /// Requests dropped (never sent).
+    pub dropped: u64,
+}
+
+/// What `/metrics` exposes.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Per service, by [`Service::ALL`]'s order.
+    pub services: Vec<(Service, ServiceCounts)>,
+    /// Token requests sent, and those that did not produce a token.
+    pub token_requests: u64,
+    /// Token requests that did not produce a token.
+    pub token_failures: u64,
+    /// Requests in flight.
+    pub in_flight: u64,
+    /// The plan's rate now (this worker's share), req/s; `None` in the closed model.
+    pub planned_rate: Option<f64>,
+    /// Requests completed in the last closed second.
+    pub actual_rate: f64,
+    /// Seconds since the load started.
+    pub elapsed_s: f64,
+    /// Planned length of the load, seconds.
+    pub duration_s: f64,
+    /// 1 while load is sent, 0 before and after.
+    pub running: bool,
+}
+
+/// One frame: the JSON the page renders and the counts `/metrics` encodes.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The page's JSON (one line: one server-sent event).
+    pub json: Arc<str>,
+    /// For `/metrics`.
+    pub counts: Arc<Counts>,
+    /// `worker`, `scenario`, `run_id`: the labels of every metric.
+    pub labels: Arc<Vec<(String, String)>>,
+}
+
+impl Frame {
+    /// The frame of a dashboard whose run has not been attached yet.
+    pub fn waiting() -> Self {
+        Frame {
+            json: json!({"phase": Phase::Waiting.name()}).to_string().into(),
+            counts: Arc::new(Counts::default()),
+            labels: Arc::new(Vec::new()),
+        }
+    }
+}
+
+/// The run a dashboard shows, and the history its frames carry.
+#[derive(Debug)]
+pub struct Builder {
+    ctx: Arc<RunContext>,
+    scenario: Scenario,
+    meta: Value,
+    labels: Arc<Vec<(String, String)>>,
+    /// Per second, per service: the closed intervals seen so far (the latest
+    /// [`HISTORY_SECONDS`]).
+    history: VecDeque<Interval>,
+    next_second: u64,
+}
+
+impl Builder {
+    /// A builder for the run of `ctx`, results in the folder `run_id`.
+    pub fn new(ctx: Arc<RunContext>, scenario: &Scenario, run_id: &str, target: &str) -> Self {
+        let (index, count) = ctx.worker();
+        let worker = if count > 1 {
+            format!("{index}/{count}")
+        } else {
+            "single".to_owned()
+        };
+        let meta = json!({
+            "scenario": scenario.name,
+            "description": scenario.description,
+            "target": target,
+            "run_id": run_id,
+            "worker": worker,
+            "model": match scenario.load_model() {
+                LoadModel::Open { .. } => "open",
+                LoadModel::Closed { .. } => "closed",
+            },
+            "seed": scenario.data.seed,
+            "administradora": scenario.data.administradora,
+            "version": env!("CARGO_PKG_VERSION"),
+            "started_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+        let labels = Arc::new(vec![
+            ("worker".to_owned(), index.to_string()),
+            ("scenario".to_owned(), scenario.name.clone()),
+            ("run_id".to_owned(), run_id.to_owned()),
+        ]);
+        Builder {
+            ctx,
+            scenario: scenario.clone(),
+            meta,
+            labels,
+            history: VecDeque::new(),
+            next_second: 0,
+        }
+    }
+
+    /// This second's frame.
+    pub fn frame(&mut self, phase: Phase) -> Frame {
+        let ctx = &self.ctx;
+        let metrics = ctx.metrics();
+        for i in metrics.intervals_from(self.next_second) {
+            self.next_second = i.second + 1;
+            self.history.push_back(i);
+        }
+        while self
+            .history
+            .front()
+            .is_some_and(|f| f.second + (HISTORY_SECONDS as u64) < self.next_second)
+        {
+            self.history.pop_front();
+        }
+        let duration = self.scenario.duration().as_secs_f64();
+        let elapsed = match phase {
+            Phase::Waiting => 0.0,
+            Phase::Running => ctx
+                .started()
+                .map_or(0.0, |s| s.elapsed().as_secs_f64().min(duration)),
+            Phase::Finished => ctx.load_seconds(),
+        };
+        let totals = metrics.totals();
+        let token = self.tokens();
+        let in_flight = ctx.in_flight() as u64;
+        let planned_rate = planned_rate(&self.scenario, elapsed, ctx.worker().1);
+        let last = self.history.back().map(|i| i.second);
+        let actual_rate: u64 = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|i| Some(i.second) == last)
+            .map(|i| i.completed)
+            .sum();
+        let mut services = Vec::new();
+        let mut services_json = serde_json::Map::new();
+        for t in &totals {
+            let classes: BTreeMap<String, u64> = t
+                .outcomes
+                .iter()
+                .map(|(o, n)| (o.label().into_owned(), *n))
+                .collect();
+            let dropped = t.count(&Outcome::Dropped);
+            let errors: BTreeMap<&String, &u64> =
+                classes.iter().filter(|(c, _)| *c != "ok").collect();
+            services_json.insert(
+                t.service.name().to_owned(),
+                json!({
+                    "requests": t.requests(),
+                    "accepted": t.accepted(),
+                    "dropped": dropped,
+                    "errors": errors,
+                }),
+            );
+            services.push((
+                t.service,
+                ServiceCounts {
+                    latency: Buckets::of(&t.latency),
+                    service_time: Buckets::of(&t.service_time),
+                    classes,
+                    dropped,
+                },
+            ));
+        }
+        let thresholds = crate::cmd::run::thresholds_json(&self.scenario, &totals, elapsed);
+        let series: Vec<Value> = self
+            .history
+            .iter()
+            .map(|i| {
+                json!([
+                    i.second,
+                    service_short(i.service),
+                    i.completed,
+                    i.accepted,
+                    i.errors,
+                    i.p50_us,
+                    i.p90_us,
+                    i.p99_us,
+                    i.service_us[0],
+                    i.service_us[1],
+                    i.service_us[2],
+                ])
+            })
+            .collect();
+        let json = json!({
+            "phase": phase.name(),
+            "meta": self.meta,
+            "plan": plan_json(&self.scenario, ctx.worker().1),
+            "elapsed_s": (elapsed * 10.0).round() / 10.0,
+            "duration_s": duration,
+            "planned_rate": planned_rate.map(|r| (r * 10.0).round() / 10.0),
+            "in_flight": in_flight,
+            "services": services_json,
+            "token": token,
+            "thresholds": thresholds,
+            "series": series,
+        });
+        let counts = Counts {
+            services,
+            token_requests: token["requests"].as_u64().unwrap_or(0),
+            token_failures: token["failures"].as_u64().unwrap_or(0),
+            in_flight,
+            planned_rate,
+            actual_rate: actual_rate as f64,
+            elapsed_s: elapsed,
+            duration_s: duration,
+            running: phase == Phase::Running,
+        };
+        Frame {
+            json: json.to_string().into(),
+            counts: Arc::new(counts),
+            labels: self.labels.clone(),
+        }
+    }
+
+    /// Token requests, failures and the latest events (one cache may serve
+    /// both services: each counted once).
+    fn tokens(&self) -> Value {
+        let mut seen = Vec::new();
+        let (mut requests, mut refreshes, mut failures) = (0, 0, 0);
+        let mut events = Vec::new();
+        let start = self.ctx.started();
+        for cache in self.ctx.tokens().iter() {
+            let p = Arc::as_ptr(cache);
+            if seen.contains(&p) {
+                continue;
+            }
+            seen.push(p);
+            let s = cache.stats();
+            requests += s.requests;
+            refreshes += s.refreshes;
+            failures += s.failures;
+            for (at, ok) in s.events.iter().rev().take(TOKEN_EVENTS) {
+                let at_s = start.map_or(0.0, |st| {
+                    if *at >= st {
+                        (*at - st).as_secs_f64()
+                    } else {
+                        -(st - *at).as_secs_f64()
+                    }
+                });
+                events.push(((at_s * 10.0).round() / 10.0, *ok));
+            }
+        }
+        events.sort_by(|a, b| b.0.total_cmp(&a.0));
+        events.truncate(TOKEN_EVENTS);
+        json!({
+            "requests": requests,
+            "refreshes": refreshes,
+            "failures": failures,
+            "events": events.iter().map(|(at, ok)| json!({"at_s": at, "ok": ok})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The dashboard's short name of a service in the series.
+fn service_short(s: Service) -> &'static str {
+    match s {
+        Service::Afiliacion => "afiliacion",
+        Service::Retracto => "retracto",
+    }
+}
+
+/// The plan's stages (this worker's share of the rates), for the progress bar.
+fn plan_json(scenario: &Scenario, workers: u16) -> Value {
+    let share = f64::from(workers.max(1));
+    match scenario.load_model() {
+        LoadModel::Open {
+            start_rate, stages, ..
+        } => {
+            let mut at = 0.0;
+            let mut from = start_rate;
+            let stages: Vec<Value> = stages
+                .iter()
+                .map(|s| {
+                    let length = s.duration.0.as_secs_f64();
+                    let v = json!({"from_s": at, "to_s": at + length, "rate_from": from / share, "rate_to": s.rate / share});
+                    at += length;
+                    from = s.rate;
+                    v
+                })
+                .collect();
+            json!({"model": "open", "stages": stages})
+        }
+        LoadModel::Closed {
+            users,
+            ramp,
+            run_time,
+            ..
+        } => {
+            let ramp = ramp.as_secs_f64();
+            json!({"model": "closed", "users": users, "stages": [
+                {"from_s": 0.0, "to_s": ramp, "users": users, "name": "ramp"},
+                {"from_s": ramp, "to_s": ramp + run_time.as_secs_f64(), "users": users, "name": "steady"},
+            ]})
+        }
+    }
+}
+
+/// The open model's planned rate `elapsed` seconds in (this worker's share of
+/// it); `None` in the closed model, or past the plan.
+pub fn planned_rate(scenario: &Scenario, elapsed: f64, workers: u16) -> Option<f64> {
+    let LoadModel::Open {
+        start_rate, stages, ..
+    } = scenario.load_model()
+    else {
+        return None;
+    };
+    let mut at = 0.0;
+    let mut from = start_rate;
+    for s in &stages {
+        let length = s.duration.0.as_secs_f64();
+        if elapsed <= at + length {
+            let f = if length > 0.0 {
+                (elapsed - at) / length
+            } else {
+                1.0
+            };
+            return Some((from + (s.rate - from) * f.clamp(0.0, 1.0)) / f64::from(workers.max(1)));
+        }
+        at += length;
+        from = s.rate;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_split_a_histogram_at_the_bounds() {
+        let mut h = crate::metrics::histogram();
+        for us in [500, 2_000, 2_000, 40_000, 7_000_000_000] {
+            crate::metrics::record(&mut h, us);
+        }
+        let b = Buckets::of(&h);
+        let count = |le: f64| {
+            b.buckets
+                .iter()
+                .find(|(l, _)| *l == le)
+                .map_or(u64::MAX, |(_, n)| *n)
+        };
+        assert_eq!(count(0.001), 1);
+        assert_eq!(count(0.0025), 2);
+        assert_eq!(count(0.05), 1);
+        // 7,000 s is past MAX_US (one hour): recorded as one hour, above 300 s.
+        assert_eq!(count(f64::INFINITY), 1);
+        assert_eq!(b.buckets.iter().map(|(_, n)| n).sum::<u64>(), 5);
+        assert_eq!(b.count, 5);
+        // HdrHistogram keeps 3 significant digits: the sum is that close.
+        assert!((b.sum - 3_600.044).abs() < 4.0, "{}", b.sum);
+        assert_eq!(Buckets::of(&crate::metrics::histogram()).count, 0);
+    }
+
+    #[test]
+    fn the_planned_rate_follows_the_stages_and_the_share() {
+        let scenario = Scenario::load("go-live").expect("go-live");
+        let LoadModel::Open {
+            start_rate, stages, ..
+        } = scenario.load_model()
+        else {
+            panic!("go-live is open")
+        };
+        assert_eq!(planned_rate(&scenario, 0.0, 1), Some(start_rate));
+        let first = stages[0].duration.0.as_secs_f64();
+        let end = planned_rate(&scenario, first, 1).expect("in the plan");
+        assert!((end - stages[0].rate).abs() < 1e-9, "{end}");
+        let half = planned_rate(&scenario, first, 2).expect("in the plan");
+        assert!((half - stages[0].rate / 2.0).abs() < 1e-9);
+        let total = scenario.duration().as_secs_f64();
+        assert_eq!(planned_rate(&scenario, total + 1.0, 1), None);
+    }
+}

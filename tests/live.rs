@@ -1,0 +1,771 @@
+//! `run --dashboard`: the live page, its event stream and `/metrics` during a
+//! real run (the harness binary against an in-process mock), bad addresses,
+//! browsers that leave; then, with the real parts (ignored tests), a
+//! Prometheus server scraping a run and the mock, and a headless Chromium
+//! watching the page.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const USER: &str = "live-user";
+const CLIENT: &str = "live-client";
+
+/// A harness run with `--dashboard` against a mock served by the test.
+struct LiveRun {
+    mock: mss_mock::Mock,
+    mock_url: String,
+    child: Child,
+    dir: PathBuf,
+    out: PathBuf,
+    /// `http://127.0.0.1:PORT` of the dashboard.
+    url: String,
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LiveRun {
+    /// Start `scenario` (named `live`) at `rate` req/s for `seconds`, with
+    /// `--dashboard --dashboard-linger LINGER`; returns once the dashboard's
+    /// address is printed.
+    async fn start(name: &str, rate: u32, seconds: u32, linger: &str) -> LiveRun {
+        let password = crate::util::throwaway_password();
+        let config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
+            username: USER.into(),
+            password: password.clone(),
+            client_id: CLIENT.into(),
+            administradora: "230301".into(),
+            services: None,
+        }]);
+        let mock = mss_mock::Mock::new(config).expect("mock");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(mock.clone().serve(listener));
+        let dir = crate::util::temp_dir(&format!("live-{name}"));
+        let file = dir.join("live.toml");
+        // A few invalid records, and a gateway that fails 5% of the reports:
+        // errors by class on the page.
+        let scenario = format!(
+            r#"name = "live"
+description = "a live dashboard test"
+faults = [{{ kind = "status", status = 503, route = "reports", probability = 0.05, seed = 2 }}]
+[target]
+url = "http://127.0.0.1:{port}"
+allowed_hosts = ["127.0.0.1"]
+[credentials]
+username_env = "MSS_LIVE_USER"
+password_env = "MSS_LIVE_PASSWORD"
+client_id_env = "MSS_LIVE_CLIENT"
+[load]
+model = "open"
+stages = [{{ rate = {rate}, duration = "{seconds}s" }}]
+max_in_flight = 100
+[mix]
+ReportarAfiliaciontraslado = 3
+ReportarRetractoAfiliacion = 1
+[invalid]
+NEG01 = 0.05
+[thresholds]
+global = ["p99 < 10s"]
+"#
+        );
+        std::fs::write(&file, scenario).expect("scenario");
+        let out = dir.join("out");
+        let log = |n: &str| std::fs::File::create(dir.join(n)).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(&out)
+            .args(["--dashboard", "--dashboard-linger", linger])
+            .env("MSS_LIVE_USER", USER)
+            .env("MSS_LIVE_PASSWORD", &password)
+            .env("MSS_LIVE_CLIENT", CLIENT)
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(log("stdout.txt"))
+            .stderr(log("stderr.txt"))
+            .spawn()
+            .expect("spawn mss-harness");
+        let mut run = LiveRun {
+            mock,
+            mock_url: format!("http://127.0.0.1:{port}"),
+            child,
+            dir,
+            out,
+            url: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let err = run.stderr();
+            if let Some(at) = err.find("dashboard: http://") {
+                let url = err[at + "dashboard: ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default();
+                run.url = url.trim_end_matches('/').to_owned();
+                break;
+            }
+            assert!(
+                run.child.try_wait().expect("try_wait").is_none(),
+                "the run ended before its dashboard came up: {err}"
+            );
+            assert!(Instant::now() < deadline, "no dashboard address: {err}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        run
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// Wait for the process to end (at most `limit`); its exit code.
+    async fn exit(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the run did not end in {limit:?}: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until the run has written summary.json (the dashboard lingers).
+    async fn summary(&self, limit: Duration) -> Value {
+        let file = self.out.join("summary.json");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(v) = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no summary.json in {limit:?}: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Wait until the dashboard shows the run's final frame (published once the
+/// results are written); that frame.
+async fn finished_frame(url: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, s) = get(&format!("{url}/snapshot.json")).await;
+        let v: Value = serde_json::from_str(&s).expect("JSON");
+        if v["phase"] == "finished" {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "no final frame: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn get(url: &str) -> (String, String) {
+    let r = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert!(r.status().is_success(), "GET {url}: {}", r.status());
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (ct, r.text().await.expect("body"))
+}
+
+/// The sum of a metric's samples (`name{…} value` lines) in an exposition.
+fn sum_of(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Report requests of every class in summary.json, of them `ok`, and the
+/// records the target holds by its reconciliation.
+fn summary_requests(summary: &Value) -> (u64, u64, u64) {
+    let services = summary["services"].as_object().expect("services");
+    let sum = |v: &Value, key: &str| -> u64 {
+        v.as_object().map_or(0, |m| {
+            m.values().map(|s| s[key].as_u64().unwrap_or(0)).sum()
+        })
+    };
+    assert!(!services.is_empty());
+    (
+        sum(&summary["services"], "requests"),
+        sum(&summary["services"], "accepted"),
+        sum(&summary["reconciliation"]["services"], "target"),
+    )
+}
+
+/// Read server-sent events from `url` until `n` frames have arrived.
+async fn frames(url: &str, n: usize, limit: Duration) -> (reqwest::Response, Vec<Value>) {
+    let mut r = reqwest::get(url).await.expect("GET /events");
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let mut buffer = String::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + limit;
+    while out.len() < n {
+        let chunk = tokio::time::timeout_at(deadline.into(), r.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {n} frames in {limit:?}", out.len()))
+            .expect("read the stream")
+            .expect("the stream ended early");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            for line in event.lines() {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    out.push(serde_json::from_str(data).expect("a JSON frame"));
+                }
+            }
+        }
+    }
+    (r, out)
+}
+
+/// The metric names a Grafana dashboard's queries use.
+fn grafana_metrics() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/mss-harness.json");
+    let text = std::fs::read_to_string(&path).expect("the Grafana dashboard");
+    let dashboard: Value = serde_json::from_str(&text).expect("JSON");
+    // Every identifier that starts with `mss_`.
+    let mut names: Vec<String> = grafana_exprs(&dashboard)
+        .iter()
+        .flat_map(|e| {
+            e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("mss_"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn grafana_exprs(dashboard: &Value) -> Vec<String> {
+    dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().expect("expr").to_owned())
+        .collect()
+}
+
+/// A sample name in an exposition as Prometheus stores it (a histogram's
+/// `_bucket`, `_sum`, `_count` series).
+fn exposed(text: &str, name: &str) -> bool {
+    text.lines().any(|l| {
+        !l.starts_with('#') && l.starts_with(name) && l[name.len()..].starts_with(['{', ' '])
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_its_events_and_metrics_follow_a_run_and_browsers_may_leave() {
+    let mut run = LiveRun::start("follow", 40, 6, "3s").await;
+    let (ct, page) = get(&format!("{}/", run.url)).await;
+    assert!(ct.starts_with("text/html"), "{ct}");
+    assert!(
+        page.contains("new EventSource(\"events\")"),
+        "the page listens"
+    );
+    // Two browsers: one never reads its stream (a stalled tab), the other
+    // reads frames a second apart; then both leave mid-run.
+    let stalled = reqwest::get(format!("{}/events", run.url))
+        .await
+        .expect("GET /events");
+    let (reader, f) = frames(&format!("{}/events", run.url), 5, Duration::from_secs(15)).await;
+    let running: Vec<&Value> = f
+        .iter()
+        .filter(|f| {
+            f["phase"] == "running" && f["series"].as_array().is_some_and(|s| !s.is_empty())
+        })
+        .collect();
+    assert!(running.len() >= 2, "{f:?}");
+    let (a, b) = (running[0], running[running.len() - 1]);
+    assert_eq!(a["meta"]["scenario"], "live");
+    assert_eq!(a["meta"]["run_id"], "out");
+    let requests = |f: &Value| -> u64 {
+        f["services"].as_object().map_or(0, |s| {
+            s.values()
+                .map(|v| v["requests"].as_u64().unwrap_or(0))
+                .sum()
+        })
+    };
+    assert!(
+        b["elapsed_s"].as_f64() > a["elapsed_s"].as_f64() && requests(b) > requests(a),
+        "the numbers did not move: {a} then {b}"
+    );
+    let left = (stalled, reader);
+    // Mid-run: the exposition, with the run's labels.
+    let (ct, metrics) = get(&format!("{}/metrics", run.url)).await;
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    assert!(
+        metrics.contains(r#"mss_requests_total{worker="0",scenario="live",run_id="out",service="ReportarAfiliaciontraslado",class="ok"}"#),
+        "{metrics}"
+    );
+    assert!(sum_of(&metrics, "mss_requests_total") > 0.0, "{metrics}");
+    // The browsers go away mid-run (one mid-stream, without reading on).
+    drop(left);
+    // After the run, while the page lingers: the final totals, as summary.json.
+    let summary = run.summary(Duration::from_secs(30)).await;
+    let snapshot = finished_frame(&run.url).await;
+    let (requests, accepted, stored) = summary_requests(&summary);
+    let (_, metrics) = get(&format!("{}/metrics", run.url)).await;
+    assert_eq!(
+        sum_of(&metrics, "mss_requests_total") as u64,
+        requests,
+        "{metrics}"
+    );
+    let ok: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("mss_requests_total{") && l.contains(r#"class="ok""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(ok as u64, accepted, "ok requests");
+    assert_eq!(sum_of(&metrics, "mss_run_running"), 0.0);
+    assert!(
+        snapshot["services"]["ReportarAfiliaciontraslado"]["errors"]["http_5xx:503"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "errors by class: {snapshot}"
+    );
+    // Every metric the Grafana dashboard asks for is exposed (the run's, or
+    // the mock's /__admin/metrics).
+    let (ct, mock_metrics) = get(&format!("{}/__admin/metrics", run.mock_url)).await;
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    assert_eq!(
+        sum_of(&mock_metrics, "mss_mock_accepted_total") as u64,
+        stored,
+        "the mock's accepted records: {mock_metrics}"
+    );
+    assert_eq!(
+        sum_of(&mock_metrics, "mss_mock_records_kept") as u64,
+        run.mock.stats()["records"]["kept"].as_u64().expect("kept")
+    );
+    for name in grafana_metrics() {
+        assert!(
+            exposed(&metrics, &name) || exposed(&mock_metrics, &name),
+            "the Grafana dashboard queries {name}, which nothing exposes"
+        );
+    }
+    // The browsers that left did not disturb the run.
+    assert_eq!(
+        run.exit(Duration::from_secs(30)).await,
+        0,
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(summary["reconciliation"]["ok"], true, "{summary}");
+}
+
+/// Run the binary with `args`; (exit code, stderr).
+fn harness(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run mss-harness");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_dashboard_address_in_use_remote_or_wrong_exits_2_naming_it_before_any_load() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let dir = crate::util::temp_dir("live-bad");
+    let out = dir.join("out");
+    let out_arg = out.to_str().expect("utf-8");
+    for (flag, named) in [
+        (format!("--dashboard={addr}"), addr.clone()),
+        (
+            "--dashboard=0.0.0.0:9464".to_owned(),
+            "0.0.0.0:9464".to_owned(),
+        ),
+        ("--dashboard=[::]:9464".to_owned(), "[::]:9464".to_owned()),
+        (
+            "--dashboard=metrics.example:9464".to_owned(),
+            "metrics.example:9464".to_owned(),
+        ),
+    ] {
+        let (code, err) = harness(&["run", "smoke", "--out", out_arg, &flag]);
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(
+            err.contains(&named),
+            "{flag}: the address is not named: {err}"
+        );
+        assert!(!out.exists(), "{flag}: the run started");
+    }
+    let (code, err) = harness(&["run", "smoke", "--out", out_arg, "--dashboard=0.0.0.0:9464"]);
+    assert!(err.contains("--dashboard-remote"), "{code}: {err}");
+    let (code, err) = harness(&["run", "smoke", "--dashboard-linger", "5s"]);
+    assert_eq!(code, 2, "a linger without a dashboard: {err}");
+    drop(taken);
+}
+
+/// A tool from the distribution's package, or a clear failure.
+fn tool(path: &str, package: &str) -> PathBuf {
+    let p = PathBuf::from(path);
+    assert!(
+        p.is_file(),
+        "{path} is missing: install Debian's {package} (scripts/ci-tools.sh does)"
+    );
+    p
+}
+
+/// A TCP port free on 127.0.0.1 now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A child process killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An instant query to Prometheus's HTTP API at `time` (Unix seconds); the
+/// result vector.
+async fn query(prometheus: &str, q: &str, time: f64) -> Vec<Value> {
+    let encoded: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", q)
+        .append_pair("time", &format!("{time:.3}"))
+        .finish();
+    let r: Value = reqwest::Client::new()
+        .get(format!("{prometheus}/api/v1/query?{encoded}"))
+        .send()
+        .await
+        .expect("query Prometheus")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(r["status"], "success", "{q}: {r}");
+    r["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+fn scalar(result: &[Value]) -> f64 {
+    result
+        .first()
+        .and_then(|r| r["value"][1].as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: run by .ci/run (cargo test -- --ignored)"]
+async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_json() {
+    let prometheus = tool("/usr/bin/prometheus", "prometheus");
+    let mut run = LiveRun::start("prometheus", 40, 6, "5s").await;
+    let port = free_port();
+    let work = crate::util::temp_dir("live-prometheus");
+    let strip = |u: &str| u.trim_start_matches("http://").to_owned();
+    std::fs::write(
+        work.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n\
+             scrape_configs:\n\
+             \x20 - job_name: mss-harness\n    static_configs:\n      - targets: ['{}']\n\
+             \x20 - job_name: mss-mock\n    metrics_path: /__admin/metrics\n    static_configs:\n      - targets: ['{}']\n",
+            strip(&run.url),
+            strip(&run.mock_url)
+        ),
+    )
+    .expect("config");
+    let log = std::fs::File::create(work.join("prometheus.log")).expect("log");
+    let _server = Killed(
+        Command::new(prometheus)
+            .arg(format!(
+                "--config.file={}",
+                work.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                work.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let api = format!("http://127.0.0.1:{port}");
+    // Prometheus up and scraping the run while it runs.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let up = reqwest::get(format!("{api}/api/v1/query?query=up")).await;
+        if let Ok(r) = up
+            && let Ok(v) = r.json::<Value>().await
+            && v["data"]["result"].as_array().is_some_and(|r| r.len() == 2)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not come up: {}",
+            std::fs::read_to_string(work.join("prometheus.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let summary = run.summary(Duration::from_secs(30)).await;
+    // The run's final frame is up (its results are written); it lingers 5 s.
+    finished_frame(&run.url).await;
+    let finished = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    // Two scrapes later, while the dashboard still lingers, is when every
+    // query is evaluated (once the process is gone its series go stale): the
+    // last scrapes came after the run's end, and Prometheus's totals are
+    // summary.json's.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let at = finished + 2.2;
+    let (requests, accepted, stored) = summary_requests(&summary);
+    let total = scalar(
+        &query(
+            &api,
+            r#"sum(mss_requests_total{job="mss-harness",run_id="out"})"#,
+            at,
+        )
+        .await,
+    );
+    assert_eq!(
+        total, requests as f64,
+        "Prometheus's report requests vs summary.json"
+    );
+    let by_service = query(&api, "sum by (service) (mss_requests_total)", at).await;
+    for r in &by_service {
+        let service = r["metric"]["service"].as_str().expect("service");
+        assert_eq!(
+            r["value"][1].as_str().and_then(|v| v.parse::<u64>().ok()),
+            summary["services"][service]["requests"].as_u64(),
+            "{service}"
+        );
+    }
+    assert_eq!(by_service.len(), 2);
+    let ok = scalar(&query(&api, r#"sum(mss_requests_total{class="ok"})"#, at).await);
+    assert_eq!(ok, accepted as f64);
+    let mock_accepted = scalar(&query(&api, "sum(mss_mock_accepted_total)", at).await);
+    assert_eq!(mock_accepted, stored as f64, "the mock's records");
+    let workers = query(
+        &api,
+        "count by (worker, scenario, run_id) (mss_in_flight)",
+        at,
+    )
+    .await;
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    assert_eq!(workers[0]["metric"]["scenario"], "live");
+    // Every query of the Grafana dashboard answers, on this run.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/mss-harness.json");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard")).expect("JSON");
+    for expr in grafana_exprs(&dashboard) {
+        let q = expr
+            .replace("$__rate_interval", "10s")
+            .replace("$run_id", "out");
+        assert!(!query(&api, &q, at).await.is_empty(), "no data for {expr}");
+    }
+    assert_eq!(
+        run.exit(Duration::from_secs(30)).await,
+        0,
+        "{}",
+        run.stderr()
+    );
+}
+
+/// A WebDriver session on Debian's chromedriver and headless Chromium.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    _driver: Killed,
+}
+
+impl Browser {
+    async fn start(work: &Path) -> Browser {
+        let driver = tool("/usr/bin/chromedriver", "chromium-driver");
+        let chromium = tool("/usr/bin/chromium", "chromium");
+        let port = free_port();
+        let driver = Killed(
+            Command::new(driver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+        );
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let profile = work.join("profile");
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         "--window-size=1100,1700",
+                         format!("--user-data-dir={}", profile.display())],
+            }
+        }}});
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let session = loop {
+            if let Ok(r) = http
+                .post(format!("{base}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
+                let v: Value = r.json().await.expect("JSON");
+                let id = v["value"]["sessionId"].as_str().map(str::to_owned);
+                break id.unwrap_or_else(|| panic!("no WebDriver session: {v}"));
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not come up");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        Browser {
+            http,
+            session: format!("{base}/session/{session}"),
+            _driver: driver,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let r = request.send().await.expect("WebDriver");
+        let v: Value = r.json().await.expect("JSON");
+        assert!(v["value"]["error"].is_null(), "{path}: {v}");
+        v["value"].clone()
+    }
+
+    /// The text of the element with each id.
+    async fn texts(&self, ids: &[&str]) -> Vec<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                serde_json::json!({
+                    "script": "return arguments[0].map((id) => document.getElementById(id).textContent)",
+                    "args": [ids],
+                }),
+            )
+            .await;
+        v.as_array()
+            .expect("texts")
+            .iter()
+            .map(|t| t.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver: run by .ci/run (cargo test -- --ignored)"]
+async fn a_headless_chromium_sees_the_run_by_name_and_its_numbers_move() {
+    let work = crate::util::temp_dir("live-chromium");
+    let browser = Browser::start(&work).await;
+    let run = LiveRun::start("chromium", 40, 12, "2s").await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            "/url",
+            serde_json::json!({"url": format!("{}/", run.url)}),
+        )
+        .await;
+    let ids = ["scenario", "phase", "total-requests", "elapsed", "updated"];
+    // The first look, once the first second is on the page.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let first = loop {
+        let t = browser.texts(&ids).await;
+        if t[1] == "running" && t[2].parse::<u64>().unwrap_or(0) > 0 {
+            break t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed the run: {t:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(first[0], "live", "the scenario's name: {first:?}");
+    // Every second a new frame: the page's second counter, sampled 4 times a
+    // second for 3.5 s, takes at least 3 values.
+    let mut seconds = Vec::new();
+    for _ in 0..14 {
+        let t = browser.texts(&["updated"]).await;
+        let s = t[0]
+            .rsplit("second ")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(')')
+            .to_owned();
+        if seconds.last() != Some(&s) {
+            seconds.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(seconds.len() >= 3, "updates every second: {seconds:?}");
+    // The second look: the numbers moved.
+    let second = browser.texts(&ids).await;
+    let n = |t: &[String], i: usize| t[i].parse::<f64>().unwrap_or(f64::NAN);
+    assert!(
+        n(&second, 2) > n(&first, 2),
+        "requests: {first:?} then {second:?}"
+    );
+    assert!(
+        n(&second, 3) > n(&first, 3),
+        "elapsed: {first:?} then {second:?}"
+    );
+    // The page as the browser drew it (MSS_SCREENSHOT=docs/dashboard.png
+    // keeps it).
+    let png = browser
+        .call(reqwest::Method::GET, "/screenshot", Value::Null)
+        .await;
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(png.as_str().expect("base64"))
+        .expect("PNG bytes");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let keep = std::env::var_os("MSS_SCREENSHOT")
+        .map_or_else(|| work.join("dashboard.png"), PathBuf::from);
+    std::fs::write(&keep, &png).expect("screenshot");
+    let _ = browser.call(reqwest::Method::DELETE, "", Value::Null).await;
+}
