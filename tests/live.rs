@@ -215,7 +215,7 @@ fn summary_requests(summary: &Value) -> (u64, u64, u64) {
     assert!(!services.is_empty());
     (
         sum(&summary["services"], "requests"),
-        sum(&summary["services"], "accepted"),
+        sum(&summary["services"], "stored"),
         sum(&summary["reconciliation"]["services"], "target"),
     )
 }

@@ -243,13 +243,16 @@ impl Builder {
                 .map(|(o, n)| (o.label().into_owned(), *n))
                 .collect();
             let dropped = t.count(&Outcome::Dropped);
-            let errors: BTreeMap<&String, &u64> =
-                classes.iter().filter(|(c, _)| *c != "ok").collect();
+            let errors: BTreeMap<&String, &u64> = classes
+                .iter()
+                .filter(|(c, _)| *c != "ok" && *c != "rejected_as_expected")
+                .collect();
             services_json.insert(
                 t.service.name().to_owned(),
                 json!({
                     "requests": t.requests(),
-                    "accepted": t.accepted(),
+                    "stored": t.stored(),
+                    "rejected_as_expected": t.rejected_as_expected(),
                     "dropped": dropped,
                     "errors": errors,
                 }),
@@ -273,7 +276,7 @@ impl Builder {
                     i.second,
                     service_short(i.service),
                     i.completed,
-                    i.accepted,
+                    i.stored,
                     i.errors,
                     i.p50_us,
                     i.p90_us,
