@@ -22,6 +22,7 @@ pub mod interrupt;
 pub mod metrics;
 pub mod outcome;
 pub mod report;
+pub mod retry_budget;
 pub mod scenario;
 pub mod schedule;
 pub mod secret;

@@ -81,6 +81,33 @@ impl Serialize for Span {
     }
 }
 
+/// A share written as a percentage: `"10%"`, `"2.5%"`; between 0% and 100%.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Percent(pub f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let value = text
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a percentage between 0% and 100% like \"10%\""
+                ))
+            })?;
+        Ok(Percent(value / 100.0))
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}%", self.0 * 100.0))
+    }
+}
+
 /// The whole scenario file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -400,6 +427,14 @@ pub struct HttpSpec {
     /// Timeout of establishing a connection.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: Span,
+    /// What retries (of lost answers, after a 401) may add to the report
+    /// requests of any 10-second window (see [`crate::retry_budget`]).
+    #[serde(default = "default_retry_budget")]
+    pub retry_budget: Percent,
+}
+
+fn default_retry_budget() -> Percent {
+    Percent(0.1)
 }
 
 fn default_timeout() -> Span {
@@ -414,6 +449,7 @@ impl Default for HttpSpec {
         HttpSpec {
             timeout: default_timeout(),
             connect_timeout: default_connect_timeout(),
+            retry_budget: default_retry_budget(),
         }
     }
 }

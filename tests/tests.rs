@@ -19,6 +19,7 @@ mod mock_controls;
 mod mock_roundtrip;
 mod overload;
 mod production;
+mod retry_budget;
 mod rules;
 mod run;
 mod token;

@@ -13,6 +13,7 @@
 //! calendar ([`calendar`]).
 
 pub mod calendar;
+pub mod codes;
 pub mod rules;
 mod spec;
 
@@ -24,6 +25,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 
+pub use codes::Role;
 pub use spec::{CodeList, Condition, FieldSpec, Format, ServiceSpec};
 
 /// The embedded contract files, by name.
@@ -65,6 +67,18 @@ pub enum ContractError {
         file: String,
         /// The cause, with its line.
         source: csv::Error,
+    },
+    /// A cell of a CSV file is wrong.
+    #[error("{file}: row {row}, column {column}: {message}")]
+    Cell {
+        /// The file name.
+        file: String,
+        /// The row, counting the header as row 1 (the line of a one-line row).
+        row: usize,
+        /// The column's name.
+        column: String,
+        /// What is wrong.
+        message: String,
     },
     /// A value is present but wrong.
     #[error("{file}: {message}")]
@@ -177,6 +191,8 @@ pub struct CodigoRespuesta {
     pub significado: String,
     /// Where it comes from (`inferido` for everything the mock invents).
     pub fuente: String,
+    /// What it means to the harness and the mock (`rol`), when it has a role.
+    pub rol: Option<Role>,
 }
 
 /// The two report services of the protocol.
@@ -246,6 +262,132 @@ pub struct Contract {
     afiliacion: ServiceSpec,
     retracto: ServiceSpec,
     municipio_index: HashMap<u32, usize>,
+    roles: [usize; Role::ALL.len()],
+}
+
+static INSTALLED: OnceLock<&'static Contract> = OnceLock::new();
+static INSTALLED_FROM: OnceLock<PathBuf> = OnceLock::new();
+
+/// Parse `errores.csv`: every codigo once, a known role at most once per
+/// role and every role present, a plausible HTTP status (2xx for `stored`).
+fn codigos(
+    file: &str,
+    text: &str,
+) -> Result<(Vec<CodigoRespuesta>, [usize; Role::ALL.len()]), ContractError> {
+    let rows = read_csv::<CodigoRow>(file, text)?;
+    let mut roles = [usize::MAX; Role::ALL.len()];
+    let mut codigos = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let row = i + 2;
+        if r.codigo.trim().is_empty() || r.codigo.trim() != r.codigo {
+            return Err(cell(file, row, "codigo", format!("bad codigo {:?}", r.codigo)));
+        }
+        if !(100..=599).contains(&r.http_status) {
+            return Err(cell(
+                file,
+                row,
+                "http_status",
+                format!("{} is not an HTTP status", r.http_status),
+            ));
+        }
+        if codigos.iter().any(|c: &CodigoRespuesta| c.codigo == r.codigo) {
+            return Err(cell(file, row, "codigo", format!("{} is listed twice", r.codigo)));
+        }
+        let rol = match r.rol.trim() {
+            "" => None,
+            key => {
+                let role = Role::from_key(key).ok_or_else(|| {
+                    cell(
+                        file,
+                        row,
+                        "rol",
+                        format!(
+                            "unknown role {key:?}; one of {}",
+                            Role::ALL.map(Role::key).join(", ")
+                        ),
+                    )
+                })?;
+                if roles[role.index()] != usize::MAX {
+                    return Err(cell(
+                        file,
+                        row,
+                        "rol",
+                        format!("role {key} is already played by another codigo"),
+                    ));
+                }
+                if role == Role::Stored && !(200..300).contains(&r.http_status) {
+                    return Err(cell(
+                        file,
+                        row,
+                        "http_status",
+                        "the stored codigo must have a 2xx status".to_owned(),
+                    ));
+                }
+                roles[role.index()] = i;
+                Some(role)
+            }
+        };
+        codigos.push(CodigoRespuesta {
+            http_status: r.http_status,
+            codigo: r.codigo,
+            significado: r.significado,
+            fuente: r.fuente,
+            rol,
+        });
+    }
+    if let Some(missing) = Role::ALL.into_iter().find(|r| roles[r.index()] == usize::MAX) {
+        return Err(cell(
+            file,
+            codigos.len() + 2,
+            "rol",
+            format!("no codigo plays role {missing}; add a row (or a rol to an existing one)"),
+        ));
+    }
+    Ok((codigos, roles))
+}
+
+/// Every `x-codigos` of `openapi.json` is listed in `errores.csv` with the
+/// status it is documented under.
+fn check_x_codigos(openapi: &serde_json::Value, codigos: &[CodigoRespuesta]) -> Result<(), ContractError> {
+    let Some(paths) = openapi.get("paths").and_then(serde_json::Value::as_object) else {
+        return Ok(());
+    };
+    for (path, item) in paths {
+        let Some(item) = item.as_object() else { continue };
+        for (method, op) in item {
+            let Some(responses) = op.get("responses").and_then(serde_json::Value::as_object) else {
+                continue;
+            };
+            for (status, response) in responses {
+                let Some(list) = response.get("x-codigos") else { continue };
+                let at = format!("/paths/{path}/{method}/responses/{status}/x-codigos");
+                let list = list.as_array().ok_or_else(|| {
+                    invalid("openapi.json", format!("{at}: must be a list of strings"))
+                })?;
+                for codigo in list {
+                    let codigo = codigo.as_str().ok_or_else(|| {
+                        invalid("openapi.json", format!("{at}: must be a list of strings"))
+                    })?;
+                    let Some(entry) = codigos.iter().find(|c| c.codigo == codigo) else {
+                        return Err(invalid(
+                            "openapi.json",
+                            format!("{at}: codigo {codigo:?} is not listed in errores.csv"),
+                        ));
+                    };
+                    if entry.http_status.to_string() != *status {
+                        return Err(invalid(
+                            "openapi.json",
+                            format!(
+                                "{at}: codigo {codigo:?} has status {} in errores.csv",
+                                entry.http_status
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The 5-digit DIVIPOLA code as a number, when both parts are all digits of the
@@ -293,6 +435,8 @@ struct CodigoRow {
     codigo: String,
     significado: String,
     fuente: String,
+    #[serde(default)]
+    rol: String,
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<Vec<T>, ContractError> {
@@ -303,6 +447,15 @@ fn read_csv<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<Vec<
             file: file.to_owned(),
             source,
         })
+}
+
+fn cell(file: &str, row: usize, column: &str, message: String) -> ContractError {
+    ContractError::Cell {
+        file: file.to_owned(),
+        row,
+        column: column.to_owned(),
+        message,
+    }
 }
 
 fn invalid(file: &str, message: String) -> ContractError {
@@ -427,21 +580,14 @@ impl Contract {
         }
 
         let file = "errores.csv";
-        let codigos = read_csv::<CodigoRow>(file, &read(file)?)?
-            .into_iter()
-            .map(|r| CodigoRespuesta {
-                http_status: r.http_status,
-                codigo: r.codigo,
-                significado: r.significado,
-                fuente: r.fuente,
-            })
-            .collect::<Vec<_>>();
+        let (codigos, roles) = codigos(file, &read(file)?)?;
 
         let file = "openapi.json";
         let openapi: serde_json::Value = serde_json::from_str(&read(file)?)
             .map_err(|e| invalid(file, format!("not valid JSON: {e}")))?;
         let afiliacion = ServiceSpec::from_openapi(&openapi, Service::Afiliacion)?;
         let retracto = ServiceSpec::from_openapi(&openapi, Service::Retracto)?;
+        check_x_codigos(&openapi, &codigos)?;
 
         Ok(Contract {
             administradoras,
@@ -452,7 +598,65 @@ impl Contract {
             afiliacion,
             retracto,
             municipio_index,
+            roles,
         })
+    }
+
+    /// The contract this process uses: the one [`install`](Self::install)ed
+    /// (from `--contract DIR`), else the embedded one.
+    pub fn current() -> &'static Contract {
+        INSTALLED.get().copied().unwrap_or_else(Self::embedded)
+    }
+
+    /// Make the contract in `dir` this process's [`current`](Self::current)
+    /// one. Done once, by a command's entry point, before anything reads the
+    /// contract; a second call with another folder is refused.
+    pub fn install(dir: &Path) -> Result<&'static Contract, ContractError> {
+        if let Some(c) = INSTALLED.get() {
+            return if INSTALLED_FROM.get().map(PathBuf::as_path) == Some(dir) {
+                Ok(c)
+            } else {
+                Err(invalid(
+                    &dir.display().to_string(),
+                    "another contract folder is already in use by this process".to_owned(),
+                ))
+            };
+        }
+        let contract: &'static Contract = Box::leak(Box::new(Self::from_dir(dir)?));
+        let _ = INSTALLED_FROM.set(dir.to_owned());
+        Ok(*INSTALLED.get_or_init(|| contract))
+    }
+
+    /// Where a user edits the contract file `name` of the current contract:
+    /// in the installed folder, else in the repository's `contract/`.
+    pub fn path_of(name: &str) -> PathBuf {
+        match INSTALLED_FROM.get() {
+            Some(dir) => dir.join(name),
+            None => Path::new("contract").join(name),
+        }
+    }
+
+    /// The entry of `errores.csv` that plays `role`.
+    pub fn code(&self, role: Role) -> &CodigoRespuesta {
+        &self.codigos[self.roles[role.index()]]
+    }
+
+    /// The `codigo` that plays `role`.
+    pub fn codigo_of(&self, role: Role) -> &str {
+        &self.code(role).codigo
+    }
+
+    /// The role `codigo` plays, when the contract lists it with one.
+    pub fn role_of(&self, codigo: &str) -> Option<Role> {
+        self.codigo(codigo).and_then(|c| c.rol)
+    }
+
+    /// Whether an envelope with `resultado` and `codigo`, answered with HTTP
+    /// `status`, says the report was stored: the codigo plays
+    /// [`Role::Stored`] and both statuses are its `http_status`.
+    pub fn is_stored(&self, status: u16, resultado: &str, codigo: &str) -> bool {
+        let ok = self.code(Role::Stored);
+        ok.codigo == codigo && ok.http_status == status && resultado == ok.http_status.to_string()
     }
 
     /// The administrator with this code.

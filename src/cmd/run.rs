@@ -766,8 +766,12 @@ pub async fn run_prepared(
     let passed = summary["thresholds"]
         .as_array()
         .is_some_and(|t| t.iter().all(|x| x["ok"] == true))
-        && summary["reconciliation"]["ok"] != false;
+        && summary["reconciliation"]["ok"] != false
+        && crate::cmd::unexpected::hints(&summary).is_empty();
     print_table(&summary, &dir);
+    for line in crate::cmd::unexpected::hints(&summary) {
+        eprintln!("{line}");
+    }
     // A stopped run's thresholds are judged on its partial load; its exit code
     // says it was stopped.
     let exit = match ctx.interruption() {
@@ -1023,7 +1027,8 @@ fn write_outputs(
     let totals = metrics.totals();
     // Rates divide by how long the load lasted: less than planned when stopped.
     let seconds = ctx.load_seconds();
-    let (services, dropped) = services_json(&totals);
+    let (mut services, dropped) = services_json(&totals);
+    crate::cmd::unexpected::annotate(&mut services, ctx);
     let interrupted_per = |s: Service| {
         totals
             .iter()
