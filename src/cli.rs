@@ -50,6 +50,21 @@ pub enum Command {
     Informe(crate::informe::InformeArgs),
 }
 
+impl Command {
+    /// The `--contract DIR` of the command, when it takes one and was given one.
+    pub fn contract_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Payload(a) => a.contract.as_deref(),
+            Command::Run(a) => a.contract.as_deref(),
+            Command::Conform(a) => a.contract.as_deref(),
+            Command::Preflight(a) => a.contract.as_deref(),
+            Command::Mock(a) => a.contract.as_deref(),
+            Command::Informe(a) => a.contract.as_deref(),
+            Command::Compare(_) | Command::Merge(_) | Command::Report(_) => None,
+        }
+    }
+}
+
 /// Flags of `report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -74,6 +89,13 @@ where
             };
         }
     };
+    // One contract for the whole process, before anything reads it.
+    if let Some(dir) = cli.command.contract_dir()
+        && let Err(e) = crate::domain::Contract::install(dir)
+    {
+        eprintln!("mss-harness: --contract {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
     if let Command::Merge(args) = &cli.command {
         return match cmd::merge::run(args) {
             Ok(code) => ExitCode::from(code),

@@ -398,7 +398,8 @@ impl RunContext {
 
     /// Retries sent and retries the budget refused, per service.
     pub fn retries(&self) -> ([u64; 2], [u64; 2]) {
-        let load = |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
+        let load =
+            |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
         (load(&self.retries), load(&self.retries_refused))
     }
 
@@ -1298,7 +1299,12 @@ impl RunContext {
             return match expect {
                 Expect::Accepted => (
                     Outcome::Ok,
-                    Some(env.numero_transaccion.clone().unwrap_or_default().into_owned()),
+                    Some(
+                        env.numero_transaccion
+                            .clone()
+                            .unwrap_or_default()
+                            .into_owned(),
+                    ),
                 ),
                 Expect::Rejected { codigo, .. } => {
                     (Outcome::CheckFailed((*codigo).to_owned()), None)

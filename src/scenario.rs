@@ -145,10 +145,30 @@ pub struct Scenario {
     /// Hard caps of a run against a target that is not this machine.
     #[serde(default)]
     pub production: ProductionSpec,
+    /// `[contract]`: the contract folder the run uses.
+    #[serde(default, skip_serializing_if = "ContractSpec::is_default")]
+    pub contract: ContractSpec,
     /// Faults the mock injects during the run (offsets from the run's start),
     /// to rehearse an incident: `[{at = "30s", duration = "10s", kind = "stall"}]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<mss_mock::FaultSpec>,
+}
+
+/// `[contract]`: which contract folder a run uses (an edited copy of
+/// `contract/`, e.g. from the ministry's technical annex); `--contract DIR`
+/// says the same on the command line. Default: the bundled contract.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContractSpec {
+    /// The folder, relative to the scenario file's folder when not absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+impl ContractSpec {
+    fn is_default(&self) -> bool {
+        self.dir.is_none()
+    }
 }
 
 /// `[production]`: the caps of a run against any host but this machine. The
@@ -646,6 +666,21 @@ impl Scenario {
                 format!("{key}: {at}")
             })
         })?;
+        let mut scenario = scenario;
+        if let Some(dir) = scenario.contract.dir.take() {
+            // Relative to the scenario's folder; the contract is this
+            // process's from here on (the generator and the checks read it).
+            let dir = match path.parent() {
+                Some(parent) if dir.is_relative() => parent.join(dir),
+                _ => dir,
+            };
+            mss_contract::Contract::install(&dir).map_err(|e| ScenarioError::Invalid {
+                path: path.to_owned(),
+                key: "contract.dir".to_owned(),
+                message: format!("{}: {e}", dir.display()),
+            })?;
+            scenario.contract.dir = Some(dir);
+        }
         scenario.check(path)?;
         Ok(scenario)
     }

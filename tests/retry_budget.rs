@@ -241,7 +241,10 @@ async fn a_target_that_loses_every_answer_gets_at_most_ten_percent_more() {
         .as_array()
         .expect("unresolved")
         .len();
-    assert!(unresolved as u64 >= planned * 9 / 10, "{unresolved} unresolved");
+    assert!(
+        unresolved as u64 >= planned * 9 / 10,
+        "{unresolved} unresolved"
+    );
     assert!(
         crate::run::summary_schema().is_valid(&s),
         "summary.json does not match its schema"

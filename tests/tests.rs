@@ -2,6 +2,7 @@
 
 mod util;
 
+mod annex;
 mod calendar;
 mod cli;
 mod compare;

@@ -154,6 +154,14 @@ pub struct TipoDocumento {
     pub patron_numero: Regex,
     /// Whether pension members may be reported with it.
     pub permitido_pensiones: bool,
+    /// Its share of the generator's synthetic members (`peso_generacion`; 0:
+    /// never drawn). The weights of the types allowed for pensions sum above 0.
+    pub peso_generacion: u32,
+    /// The oldest age at which a member may hold it (`edad_maxima`; e.g. the
+    /// tarjeta de identidad), when it has one.
+    pub edad_maxima: Option<u32>,
+    /// Its row in `tipos_documento.csv` (the header is row 1).
+    pub row: usize,
 }
 
 /// A municipality of the DIVIPOLA subset the contract ships.
@@ -265,6 +273,109 @@ pub struct Contract {
     roles: [usize; Role::ALL.len()],
 }
 
+/// Parse `tipos_documento.csv`: patterns that compile, S/N flags, integer
+/// weights (0 for a type not allowed for pensions) whose sum over the allowed
+/// types is above 0.
+fn tipos_documento(file: &str, text: &str) -> Result<Vec<TipoDocumento>, ContractError> {
+    let rows = read_csv::<TipoDocumentoRow>(file, text)?;
+    let mut tipos = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let row = i + 2;
+        let patron_numero = Regex::new(&r.patron_numero).map_err(|e| {
+            cell(
+                file,
+                row,
+                "patron_numero",
+                format!("bad pattern {:?}: {}", r.patron_numero, one_line(&e)),
+            )
+        })?;
+        let permitido_pensiones = match r.permitido_pensiones.as_str() {
+            "S" => true,
+            "N" => false,
+            other => {
+                return Err(cell(
+                    file,
+                    row,
+                    "permitido_pensiones",
+                    format!("expected S or N, found {other:?}"),
+                ));
+            }
+        };
+        let peso_generacion = match r.peso_generacion.trim() {
+            "" => 0,
+            w => w.parse::<u32>().map_err(|_| {
+                cell(
+                    file,
+                    row,
+                    "peso_generacion",
+                    format!("{w:?} is not a non-negative integer"),
+                )
+            })?,
+        };
+        if peso_generacion > 0 && !permitido_pensiones {
+            return Err(cell(
+                file,
+                row,
+                "peso_generacion",
+                format!(
+                    "{} is not allowed for pensions: its weight must be 0",
+                    r.codigo
+                ),
+            ));
+        }
+        let edad_maxima = match r.edad_maxima.trim() {
+            "" => None,
+            a => Some(
+                a.parse::<u32>()
+                    .map_err(|_| cell(file, row, "edad_maxima", format!("{a:?} is not an age")))?,
+            ),
+        };
+        if tipos.iter().any(|t: &TipoDocumento| t.codigo == r.codigo) {
+            return Err(cell(
+                file,
+                row,
+                "codigo",
+                format!("{} is listed twice", r.codigo),
+            ));
+        }
+        tipos.push(TipoDocumento {
+            codigo: r.codigo,
+            significado: r.significado,
+            patron_numero,
+            permitido_pensiones,
+            peso_generacion,
+            edad_maxima,
+            row,
+        });
+    }
+    let adult: u64 = tipos
+        .iter()
+        .filter(|t| t.edad_maxima.is_none())
+        .map(|t| u64::from(t.peso_generacion))
+        .sum();
+    if adult == 0 {
+        return Err(cell(
+            file,
+            tipos.len() + 1,
+            "peso_generacion",
+            "the weights of the types without edad_maxima sum to 0: the generator could draw none"
+                .to_owned(),
+        ));
+    }
+    Ok(tipos)
+}
+
+/// An error's text on one line (a regex syntax error spans several).
+pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 static INSTALLED: OnceLock<&'static Contract> = OnceLock::new();
 static INSTALLED_FROM: OnceLock<PathBuf> = OnceLock::new();
 
@@ -280,7 +391,12 @@ fn codigos(
     for (i, r) in rows.into_iter().enumerate() {
         let row = i + 2;
         if r.codigo.trim().is_empty() || r.codigo.trim() != r.codigo {
-            return Err(cell(file, row, "codigo", format!("bad codigo {:?}", r.codigo)));
+            return Err(cell(
+                file,
+                row,
+                "codigo",
+                format!("bad codigo {:?}", r.codigo),
+            ));
         }
         if !(100..=599).contains(&r.http_status) {
             return Err(cell(
@@ -290,8 +406,16 @@ fn codigos(
                 format!("{} is not an HTTP status", r.http_status),
             ));
         }
-        if codigos.iter().any(|c: &CodigoRespuesta| c.codigo == r.codigo) {
-            return Err(cell(file, row, "codigo", format!("{} is listed twice", r.codigo)));
+        if codigos
+            .iter()
+            .any(|c: &CodigoRespuesta| c.codigo == r.codigo)
+        {
+            return Err(cell(
+                file,
+                row,
+                "codigo",
+                format!("{} is listed twice", r.codigo),
+            ));
         }
         let rol = match r.rol.trim() {
             "" => None,
@@ -335,7 +459,10 @@ fn codigos(
             rol,
         });
     }
-    if let Some(missing) = Role::ALL.into_iter().find(|r| roles[r.index()] == usize::MAX) {
+    if let Some(missing) = Role::ALL
+        .into_iter()
+        .find(|r| roles[r.index()] == usize::MAX)
+    {
         return Err(cell(
             file,
             codigos.len() + 2,
@@ -348,18 +475,25 @@ fn codigos(
 
 /// Every `x-codigos` of `openapi.json` is listed in `errores.csv` with the
 /// status it is documented under.
-fn check_x_codigos(openapi: &serde_json::Value, codigos: &[CodigoRespuesta]) -> Result<(), ContractError> {
+fn check_x_codigos(
+    openapi: &serde_json::Value,
+    codigos: &[CodigoRespuesta],
+) -> Result<(), ContractError> {
     let Some(paths) = openapi.get("paths").and_then(serde_json::Value::as_object) else {
         return Ok(());
     };
     for (path, item) in paths {
-        let Some(item) = item.as_object() else { continue };
+        let Some(item) = item.as_object() else {
+            continue;
+        };
         for (method, op) in item {
             let Some(responses) = op.get("responses").and_then(serde_json::Value::as_object) else {
                 continue;
             };
             for (status, response) in responses {
-                let Some(list) = response.get("x-codigos") else { continue };
+                let Some(list) = response.get("x-codigos") else {
+                    continue;
+                };
                 let at = format!("/paths/{path}/{method}/responses/{status}/x-codigos");
                 let list = list.as_array().ok_or_else(|| {
                     invalid("openapi.json", format!("{at}: must be a list of strings"))
@@ -417,6 +551,10 @@ struct TipoDocumentoRow {
     significado: String,
     patron_numero: String,
     permitido_pensiones: String,
+    #[serde(default)]
+    peso_generacion: String,
+    #[serde(default)]
+    edad_maxima: String,
 }
 
 #[derive(Deserialize)]
@@ -531,23 +669,7 @@ impl Contract {
             .collect::<Result<Vec<_>, ContractError>>()?;
 
         let file = "tipos_documento.csv";
-        let tipos_documento = read_csv::<TipoDocumentoRow>(file, &read(file)?)?
-            .into_iter()
-            .map(|r| {
-                let patron_numero = Regex::new(&r.patron_numero).map_err(|e| {
-                    invalid(
-                        file,
-                        format!("{}: bad pattern {:?}: {e}", r.codigo, r.patron_numero),
-                    )
-                })?;
-                Ok(TipoDocumento {
-                    permitido_pensiones: flag(file, &r.codigo, &r.permitido_pensiones)?,
-                    codigo: r.codigo,
-                    significado: r.significado,
-                    patron_numero,
-                })
-            })
-            .collect::<Result<Vec<_>, ContractError>>()?;
+        let tipos_documento = tipos_documento(file, &read(file)?)?;
 
         let file = "divipola.csv";
         let municipios = read_csv::<MunicipioRow>(file, &read(file)?)?
@@ -570,6 +692,14 @@ impl Contract {
                 })
             })
             .collect::<Result<Vec<_>, ContractError>>()?;
+        if municipios.is_empty() {
+            return Err(cell(
+                file,
+                2,
+                "codigo_municipio",
+                "no municipality is listed".to_owned(),
+            ));
+        }
         let mut municipio_index = HashMap::with_capacity(municipios.len());
         for (i, m) in municipios.iter().enumerate() {
             let key = divipola_key(&m.codigo_departamento, &m.codigo_municipio)

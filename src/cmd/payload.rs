@@ -34,6 +34,10 @@ pub enum ServiceArg {
 /// Flags of `payload`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PayloadArgs {
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// Service whose bodies to print [default: afiliacion, or the service of the
     /// --invalid variant].
     #[arg(long, value_enum)]

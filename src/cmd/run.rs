@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// soak, spike, token-expiry).
     #[arg(default_value = "smoke")]
     pub scenario: String,
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -167,7 +171,7 @@ struct Embedded {
 async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
     let mut clients = Vec::new();
     let mut creds = HashMap::new();
-    for a in &Contract::embedded().administradoras {
+    for a in &Contract::current().administradoras {
         let password = format!("{:032x}", rand::random::<u128>());
         let client_id = format!("mss-harness-{}", a.codigo);
         clients.push(mss_mock::ClientConfig {

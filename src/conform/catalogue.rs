@@ -736,7 +736,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_over_sixty() {
-        let all = catalogue(Contract::embedded());
+        let all = catalogue(Contract::current());
         let mut ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();
         let n = ids.len();
@@ -747,7 +747,7 @@ mod tests {
 
     #[test]
     fn boundaries_follow_patterns_and_related_rules() {
-        let all = catalogue(Contract::embedded());
+        let all = catalogue(Contract::current());
         let has = |id: &str| all.iter().any(|c| c.id == id);
         assert!(has("LEN-AFI-primerApellido-MAX+1"));
         assert!(has("LEN-AFI-primerApellido-MIN"));

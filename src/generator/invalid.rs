@@ -165,6 +165,18 @@ pub struct InvalidCase {
     pub probe: Step,
 }
 
+/// A value of `c` repeated one character past the `maxLength` the contract
+/// gives `field` of `ReportarAfiliaciontraslado` (17 characters when it has
+/// none: past the protocol's longest identifier).
+fn over_max_length(field: &str, c: char) -> String {
+    let max = Contract::current()
+        .service(Service::Afiliacion)
+        .field(field)
+        .and_then(|f| f.max_length)
+        .unwrap_or(16);
+    std::iter::repeat_n(c, max + 1).collect()
+}
+
 /// The placeholder a step carries in `numeroTransaccionAfiliacion` until the
 /// set-up step it refers to has been answered.
 pub const PENDING_TRANSACTION: &str = "PENDIENTE";
@@ -194,7 +206,7 @@ fn retracto_step(r: &mut RetractionGenerator, a: &Afiliacion, of: usize, fecha: 
 }
 
 fn admins(regimen: Regimen) -> Vec<&'static Administradora> {
-    Contract::embedded()
+    Contract::current()
         .administradoras
         .iter()
         .filter(|a| a.regimen == regimen)
@@ -229,7 +241,7 @@ impl<'g> InvalidGenerator<'g> {
             probe,
             mutation,
         } = self.build(kind)?;
-        let entry = Contract::embedded().codigo(kind.codigo).ok_or_else(|| {
+        let entry = Contract::current().codigo(kind.codigo).ok_or_else(|| {
             GeneratorError::Unsupported(format!("{} is not in contract/errores.csv", kind.codigo))
         })?;
         Ok(InvalidCase {
@@ -282,7 +294,7 @@ impl<'g> InvalidGenerator<'g> {
             "VAL01" => {
                 // Every always-required field, and every field a condition of the
                 // contract makes required, is a candidate.
-                let spec = Contract::embedded().service(Service::Afiliacion);
+                let spec = Contract::current().service(Service::Afiliacion);
                 let mut candidates: Vec<(&str, Option<&Condition>)> =
                     spec.required().map(|f| (f.name.as_str(), None)).collect();
                 for c in &spec.conditions {
@@ -321,15 +333,17 @@ impl<'g> InvalidGenerator<'g> {
                 let (what, field, value): (&str, &str, Value) = match g.rng.random_range(0..6u32) {
                     0 => ("fecha inexistente", "fechaNacimiento", "1990-02-30".into()),
                     1 => ("valor fuera de la enumeración", "sexo", "X".into()),
+                    // One character over the contract's maxLength, in the
+                    // field's own alphabet (only the length is wrong).
                     2 => (
                         "más larga que el máximo",
                         "numeroDocumento",
-                        "12345678901234567".into(),
+                        over_max_length("numeroDocumento", '1').into(),
                     ),
                     3 => (
                         "más larga que el máximo",
                         "primerApellido",
-                        "A".repeat(21).into(),
+                        over_max_length("primerApellido", 'A').into(),
                     ),
                     4 => ("no cumple el patrón", "telefono", "12ab567".into()),
                     _ => (
@@ -344,7 +358,7 @@ impl<'g> InvalidGenerator<'g> {
             "VAL03" => {
                 let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
-                let refused: Vec<&str> = Contract::embedded()
+                let refused: Vec<&str> = Contract::current()
                     .tipos_documento
                     .iter()
                     .filter(|t| !t.permitido_pensiones)

@@ -94,7 +94,7 @@ impl Incident {
             Incident::Servidor => "Error del servidor (HTTP 5xx)".into(),
             Incident::Http4xx => "Solicitud rechazada sin código (HTTP 4xx)".into(),
             Incident::Rechazo(c) => {
-                let significado = crate::domain::Contract::embedded()
+                let significado = crate::domain::Contract::current()
                     .codigo(c)
                     .map(|x| x.significado.clone())
                     .unwrap_or_else(|| "código fuera del catálogo".into());
@@ -528,6 +528,10 @@ fn note_incident(
 /// Flags of `informe`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InformeArgs {
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// First day of the period, YYYY-MM-DD (Colombian time).
     #[arg(long)]
     pub desde: NaiveDate,
@@ -551,7 +555,7 @@ pub struct InformeArgs {
 
 /// Build the informe of `args` and write it; the paths written.
 pub fn run(args: &InformeArgs) -> anyhow::Result<Vec<PathBuf>> {
-    let admin = crate::domain::Contract::embedded()
+    let admin = crate::domain::Contract::current()
         .administradoras
         .iter()
         .find(|a| a.codigo == args.administradora)
