@@ -50,6 +50,21 @@ pub enum Command {
     Informe(crate::informe::InformeArgs),
 }
 
+/// The value of `--contract DIR` (or `--contract=DIR`) in `args`, if any.
+fn contract_flag(args: &[std::ffi::OsString]) -> Option<std::path::PathBuf> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--contract" {
+            return it.next().map(std::path::PathBuf::from);
+        }
+        if let Some(v) = s.strip_prefix("--contract=") {
+            return Some(std::path::PathBuf::from(v));
+        }
+    }
+    None
+}
+
 impl Command {
     /// The `--contract DIR` of the command, when it takes one and was given one.
     pub fn contract_dir(&self) -> Option<&std::path::Path> {
@@ -78,6 +93,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // The contract first: the flags' defaults (the default administrator)
+    // come from it.
+    if let Some(dir) = contract_flag(&args)
+        && let Err(e) = crate::domain::Contract::install(&dir)
+    {
+        eprintln!("mss-harness: --contract {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -393,7 +393,7 @@ fn default_seed() -> u64 {
     1
 }
 fn default_admin() -> String {
-    "230301".into()
+    mss_contract::Contract::default_administradora_code()
 }
 fn default_prefix() -> String {
     crate::generator::DEFAULT_PREFIX.into()

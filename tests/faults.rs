@@ -1,5 +1,5 @@
 //! Fault injection end to end: one short run per fault kind against the
-//! embedded mock, each asserting the one error class of DESIGN.md §6 the kind
+//! embedded mock, each asserting the one error class of docs/protocol.md ("How the harness classes an answer") the kind
 //! maps to, that the run completes, and that every output is written.
 
 use std::path::{Path, PathBuf};

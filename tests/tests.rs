@@ -23,6 +23,7 @@ mod production;
 mod retry_budget;
 mod rules;
 mod run;
+mod sources;
 mod token;
 mod token_cache;
 mod workers;

@@ -141,6 +141,9 @@ pub struct Administradora {
     pub nombre: String,
     /// Its regime.
     pub regimen: Regimen,
+    /// Whether it is the administrator commands report for when none is
+    /// named (`por_defecto`; exactly one row says `S`).
+    pub por_defecto: bool,
 }
 
 /// An identity document type.
@@ -543,6 +546,8 @@ struct AdministradoraRow {
     codigo: String,
     nombre: String,
     regimen: String,
+    #[serde(default)]
+    por_defecto: String,
 }
 
 #[derive(Deserialize)]
@@ -661,12 +666,21 @@ impl Contract {
                     )
                 })?;
                 Ok(Administradora {
+                    por_defecto: r.por_defecto.trim() == "S",
                     codigo: r.codigo,
                     nombre: r.nombre,
                     regimen,
                 })
             })
             .collect::<Result<Vec<_>, ContractError>>()?;
+        if administradoras.iter().filter(|a| a.por_defecto).count() != 1 {
+            return Err(cell(
+                file,
+                administradoras.len() + 1,
+                "por_defecto",
+                "exactly one administrator must say S (the default one)".to_owned(),
+            ));
+        }
 
         let file = "tipos_documento.csv";
         let tipos_documento = tipos_documento(file, &read(file)?)?;
@@ -787,6 +801,21 @@ impl Contract {
     pub fn is_stored(&self, status: u16, resultado: &str, codigo: &str) -> bool {
         let ok = self.code(Role::Stored);
         ok.codigo == codigo && ok.http_status == status && resultado == ok.http_status.to_string()
+    }
+
+    /// The administrator commands report for when none is named.
+    pub fn default_administradora(&self) -> &Administradora {
+        // The load checks that exactly one row is the default.
+        self.administradoras
+            .iter()
+            .find(|a| a.por_defecto)
+            .unwrap_or(&self.administradoras[0])
+    }
+
+    /// The code of [`default_administradora`](Self::default_administradora),
+    /// for command-line defaults.
+    pub fn default_administradora_code() -> String {
+        Self::current().default_administradora().codigo.clone()
     }
 
     /// The administrator with this code.

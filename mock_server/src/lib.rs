@@ -1,6 +1,6 @@
 //! `mss-mock`: the bundled mock of the Ministry's token and report services.
 //!
-//! It implements the protocol as `contract/` describes it (DESIGN.md §2, §8):
+//! It implements the protocol as `contract/` describes it (docs/protocol.md):
 //! `POST /token` (OAuth2 password grant, RFC 6749 errors), the two report
 //! services with full field validation and the business rules, stateful (people,
 //! affiliations, retractions), case-insensitive routes, a body limit, 405 and 404

@@ -53,7 +53,7 @@ pub struct PayloadArgs {
     #[arg(long, value_name = "CODIGO")]
     pub invalid: Option<String>,
     /// Code of the reporting administrator (contract/administradoras.csv).
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Worker slot (0–999): disjoint radicados and people per slot.
     #[arg(long, default_value_t = 0)]

@@ -38,7 +38,7 @@ pub struct PreflightArgs {
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
     /// Code of the administrator the credentials belong to.
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Connection settings.
     #[command(flatten)]

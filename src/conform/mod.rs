@@ -51,7 +51,7 @@ pub struct ConformArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Code of the administrator under test (contract/administradoras.csv).
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Results folder [default: results/conform-<UTC time>].
     #[arg(long, value_name = "DIR")]

@@ -3,7 +3,7 @@
 //! [`AffiliationGenerator`] and [`RetractionGenerator`] draw every value from a
 //! ChaCha8 stream seeded by the run's seed, so the same seed and configuration
 //! give the same records, byte for byte. Records are valid by construction
-//! against the contract and the rules of DESIGN.md §3: realistic document types,
+//! against the contract and the rules of docs/protocol.md ("Rules"): realistic document types,
 //! Colombian names of both sexes, ages 18–75, municipalities weighted by
 //! population, dependents with an employer NIT and its check digit, all three
 //! novelties (a regime transfer only below the age limit), dates on the

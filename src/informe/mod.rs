@@ -64,7 +64,11 @@ impl Incident {
             Some(200..=299) => None,
             Some(401) => Some(Incident::Autenticacion),
             Some(500..=599) => Some(Incident::Servidor),
-            Some(_) => match codigo.filter(|c| !c.is_empty() && *c != "OK") {
+            Some(_) => match codigo.filter(|c| {
+                !c.is_empty()
+                    && *c
+                        != crate::domain::Contract::current().codigo_of(crate::domain::Role::Stored)
+            }) {
                 Some(c) => Some(Incident::Rechazo(c.to_owned())),
                 None => Some(Incident::Http4xx),
             },
@@ -539,7 +543,7 @@ pub struct InformeArgs {
     #[arg(long)]
     pub hasta: NaiveDate,
     /// The reporting administrator's code (contract/administradoras.csv).
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Folder for informe.md and informe.html.
     #[arg(long, default_value = ".")]
