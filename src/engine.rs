@@ -833,6 +833,8 @@ impl RunContext {
 
     /// Send one request (retrying once after a 401 with a fresh token) and
     /// return its answer, not recorded; `None` when a stopping run sent nothing.
+    // `first`: whether this is the report's first send (it earns retry budget).
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         user: &mut GooseUser,

@@ -373,8 +373,7 @@ pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
     e.to_string()
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or_default()
         .to_owned()
 }
