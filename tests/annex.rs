@@ -269,3 +269,87 @@ fn an_inconsistent_contract_is_refused_with_file_row_and_column() {
         text(&out)
     );
 }
+
+/// `mss-mock --contract` (here `mss-harness mock`, the same server and flags)
+/// and `run --contract` against it, with VAL02 cases in the mix: exit 0, no
+/// error class, every VAL02 case rejected with VAL02, reconciliation exact.
+#[test]
+fn a_mock_and_a_run_on_the_edited_contract_agree() {
+    use std::io::BufRead;
+    let dir = annex();
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(["mock", "--listen", "127.0.0.1:0", "--contract"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the mock");
+    let stderr = mock.stderr.take().expect("stderr");
+    let mut line = String::new();
+    std::io::BufReader::new(stderr)
+        .read_line(&mut line)
+        .expect("the mock's first line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let file = dir.join("against-mock.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "annex-against-mock"
+[target]
+url = "{url}"
+allowed_hosts = ["127.0.0.1"]
+[credentials]
+username_env = "ANNEX_USER"
+password_env = "ANNEX_PASSWORD"
+client_id_env = "ANNEX_CLIENT"
+[load]
+model = "open"
+stages = [{{ rate = 30, duration = "5s" }}]
+max_in_flight = 50
+[invalid]
+VAL02 = 0.2
+"#
+        ),
+    )
+    .expect("scenario");
+    let results = dir.join("against-mock");
+    // The demo configuration's client of the default administrator.
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&results)
+        .arg("--contract")
+        .arg(&dir)
+        .env("ANNEX_USER", "porvenir-demo")
+        .env("ANNEX_PASSWORD", "solo-para-el-mock")
+        .env("ANNEX_CLIENT", "porvenir-ambos")
+        .output()
+        .expect("run");
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(results.join("summary.json")).expect("summary.json"))
+            .expect("json");
+    for s in Service::ALL {
+        let errors = summary["services"][s.name()]["errors"]
+            .as_object()
+            .expect("errors");
+        assert!(
+            errors.keys().all(|k| k == "dropped"),
+            "{}: {errors:?}",
+            s.name()
+        );
+    }
+    assert_eq!(summary["reconciliation"]["checked"], true);
+    assert_eq!(
+        summary["reconciliation"]["ok"], true,
+        "{:#}",
+        summary["reconciliation"]
+    );
+}

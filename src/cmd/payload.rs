@@ -144,14 +144,14 @@ pub fn run(args: &PayloadArgs, out: &mut impl Write) -> anyhow::Result<()> {
             if wanted != kind.service {
                 bail!(
                     "--invalid {} is a case of {}; drop --service or use the matching one",
-                    kind.codigo,
+                    kind.codigo(),
                     kind.service.name()
                 );
             }
         }
         let mut cases = InvalidGenerator::new(&mut affiliations, &mut retractions);
         for _ in 0..args.count {
-            let case = cases.case(kind.codigo)?;
+            let case = cases.case(kind.codigo())?;
             serde_json::to_writer(&mut *out, &case)?;
             out.write_all(b"\n")?;
         }
