@@ -330,9 +330,43 @@ VAL02 = 0.2
         .env("ANNEX_CLIENT", "porvenir-ambos")
         .output()
         .expect("run");
+    // conform against that mock, with the same contract: every check that
+    // runs passes (another seed: the run's radicados are stored already; the
+    // checks that need one client_id per service skip with the demo client).
+    let conform_dir = dir.join("conform-against-mock");
+    let conform = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args([
+            "conform",
+            "--allow-writes",
+            "--seed",
+            "97",
+            "--target",
+            &url,
+            "--out",
+        ])
+        .arg(&conform_dir)
+        .arg("--contract")
+        .arg(&dir)
+        .env("MSS_USERNAME", "porvenir-demo")
+        .env("MSS_PASSWORD", "solo-para-el-mock")
+        .env("MSS_CLIENT_ID", "porvenir-ambos")
+        .output()
+        .expect("conform");
     let _ = mock.kill();
     let _ = mock.wait();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(conform.status.code(), Some(0), "{}", text(&conform));
+    let report: Value = serde_json::from_slice(
+        &std::fs::read(conform_dir.join("conformance.json")).expect("conformance.json"),
+    )
+    .expect("json");
+    let failed: Vec<&Value> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["result"] == "fail")
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
     let summary: Value =
         serde_json::from_slice(&std::fs::read(results.join("summary.json")).expect("summary.json"))
             .expect("json");
