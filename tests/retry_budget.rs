@@ -108,6 +108,7 @@ async fn an_unknown_success_codigo_is_named_and_never_retried() {
     let s = summary(&out);
     let svc = &s["services"]["ReportarAfiliaciontraslado"];
     let errors = svc["errors"].as_object().expect("errors");
+    println!("unknown codigo target: {received} report requests received; classes {errors:?}");
     // Every report sent is classed unexpected_codigo:200; on a loaded machine
     // a few tickets may find every sender busy (dropped: never sent).
     assert!(
@@ -233,6 +234,9 @@ async fn a_target_that_loses_every_answer_gets_at_most_ten_percent_more() {
     let refused = svc["retries"]["refused_by_budget"]
         .as_u64()
         .expect("retries.refused_by_budget");
+    println!(
+        "resetting target: {received} report requests received for {planned} planned; retries sent {sent}, refused by the budget {refused}"
+    );
     assert!(sent > 0 && sent as f64 <= planned as f64 * 0.1, "{sent}");
     assert!(refused > 0, "the budget refused nothing");
     // Nothing is lost from the record: every report is either listed as
