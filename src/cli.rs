@@ -53,6 +53,36 @@ pub enum Command {
     Informe(crate::informe::InformeArgs),
 }
 
+/// The value of `--contract DIR` (or `--contract=DIR`) in `args`, if any.
+fn contract_flag(args: &[std::ffi::OsString]) -> Option<std::path::PathBuf> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--contract" {
+            return it.next().map(std::path::PathBuf::from);
+        }
+        if let Some(v) = s.strip_prefix("--contract=") {
+            return Some(std::path::PathBuf::from(v));
+        }
+    }
+    None
+}
+
+impl Command {
+    /// The `--contract DIR` of the command, when it takes one and was given one.
+    pub fn contract_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Payload(a) => a.contract.as_deref(),
+            Command::Run(a) => a.contract.as_deref(),
+            Command::Conform(a) => a.contract.as_deref(),
+            Command::Preflight(a) => a.contract.as_deref(),
+            Command::Mock(a) => a.contract.as_deref(),
+            Command::Informe(a) => a.contract.as_deref(),
+            Command::Compare(_) | Command::Merge(_) | Command::Report(_) | Command::Init(_) => None,
+        }
+    }
+}
+
 /// Flags of `report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -66,6 +96,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // The contract first: the flags' defaults (the default administrator)
+    // come from it.
+    if let Some(dir) = contract_flag(&args)
+        && let Err(e) = crate::domain::Contract::install(&dir)
+    {
+        eprintln!("mss-harness: --contract {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -77,6 +116,13 @@ where
             };
         }
     };
+    // One contract for the whole process, before anything reads it.
+    if let Some(dir) = cli.command.contract_dir()
+        && let Err(e) = crate::domain::Contract::install(dir)
+    {
+        eprintln!("mss-harness: --contract {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
     if let Command::Merge(args) = &cli.command {
         return match cmd::merge::run(args) {
             Ok(code) => ExitCode::from(code),

@@ -9,7 +9,9 @@
 use chrono::NaiveDate;
 pub use mss_contract::calendar;
 pub use mss_contract::rules::{self, Sexo};
-pub use mss_contract::{Administradora, Contract, Municipio, Regimen, Service, TipoDocumento};
+pub use mss_contract::{
+    Administradora, Contract, Municipio, Regimen, Role, Service, TipoDocumento,
+};
 use serde::{Deserialize, Serialize};
 
 /// `tipoNovedad`: what an affiliation report reports.

@@ -34,7 +34,7 @@ use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::domain::{Contract, Service};
+use crate::domain::{Contract, Role, Service};
 use crate::generator::invalid::{InvalidCase, InvalidGenerator, PENDING_TRANSACTION};
 use crate::generator::{
     AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
@@ -42,6 +42,7 @@ use crate::generator::{
 use crate::interrupt::Signal;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
+use crate::retry_budget::RetryBudget;
 use crate::scenario::{Caps, LoadModel, Scenario};
 use crate::schedule::ArrivalSchedule;
 use crate::token::{TokenCache, TokenError};
@@ -63,10 +64,15 @@ fn in_doubt(outcome: &Outcome) -> bool {
     )
 }
 
-/// Answers that tell whether a lost report was stored: `OK` (it was not, and
-/// now is) or `NEG01` (it was).
+/// Whether `outcome` is the contract's duplicate rejection ([`Role::Duplicate`]).
+fn is_duplicate(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Business(c) if c == Contract::current().codigo_of(Role::Duplicate))
+}
+
+/// Answers that tell whether a lost report was stored: stored (it was not, and
+/// now is) or the duplicate rejection (it was).
 fn settles(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Ok) || *outcome == Outcome::Business("NEG01".into())
+    matches!(outcome, Outcome::Ok) || is_duplicate(outcome)
 }
 
 /// One request sent (or attempted) and its answer, not yet recorded.
@@ -285,16 +291,22 @@ impl DataSource {
     }
 }
 
-/// The answer's envelope, borrowed from the body where it can be.
+/// The answer's envelope, borrowed from the body where it can be: an object
+/// with a string `resultado` and `codigo` (`numeroTransaccion` is read when
+/// there).
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow)]
     resultado: Cow<'a, str>,
     #[serde(borrow)]
     codigo: Cow<'a, str>,
-    #[serde(rename = "numeroTransaccion", borrow)]
-    numero_transaccion: Cow<'a, str>,
+    #[serde(rename = "numeroTransaccion", borrow, default)]
+    numero_transaccion: Option<Cow<'a, str>>,
 }
+
+/// Answers whose `codigo` the contract does not list, per service:
+/// (service, codigo, HTTP status) → count.
+pub type Unexpected = std::collections::BTreeMap<(Service, String, u16), u64>;
 
 /// How far a graceful stop has gone; only ever rises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -363,6 +375,14 @@ pub struct RunContext {
     unresolved: Mutex<Vec<Unresolved>>,
     /// Reports of a resend pass under way, not yet answered.
     resending: AtomicUsize,
+    /// What retries may add to the first sends (`[http] retry_budget`).
+    budget: RetryBudget,
+    /// Retries sent, per service.
+    retries: [AtomicU64; 2],
+    /// Retries the budget refused, per service.
+    retries_refused: [AtomicU64; 2],
+    /// Answers with a codigo the contract does not list.
+    unexpected: Mutex<Unexpected>,
 }
 
 fn service_index(s: Service) -> usize {
@@ -376,6 +396,44 @@ impl RunContext {
     /// Metrics of the run.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Retries sent and retries the budget refused, per service.
+    pub fn retries(&self) -> ([u64; 2], [u64; 2]) {
+        let load =
+            |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
+        (load(&self.retries), load(&self.retries_refused))
+    }
+
+    /// The retry budget's ratio (0–1).
+    pub fn retry_budget(&self) -> f64 {
+        self.budget.ratio()
+    }
+
+    /// Answers whose codigo the contract does not list, per service, codigo
+    /// and HTTP status.
+    pub fn unexpected(&self) -> Unexpected {
+        self.unexpected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// May `service` send a retry now (`after_load`: the run's remaining
+    /// budget)? Counted either way.
+    fn retry_allowed(&self, service: Service, after_load: bool) -> bool {
+        let ok = if after_load {
+            self.budget.try_retry_after_load()
+        } else {
+            self.budget.try_retry()
+        };
+        let counter = if ok {
+            &self.retries
+        } else {
+            &self.retries_refused
+        };
+        counter[service_index(service)].fetch_add(1, Ordering::Relaxed);
+        ok
     }
 
     /// Records the target answered `OK` to, per service (for reconciliation).
@@ -787,6 +845,8 @@ impl RunContext {
 
     /// Send one request (retrying once after a 401 with a fresh token) and
     /// return its answer, not recorded; `None` when a stopping run sent nothing.
+    // `first`: whether this is the report's first send (it earns retry budget).
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         user: &mut GooseUser,
@@ -795,6 +855,7 @@ impl RunContext {
         body: Bytes,
         due: Instant,
         expect: &Expect,
+        first: bool,
     ) -> Option<Sent> {
         let url = &self.urls[service_index(service)];
         let mut sent_at = None;
@@ -825,6 +886,9 @@ impl RunContext {
             }
             let start = Instant::now();
             sent_at.get_or_insert(start);
+            if first && attempt == 0 {
+                self.budget.original();
+            }
             let builder = self
                 .http
                 .post(url.clone())
@@ -871,7 +935,18 @@ impl RunContext {
                     result = Some((outcome, None));
                     break;
                 }
-                Ok((status, _)) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
+                Ok((status, _))
+                    if status == StatusCode::UNAUTHORIZED
+                        && attempt == 0
+                        && self.retry_allowed(service, false) =>
+                {
+                    // The retry is a request like any other: production caps apply.
+                    if let (Some(limiter), Some(start)) = (&self.limiter, self.started())
+                        && self.unless_stopped(limiter.admit(start, 1)).await != Some(true)
+                    {
+                        result = Some((Outcome::AuthFailed, None));
+                        break;
+                    }
                     cache.invalidate(token.generation);
                     continue;
                 }
@@ -936,7 +1011,7 @@ impl RunContext {
     ) -> (Outcome, Option<String>) {
         let shard = user.weighted_users_index;
         let Some(first) = self
-            .attempt(user, cache, service, body.clone(), due, expect)
+            .attempt(user, cache, service, body.clone(), due, expect, true)
             .await
         else {
             return (Outcome::Interrupted, None);
@@ -953,13 +1028,24 @@ impl RunContext {
             if end.is_some_and(|e| at >= e) || !self.sleep_until(at).await {
                 break;
             }
+            if !self.retry_allowed(service, false) {
+                break;
+            }
             if let (Some(limiter), Some(start)) = (&self.limiter, self.started())
                 && self.unless_stopped(limiter.admit(start, 1)).await != Some(true)
             {
                 break;
             }
             let Some(retry) = self
-                .attempt(user, cache, service, body.clone(), Instant::now(), expect)
+                .attempt(
+                    user,
+                    cache,
+                    service,
+                    body.clone(),
+                    Instant::now(),
+                    expect,
+                    false,
+                )
                 .await
             else {
                 break;
@@ -977,9 +1063,10 @@ impl RunContext {
             let outcome = retry.outcome.clone();
             let numero = retry.numero.clone();
             self.settle(shard, service, &body, lost, retry);
-            return match outcome {
-                Outcome::Business(c) if c == "NEG01" => (Outcome::Ok, None),
-                o => (o, numero),
+            return if is_duplicate(&outcome) {
+                (Outcome::Ok, None)
+            } else {
+                (outcome, numero)
             };
         }
         let cache = self
@@ -1022,7 +1109,7 @@ impl RunContext {
         lost: Vec<Sent>,
         answer: Sent,
     ) -> bool {
-        let duplicate = answer.outcome == Outcome::Business("NEG01".into());
+        let duplicate = is_duplicate(&answer.outcome);
         for mut l in lost {
             if duplicate {
                 l.outcome = Outcome::UnknownOutcome;
@@ -1085,7 +1172,7 @@ impl RunContext {
         for (k, mut u) in pending.into_iter().enumerate() {
             // Those still ahead, this one included.
             self.resending.store(n - k, Ordering::Relaxed);
-            if self.halted() {
+            if self.halted() || !self.retry_allowed(u.service, false) {
                 waiting.push(u);
                 continue;
             }
@@ -1137,7 +1224,7 @@ impl RunContext {
         for (k, u) in pending.into_iter().enumerate() {
             self.resending.store(n - k, Ordering::Relaxed);
             let radicado = radicado_of(&u.body);
-            let retry = if resend {
+            let retry = if resend && self.retry_allowed(u.service, true) {
                 self.resend(&u.cache, u.service, u.body.clone()).await
             } else {
                 None
@@ -1214,6 +1301,10 @@ impl RunContext {
         }
     }
 
+    /// The class of an answer. A stored report is the contract's success
+    /// envelope ([`Role::Stored`]); a well-formed envelope whose codigo the
+    /// contract does not list is `unexpected_codigo:<codigo>` (an answer: it
+    /// is not retried); only a body that is not an envelope is `invalid_body`.
     fn classify(
         &self,
         service: Service,
@@ -1221,14 +1312,22 @@ impl RunContext {
         bytes: &[u8],
         expect: &Expect,
     ) -> (Outcome, Option<String>) {
+        let contract = Contract::current();
         let envelope = serde_json::from_slice::<Envelope<'_>>(bytes).ok();
-        if status == StatusCode::OK {
-            let Some(env) = envelope.filter(|e| e.codigo == "OK" && e.resultado == "200") else {
-                return (Outcome::InvalidBody, None);
-            };
+        if let Some(env) = &envelope
+            && contract.is_stored(status.as_u16(), &env.resultado, &env.codigo)
+        {
             self.stored[service_index(service)].fetch_add(1, Ordering::Relaxed);
             return match expect {
-                Expect::Accepted => (Outcome::Ok, Some(env.numero_transaccion.into_owned())),
+                Expect::Accepted => (
+                    Outcome::Ok,
+                    Some(
+                        env.numero_transaccion
+                            .clone()
+                            .unwrap_or_default()
+                            .into_owned(),
+                    ),
+                ),
                 Expect::Rejected { codigo, .. } => {
                     (Outcome::CheckFailed((*codigo).to_owned()), None)
                 }
@@ -1237,27 +1336,53 @@ impl RunContext {
         if status == StatusCode::UNAUTHORIZED {
             return (Outcome::AuthFailed, None);
         }
-        let codigo = envelope.map(|e| e.codigo.into_owned());
+        let Some(env) = envelope else {
+            return match expect {
+                _ if status == StatusCode::OK => (Outcome::InvalidBody, None),
+                Expect::Rejected { codigo, .. } => {
+                    (Outcome::CheckFailed((*codigo).to_owned()), None)
+                }
+                Expect::Accepted if status.is_server_error() => {
+                    (Outcome::Http5xx(status.as_u16()), None)
+                }
+                Expect::Accepted => (Outcome::Http4xx(status.as_u16()), None),
+            };
+        };
+        let codigo = env.codigo.into_owned();
+        if contract.codigo(&codigo).is_none()
+            && !status.is_server_error()
+            && status != StatusCode::TOO_MANY_REQUESTS
+        {
+            *self
+                .unexpected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry((service, codigo.clone(), status.as_u16()))
+                .or_insert(0) += 1;
+            return (Outcome::UnexpectedCodigo(codigo), None);
+        }
         match expect {
             Expect::Rejected {
                 codigo: want,
                 status: want_status,
             } => {
-                if codigo.as_deref() == Some(*want) && status.as_u16() == *want_status {
+                if codigo == *want && status.as_u16() == *want_status {
                     (Outcome::RejectedAsExpected, None)
                 } else {
                     (Outcome::CheckFailed((*want).to_owned()), None)
                 }
             }
-            Expect::Accepted => match codigo {
-                Some(c)
-                    if Contract::embedded().codigo(&c).is_some() && status.is_client_error() =>
+            Expect::Accepted => {
+                if status.is_server_error() {
+                    (Outcome::Http5xx(status.as_u16()), None)
+                } else if contract.codigo(&codigo).is_some()
+                    && (status.is_client_error() || status.is_success())
                 {
-                    (Outcome::Business(c), None)
+                    (Outcome::Business(codigo), None)
+                } else {
+                    (Outcome::Http4xx(status.as_u16()), None)
                 }
-                _ if status.is_server_error() => (Outcome::Http5xx(status.as_u16()), None),
-                _ => (Outcome::Http4xx(status.as_u16()), None),
-            },
+            }
         }
     }
 }
@@ -1353,6 +1478,10 @@ pub fn prepare(
         doubts: Mutex::new(Doubts::default()),
         unresolved: Mutex::new(Vec::new()),
         resending: AtomicUsize::new(0),
+        budget: RetryBudget::new(scenario.http.retry_budget.0),
+        retries: [AtomicU64::new(0), AtomicU64::new(0)],
+        retries_refused: [AtomicU64::new(0), AtomicU64::new(0)],
+        unexpected: Mutex::new(Unexpected::new()),
     }))
 }
 

@@ -23,6 +23,7 @@ pub mod live;
 pub mod metrics;
 pub mod outcome;
 pub mod report;
+pub mod retry_budget;
 pub mod scenario;
 pub mod schedule;
 pub mod secret;

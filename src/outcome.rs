@@ -1,7 +1,8 @@
-//! The outcome taxonomy: every request ends in exactly one class. Two are not
-//! errors — `ok` (a valid report the target stored) and `rejected_as_expected`
-//! (a deliberately invalid record refused with its expected codigo); every
-//! other class is an error, listed in `README.md` ("Error classes").
+//! The outcome taxonomy (docs/protocol.md, "How the harness classes an
+//! answer"): every request ends in exactly one class. Two are not errors —
+//! `ok` (a valid report the target stored) and `rejected_as_expected` (a
+//! deliberately invalid record refused with its expected codigo); every other
+//! class is an error, listed in `README.md` ("Error classes").
 
 use std::borrow::Cow;
 use std::error::Error as _;
@@ -38,6 +39,9 @@ pub enum Outcome {
     Truncated,
     /// The body is not the protocol's envelope.
     InvalidBody,
+    /// A well-formed envelope whose `codigo` the contract does not list
+    /// (`contract/errores.csv`): an answer, not a lost one, so never retried.
+    UnexpectedCodigo(String),
     /// Still 401 after a fresh token, or the token endpoint refused the credentials.
     AuthFailed,
     /// No token could be had (token endpoint failing or backing off).
@@ -71,6 +75,7 @@ impl Outcome {
             Self::ReadTimeout => "read_timeout".into(),
             Self::Truncated => "truncated".into(),
             Self::InvalidBody => "invalid_body".into(),
+            Self::UnexpectedCodigo(c) => format!("unexpected_codigo:{c}").into(),
             Self::AuthFailed => "auth_failed".into(),
             Self::TokenUnavailable => "token_unavailable".into(),
             Self::CheckFailed(c) => format!("check_failed:{c}").into(),
@@ -91,6 +96,7 @@ impl Outcome {
             ("http_5xx", false) => Self::Http5xx(status()?),
             ("business", false) => Self::Business(arg.to_owned()),
             ("check_failed", false) => Self::CheckFailed(arg.to_owned()),
+            ("unexpected_codigo", false) => Self::UnexpectedCodigo(arg.to_owned()),
             ("dns", true) => Self::Dns,
             ("connect_refused", true) => Self::ConnectRefused,
             ("connect_timeout", true) => Self::ConnectTimeout,
@@ -192,6 +198,9 @@ mod tests {
             "check_failed:VAL01"
         );
         assert_eq!(Outcome::TokenUnavailable.to_string(), "token_unavailable");
+        let odd = Outcome::UnexpectedCodigo("200".into());
+        assert_eq!(odd.label(), "unexpected_codigo:200");
+        assert_eq!(Outcome::from_label(&odd.label()), Some(odd));
     }
 
     #[tokio::test]

@@ -90,6 +90,33 @@ impl Serialize for Span {
     }
 }
 
+/// A share written as a percentage: `"10%"`, `"2.5%"`; between 0% and 100%.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Percent(pub f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let value = text
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a percentage between 0% and 100% like \"10%\""
+                ))
+            })?;
+        Ok(Percent(value / 100.0))
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}%", self.0 * 100.0))
+    }
+}
+
 /// The whole scenario file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -127,10 +154,30 @@ pub struct Scenario {
     /// Hard caps of a run against a target that is not this machine.
     #[serde(default)]
     pub production: ProductionSpec,
+    /// `[contract]`: the contract folder the run uses.
+    #[serde(default, skip_serializing_if = "ContractSpec::is_default")]
+    pub contract: ContractSpec,
     /// Faults the mock injects during the run (offsets from the run's start),
     /// to rehearse an incident: `[{at = "30s", duration = "10s", kind = "stall"}]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<mss_mock::FaultSpec>,
+}
+
+/// `[contract]`: which contract folder a run uses (an edited copy of
+/// `contract/`, e.g. from the ministry's technical annex); `--contract DIR`
+/// says the same on the command line. Default: the bundled contract.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContractSpec {
+    /// The folder, relative to the scenario file's folder when not absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+impl ContractSpec {
+    fn is_default(&self) -> bool {
+        self.dir.is_none()
+    }
 }
 
 /// `[production]`: the caps of a run against any host but this machine. The
@@ -355,7 +402,7 @@ fn default_seed() -> u64 {
     1
 }
 fn default_admin() -> String {
-    "230301".into()
+    mss_contract::Contract::default_administradora_code()
 }
 fn default_prefix() -> String {
     crate::generator::DEFAULT_PREFIX.into()
@@ -409,6 +456,14 @@ pub struct HttpSpec {
     /// Timeout of establishing a connection.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: Span,
+    /// What retries (of lost answers, after a 401) may add to the report
+    /// requests of any 10-second window (see [`crate::retry_budget`]).
+    #[serde(default = "default_retry_budget")]
+    pub retry_budget: Percent,
+}
+
+fn default_retry_budget() -> Percent {
+    Percent(0.1)
 }
 
 fn default_timeout() -> Span {
@@ -423,6 +478,7 @@ impl Default for HttpSpec {
         HttpSpec {
             timeout: default_timeout(),
             connect_timeout: default_connect_timeout(),
+            retry_budget: default_retry_budget(),
         }
     }
 }
@@ -627,6 +683,21 @@ impl Scenario {
                 format!("{key}: {at}")
             })
         })?;
+        let mut scenario = scenario;
+        if let Some(dir) = scenario.contract.dir.take() {
+            // Relative to the scenario's folder; the contract is this
+            // process's from here on (the generator and the checks read it).
+            let dir = match path.parent() {
+                Some(parent) if dir.is_relative() => parent.join(dir),
+                _ => dir,
+            };
+            mss_contract::Contract::install(&dir).map_err(|e| ScenarioError::Invalid {
+                path: path.to_owned(),
+                key: "contract.dir".to_owned(),
+                message: format!("{}: {e}", dir.display()),
+            })?;
+            scenario.contract.dir = Some(dir);
+        }
         scenario.check(path)?;
         Ok(scenario)
     }

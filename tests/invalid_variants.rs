@@ -59,7 +59,7 @@ macro_rules! per_codigo {
         fn every_catalogue_entry_has_a_test() {
             let tested = [$($codigo),*];
             for kind in CATALOGUE {
-                assert!(tested.contains(&kind.codigo), "{} has no test", kind.codigo);
+                assert!(tested.contains(&kind.codigo()), "{} has no test", kind.codigo());
             }
         }
     };

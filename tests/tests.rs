@@ -2,6 +2,7 @@
 
 mod util;
 
+mod annex;
 mod calendar;
 mod ci_templates;
 mod cli;
@@ -22,8 +23,10 @@ mod mock_controls;
 mod mock_roundtrip;
 mod overload;
 mod production;
+mod retry_budget;
 mod rules;
 mod run;
+mod sources;
 mod token;
 mod token_cache;
 mod workers;

@@ -54,9 +54,17 @@ impl TestMock {
     }
 
     pub fn with(adjust: impl FnOnce(&mut MockConfig)) -> Self {
+        Self::with_contract(Contract::embedded(), adjust)
+    }
+
+    /// A mock serving `contract` (e.g. an edited copy of contract/).
+    pub fn with_contract(
+        contract: &'static Contract,
+        adjust: impl FnOnce(&mut MockConfig),
+    ) -> Self {
         let mut clients = Vec::new();
         let mut creds = Vec::new();
-        for a in &Contract::embedded().administradoras {
+        for a in &contract.administradoras {
             let password = throwaway_password();
             let cred = Cred {
                 username: format!("user-{}", a.codigo),
@@ -87,7 +95,7 @@ impl TestMock {
         }
         let mut config = MockConfig::with_clients(clients);
         adjust(&mut config);
-        let mock = Mock::new(config).expect("mock config");
+        let mock = Mock::with_contract(config, contract).expect("mock config");
         let app = mock.app();
         TestMock { mock, app, creds }
     }

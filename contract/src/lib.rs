@@ -13,6 +13,7 @@
 //! calendar ([`calendar`]).
 
 pub mod calendar;
+pub mod codes;
 pub mod rules;
 mod spec;
 
@@ -24,6 +25,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 
+pub use codes::Role;
 pub use spec::{CodeList, Condition, FieldSpec, Format, ServiceSpec};
 
 /// The embedded contract files, by name.
@@ -65,6 +67,18 @@ pub enum ContractError {
         file: String,
         /// The cause, with its line.
         source: csv::Error,
+    },
+    /// A cell of a CSV file is wrong.
+    #[error("{file}: row {row}, column {column}: {message}")]
+    Cell {
+        /// The file name.
+        file: String,
+        /// The row, counting the header as row 1 (the line of a one-line row).
+        row: usize,
+        /// The column's name.
+        column: String,
+        /// What is wrong.
+        message: String,
     },
     /// A value is present but wrong.
     #[error("{file}: {message}")]
@@ -127,6 +141,9 @@ pub struct Administradora {
     pub nombre: String,
     /// Its regime.
     pub regimen: Regimen,
+    /// Whether it is the administrator commands report for when none is
+    /// named (`por_defecto`; exactly one row says `S`).
+    pub por_defecto: bool,
 }
 
 /// An identity document type.
@@ -140,6 +157,14 @@ pub struct TipoDocumento {
     pub patron_numero: Regex,
     /// Whether pension members may be reported with it.
     pub permitido_pensiones: bool,
+    /// Its share of the generator's synthetic members (`peso_generacion`; 0:
+    /// never drawn). The weights of the types allowed for pensions sum above 0.
+    pub peso_generacion: u32,
+    /// The oldest age at which a member may hold it (`edad_maxima`; e.g. the
+    /// tarjeta de identidad), when it has one.
+    pub edad_maxima: Option<u32>,
+    /// Its row in `tipos_documento.csv` (the header is row 1).
+    pub row: usize,
 }
 
 /// A municipality of the DIVIPOLA subset the contract ships.
@@ -177,6 +202,8 @@ pub struct CodigoRespuesta {
     pub significado: String,
     /// Where it comes from (`inferido` for everything the mock invents).
     pub fuente: String,
+    /// What it means to the harness and the mock (`rol`), when it has a role.
+    pub rol: Option<Role>,
 }
 
 /// The two report services of the protocol.
@@ -246,6 +273,257 @@ pub struct Contract {
     afiliacion: ServiceSpec,
     retracto: ServiceSpec,
     municipio_index: HashMap<u32, usize>,
+    roles: [usize; Role::ALL.len()],
+}
+
+/// Parse `tipos_documento.csv`: patterns that compile, S/N flags, integer
+/// weights (0 for a type not allowed for pensions) whose sum over the allowed
+/// types is above 0.
+fn tipos_documento(file: &str, text: &str) -> Result<Vec<TipoDocumento>, ContractError> {
+    let rows = read_csv::<TipoDocumentoRow>(file, text)?;
+    let mut tipos = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let row = i + 2;
+        let patron_numero = Regex::new(&r.patron_numero).map_err(|e| {
+            cell(
+                file,
+                row,
+                "patron_numero",
+                format!("bad pattern {:?}: {}", r.patron_numero, one_line(&e)),
+            )
+        })?;
+        let permitido_pensiones = match r.permitido_pensiones.as_str() {
+            "S" => true,
+            "N" => false,
+            other => {
+                return Err(cell(
+                    file,
+                    row,
+                    "permitido_pensiones",
+                    format!("expected S or N, found {other:?}"),
+                ));
+            }
+        };
+        let peso_generacion = match r.peso_generacion.trim() {
+            "" => 0,
+            w => w.parse::<u32>().map_err(|_| {
+                cell(
+                    file,
+                    row,
+                    "peso_generacion",
+                    format!("{w:?} is not a non-negative integer"),
+                )
+            })?,
+        };
+        if peso_generacion > 0 && !permitido_pensiones {
+            return Err(cell(
+                file,
+                row,
+                "peso_generacion",
+                format!(
+                    "{} is not allowed for pensions: its weight must be 0",
+                    r.codigo
+                ),
+            ));
+        }
+        let edad_maxima = match r.edad_maxima.trim() {
+            "" => None,
+            a => Some(
+                a.parse::<u32>()
+                    .map_err(|_| cell(file, row, "edad_maxima", format!("{a:?} is not an age")))?,
+            ),
+        };
+        if tipos.iter().any(|t: &TipoDocumento| t.codigo == r.codigo) {
+            return Err(cell(
+                file,
+                row,
+                "codigo",
+                format!("{} is listed twice", r.codigo),
+            ));
+        }
+        tipos.push(TipoDocumento {
+            codigo: r.codigo,
+            significado: r.significado,
+            patron_numero,
+            permitido_pensiones,
+            peso_generacion,
+            edad_maxima,
+            row,
+        });
+    }
+    let adult: u64 = tipos
+        .iter()
+        .filter(|t| t.edad_maxima.is_none())
+        .map(|t| u64::from(t.peso_generacion))
+        .sum();
+    if adult == 0 {
+        return Err(cell(
+            file,
+            tipos.len() + 1,
+            "peso_generacion",
+            "the weights of the types without edad_maxima sum to 0: the generator could draw none"
+                .to_owned(),
+        ));
+    }
+    Ok(tipos)
+}
+
+/// An error's text on one line (a regex syntax error spans several).
+pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+static INSTALLED: OnceLock<&'static Contract> = OnceLock::new();
+static INSTALLED_FROM: OnceLock<PathBuf> = OnceLock::new();
+
+/// Parse `errores.csv`: every codigo once, a known role at most once per
+/// role and every role present, a plausible HTTP status (2xx for `stored`).
+fn codigos(
+    file: &str,
+    text: &str,
+) -> Result<(Vec<CodigoRespuesta>, [usize; Role::ALL.len()]), ContractError> {
+    let rows = read_csv::<CodigoRow>(file, text)?;
+    let mut roles = [usize::MAX; Role::ALL.len()];
+    let mut codigos = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let row = i + 2;
+        if r.codigo.trim().is_empty() || r.codigo.trim() != r.codigo {
+            return Err(cell(
+                file,
+                row,
+                "codigo",
+                format!("bad codigo {:?}", r.codigo),
+            ));
+        }
+        if !(100..=599).contains(&r.http_status) {
+            return Err(cell(
+                file,
+                row,
+                "http_status",
+                format!("{} is not an HTTP status", r.http_status),
+            ));
+        }
+        if codigos
+            .iter()
+            .any(|c: &CodigoRespuesta| c.codigo == r.codigo)
+        {
+            return Err(cell(
+                file,
+                row,
+                "codigo",
+                format!("{} is listed twice", r.codigo),
+            ));
+        }
+        let rol = match r.rol.trim() {
+            "" => None,
+            key => {
+                let role = Role::from_key(key).ok_or_else(|| {
+                    cell(
+                        file,
+                        row,
+                        "rol",
+                        format!(
+                            "unknown role {key:?}; one of {}",
+                            Role::ALL.map(Role::key).join(", ")
+                        ),
+                    )
+                })?;
+                if roles[role.index()] != usize::MAX {
+                    return Err(cell(
+                        file,
+                        row,
+                        "rol",
+                        format!("role {key} is already played by another codigo"),
+                    ));
+                }
+                if role == Role::Stored && !(200..300).contains(&r.http_status) {
+                    return Err(cell(
+                        file,
+                        row,
+                        "http_status",
+                        "the stored codigo must have a 2xx status".to_owned(),
+                    ));
+                }
+                roles[role.index()] = i;
+                Some(role)
+            }
+        };
+        codigos.push(CodigoRespuesta {
+            http_status: r.http_status,
+            codigo: r.codigo,
+            significado: r.significado,
+            fuente: r.fuente,
+            rol,
+        });
+    }
+    if let Some(missing) = Role::ALL
+        .into_iter()
+        .find(|r| roles[r.index()] == usize::MAX)
+    {
+        return Err(cell(
+            file,
+            codigos.len() + 2,
+            "rol",
+            format!("no codigo plays role {missing}; add a row (or a rol to an existing one)"),
+        ));
+    }
+    Ok((codigos, roles))
+}
+
+/// Every `x-codigos` of `openapi.json` is listed in `errores.csv` with the
+/// status it is documented under.
+fn check_x_codigos(
+    openapi: &serde_json::Value,
+    codigos: &[CodigoRespuesta],
+) -> Result<(), ContractError> {
+    let Some(paths) = openapi.get("paths").and_then(serde_json::Value::as_object) else {
+        return Ok(());
+    };
+    for (path, item) in paths {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for (method, op) in item {
+            let Some(responses) = op.get("responses").and_then(serde_json::Value::as_object) else {
+                continue;
+            };
+            for (status, response) in responses {
+                let Some(list) = response.get("x-codigos") else {
+                    continue;
+                };
+                let at = format!("/paths/{path}/{method}/responses/{status}/x-codigos");
+                let list = list.as_array().ok_or_else(|| {
+                    invalid("openapi.json", format!("{at}: must be a list of strings"))
+                })?;
+                for codigo in list {
+                    let codigo = codigo.as_str().ok_or_else(|| {
+                        invalid("openapi.json", format!("{at}: must be a list of strings"))
+                    })?;
+                    let Some(entry) = codigos.iter().find(|c| c.codigo == codigo) else {
+                        return Err(invalid(
+                            "openapi.json",
+                            format!("{at}: codigo {codigo:?} is not listed in errores.csv"),
+                        ));
+                    };
+                    if entry.http_status.to_string() != *status {
+                        return Err(invalid(
+                            "openapi.json",
+                            format!(
+                                "{at}: codigo {codigo:?} has status {} in errores.csv",
+                                entry.http_status
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The 5-digit DIVIPOLA code as a number, when both parts are all digits of the
@@ -267,6 +545,8 @@ struct AdministradoraRow {
     codigo: String,
     nombre: String,
     regimen: String,
+    #[serde(default)]
+    por_defecto: String,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +555,10 @@ struct TipoDocumentoRow {
     significado: String,
     patron_numero: String,
     permitido_pensiones: String,
+    #[serde(default)]
+    peso_generacion: String,
+    #[serde(default)]
+    edad_maxima: String,
 }
 
 #[derive(Deserialize)]
@@ -293,6 +577,8 @@ struct CodigoRow {
     codigo: String,
     significado: String,
     fuente: String,
+    #[serde(default)]
+    rol: String,
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<Vec<T>, ContractError> {
@@ -303,6 +589,15 @@ fn read_csv<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<Vec<
             file: file.to_owned(),
             source,
         })
+}
+
+fn cell(file: &str, row: usize, column: &str, message: String) -> ContractError {
+    ContractError::Cell {
+        file: file.to_owned(),
+        row,
+        column: column.to_owned(),
+        message,
+    }
 }
 
 fn invalid(file: &str, message: String) -> ContractError {
@@ -370,31 +665,24 @@ impl Contract {
                     )
                 })?;
                 Ok(Administradora {
+                    por_defecto: r.por_defecto.trim() == "S",
                     codigo: r.codigo,
                     nombre: r.nombre,
                     regimen,
                 })
             })
             .collect::<Result<Vec<_>, ContractError>>()?;
+        if administradoras.iter().filter(|a| a.por_defecto).count() != 1 {
+            return Err(cell(
+                file,
+                administradoras.len() + 1,
+                "por_defecto",
+                "exactly one administrator must say S (the default one)".to_owned(),
+            ));
+        }
 
         let file = "tipos_documento.csv";
-        let tipos_documento = read_csv::<TipoDocumentoRow>(file, &read(file)?)?
-            .into_iter()
-            .map(|r| {
-                let patron_numero = Regex::new(&r.patron_numero).map_err(|e| {
-                    invalid(
-                        file,
-                        format!("{}: bad pattern {:?}: {e}", r.codigo, r.patron_numero),
-                    )
-                })?;
-                Ok(TipoDocumento {
-                    permitido_pensiones: flag(file, &r.codigo, &r.permitido_pensiones)?,
-                    codigo: r.codigo,
-                    significado: r.significado,
-                    patron_numero,
-                })
-            })
-            .collect::<Result<Vec<_>, ContractError>>()?;
+        let tipos_documento = tipos_documento(file, &read(file)?)?;
 
         let file = "divipola.csv";
         let municipios = read_csv::<MunicipioRow>(file, &read(file)?)?
@@ -417,6 +705,14 @@ impl Contract {
                 })
             })
             .collect::<Result<Vec<_>, ContractError>>()?;
+        if municipios.is_empty() {
+            return Err(cell(
+                file,
+                2,
+                "codigo_municipio",
+                "no municipality is listed".to_owned(),
+            ));
+        }
         let mut municipio_index = HashMap::with_capacity(municipios.len());
         for (i, m) in municipios.iter().enumerate() {
             let key = divipola_key(&m.codigo_departamento, &m.codigo_municipio)
@@ -427,21 +723,14 @@ impl Contract {
         }
 
         let file = "errores.csv";
-        let codigos = read_csv::<CodigoRow>(file, &read(file)?)?
-            .into_iter()
-            .map(|r| CodigoRespuesta {
-                http_status: r.http_status,
-                codigo: r.codigo,
-                significado: r.significado,
-                fuente: r.fuente,
-            })
-            .collect::<Vec<_>>();
+        let (codigos, roles) = codigos(file, &read(file)?)?;
 
         let file = "openapi.json";
         let openapi: serde_json::Value = serde_json::from_str(&read(file)?)
             .map_err(|e| invalid(file, format!("not valid JSON: {e}")))?;
         let afiliacion = ServiceSpec::from_openapi(&openapi, Service::Afiliacion)?;
         let retracto = ServiceSpec::from_openapi(&openapi, Service::Retracto)?;
+        check_x_codigos(&openapi, &codigos)?;
 
         Ok(Contract {
             administradoras,
@@ -452,7 +741,80 @@ impl Contract {
             afiliacion,
             retracto,
             municipio_index,
+            roles,
         })
+    }
+
+    /// The contract this process uses: the one [`install`](Self::install)ed
+    /// (from `--contract DIR`), else the embedded one.
+    pub fn current() -> &'static Contract {
+        INSTALLED.get().copied().unwrap_or_else(Self::embedded)
+    }
+
+    /// Make the contract in `dir` this process's [`current`](Self::current)
+    /// one. Done once, by a command's entry point, before anything reads the
+    /// contract; a second call with another folder is refused.
+    pub fn install(dir: &Path) -> Result<&'static Contract, ContractError> {
+        if let Some(c) = INSTALLED.get() {
+            return if INSTALLED_FROM.get().map(PathBuf::as_path) == Some(dir) {
+                Ok(c)
+            } else {
+                Err(invalid(
+                    &dir.display().to_string(),
+                    "another contract folder is already in use by this process".to_owned(),
+                ))
+            };
+        }
+        let contract: &'static Contract = Box::leak(Box::new(Self::from_dir(dir)?));
+        let _ = INSTALLED_FROM.set(dir.to_owned());
+        Ok(*INSTALLED.get_or_init(|| contract))
+    }
+
+    /// Where a user edits the contract file `name` of the current contract:
+    /// in the installed folder, else in the repository's `contract/`.
+    pub fn path_of(name: &str) -> PathBuf {
+        match INSTALLED_FROM.get() {
+            Some(dir) => dir.join(name),
+            None => Path::new("contract").join(name),
+        }
+    }
+
+    /// The entry of `errores.csv` that plays `role`.
+    pub fn code(&self, role: Role) -> &CodigoRespuesta {
+        &self.codigos[self.roles[role.index()]]
+    }
+
+    /// The `codigo` that plays `role`.
+    pub fn codigo_of(&self, role: Role) -> &str {
+        &self.code(role).codigo
+    }
+
+    /// The role `codigo` plays, when the contract lists it with one.
+    pub fn role_of(&self, codigo: &str) -> Option<Role> {
+        self.codigo(codigo).and_then(|c| c.rol)
+    }
+
+    /// Whether an envelope with `resultado` and `codigo`, answered with HTTP
+    /// `status`, says the report was stored: the codigo plays
+    /// [`Role::Stored`] and both statuses are its `http_status`.
+    pub fn is_stored(&self, status: u16, resultado: &str, codigo: &str) -> bool {
+        let ok = self.code(Role::Stored);
+        ok.codigo == codigo && ok.http_status == status && resultado == ok.http_status.to_string()
+    }
+
+    /// The administrator commands report for when none is named.
+    pub fn default_administradora(&self) -> &Administradora {
+        // The load checks that exactly one row is the default.
+        self.administradoras
+            .iter()
+            .find(|a| a.por_defecto)
+            .unwrap_or(&self.administradoras[0])
+    }
+
+    /// The code of [`default_administradora`](Self::default_administradora),
+    /// for command-line defaults.
+    pub fn default_administradora_code() -> String {
+        Self::current().default_administradora().codigo.clone()
     }
 
     /// The administrator with this code.

@@ -1,4 +1,4 @@
-//! The legal rules of the protocol as numbers and date arithmetic (DESIGN.md §3).
+//! The legal rules of the protocol as numbers and date arithmetic (docs/protocol.md, "Rules").
 //!
 //! Each side applies them its own way (the mock rejects, the generator builds
 //! records that pass); what they share is the definition of each limit and of the

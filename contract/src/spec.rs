@@ -132,8 +132,9 @@ impl ServiceSpec {
                 None => None,
                 Some(p) => {
                     let source = p.as_str().ok_or_else(|| at("`pattern` must be a string"))?;
-                    let regex = Regex::new(source)
-                        .map_err(|e| at(&format!("bad pattern {source:?}: {e}")))?;
+                    let regex = Regex::new(source).map_err(|e| {
+                        at(&format!("bad pattern {source:?}: {}", crate::one_line(&e)))
+                    })?;
                     Some((source.to_owned(), regex))
                 }
             };

@@ -11,6 +11,10 @@ use crate::{Mock, MockConfig};
 /// Run the bundled mock Ministry.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MockArgs {
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// Address to listen on [default: `listen` of the config, 127.0.0.1:8062].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -34,8 +38,12 @@ pub struct MockArgs {
 
 /// Load the configuration, bind, print where it listens and serve until Ctrl-C.
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.contract {
+        mss_contract::Contract::install(dir)
+            .map_err(|e| anyhow::anyhow!("--contract {}: {e}", dir.display()))?;
+    }
     if args.list_deviations {
-        for (id, what) in crate::deviate::catalogue(mss_contract::Contract::embedded()) {
+        for (id, what) in crate::deviate::catalogue(mss_contract::Contract::current()) {
             println!("{id}\t{what}");
         }
         return Ok(());

@@ -271,7 +271,7 @@ impl MockConfig {
         if self.clients.is_empty() {
             return Err(invalid("at least one [[clients]] entry is needed".into()));
         }
-        let contract = Contract::embedded();
+        let contract = Contract::current();
         for (i, c) in self.clients.iter().enumerate() {
             let at = |what: String| {
                 invalid(format!(

@@ -1,4 +1,4 @@
-//! Fault injection (DESIGN.md §8): the mock misbehaving on purpose, so that a
+//! Fault injection (docs/protocol.md, "Retries and the retry budget"): the mock misbehaving on purpose, so that a
 //! run can rehearse an incident — a slow, flaky or unreachable ministry.
 //!
 //! A fault has a kind, a route (`all`, `token`, `reports` or one service), a

@@ -1,6 +1,6 @@
 //! `mss-mock`: the bundled mock of the Ministry's token and report services.
 //!
-//! It implements the protocol as `contract/` describes it (DESIGN.md §2, §8):
+//! It implements the protocol as `contract/` describes it (docs/protocol.md):
 //! `POST /token` (OAuth2 password grant, RFC 6749 errors), the two report
 //! services with full field validation and the business rules, stateful (people,
 //! affiliations, retractions), case-insensitive routes, a body limit, 405 and 404
@@ -43,6 +43,7 @@ use tower::Layer;
 use tower::util::{MapRequest, MapRequestLayer};
 
 pub use clock::MockClock;
+use codes::{INTERNAL_ERROR, Role};
 pub use config::{ClientConfig, ConfigError, MockConfig};
 pub use deviate::Deviations;
 pub use faults::{FaultSet, FaultSpec};
@@ -76,7 +77,7 @@ struct TokenInfo {
 #[derive(Default)]
 struct ServiceStats {
     accepted: AtomicU64,
-    rejected: [AtomicU64; codes::ALL.len()],
+    rejected: [AtomicU64; Role::ALL.len()],
 }
 
 #[derive(Default)]
@@ -96,7 +97,7 @@ struct Inner {
     stats: Stats,
     instance: String,
     rejections: AtomicU64,
-    statuses: [StatusCode; codes::ALL.len()],
+    statuses: [StatusCode; Role::ALL.len()],
     pacing: latency::Pacing,
     deviations: RwLock<Arc<Deviations>>,
     faults: RwLock<Arc<FaultSet>>,
@@ -159,7 +160,7 @@ pub enum MockError {
     Config(#[from] ConfigError),
     /// The contract lacks a code the mock needs.
     #[error("contract/errores.csv has no entry for {0}")]
-    Catalogue(&'static str),
+    Catalogue(String),
     /// The server failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -306,12 +307,21 @@ impl Mock {
     /// A mock with `config` and an empty state.
     pub fn new(config: MockConfig) -> Result<Mock, MockError> {
         config.check("configuration")?;
-        let contract = Contract::embedded();
-        let mut statuses = [StatusCode::OK; codes::ALL.len()];
-        for (i, code) in codes::ALL.iter().enumerate() {
-            let entry = contract.codigo(code).ok_or(MockError::Catalogue(code))?;
-            statuses[i] =
-                StatusCode::from_u16(entry.http_status).map_err(|_| MockError::Catalogue(code))?;
+        Self::with_contract(config, Contract::current())
+    }
+
+    /// A mock serving `contract` (e.g. one edited from the ministry's annex),
+    /// with `config` and an empty state.
+    pub fn with_contract(
+        config: MockConfig,
+        contract: &'static Contract,
+    ) -> Result<Mock, MockError> {
+        config.check("configuration")?;
+        let mut statuses = [StatusCode::OK; Role::ALL.len()];
+        for role in Role::ALL {
+            let entry = contract.code(role);
+            statuses[role.index()] = StatusCode::from_u16(entry.http_status)
+                .map_err(|_| MockError::Catalogue(entry.codigo.clone()))?;
         }
         let clients = config
             .clients
@@ -397,7 +407,10 @@ impl Mock {
                     if deviation == "RUT-002" {
                         return mock.method_not_allowed("GET");
                     }
-                    return mock.plain(codes::RUT01, &format!("Ruta desconocida: {}", uri.path()));
+                    return mock.plain(
+                        Role::UnknownRoute,
+                        &format!("Ruta desconocida: {}", uri.path()),
+                    );
                 }
                 mock.method_not_allowed("POST")
             }
@@ -596,10 +609,10 @@ impl Mock {
         for service in Service::ALL {
             let st = &s.services[service_index(service)];
             let mut rejected = serde_json::Map::new();
-            for (i, code) in codes::ALL.iter().enumerate() {
-                let n = st.rejected[i].load(Ordering::Relaxed);
+            for role in Role::ALL {
+                let n = st.rejected[role.index()].load(Ordering::Relaxed);
                 if n > 0 {
-                    rejected.insert((*code).to_owned(), n.into());
+                    rejected.insert(self.inner.contract.codigo_of(role).to_owned(), n.into());
                 }
             }
             services.insert(
@@ -723,10 +736,8 @@ impl Mock {
         })
     }
 
-    fn status(&self, codigo: &str) -> StatusCode {
-        codes::index(codigo)
-            .map(|i| self.inner.statuses[i])
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    fn status(&self, role: Role) -> StatusCode {
+        self.inner.statuses[role.index()]
     }
 
     fn transaction(&self, kind: &str, n: u64) -> String {
@@ -743,14 +754,15 @@ impl Mock {
         digits.parse().ok()
     }
 
-    fn envelope(&self, codigo: &str, mensaje: &str, numero: &str) -> Response {
-        self.envelope_as(codigo, mensaje, numero, &Deviations::default())
+    fn envelope(&self, role: Role, mensaje: &str, numero: &str) -> Response {
+        self.envelope_as(role, mensaje, numero, &Deviations::default())
     }
 
     /// An envelope, bent by the ENV and SCH deviations.
-    fn envelope_as(&self, codigo: &str, mensaje: &str, numero: &str, dev: &Deviations) -> Response {
-        let status = self.status(codigo);
-        let rejected = status != StatusCode::OK;
+    fn envelope_as(&self, role: Role, mensaje: &str, numero: &str, dev: &Deviations) -> Response {
+        let status = self.status(role);
+        let codigo = self.inner.contract.codigo_of(role);
+        let rejected = role != Role::Stored;
         let body = if dev.is_empty() {
             serde_json::to_vec(&Envelope {
                 resultado: status.as_str(),
@@ -812,13 +824,16 @@ impl Mock {
         r
     }
 
-    fn plain(&self, codigo: &str, mensaje: &str) -> Response {
+    fn plain(&self, codigo: Role, mensaje: &str) -> Response {
         let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
         self.envelope(codigo, mensaje, &self.transaction("TX", n))
     }
 
     fn method_not_allowed(&self, allow: &'static str) -> Response {
-        let mut r = self.plain(codes::RUT02, &format!("Método no permitido; use {allow}"));
+        let mut r = self.plain(
+            Role::MethodNotAllowed,
+            &format!("Método no permitido; use {allow}"),
+        );
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static(allow));
         r
@@ -830,11 +845,23 @@ impl Mock {
         rejection: &Rejection,
         dev: &Deviations,
     ) -> Response {
-        if let (Some(service), Some(i)) = (service, codes::index(rejection.codigo)) {
-            self.inner.stats.services[service_index(service)].rejected[i]
+        let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
+        if rejection.internal {
+            let body = serde_json::json!({
+                "resultado": "500",
+                "codigo": INTERNAL_ERROR,
+                "mensaje": rejection.mensaje,
+                "numeroTransaccion": self.transaction("TX", n),
+            });
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                body.to_string().into_bytes(),
+            );
+        }
+        if let Some(service) = service {
+            self.inner.stats.services[service_index(service)].rejected[rejection.codigo.index()]
                 .fetch_add(1, Ordering::Relaxed);
         }
-        let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
         let mut response = self.envelope_as(
             rejection.codigo,
             &rejection.mensaje,
@@ -857,16 +884,16 @@ impl Mock {
     ) -> Result<&Client, Rejection> {
         let value = headers.get(AUTHORIZATION).ok_or_else(|| {
             if dev.of("AUTH", service, "001") {
-                Rejection::new(codes::AUT02, "Token vencido")
+                Rejection::new(Role::TokenExpired, "Token vencido")
             } else {
-                Rejection::new(codes::AUT01, "Falta el encabezado Authorization")
+                Rejection::new(Role::TokenMissing, "Falta el encabezado Authorization")
             }
         })?;
         let malformed = || {
             if dev.of("AUTH", service, "002") {
-                Rejection::new(codes::VAL00, "Encabezado inválido")
+                Rejection::new(Role::MalformedBody, "Encabezado inválido")
             } else {
-                Rejection::new(codes::AUT01, "Encabezado Authorization malformado")
+                Rejection::new(Role::TokenMissing, "Encabezado Authorization malformado")
             }
         };
         let text = value.to_str().map_err(|_| malformed())?;
@@ -889,21 +916,21 @@ impl Mock {
             .copied()
             .ok_or_else(|| {
                 if dev.of("AUTH", service, "003") {
-                    Rejection::new(codes::AUT02, "Token vencido")
+                    Rejection::new(Role::TokenExpired, "Token vencido")
                 } else {
-                    Rejection::new(codes::AUT01, "Token desconocido")
+                    Rejection::new(Role::TokenMissing, "Token desconocido")
                 }
             })?;
         if info.expires_at <= self.inner.clock.now_unix() && !dev.of("AUTH", service, "004") {
             return Err(Rejection::new(
-                codes::AUT02,
+                Role::TokenExpired,
                 "Token vencido; solicite uno nuevo en /token",
             ));
         }
         self.inner
             .clients
             .get(info.client)
-            .ok_or_else(|| Rejection::new(codes::AUT01, "Token desconocido"))
+            .ok_or_else(|| Rejection::new(Role::TokenMissing, "Token desconocido"))
     }
 
     async fn report(
@@ -920,14 +947,17 @@ impl Mock {
             Service::Retracto => "RUT-006",
         };
         if respelled && dev.has(id) {
-            return self.plain(codes::RUT01, &format!("Ruta desconocida: {}", uri.path()));
+            return self.plain(
+                Role::UnknownRoute,
+                &format!("Ruta desconocida: {}", uri.path()),
+            );
         }
         match self.try_report(service, &headers, body, &dev).await {
             Ok(numero) => {
                 self.inner.stats.services[service_index(service)]
                     .accepted
                     .fetch_add(1, Ordering::Relaxed);
-                self.envelope_as(codes::OK, "Reporte recibido", &numero, &dev)
+                self.envelope_as(Role::Stored, "Reporte recibido", &numero, &dev)
             }
             Err(rejection) => self.reject(Some(service), &rejection, &dev),
         }
@@ -943,7 +973,7 @@ impl Mock {
         let client = self.authenticate(headers, service, dev)?;
         if !client.services[service_index(service)] && !dev.of("AUTH", service, "006") {
             return Err(Rejection::new(
-                codes::AUT03,
+                Role::NotEntitled,
                 format!(
                     "El cliente del token no está habilitado para {}",
                     service.name()
@@ -953,7 +983,7 @@ impl Mock {
         let limit = self.inner.config.max_body_bytes;
         let too_large = || {
             Rejection::new(
-                codes::TAM01,
+                Role::BodyTooLarge,
                 format!("El cuerpo supera el máximo de {limit} bytes"),
             )
         };
@@ -965,7 +995,7 @@ impl Mock {
         }
         if !media_type_is(headers, "application/json") && !dev.of("FMT", service, "002") {
             return Err(Rejection::new(
-                codes::VAL00,
+                Role::MalformedBody,
                 "Content-Type debe ser application/json",
             ));
         }
@@ -974,17 +1004,17 @@ impl Mock {
             .map_err(|_| too_large())?;
         let contract = self.inner.contract;
         if dev.of("FUZ", service, "001") && std::str::from_utf8(&bytes).is_err() {
-            return Err(Rejection::new("ERR500", "Error interno"));
+            return Err(Rejection::internal("Error interno"));
         }
         let mut body = match validate::Body::parse(contract.service(service), &bytes) {
             Ok(body) => body,
             Err(mut r) => {
                 if r.mensaje.starts_with("JSON malformado") && dev.of("FMT", service, "001") {
-                    r.codigo = codes::VAL02;
+                    r.codigo = Role::BadField;
                 } else if r.mensaje.starts_with("El cuerpo debe ser")
                     && dev.of("FMT", service, "003")
                 {
-                    r.codigo = codes::VAL01;
+                    r.codigo = Role::MissingField;
                 }
                 return Err(r);
             }
@@ -1043,7 +1073,7 @@ impl Mock {
         let dev = self.deviations();
         if !media_type_is(&headers, "application/x-www-form-urlencoded") {
             if dev.has("TOK-007") {
-                return self.plain("ERR500", "Error interno");
+                return self.reject(None, &Rejection::internal("Error interno"), &dev);
             }
             return self.token_error(
                 "invalid_request",
@@ -1237,9 +1267,9 @@ fn new_token() -> String {
 async fn not_found(State(mock): State<Mock>, uri: Uri) -> Response {
     let path: String = uri.path().chars().take(80).collect();
     if mock.deviations().has("RUT-001") {
-        return mock.plain(codes::VAL00, &format!("Petición inválida: {path}"));
+        return mock.plain(Role::MalformedBody, &format!("Petición inválida: {path}"));
     }
-    mock.plain(codes::RUT01, &format!("Ruta desconocida: {path}"))
+    mock.plain(Role::UnknownRoute, &format!("Ruta desconocida: {path}"))
 }
 
 async fn token(State(mock): State<Mock>, headers: HeaderMap, body: Body) -> Response {
@@ -1290,13 +1320,13 @@ struct DeviationChange {
 
 async fn admin_deviations(State(mock): State<Mock>, body: Body) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+        return mock.plain(Role::BodyTooLarge, "Cuerpo demasiado grande");
     };
     let change = match serde_json::from_slice::<DeviationChange>(&bytes) {
         Ok(c) => c,
         Err(e) => {
             return mock.plain(
-                codes::VAL00,
+                Role::MalformedBody,
                 &format!("Se esperaba {{\"deviate\": [\"ID\", ...]}}: {e}"),
             );
         }
@@ -1306,7 +1336,7 @@ async fn admin_deviations(State(mock): State<Mock>, body: Body) -> Response {
             mock.set_deviations(dev);
             admin_deviations_get(State(mock)).await
         }
-        Err(e) => mock.plain(codes::VAL02, &e),
+        Err(e) => mock.plain(Role::BadField, &e),
     }
 }
 
@@ -1332,7 +1362,7 @@ async fn admin_faults(State(mock): State<Mock>, body: Body) -> Response {
         Object { faults: Vec<FaultSpec> },
     }
     let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024).await else {
-        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+        return mock.plain(Role::BodyTooLarge, "Cuerpo demasiado grande");
     };
     let specs = match serde_json::from_slice::<Posted>(&bytes) {
         Ok(Posted::List(l) | Posted::Object { faults: l }) => l,
@@ -1343,14 +1373,14 @@ async fn admin_faults(State(mock): State<Mock>, body: Body) -> Response {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             return mock.plain(
-                codes::VAL00,
+                Role::MalformedBody,
                 &format!("Se esperaba una lista de fallas [{{\"kind\": ..}}]: {why}"),
             );
         }
     };
     match mock.set_faults(&specs) {
         Ok(()) => admin_faults_get(State(mock)).await,
-        Err(e) => mock.plain(codes::VAL02, &e),
+        Err(e) => mock.plain(Role::BadField, &e),
     }
 }
 
@@ -1397,7 +1427,7 @@ async fn admin_records(State(mock): State<Mock>, RawQuery(query): RawQuery) -> R
         number("limit", &param("limit"), DEFAULT_PAGE),
     ) {
         (Ok(offset), Ok(limit)) => (offset, limit.min(MAX_PAGE)),
-        (Err(e), _) | (_, Err(e)) => return mock.plain(codes::VAL02, &e),
+        (Err(e), _) | (_, Err(e)) => return mock.plain(Role::BadField, &e),
     };
     let (body, total) = mock.records_jsonl(offset, limit);
     let mut r = (StatusCode::OK, body).into_response();
@@ -1430,13 +1460,13 @@ struct ClockChange {
 
 async fn admin_clock(State(mock): State<Mock>, body: Body) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
-        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+        return mock.plain(Role::BodyTooLarge, "Cuerpo demasiado grande");
     };
     match serde_json::from_slice::<ClockChange>(&bytes) {
         Ok(change) => match mock.inner.clock.advance(change.advance_seconds) {
             Some(_) => json_response(StatusCode::OK, mock.clock_json().to_string().into_bytes()),
             None => mock.plain(
-                codes::VAL02,
+                Role::BadField,
                 &format!(
                     "advance_seconds llevaría el reloj a más de {} segundos del reloj del sistema",
                     MockClock::MAX_OFFSET_SECONDS
@@ -1444,7 +1474,7 @@ async fn admin_clock(State(mock): State<Mock>, body: Body) -> Response {
             ),
         },
         Err(e) => mock.plain(
-            codes::VAL00,
+            Role::MalformedBody,
             &format!("Se esperaba {{\"advance_seconds\": N}}: {e}"),
         ),
     }
@@ -1564,16 +1594,24 @@ async fn pace(
         }
         Some(Action::MalformedJson) => {
             settle.await;
+            // An envelope whose `mensaje` lost its quotes: not JSON.
+            let ok = mock.inner.contract.code(Role::Stored);
             return json_response(
                 StatusCode::OK,
-                br#"{"resultado": "200", "codigo": "OK", "mensaje": Reporte recibido"#.to_vec(),
+                format!(
+                    r#"{{"resultado": "{}", "codigo": "{}", "mensaje": Reporte recibido"#,
+                    ok.http_status, ok.codigo
+                )
+                .into_bytes(),
             );
         }
         Some(Action::Truncated) => {
             settle.await;
+            let ok = mock.inner.contract.code(Role::Stored);
+            let resultado = ok.http_status.to_string();
             let full = serde_json::to_vec(&Envelope {
-                resultado: "200",
-                codigo: codes::OK,
+                resultado: &resultado,
+                codigo: &ok.codigo,
                 mensaje: "Reporte recibido",
                 numero_transaccion: "AF-0000-000000000000",
             })
@@ -1663,7 +1701,7 @@ struct StallRequest {
 
 async fn admin_stall(State(mock): State<Mock>, body: Body) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
-        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+        return mock.plain(Role::BodyTooLarge, "Cuerpo demasiado grande");
     };
     match serde_json::from_slice::<StallRequest>(&bytes) {
         Ok(s)
@@ -1678,7 +1716,7 @@ async fn admin_stall(State(mock): State<Mock>, body: Body) -> Response {
             )
         }
         Ok(s) => mock.plain(
-            codes::VAL02,
+            Role::BadField,
             &format!(
                 "seconds debe estar entre 0 y {}, no {}",
                 latency::MAX_STALL_SECONDS,
@@ -1686,7 +1724,7 @@ async fn admin_stall(State(mock): State<Mock>, body: Body) -> Response {
             ),
         ),
         Err(e) => mock.plain(
-            codes::VAL00,
+            Role::MalformedBody,
             &format!("Se esperaba {{\"seconds\": S}}: {e}"),
         ),
     }
@@ -1701,7 +1739,7 @@ async fn admin_latency_get(State(mock): State<Mock>) -> Response {
 
 async fn admin_latency(State(mock): State<Mock>, body: Body) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
-        return mock.plain(codes::TAM01, "Cuerpo demasiado grande");
+        return mock.plain(Role::BodyTooLarge, "Cuerpo demasiado grande");
     };
     match serde_json::from_slice::<LatencyProfile>(&bytes) {
         Ok(profile) => match profile.check() {
@@ -1709,10 +1747,10 @@ async fn admin_latency(State(mock): State<Mock>, body: Body) -> Response {
                 mock.inner.pacing.set_profile(profile);
                 json_response(StatusCode::OK, serde_json::to_vec(&profile).unwrap_or_default())
             }
-            Err(e) => mock.plain(codes::VAL02, &e),
+            Err(e) => mock.plain(Role::BadField, &e),
         },
         Err(e) => mock.plain(
-            codes::VAL00,
+            Role::MalformedBody,
             &format!("Se esperaba un perfil de latencia (distribution: none, fixed, uniform, lognormal): {e}"),
         ),
     }

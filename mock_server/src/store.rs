@@ -14,9 +14,9 @@ use chrono::NaiveDate;
 use mss_contract::rules;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
-use crate::codes;
 use crate::deviate::Deviations;
 use crate::validate::{Affiliation, Novedad, Rejection, Retraction};
+use mss_contract::Role;
 
 /// A string of at most `N` bytes stored inline.
 #[derive(Clone, Copy)]
@@ -360,7 +360,7 @@ impl Store {
             };
         if same_radicado && !waived {
             return Err(Rejection::new(
-                codes::NEG01,
+                Role::Duplicate,
                 format!(
                     "Reporte duplicado: numeroRadicado {} ya fue recibido",
                     a.radicado
@@ -369,7 +369,7 @@ impl Store {
         }
         if same_event && !waived {
             return Err(Rejection::new(
-                codes::NEG01,
+                Role::Duplicate,
                 format!(
                     "Reporte duplicado: la misma persona, novedad {} y fecha {} ya fue recibida",
                     a.novedad.as_str(),
@@ -386,7 +386,7 @@ impl Store {
             Novedad::Afiliacion => {
                 if known {
                     return Err(Rejection::new(
-                        codes::NEG05,
+                        Role::SameAdministrator,
                         "La persona ya está afiliada; corresponde reportar un traslado",
                     ));
                 }
@@ -399,7 +399,7 @@ impl Store {
             Novedad::TrasladoRegimen | Novedad::TrasladoAdministradora => {
                 if known && Some(prev.admin) != a.origen {
                     return Err(Rejection::new(
-                        codes::NEG05,
+                        Role::SameAdministrator,
                         "codigoAdministradoraOrigen no es la administradora actual de la persona",
                     ));
                 }
@@ -410,7 +410,7 @@ impl Store {
                         && !dev.has("RUL-NEG03")
                     {
                         return Err(Rejection::new(
-                            codes::NEG03,
+                            Role::RegimeWindow,
                             format!(
                                 "Traslado de régimen antes de {} años desde la última selección ({since})",
                                 rules::YEARS_BETWEEN_REGIME_TRANSFERS
@@ -432,7 +432,7 @@ impl Store {
                         && !dev.has("RUL-NEG04")
                     {
                         return Err(Rejection::new(
-                            codes::NEG04,
+                            Role::AdministratorWindow,
                             format!(
                                 "Traslado de administradora antes de {} meses desde la vinculación ({since})",
                                 rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH
@@ -486,7 +486,7 @@ impl Store {
         let radicado = radicado_fp(r.administradora, r.radicado);
         if self.radicados.contains(radicado) {
             return Err(Rejection::new(
-                codes::NEG01,
+                Role::Duplicate,
                 format!(
                     "Reporte duplicado: numeroRadicado {} ya fue recibido",
                     r.radicado
@@ -495,10 +495,10 @@ impl Store {
         }
         let unknown = || {
             if dev.has("RUL-NEG10") {
-                return Rejection::new(codes::NEG12, "La afiliación ya fue retractada");
+                return Rejection::new(Role::AlreadyRetracted, "La afiliación ya fue retractada");
             }
             Rejection::new(
-                codes::NEG10,
+                Role::UnknownAffiliation,
                 format!(
                     "No existe una afiliación {} de esta administradora para {}",
                     r.transaccion, r.numero_documento
@@ -515,11 +515,14 @@ impl Store {
             return Err(unknown());
         }
         if aff.retracted && dev.has("RUL-NEG12") {
-            return Err(Rejection::new(codes::NEG10, "Afiliación desconocida"));
+            return Err(Rejection::new(
+                Role::UnknownAffiliation,
+                "Afiliación desconocida",
+            ));
         }
         if aff.retracted {
             return Err(Rejection::new(
-                codes::NEG12,
+                Role::AlreadyRetracted,
                 format!("La afiliación {} ya fue retractada", r.transaccion),
             ));
         }
@@ -527,7 +530,7 @@ impl Store {
         let deadline = dev.retraction_deadline(solicitud);
         if (r.fecha_retracto < solicitud || r.fecha_retracto > deadline) && !dev.has("RUL-NEG11") {
             return Err(Rejection::new(
-                codes::NEG11,
+                Role::RetractionLate,
                 format!(
                     "Retracto por fuera del plazo: fechaSolicitud {solicitud}, plazo hasta {deadline} ({} días hábiles)",
                     rules::RETRACTION_BUSINESS_DAYS
@@ -759,7 +762,7 @@ mod tests {
             0,
             &Deviations::default(),
         );
-        assert_eq!(wrong.map_err(|e| e.codigo), Err(codes::NEG05));
+        assert_eq!(wrong.map_err(|e| e.codigo), Err(Role::SameAdministrator));
         store
             .affiliation(
                 &transfer(
@@ -790,7 +793,7 @@ mod tests {
         assert!(store.len() <= 1000 && store.len() > 0, "{}", store.len());
         assert!(store.persons.len() <= 1000, "{}", store.persons.len());
         let again = store.affiliation(&aff("R0", "99999999"), 0, &Deviations::default());
-        assert_eq!(again.map_err(|e| e.codigo), Err(codes::NEG01));
+        assert_eq!(again.map_err(|e| e.codigo), Err(Role::Duplicate));
         assert!(store.get(0).is_none());
         assert!(store.get(4999).is_some());
     }

@@ -13,24 +13,37 @@ use std::borrow::Cow;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::codes;
 use crate::deviate::{Deviations, JsonKind, LenDeviation};
+use mss_contract::Role;
 
-/// A refusal: the envelope's `codigo` and `mensaje`.
+/// A refusal: the role of the envelope's `codigo` (its spelling and HTTP
+/// status come from `errores.csv`) and the `mensaje`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// Code from `contract/errores.csv`.
-    pub codigo: &'static str,
+    /// The codigo's role in the contract.
+    pub codigo: Role,
     /// Human-readable message, in Spanish like the ministry's.
     pub mensaje: String,
+    /// An internal error outside the contract (only a deviation fakes one):
+    /// answered 500 with a codigo the contract does not list.
+    pub internal: bool,
 }
 
 impl Rejection {
-    /// A refusal with `codigo` and `mensaje`.
-    pub fn new(codigo: &'static str, mensaje: impl Into<String>) -> Self {
+    /// A refusal with the codigo of `role` and `mensaje`.
+    pub fn new(codigo: Role, mensaje: impl Into<String>) -> Self {
         Rejection {
             codigo,
             mensaje: mensaje.into(),
+            internal: false,
+        }
+    }
+
+    /// An internal error (a 500 outside the contract).
+    pub fn internal(mensaje: impl Into<String>) -> Self {
+        Rejection {
+            internal: true,
+            ..Rejection::new(Role::MalformedBody, mensaje)
         }
     }
 }
@@ -247,13 +260,13 @@ impl<'a> Body<'a> {
             Ok(Entries(Ok(entries))) => entries,
             Ok(Entries(Err(kind))) => {
                 return Err(Rejection::new(
-                    codes::VAL00,
+                    Role::MalformedBody,
                     format!("El cuerpo debe ser un objeto JSON, no {kind}"),
                 ));
             }
             Err(e) => {
                 return Err(Rejection::new(
-                    codes::VAL00,
+                    Role::MalformedBody,
                     format!("JSON malformado: {}", e.to_string().replace('"', "'")),
                 ));
             }
@@ -359,7 +372,7 @@ pub fn check_fields<'s>(
                         return Err(bad(name, "ausente"));
                     }
                     return Err(Rejection::new(
-                        codes::VAL01,
+                        Role::MissingField,
                         format!("Falta el campo obligatorio {name} ({} = {v})", cond.field),
                     ));
                 }
@@ -371,7 +384,7 @@ pub fn check_fields<'s>(
         && !dev.of("FMT", service, "004")
     {
         return Err(Rejection::new(
-            codes::VAL02,
+            Role::BadField,
             format!("Campo no reconocido: {unknown}"),
         ));
     }
@@ -439,7 +452,7 @@ pub fn check_fields<'s>(
             Some(t) if t.permitido_pensiones || dev.has("RUL-VAL03") => {}
             Some(t) => {
                 return Err(Rejection::new(
-                    codes::VAL03,
+                    Role::BadDocumentType,
                     format!(
                         "{name}: {} ({}) no es válido para pensiones",
                         t.codigo, t.significado
@@ -448,7 +461,7 @@ pub fn check_fields<'s>(
             }
             None => {
                 return Err(Rejection::new(
-                    codes::VAL03,
+                    Role::BadDocumentType,
                     format!("{name}: tipo de documento desconocido {value}"),
                 ));
             }
@@ -457,7 +470,7 @@ pub fn check_fields<'s>(
     for (name, value) in with_list(CodeList::Administradoras) {
         if contract.administradora(value).is_none() {
             return Err(Rejection::new(
-                codes::VAL04,
+                Role::UnknownAdministrator,
                 format!("{name}: administradora desconocida {value}"),
             ));
         }
@@ -468,7 +481,7 @@ pub fn check_fields<'s>(
         && !dev.has("RUL-VAL05")
     {
         return Err(Rejection::new(
-            codes::VAL05,
+            Role::UnknownDivipola,
             format!("Código DIVIPOLA desconocido {departamento}{municipio}"),
         ));
     }
@@ -489,11 +502,14 @@ pub fn check_fields<'s>(
 }
 
 fn missing(name: &str) -> Rejection {
-    Rejection::new(codes::VAL01, format!("Falta el campo obligatorio {name}"))
+    Rejection::new(
+        Role::MissingField,
+        format!("Falta el campo obligatorio {name}"),
+    )
 }
 
 fn bad(name: &str, what: &str) -> Rejection {
-    Rejection::new(codes::VAL02, format!("Campo {name} inválido: {what}"))
+    Rejection::new(Role::BadField, format!("Campo {name} inválido: {what}"))
 }
 
 /// Everything after [`check_fields`] needs these fields; they are present and
@@ -513,7 +529,12 @@ fn index_of_admin(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
         .iter()
         .position(|a| a.codigo == codigo)
         .and_then(|i| u8::try_from(i).ok())
-        .ok_or_else(|| Rejection::new(codes::VAL04, format!("administradora desconocida {codigo}")))
+        .ok_or_else(|| {
+            Rejection::new(
+                Role::UnknownAdministrator,
+                format!("administradora desconocida {codigo}"),
+            )
+        })
 }
 
 fn index_of_tipo(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
@@ -524,7 +545,7 @@ fn index_of_tipo(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
         .and_then(|i| u8::try_from(i).ok())
         .ok_or_else(|| {
             Rejection::new(
-                codes::VAL03,
+                Role::BadDocumentType,
                 format!("tipo de documento desconocido {codigo}"),
             )
         })
@@ -546,7 +567,7 @@ fn own_administrator(
             .unwrap_or("?")
     };
     Err(Rejection::new(
-        codes::AUT03,
+        Role::NotEntitled,
         format!(
             "codigoAdministradora {} no es la administradora del token ({})",
             name(administradora),
@@ -632,7 +653,7 @@ pub fn affiliation<'a>(
         .ok_or_else(|| bad("regimenDestino", "valor desconocido"))?;
     if regimen_destino != destino.regimen && !dev.has("RUL-VAL04") {
         return Err(Rejection::new(
-            codes::VAL04,
+            Role::UnknownAdministrator,
             format!(
                 "regimenDestino {regimen_destino} no concuerda con {} ({})",
                 destino.nombre, destino.regimen
@@ -651,7 +672,7 @@ pub fn affiliation<'a>(
             };
             if !consistent {
                 return Err(Rejection::new(
-                    codes::VAL04,
+                    Role::UnknownAdministrator,
                     format!(
                         "{}: origen {} ({}) y destino {} ({}) no concuerdan con la novedad",
                         novedad.as_str(),
@@ -673,7 +694,7 @@ pub fn affiliation<'a>(
         && !dev.has("RUL-NEG05")
     {
         return Err(Rejection::new(
-            codes::NEG05,
+            Role::SameAdministrator,
             "Traslado a la misma administradora de origen",
         ));
     }
@@ -686,7 +707,7 @@ pub fn affiliation<'a>(
             .saturating_add_signed(dev.shift("NEG02"));
         if edad >= limite {
             return Err(Rejection::new(
-                codes::NEG02,
+                Role::PensionAge,
                 format!(
                     "Traslado de régimen no permitido: {edad} años en fechaSolicitud; faltan {} años o menos para la edad de pensión ({})",
                     rules::YEARS_BEFORE_PENSION_WITHOUT_TRANSFER,

@@ -210,7 +210,7 @@ fn scenario_text(target: &str, host: Option<&str>, credentials: &str) -> String 
     // `# ` before a line that does not apply to this target.
     let on = |applies: bool| if applies { "" } else { "# " };
     let shipped = BUILT_IN.map(|(n, _)| n).join(", ");
-    let codigos = CATALOGUE.map(|k| k.codigo).join(", ");
+    let codigos = CATALOGUE.map(|k| k.codigo()).join(", ");
     let mut s = String::new();
     let _ = writeln!(
         s,

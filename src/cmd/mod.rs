@@ -6,3 +6,4 @@ pub mod merge;
 pub mod payload;
 pub mod preflight;
 pub mod run;
+pub mod unexpected;

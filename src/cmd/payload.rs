@@ -34,6 +34,10 @@ pub enum ServiceArg {
 /// Flags of `payload`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PayloadArgs {
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// Service whose bodies to print [default: afiliacion, or the service of the
     /// --invalid variant].
     #[arg(long, value_enum)]
@@ -49,7 +53,7 @@ pub struct PayloadArgs {
     #[arg(long, value_name = "CODIGO")]
     pub invalid: Option<String>,
     /// Code of the reporting administrator (contract/administradoras.csv).
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Worker slot (0–999): disjoint radicados and people per slot.
     #[arg(long, default_value_t = 0)]
@@ -140,14 +144,14 @@ pub fn run(args: &PayloadArgs, out: &mut impl Write) -> anyhow::Result<()> {
             if wanted != kind.service {
                 bail!(
                     "--invalid {} is a case of {}; drop --service or use the matching one",
-                    kind.codigo,
+                    kind.codigo(),
                     kind.service.name()
                 );
             }
         }
         let mut cases = InvalidGenerator::new(&mut affiliations, &mut retractions);
         for _ in 0..args.count {
-            let case = cases.case(kind.codigo)?;
+            let case = cases.case(kind.codigo())?;
             serde_json::to_writer(&mut *out, &case)?;
             out.write_all(b"\n")?;
         }

@@ -26,6 +26,10 @@ use crate::generator::{AcceptedAffiliation, GeneratorConfig, RetractionGenerator
 /// Flags of `preflight`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PreflightArgs {
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// Base URL of the target, e.g. https://miseguridadsocial.gov.co:8062.
     #[arg(long, value_name = "URL")]
     pub target: String,
@@ -34,7 +38,7 @@ pub struct PreflightArgs {
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
     /// Code of the administrator the credentials belong to.
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Connection settings.
     #[command(flatten)]

@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// soak, spike, token-expiry, incident).
     #[arg(default_value = "smoke")]
     pub scenario: String,
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -172,7 +176,7 @@ struct Embedded {
 async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
     let mut clients = Vec::new();
     let mut creds = HashMap::new();
-    for a in &Contract::embedded().administradoras {
+    for a in &Contract::current().administradoras {
         let password = format!("{:032x}", rand::random::<u128>());
         let client_id = format!("mss-harness-{}", a.codigo);
         clients.push(mss_mock::ClientConfig {
@@ -786,8 +790,12 @@ pub async fn run_prepared(
     let passed = summary["thresholds"]
         .as_array()
         .is_some_and(|t| t.iter().all(|x| x["ok"] == true))
-        && summary["reconciliation"]["ok"] != false;
+        && summary["reconciliation"]["ok"] != false
+        && crate::cmd::unexpected::hints(&summary).is_empty();
     print_table(&summary, &dir);
+    for line in crate::cmd::unexpected::hints(&summary) {
+        eprintln!("{line}");
+    }
     if let Some(d) = &options.dashboard {
         d.finish().await;
     }
@@ -1075,7 +1083,8 @@ fn write_outputs(
     let totals = metrics.totals();
     // Rates divide by how long the load lasted: less than planned when stopped.
     let seconds = ctx.load_seconds();
-    let (services, dropped) = services_json(&totals);
+    let (mut services, dropped) = services_json(&totals);
+    crate::cmd::unexpected::annotate(&mut services, ctx);
     let interrupted_per = |s: Service| {
         totals
             .iter()

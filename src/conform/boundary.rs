@@ -392,7 +392,7 @@ fn retraction_dates(
 }
 
 fn admins(regimen: Regimen) -> impl Iterator<Item = &'static Administradora> {
-    Contract::embedded()
+    Contract::current()
         .administradoras
         .iter()
         .filter(move |a| a.regimen == regimen)

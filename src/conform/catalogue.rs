@@ -195,12 +195,12 @@ const TOKEN: &[(u8, &str, &str)] = &[
     (
         1,
         "a valid password grant gets 200 application/json with an access_token",
-        "seed §token; RFC 6749 §4.3.3, §5.1",
+        "seed PRECONDICIONES (token); RFC 6749 §4.3.3, §5.1",
     ),
     (
         2,
         "expires_in is an integer from 1 to 300 seconds",
-        "seed: a token lives 5 minutes; RFC 6749 §5.1",
+        "seed PRECONDICIONES (a token lives 5 minutes); RFC 6749 §5.1",
     ),
     (
         3,
@@ -215,7 +215,7 @@ const TOKEN: &[(u8, &str, &str)] = &[
     (
         5,
         "grant_type=client_credentials gets 400 unsupported_grant_type",
-        "RFC 6749 §5.2; DESIGN.md §2 (password grant only)",
+        "RFC 6749 §5.2; docs/protocol.md §Token (password grant only)",
     ),
     (
         6,
@@ -248,25 +248,25 @@ const AUTH: &[(u8, &str, &str, Severity)] = &[
     (
         1,
         "no Authorization header gets 401 AUT01",
-        "RFC 6750 §3.1; contract/errores.csv AUT01",
+        "RFC 6750 §3.1; contract/errores.csv token_missing",
         Severity::Critical,
     ),
     (
         2,
         "an Authorization of another scheme (Basic) gets 401 AUT01",
-        "RFC 6750 §2.1; contract/errores.csv AUT01",
+        "RFC 6750 §2.1; contract/errores.csv token_missing",
         Severity::Critical,
     ),
     (
         3,
         "an unknown bearer token gets 401 AUT01",
-        "RFC 6750 §3.1; contract/errores.csv AUT01",
+        "RFC 6750 §3.1; contract/errores.csv token_missing",
         Severity::Critical,
     ),
     (
         4,
         "an expired token gets 401 AUT02",
-        "seed: a token lives 5 minutes; contract/errores.csv AUT02",
+        "seed PRECONDICIONES (a token lives 5 minutes); contract/errores.csv token_expired",
         Severity::Critical,
     ),
     (
@@ -278,19 +278,19 @@ const AUTH: &[(u8, &str, &str, Severity)] = &[
     (
         6,
         "a token of a client_id not entitled to the service gets 403 AUT03",
-        "DESIGN.md §2 (one client_id per service); contract/errores.csv AUT03",
+        "docs/protocol.md §Token (one client_id per service); contract/errores.csv not_entitled",
         Severity::Critical,
     ),
     (
         7,
         "codigoAdministradora of another administrator gets 403 AUT03",
-        "DESIGN.md §2; contract/errores.csv AUT03",
+        "docs/protocol.md §Token; contract/errores.csv not_entitled",
         Severity::Critical,
     ),
     (
         8,
         "the scheme is case-insensitive: \"bearer\" is accepted",
-        "RFC 6750 §2.1 / RFC 9110 §11.1; DESIGN.md §2",
+        "RFC 6750 §2.1 / RFC 9110 §11.1; docs/protocol.md §Token",
         Severity::Minor,
     ),
 ];
@@ -299,17 +299,17 @@ const FMT: &[(u8, &str, &str)] = &[
     (
         1,
         "malformed JSON gets 400 VAL00",
-        "contract/errores.csv VAL00",
+        "contract/errores.csv malformed_body",
     ),
     (
         2,
         "a JSON body sent as text/plain gets 400 VAL00",
-        "DESIGN.md §2 (Content-Type: application/json); contract/errores.csv VAL00",
+        "docs/protocol.md §Codes (Content-Type: application/json); contract/errores.csv malformed_body",
     ),
     (
         3,
         "a JSON array instead of an object gets 400 VAL00",
-        "contract/openapi.json (type object); contract/errores.csv VAL00",
+        "contract/openapi.json (type object); contract/errores.csv malformed_body",
     ),
     (
         4,
@@ -322,57 +322,57 @@ const RULES: &[(&str, &str, &str)] = &[
     (
         "VAL03",
         "a document type not valid for pensions gets 400 VAL03",
-        "DESIGN.md §3; contract/tipos_documento.csv",
+        "contract/tipos_documento.csv; docs/protocol.md §Fields",
     ),
     (
         "VAL04",
         "regimenDestino of the other regime gets 400 VAL04",
-        "DESIGN.md §3 (regimes); contract/administradoras.csv",
+        "contract/administradoras.csv (regimes); docs/protocol.md §Fields",
     ),
     (
         "VAL05",
         "a DIVIPOLA code that does not exist gets 400 VAL05",
-        "DANE DIVIPOLA; contract/divipola.csv",
+        "contract/divipola.csv (DANE's DIVIPOLA)",
     ),
     (
         "NEG01",
         "the same report sent twice gets 409 NEG01",
-        "DESIGN.md §2 (numeroRadicado unique); contract/errores.csv",
+        "docs/protocol.md §Codes (numeroRadicado unique); contract/errores.csv",
     ),
     (
         "NEG02",
         "a regime transfer with 10 years or less to pension age gets 422 NEG02",
-        "Ley 100/1993 art. 13(e), Ley 797/2003 art. 2",
+        "docs/protocol.md §Rules (Ley 100/1993 art. 13(e), Ley 797/2003 art. 2)",
     ),
     (
         "NEG03",
         "a regime transfer within 5 years of the last selection gets 422 NEG03",
-        "Ley 797/2003 art. 2",
+        "docs/protocol.md §Rules (Ley 797/2003 art. 2)",
     ),
     (
         "NEG04",
         "an administrator switch within 6 months of joining gets 422 NEG04",
-        "DESIGN.md §3 (6 months)",
+        "docs/protocol.md §Rules (6 months)",
     ),
     (
         "NEG05",
         "a transfer to the same or from a non-current administrator gets 422 NEG05",
-        "DESIGN.md §2 error catalogue",
+        "contract/errores.csv; docs/protocol.md §Codes",
     ),
     (
         "NEG10",
         "a retraction of an affiliation that does not exist gets 422 NEG10",
-        "DESIGN.md §2 error catalogue",
+        "contract/errores.csv; docs/protocol.md §Codes",
     ),
     (
         "NEG11",
         "a retraction after the 5th business day gets 422 NEG11",
-        "Decreto 1161/1994 art. 3; Ley 51/1983",
+        "docs/protocol.md §Rules (Decreto 1161/1994 art. 3, Ley 51/1983)",
     ),
     (
         "NEG12",
         "a second retraction of an affiliation gets 409 NEG12",
-        "DESIGN.md §2 error catalogue",
+        "contract/errores.csv; docs/protocol.md §Codes",
     ),
 ];
 
@@ -392,12 +392,12 @@ const ROUTES: &[(u8, &str, &str)] = &[
     (
         5,
         "/reportarafiliaciontraslado (lower case) reaches the service",
-        "DESIGN.md §2 (IIS routes case-insensitively; the seed spells it with a lower-case t)",
+        "docs/protocol.md §Services (routes ignore case; seed PRECONDICIONES spells one with a lower-case t)",
     ),
     (
         6,
         "/REPORTARRETRACTOAFILIACION (upper case) reaches the service",
-        "DESIGN.md §2 (IIS routes case-insensitively)",
+        "docs/protocol.md §Services (routes ignore case)",
     ),
 ];
 
@@ -512,7 +512,7 @@ pub fn catalogue(contract: &Contract) -> Vec<Check> {
         out.push(check(
             format!("FUZ-{}-001", tag(service)),
             format!("{}: malformed bodies (truncated, not UTF-8, deeply nested, 1 MB, random bytes) get 4xx, never 5xx", service.name()),
-            "DESIGN.md §7 (no 5xx on any malformed input)",
+            "docs/protocol.md §Robustness (no 5xx on any malformed input)",
             Severity::Major,
             Probe::Fuz(service),
         ));
@@ -665,14 +665,14 @@ pub fn catalogue(contract: &Contract) -> Vec<Check> {
     out.push(check(
         "DUP-001",
         "ReportarAfiliaciontraslado: a known numeroRadicado with another person gets 409 NEG01",
-        "DESIGN.md §2 (numeroRadicado unique per administrator)",
+        "docs/protocol.md §Codes (numeroRadicado unique per administrator)",
         Severity::Major,
         Probe::Dup(1),
     ));
     out.push(check(
         "DUP-002",
         "ReportarAfiliaciontraslado: the same person, novelty and date under a new numeroRadicado gets 409 NEG01",
-        "DESIGN.md §2 error catalogue (NEG01)",
+        "contract/errores.csv (duplicate); docs/protocol.md §Codes",
         Severity::Major,
         Probe::Dup(2),
     ));
@@ -688,14 +688,14 @@ pub fn catalogue(contract: &Contract) -> Vec<Check> {
     out.push(check(
         "ENV-001",
         "every answer of the report services is application/json",
-        "DESIGN.md §2; contract/openapi.json responses",
+        "contract/openapi.json responses; docs/protocol.md §Codes",
         Severity::Major,
         Probe::Env(1),
     ));
     out.push(check(
         "ENV-002",
         "every envelope's resultado equals the HTTP status",
-        "DESIGN.md §2 (envelope)",
+        "docs/protocol.md §Envelope",
         Severity::Major,
         Probe::Env(2),
     ));
@@ -739,7 +739,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_over_sixty() {
-        let all = catalogue(Contract::embedded());
+        let all = catalogue(Contract::current());
         let mut ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();
         let n = ids.len();
@@ -750,7 +750,7 @@ mod tests {
 
     #[test]
     fn boundaries_follow_patterns_and_related_rules() {
-        let all = catalogue(Contract::embedded());
+        let all = catalogue(Contract::current());
         let has = |id: &str| all.iter().any(|c| c.id == id);
         assert!(has("LEN-AFI-primerApellido-MAX+1"));
         assert!(has("LEN-AFI-primerApellido-MIN"));

@@ -52,7 +52,7 @@ pub struct ConformArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Code of the administrator under test (contract/administradoras.csv).
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Results folder [default: results/conform-<UTC time>].
     #[arg(long, value_name = "DIR")]
@@ -68,7 +68,7 @@ pub struct ConformArgs {
     #[arg(long)]
     pub allow_writes: bool,
     /// Read the contract from this folder instead of the built-in one (the
-    /// checks follow it; the embedded mock keeps the built-in one).
+    /// checks, the payloads and the embedded mock follow it).
     #[arg(long, value_name = "DIR")]
     pub contract: Option<PathBuf>,
     /// Print the catalogue (id, severity, title, source) and exit.
@@ -121,7 +121,7 @@ pub async fn embedded_mock_with(
     administradora: &str,
     configure: impl FnOnce(&mut mss_mock::MockConfig),
 ) -> anyhow::Result<(mss_mock::Mock, String, HashMap<String, Creds>)> {
-    let contract = Contract::embedded();
+    let contract = Contract::current();
     if contract.administradora(administradora).is_none() {
         anyhow::bail!("--administradora {administradora}: not in contract/administradoras.csv");
     }
@@ -266,14 +266,13 @@ pub fn run(args: &ConformArgs) -> u8 {
 }
 
 fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
-    let owned;
+    // The contract is the process's: the checks, the payloads and the
+    // embedded mock all follow it.
     let contract: &Contract = match &args.contract {
         Some(dir) => {
-            owned =
-                Contract::from_dir(dir).with_context(|| format!("--contract {}", dir.display()))?;
-            &owned
+            Contract::install(dir).with_context(|| format!("--contract {}", dir.display()))?
         }
-        None => Contract::embedded(),
+        None => Contract::current(),
     };
     let checks = select(catalogue(contract), &args.only)?;
     if args.list {

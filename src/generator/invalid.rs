@@ -1,6 +1,9 @@
-//! Deliberately invalid records: one variant per rejection codigo the protocol
-//! defines for the report services (VAL01–VAL05; NEG01–NEG05 and NEG10–NEG12 —
-//! the catalogue has no NEG06–NEG09).
+//! Deliberately invalid records: one variant per rejection role the contract
+//! defines for the report body (`contract/errores.csv`, column `rol`: the
+//! validation roles `missing_field` … `unknown_divipola` and the business
+//! rules `duplicate` … `already_retracted`). A variant is named by the codigo
+//! the contract gives its role, so a scenario's `[invalid]` table follows an
+//! edited contract.
 //!
 //! A variant is an [`InvalidCase`]: zero or more set-up requests that the target
 //! must accept (the state a business rule needs: an earlier affiliation, an
@@ -10,7 +13,7 @@
 //! NEG03 and NEG04 need a second administrator to have reported the person first.
 
 use chrono::{Days, Months, NaiveDate};
-use mss_contract::{Administradora, Condition, Contract, Regimen, Service};
+use mss_contract::{Administradora, Condition, Contract, Regimen, Role, Service};
 use rand::RngExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -23,8 +26,9 @@ use crate::domain::{Novedad, calendar, rules};
 /// One invalid variant of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidKind {
-    /// The codigo the probe must be rejected with.
-    pub codigo: &'static str,
+    /// The role of the codigo the probe must be rejected with (its spelling
+    /// is the contract's: [`codigo`](Self::codigo)).
+    pub role: Role,
     /// The service the probe goes to.
     pub service: Service,
     /// What the probe does wrong.
@@ -34,84 +38,91 @@ pub struct InvalidKind {
 /// The catalogue, in codigo order.
 pub const CATALOGUE: [InvalidKind; 13] = [
     InvalidKind {
-        codigo: "VAL01",
+        role: Role::MissingField,
         service: Service::Afiliacion,
         description: "a required field is missing",
     },
     InvalidKind {
-        codigo: "VAL02",
+        role: Role::BadField,
         service: Service::Afiliacion,
         description: "a field has a bad format, length, enumeration value or type",
     },
     InvalidKind {
-        codigo: "VAL03",
+        role: Role::BadDocumentType,
         service: Service::Afiliacion,
         description: "a document type not valid for pensions (RC, CN, AS, MS, NU)",
     },
     InvalidKind {
-        codigo: "VAL04",
+        role: Role::UnknownAdministrator,
         service: Service::Afiliacion,
         description: "regimenDestino disagrees with the administrator, or an unknown origin administrator",
     },
     InvalidKind {
-        codigo: "VAL05",
+        role: Role::UnknownDivipola,
         service: Service::Afiliacion,
         description: "a well-formed DIVIPOLA code that does not exist",
     },
     InvalidKind {
-        codigo: "NEG01",
+        role: Role::Duplicate,
         service: Service::Afiliacion,
         description: "the same affiliation sent twice",
     },
     InvalidKind {
-        codigo: "NEG02",
+        role: Role::PensionAge,
         service: Service::Afiliacion,
         description: "a regime transfer when 10 years or less remain to pension age",
     },
     InvalidKind {
-        codigo: "NEG03",
+        role: Role::RegimeWindow,
         service: Service::Afiliacion,
         description: "a regime transfer within 5 years of the last regime selection",
     },
     InvalidKind {
-        codigo: "NEG04",
+        role: Role::AdministratorWindow,
         service: Service::Afiliacion,
         description: "an administrator switch within 6 months of joining",
     },
     InvalidKind {
-        codigo: "NEG05",
+        role: Role::SameAdministrator,
         service: Service::Afiliacion,
         description: "a transfer to the same administrator, or from one that is not the current one",
     },
     InvalidKind {
-        codigo: "NEG10",
+        role: Role::UnknownAffiliation,
         service: Service::Retracto,
         description: "a retraction of an affiliation that does not exist",
     },
     InvalidKind {
-        codigo: "NEG11",
+        role: Role::RetractionLate,
         service: Service::Retracto,
         description: "a retraction after the 5th business day from fechaSolicitud",
     },
     InvalidKind {
-        codigo: "NEG12",
+        role: Role::AlreadyRetracted,
         service: Service::Retracto,
         description: "a second retraction of an affiliation",
     },
 ];
 
-/// The variant for `codigo`.
+impl InvalidKind {
+    /// The codigo the probe must be rejected with, as the contract spells it.
+    pub fn codigo(&self) -> &'static str {
+        Contract::current().codigo_of(self.role)
+    }
+}
+
+/// The variant for `codigo` (as the contract spells it).
 pub fn kind(codigo: &str) -> Result<InvalidKind, GeneratorError> {
     CATALOGUE
         .iter()
-        .find(|k| k.codigo.eq_ignore_ascii_case(codigo))
+        .find(|k| k.codigo().eq_ignore_ascii_case(codigo))
         .copied()
         .ok_or_else(|| {
             GeneratorError::UnknownInvalid(
                 codigo.to_owned(),
                 CATALOGUE
                     .iter()
-                    .map(|k| k.codigo)
+                    .map(InvalidKind::codigo)
                     .collect::<Vec<_>>()
                     .join(", "),
             )
@@ -165,6 +176,18 @@ pub struct InvalidCase {
     pub probe: Step,
 }
 
+/// A value of `c` repeated one character past the `maxLength` the contract
+/// gives `field` of `ReportarAfiliaciontraslado` (17 characters when it has
+/// none: past the protocol's longest identifier).
+fn over_max_length(field: &str, c: char) -> String {
+    let max = Contract::current()
+        .service(Service::Afiliacion)
+        .field(field)
+        .and_then(|f| f.max_length)
+        .unwrap_or(16);
+    std::iter::repeat_n(c, max + 1).collect()
+}
+
 /// The placeholder a step carries in `numeroTransaccionAfiliacion` until the
 /// set-up step it refers to has been answered.
 pub const PENDING_TRANSACTION: &str = "PENDIENTE";
@@ -194,7 +217,7 @@ fn retracto_step(r: &mut RetractionGenerator, a: &Afiliacion, of: usize, fecha: 
 }
 
 fn admins(regimen: Regimen) -> Vec<&'static Administradora> {
-    Contract::embedded()
+    Contract::current()
         .administradoras
         .iter()
         .filter(|a| a.regimen == regimen)
@@ -229,11 +252,9 @@ impl<'g> InvalidGenerator<'g> {
             probe,
             mutation,
         } = self.build(kind)?;
-        let entry = Contract::embedded().codigo(kind.codigo).ok_or_else(|| {
-            GeneratorError::Unsupported(format!("{} is not in contract/errores.csv", kind.codigo))
-        })?;
+        let entry = Contract::current().code(kind.role);
         Ok(InvalidCase {
-            codigo: kind.codigo,
+            codigo: kind.codigo(),
             http_status: entry.http_status,
             description: kind.description.to_owned(),
             mutation,
@@ -247,26 +268,26 @@ impl<'g> InvalidGenerator<'g> {
     pub fn mutations(&self, codigo: &str) -> Result<Vec<String>, GeneratorError> {
         let kind = kind(codigo)?;
         let own = self.affiliations.administradora();
-        Ok(match kind.codigo {
-            "VAL01" => val01_candidates()
+        Ok(match kind.role {
+            Role::MissingField => val01_candidates()
                 .into_iter()
                 .map(|(field, _)| format!("sin {field}"))
                 .collect(),
-            "VAL02" => VAL02
+            Role::BadField => VAL02
                 .iter()
                 .map(|(what, field)| format!("{field}: {what}"))
                 .collect(),
-            "VAL03" => Contract::embedded()
+            Role::BadDocumentType => Contract::current()
                 .tipos_documento
                 .iter()
                 .filter(|t| !t.permitido_pensiones)
                 .map(|t| format!("tipoDocumento {}", t.codigo))
                 .collect(),
-            "VAL04" => VAL04.iter().map(|m| (*m).to_owned()).collect(),
-            "NEG05" if own.regimen == Regimen::Rais => {
+            Role::UnknownAdministrator => VAL04.iter().map(|m| (*m).to_owned()).collect(),
+            Role::SameAdministrator if own.regimen == Regimen::Rais => {
                 NEG05.iter().map(|m| (*m).to_owned()).collect()
             }
-            "NEG05" => vec![NEG05[1].to_owned()],
+            Role::SameAdministrator => vec![NEG05[1].to_owned()],
             _ => Vec::new(),
         })
     }
@@ -307,8 +328,8 @@ impl<'g> InvalidGenerator<'g> {
     fn build(&mut self, kind: InvalidKind) -> Result<Built, GeneratorError> {
         let own = self.affiliations.administradora();
         let as_of = self.affiliations.config().as_of;
-        let built = match kind.codigo {
-            "VAL01" => {
+        let built = match kind.role {
+            Role::MissingField => {
                 let candidates = val01_candidates();
                 let pick = self.affiliations.rng.random_range(0..candidates.len());
                 let (field, condition) = candidates[pick];
@@ -335,7 +356,7 @@ impl<'g> InvalidGenerator<'g> {
                 remove(&mut body, field);
                 Built::single(own, Service::Afiliacion, body, format!("sin {field}"))
             }
-            "VAL02" => {
+            Role::BadField => {
                 let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
                 let i = g.rng.random_range(0..VAL02.len());
@@ -343,10 +364,10 @@ impl<'g> InvalidGenerator<'g> {
                 body[field] = val02_value(i);
                 Built::single(own, Service::Afiliacion, body, format!("{field}: {what}"))
             }
-            "VAL03" => {
+            Role::BadDocumentType => {
                 let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
-                let refused: Vec<&str> = Contract::embedded()
+                let refused: Vec<&str> = Contract::current()
                     .tipos_documento
                     .iter()
                     .filter(|t| !t.permitido_pensiones)
@@ -366,7 +387,7 @@ impl<'g> InvalidGenerator<'g> {
                     format!("tipoDocumento {tipo}"),
                 )
             }
-            "VAL04" => {
+            Role::UnknownAdministrator => {
                 let g = &mut *self.affiliations;
                 if g.rng.random_bool(0.5) {
                     let mut body = to_value(&g.next_affiliation()?);
@@ -378,13 +399,13 @@ impl<'g> InvalidGenerator<'g> {
                     Built::single(own, Service::Afiliacion, body, VAL04[1])
                 }
             }
-            "VAL05" => {
+            Role::UnknownDivipola => {
                 let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
                 body["codigoMunicipio"] = "999".into();
                 Built::single(own, Service::Afiliacion, body, "municipio 999")
             }
-            "NEG01" => {
+            Role::Duplicate => {
                 let a = self.affiliations.next_affiliation()?;
                 Built {
                     setup: vec![afiliacion_step(&a)],
@@ -392,7 +413,7 @@ impl<'g> InvalidGenerator<'g> {
                     mutation: "el mismo reporte dos veces".into(),
                 }
             }
-            "NEG02" => {
+            Role::PensionAge => {
                 let g = &mut *self.affiliations;
                 let persona = g.persona(as_of, None)?;
                 let sexo = persona.sexo;
@@ -415,7 +436,7 @@ impl<'g> InvalidGenerator<'g> {
                     mutation: format!("traslado de régimen a los {age} años ({})", sexo.as_str()),
                 }
             }
-            "NEG03" => {
+            Role::RegimeWindow => {
                 // The person chose the other regime a year ago with another
                 // administrator, who reported it; now they ask to move to ours.
                 let g = &mut *self.affiliations;
@@ -432,7 +453,7 @@ impl<'g> InvalidGenerator<'g> {
                     mutation: format!("régimen elegido con {} hace un año", origen.nombre),
                 }
             }
-            "NEG04" => {
+            Role::AdministratorWindow => {
                 // Joined an AFP two months ago; another AFP reports the switch.
                 let g = &mut *self.affiliations;
                 let afps = admins(Regimen::Rais);
@@ -464,7 +485,7 @@ impl<'g> InvalidGenerator<'g> {
                     mutation: format!("vinculado a {} hace dos meses", origen.nombre),
                 }
             }
-            "NEG05" => {
+            Role::SameAdministrator => {
                 let g = &mut *self.affiliations;
                 if own.regimen == Regimen::Rais && g.rng.random_bool(0.5) {
                     // A switch to the administrator the person is already with.
@@ -493,7 +514,7 @@ impl<'g> InvalidGenerator<'g> {
                     }
                 }
             }
-            "NEG10" => {
+            Role::UnknownAffiliation => {
                 let g = &mut *self.affiliations;
                 let a = g.next_affiliation()?;
                 let n = g.rng.random_range(0..1_000_000_000u64);
@@ -506,7 +527,7 @@ impl<'g> InvalidGenerator<'g> {
                     "numeroTransaccionAfiliacion inexistente",
                 )
             }
-            "NEG11" => {
+            Role::RetractionLate => {
                 // Requested eight business days ago: the window closed three ago.
                 let g = &mut *self.affiliations;
                 let persona = g.persona(as_of, None)?;
@@ -520,7 +541,7 @@ impl<'g> InvalidGenerator<'g> {
                     mutation: "retracto 8 días hábiles después de fechaSolicitud".into(),
                 }
             }
-            "NEG12" => {
+            Role::AlreadyRetracted => {
                 let a = self.affiliations.affiliation(Novedad::Afiliacion)?;
                 let first = retracto_step(self.retractions, &a, 0, as_of);
                 let second = retracto_step(self.retractions, &a, 0, as_of);
@@ -543,7 +564,7 @@ impl<'g> InvalidGenerator<'g> {
 /// Every always-required field of an affiliation, and every field a condition
 /// of the contract makes required (with that condition): VAL01's candidates.
 fn val01_candidates() -> Vec<(&'static str, Option<&'static Condition>)> {
-    let spec = Contract::embedded().service(Service::Afiliacion);
+    let spec = Contract::current().service(Service::Afiliacion);
     let mut candidates: Vec<(&str, Option<&Condition>)> =
         spec.required().map(|f| (f.name.as_str(), None)).collect();
     for c in &spec.conditions {
@@ -565,12 +586,15 @@ const VAL02: [(&str, &str); 6] = [
     ("número en lugar de texto", "numeroDocumento"),
 ];
 
+/// The value of VAL02's mutation `i`. The over-long ones are one character
+/// over the contract's maxLength, in the field's own alphabet (only the length
+/// is wrong).
 fn val02_value(i: usize) -> Value {
     match i {
         0 => "1990-02-30".into(),
         1 => "X".into(),
-        2 => "12345678901234567".into(),
-        3 => "A".repeat(21).into(),
+        2 => over_max_length("numeroDocumento", '1').into(),
+        3 => over_max_length("primerApellido", 'A').into(),
         4 => "12ab567".into(),
         _ => Value::from(123_456_789u64),
     }

@@ -3,7 +3,7 @@
 //! [`AffiliationGenerator`] and [`RetractionGenerator`] draw every value from a
 //! ChaCha8 stream seeded by the run's seed, so the same seed and configuration
 //! give the same records, byte for byte. Records are valid by construction
-//! against the contract and the rules of DESIGN.md §3: realistic document types,
+//! against the contract and the rules of docs/protocol.md ("Rules"): realistic document types,
 //! Colombian names of both sexes, ages 18–75, municipalities weighted by
 //! population, dependents with an employer NIT and its check digit, all three
 //! novelties (a regime transfer only below the age limit), dates on the
@@ -21,7 +21,7 @@ mod names;
 use std::sync::OnceLock;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
-use mss_contract::{Administradora, Contract, Municipio, Regimen};
+use mss_contract::{Administradora, Contract, Municipio, Regimen, Service, TipoDocumento};
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::{RngExt, SeedableRng};
@@ -126,7 +126,7 @@ impl GeneratorConfig {
         if p.len() > MAX_PREFIX_LEN || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(GeneratorError::Prefix(p.clone()));
         }
-        Contract::embedded()
+        Contract::current()
             .administradora(&self.administradora)
             .ok_or_else(|| GeneratorError::UnknownAdministradora(self.administradora.clone()))
     }
@@ -366,25 +366,76 @@ impl AcceptedAffiliation {
 /// Sampling tables built once from the contract and the name lists.
 struct Tables {
     municipios: WeightedIndex<u64>,
-    tipos: Vec<(&'static str, u32)>,
+    tipos: Vec<&'static TipoDocumento>,
     tipos_index: WeightedIndex<u32>,
+    /// The types without an age limit, for members older than a drawn type allows.
+    adultos: Vec<&'static TipoDocumento>,
+    adultos_index: WeightedIndex<u32>,
     ages: WeightedIndex<u32>,
     female: WeightedIndex<f64>,
     male: WeightedIndex<f64>,
     surnames: WeightedIndex<f64>,
 }
 
-/// Document types of pension members and their share of reports (CC dominates;
-/// TI only for 18-year-olds, drawn separately).
-const DOCUMENT_MIX: [(&str, u32); 7] = [
-    ("CC", 9_300),
-    ("CE", 250),
-    ("PT", 250),
-    ("PE", 100),
-    ("PA", 60),
-    ("CD", 5),
-    ("SC", 5),
-];
+/// The shapes of document number the generator can write for `identity`, in
+/// order of preference; a type takes the first its contract pattern accepts.
+/// Each embeds the identity, so that two members never share a number.
+fn number_shapes(identity: u64) -> [(bool, String); 4] {
+    [
+        (true, format!("{identity:010}")),
+        (false, format!("{}", 1_000_000_000 + identity)),
+        (false, format!("{}", 10_000_000_000 + identity)),
+        (false, format!("{}", 100_000_000_000_000 + identity)),
+    ]
+}
+
+/// Check that the generator can write a number of every document type the
+/// contract weights above 0 (`tipos_documento.csv`, `peso_generacion`).
+pub fn check_document_types(contract: &Contract) -> Result<(), GeneratorError> {
+    let field = contract
+        .service(Service::Afiliacion)
+        .field("numeroDocumento");
+    for t in contract
+        .tipos_documento
+        .iter()
+        .filter(|t| t.peso_generacion > 0)
+    {
+        for identity in [0, IDENTITY_LIMIT - 1] {
+            if document_number(t, field, identity, "AB").is_none() {
+                return Err(GeneratorError::Unsupported(format!(
+                    "tipos_documento.csv: row {}, column patron_numero: the generator writes no number of type {} that matches {:?} (and numeroDocumento's rules); give it a pattern that accepts 10 to 15 digits or 2 letters and 10 digits, or weight 0",
+                    t.row,
+                    t.codigo,
+                    t.patron_numero.as_str()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A number of type `t` for `identity` that its pattern and the
+/// `numeroDocumento` field accept (`letters`: the prefix of the alphanumeric
+/// shape).
+fn document_number(
+    t: &TipoDocumento,
+    field: Option<&mss_contract::FieldSpec>,
+    identity: u64,
+    letters: &str,
+) -> Option<String> {
+    let fits_field = |n: &str| {
+        field.is_none_or(|f| {
+            let len = n.chars().count();
+            f.max_length.is_none_or(|m| len <= m)
+                && f.min_length.is_none_or(|m| len >= m)
+                && f.pattern.as_ref().is_none_or(|(_, re)| re.is_match(n))
+        })
+    };
+    number_shapes(identity).into_iter().find_map(|(alpha, n)| {
+        let n = if alpha { format!("{letters}{n}") } else { n };
+        (t.patron_numero.is_match(&n) && fits_field(&n)).then_some(n)
+    })
+}
 
 fn rank_weights(n: usize) -> WeightedIndex<f64> {
     // Zipf-like: the most common names are much more common.
@@ -409,21 +460,25 @@ where
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
-        let contract = Contract::embedded();
+        let contract = Contract::current();
         let municipios = weighted(
             contract.municipios.iter().map(|m| m.poblacion.max(1)),
             "DIVIPOLA",
         );
-        let tipos: Vec<(&'static str, u32)> = DOCUMENT_MIX
+        // The contract's weights (`peso_generacion`); its load checks that
+        // the types without an age limit weigh above 0.
+        let tipos: Vec<&'static TipoDocumento> = contract
+            .tipos_documento
             .iter()
-            .filter(|(code, _)| {
-                contract
-                    .tipo_documento(code)
-                    .is_some_and(|t| t.permitido_pensiones)
-            })
-            .copied()
+            .filter(|t| t.permitido_pensiones && t.peso_generacion > 0)
             .collect();
-        let tipos_index = weighted(tipos.iter().map(|(_, w)| *w), "document mix");
+        let tipos_index = weighted(tipos.iter().map(|t| t.peso_generacion), "document mix");
+        let adultos: Vec<&'static TipoDocumento> = tipos
+            .iter()
+            .copied()
+            .filter(|t| t.edad_maxima.is_none())
+            .collect();
+        let adultos_index = weighted(adultos.iter().map(|t| t.peso_generacion), "document mix");
         // Working-age profile of new affiliations and transfers, ages 18..=75.
         let ages = weighted(
             (18..=75u32).map(|age| match age {
@@ -441,6 +496,8 @@ fn tables() -> &'static Tables {
             municipios,
             tipos,
             tipos_index,
+            adultos,
+            adultos_index,
             ages,
             female: rank_weights(n.female.len()),
             male: rank_weights(n.male.len()),
@@ -523,6 +580,7 @@ impl AffiliationGenerator {
     /// A generator for `config`'s administrator, seed and worker.
     pub fn new(config: GeneratorConfig) -> Result<Self, GeneratorError> {
         let administradora = config.check()?;
+        check_document_types(Contract::current())?;
         Ok(AffiliationGenerator {
             rng: config.rng(0xA),
             radicados: RadicadoSpace::new(&config, 'A'),
@@ -620,12 +678,11 @@ impl AffiliationGenerator {
         // Born between `age` and `age + 1` years before `fecha`.
         let latest = years_before(fecha, age);
         let fecha_nacimiento = latest - Days::new(self.rng.random_range(0..360));
-        let code = if age == 18 && self.rng.random_bool(0.3) {
-            "TI"
-        } else {
-            t.tipos[t.tipos_index.sample(&mut self.rng)].0
-        };
-        let (tipo_documento, numero_documento) = self.document(code, identity)?;
+        let mut tipo = t.tipos[t.tipos_index.sample(&mut self.rng)];
+        if tipo.edad_maxima.is_some_and(|max| age > max) {
+            tipo = t.adultos[t.adultos_index.sample(&mut self.rng)];
+        }
+        let (tipo_documento, numero_documento) = self.document(tipo, identity)?;
         Ok(Persona {
             tipo_documento,
             numero_documento,
@@ -634,40 +691,34 @@ impl AffiliationGenerator {
         })
     }
 
-    /// A document of type `code` for `identity`, checked against the type's
-    /// pattern in the contract; a type whose pattern our format does not meet
-    /// (the contract was edited) falls back to CC.
+    /// A document of type `tipo` for `identity`, matching the type's pattern
+    /// in the contract and the `numeroDocumento` field.
     fn document(
         &mut self,
-        code: &'static str,
+        tipo: &'static TipoDocumento,
         identity: u64,
     ) -> Result<(&'static str, String), GeneratorError> {
         const LETTERS: &[u8; 26] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let number = match code {
-            "PA" | "CD" | "SC" => {
+        let field = Contract::current()
+            .service(Service::Afiliacion)
+            .field("numeroDocumento");
+        // Two letters, drawn only when the type takes an alphanumeric number.
+        let letters =
+            if document_number(tipo, field, identity, "AB").is_some_and(|n| n.starts_with("AB")) {
                 let a = char::from(LETTERS[self.rng.random_range(0..26)]);
                 let b = char::from(LETTERS[self.rng.random_range(0..26)]);
-                format!("{a}{b}{identity:010}")
-            }
-            "TI" => format!("{}", 10_000_000_000 + identity),
-            "PE" => format!("{}", 100_000_000_000_000 + identity),
-            _ => format!("{}", 1_000_000_000 + identity),
-        };
-        let fits = |code: &str, number: &str| {
-            Contract::embedded()
-                .tipo_documento(code)
-                .is_some_and(|t| t.permitido_pensiones && t.patron_numero.is_match(number))
-        };
-        if fits(code, &number) {
-            return Ok((code, number));
-        }
-        let cc = format!("{}", 1_000_000_000 + identity);
-        if fits("CC", &cc) {
-            return Ok(("CC", cc));
-        }
-        Err(GeneratorError::Unsupported(
-            "contract/tipos_documento.csv: the CC pattern rejects ten-digit numbers".into(),
-        ))
+                format!("{a}{b}")
+            } else {
+                String::new()
+            };
+        document_number(tipo, field, identity, &letters)
+            .map(|n| (tipo.codigo.as_str(), n))
+            .ok_or_else(|| {
+                GeneratorError::Unsupported(format!(
+                    "tipos_documento.csv: row {}: no number of type {} fits its pattern",
+                    tipo.row, tipo.codigo
+                ))
+            })
     }
 
     /// A valid affiliation of a new person with the given novelty.
@@ -739,7 +790,7 @@ impl AffiliationGenerator {
         novedad: Novedad,
         fecha: NaiveDate,
     ) -> Draft<'a> {
-        let contract = Contract::embedded();
+        let contract = Contract::current();
         let t = tables();
         let n = names::Names::get();
         let given = match persona.sexo {
@@ -825,7 +876,7 @@ impl AffiliationGenerator {
     /// An administrator of `regimen` other than `not`.
     fn pick_admin(&mut self, regimen: Regimen, not: &Administradora) -> &'static Administradora {
         let candidates = || {
-            Contract::embedded()
+            Contract::current()
                 .administradoras
                 .iter()
                 .filter(move |a| a.regimen == regimen && a.codigo != not.codigo)
@@ -843,11 +894,11 @@ impl AffiliationGenerator {
 /// lack a second administrator of a regime, fall back to the reporting one (the
 /// record then fails VAL04 or NEG05, which the tests of the contract would show).
 fn not_reachable_admin(not: &Administradora) -> &'static Administradora {
-    Contract::embedded()
+    Contract::current()
         .administradoras
         .iter()
         .find(|a| a.codigo == not.codigo)
-        .unwrap_or(&Contract::embedded().administradoras[0])
+        .unwrap_or(&Contract::current().administradoras[0])
 }
 
 fn weighted_pick<T>(rng: &mut ChaCha8Rng, items: &[(T, u32)]) -> usize {
@@ -1012,12 +1063,16 @@ mod tests {
 
     #[test]
     fn document_numbers_match_their_type_in_the_contract() {
-        let contract = Contract::embedded();
+        let contract = Contract::current();
         let mut g = AffiliationGenerator::new(config(4)).expect("generator");
-        for (code, _) in DOCUMENT_MIX.iter().chain(&[("TI", 0)]) {
+        for t in contract
+            .tipos_documento
+            .iter()
+            .filter(|t| t.peso_generacion > 0)
+        {
             for identity in [0, 1, 123_456_789, IDENTITY_LIMIT - 1] {
-                let (tipo, numero) = g.document(code, identity).expect("document");
-                assert_eq!(tipo, *code, "{code} fell back to {tipo}");
+                let (tipo, numero) = g.document(t, identity).expect("document");
+                assert_eq!(tipo, t.codigo, "{} fell back to {tipo}", t.codigo);
                 let t = contract.tipo_documento(tipo).expect("type");
                 assert!(t.patron_numero.is_match(&numero), "{tipo} {numero}");
             }

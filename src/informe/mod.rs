@@ -64,7 +64,11 @@ impl Incident {
             Some(200..=299) => None,
             Some(401) => Some(Incident::Autenticacion),
             Some(500..=599) => Some(Incident::Servidor),
-            Some(_) => match codigo.filter(|c| !c.is_empty() && *c != "OK") {
+            Some(_) => match codigo.filter(|c| {
+                !c.is_empty()
+                    && *c
+                        != crate::domain::Contract::current().codigo_of(crate::domain::Role::Stored)
+            }) {
                 Some(c) => Some(Incident::Rechazo(c.to_owned())),
                 None => Some(Incident::Http4xx),
             },
@@ -94,7 +98,7 @@ impl Incident {
             Incident::Servidor => "Error del servidor (HTTP 5xx)".into(),
             Incident::Http4xx => "Solicitud rechazada sin código (HTTP 4xx)".into(),
             Incident::Rechazo(c) => {
-                let significado = crate::domain::Contract::embedded()
+                let significado = crate::domain::Contract::current()
                     .codigo(c)
                     .map(|x| x.significado.clone())
                     .unwrap_or_else(|| "código fuera del catálogo".into());
@@ -528,6 +532,10 @@ fn note_incident(
 /// Flags of `informe`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InformeArgs {
+    /// The contract folder (an edited copy of contract/, e.g. from the
+    /// ministry's technical annex) [default: the bundled contract].
+    #[arg(long, value_name = "DIR")]
+    pub contract: Option<PathBuf>,
     /// First day of the period, YYYY-MM-DD (Colombian time).
     #[arg(long)]
     pub desde: NaiveDate,
@@ -535,7 +543,7 @@ pub struct InformeArgs {
     #[arg(long)]
     pub hasta: NaiveDate,
     /// The reporting administrator's code (contract/administradoras.csv).
-    #[arg(long, default_value = "230301")]
+    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
     pub administradora: String,
     /// Folder for informe.md and informe.html.
     #[arg(long, default_value = ".")]
@@ -551,7 +559,7 @@ pub struct InformeArgs {
 
 /// Build the informe of `args` and write it; the paths written.
 pub fn run(args: &InformeArgs) -> anyhow::Result<Vec<PathBuf>> {
-    let admin = crate::domain::Contract::embedded()
+    let admin = crate::domain::Contract::current()
         .administradoras
         .iter()
         .find(|a| a.codigo == args.administradora)

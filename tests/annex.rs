@@ -1,0 +1,389 @@
+//! A ministry annex changes files, not code: a copy of contract/ edited the
+//! way an annex would (another success codigo and mensaje, a narrower DIVIPOLA
+//! list, a longer primerApellido, one more document type with its pattern and
+//! weight) drives the mock, `run`, `conform` and `payload` with no code change;
+//! an inconsistent copy is refused with exit 2 and one line naming file, row
+//! and column.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mss_contract::{Contract, Service};
+use serde_json::Value;
+
+/// The three municipalities the edited DIVIPOLA list keeps.
+const KEPT: [&str; 3] = ["08001", "05001", "76001"];
+/// The document type the annex adds.
+const NEW_TYPE: &str = "DA";
+
+fn copy_contract(name: &str) -> PathBuf {
+    let dir = crate::util::temp_dir(&format!("annex-{name}"));
+    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
+        let path = entry.expect("entry").path();
+        let ext = path.extension().and_then(|e| e.to_str());
+        if matches!(ext, Some("csv" | "json")) {
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
+
+fn edit(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, f(text)).expect("write");
+}
+
+/// The bundled contract, changed as an annex would change it.
+fn annex() -> PathBuf {
+    let dir = copy_contract("edited");
+    let ok = Contract::embedded()
+        .code(mss_contract::Role::Stored)
+        .codigo
+        .clone();
+    edit(&dir, "errores.csv", |t| {
+        t.lines()
+            .map(|l| {
+                if l.split(',').nth(1) == Some(ok.as_str()) {
+                    "200,200,Registro almacenado por el Ministerio,anexo técnico,stored".to_owned()
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    edit(&dir, "openapi.json", |t| {
+        let mut v: Value = serde_json::from_str(&t).expect("json");
+        for s in Service::ALL {
+            let codigos = v
+                .pointer_mut(&format!(
+                    "/paths/~1{}/post/responses/200/x-codigos",
+                    s.name()
+                ))
+                .expect("x-codigos of 200");
+            *codigos = serde_json::json!(["200"]);
+        }
+        let max = v
+            .pointer_mut("/components/schemas/ReportarAfiliaciontrasladoRequest/properties/primerApellido/maxLength")
+            .expect("maxLength");
+        *max = (max.as_u64().expect("number") + 10).into();
+        serde_json::to_string_pretty(&v).expect("json")
+    });
+    edit(&dir, "divipola.csv", |t| {
+        let mut lines = t.lines();
+        let header = lines.next().expect("header").to_owned();
+        let kept: Vec<String> = lines
+            .filter(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                KEPT.contains(&format!("{}{}", c[0], c[2]).as_str())
+            })
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(kept.len(), 3);
+        format!("{header}\n{}\n", kept.join("\n"))
+    });
+    edit(&dir, "tipos_documento.csv", |t| {
+        format!(
+            "{t}{NEW_TYPE},Documento de prueba del anexo,\"^[A-Z]{{2}}[0-9]{{10}}$\",S,anexo técnico,3000,\n"
+        )
+    });
+    dir
+}
+
+fn harness(args: &[&str], contract: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(args)
+        .arg("--contract")
+        .arg(contract)
+        .output()
+        .expect("run mss-harness")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn an_edited_annex_drives_every_command_without_a_code_change() {
+    let dir = annex();
+
+    // payload: only the 3 municipalities, and the new document type.
+    let out = harness(&["payload", "--count", "2000"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut municipios = std::collections::BTreeSet::new();
+    let mut new_type = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line).expect("JSON line");
+        municipios.insert(format!(
+            "{}{}",
+            v["codigoDepartamento"].as_str().expect("dep"),
+            v["codigoMunicipio"].as_str().expect("mun")
+        ));
+        if v["tipoDocumento"] == NEW_TYPE {
+            new_type += 1;
+        }
+    }
+    assert!(
+        municipios.iter().all(|m| KEPT.contains(&m.as_str())),
+        "{municipios:?}"
+    );
+    assert!(new_type > 0, "no {NEW_TYPE} in 2000 bodies");
+
+    // run smoke against the embedded mock with the same contract: exit 0, no
+    // error class, reconciliation exact.
+    let results = dir.join("run");
+    let out = harness(
+        &["run", "smoke", "--out", results.to_str().expect("utf-8")],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(results.join("summary.json")).expect("summary.json"))
+            .expect("json");
+    for s in Service::ALL {
+        let errors = summary["services"][s.name()]["errors"]
+            .as_object()
+            .expect("errors");
+        // `dropped` (a ticket every sender was too busy to take) is the
+        // machine's load, not the contract: no other class may appear.
+        assert!(
+            errors.keys().all(|k| k == "dropped"),
+            "{}: {errors:?}",
+            s.name()
+        );
+    }
+    assert_eq!(
+        summary["reconciliation"]["ok"], true,
+        "{:#}",
+        summary["reconciliation"]
+    );
+
+    // conform against the embedded mock with that contract: every check passes.
+    let conform_dir = dir.join("conform");
+    let out = harness(
+        &["conform", "--out", conform_dir.to_str().expect("utf-8")],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// Every VAL02 case the edited contract yields is still rejected with VAL02
+/// by a mock serving that contract (the over-long values follow maxLength).
+#[tokio::test]
+async fn val02_cases_follow_the_edited_lengths() {
+    let dir = annex();
+    let contract: &'static Contract = Box::leak(Box::new(
+        Contract::from_dir(&dir).expect("edited contract loads"),
+    ));
+    let val02 = contract.codigo_of(mss_contract::Role::BadField).to_owned();
+    let out = harness(&["payload", "--invalid", &val02, "--count", "120"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let mock = crate::util::TestMock::with_contract(contract, |_| {});
+    let token = mock.token(mock.cred("230301")).await;
+    let mut primer_apellido = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let case: Value = serde_json::from_str(line).expect("case");
+        let body = &case["prueba"]["cuerpo"];
+        if body["primerApellido"]
+            .as_str()
+            .is_some_and(|a| a.chars().count() == 31)
+        {
+            primer_apellido += 1;
+        }
+        let (status, answer) = mock.post(&token, Service::Afiliacion, body).await;
+        assert_eq!(status.as_u16(), 400, "{answer}");
+        assert_eq!(answer["codigo"], val02.as_str(), "{answer} for {body}");
+    }
+    assert!(
+        primer_apellido > 0,
+        "no case was 1 over the edited maxLength (30)"
+    );
+}
+
+/// An inconsistent contract folder is refused by every command: exit 2, one
+/// line naming the file, the row and the column.
+#[test]
+fn an_inconsistent_contract_is_refused_with_file_row_and_column() {
+    let dir = copy_contract("broken");
+    edit(&dir, "tipos_documento.csv", |t| {
+        t.replacen("\"^[1-9][0-9]{2,9}$\"", "\"^[1-9][0-9]{2,9$\"", 1)
+    });
+    for args in [
+        &["payload", "--count", "1"][..],
+        &["run", "smoke", "--dry-run"][..],
+        &["conform", "--list"][..],
+        &["mock", "--list-deviations"][..],
+    ] {
+        let out = harness(args, &dir);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("tipos_documento.csv: row 2, column patron_numero"),
+            "{args:?}: {err}"
+        );
+    }
+    // A codigo used by openapi.json but not listed in errores.csv; a weight
+    // column that sums to nothing.
+    let dir = copy_contract("unlisted");
+    edit(&dir, "openapi.json", |t| {
+        t.replacen("\"NEG02\"", "\"NEG99\"", 1)
+    });
+    let out = harness(&["payload", "--count", "1"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"NEG99\" is not listed in errores.csv"),
+        "{}",
+        text(&out)
+    );
+    let dir = copy_contract("weights");
+    edit(&dir, "tipos_documento.csv", |t| {
+        t.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    l.to_owned()
+                } else {
+                    let mut c: Vec<&str> = l.rsplitn(3, ',').collect();
+                    c[1] = "0";
+                    c.reverse();
+                    c.join(",")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    let out = harness(&["payload", "--count", "1"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("column peso_generacion"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// `mss-mock --contract` (here `mss-harness mock`, the same server and flags)
+/// and `run --contract` against it, with VAL02 cases in the mix: exit 0, no
+/// error class, every VAL02 case rejected with VAL02, reconciliation exact.
+#[test]
+fn a_mock_and_a_run_on_the_edited_contract_agree() {
+    use std::io::BufRead;
+    let dir = annex();
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args(["mock", "--listen", "127.0.0.1:0", "--contract"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the mock");
+    let stderr = mock.stderr.take().expect("stderr");
+    let mut line = String::new();
+    std::io::BufReader::new(stderr)
+        .read_line(&mut line)
+        .expect("the mock's first line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let file = dir.join("against-mock.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "annex-against-mock"
+[target]
+url = "{url}"
+allowed_hosts = ["127.0.0.1"]
+[credentials]
+username_env = "ANNEX_USER"
+password_env = "ANNEX_PASSWORD"
+client_id_env = "ANNEX_CLIENT"
+[load]
+model = "open"
+stages = [{{ rate = 30, duration = "5s" }}]
+max_in_flight = 50
+[invalid]
+VAL02 = 0.2
+"#
+        ),
+    )
+    .expect("scenario");
+    let results = dir.join("against-mock");
+    // The demo configuration's client of the default administrator.
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&results)
+        .arg("--contract")
+        .arg(&dir)
+        .env("ANNEX_USER", "porvenir-demo")
+        .env("ANNEX_PASSWORD", "solo-para-el-mock")
+        .env("ANNEX_CLIENT", "porvenir-ambos")
+        .output()
+        .expect("run");
+    // conform against that mock, with the same contract: every check that
+    // runs passes (another seed: the run's radicados are stored already; the
+    // checks that need one client_id per service skip with the demo client).
+    let conform_dir = dir.join("conform-against-mock");
+    let conform = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .args([
+            "conform",
+            "--allow-writes",
+            "--seed",
+            "97",
+            "--target",
+            &url,
+            "--out",
+        ])
+        .arg(&conform_dir)
+        .arg("--contract")
+        .arg(&dir)
+        .env("MSS_USERNAME", "porvenir-demo")
+        .env("MSS_PASSWORD", "solo-para-el-mock")
+        .env("MSS_CLIENT_ID", "porvenir-ambos")
+        .output()
+        .expect("conform");
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(conform.status.code(), Some(0), "{}", text(&conform));
+    let report: Value = serde_json::from_slice(
+        &std::fs::read(conform_dir.join("conformance.json")).expect("conformance.json"),
+    )
+    .expect("json");
+    let failed: Vec<&Value> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["result"] == "fail")
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(results.join("summary.json")).expect("summary.json"))
+            .expect("json");
+    for s in Service::ALL {
+        let errors = summary["services"][s.name()]["errors"]
+            .as_object()
+            .expect("errors");
+        assert!(
+            errors.keys().all(|k| k == "dropped"),
+            "{}: {errors:?}",
+            s.name()
+        );
+    }
+    assert_eq!(summary["reconciliation"]["checked"], true);
+    assert_eq!(
+        summary["reconciliation"]["ok"], true,
+        "{:#}",
+        summary["reconciliation"]
+    );
+}
