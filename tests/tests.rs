@@ -10,6 +10,7 @@ mod deploy;
 mod faults;
 mod fuzz;
 mod garbage;
+mod hlog;
 mod informe;
 mod interrupt;
 mod invalid_variants;
