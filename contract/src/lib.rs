@@ -13,6 +13,7 @@
 //! calendar ([`calendar`]).
 
 pub mod calendar;
+pub mod catalogues;
 pub mod rules;
 mod spec;
 
@@ -24,6 +25,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 
+pub use catalogues::Regla;
 pub use spec::{CodeList, Condition, FieldSpec, Format, ServiceSpec};
 
 /// The embedded contract files, by name.
@@ -140,6 +142,8 @@ pub struct TipoDocumento {
     pub patron_numero: Regex,
     /// Whether pension members may be reported with it.
     pub permitido_pensiones: bool,
+    /// Whether an employer may be named with it (`tipoDocumentoEmpleador`).
+    pub empleador: bool,
 }
 
 /// A municipality of the DIVIPOLA subset the contract ships.
@@ -246,6 +250,7 @@ pub struct Contract {
     afiliacion: ServiceSpec,
     retracto: ServiceSpec,
     municipio_index: HashMap<u32, usize>,
+    reglas: Vec<Regla>,
 }
 
 /// The 5-digit DIVIPOLA code as a number, when both parts are all digits of the
@@ -275,6 +280,7 @@ struct TipoDocumentoRow {
     significado: String,
     patron_numero: String,
     permitido_pensiones: String,
+    empleador: String,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +395,7 @@ impl Contract {
                 })?;
                 Ok(TipoDocumento {
                     permitido_pensiones: flag(file, &r.codigo, &r.permitido_pensiones)?,
+                    empleador: flag(file, &r.codigo, &r.empleador)?,
                     codigo: r.codigo,
                     significado: r.significado,
                     patron_numero,
@@ -443,7 +450,7 @@ impl Contract {
         let afiliacion = ServiceSpec::from_openapi(&openapi, Service::Afiliacion)?;
         let retracto = ServiceSpec::from_openapi(&openapi, Service::Retracto)?;
 
-        Ok(Contract {
+        let mut contract = Contract {
             administradoras,
             tipos_documento,
             municipios,
@@ -452,7 +459,25 @@ impl Contract {
             afiliacion,
             retracto,
             municipio_index,
-        })
+            reglas: Vec::new(),
+        };
+        let differences = catalogues::check(&contract);
+        if !differences.is_empty() {
+            return Err(invalid(
+                file,
+                format!(
+                    "the code lists differ from the CSV files:\n{}",
+                    differences.join("\n")
+                ),
+            ));
+        }
+        contract.reglas = catalogues::parse_reglas(&contract)?;
+        Ok(contract)
+    }
+
+    /// The rules no schema states (`x-reglas` of `openapi.json`).
+    pub fn reglas(&self) -> &[Regla] {
+        &self.reglas
     }
 
     /// The administrator with this code.
