@@ -22,6 +22,7 @@ mod overload;
 mod production;
 mod rules;
 mod run;
+mod schemathesis;
 mod token;
 mod token_cache;
 mod workers;

@@ -4,11 +4,11 @@
 //! `openapi.json` carries the catalogues so that a tool reading only the
 //! OpenAPI document (Schemathesis, a generated client, a Prism mock) knows what
 //! the mock accepts: `tipoDocumento` and `tipoDocumentoEmpleador` as
-//! enumerations of `tipos_documento.csv` (with one `allOf` branch per document
-//! type giving `numeroDocumento` the type's pattern), `codigoAdministradora`
-//! and `codigoAdministradoraOrigen` of `administradoras.csv`,
-//! `codigoDepartamento` of `divipola.csv` with one branch per department
-//! listing its municipalities. The CSV files stay the one source: [`check`]
+//! enumerations of `tipos_documento.csv` (with an `anyOf` of one branch per
+//! document type giving `numeroDocumento` the type's pattern),
+//! `codigoAdministradora` and `codigoAdministradoraOrigen` of
+//! `administradoras.csv`, `codigoDepartamento` of `divipola.csv` with an
+//! `anyOf` of one branch per department listing its municipalities. The CSV files stay the one source: [`check`]
 //! compares each of those with what the CSV files say, and loading a contract
 //! whose document differs from its CSV files fails, naming the difference and
 //! printing what the document should hold.
@@ -130,40 +130,43 @@ pub fn expected(contract: &Contract) -> Vec<(String, Value)> {
             None => departamentos.push((&m.codigo_departamento, vec![&m.codigo_municipio])),
         }
     }
-    let numero_branches: Vec<Value> = contract
-        .tipos_documento
-        .iter()
-        .filter(|t| t.permitido_pensiones)
-        .map(|t| {
-            json!({
-                "x-code-list": "tipos_documento",
-                "if": {"properties": {"tipoDocumento": {"const": t.codigo}}, "required": ["tipoDocumento"]},
-                "then": {"properties": {"numeroDocumento": {"pattern": t.patron_numero.as_str()}}}
-            })
-        })
-        .collect();
-    let divipola_branches: Vec<Value> = departamentos
-        .iter()
-        .map(|(d, m)| {
-            json!({
-                "x-code-list": "divipola",
-                "if": {"properties": {"codigoDepartamento": {"const": d}}, "required": ["codigoDepartamento"]},
-                "then": {"properties": {"codigoMunicipio": {"enum": m}}}
-            })
-        })
-        .collect();
+    // One `anyOf` per code list (not one `if`/`then` per value): generators
+    // such as Schemathesis's handle a choice among branches, not the product
+    // of dozens of conditions.
+    let numero = json!({
+        "x-code-list": "tipos_documento",
+        "anyOf": contract
+            .tipos_documento
+            .iter()
+            .filter(|t| t.permitido_pensiones)
+            .map(|t| json!({"properties": {
+                "tipoDocumento": {"const": t.codigo},
+                "numeroDocumento": {"pattern": t.patron_numero.as_str()}
+            }}))
+            .collect::<Vec<_>>()
+    });
+    let divipola = json!({
+        "x-code-list": "divipola",
+        "anyOf": departamentos
+            .iter()
+            .map(|(d, m)| json!({"properties": {
+                "codigoDepartamento": {"const": d},
+                "codigoMunicipio": {"enum": m}
+            }}))
+            .collect::<Vec<_>>()
+    });
     for service in [Service::Afiliacion, Service::Retracto] {
         let schema = format!("/components/schemas/{}", service.schema_name());
         let prop = |field: &str| format!("{schema}/properties/{field}/enum");
         out.push((prop("tipoDocumento"), json!(afiliado)));
         out.push((prop("codigoAdministradora"), json!(administradoras)));
-        let mut branches = numero_branches.clone();
+        let mut branches = vec![numero.clone()];
         if service == Service::Afiliacion {
             out.push((prop("tipoDocumentoEmpleador"), json!(empleador)));
             out.push((prop("codigoAdministradoraOrigen"), json!(administradoras)));
             let codes: Vec<&str> = departamentos.iter().map(|(d, _)| *d).collect();
             out.push((prop("codigoDepartamento"), json!(codes)));
-            branches.extend(divipola_branches.iter().cloned());
+            branches.push(divipola.clone());
         }
         out.push((
             format!("{schema}/allOf (x-code-list)"),
@@ -219,15 +222,21 @@ mod tests {
             afiliacion["properties"]["tipoDocumentoEmpleador"]["enum"],
             json!(["CC", "CE", "NI"])
         );
-        // 8 document types and one branch per department.
-        let branches = afiliacion["allOf"].as_array().expect("allOf");
+        // The 3 conditions, then one choice per code list: 8 document types,
+        // one branch per department.
+        let all_of = afiliacion["allOf"].as_array().expect("allOf");
+        assert_eq!(all_of.len(), 3 + 2);
         let departamentos = c
             .municipios
             .iter()
             .map(|m| &m.codigo_departamento)
             .collect::<std::collections::BTreeSet<_>>()
             .len();
-        assert_eq!(branches.len(), 3 + 8 + departamentos);
+        assert_eq!(all_of[3]["anyOf"].as_array().map(Vec::len), Some(8));
+        assert_eq!(
+            all_of[4]["anyOf"].as_array().map(Vec::len),
+            Some(departamentos)
+        );
     }
 
     /// A contract folder: the embedded files, `edit` applied to `openapi.json`.
