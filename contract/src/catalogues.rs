@@ -267,9 +267,12 @@ mod tests {
         dir
     }
 
+    /// An edit of the document, and what the error must name.
+    type Drift = (&'static str, fn(&mut Value));
+
     #[test]
     fn a_document_that_drifts_from_the_csv_files_does_not_load() {
-        let cases: [(&str, fn(&mut Value)); 4] = [
+        let cases: [Drift; 4] = [
             ("tipoDocumento/enum", |d| {
                 d["components"]["schemas"]["ReportarRetractoAfiliacionRequest"]["properties"]
                     ["tipoDocumento"]["enum"]
