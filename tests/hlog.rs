@@ -1,7 +1,8 @@
 //! The `.hlog` files in HdrHistogram's interval log format: a smoke run's logs
 //! read by HdrHistogram's own Java `HistogramLogProcessor`, and a results
 //! folder written by release 0.1.0 (uncompressed histograms,
-//! `tests/data/results-v0.1-hlog`) merged, compared and reported.
+//! `tests/data/results-v0.1-hlog`) merged, compared, reported and read by
+//! `informe`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -206,7 +207,7 @@ fn fixture(worker: &str) -> PathBuf {
 }
 
 #[test]
-fn a_results_folder_of_0_1_0_still_merges_compares_and_reports() {
+fn a_results_folder_of_0_1_0_still_merges_compares_reports_and_informs() {
     let (w0, w1) = (fixture("w0"), fixture("w1"));
     let old = std::fs::read_to_string(w0.join("latency.hlog")).expect("fixture");
     assert!(
@@ -270,5 +271,28 @@ fn a_results_folder_of_0_1_0_still_merges_compares_and_reports() {
     ok(&harness(&["report", copy.to_str().expect("utf-8")]));
     let md = std::fs::read_to_string(copy.join("report.md")).expect("report.md");
     assert!(md.contains(svc), "{md}");
+    // And the informe reads its latencies from the old latency.hlog (the
+    // run was on 2026-12-01, Colombian time).
+    let informe = dir.join("informe");
+    ok(&harness(&[
+        "informe",
+        "--desde",
+        "2026-12-01",
+        "--hasta",
+        "2026-12-02",
+        w0.to_str().expect("utf-8"),
+        w1.to_str().expect("utf-8"),
+        "--out",
+        informe.to_str().expect("utf-8"),
+    ]));
+    let text = std::fs::read_to_string(informe.join("informe.md")).expect("informe.md");
+    // The service's row of the response-time table (mín … máx).
+    let row = text
+        .lines()
+        .skip_while(|l| !l.starts_with("## 3."))
+        .find(|l| l.starts_with(&format!("| {svc} |")))
+        .unwrap_or_else(|| panic!("{text}"));
+    let max_ms = format!("| {:.1} |", max(&m) as f64 / 1000.0);
+    assert!(row.ends_with(&max_ms), "{row} should end with {max_ms}");
     let _ = std::fs::remove_dir_all(&dir);
 }
