@@ -49,6 +49,7 @@ async fn schemathesis(
             .env("SCHEMATHESIS_HOOKS", "reglas")
             .env("MSS_ST_TALLY", &tally)
             .env("NO_COLOR", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .arg("run")
             .arg(&spec)
             .args(["--url", &base])
