@@ -48,6 +48,10 @@ pub enum Command {
     Merge(cmd::merge::MergeArgs),
     /// Write report.html, report.md and junit.xml again from a results folder.
     Report(ReportArgs),
+    /// Rewrite the code lists that a contract folder's openapi.json repeats
+    /// (document types, administrators, departments and municipalities) from
+    /// its CSV files, after an annex changed a CSV file.
+    SyncContract(SyncContractArgs),
     /// Write the ministry's first-week informe (informe.md, informe.html, in
     /// Spanish) from results folders and production request logs.
     Informe(crate::informe::InformeArgs),
@@ -78,9 +82,20 @@ impl Command {
             Command::Preflight(a) => a.contract.as_deref(),
             Command::Mock(a) => a.contract.as_deref(),
             Command::Informe(a) => a.contract.as_deref(),
-            Command::Compare(_) | Command::Merge(_) | Command::Report(_) | Command::Init(_) => None,
+            Command::Compare(_)
+            | Command::Merge(_)
+            | Command::Report(_)
+            | Command::Init(_)
+            | Command::SyncContract(_) => None,
         }
     }
+}
+
+/// Flags of `sync-contract`.
+#[derive(Debug, clap::Args)]
+pub struct SyncContractArgs {
+    /// The contract folder (an edited copy of contract/).
+    pub dir: std::path::PathBuf,
 }
 
 /// Flags of `report`.
@@ -183,6 +198,17 @@ where
         }),
         Command::Payload(args) => cmd::payload::run(&args, &mut std::io::stdout().lock()),
         Command::Init(args) => cmd::init::run(&args),
+        Command::SyncContract(args) => crate::domain::Contract::sync_code_lists(&args.dir)
+            .map(|changed| {
+                let file = args.dir.join("openapi.json");
+                if changed.is_empty() {
+                    println!("{}: already states the CSV files", file.display());
+                }
+                for pointer in changed {
+                    println!("{}: rewrote {pointer}", file.display());
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("sync-contract {}: {e}", args.dir.display())),
         Command::Mock(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(mss_mock::cli::run(args))),

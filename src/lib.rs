@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod domain;
 pub mod engine;
 pub mod generator;
+pub mod hlog;
 pub mod informe;
 pub mod interrupt;
 pub mod live;

@@ -14,6 +14,7 @@
 //! each closed second's histogram is encoded (V2) and spilled to an unlinked
 //! temporary file; what stays in memory per second is a few counters.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -21,12 +22,12 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::domain::Service;
+use crate::hlog;
 use crate::outcome::Outcome;
 
 /// Largest value a histogram holds: one hour in microseconds.
@@ -531,88 +532,92 @@ impl Metrics {
         (h, completed, errors)
     }
 
-    /// Write the intervals as an HdrHistogram interval log (V2, deflate), one
-    /// tagged histogram per service and second.
+    /// Write the intervals as an HdrHistogram interval log (see
+    /// [`crate::hlog`]): per second, the services' total, then one tagged
+    /// histogram per service.
     pub fn write_hlog(&self, out: &mut impl io::Write) -> io::Result<()> {
-        let intervals = self.intervals();
-        let mut serializer = V2Serializer::new();
-        let mut builder = IntervalLogWriterBuilder::new();
-        builder
-            .add_comment("mss-harness latency from the intended send time, microseconds")
-            .with_start_time(self.started_wall())
-            .with_base_time(self.started_wall())
-            .with_max_value_divisor(1000.0);
-        let mut log = builder.begin_log_with(out, &mut serializer)?;
         let mut deserializer = Deserializer::new();
-        for i in intervals {
+        let entries = self.intervals().into_iter().map(|i| {
             let bytes = lock(&self.aggregate).spill.read(i.spilled)?;
             let h: Histogram<u64> = deserializer
                 .deserialize(&mut bytes.as_slice())
                 .map_err(|e| io::Error::other(format!("interval {}: {e:?}", i.second)))?;
-            log.write_histogram(
-                &h,
-                Duration::from_secs(i.second),
-                Duration::from_secs(1),
-                Tag::new(i.service.name()),
-            )
-            .map_err(|e| io::Error::other(format!("{e}")))?;
-        }
-        Ok(())
+            Ok(hlog::Entry {
+                tag: i.service.name().to_owned(),
+                start: Duration::from_secs(i.second),
+                length: Duration::from_secs(1),
+                histogram: Cow::Owned(h),
+            })
+        });
+        hlog::write(
+            out,
+            self.started_wall(),
+            "mss-harness latency from the intended send time, microseconds; untagged: all services",
+            entries,
+            |_| true,
+        )
     }
 }
 
-/// Write `entries` (tag, start from `started`, length, histogram) as an
-/// HdrHistogram interval log (V2) starting at `started`.
+/// Write `entries` (tag, start from `started`, length, histogram), in order of
+/// start, as an HdrHistogram interval log (see [`crate::hlog`]); each
+/// interval's untagged total adds the entries whose tag is a service or ends
+/// in `/latency`.
 pub fn write_tagged_hlog(
     out: &mut impl io::Write,
     started: SystemTime,
     comment: &str,
     entries: &[(&str, Duration, Duration, &Histogram<u64>)],
 ) -> io::Result<()> {
-    let mut serializer = V2Serializer::new();
-    let mut builder = IntervalLogWriterBuilder::new();
-    builder
-        .add_comment(comment)
-        .with_start_time(started)
-        .with_base_time(started)
-        .with_max_value_divisor(1000.0);
-    let mut log = builder.begin_log_with(out, &mut serializer)?;
-    for (tag, start, length, h) in entries {
-        log.write_histogram(h, *start, *length, Tag::new(tag))
-            .map_err(|e| io::Error::other(format!("{tag}: {e}")))?;
-    }
-    Ok(())
+    let entries = entries.iter().map(|(tag, start, length, h)| {
+        Ok(hlog::Entry {
+            tag: (*tag).to_owned(),
+            start: *start,
+            length: *length,
+            histogram: Cow::Borrowed(*h),
+        })
+    });
+    hlog::write(out, started, comment, entries, is_latency)
 }
 
-/// Write the totals of a run as an HdrHistogram interval log (V2): for each
-/// service with requests, its latency from the intended time (tag
-/// `<service>/latency`) and its service time (`<service>/service_time`), over
-/// the whole run — what the report's percentile distribution is drawn from.
+/// Whether a tag names a latency (a service, `<service>/latency`,
+/// `token/latency`), not a service time.
+fn is_latency(tag: &str) -> bool {
+    !tag.contains('/') || tag.ends_with("/latency")
+}
+
+/// Write the totals of a run as an HdrHistogram interval log (see
+/// [`crate::hlog`]): for each service with requests, its latency from the
+/// intended time (tag `<service>/latency`) and its service time
+/// (`<service>/service_time`), over the whole run — what the report's
+/// percentile distribution is drawn from; untagged, every service's latency.
 pub fn write_totals_hlog(
     totals: &[ServiceTotals],
     started: SystemTime,
     seconds: f64,
     out: &mut impl io::Write,
 ) -> io::Result<()> {
-    let mut serializer = V2Serializer::new();
-    let mut builder = IntervalLogWriterBuilder::new();
-    builder
-        .add_comment(
-            "mss-harness run totals, microseconds: <service>/latency and <service>/service_time",
-        )
-        .with_start_time(started)
-        .with_base_time(started)
-        .with_max_value_divisor(1000.0);
-    let mut log = builder.begin_log_with(out, &mut serializer)?;
     let length = Duration::from_secs_f64(seconds.max(0.0));
-    for t in totals.iter().filter(|t| !t.latency.is_empty()) {
-        for (kind, h) in [("latency", &t.latency), ("service_time", &t.service_time)] {
-            let tag = format!("{}/{kind}", t.service.name());
-            log.write_histogram(h, Duration::ZERO, length, Tag::new(&tag))
-                .map_err(|e| io::Error::other(format!("{tag}: {e}")))?;
-        }
-    }
-    Ok(())
+    let entries = totals
+        .iter()
+        .filter(|t| !t.latency.is_empty())
+        .flat_map(|t| {
+            [("latency", &t.latency), ("service_time", &t.service_time)].map(|(kind, h)| {
+                Ok(hlog::Entry {
+                    tag: format!("{}/{kind}", t.service.name()),
+                    start: Duration::ZERO,
+                    length,
+                    histogram: Cow::Borrowed(h),
+                })
+            })
+        });
+    hlog::write(
+        out,
+        started,
+        "mss-harness run totals, microseconds: <service>/latency and <service>/service_time; untagged: every service's latency",
+        entries,
+        is_latency,
+    )
 }
 
 #[cfg(test)]
@@ -709,6 +714,10 @@ mod tests {
                     _ => None,
                 })
                 .collect();
-        assert_eq!(read, vec![Some("ReportarRetractoAfiliacion".to_owned())]);
+        // The second's total (untagged), then the service.
+        assert_eq!(
+            read,
+            vec![None, Some("ReportarRetractoAfiliacion".to_owned())]
+        );
     }
 }

@@ -86,9 +86,23 @@ fn annex() -> PathBuf {
     });
     edit(&dir, "tipos_documento.csv", |t| {
         format!(
-            "{t}{NEW_TYPE},Documento de prueba del anexo,\"^[A-Z]{{2}}[0-9]{{10}}$\",S,anexo técnico,3000,\n"
+            "{t}{NEW_TYPE},Documento de prueba del anexo,\"^[A-Z]{{2}}[0-9]{{10}}$\",S,N,anexo técnico,3000,\n"
         )
     });
+    // openapi.json repeats the code lists: until they are rewritten from the
+    // CSV files the folder is refused, naming the difference and the command.
+    let out = harness(&["payload", "--count", "1"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("sync-contract"), "{}", text(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("sync-contract")
+        .arg(&dir)
+        .output()
+        .expect("mss-harness sync-contract");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("/tipoDocumento/enum"), "{said}");
+    assert!(said.contains("/codigoDepartamento/enum"), "{said}");
     dir
 }
 

@@ -13,6 +13,7 @@
 //! calendar ([`calendar`]).
 
 pub mod calendar;
+pub mod catalogues;
 pub mod codes;
 pub mod rules;
 mod spec;
@@ -25,6 +26,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 
+pub use catalogues::Regla;
 pub use codes::Role;
 pub use spec::{CodeList, Condition, FieldSpec, Format, ServiceSpec};
 
@@ -165,6 +167,8 @@ pub struct TipoDocumento {
     pub edad_maxima: Option<u32>,
     /// Its row in `tipos_documento.csv` (the header is row 1).
     pub row: usize,
+    /// Whether an employer may be named with it (`tipoDocumentoEmpleador`).
+    pub empleador: bool,
 }
 
 /// A municipality of the DIVIPOLA subset the contract ships.
@@ -274,6 +278,7 @@ pub struct Contract {
     retracto: ServiceSpec,
     municipio_index: HashMap<u32, usize>,
     roles: [usize; Role::ALL.len()],
+    reglas: Vec<Regla>,
 }
 
 /// Parse `tipos_documento.csv`: patterns that compile, S/N flags, integer
@@ -300,6 +305,18 @@ fn tipos_documento(file: &str, text: &str) -> Result<Vec<TipoDocumento>, Contrac
                     file,
                     row,
                     "permitido_pensiones",
+                    format!("expected S or N, found {other:?}"),
+                ));
+            }
+        };
+        let empleador = match r.empleador.as_str() {
+            "S" => true,
+            "N" => false,
+            other => {
+                return Err(cell(
+                    file,
+                    row,
+                    "empleador",
                     format!("expected S or N, found {other:?}"),
                 ));
             }
@@ -346,6 +363,7 @@ fn tipos_documento(file: &str, text: &str) -> Result<Vec<TipoDocumento>, Contrac
             significado: r.significado,
             patron_numero,
             permitido_pensiones,
+            empleador,
             peso_generacion,
             edad_maxima,
             row,
@@ -475,6 +493,14 @@ fn codigos(
     Ok((codigos, roles))
 }
 
+/// A reader of the contract files in `dir`.
+fn read_from(dir: &Path) -> impl FnMut(&str) -> Result<String, ContractError> + '_ {
+    move |name| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|source| ContractError::Io { path, source })
+    }
+}
+
 /// Every `x-codigos` of `openapi.json` is listed in `errores.csv` with the
 /// status it is documented under.
 fn check_x_codigos(
@@ -559,6 +585,7 @@ struct TipoDocumentoRow {
     peso_generacion: String,
     #[serde(default)]
     edad_maxima: String,
+    empleador: String,
 }
 
 #[derive(Deserialize)]
@@ -633,26 +660,46 @@ impl Contract {
 
     /// Parse the contract compiled into this binary.
     pub fn load_embedded() -> Result<Contract, ContractError> {
-        Self::parse(|name| {
-            EMBEDDED
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, text)| (*text).to_owned())
-                .ok_or_else(|| invalid(name, "not embedded".to_owned()))
-        })
+        Self::parse(
+            |name| {
+                EMBEDDED
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, text)| (*text).to_owned())
+                    .ok_or_else(|| invalid(name, "not embedded".to_owned()))
+            },
+            true,
+        )
     }
 
     /// Load a contract from a folder holding the same files (e.g. one edited from
     /// the ministry's technical annex).
     pub fn from_dir(dir: &Path) -> Result<Contract, ContractError> {
-        Self::parse(|name| {
-            let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|source| ContractError::Io { path, source })
-        })
+        Self::parse(read_from(dir), true)
+    }
+
+    /// Rewrite the code lists that `dir/openapi.json` repeats (enumerations and
+    /// the `x-code-list` branches, [`catalogues`]) from the folder's CSV files,
+    /// after an annex changed a CSV file. Returns the JSON pointers that
+    /// changed; the folder then loads with [`from_dir`](Self::from_dir).
+    pub fn sync_code_lists(dir: &Path) -> Result<Vec<String>, ContractError> {
+        let contract = Self::parse(read_from(dir), false)?;
+        let mut doc = contract.openapi.clone();
+        let changed = catalogues::sync(&mut doc, &contract);
+        if !changed.is_empty() {
+            let path = dir.join("openapi.json");
+            let mut text = serde_json::to_string_pretty(&doc)
+                .map_err(|e| invalid("openapi.json", e.to_string()))?;
+            text.push('\n');
+            std::fs::write(&path, text).map_err(|source| ContractError::Io { path, source })?;
+        }
+        Self::from_dir(dir)?;
+        Ok(changed)
     }
 
     fn parse(
         mut read: impl FnMut(&str) -> Result<String, ContractError>,
+        check_code_lists: bool,
     ) -> Result<Contract, ContractError> {
         let file = "administradoras.csv";
         let administradoras = read_csv::<AdministradoraRow>(file, &read(file)?)?
@@ -732,7 +779,7 @@ impl Contract {
         let retracto = ServiceSpec::from_openapi(&openapi, Service::Retracto)?;
         check_x_codigos(&openapi, &codigos)?;
 
-        Ok(Contract {
+        let mut contract = Contract {
             administradoras,
             tipos_documento,
             municipios,
@@ -742,7 +789,25 @@ impl Contract {
             retracto,
             municipio_index,
             roles,
-        })
+            reglas: Vec::new(),
+        };
+        let differences = catalogues::check(&contract);
+        if check_code_lists && !differences.is_empty() {
+            return Err(invalid(
+                file,
+                format!(
+                    "the code lists differ from the CSV files (`mss-harness sync-contract DIR` rewrites them from the CSV files):\n{}",
+                    differences.join("\n")
+                ),
+            ));
+        }
+        contract.reglas = catalogues::parse_reglas(&contract)?;
+        Ok(contract)
+    }
+
+    /// The rules no schema states (`x-reglas` of `openapi.json`).
+    pub fn reglas(&self) -> &[Regla] {
+        &self.reglas
     }
 
     /// The contract this process uses: the one [`install`](Self::install)ed

@@ -138,7 +138,18 @@ impl ServiceSpec {
                     Some((source.to_owned(), regex))
                 }
             };
+            let code_list = match prop.get("x-code-list").and_then(Value::as_str) {
+                None => None,
+                Some("administradoras") => Some(CodeList::Administradoras),
+                Some("tipos_documento") => Some(CodeList::TiposDocumento),
+                Some("divipola") => Some(CodeList::Divipola),
+                Some("errores") => Some(CodeList::Errores),
+                Some(other) => return Err(at(&format!("unknown code list {other:?}"))),
+            };
+            // A code list's enumeration is the CSV file's (checked by
+            // `catalogues`); a value outside it gets the list's own codigo.
             let enumeration = match prop.get("enum") {
+                _ if code_list.is_some() => None,
                 None => None,
                 Some(v) => Some(
                     strings(Some(v))
@@ -153,14 +164,6 @@ impl ServiceSpec {
                 Some("date") => Some(Format::Date),
                 Some("email") => Some(Format::Email),
                 Some(other) => return Err(at(&format!("unsupported format {other:?}"))),
-            };
-            let code_list = match prop.get("x-code-list").and_then(Value::as_str) {
-                None => None,
-                Some("administradoras") => Some(CodeList::Administradoras),
-                Some("tipos_documento") => Some(CodeList::TiposDocumento),
-                Some("divipola") => Some(CodeList::Divipola),
-                Some("errores") => Some(CodeList::Errores),
-                Some(other) => return Err(at(&format!("unknown code list {other:?}"))),
             };
             fields.push(FieldSpec {
                 name: name.clone(),
@@ -188,6 +191,11 @@ impl ServiceSpec {
                 .as_array()
                 .ok_or_else(|| err("`allOf` must be a list".to_owned()))?;
             for (i, item) in items.iter().enumerate() {
+                // Branches generated from a code list (`catalogues`): the
+                // code list itself is checked.
+                if item.get("x-code-list").is_some() {
+                    continue;
+                }
                 conditions.push(condition(item).ok_or_else(|| {
                     err(format!(
                         "allOf[{i}] must be {{\"if\": {{\"properties\": {{FIELD: {{\"enum\": [..]}}}}}}, \"then\": {{\"required\": [..]}}}}"

@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde_json::{Value, json};
 
 use super::run::{
@@ -51,14 +50,10 @@ struct Worker {
 
 fn read_log(path: &Path) -> anyhow::Result<(Option<SystemTime>, Entries)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut start = None;
-    for entry in IntervalLogIterator::new(&bytes).flatten() {
-        if let LogEntry::StartTime(t) = entry {
-            start = Some(SystemTime::UNIX_EPOCH + t);
-            break;
-        }
-    }
-    Ok((start, crate::report::read_log_bytes(&bytes, path)?))
+    Ok((
+        crate::hlog::start_time(&bytes),
+        crate::hlog::read(&bytes, path)?,
+    ))
 }
 
 impl Worker {

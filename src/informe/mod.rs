@@ -419,7 +419,7 @@ impl Informe {
         }
         let log = dir.join("latency.hlog");
         let text = std::fs::read(&log).with_context(|| format!("cannot read {}", log.display()))?;
-        for (tag, start, h) in crate::report::read_log_bytes(&text, &log)? {
+        for (tag, start, h) in crate::hlog::read(&text, &log)? {
             if self.hour_of(at(start)).is_none() {
                 continue;
             }

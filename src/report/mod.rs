@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde_json::Value;
 
 mod charts;
@@ -67,36 +64,6 @@ pub struct RunData {
     pub counts: BTreeMap<u64, SecondCounts>,
     /// Percentile distributions (from `histograms.hlog`).
     pub curves: Vec<Curve>,
-}
-
-fn read_log(path: &Path) -> anyhow::Result<Vec<(String, f64, Histogram<u64>)>> {
-    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    read_log_bytes(&text, path)
-}
-
-/// The entries of an interval log (`path` names it in errors): tag, start in
-/// seconds, histogram.
-pub(crate) fn read_log_bytes(
-    text: &[u8],
-    path: &Path,
-) -> anyhow::Result<Vec<(String, f64, Histogram<u64>)>> {
-    let mut out = Vec::new();
-    let mut deserializer = Deserializer::new();
-    for (n, entry) in IntervalLogIterator::new(text).enumerate() {
-        let entry = entry.map_err(|e| anyhow::anyhow!("{}: entry {n}: {e:?}", path.display()))?;
-        let LogEntry::Interval(i) = entry else {
-            continue;
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(i.encoded_histogram())
-            .with_context(|| format!("{}: entry {n}: bad base64", path.display()))?;
-        let h: Histogram<u64> = deserializer
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| anyhow::anyhow!("{}: entry {n}: {e:?}", path.display()))?;
-        let tag = i.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
-        out.push((tag, i.start_timestamp().as_secs_f64(), h));
-    }
-    Ok(out)
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -215,7 +182,7 @@ pub fn upgrade_v1(summary: &mut Value) {
 pub fn load(dir: &Path) -> anyhow::Result<RunData> {
     let summary = read_summary(dir)?;
     let mut latency: BTreeMap<String, Vec<SecondStats>> = BTreeMap::new();
-    for (tag, start, h) in read_log(&dir.join("latency.hlog"))? {
+    for (tag, start, h) in crate::hlog::read_file(&dir.join("latency.hlog"))? {
         latency.entry(tag).or_default().push(SecondStats {
             second: start,
             p50: ms(&h, 0.5),
@@ -244,7 +211,7 @@ pub fn load(dir: &Path) -> anyhow::Result<RunData> {
     let mut curves = Vec::new();
     let totals = dir.join("histograms.hlog");
     if totals.is_file() {
-        for (tag, _, h) in read_log(&totals)? {
+        for (tag, _, h) in crate::hlog::read_file(&totals)? {
             let (service, kind) = tag.split_once('/').unwrap_or((tag.as_str(), "latency"));
             curves.push(Curve {
                 service: service.to_owned(),
