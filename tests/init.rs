@@ -233,6 +233,7 @@ fn init_shows_every_key_with_its_default() {
         "refresh_jitter",
         "timeout",
         "connect_timeout",
+        "retry_budget",
         "max_rate",
         "max_duration",
         "max_requests",

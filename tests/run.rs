@@ -449,9 +449,10 @@ fn an_unknown_scenario_name_lists_the_shipped_ones() {
 }
 
 /// After the load, the progress line says what the run still does: every
-/// report of this run loses its answer (the mock resets the connection), so
-/// the run resends them once the load is over, one by one against a mock
-/// answering in 100 ms — still at work when the line is printed at 5 s.
+/// report of the load's last second loses its answer (the mock resets the
+/// connection), so the run resends those its retries during the load did not
+/// settle once the load is over, one by one against a mock answering in 100 ms
+/// (a retry budget of 100%, so that the budget leaves some for after the load).
 #[test]
 fn after_the_load_the_progress_line_names_the_resending() {
     let dir = temp_dir("lost");
@@ -460,11 +461,13 @@ fn after_the_load_the_progress_line_names_the_resending() {
         &file,
         r#"
 name = "lost"
-faults = [{ kind = "reset", route = "reports" }]
+faults = [{ kind = "reset", route = "reports", at = "2s" }]
 [target]
 url = "mock"
 [target.mock]
 latency = { distribution = "fixed", ms = 100 }
+[http]
+retry_budget = "100%"
 [load]
 model = "open"
 stages = [{ rate = 20, duration = "3s" }]

@@ -462,14 +462,15 @@ impl Deviations {
                 .contains(&format!("{prefix}-{}-{rest}", tag(service)))
     }
 
-    /// `+1`, `-1` or `0`: how a `BND-{rule}-EARLY` / `-LATE` deviation moves
+    /// `+1`, `-1` or `0`: how a `{rule}-EARLY` / `-LATE` deviation (`rule` as
+    /// `BND-NEG03`) moves
     /// that rule's boundary.
     pub fn shift(&self, rule: &str) -> i32 {
         if self.ids.is_empty() {
             0
-        } else if self.ids.contains(&format!("BND-{rule}-EARLY")) {
+        } else if self.ids.contains(&format!("{rule}-EARLY")) {
             -1
-        } else if self.ids.contains(&format!("BND-{rule}-LATE")) {
+        } else if self.ids.contains(&format!("{rule}-LATE")) {
             1
         } else {
             0

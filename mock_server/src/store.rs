@@ -406,7 +406,10 @@ impl Store {
                 if a.novedad == Novedad::TrasladoRegimen {
                     if let Some(since) = from_days(prev.regime_since)
                         && a.fecha_solicitud
-                            < shifted(rules::earliest_regime_transfer(since), dev.shift("NEG03"))
+                            < shifted(
+                                rules::earliest_regime_transfer(since),
+                                dev.shift("BND-NEG03"),
+                            )
                         && !dev.has("RUL-NEG03")
                     {
                         return Err(Rejection::new(
@@ -427,7 +430,7 @@ impl Store {
                         && a.fecha_solicitud
                             < shifted(
                                 rules::earliest_administrator_switch(since),
-                                dev.shift("NEG04"),
+                                dev.shift("BND-NEG04"),
                             )
                         && !dev.has("RUL-NEG04")
                     {

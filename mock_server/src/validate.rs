@@ -610,7 +610,7 @@ pub fn affiliation<'a>(
             &format!("anterior a {}", rules::EARLIEST_BIRTH),
         ));
     }
-    let min_age = rules::MIN_AGE_AT_REQUEST.saturating_add_signed(dev.shift("EDAD"));
+    let min_age = rules::MIN_AGE_AT_REQUEST.saturating_add_signed(dev.shift("BND-EDAD"));
     if rules::age_on(nacimiento, fecha_solicitud) < min_age {
         return Err(bad(
             "fechaNacimiento",
@@ -704,7 +704,7 @@ pub fn affiliation<'a>(
         let edad = dev.age_on(nacimiento, fecha_solicitud);
         let limite = sexo
             .regime_transfer_age_limit()
-            .saturating_add_signed(dev.shift("NEG02"));
+            .saturating_add_signed(dev.shift("BND-NEG02"));
         if edad >= limite {
             return Err(Rejection::new(
                 Role::PensionAge,

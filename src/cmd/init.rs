@@ -347,6 +347,13 @@ ReportarRetractoAfiliacion = 1
 # One request, from sending to the end of the answer; establishing a connection.
 # timeout = \"30s\"
 # connect_timeout = \"5s\"
+# What retries of lost answers may add to the first sends of any 10 s window.
+# retry_budget = \"10%\"
+
+# The contract folder: an edited copy of contract/ (the ministry's technical
+# annex), relative to this file. Default: the contract bundled in mss-harness.
+# [contract]
+# dir = \"contract-anexo\"
 "
     );
     let _ = writeln!(

@@ -22,7 +22,7 @@
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use mss_contract::rules::{self, Sexo};
-use mss_contract::{Administradora, Contract, Regimen, calendar};
+use mss_contract::{Administradora, Contract, Regimen, Role, calendar};
 
 use super::catalogue::{Check, Probe, Severity};
 use super::exec::{Ctx, Verdict};
@@ -87,15 +87,20 @@ impl Boundary {
             )
     }
 
+    /// The role of the refused side's codigo (its spelling is the contract's).
+    fn role(self) -> Role {
+        match self.rule {
+            Rule::AgeLimit(_) | Rule::LeapDayBirth => Role::PensionAge,
+            Rule::RegimeWindow => Role::RegimeWindow,
+            Rule::SwitchWindow => Role::AdministratorWindow,
+            Rule::Retraction(_) => Role::RetractionLate,
+            Rule::MinAge => Role::BadField,
+        }
+    }
+
     /// The codigo of the refused side.
     fn codigo(self) -> &'static str {
-        match self.rule {
-            Rule::AgeLimit(_) | Rule::LeapDayBirth => "NEG02",
-            Rule::RegimeWindow => "NEG03",
-            Rule::SwitchWindow => "NEG04",
-            Rule::Retraction(_) => "NEG11",
-            Rule::MinAge => "VAL02",
-        }
+        Contract::current().codigo_of(self.role())
     }
 }
 
@@ -120,8 +125,10 @@ fn sex_word(s: Sexo) -> &'static str {
 
 /// The boundary checks, two per rule, with titles from the rules' numbers.
 pub fn checks(contract: &Contract) -> Vec<Check> {
-    let status = |codigo: &str| contract.codigo(codigo).map_or(0, |c| c.http_status);
-    let refusal = |codigo: &str| format!("gets {} {codigo}", status(codigo));
+    let refusal = |role: Role| {
+        let c = contract.code(role);
+        format!("gets {} {}", c.http_status, c.codigo)
+    };
     let n = rules::RETRACTION_BUSINESS_DAYS;
     let mut out = Vec::new();
     let mut pair = |rule: Rule,
@@ -160,11 +167,11 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
                     "a regime transfer on a {}'s {} birthday {}",
                     sex_word(sexo),
                     th(limit),
-                    refusal("NEG02")
+                    refusal(Role::PensionAge)
                 ),
                 "ON",
             ),
-            "Ley 100/1993 art. 13(e), Ley 797/2003 art. 2; contract/src/rules.rs regime_transfer_age_limit",
+            "docs/protocol.md §Rules (Ley 100/1993 art. 13(e), Ley 797/2003 art. 2); contract/src/rules.rs regime_transfer_age_limit",
         );
     }
     let limit = Sexo::F.regime_transfer_age_limit();
@@ -180,11 +187,11 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
         (
             format!(
                 "a woman born on 29 February: a regime transfer on 1 March of the common year she turns {limit} {}",
-                refusal("NEG02")
+                refusal(Role::PensionAge)
             ),
             "ON",
         ),
-        "Ley 797/2003 art. 2; contract/src/rules.rs birthday (29 February completes a year on 1 March)",
+        "docs/protocol.md §Rules (Ley 797/2003 art. 2); contract/src/rules.rs birthday (29 February completes a year on 1 March)",
     );
     let years = rules::YEARS_BETWEEN_REGIME_TRANSFERS;
     pair(
@@ -201,11 +208,11 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
             format!(
                 "a regime transfer the day before the {} anniversary of the last selection {}",
                 th(years),
-                refusal("NEG03")
+                refusal(Role::RegimeWindow)
             ),
             "INSIDE",
         ),
-        "Ley 797/2003 art. 2; contract/src/rules.rs earliest_regime_transfer",
+        "docs/protocol.md §Rules (Ley 797/2003 art. 2); contract/src/rules.rs earliest_regime_transfer",
     );
     let months = rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH;
     pair(
@@ -218,7 +225,7 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
         (
             format!(
                 "an administrator switch the day before {months} months after joining {}",
-                refusal("NEG04")
+                refusal(Role::AdministratorWindow)
             ),
             "INSIDE",
         ),
@@ -244,11 +251,11 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
                 format!(
                     "a retraction on the {} business day after fechaSolicitud ({across}) {}",
                     th(n + 1),
-                    refusal("NEG11")
+                    refusal(Role::RetractionLate)
                 ),
                 "NEXT",
             ),
-            "Decreto 1161/1994 art. 3; Ley 51/1983; contract/src/calendar.rs",
+            "docs/protocol.md §Rules (Decreto 1161/1994 art. 3, Ley 51/1983 holidays); contract/src/calendar.rs",
         );
     }
     let min = rules::MIN_AGE_AT_REQUEST;
@@ -266,7 +273,7 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
             format!(
                 "an affiliation the day before the member's {} birthday {} naming fechaNacimiento",
                 th(min),
-                refusal("VAL02")
+                refusal(Role::BadField)
             ),
             "BEFORE",
         ),
