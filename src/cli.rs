@@ -45,6 +45,10 @@ pub enum Command {
     Merge(cmd::merge::MergeArgs),
     /// Write report.html, report.md and junit.xml again from a results folder.
     Report(ReportArgs),
+    /// Capacity planning from the plateaus of runs: throughput against
+    /// concurrency, a Universal Scalability Law fit with intervals, the peak,
+    /// where the latency SLO is crossed (exit 2 when it cannot be fitted).
+    Capacity(cmd::capacity::CapacityArgs),
     /// Write the ministry's first-week informe (informe.md, informe.html, in
     /// Spanish) from results folders and production request logs.
     Informe(crate::informe::InformeArgs),
@@ -79,6 +83,15 @@ where
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("mss-harness: merge: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Command::Capacity(args) = &cli.command {
+        return match cmd::capacity::run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("mss-harness: capacity: {e:#}");
                 ExitCode::from(2)
             }
         };
@@ -120,6 +133,7 @@ where
         | Command::Compare(_)
         | Command::Conform(_)
         | Command::Preflight(_)
+        | Command::Capacity(_)
         | Command::Merge(_) => Ok(()),
         Command::Informe(args) => crate::informe::run(&args).map(|written| {
             for p in written {

@@ -42,7 +42,7 @@ use tower::Layer;
 use tower::util::{MapRequest, MapRequestLayer};
 
 pub use clock::MockClock;
-pub use config::{ClientConfig, ConfigError, MockConfig};
+pub use config::{CapacityConfig, ClientConfig, ConfigError, MockConfig};
 pub use deviate::Deviations;
 pub use faults::{FaultSet, FaultSpec};
 pub use latency::LatencyProfile;

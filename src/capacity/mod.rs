@@ -498,6 +498,35 @@ pub fn from_results(dirs: &[std::path::PathBuf], slo: Option<Threshold>) -> anyh
     Ok(analyse(points, slo))
 }
 
+/// The `capacity` section of a run's `summary.json`: its plateaus (`stages`,
+/// two or more) analysed against the scenario's objective; `window(from, to)`
+/// gives the merged latency, completed and error counts of seconds
+/// `from..to`. `None` with fewer than two plateaus.
+pub fn of_run(
+    scenario: &Scenario,
+    stages: &[Value],
+    window: &dyn Fn(u64, u64) -> (Histogram<u64>, u64, u64),
+) -> Option<Value> {
+    if stages.len() < 2 {
+        return None;
+    }
+    let slo = scenario_slo(scenario);
+    let plateaus = plateaus_of(&json!({ "stages": stages }), None, &scenario.name);
+    let second = |s: u64| {
+        let (latency, completed, errors) = window(s, s + 1);
+        (completed > 0).then_some(Second {
+            latency,
+            completed,
+            errors,
+        })
+    };
+    let points = plateaus
+        .iter()
+        .filter_map(|p| measure(p, &slo, &second))
+        .collect();
+    Some(analyse(points, slo).to_json())
+}
+
 fn est_json(e: &Estimate, digits: i32) -> Value {
     let r = |v: f64| {
         if v.is_finite() {

@@ -14,7 +14,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde_json::Value;
 
-mod charts;
+pub mod charts;
 mod html;
 pub mod junit;
 pub mod markdown;
