@@ -123,9 +123,11 @@ impl ArrivalSchedule {
             .segments
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (start, before) = segments
-            .last()
-            .map_or((0.0, 0.0), |s| (s.start + s.length, s.before + s.arrivals()));
+        // Whole arrivals: a fraction left by the segment before is due in
+        // this one, never at the end of one already past.
+        let (start, before) = segments.last().map_or((0.0, 0.0), |s| {
+            (s.start + s.length, (s.before + s.arrivals()).floor())
+        });
         let rate = if rate.is_finite() { rate.max(0.0) } else { 0.0 };
         let seg = Segment {
             start,
@@ -328,8 +330,15 @@ mod tests {
         let t = waiting.await.expect("join").expect("ticket");
         assert_eq!((t.n, t.due), (10, Duration::from_secs(2)));
         assert_eq!(s.total(), 15);
+        // A fraction of an arrival left by a segment is due in the next one,
+        // not at the end of the one before (already past: a dropped request).
+        s.extend(2.5, Duration::from_secs(1));
+        s.extend(0.0, Duration::from_secs(1));
+        assert_eq!(s.total(), 17);
+        s.extend(1.0, Duration::from_secs(1));
+        assert_eq!(s.due(17), Some(Duration::from_secs(5)));
         // Closed: a sender beyond the end stops instead of waiting.
-        for _ in 0..4 {
+        for _ in 0..7 {
             s.next_ticket_waiting().await.expect("ticket");
         }
         s.close();

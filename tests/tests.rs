@@ -3,6 +3,7 @@
 mod util;
 
 mod calendar;
+mod capacity;
 mod cli;
 mod compare;
 mod conform;

@@ -22,6 +22,9 @@ use crate::schedule::ArrivalSchedule;
 
 /// Seconds at the start of a plateau left out of its judgement.
 pub const SETTLE_S: u64 = 1;
+/// How long after a second ends its requests are in the metrics (harvested
+/// once a second).
+const HARVEST: Duration = Duration::from_millis(250);
 
 /// Write the first plateau (and its pause) into a fresh timetable.
 pub fn first_step(schedule: &ArrivalSchedule, plan: &SearchPlan) {
@@ -110,19 +113,23 @@ pub async fn drive(
     let length = plan.plateau.as_secs();
     let mut state = State::Up { good: 0.0 };
     let mut rate = Some(plan.start_rate);
-    let mut before = (0, 0);
     for k in 0..plan.plateaus {
         let from = slot.as_secs() * k as u64;
+        let at = start + slot * k as u32;
+        // Shed and dropped requests count from the end of the settling time.
+        tokio::time::sleep_until(at + Duration::from_secs(SETTLE_S) + HARVEST).await;
+        let before = counts(&ctx);
         // The plateau's last second is harvested a moment after it ends.
-        tokio::time::sleep_until(start + slot * k as u32 + plan.plateau + Duration::from_millis(250))
-            .await;
+        tokio::time::sleep_until(at + plan.plateau + HARVEST).await;
         let Some(r) = rate else {
             continue;
         };
         let (latency, completed, errors) = ctx.metrics().window(from + SETTLE_S, from + length);
         let now = counts(&ctx);
-        let (shed, dropped) = (now.0 - before.0, now.1 - before.1);
-        before = now;
+        let (shed, dropped) = (
+            now.0.saturating_sub(before.0),
+            now.1.saturating_sub(before.1),
+        );
         let mut ok = completed > 0;
         let mut reason = (!ok).then(|| "nothing completed".to_owned());
         let mut results = Vec::new();
@@ -149,7 +156,7 @@ pub async fn drive(
         }
         // More than 0.1% not sent on time: the harness, not the target, was
         // the limit at this rate.
-        if dropped as f64 > 0.001 * r * plan.plateau.as_secs_f64() {
+        if dropped as f64 > 0.001 * r * (length - SETTLE_S) as f64 {
             ok = false;
             reason.get_or_insert_with(|| {
                 format!("the harness dropped {dropped} requests it could not send on time (raise max_in_flight, or scale out)")
