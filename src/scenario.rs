@@ -976,21 +976,36 @@ impl Scenario {
                 }
                 let rate_ok = |r: f64| r.is_finite() && r > 0.0 && r <= 1_000_000.0;
                 let start = l.start_rate.ok_or_else(|| {
-                    bad("load.start_rate", "the search model needs the first plateau's rate".into())
+                    bad(
+                        "load.start_rate",
+                        "the search model needs the first plateau's rate".into(),
+                    )
                 })?;
                 if !rate_ok(start) {
-                    return Err(bad("load.start_rate", format!("{start} must be above 0 and at most 1000000")));
+                    return Err(bad(
+                        "load.start_rate",
+                        format!("{start} must be above 0 and at most 1000000"),
+                    ));
                 }
                 let max = l.max_rate.ok_or_else(|| {
-                    bad("load.max_rate", "the search model needs the highest rate it may try".into())
+                    bad(
+                        "load.max_rate",
+                        "the search model needs the highest rate it may try".into(),
+                    )
                 })?;
                 if !rate_ok(max) || max < start {
-                    return Err(bad("load.max_rate", format!("{max} must be at least start_rate ({start}) and at most 1000000")));
+                    return Err(bad(
+                        "load.max_rate",
+                        format!("{max} must be at least start_rate ({start}) and at most 1000000"),
+                    ));
                 }
                 if let Some(f) = l.step
                     && !(f.is_finite() && (1.05..=10.0).contains(&f))
                 {
-                    return Err(bad("load.step", format!("{f} must be a factor between 1.05 and 10")));
+                    return Err(bad(
+                        "load.step",
+                        format!("{f} must be a factor between 1.05 and 10"),
+                    ));
                 }
                 if let Some(p) = l.plateau
                     && !(Duration::from_secs(3)..=Duration::from_secs(600)).contains(&p.0)
@@ -1008,7 +1023,10 @@ impl Scenario {
                         return Err(bad("load.max_in_flight", format!("{n} must be 1–100000")));
                     }
                     None => {
-                        return Err(bad("load.max_in_flight", "the search model needs it".into()));
+                        return Err(bad(
+                            "load.max_in_flight",
+                            "the search model needs it".into(),
+                        ));
                     }
                 }
             }

@@ -25,8 +25,10 @@ fn results(dir: &Path, rates: &[f64], capacity: f64) {
     let mut histograms: Vec<(u64, Histogram<u64>)> = Vec::new();
     for (k, &rate) in rates.iter().enumerate() {
         let (start, end) = (k as u64 * 8, k as u64 * 8 + 8);
-        stages.push(json!({"rate": rate, "start_s": start, "end_s": end, "completed": 0,
-            "achieved_rate": rate, "ok": rate <= capacity, "thresholds": []}));
+        stages.push(
+            json!({"rate": rate, "start_s": start, "end_s": end, "completed": 0,
+            "achieved_rate": rate, "ok": rate <= capacity, "thresholds": []}),
+        );
         for s in start..end {
             let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("h");
             let served = rate.min(capacity) as u64;
@@ -142,7 +144,10 @@ fn capacity_refuses_what_cannot_be_fitted_saying_what_to_run() {
     // Bad input: exit 2, naming what is wrong.
     let (code, _, stderr) = capacity(&[path(&linear), "--slo", "error_rate < 1%"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("--slo") && stderr.contains("percentile"), "{stderr}");
+    assert!(
+        stderr.contains("--slo") && stderr.contains("percentile"),
+        "{stderr}"
+    );
     let (code, _, stderr) = capacity(&[path(&tmp)]);
     assert_eq!(code, 2);
     assert!(stderr.contains("not a results folder"), "{stderr}");
@@ -188,8 +193,16 @@ fn the_capacity_search_plans_within_the_production_caps() {
     for (from, to, key) in [
         ("plateaus = 6", "plateaus = 2", "load.plateaus"),
         ("max_rate = 8", "max_rate = 1", "load.max_rate"),
-        ("plateau = \"5s\"", "plateau = \"5s\"\nusers = 3", "load.users"),
-        ("plateau = \"5s\"", "plateau = \"5s\"\nstep = 1", "load.step"),
+        (
+            "plateau = \"5s\"",
+            "plateau = \"5s\"\nusers = 3",
+            "load.users",
+        ),
+        (
+            "plateau = \"5s\"",
+            "plateau = \"5s\"\nstep = 1",
+            "load.step",
+        ),
     ] {
         let e = Scenario::parse(&SEARCH.replace(from, to), Path::new("search.toml"))
             .expect_err(key)
@@ -225,7 +238,10 @@ fn the_capacity_search_dry_run_shows_its_bounds() {
 fn search_run(max_concurrent: u32) -> (PathBuf, Value) {
     let tmp = crate::util::temp_dir(&format!("capacity-{max_concurrent}"));
     let scenario = include_str!("../scenarios/capacity.toml")
-        .replace("max_concurrent = 100", &format!("max_concurrent = {max_concurrent}"))
+        .replace(
+            "max_concurrent = 100",
+            &format!("max_concurrent = {max_concurrent}"),
+        )
         .replace("plateaus = 10", "plateaus = 9");
     assert!(scenario.contains(&format!("max_concurrent = {max_concurrent}")));
     let file = tmp.join("capacity.toml");
@@ -246,10 +262,7 @@ fn search_run(max_concurrent: u32) -> (PathBuf, Value) {
     )
     .expect("json");
     for s in summary["stages"].as_array().into_iter().flatten() {
-        eprintln!(
-            "  {:>7} req/s  ok {}  {}",
-            s["rate"], s["ok"], s["reason"]
-        );
+        eprintln!("  {:>7} req/s  ok {}  {}", s["rate"], s["ok"], s["reason"]);
     }
     (dir, summary)
 }
@@ -258,8 +271,7 @@ fn search_run(max_concurrent: u32) -> (PathBuf, Value) {
 /// against the section the run wrote into its own summary.json.
 fn analysed(dir: &Path, summary: &Value) -> (f64, f64) {
     let out = dir.with_file_name("analysis");
-    let (code, stdout, stderr) =
-        capacity(&[path(dir), "--slo", "p99<100ms", "--out", path(&out)]);
+    let (code, stdout, stderr) = capacity(&[path(dir), "--slo", "p99<100ms", "--out", path(&out)]);
     eprintln!("{stdout}");
     assert_eq!(code, 0, "{stderr}");
     let c: Value = serde_json::from_str(
@@ -271,8 +283,13 @@ fn analysed(dir: &Path, summary: &Value) -> (f64, f64) {
     // The run's own section says the same (its SLO is the scenario's p99 < 100ms).
     let own = &summary["capacity"];
     assert_eq!(own["slo"], "p99 < 100ms");
-    let own_peak = own["fit"]["peak_throughput"]["value"].as_f64().expect("peak");
-    assert!((own_peak - peak).abs() / peak < 0.01, "{own_peak} vs {peak}");
+    let own_peak = own["fit"]["peak_throughput"]["value"]
+        .as_f64()
+        .expect("peak");
+    assert!(
+        (own_peak - peak).abs() / peak < 0.01,
+        "{own_peak} vs {peak}"
+    );
     assert!(
         std::fs::read_to_string(dir.join("report.html"))
             .expect("report.html")
@@ -287,14 +304,25 @@ fn analysed(dir: &Path, summary: &Value) -> (f64, f64) {
 fn the_capacity_search_finds_the_mock_s_capacity_and_halves_it_with_half_the_slots() {
     let (dir, summary) = search_run(100);
     let (peak, crossing) = analysed(&dir, &summary);
-    eprintln!("max_concurrent 100: peak {peak:.0} req/s, p99 crosses 100 ms at {crossing:.0} req/s");
+    eprintln!(
+        "max_concurrent 100: peak {peak:.0} req/s, p99 crosses 100 ms at {crossing:.0} req/s"
+    );
     assert!((peak - 5000.0).abs() / 5000.0 <= 0.1, "peak {peak} vs 5000");
-    assert!((crossing - 5000.0).abs() / 5000.0 <= 0.15, "crossing {crossing} vs 5000");
+    assert!(
+        (crossing - 5000.0).abs() / 5000.0 <= 0.15,
+        "crossing {crossing} vs 5000"
+    );
 
     let (dir, summary) = search_run(50);
     let (half, crossing) = analysed(&dir, &summary);
     eprintln!("max_concurrent 50: peak {half:.0} req/s, p99 crosses 100 ms at {crossing:.0} req/s");
     assert!((half - 2500.0).abs() / 2500.0 <= 0.1, "peak {half} vs 2500");
-    assert!((half / peak - 0.5).abs() / 0.5 <= 0.1, "{half} is not half of {peak}");
-    assert!((crossing - 2500.0).abs() / 2500.0 <= 0.15, "crossing {crossing} vs 2500");
+    assert!(
+        (half / peak - 0.5).abs() / 0.5 <= 0.1,
+        "{half} is not half of {peak}"
+    );
+    assert!(
+        (crossing - 2500.0).abs() / 2500.0 <= 0.15,
+        "crossing {crossing} vs 2500"
+    );
 }

@@ -466,7 +466,10 @@ fn crossing(points: &[Point], slo: &Threshold, fit: Option<&Fitted>) -> Option<C
 
 /// Read the plateaus of results folders and analyse them. `slo`: `--slo`, or
 /// the first folder's scenario's objective.
-pub fn from_results(dirs: &[std::path::PathBuf], slo: Option<Threshold>) -> anyhow::Result<Analysis> {
+pub fn from_results(
+    dirs: &[std::path::PathBuf],
+    slo: Option<Threshold>,
+) -> anyhow::Result<Analysis> {
     let mut points = Vec::new();
     let mut chosen = slo;
     let mut runs = Vec::new();
@@ -613,7 +616,11 @@ impl Analysis {
         let es = lang == Lang::Es;
         let n = |v: f64| number(v, es);
         let mut t = String::new();
-        let rates: Vec<f64> = self.points.iter().filter_map(|p| p.plateau.offered).collect();
+        let rates: Vec<f64> = self
+            .points
+            .iter()
+            .filter_map(|p| p.plateau.offered)
+            .collect();
         let (lo, hi) = (
             rates.iter().copied().fold(f64::INFINITY, f64::min),
             rates.iter().copied().fold(0.0, f64::max),
@@ -623,12 +630,22 @@ impl Analysis {
             if rates.is_empty() {
                 let _ = write!(t, "Con {k} mediciones de carga, ");
             } else {
-                let _ = write!(t, "Con {k} escalones de carga entre {} y {} solicitudes por segundo, ", n(lo), n(hi));
+                let _ = write!(
+                    t,
+                    "Con {k} escalones de carga entre {} y {} solicitudes por segundo, ",
+                    n(lo),
+                    n(hi)
+                );
             }
         } else if rates.is_empty() {
             let _ = write!(t, "From {k} load measurements, ");
         } else {
-            let _ = write!(t, "From {k} load plateaus between {} and {} requests per second, ", n(lo), n(hi));
+            let _ = write!(
+                t,
+                "From {k} load plateaus between {} and {} requests per second, ",
+                n(lo),
+                n(hi)
+            );
         }
         match (&self.fit, &self.refused) {
             (Some(f), _) => {
@@ -651,9 +668,15 @@ impl Analysis {
                     );
                     match &f.peak_at {
                         Some(at) => {
-                            let _ = write!(t, ", con unas {} solicitudes simultáneas; con más carga, el rendimiento baja. ", n(at.value));
+                            let _ = write!(
+                                t,
+                                ", con unas {} solicitudes simultáneas; con más carga, el rendimiento baja. ",
+                                n(at.value)
+                            );
                         }
-                        None => t.push_str("; con más carga, el rendimiento se estanca en ese nivel. "),
+                        None => {
+                            t.push_str("; con más carga, el rendimiento se estanca en ese nivel. ")
+                        }
                     }
                 } else {
                     let _ = write!(
@@ -664,7 +687,11 @@ impl Analysis {
                     );
                     match &f.peak_at {
                         Some(at) => {
-                            let _ = write!(t, ", with about {} requests in progress at once; more load lowers the throughput. ", n(at.value));
+                            let _ = write!(
+                                t,
+                                ", with about {} requests in progress at once; more load lowers the throughput. ",
+                                n(at.value)
+                            );
                         }
                         None => t.push_str("; more load does not raise it further. "),
                     }
@@ -683,30 +710,66 @@ impl Analysis {
         match &self.crossing {
             Some(Crossing::Interpolated { rate, between }) => {
                 let _ = if es {
-                    write!(t, "El objetivo de tiempo de respuesta ({slo}) se deja de cumplir hacia las {} solicitudes por segundo (interpolado entre los escalones medidos de {} y {}). ", n(*rate), n(between.0), n(between.1))
+                    write!(
+                        t,
+                        "El objetivo de tiempo de respuesta ({slo}) se deja de cumplir hacia las {} solicitudes por segundo (interpolado entre los escalones medidos de {} y {}). ",
+                        n(*rate),
+                        n(between.0),
+                        n(between.1)
+                    )
                 } else {
-                    write!(t, "The response-time objective ({slo}) stops being met at about {} requests per second (interpolated between the measured plateaus at {} and {}). ", n(*rate), n(between.0), n(between.1))
+                    write!(
+                        t,
+                        "The response-time objective ({slo}) stops being met at about {} requests per second (interpolated between the measured plateaus at {} and {}). ",
+                        n(*rate),
+                        n(between.0),
+                        n(between.1)
+                    )
                 };
             }
             Some(Crossing::Predicted { rate }) => {
                 let _ = if es {
-                    write!(t, "Según el modelo ajustado (ley de Little sobre la curva), el objetivo de tiempo de respuesta ({slo}) se dejaría de cumplir hacia las {} solicitudes por segundo; ningún escalón medido llegó a ese punto. ", n(*rate))
+                    write!(
+                        t,
+                        "Según el modelo ajustado (ley de Little sobre la curva), el objetivo de tiempo de respuesta ({slo}) se dejaría de cumplir hacia las {} solicitudes por segundo; ningún escalón medido llegó a ese punto. ",
+                        n(*rate)
+                    )
                 } else {
-                    write!(t, "By the fitted model (Little's law on the curve), the response-time objective ({slo}) would stop being met at about {} requests per second; no measured plateau reached that point. ", n(*rate))
+                    write!(
+                        t,
+                        "By the fitted model (Little's law on the curve), the response-time objective ({slo}) would stop being met at about {} requests per second; no measured plateau reached that point. ",
+                        n(*rate)
+                    )
                 };
             }
             Some(Crossing::BelowLowest { rate }) => {
                 let _ = if es {
-                    write!(t, "El objetivo de tiempo de respuesta ({slo}) ya no se cumple con la carga más baja medida ({} solicitudes por segundo). ", n(*rate))
+                    write!(
+                        t,
+                        "El objetivo de tiempo de respuesta ({slo}) ya no se cumple con la carga más baja medida ({} solicitudes por segundo). ",
+                        n(*rate)
+                    )
                 } else {
-                    write!(t, "The response-time objective ({slo}) is already missed at the lowest load measured ({} requests per second). ", n(*rate))
+                    write!(
+                        t,
+                        "The response-time objective ({slo}) is already missed at the lowest load measured ({} requests per second). ",
+                        n(*rate)
+                    )
                 };
             }
             Some(Crossing::NotCrossed { rate }) => {
                 let _ = if es {
-                    write!(t, "El objetivo de tiempo de respuesta ({slo}) se cumple en todos los escalones medidos, hasta {} solicitudes por segundo. ", n(*rate))
+                    write!(
+                        t,
+                        "El objetivo de tiempo de respuesta ({slo}) se cumple en todos los escalones medidos, hasta {} solicitudes por segundo. ",
+                        n(*rate)
+                    )
                 } else {
-                    write!(t, "The response-time objective ({slo}) is met at every measured plateau, up to {} requests per second. ", n(*rate))
+                    write!(
+                        t,
+                        "The response-time objective ({slo}) is met at every measured plateau, up to {} requests per second. ",
+                        n(*rate)
+                    )
                 };
             }
             None => {}
@@ -734,7 +797,9 @@ impl Analysis {
             let _ = writeln!(
                 t,
                 "{:>10} {:>7} {:>11.1} {:>11.2} {:>9.1} {:>9.1} {:>9.1} {:>6.2}%",
-                p.plateau.offered.map_or("—".to_owned(), |r| format!("{r:.0}")),
+                p.plateau
+                    .offered
+                    .map_or("—".to_owned(), |r| format!("{r:.0}")),
                 p.plateau.users.map_or("—".to_owned(), |u| u.to_string()),
                 p.throughput,
                 p.concurrency,
@@ -746,9 +811,16 @@ impl Analysis {
         }
         if let Some(f) = &self.fit {
             let e = |name: &str, v: &Estimate, d: usize| {
-                format!("  {name:<18} {:.d$}  [{:.d$}, {:.d$}]\n", v.value, v.low, v.high)
+                format!(
+                    "  {name:<18} {:.d$}  [{:.d$}, {:.d$}]\n",
+                    v.value, v.low, v.high
+                )
             };
-            let _ = writeln!(t, "Universal Scalability Law, 95% bootstrap intervals ({} resamples):", f.resamples);
+            let _ = writeln!(
+                t,
+                "Universal Scalability Law, 95% bootstrap intervals ({} resamples):",
+                f.resamples
+            );
             t.push_str(&e("lambda (req/s)", &f.lambda, 3));
             t.push_str(&e("sigma", &f.sigma, 6));
             t.push_str(&e("kappa", &f.kappa, 9));
@@ -764,7 +836,12 @@ impl Analysis {
         for w in &self.warnings {
             let _ = writeln!(t, "warning: {w}");
         }
-        let _ = writeln!(t, "\n{}\n\n{}", self.paragraph(Lang::En), self.paragraph(Lang::Es));
+        let _ = writeln!(
+            t,
+            "\n{}\n\n{}",
+            self.paragraph(Lang::En),
+            self.paragraph(Lang::Es)
+        );
         t
     }
 }
@@ -864,7 +941,11 @@ mod tests {
             .iter()
             .map(|&r| point(r, 5000.0))
             .collect();
-        assert!((points[2].concurrency - 20.0).abs() < 0.1, "{}", points[2].concurrency);
+        assert!(
+            (points[2].concurrency - 20.0).abs() < 0.1,
+            "{}",
+            points[2].concurrency
+        );
         let a = analyse(points, parse_slo("p99 < 100ms").expect("slo"));
         assert_eq!(a.refused, None);
         let f = a.fit.as_ref().expect("fit");
@@ -877,19 +958,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let en = a.paragraph(Lang::En);
-        assert!(en.contains("interpolated between the measured plateaus at 4,500 and 6,000"), "{en}");
+        assert!(
+            en.contains("interpolated between the measured plateaus at 4,500 and 6,000"),
+            "{en}"
+        );
         let es = a.paragraph(Lang::Es);
-        assert!(es.contains("entre los escalones medidos de 4.500 y 6.000"), "{es}");
+        assert!(
+            es.contains("entre los escalones medidos de 4.500 y 6.000"),
+            "{es}"
+        );
     }
 
     #[test]
     fn too_few_plateaus_or_no_saturation_are_refused_with_what_to_run() {
         let slo = parse_slo("p99 < 100ms").expect("slo");
-        let few: Vec<Point> = [250.0, 500.0, 8000.0].iter().map(|&r| point(r, 5000.0)).collect();
+        let few: Vec<Point> = [250.0, 500.0, 8000.0]
+            .iter()
+            .map(|&r| point(r, 5000.0))
+            .collect();
         let a = analyse(few, slo.clone());
         assert!(a.fit.is_none());
         let why = a.refused.expect("refused");
-        assert!(why.contains("at least 4") && why.contains("mss-harness run capacity"), "{why}");
+        assert!(
+            why.contains("at least 4") && why.contains("mss-harness run capacity"),
+            "{why}"
+        );
         let linear: Vec<Point> = [250.0, 500.0, 1000.0, 2000.0, 3000.0]
             .iter()
             .map(|&r| point(r, 5000.0))

@@ -148,7 +148,9 @@ pub async fn drive(
                 ok = false;
                 reason.get_or_insert_with(|| format!("threshold {}", t.expr));
             }
-            results.push(json!({"expr": t.expr, "ok": holds, "value": (value * 1000.0).round() / 1000.0}));
+            results.push(
+                json!({"expr": t.expr, "ok": holds, "value": (value * 1000.0).round() / 1000.0}),
+            );
         }
         if shed > 0 {
             ok = false;
@@ -220,7 +222,9 @@ mod tests {
     fn the_search_steps_up_then_bisects_the_knee() {
         assert_eq!(
             rates(&plan(), 5000.0),
-            [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 6000.0, 5000.0, 5500.0]
+            [
+                250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 6000.0, 5000.0, 5500.0
+            ]
         );
         // A target that fails at the first plateau: bisect below it.
         assert_eq!(rates(&plan(), 100.0)[..3], [250.0, 125.0, 62.5]);

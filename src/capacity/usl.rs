@@ -82,7 +82,7 @@ impl Usl {
     /// The concurrency at which the throughput reaches `x` on the rising side
     /// of the curve, or `None` when it never does (`x` at or above the peak).
     pub fn concurrency_at(&self, x: f64) -> Option<f64> {
-        if !(x > 0.0) {
+        if x.is_nan() || x <= 0.0 {
             return None;
         }
         // N/x = (1 + σ(N−1) + κN(N−1))/λ  ⇔  κN² + (σ − κ − λ/x)N + (1 − σ) = 0
@@ -136,11 +136,12 @@ fn solve(cols: &[Vec<f64>], y: &[f64], w: &[f64]) -> Option<Vec<f64>> {
         if diag.abs() <= 1e-12 * norm.max(1e-300) {
             return None;
         }
-        for r in 0..k {
+        let pivot = m[p].clone();
+        for (r, row) in m.iter_mut().enumerate() {
             if r != p {
-                let f = m[r][p] / diag;
-                for c in p..=k {
-                    m[r][c] -= f * m[p][c];
+                let f = row[p] / diag;
+                for (v, pv) in row.iter_mut().zip(&pivot).skip(p) {
+                    *v -= f * pv;
                 }
             }
         }
@@ -187,7 +188,7 @@ pub fn fit(samples: &[Sample]) -> Result<Usl, FitError> {
         let a = beta[0];
         let b = if use_b { beta[1] } else { 0.0 };
         let c = if use_c { beta[cols.len() - 1] } else { 0.0 };
-        if !(a > 0.0) || b < 0.0 || c < 0.0 {
+        if a.is_nan() || a <= 0.0 || b < 0.0 || c < 0.0 {
             continue;
         }
         let e = sse(a, b, c);
@@ -212,7 +213,7 @@ pub fn fit_levelling_at(samples: &[Sample], ceiling: f64) -> Result<Usl, FitErro
         .copied()
         .filter(|s| s.n > 0.0 && s.x > 0.0 && s.n.is_finite() && s.x.is_finite())
         .collect();
-    if usable.is_empty() || !(ceiling > 0.0) {
+    if usable.is_empty() || ceiling.is_nan() || ceiling <= 0.0 {
         return Err(FitError::TooFew(usable.len()));
     }
     // N/X − (N − 1)/ceiling = 1/λ, weighted as in `fit`.
@@ -223,7 +224,7 @@ pub fn fit_levelling_at(samples: &[Sample], ceiling: f64) -> Result<Usl, FitErro
         den += w;
     }
     let a = num / den;
-    if !(a > 0.0) {
+    if a.is_nan() || a <= 0.0 {
         return Err(FitError::Degenerate);
     }
     Ok(Usl {
@@ -426,10 +427,17 @@ mod tests {
                 est.low,
                 est.high
             );
-            assert!(est.low < est.value && est.value < est.high, "{name}: {est:?}");
+            assert!(
+                est.low < est.value && est.value < est.high,
+                "{name}: {est:?}"
+            );
         }
         let (true_peak, true_at) = truth.peak().expect("peak");
-        assert!((f.peak.value - true_peak).abs() / true_peak < 0.02, "{:?}", f.peak);
+        assert!(
+            (f.peak.value - true_peak).abs() / true_peak < 0.02,
+            "{:?}",
+            f.peak
+        );
         assert!(f.peak.low <= true_peak && true_peak <= f.peak.high);
         let at = f.peak_at.expect("a maximum");
         assert!((at.value - true_at.expect("n*")).abs() / true_at.expect("n*") < 0.05);
@@ -448,7 +456,11 @@ mod tests {
             19,
         );
         let f = fit_with_intervals(&groups, Mode::Free, 200, 7).expect("fit");
-        assert!(!(f.sigma.low <= 0.05 && 0.05 <= f.sigma.high), "{:?}", f.sigma);
+        assert!(
+            !(f.sigma.low <= 0.05 && 0.05 <= f.sigma.high),
+            "{:?}",
+            f.sigma
+        );
     }
 
     #[test]
@@ -467,7 +479,10 @@ mod tests {
             })
             .collect();
         let u = fit(&samples).expect("fit");
-        assert!(u.kappa.abs() < 1e-9 && (u.sigma - 0.05).abs() < 1e-9, "{u:?}");
+        assert!(
+            u.kappa.abs() < 1e-9 && (u.sigma - 0.05).abs() < 1e-9,
+            "{u:?}"
+        );
         let (x, at) = u.peak().expect("peak");
         assert!((x - 2000.0).abs() < 1e-6 && at.is_none());
         // Rising linearly: no bound at all.
@@ -489,12 +504,26 @@ mod tests {
             .iter()
             .map(|&n| Sample { n, x: 50.0 * n })
             .collect();
-        let beyond = vec![Sample { n: 1100.0, x: 5000.0 }; 4];
+        let beyond = vec![
+            Sample {
+                n: 1100.0,
+                x: 5000.0
+            };
+            4
+        ];
         let groups = vec![(below, false), (beyond, true)];
         let free = fit_with_intervals(&groups, Mode::Free, 50, 1).expect("free");
-        assert!(free.peak.value > 6000.0, "the free fit overshoots: {:?}", free.peak);
+        assert!(
+            free.peak.value > 6000.0,
+            "the free fit overshoots: {:?}",
+            free.peak
+        );
         let bounded = fit_with_intervals(&groups, Mode::Ceiling, 50, 1).expect("ceiling");
-        assert!((bounded.peak.value - 5000.0).abs() < 1e-6, "{:?}", bounded.peak);
+        assert!(
+            (bounded.peak.value - 5000.0).abs() < 1e-6,
+            "{:?}",
+            bounded.peak
+        );
         assert!(bounded.peak_at.is_none());
         for n in [1.0, 50.0, 100.0, 1000.0, 1e6] {
             assert!(bounded.usl.throughput(n) < 5000.0, "{n}: {:?}", bounded.usl);

@@ -34,10 +34,7 @@ pub fn run(args: &CapacityArgs) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("--slo {e}"))?;
     for d in &args.dirs {
         if !d.join("summary.json").is_file() {
-            anyhow::bail!(
-                "{}: not a results folder (no summary.json)",
-                d.display()
-            );
+            anyhow::bail!("{}: not a results folder (no summary.json)", d.display());
         }
     }
     let analysis = crate::capacity::from_results(&args.dirs, slo)?;

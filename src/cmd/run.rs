@@ -1130,8 +1130,7 @@ fn write_outputs(
         }
         None => plateaus(scenario, seconds, &|from, to| metrics.window(from, to)),
     };
-    let capacity =
-        crate::capacity::of_run(scenario, &stages, &|from, to| metrics.window(from, to));
+    let capacity = crate::capacity::of_run(scenario, &stages, &|from, to| metrics.window(from, to));
     let doubts = ctx.doubts();
     let reconciliation = match target_accepted {
         Some(accepted) => {

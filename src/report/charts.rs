@@ -362,12 +362,7 @@ pub fn capacity_latency(section: &serde_json::Value) -> anyhow::Result<String> {
         .chain(crossing)
         .fold(1.0, f64::max)
         * 1.1;
-    let y_max = points
-        .iter()
-        .map(|p| p.1)
-        .chain(slo_ms)
-        .fold(1.0, f64::max)
-        * 1.15;
+    let y_max = points.iter().map(|p| p.1).chain(slo_ms).fold(1.0, f64::max) * 1.15;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
@@ -404,10 +399,7 @@ pub fn capacity_latency(section: &serde_json::Value) -> anyhow::Result<String> {
             .legend(|(x, y)| Circle::new((x + 8, y), 5, PURPLE.filled()));
         if let Some(s) = slo_ms {
             chart
-                .draw_series(LineSeries::new(
-                    [(0.0, s), (x_max, s)],
-                    RED.stroke_width(1),
-                ))
+                .draw_series(LineSeries::new([(0.0, s), (x_max, s)], RED.stroke_width(1)))
                 .map_err(err)?
                 .label("SLO")
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED));
