@@ -200,6 +200,10 @@ impl ArrivalSchedule {
         let (index, count) = self.share;
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         let n = k.checked_mul(count)?.checked_add(index)?;
+        // A written ticket (every ticket of a static timetable): no waiting.
+        if let Some(due) = self.due(n) {
+            return Some(Ticket { n, due });
+        }
         loop {
             let extended = self.extended.notified();
             tokio::pin!(extended);

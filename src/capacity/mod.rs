@@ -217,7 +217,13 @@ pub fn measure(
 
 /// The plateaus of a run's `summary.json` (`stages`; closed model: the run
 /// after its ramp), named `run`.
-pub fn plateaus_of(summary: &Value, scenario: Option<&Scenario>, run: &str) -> Vec<Plateau> {
+/// Plateaus left out (the harness was the limit) are named in `left_out`.
+pub fn plateaus_of(
+    summary: &Value,
+    scenario: Option<&Scenario>,
+    run: &str,
+    left_out: &mut Vec<String>,
+) -> Vec<Plateau> {
     let mut out = Vec::new();
     for st in summary["stages"].as_array().into_iter().flatten() {
         let (Some(rate), Some(start), Some(end)) = (
@@ -228,6 +234,18 @@ pub fn plateaus_of(summary: &Value, scenario: Option<&Scenario>, run: &str) -> V
             continue;
         };
         let settle = st["settle_s"].as_u64().unwrap_or(2);
+        // A plateau at which the harness could not send on time measured the
+        // harness, not the target.
+        if st["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with(search::HARNESS_LIMITED))
+        {
+            left_out.push(format!(
+                "the plateau at {rate} req/s of {run} is left out: {}",
+                st["reason"].as_str().unwrap_or_default()
+            ));
+            continue;
+        }
         if rate > 0.0 && end > start + settle {
             out.push(Plateau {
                 run: run.to_owned(),
@@ -333,8 +351,11 @@ pub fn analyse(mut points: Vec<Point>, slo: Threshold) -> Analysis {
         // between the knee and the queue's concurrency, where no plateau
         // settles) is not what the target did.
         let ceiling = saturated_by_rate.then(|| {
-            let beyond_points: Vec<&Point> = points.iter().filter(|p| beyond(p)).collect();
-            beyond_points.iter().map(|p| p.throughput).sum::<f64>() / beyond_points.len() as f64
+            points
+                .iter()
+                .filter(|p| beyond(p))
+                .map(|p| p.throughput)
+                .fold(0.0, f64::max)
         });
         let chosen = match (free, ceiling) {
             (Ok(f), Some(c)) if f.peak.value > c * 1.1 || f.peak.value < c * 0.9 => {
@@ -485,9 +506,10 @@ pub fn from_results(
         runs.push((dir, summary, scenario));
     }
     let slo = chosen.unwrap_or_else(|| parse_slo(DEFAULT_SLO).expect("the default SLO parses"));
+    let mut left_out = Vec::new();
     for (dir, summary, scenario) in runs {
         let name = dir.display().to_string();
-        let plateaus = plateaus_of(&summary, scenario.as_ref(), &name);
+        let plateaus = plateaus_of(&summary, scenario.as_ref(), &name, &mut left_out);
         if plateaus.is_empty() {
             continue;
         }
@@ -498,7 +520,9 @@ pub fn from_results(
             }
         }
     }
-    Ok(analyse(points, slo))
+    let mut analysis = analyse(points, slo);
+    analysis.warnings.extend(left_out);
+    Ok(analysis)
 }
 
 /// The `capacity` section of a run's `summary.json`: its plateaus (`stages`,
@@ -514,7 +538,13 @@ pub fn of_run(
         return None;
     }
     let slo = scenario_slo(scenario);
-    let plateaus = plateaus_of(&json!({ "stages": stages }), None, &scenario.name);
+    let mut left_out = Vec::new();
+    let plateaus = plateaus_of(
+        &json!({ "stages": stages }),
+        None,
+        &scenario.name,
+        &mut left_out,
+    );
     let second = |s: u64| {
         let (latency, completed, errors) = window(s, s + 1);
         (completed > 0).then_some(Second {
@@ -527,7 +557,9 @@ pub fn of_run(
         .iter()
         .filter_map(|p| measure(p, &slo, &second))
         .collect();
-    Some(analyse(points, slo).to_json())
+    let mut analysis = analyse(points, slo);
+    analysis.warnings.extend(left_out);
+    Some(analysis.to_json())
 }
 
 fn est_json(e: &Estimate, digits: i32) -> Value {

@@ -22,6 +22,9 @@ use crate::schedule::ArrivalSchedule;
 
 /// Seconds at the start of a plateau left out of its judgement.
 pub const SETTLE_S: u64 = 1;
+/// The start of a step's `reason` when the harness, not the target, was the
+/// limit: the plateau measures nothing of the target.
+pub const HARNESS_LIMITED: &str = "the harness could not keep up";
 /// How long after a second ends its requests are in the metrics (harvested
 /// once a second).
 const HARVEST: Duration = Duration::from_millis(250);
@@ -132,6 +135,14 @@ pub async fn drive(
         );
         let mut ok = completed > 0;
         let mut reason = (!ok).then(|| "nothing completed".to_owned());
+        // More than 0.1% not sent on time: the harness, not the target, was
+        // the limit at this rate.
+        if dropped as f64 > 0.001 * r * (length - SETTLE_S) as f64 {
+            ok = false;
+            reason.get_or_insert_with(|| {
+                format!("{HARNESS_LIMITED}: {dropped} requests not sent on time (raise max_in_flight, or a bigger machine)")
+            });
+        }
         let mut results = Vec::new();
         for t in &checks {
             let value = match t.metric {
@@ -155,14 +166,6 @@ pub async fn drive(
         if shed > 0 {
             ok = false;
             reason.get_or_insert_with(|| format!("the target shed {shed} requests (429/503)"));
-        }
-        // More than 0.1% not sent on time: the harness, not the target, was
-        // the limit at this rate.
-        if dropped as f64 > 0.001 * r * (length - SETTLE_S) as f64 {
-            ok = false;
-            reason.get_or_insert_with(|| {
-                format!("the harness dropped {dropped} requests it could not send on time (raise max_in_flight, or scale out)")
-            });
         }
         let judged = length.saturating_sub(SETTLE_S).max(1);
         steps

@@ -291,7 +291,7 @@ pub enum Mode {
     /// [`fit`] on every sample.
     Free,
     /// [`fit_levelling_at`]: the groups marked `true` were not sustained;
-    /// their mean throughput is the ceiling, the others give λ.
+    /// the highest mean throughput among them is the ceiling, the others give λ.
     Ceiling,
 }
 
@@ -302,21 +302,21 @@ fn fit_groups(groups: &[(Vec<Sample>, bool)], mode: Mode) -> Result<Usl, FitErro
             fit(&all)
         }
         Mode::Ceiling => {
-            let (mut sum, mut n) = (0.0, 0usize);
-            for s in groups.iter().filter(|g| g.1).flat_map(|g| g.0.iter()) {
-                sum += s.x;
-                n += 1;
-            }
+            // The most any plateau beyond the knee delivered: further past
+            // it, a target that spends work on shedding delivers less.
+            let ceiling = groups
+                .iter()
+                .filter(|g| g.1 && !g.0.is_empty())
+                .map(|g| g.0.iter().map(|s| s.x).sum::<f64>() / g.0.len() as f64)
+                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
             let below: Vec<Sample> = groups
                 .iter()
                 .filter(|g| !g.1)
                 .flat_map(|g| g.0.iter())
                 .copied()
                 .collect();
-            if n == 0 {
-                return Err(FitError::TooFew(0));
-            }
-            fit_levelling_at(&below, sum / n as f64)
+            let ceiling = ceiling.ok_or(FitError::TooFew(0))?;
+            fit_levelling_at(&below, ceiling)
         }
     }
 }
