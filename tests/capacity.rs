@@ -242,8 +242,13 @@ fn search_run(max_concurrent: u32) -> (PathBuf, Value) {
             "max_concurrent = 100",
             &format!("max_concurrent = {max_concurrent}"),
         )
-        .replace("plateaus = 10", "plateaus = 9");
+        .replace("plateaus = 10", "plateaus = 9")
+        // The steps fail on 250 ms: past the knee the mock's queue holds p99
+        // above it, while the harness's own latency near 4,000 req/s on two
+        // busy cores stays below; the SLO of 100 ms is the analysis's.
+        .replace("\"p99 < 100ms\"", "\"p99 < 250ms\"");
     assert!(scenario.contains(&format!("max_concurrent = {max_concurrent}")));
+    assert!(scenario.contains("p99 < 250ms"));
     let file = tmp.join("capacity.toml");
     std::fs::write(&file, scenario).expect("scenario");
     let dir = tmp.join("run");
@@ -280,9 +285,9 @@ fn analysed(dir: &Path, summary: &Value) -> (f64, f64) {
     .expect("json");
     let peak = c["fit"]["peak_throughput"]["value"].as_f64().expect("peak");
     let crossing = c["slo_crossing"]["rate"].as_f64().expect("crossing");
-    // The run's own section says the same (its SLO is the scenario's p99 < 100ms).
+    // The run's own section has the same peak (its SLO is the scenario's).
     let own = &summary["capacity"];
-    assert_eq!(own["slo"], "p99 < 100ms");
+    assert_eq!(own["slo"], "p99 < 250ms");
     let own_peak = own["fit"]["peak_throughput"]["value"]
         .as_f64()
         .expect("peak");
