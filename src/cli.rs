@@ -52,6 +52,10 @@ pub enum Command {
     /// (document types, administrators, departments and municipalities) from
     /// its CSV files, after an annex changed a CSV file.
     SyncContract(SyncContractArgs),
+    /// Capacity planning from the plateaus of runs: throughput against
+    /// concurrency, a Universal Scalability Law fit with intervals, the peak,
+    /// where the latency SLO is crossed (exit 2 when it cannot be fitted).
+    Capacity(cmd::capacity::CapacityArgs),
     /// Write the ministry's first-week informe (informe.md, informe.html, in
     /// Spanish) from results folders and production request logs.
     Informe(crate::informe::InformeArgs),
@@ -86,7 +90,8 @@ impl Command {
             | Command::Merge(_)
             | Command::Report(_)
             | Command::Init(_)
-            | Command::SyncContract(_) => None,
+            | Command::SyncContract(_)
+            | Command::Capacity(_) => None,
         }
     }
 }
@@ -147,6 +152,15 @@ where
             }
         };
     }
+    if let Command::Capacity(args) = &cli.command {
+        return match cmd::capacity::run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("mss-harness: capacity: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Command::Preflight(args) = &cli.command {
         return ExitCode::from(cmd::preflight::run(args));
     }
@@ -184,6 +198,7 @@ where
         | Command::Compare(_)
         | Command::Conform(_)
         | Command::Preflight(_)
+        | Command::Capacity(_)
         | Command::Merge(_) => Ok(()),
         Command::Informe(args) => crate::informe::run(&args).map(|written| {
             for p in written {

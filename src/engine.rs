@@ -449,6 +449,11 @@ impl RunContext {
         &self.tokens
     }
 
+    /// The open model's timetable (a capacity search extends it as it goes).
+    pub fn schedule(&self) -> Option<&ArrivalSchedule> {
+        self.schedule.as_ref()
+    }
+
     /// Requests now in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
@@ -674,18 +679,21 @@ impl RunContext {
             return;
         }
         let due = match &self.schedule {
-            Some(schedule) => match schedule.next_ticket() {
-                Some(ticket) => {
+            // A capacity search writes its timetable as it goes: a ticket
+            // beyond what is written waits for it.
+            Some(schedule) => match self.unless_stopped(schedule.next_ticket_waiting()).await {
+                Some(Some(ticket)) => {
                     let due = start + ticket.due;
                     if !self.sleep_until(due).await {
                         return;
                     }
                     due
                 }
-                None => {
+                Some(None) => {
                     self.sleep_until(end).await;
                     return;
                 }
+                None => return,
             },
             None => {
                 if Instant::now() >= end {
@@ -1417,6 +1425,11 @@ pub fn prepare(
             (Some(s), Duration::ZERO)
         }
         LoadModel::Closed { think_time, .. } => (None, think_time),
+        LoadModel::Search(plan) => {
+            let s = ArrivalSchedule::open_ended(plan.duration());
+            crate::capacity::search::first_step(&s, &plan);
+            (Some(s), Duration::ZERO)
+        }
     };
     let mut config = GeneratorConfig::new(scenario.data.seed, &scenario.data.administradora);
     config.radicado_prefix = scenario.data.radicado_prefix.clone();
@@ -1491,6 +1504,7 @@ pub fn prepare(
 pub fn users(scenario: &Scenario, (index, count): (u16, u16)) -> usize {
     match scenario.load_model() {
         LoadModel::Open { max_in_flight, .. } => max_in_flight,
+        LoadModel::Search(plan) => plan.max_in_flight,
         LoadModel::Closed { users, .. } => {
             let count = usize::from(count.max(1));
             let index = usize::from(index);
@@ -1508,7 +1522,7 @@ pub async fn execute(
 ) -> Result<(), String> {
     let users = users(scenario, ctx.worker).max(1);
     let (hatch, run_time) = match scenario.load_model() {
-        LoadModel::Open { .. } => (
+        LoadModel::Open { .. } | LoadModel::Search(_) => (
             users as f64 * 10.0,
             scenario.duration() + Duration::from_millis(400),
         ),

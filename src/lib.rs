@@ -9,6 +9,7 @@
 //! - [`generator`]: deterministic valid payloads and the catalogue of invalid ones;
 //! - [`cmd`]: one module per subcommand.
 
+pub mod capacity;
 pub mod cli;
 pub mod cmd;
 pub mod conform;

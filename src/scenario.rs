@@ -280,6 +280,10 @@ pub struct MockSpec {
     /// Duplicate fingerprints the mock keeps.
     #[serde(default)]
     pub max_fingerprints: Option<usize>,
+    /// A capacity limit: requests served at once, a bounded queue, the rest
+    /// shed (see `mock_server/mock.toml`'s `[capacity]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<mss_mock::CapacityConfig>,
 }
 
 /// `[credentials]`: a credentials file, or names of environment variables;
@@ -326,6 +330,9 @@ pub enum Model {
     Open,
     /// A number of users, each sending, waiting for the answer and thinking.
     Closed,
+    /// Open-model plateaus whose rates a capacity search chooses as it goes:
+    /// up until the target fails, then bisecting the knee.
+    Search,
 }
 
 /// `[load]` as written; [`Scenario::load_model`] gives the checked model.
@@ -356,6 +363,51 @@ pub struct LoadSpec {
     /// Closed: how long the run lasts after the ramp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_time: Option<Span>,
+    /// Search: the highest rate to try.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<f64>,
+    /// Search: each step up multiplies the rate by this (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
+    /// Search: how long each plateau lasts (default 5 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<Span>,
+    /// Search: plateaus in all, stepping up then bisecting (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateaus: Option<usize>,
+}
+
+/// The checked plan of a capacity search ([`Model::Search`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchPlan {
+    /// Rate of the first plateau.
+    pub start_rate: f64,
+    /// Highest rate tried.
+    pub max_rate: f64,
+    /// Factor of each step up.
+    pub step: f64,
+    /// Length of a plateau.
+    pub plateau: Duration,
+    /// Plateaus in all.
+    pub plateaus: usize,
+    /// Requests in flight at most.
+    pub max_in_flight: usize,
+}
+
+/// The pause after each plateau of a search: the target drains what it
+/// queued, and the search decides the next rate.
+pub const SEARCH_PAUSE: Duration = Duration::from_secs(1);
+
+impl SearchPlan {
+    /// The whole run: every plateau and its pause.
+    pub fn duration(&self) -> Duration {
+        (self.plateau + SEARCH_PAUSE) * self.plateaus as u32
+    }
+
+    /// Report requests at most (every plateau at `max_rate`).
+    pub fn max_requests(&self) -> u64 {
+        (self.max_rate * self.plateau.as_secs_f64() * self.plateaus as f64).ceil() as u64
+    }
 }
 
 /// The checked load model.
@@ -381,6 +433,8 @@ pub enum LoadModel {
         /// Run time after the ramp.
         run_time: Duration,
     },
+    /// A capacity search.
+    Search(SearchPlan),
 }
 
 /// `[data]`.
@@ -630,7 +684,7 @@ impl fmt::Display for Threshold {
 }
 
 /// The scenarios shipped in `scenarios/`, by name.
-pub const BUILT_IN: [(&str, &str); 7] = [
+pub const BUILT_IN: [(&str, &str); 8] = [
     ("smoke", include_str!("../scenarios/smoke.toml")),
     ("baseline", include_str!("../scenarios/baseline.toml")),
     ("go-live", include_str!("../scenarios/go-live.toml")),
@@ -641,6 +695,7 @@ pub const BUILT_IN: [(&str, &str); 7] = [
         include_str!("../scenarios/token-expiry.toml"),
     ),
     ("incident", include_str!("../scenarios/incident.toml")),
+    ("capacity", include_str!("../scenarios/capacity.toml")),
 ];
 
 impl Scenario {
@@ -734,6 +789,14 @@ impl Scenario {
                 think_time: l.think_time.unwrap_or_default().0,
                 run_time: l.run_time.unwrap_or_default().0,
             },
+            Model::Search => LoadModel::Search(SearchPlan {
+                start_rate: l.start_rate.unwrap_or(1.0),
+                max_rate: l.max_rate.unwrap_or(1.0),
+                step: l.step.unwrap_or(2.0),
+                plateau: l.plateau.map_or(Duration::from_secs(5), |p| p.0),
+                plateaus: l.plateaus.unwrap_or(10),
+                max_in_flight: l.max_in_flight.unwrap_or(1),
+            }),
         }
     }
 
@@ -742,6 +805,7 @@ impl Scenario {
         match self.load_model() {
             LoadModel::Open { stages, .. } => stages.iter().map(|s| s.duration.0).sum(),
             LoadModel::Closed { ramp, run_time, .. } => ramp + run_time,
+            LoadModel::Search(plan) => plan.duration(),
         }
     }
 
@@ -763,6 +827,12 @@ impl Scenario {
                 (Some(peak), self.duration(), Some(total.round() as u64))
             }
             LoadModel::Closed { .. } => (None, self.duration(), None),
+            // At most: the search never goes above max_rate.
+            LoadModel::Search(plan) => (
+                Some(plan.max_rate),
+                plan.duration(),
+                Some(plan.max_requests()),
+            ),
         }
     }
 
@@ -867,6 +937,7 @@ impl Scenario {
                 || m.latency.is_some()
                 || m.max_records.is_some()
                 || m.max_fingerprints.is_some()
+                || m.capacity.is_some()
             {
                 return Err(bad(
                     "target.mock",
@@ -966,7 +1037,87 @@ impl Scenario {
                 )
             })
         };
+        let search_keys = [
+            ("max_rate", l.max_rate.is_some()),
+            ("step", l.step.is_some()),
+            ("plateau", l.plateau.is_some()),
+            ("plateaus", l.plateaus.is_some()),
+        ];
+        if l.model != Model::Search
+            && let Some(e) = other_model(&search_keys, "open or closed")
+        {
+            return Err(e);
+        }
         match l.model {
+            Model::Search => {
+                if let Some(e) = other_model(
+                    &[
+                        ("users", l.users.is_some()),
+                        ("ramp", l.ramp.is_some()),
+                        ("think_time", l.think_time.is_some()),
+                        ("run_time", l.run_time.is_some()),
+                        ("stages", !l.stages.is_empty()),
+                    ],
+                    "search",
+                ) {
+                    return Err(e);
+                }
+                let rate_ok = |r: f64| r.is_finite() && r > 0.0 && r <= 1_000_000.0;
+                let start = l.start_rate.ok_or_else(|| {
+                    bad(
+                        "load.start_rate",
+                        "the search model needs the first plateau's rate".into(),
+                    )
+                })?;
+                if !rate_ok(start) {
+                    return Err(bad(
+                        "load.start_rate",
+                        format!("{start} must be above 0 and at most 1000000"),
+                    ));
+                }
+                let max = l.max_rate.ok_or_else(|| {
+                    bad(
+                        "load.max_rate",
+                        "the search model needs the highest rate it may try".into(),
+                    )
+                })?;
+                if !rate_ok(max) || max < start {
+                    return Err(bad(
+                        "load.max_rate",
+                        format!("{max} must be at least start_rate ({start}) and at most 1000000"),
+                    ));
+                }
+                if let Some(f) = l.step
+                    && !(f.is_finite() && (1.05..=10.0).contains(&f))
+                {
+                    return Err(bad(
+                        "load.step",
+                        format!("{f} must be a factor between 1.05 and 10"),
+                    ));
+                }
+                if let Some(p) = l.plateau
+                    && !(Duration::from_secs(3)..=Duration::from_secs(600)).contains(&p.0)
+                {
+                    return Err(bad("load.plateau", "must be between 3s and 10m".into()));
+                }
+                if let Some(n) = l.plateaus
+                    && !(4..=100).contains(&n)
+                {
+                    return Err(bad("load.plateaus", format!("{n} must be 4–100")));
+                }
+                match l.max_in_flight {
+                    Some(n) if (1..=100_000).contains(&n) => {}
+                    Some(n) => {
+                        return Err(bad("load.max_in_flight", format!("{n} must be 1–100000")));
+                    }
+                    None => {
+                        return Err(bad(
+                            "load.max_in_flight",
+                            "the search model needs it".into(),
+                        ));
+                    }
+                }
+            }
             Model::Open => {
                 if let Some(e) = other_model(
                     &[

@@ -7,7 +7,8 @@
 //! latency is measured from a ticket's due time, never from when a busy sender
 //! got round to it, so a stalled target shows in the tail.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::scenario::Stage;
@@ -47,14 +48,19 @@ impl Segment {
     }
 }
 
-/// The open model's timetable.
+/// The open model's timetable. A capacity search's timetable is written as
+/// the run goes ([`ArrivalSchedule::open_ended`], [`ArrivalSchedule::extend`]):
+/// a sender whose ticket lies beyond what is written waits for it.
 #[derive(Debug)]
 pub struct ArrivalSchedule {
-    segments: Vec<Segment>,
-    total: u64,
+    segments: RwLock<Vec<Segment>>,
+    total: AtomicU64,
     duration: Duration,
     next: AtomicU64,
     share: (u64, u64),
+    /// No more segments will come.
+    closed: AtomicBool,
+    extended: tokio::sync::Notify,
 }
 
 /// A due request: its sequence number and when it is due, from the start.
@@ -86,12 +92,61 @@ impl ArrivalSchedule {
             segments.push(seg);
         }
         ArrivalSchedule {
-            total: before.floor() as u64,
+            total: AtomicU64::new(before.floor() as u64),
             duration: Duration::from_secs_f64(start),
-            segments,
+            segments: RwLock::new(segments),
             next: AtomicU64::new(0),
             share: (0, 1),
+            closed: AtomicBool::new(true),
+            extended: tokio::sync::Notify::new(),
         }
+    }
+
+    /// A timetable written as the run goes, planned to last `duration`: it
+    /// holds nothing until [`ArrivalSchedule::extend`] adds to it, and ends
+    /// with [`ArrivalSchedule::close`].
+    pub fn open_ended(duration: Duration) -> Self {
+        ArrivalSchedule {
+            total: AtomicU64::new(0),
+            duration,
+            segments: RwLock::new(Vec::new()),
+            next: AtomicU64::new(0),
+            share: (0, 1),
+            closed: AtomicBool::new(false),
+            extended: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Add `length` at a constant `rate` (0: a pause) after what is written.
+    pub fn extend(&self, rate: f64, length: Duration) {
+        let mut segments = self
+            .segments
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Whole arrivals: a fraction left by the segment before is due in
+        // this one, never at the end of one already past.
+        let (start, before) = segments.last().map_or((0.0, 0.0), |s| {
+            (s.start + s.length, (s.before + s.arrivals()).floor())
+        });
+        let rate = if rate.is_finite() { rate.max(0.0) } else { 0.0 };
+        let seg = Segment {
+            start,
+            length: length.as_secs_f64(),
+            from: rate,
+            to: rate,
+            before,
+        };
+        self.total
+            .store((before + seg.arrivals()).floor() as u64, Ordering::SeqCst);
+        segments.push(seg);
+        drop(segments);
+        self.extended.notify_waiters();
+    }
+
+    /// Nothing more will be added: senders waiting for a ticket beyond it stop.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.extended.notify_waiters();
     }
 
     /// Keep only every `count`-th request starting at `index` (a worker's share
@@ -103,7 +158,7 @@ impl ArrivalSchedule {
 
     /// Requests the whole schedule holds (before any share).
     pub fn total(&self) -> u64 {
-        self.total
+        self.total.load(Ordering::SeqCst)
     }
 
     /// How long it lasts.
@@ -113,12 +168,15 @@ impl ArrivalSchedule {
 
     /// Due time of request `n`, or `None` past the end.
     pub fn due(&self, n: u64) -> Option<Duration> {
-        if n >= self.total {
+        if n >= self.total() {
             return None;
         }
         let target = n as f64;
-        let seg = self
+        let segments = self
             .segments
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seg = segments
             .iter()
             .rev()
             .find(|s| s.before <= target && s.arrivals() > 0.0)?;
@@ -136,12 +194,37 @@ impl ArrivalSchedule {
         self.due(n).map(|due| Ticket { n, due })
     }
 
+    /// The next ticket; beyond what is written of an open-ended timetable,
+    /// wait until it is extended (or closed: `None`).
+    pub async fn next_ticket_waiting(&self) -> Option<Ticket> {
+        let (index, count) = self.share;
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = k.checked_mul(count)?.checked_add(index)?;
+        // A written ticket (every ticket of a static timetable): no waiting.
+        if let Some(due) = self.due(n) {
+            return Some(Ticket { n, due });
+        }
+        loop {
+            let extended = self.extended.notified();
+            tokio::pin!(extended);
+            extended.as_mut().enable();
+            if let Some(due) = self.due(n) {
+                return Some(Ticket { n, due });
+            }
+            if self.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            extended.await;
+        }
+    }
+
     /// Tickets of this sender's share never taken (every sender was still
     /// busy when the run ended): requests the schedule planned and nobody sent.
     pub fn untaken(&self) -> u64 {
         let (index, count) = self.share;
-        let mine = if index < self.total {
-            (self.total - index).div_ceil(count)
+        let total = self.total();
+        let mine = if index < total {
+            (total - index).div_ceil(count)
         } else {
             0
         };
@@ -228,6 +311,42 @@ mod tests {
             assert_eq!(s.due(0), Some(Duration::ZERO), "{start}");
             assert!(s.next_ticket().is_some());
         }
+    }
+
+    #[tokio::test]
+    async fn an_open_ended_timetable_makes_senders_wait_for_what_is_written() {
+        let s = std::sync::Arc::new(ArrivalSchedule::open_ended(Duration::from_secs(4)));
+        s.extend(10.0, Duration::from_secs(1));
+        let mut taken = Vec::new();
+        for _ in 0..10 {
+            taken.push(s.next_ticket_waiting().await.expect("ticket"));
+        }
+        assert_eq!(taken[9].due, Duration::from_millis(900));
+        // The 11th waits for the next segment: a pause, then 5 req/s.
+        let waiting = tokio::spawn({
+            let s = s.clone();
+            async move { s.next_ticket_waiting().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        s.extend(0.0, Duration::from_secs(1));
+        s.extend(5.0, Duration::from_secs(1));
+        let t = waiting.await.expect("join").expect("ticket");
+        assert_eq!((t.n, t.due), (10, Duration::from_secs(2)));
+        assert_eq!(s.total(), 15);
+        // A fraction of an arrival left by a segment is due in the next one,
+        // not at the end of the one before (already past: a dropped request).
+        s.extend(2.5, Duration::from_secs(1));
+        s.extend(0.0, Duration::from_secs(1));
+        assert_eq!(s.total(), 17);
+        s.extend(1.0, Duration::from_secs(1));
+        assert_eq!(s.due(17), Some(Duration::from_secs(5)));
+        // Closed: a sender beyond the end stops instead of waiting.
+        for _ in 0..7 {
+            s.next_ticket_waiting().await.expect("ticket");
+        }
+        s.close();
+        assert_eq!(s.next_ticket_waiting().await, None);
     }
 
     #[test]

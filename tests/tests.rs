@@ -4,6 +4,7 @@ mod util;
 
 mod annex;
 mod calendar;
+mod capacity;
 mod ci_templates;
 mod cli;
 mod compare;

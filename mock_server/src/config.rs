@@ -112,7 +112,7 @@ pub struct MockConfig {
 
 /// `[capacity]`: how much the mock serves at once before it sheds load, as an
 /// overloaded ministry would, rather than queueing without bound.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityConfig {
     /// Requests served at once (the token and report services).

@@ -44,7 +44,7 @@ use tower::util::{MapRequest, MapRequestLayer};
 
 pub use clock::MockClock;
 use codes::{INTERNAL_ERROR, Role};
-pub use config::{ClientConfig, ConfigError, MockConfig};
+pub use config::{CapacityConfig, ClientConfig, ConfigError, MockConfig};
 pub use deviate::Deviations;
 pub use faults::{FaultSet, FaultSpec};
 pub use latency::LatencyProfile;

@@ -270,6 +270,9 @@ url = \"{target}\"
 # max_fingerprints = 10000000
 # Latency profile (none by default): none, fixed, uniform or lognormal.
 {m}latency = {{ distribution = \"lognormal\", median_ms = 20, sigma = 0.5, cap_ms = 500 }}
+# A capacity limit (none by default): at most max_concurrent served at once,
+# queue more waiting, the rest shed with shed_status and Retry-After.
+# capacity = {{ max_concurrent = 100, queue = 1000, queue_timeout_ms = 500, shed_status = 503, retry_after_s = 1 }}
 "
     );
     let c = on(!mock);
@@ -305,6 +308,12 @@ max_in_flight = 200
 # ramp = \"0s\"
 # think_time = \"0s\"
 # run_time = \"60s\"
+# Capacity search instead (with model = \"search\", start_rate and
+# max_in_flight, and without stages): plateaus whose rates it picks as it goes.
+#   max_rate = 8000
+#   step = 2
+#   plateau = \"5s\"
+#   plateaus = 10
 "
     );
     let _ = writeln!(

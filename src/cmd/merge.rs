@@ -295,6 +295,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         (h, completed, errors)
     };
     let (stages, highest) = plateaus(&scenario, seconds, &window);
+    let capacity = crate::capacity::of_run(&scenario, &stages, &window);
     let sum = |f: &dyn Fn(&Value) -> u64| workers.iter().map(|w| f(&w.summary)).sum::<u64>();
     let mut events = Vec::new();
     for w in &workers {
@@ -362,6 +363,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         "highest_sustained_rate": highest,
         "reconciliation": {"checked": false, "ok": Value::Null, "services": {}},
     });
+    let mut summary = summary;
+    if let Some(c) = capacity {
+        summary["capacity"] = c;
+    }
 
     let dir = &args.out;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

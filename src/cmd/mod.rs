@@ -1,5 +1,6 @@
 //! One module per subcommand, each exposing `run(..)`.
 
+pub mod capacity;
 pub mod compare;
 pub mod init;
 pub mod merge;

@@ -208,6 +208,7 @@ async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
     if let Some(n) = scenario.target.mock.max_fingerprints {
         config.max_fingerprints = n;
     }
+    config.capacity.clone_from(&scenario.target.mock.capacity);
     let mock = mss_mock::Mock::new(config).map_err(|e| usage(format!("embedded mock: {e}")))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -357,6 +358,18 @@ pub fn plan(scenario: &Scenario, options: &RunOptions) -> String {
                     humantime::format_duration(st.duration.0)
                 );
             }
+        }
+        crate::scenario::LoadModel::Search(p) => {
+            let _ = writeln!(
+                out,
+                "  model       capacity search: {} plateaus of {} from {} req/s, ×{} up to {} req/s, then bisecting; at most {} in flight",
+                p.plateaus,
+                humantime::format_duration(p.plateau),
+                p.start_rate,
+                p.step,
+                p.max_rate,
+                p.max_in_flight
+            );
         }
         crate::scenario::LoadModel::Closed {
             users,
@@ -689,6 +702,16 @@ pub async fn run_prepared(
     };
     let stats_http = http.clone();
     let is_production = target.caps.is_some();
+    let search = match scenario.load_model() {
+        crate::scenario::LoadModel::Search(plan) if worker.1 > 1 => {
+            return Err(usage(format!(
+                "load.model: a capacity search decides its rates as it goes and runs as one process, not as worker {}/{} (its {} req/s at most may need a bigger machine instead)",
+                worker.0, worker.1, plan.max_rate
+            )));
+        }
+        crate::scenario::LoadModel::Search(plan) => Some(plan),
+        _ => None,
+    };
     let ctx = engine::prepare(&scenario, target, http, worker).map_err(usage)?;
     if let Some(d) = &options.dashboard {
         let run_id = dir
@@ -696,6 +719,15 @@ pub async fn run_prepared(
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         d.attach(ctx.clone(), &scenario, &run_id, target_label);
     }
+    let search_steps = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let searcher = search.map(|plan| {
+        tokio::spawn(crate::capacity::search::drive(
+            ctx.clone(),
+            scenario.clone(),
+            plan,
+            search_steps.clone(),
+        ))
+    });
     // Only a real signal (the binary's handlers) reaches this: in-process runs
     // never trigger Goose's process-wide killswitch.
     let stopper = {
@@ -741,6 +773,16 @@ pub async fn run_prepared(
         })
     });
     let result = engine::execute(ctx.clone(), &scenario, Some(goose_report)).await;
+    if let Some(s) = searcher {
+        s.abort();
+    }
+    let search_steps = search.map(|_| {
+        std::mem::take(
+            &mut *search_steps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    });
     let _ = stop_resolver.send(true);
     if let Some(r) = resolver {
         let _ = r.await;
@@ -785,6 +827,7 @@ pub async fn run_prepared(
         started_at,
         ended_at,
         faults_json,
+        search_steps,
     )?;
     crate::report::write_all(&dir).context("the reports")?;
     let passed = summary["thresholds"]
@@ -1078,6 +1121,7 @@ fn write_outputs(
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
     faults: Value,
+    search_steps: Option<Vec<Value>>,
 ) -> anyhow::Result<Value> {
     let metrics = ctx.metrics();
     let totals = metrics.totals();
@@ -1135,7 +1179,19 @@ fn write_outputs(
         }
     }
     let thresholds = thresholds_json(scenario, &totals, seconds);
-    let (stages, highest) = plateaus(scenario, seconds, &|from, to| metrics.window(from, to));
+    let (stages, highest) = match search_steps {
+        // A capacity search: its plateaus as judged when it chose the next rate.
+        Some(steps) => {
+            let highest = steps
+                .iter()
+                .filter(|s| s["ok"] == true)
+                .filter_map(|s| s["rate"].as_f64())
+                .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+            (steps, highest.map_or(Value::Null, Value::from))
+        }
+        None => plateaus(scenario, seconds, &|from, to| metrics.window(from, to)),
+    };
+    let capacity = crate::capacity::of_run(scenario, &stages, &|from, to| metrics.window(from, to));
     let doubts = ctx.doubts();
     let reconciliation = match target_accepted {
         Some(accepted) => {
@@ -1216,6 +1272,10 @@ fn write_outputs(
         "reconciliation": reconciliation,
         "faults": faults,
     });
+    let mut summary = summary;
+    if let Some(c) = capacity {
+        summary["capacity"] = c;
+    }
     let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
         std::fs::write(dir.join(name), bytes)
             .with_context(|| format!("cannot write {}", dir.join(name).display()))

@@ -178,6 +178,7 @@ impl Builder {
             "model": match scenario.load_model() {
                 LoadModel::Open { .. } => "open",
                 LoadModel::Closed { .. } => "closed",
+                LoadModel::Search(_) => "search",
             },
             "seed": scenario.data.seed,
             "administradora": scenario.data.administradora,
@@ -386,6 +387,11 @@ fn plan_json(scenario: &Scenario, workers: u16) -> Value {
                 .collect();
             json!({"model": "open", "stages": stages})
         }
+        // A capacity search decides its rates as it goes: one stage, the
+        // whole search, with no planned rate.
+        LoadModel::Search(plan) => json!({"model": "search", "stages": [
+            {"from_s": 0.0, "to_s": plan.duration().as_secs_f64(), "name": "search"},
+        ]}),
         LoadModel::Closed {
             users,
             ramp,

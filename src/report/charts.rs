@@ -229,3 +229,199 @@ pub fn distribution(curves: &[Curve]) -> anyhow::Result<String> {
     }
     Ok(svg)
 }
+
+/// Capacity: throughput against concurrency — each second of each plateau
+/// (grey), each plateau's mean (blue), the fitted Universal Scalability Law
+/// (orange) and its peak (red) — from a `capacity` section of `summary.json`.
+pub fn capacity(section: &serde_json::Value) -> anyhow::Result<String> {
+    let f = |v: &serde_json::Value| v.as_f64();
+    let points: Vec<(f64, f64)> = section["points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((f(&p["concurrency"])?, f(&p["throughput"])?)))
+        .collect();
+    let samples: Vec<(f64, f64)> = section["points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["samples"].as_array().cloned().unwrap_or_default())
+        .filter_map(|s| Some((f(&s[0])?, f(&s[1])?)))
+        .collect();
+    let fit = &section["fit"];
+    let usl = match (
+        f(&fit["lambda"]["value"]),
+        f(&fit["sigma"]["value"]),
+        f(&fit["kappa"]["value"]),
+    ) {
+        (Some(lambda), Some(sigma), Some(kappa)) => Some(crate::capacity::usl::Usl {
+            lambda,
+            sigma,
+            kappa,
+        }),
+        _ => None,
+    };
+    let peak = f(&fit["peak_throughput"]["value"]);
+    let x_max = samples
+        .iter()
+        .chain(points.iter())
+        .map(|p| p.0)
+        .fold(1.0, f64::max)
+        * 1.1;
+    let y_max = samples
+        .iter()
+        .chain(points.iter())
+        .map(|p| p.1)
+        .chain(peak)
+        .fold(1.0, f64::max)
+        * 1.15;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H + 60)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Capacity: throughput against requests in flight",
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("requests in flight (Little's law)")
+            .y_desc("accepted requests / s")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                samples
+                    .iter()
+                    .map(|&p| Circle::new(p, 2, GREY.mix(0.6).filled())),
+            )
+            .map_err(err)?
+            .label("one second")
+            .legend(|(x, y)| Circle::new((x + 8, y), 2, GREY.filled()));
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 5, BLUE.filled())))
+            .map_err(err)?
+            .label("plateau (mean)")
+            .legend(|(x, y)| Circle::new((x + 8, y), 5, BLUE.filled()));
+        if let Some(u) = usl {
+            let curve: Vec<(f64, f64)> = (0..=400)
+                .map(|i| x_max * f64::from(i) / 400.0)
+                .map(|n| (n, u.throughput(n).max(0.0)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(curve, ORANGE.stroke_width(2)))
+                .map_err(err)?
+                .label("Universal Scalability Law (fit)")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], ORANGE.stroke_width(2)));
+        }
+        if let Some(p) = peak {
+            chart
+                .draw_series(LineSeries::new(
+                    [(0.0, p), (x_max, p)],
+                    RED.mix(0.7).stroke_width(1),
+                ))
+                .map_err(err)?
+                .label(format!("predicted peak {p:.0} req/s"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Capacity: the SLO's latency percentile of each plateau against its
+/// offered rate, the SLO and where it is crossed.
+pub fn capacity_latency(section: &serde_json::Value) -> anyhow::Result<String> {
+    let points: Vec<(f64, f64)> = section["points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["offered_rate"].as_f64()?, p["slo_ms"].as_f64()?)))
+        .collect();
+    let slo_ms = crate::capacity::parse_slo(section["slo"].as_str().unwrap_or(""))
+        .map(|t| t.bound / 1000.0)
+        .ok();
+    let crossing = section["slo_crossing"]["rate"].as_f64();
+    let x_max = points
+        .iter()
+        .map(|p| p.0)
+        .chain(crossing)
+        .fold(1.0, f64::max)
+        * 1.1;
+    let y_max = points.iter().map(|p| p.1).chain(slo_ms).fold(1.0, f64::max) * 1.15;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "{} against the offered rate",
+                    section["slo"].as_str().unwrap_or("latency")
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("offered requests / s")
+            .y_desc("ms from intended send")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        let mut sorted = points.clone();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(sorted, PURPLE.stroke_width(1)))
+            .map_err(err)?;
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 5, PURPLE.filled())))
+            .map_err(err)?
+            .label("plateau")
+            .legend(|(x, y)| Circle::new((x + 8, y), 5, PURPLE.filled()));
+        if let Some(s) = slo_ms {
+            chart
+                .draw_series(LineSeries::new([(0.0, s), (x_max, s)], RED.stroke_width(1)))
+                .map_err(err)?
+                .label("SLO")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED));
+        }
+        if let Some(c) = crossing {
+            chart
+                .draw_series(LineSeries::new(
+                    [(c, 0.0), (c, y_max)],
+                    GREEN.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(format!("SLO crossed at {c:.0} req/s"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], GREEN.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

@@ -26,6 +26,15 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     let counts: Vec<_> = data.counts.iter().map(|(k, v)| (*k, *v)).collect();
     let throughput_chart = charts::throughput(&counts, &tokens)?;
     let distribution_chart = charts::distribution(&data.curves)?;
+    // A run with several plateaus: its capacity analysis (summary.json's `capacity`).
+    let capacity = match s.get("capacity").filter(|c| c.is_object()) {
+        Some(c) => Some(serde_json::json!({
+            "en": c["summary_en"], "es": c["summary_es"], "refused": c["refused"],
+            "slo": c["slo"], "points": c["points"], "fit": c["fit"],
+            "chart": charts::capacity(c)?, "latency_chart": charts::capacity_latency(c)?,
+        })),
+        None => None,
+    };
 
     let services: Vec<Value> = active_services(s)
         .into_iter()
@@ -177,6 +186,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 latency_charts,
                 throughput_chart,
                 distribution_chart,
+                capacity,
                 error_classes => classes.into_iter().collect::<Vec<_>>(),
                 error_rows,
                 meta,

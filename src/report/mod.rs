@@ -11,7 +11,7 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
-mod charts;
+pub mod charts;
 mod html;
 pub mod junit;
 pub mod markdown;
