@@ -30,7 +30,7 @@ use crate::token::{Credentials, TokenCache, TokenPolicy};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// A scenario file, or the name of a shipped one (smoke, baseline, go-live,
-    /// soak, spike, token-expiry, incident).
+    /// soak, spike, token-expiry, incident, capacity).
     #[arg(default_value = "smoke")]
     pub scenario: String,
     /// The contract folder (an edited copy of contract/, e.g. from the
