@@ -15,8 +15,15 @@
 pub mod calendar;
 pub mod catalogues;
 pub mod codes;
+mod files;
 pub mod rules;
 mod spec;
+
+use files::{
+    AdministradoraRow, MunicipioRow, check_x_codigos, codigos, flag, invalid, read_csv,
+    tipos_documento,
+};
+pub(crate) use files::{cell, one_line};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,7 +31,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use regex::Regex;
-use serde::Deserialize;
 
 pub use catalogues::Regla;
 pub use codes::Role;
@@ -281,217 +287,8 @@ pub struct Contract {
     reglas: Vec<Regla>,
 }
 
-/// Parse `tipos_documento.csv`: patterns that compile, S/N flags, integer
-/// weights (0 for a type not allowed for pensions) whose sum over the allowed
-/// types is above 0.
-fn tipos_documento(file: &str, text: &str) -> Result<Vec<TipoDocumento>, ContractError> {
-    let rows = read_csv::<TipoDocumentoRow>(file, text)?;
-    let mut tipos = Vec::with_capacity(rows.len());
-    for (i, r) in rows.into_iter().enumerate() {
-        let row = i + 2;
-        let patron_numero = Regex::new(&r.patron_numero).map_err(|e| {
-            cell(
-                file,
-                row,
-                "patron_numero",
-                format!("bad pattern {:?}: {}", r.patron_numero, one_line(&e)),
-            )
-        })?;
-        let permitido_pensiones = match r.permitido_pensiones.as_str() {
-            "S" => true,
-            "N" => false,
-            other => {
-                return Err(cell(
-                    file,
-                    row,
-                    "permitido_pensiones",
-                    format!("expected S or N, found {other:?}"),
-                ));
-            }
-        };
-        let empleador = match r.empleador.as_str() {
-            "S" => true,
-            "N" => false,
-            other => {
-                return Err(cell(
-                    file,
-                    row,
-                    "empleador",
-                    format!("expected S or N, found {other:?}"),
-                ));
-            }
-        };
-        let peso_generacion = match r.peso_generacion.trim() {
-            "" => 0,
-            w => w.parse::<u32>().map_err(|_| {
-                cell(
-                    file,
-                    row,
-                    "peso_generacion",
-                    format!("{w:?} is not a non-negative integer"),
-                )
-            })?,
-        };
-        if peso_generacion > 0 && !permitido_pensiones {
-            return Err(cell(
-                file,
-                row,
-                "peso_generacion",
-                format!(
-                    "{} is not allowed for pensions: its weight must be 0",
-                    r.codigo
-                ),
-            ));
-        }
-        let edad_maxima = match r.edad_maxima.trim() {
-            "" => None,
-            a => Some(
-                a.parse::<u32>()
-                    .map_err(|_| cell(file, row, "edad_maxima", format!("{a:?} is not an age")))?,
-            ),
-        };
-        if tipos.iter().any(|t: &TipoDocumento| t.codigo == r.codigo) {
-            return Err(cell(
-                file,
-                row,
-                "codigo",
-                format!("{} is listed twice", r.codigo),
-            ));
-        }
-        tipos.push(TipoDocumento {
-            codigo: r.codigo,
-            significado: r.significado,
-            patron_numero,
-            permitido_pensiones,
-            empleador,
-            peso_generacion,
-            edad_maxima,
-            row,
-        });
-    }
-    let adult: u64 = tipos
-        .iter()
-        .filter(|t| t.edad_maxima.is_none())
-        .map(|t| u64::from(t.peso_generacion))
-        .sum();
-    if adult == 0 {
-        return Err(cell(
-            file,
-            tipos.len() + 1,
-            "peso_generacion",
-            "the weights of the types without edad_maxima sum to 0: the generator could draw none"
-                .to_owned(),
-        ));
-    }
-    Ok(tipos)
-}
-
-/// An error's text on one line (a regex syntax error spans several).
-pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 static INSTALLED: OnceLock<&'static Contract> = OnceLock::new();
 static INSTALLED_FROM: OnceLock<PathBuf> = OnceLock::new();
-
-/// Parse `errores.csv`: every codigo once, a known role at most once per
-/// role and every role present, a plausible HTTP status (2xx for `stored`).
-fn codigos(
-    file: &str,
-    text: &str,
-) -> Result<(Vec<CodigoRespuesta>, [usize; Role::ALL.len()]), ContractError> {
-    let rows = read_csv::<CodigoRow>(file, text)?;
-    let mut roles = [usize::MAX; Role::ALL.len()];
-    let mut codigos = Vec::with_capacity(rows.len());
-    for (i, r) in rows.into_iter().enumerate() {
-        let row = i + 2;
-        if r.codigo.trim().is_empty() || r.codigo.trim() != r.codigo {
-            return Err(cell(
-                file,
-                row,
-                "codigo",
-                format!("bad codigo {:?}", r.codigo),
-            ));
-        }
-        if !(100..=599).contains(&r.http_status) {
-            return Err(cell(
-                file,
-                row,
-                "http_status",
-                format!("{} is not an HTTP status", r.http_status),
-            ));
-        }
-        if codigos
-            .iter()
-            .any(|c: &CodigoRespuesta| c.codigo == r.codigo)
-        {
-            return Err(cell(
-                file,
-                row,
-                "codigo",
-                format!("{} is listed twice", r.codigo),
-            ));
-        }
-        let rol = match r.rol.trim() {
-            "" => None,
-            key => {
-                let role = Role::from_key(key).ok_or_else(|| {
-                    cell(
-                        file,
-                        row,
-                        "rol",
-                        format!(
-                            "unknown role {key:?}; one of {}",
-                            Role::ALL.map(Role::key).join(", ")
-                        ),
-                    )
-                })?;
-                if roles[role.index()] != usize::MAX {
-                    return Err(cell(
-                        file,
-                        row,
-                        "rol",
-                        format!("role {key} is already played by another codigo"),
-                    ));
-                }
-                if role == Role::Stored && !(200..300).contains(&r.http_status) {
-                    return Err(cell(
-                        file,
-                        row,
-                        "http_status",
-                        "the stored codigo must have a 2xx status".to_owned(),
-                    ));
-                }
-                roles[role.index()] = i;
-                Some(role)
-            }
-        };
-        codigos.push(CodigoRespuesta {
-            http_status: r.http_status,
-            codigo: r.codigo,
-            significado: r.significado,
-            fuente: r.fuente,
-            rol,
-        });
-    }
-    if let Some(missing) = Role::ALL
-        .into_iter()
-        .find(|r| roles[r.index()] == usize::MAX)
-    {
-        return Err(cell(
-            file,
-            codigos.len() + 2,
-            "rol",
-            format!("no codigo plays role {missing}; add a row (or a rol to an existing one)"),
-        ));
-    }
-    Ok((codigos, roles))
-}
 
 /// A reader of the contract files in `dir`.
 fn read_from(dir: &Path) -> impl FnMut(&str) -> Result<String, ContractError> + '_ {
@@ -499,57 +296,6 @@ fn read_from(dir: &Path) -> impl FnMut(&str) -> Result<String, ContractError> + 
         let path = dir.join(name);
         std::fs::read_to_string(&path).map_err(|source| ContractError::Io { path, source })
     }
-}
-
-/// Every `x-codigos` of `openapi.json` is listed in `errores.csv` with the
-/// status it is documented under.
-fn check_x_codigos(
-    openapi: &serde_json::Value,
-    codigos: &[CodigoRespuesta],
-) -> Result<(), ContractError> {
-    let Some(paths) = openapi.get("paths").and_then(serde_json::Value::as_object) else {
-        return Ok(());
-    };
-    for (path, item) in paths {
-        let Some(item) = item.as_object() else {
-            continue;
-        };
-        for (method, op) in item {
-            let Some(responses) = op.get("responses").and_then(serde_json::Value::as_object) else {
-                continue;
-            };
-            for (status, response) in responses {
-                let Some(list) = response.get("x-codigos") else {
-                    continue;
-                };
-                let at = format!("/paths/{path}/{method}/responses/{status}/x-codigos");
-                let list = list.as_array().ok_or_else(|| {
-                    invalid("openapi.json", format!("{at}: must be a list of strings"))
-                })?;
-                for codigo in list {
-                    let codigo = codigo.as_str().ok_or_else(|| {
-                        invalid("openapi.json", format!("{at}: must be a list of strings"))
-                    })?;
-                    let Some(entry) = codigos.iter().find(|c| c.codigo == codigo) else {
-                        return Err(invalid(
-                            "openapi.json",
-                            format!("{at}: codigo {codigo:?} is not listed in errores.csv"),
-                        ));
-                    };
-                    if entry.http_status.to_string() != *status {
-                        return Err(invalid(
-                            "openapi.json",
-                            format!(
-                                "{at}: codigo {codigo:?} has status {} in errores.csv",
-                                entry.http_status
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The 5-digit DIVIPOLA code as a number, when both parts are all digits of the
@@ -564,85 +310,6 @@ fn divipola_key(departamento: &str, municipio: &str) -> Option<u32> {
         .try_fold(0u32, |acc, b| {
             b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
         })
-}
-
-#[derive(Deserialize)]
-struct AdministradoraRow {
-    codigo: String,
-    nombre: String,
-    regimen: String,
-    #[serde(default)]
-    por_defecto: String,
-}
-
-#[derive(Deserialize)]
-struct TipoDocumentoRow {
-    codigo: String,
-    significado: String,
-    patron_numero: String,
-    permitido_pensiones: String,
-    #[serde(default)]
-    peso_generacion: String,
-    #[serde(default)]
-    edad_maxima: String,
-    empleador: String,
-}
-
-#[derive(Deserialize)]
-struct MunicipioRow {
-    codigo_departamento: String,
-    nombre_departamento: String,
-    codigo_municipio: String,
-    nombre_municipio: String,
-    capital: String,
-    poblacion: u64,
-}
-
-#[derive(Deserialize)]
-struct CodigoRow {
-    http_status: u16,
-    codigo: String,
-    significado: String,
-    fuente: String,
-    #[serde(default)]
-    rol: String,
-}
-
-fn read_csv<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<Vec<T>, ContractError> {
-    csv::Reader::from_reader(text.as_bytes())
-        .deserialize()
-        .collect::<Result<Vec<T>, _>>()
-        .map_err(|source| ContractError::Csv {
-            file: file.to_owned(),
-            source,
-        })
-}
-
-fn cell(file: &str, row: usize, column: &str, message: String) -> ContractError {
-    ContractError::Cell {
-        file: file.to_owned(),
-        row,
-        column: column.to_owned(),
-        message,
-    }
-}
-
-fn invalid(file: &str, message: String) -> ContractError {
-    ContractError::Invalid {
-        file: file.to_owned(),
-        message,
-    }
-}
-
-fn flag(file: &str, what: &str, value: &str) -> Result<bool, ContractError> {
-    match value {
-        "S" => Ok(true),
-        "N" => Ok(false),
-        other => Err(invalid(
-            file,
-            format!("{what}: expected S or N, found {other:?}"),
-        )),
-    }
 }
 
 impl Contract {
