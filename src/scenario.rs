@@ -771,6 +771,22 @@ impl Scenario {
         out
     }
 
+    /// The global thresholds a plateau is judged by (a go-live stage, a
+    /// capacity search's step): latency percentiles, max, mean, error rate.
+    pub fn plateau_thresholds(&self) -> Vec<Threshold> {
+        self.thresholds()
+            .into_iter()
+            .filter(|(scope, t)| {
+                scope.is_none()
+                    && matches!(
+                        t.metric,
+                        Metric::Percentile(_) | Metric::Max | Metric::Mean | Metric::ErrorRate
+                    )
+            })
+            .map(|(_, t)| t)
+            .collect()
+    }
+
     /// The load model, checked when the file was parsed.
     pub fn load_model(&self) -> LoadModel {
         let l = &self.load;

@@ -24,30 +24,8 @@ pub(crate) fn tipos_documento(file: &str, text: &str) -> Result<Vec<TipoDocument
                 format!("bad pattern {:?}: {}", r.patron_numero, one_line(&e)),
             )
         })?;
-        let permitido_pensiones = match r.permitido_pensiones.as_str() {
-            "S" => true,
-            "N" => false,
-            other => {
-                return Err(cell(
-                    file,
-                    row,
-                    "permitido_pensiones",
-                    format!("expected S or N, found {other:?}"),
-                ));
-            }
-        };
-        let empleador = match r.empleador.as_str() {
-            "S" => true,
-            "N" => false,
-            other => {
-                return Err(cell(
-                    file,
-                    row,
-                    "empleador",
-                    format!("expected S or N, found {other:?}"),
-                ));
-            }
-        };
+        let permitido_pensiones = yes_no(file, row, "permitido_pensiones", &r.permitido_pensiones)?;
+        let empleador = yes_no(file, row, "empleador", &r.empleador)?;
         let peso_generacion = match r.peso_generacion.trim() {
             "" => 0,
             w => w.parse::<u32>().map_err(|_| {
@@ -111,6 +89,20 @@ pub(crate) fn tipos_documento(file: &str, text: &str) -> Result<Vec<TipoDocument
         ));
     }
     Ok(tipos)
+}
+
+/// An `S`/`N` column of row `row`.
+fn yes_no(file: &str, row: usize, column: &str, value: &str) -> Result<bool, ContractError> {
+    match value {
+        "S" => Ok(true),
+        "N" => Ok(false),
+        other => Err(cell(
+            file,
+            row,
+            column,
+            format!("expected S or N, found {other:?}"),
+        )),
+    }
 }
 
 /// An error's text on one line (a regex syntax error spans several).

@@ -100,18 +100,7 @@ pub async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let checks: Vec<_> = scenario
-        .thresholds()
-        .into_iter()
-        .filter(|(scope, t)| {
-            scope.is_none()
-                && matches!(
-                    t.metric,
-                    Metric::Percentile(_) | Metric::Max | Metric::Mean | Metric::ErrorRate
-                )
-        })
-        .map(|(_, t)| t)
-        .collect();
+    let checks = scenario.plateau_thresholds();
     let slot = plan.plateau + SEARCH_PAUSE;
     let length = plan.plateau.as_secs();
     let mut state = State::Up { good: 0.0 };

@@ -1485,18 +1485,7 @@ pub(crate) fn plateaus(
     else {
         return (Vec::new(), Value::Null);
     };
-    let checks: Vec<_> = scenario
-        .thresholds()
-        .into_iter()
-        .filter(|(scope, t)| {
-            scope.is_none()
-                && matches!(
-                    t.metric,
-                    Metric::Percentile(_) | Metric::Max | Metric::Mean | Metric::ErrorRate
-                )
-        })
-        .map(|(_, t)| t)
-        .collect();
+    let checks = scenario.plateau_thresholds();
     let mut out = Vec::new();
     let mut highest: Option<f64> = None;
     let (mut at, mut from) = (0u64, start_rate);
