@@ -431,10 +431,16 @@ fn document_number(
                 && f.pattern.as_ref().is_none_or(|(_, re)| re.is_match(n))
         })
     };
-    number_shapes(identity).into_iter().find_map(|(alpha, n)| {
-        let n = if alpha { format!("{letters}{n}") } else { n };
-        (t.patron_numero.is_match(&n) && fits_field(&n)).then_some(n)
-    })
+    // The alphanumeric shape only with its letters: bare, `{identity:010}` of
+    // one identity would spell the ten-digit number of another (1_000_000_000
+    // + identity), and two people would share a document.
+    number_shapes(identity)
+        .into_iter()
+        .filter(|(alpha, _)| !alpha || !letters.is_empty())
+        .find_map(|(alpha, n)| {
+            let n = if alpha { format!("{letters}{n}") } else { n };
+            (t.patron_numero.is_match(&n) && fits_field(&n)).then_some(n)
+        })
 }
 
 fn rank_weights(n: usize) -> WeightedIndex<f64> {
@@ -1035,6 +1041,21 @@ mod tests {
                 assert!(a.numero_radicado.len() <= 30);
             }
         }
+    }
+
+    /// Two identities a billion apart: the ten-digit number of one must not be
+    /// the other's identity written with ten digits (a 400,000-record run once
+    /// had three people sharing a cédula that way, and the mock refused NEG01).
+    #[test]
+    fn numeric_documents_of_different_people_differ() {
+        let cc = Contract::embedded().tipo_documento("CC").expect("CC");
+        let field = Contract::embedded()
+            .service(Service::Afiliacion)
+            .field("numeroDocumento");
+        let a = document_number(cc, field, 593_104_751, "").expect("a");
+        let b = document_number(cc, field, 1_593_104_751, "").expect("b");
+        assert_ne!(a, b);
+        assert_eq!(a, "1593104751");
     }
 
     #[test]
