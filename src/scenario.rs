@@ -666,6 +666,26 @@ impl Threshold {
         })
     }
 
+    /// What a plateau threshold's metric measured over a window: `latency`
+    /// of its `completed` requests, `errors` of them errors (0 where the
+    /// metric has nothing to measure).
+    pub fn plateau_value(
+        &self,
+        latency: &hdrhistogram::Histogram<u64>,
+        completed: u64,
+        errors: u64,
+    ) -> f64 {
+        match self.metric {
+            Metric::Percentile(q) if !latency.is_empty() => {
+                latency.value_at_quantile(q / 100.0) as f64
+            }
+            Metric::Max => latency.max() as f64,
+            Metric::Mean => latency.mean(),
+            Metric::ErrorRate if completed > 0 => errors as f64 / completed as f64,
+            _ => 0.0,
+        }
+    }
+
     /// Whether `value` (same unit as the bound) meets it.
     pub fn holds(&self, value: f64) -> bool {
         match self.op {

@@ -294,23 +294,14 @@ pub fn seconds_of(dir: &Path) -> anyhow::Result<BTreeMap<u64, Second>> {
             .add(&h)
             .map_err(|e| anyhow::anyhow!("{}: {e:?}", hlog.display()))?;
     }
-    let ts = dir.join("timeseries.csv");
-    let mut reader =
-        csv::Reader::from_path(&ts).with_context(|| format!("cannot read {}", ts.display()))?;
-    for (n, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}: row {}", ts.display(), n + 2))?;
-        let field = |i: usize| -> anyhow::Result<u64> {
-            row.get(i)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| anyhow::anyhow!("{}: row {}: column {}", ts.display(), n + 2, i + 1))
-        };
-        let s = out.entry(field(0)?).or_insert_with(|| Second {
+    for (second, c) in crate::report::timeseries_counts(dir)? {
+        let s = out.entry(second).or_insert_with(|| Second {
             latency: crate::metrics::histogram(),
             completed: 0,
             errors: 0,
         });
-        s.completed += field(2)?;
-        s.errors += field(4)?;
+        s.completed += c.sent;
+        s.errors += c.errors;
     }
     Ok(out)
 }

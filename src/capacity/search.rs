@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::engine::RunContext;
 use crate::outcome::Outcome;
-use crate::scenario::{Metric, SEARCH_PAUSE, Scenario, SearchPlan};
+use crate::scenario::{SEARCH_PAUSE, Scenario, SearchPlan};
 use crate::schedule::ArrivalSchedule;
 
 /// Seconds at the start of a plateau left out of its judgement.
@@ -134,15 +134,7 @@ pub async fn drive(
         }
         let mut results = Vec::new();
         for t in &checks {
-            let value = match t.metric {
-                Metric::Percentile(q) if !latency.is_empty() => {
-                    latency.value_at_quantile(q / 100.0) as f64
-                }
-                Metric::Max => latency.max() as f64,
-                Metric::Mean => latency.mean(),
-                Metric::ErrorRate if completed > 0 => errors as f64 / completed as f64,
-                _ => 0.0,
-            };
+            let value = t.plateau_value(&latency, completed, errors);
             let holds = t.holds(value);
             if !holds {
                 ok = false;

@@ -1499,15 +1499,7 @@ pub(crate) fn plateaus(
             let mut results = Vec::new();
             let mut all = completed > 0;
             for t in &checks {
-                let value = match t.metric {
-                    Metric::Percentile(q) if !latency.is_empty() => {
-                        latency.value_at_quantile(q / 100.0) as f64
-                    }
-                    Metric::Max => latency.max() as f64,
-                    Metric::Mean => latency.mean(),
-                    Metric::ErrorRate if completed > 0 => errors as f64 / completed as f64,
-                    _ => 0.0,
-                };
+                let value = t.plateau_value(&latency, completed, errors);
                 let ok = t.holds(value);
                 all &= ok;
                 results.push(

@@ -190,24 +190,7 @@ pub fn load(dir: &Path) -> anyhow::Result<RunData> {
             p99: ms(&h, 0.99),
         });
     }
-    let mut counts: BTreeMap<u64, SecondCounts> = BTreeMap::new();
-    let ts = dir.join("timeseries.csv");
-    let mut reader =
-        csv::Reader::from_path(&ts).with_context(|| format!("cannot read {}", ts.display()))?;
-    for (n, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}: row {}", ts.display(), n + 2))?;
-        let field = |i: usize| -> anyhow::Result<u64> {
-            row.get(i)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| anyhow::anyhow!("{}: row {}: column {}", ts.display(), n + 2, i + 1))
-        };
-        let c = counts.entry(field(0)?).or_default();
-        c.sent += field(2)?;
-        // Version 1 folders call the column `accepted` (stored, and invalid
-        // records rejected as expected).
-        c.stored += field(3)?;
-        c.errors += field(4)?;
-    }
+    let counts = timeseries_counts(dir)?;
     let mut curves = Vec::new();
     let totals = dir.join("histograms.hlog");
     if totals.is_file() {
@@ -284,6 +267,31 @@ pub(crate) fn error_count(service: &Value) -> u64 {
 /// Microseconds as milliseconds with one decimal.
 pub(crate) fn fmt_ms(us: &Value) -> String {
     format!("{:.1}", us.as_f64().unwrap_or(0.0) / 1000.0)
+}
+
+/// `timeseries.csv`'s counts per second, every service added (columns by
+/// position, so that version 1 folders, whose `stored` column is `accepted`,
+/// read the same).
+pub fn timeseries_counts(dir: &Path) -> anyhow::Result<BTreeMap<u64, SecondCounts>> {
+    let mut counts: BTreeMap<u64, SecondCounts> = BTreeMap::new();
+    let ts = dir.join("timeseries.csv");
+    let mut reader =
+        csv::Reader::from_path(&ts).with_context(|| format!("cannot read {}", ts.display()))?;
+    for (n, row) in reader.records().enumerate() {
+        let row = row.with_context(|| format!("{}: row {}", ts.display(), n + 2))?;
+        let field = |i: usize| -> anyhow::Result<u64> {
+            row.get(i)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("{}: row {}: column {}", ts.display(), n + 2, i + 1))
+        };
+        let c = counts.entry(field(0)?).or_default();
+        c.sent += field(2)?;
+        // Version 1 folders call the column `accepted` (stored, and invalid
+        // records rejected as expected).
+        c.stored += field(3)?;
+        c.errors += field(4)?;
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]
