@@ -9,7 +9,10 @@
 # RSS no more than 10% above bare Goose.
 #
 # Usage: benches/compare.sh [USERS...]      (default: 10 1000)
-# Environment: ROUNDS (default 3), SECONDS_PER_RUN (default 15), PORT (default 18062).
+# Environment: ROUNDS (default 3), SECONDS_PER_RUN (default 15), PORT (default 18062),
+# BASELINE_HARNESS (path to another build of mss-harness, e.g. one built from the
+# commit before a change: it then sends in every round too, interleaved, and the
+# ratio "this build / baseline build" is printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
@@ -54,7 +57,7 @@ run_time = "${seconds}s"
 ReportarAfiliaciontraslado = 1
 ReportarRetractoAfiliacion = 0
 TOML
-  : >"$work/h.rps"; : >"$work/g.rps"; : >"$work/h.rss"; : >"$work/g.rss"
+  : >"$work/h.rps"; : >"$work/g.rps"; : >"$work/h.rss"; : >"$work/g.rss"; : >"$work/b.rps"; : >"$work/b.rss"
   for round in $(seq 1 "$rounds"); do
     curl -sf -X POST "http://127.0.0.1:$port/__admin/reset" >/dev/null
     /usr/bin/time -f "%M" -o "$work/rss" taskset -c 1 "$bin/mss-harness" run "$work/compare.toml" \
@@ -66,10 +69,23 @@ TOML
       >"$work/g.out" 2>"$work/g.err" || true
     g=$(awk '/req_per_s/ {print $6}' "$work/g.out")
     echo "$g" >>"$work/g.rps"; cat "$work/rss" >>"$work/g.rss"
+    if [ -n "${BASELINE_HARNESS:-}" ]; then
+      curl -sf -X POST "http://127.0.0.1:$port/__admin/reset" >/dev/null
+      rm -rf "$work/base"
+      /usr/bin/time -f "%M" -o "$work/rss" taskset -c 1 "$BASELINE_HARNESS" run "$work/compare.toml" \
+        --out "$work/base" >"$work/b.out" 2>"$work/b.err" || true
+      b=$(python3 -c "import json;s=json.load(open('$work/base/summary.json'));print(sum(v['requests'] for v in s['services'].values())/$seconds)")
+      echo "$b" >>"$work/b.rps"; cat "$work/rss" >>"$work/b.rss"
+      printf 'users %5s round %s: baseline build %8.0f req/s %7s KB\n' "$users" "$round" "$b" "$(tail -1 "$work/b.rss")"
+    fi
     printf 'users %5s round %s: harness %8.0f req/s %7s KB | bare goose %8.0f req/s %7s KB\n' \
       "$users" "$round" "$h" "$(tail -1 "$work/h.rss")" "${g:-0}" "$(tail -1 "$work/g.rss")"
   done
   hm=$(median <"$work/h.rps"); gm=$(median <"$work/g.rps")
   hr=$(median <"$work/h.rss"); gr=$(median <"$work/g.rss")
+  if [ -n "${BASELINE_HARNESS:-}" ]; then
+    bm=$(median <"$work/b.rps"); br=$(median <"$work/b.rss")
+    python3 -c "print(f'users $users: median this build $hm req/s, baseline build $bm req/s, ratio {float($hm)/max(float($bm),1e-9):.3f}; peak RSS this build $hr KB, baseline build $br KB')"
+  fi
   python3 -c "print(f'users $users: median harness $hm req/s, bare goose $gm req/s, ratio {float($hm)/max(float($gm),1e-9):.2f}; peak RSS harness $hr KB, bare goose $gr KB, ratio {float($hr)/max(float($gr),1e-9):.2f}')"
 done
