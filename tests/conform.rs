@@ -99,10 +99,10 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
             // failure is related when the failing request carried it.
             failed.retain(|id| *id == check.id || !carries(&report, id, field, *chars));
         }
-        if let Probe::Rul(codigo) = &check.probe {
+        if let Probe::Rul(rule) = &check.probe {
             // A rule switched off lets the refused side of its boundary pairs
             // through too.
-            let pairs = format!("BND-{codigo}-");
+            let pairs = format!("BND-{}-", Contract::embedded().codigo_of(rule.role()));
             let refused_side = |id: &String| {
                 id.starts_with(&pairs)
                     && checks

@@ -6,7 +6,7 @@
 //! (age limits, years and months of the transfer windows, the retraction
 //! window's business days, the minimum age) and the days from
 //! `mss_contract::calendar` (weekends, Ley 51/1983 holidays), counted back
-//! from the target's "today" ([`Setup::as_of`](super::Setup)). Every date sent
+//! from the target's "today" ([`Setup::as_of`](crate::conform::Setup)). Every date sent
 //! is on or before that day, since the protocol refuses future dates.
 //!
 //! | pair | accepted | refused |
@@ -24,8 +24,8 @@ use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use mss_contract::rules::{self, Sexo};
 use mss_contract::{Administradora, Contract, Regimen, Role, calendar};
 
-use super::catalogue::{Check, Probe, Severity};
-use super::exec::{Ctx, Verdict};
+use super::{Check, Probe, Severity};
+use crate::conform::runner::{Ctx, Verdict};
 use crate::domain::Novedad;
 use crate::generator::invalid::{PENDING_TRANSACTION, Step};
 use crate::generator::{AcceptedAffiliation, AffiliationGenerator, Persona, RetractionGenerator};
@@ -125,10 +125,9 @@ fn sex_word(s: Sexo) -> &'static str {
 
 /// The boundary checks, two per rule, with titles from the rules' numbers.
 pub fn checks(contract: &Contract) -> Vec<Check> {
-    let refusal = |role: Role| {
-        let c = contract.code(role);
-        format!("gets {} {}", c.http_status, c.codigo)
-    };
+    let refusal = |role: Role| super::gets(contract, role);
+    // A rule's pairs are named by the codigo its refused side gets.
+    let id = |role: Role| format!("BND-{}", contract.codigo_of(role));
     let n = rules::RETRACTION_BUSINESS_DAYS;
     let mut out = Vec::new();
     let mut pair = |rule: Rule,
@@ -153,7 +152,7 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
         let limit = sexo.regime_transfer_age_limit();
         pair(
             Rule::AgeLimit(sexo),
-            format!("BND-NEG02-{}", sexo.as_str()),
+            format!("{}-{}", id(Role::PensionAge), sexo.as_str()),
             (
                 format!(
                     "a regime transfer the day before a {}'s {} birthday is accepted",
@@ -177,7 +176,7 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
     let limit = Sexo::F.regime_transfer_age_limit();
     pair(
         Rule::LeapDayBirth,
-        "BND-NEG02-29FEB".into(),
+        format!("{}-29FEB", id(Role::PensionAge)),
         (
             format!(
                 "a woman born on 29 February: a regime transfer on 28 February of the common year she turns {limit} is accepted"
@@ -196,7 +195,7 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
     let years = rules::YEARS_BETWEEN_REGIME_TRANSFERS;
     pair(
         Rule::RegimeWindow,
-        "BND-NEG03".into(),
+        id(Role::RegimeWindow),
         (
             format!(
                 "a regime transfer on the {} anniversary of the last selection is accepted",
@@ -217,7 +216,7 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
     let months = rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH;
     pair(
         Rule::SwitchWindow,
-        "BND-NEG04".into(),
+        id(Role::AdministratorWindow),
         (
             format!("an administrator switch {months} months after joining is accepted"),
             "OUTSIDE",
@@ -239,7 +238,7 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
         };
         pair(
             Rule::Retraction(crossing),
-            format!("BND-NEG11-{}", crossing.tag()),
+            format!("{}-{}", id(Role::RetractionLate), crossing.tag()),
             (
                 format!(
                     "a retraction on the {} business day after fechaSolicitud ({across}) is accepted",
