@@ -3,8 +3,8 @@
 //! [`Verdict`]). It runs checks one after the other, aggregate ones last,
 //! recording every exchange (secrets redacted) so that a failure prints a
 //! reproducer. What each check sends and expects lives in
-//! [`super::checks`]; how requests are sent in [`exchange`], tokens in
-//! [`tokens`], valid bodies in [`bodies`].
+//! [`super::checks`]; how requests are sent in `exchange.rs`, tokens in
+//! `tokens.rs`, valid bodies in `bodies.rs`.
 
 mod bodies;
 mod exchange;
