@@ -99,10 +99,10 @@ async fn every_deviation_is_caught_by_its_check_and_only_by_it() {
             // failure is related when the failing request carried it.
             failed.retain(|id| *id == check.id || !carries(&report, id, field, *chars));
         }
-        if let Probe::Rul(codigo) = &check.probe {
+        if let Probe::Rul(rule) = &check.probe {
             // A rule switched off lets the refused side of its boundary pairs
             // through too.
-            let pairs = format!("BND-{codigo}-");
+            let pairs = format!("BND-{}-", Contract::embedded().codigo_of(rule.role()));
             let refused_side = |id: &String| {
                 id.starts_with(&pairs)
                     && checks
@@ -533,6 +533,61 @@ fn the_checks_follow_the_contract_files() {
     assert!(
         text.contains(&format!("{} checks", before.len() + 3)),
         "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A contract that spells two business-rule codigos otherwise (an annex's
+/// codes): the checks expect the new spelling, their `RUL-`/`BND-` ids and
+/// titles follow it, and every other id stays as it was.
+#[test]
+fn a_renamed_codigo_renames_the_checks_of_its_rule() {
+    let dir = copy_contract();
+    let renames = [("NEG01", "DUP77"), ("NEG02", "EDA88")];
+    for name in ["errores.csv", "openapi.json"] {
+        let path = dir.join(name);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        for (from, to) in renames {
+            text = text.replace(from, to);
+        }
+        std::fs::write(&path, text).expect("write");
+    }
+    let changed = Contract::from_dir(&dir).expect("renamed contract loads");
+    let before: Vec<String> = catalogue(Contract::embedded())
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let after = catalogue(&changed);
+    let renamed = |id: &str| {
+        renames
+            .iter()
+            .fold(id.to_owned(), |id, (from, to)| id.replace(from, to))
+    };
+    let expected: Vec<String> = before.iter().map(|id| renamed(id)).collect();
+    let ids: Vec<String> = after.iter().map(|c| c.id.clone()).collect();
+    assert_eq!(ids, expected);
+    assert!(ids.contains(&"RUL-DUP77".to_owned()) && ids.contains(&"BND-EDA88-F-ON".to_owned()));
+    let title = |id: &str| {
+        after
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.title.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        title("RUL-DUP77").ends_with("gets 409 DUP77"),
+        "{}",
+        title("RUL-DUP77")
+    );
+    assert!(
+        title("DUP-001").ends_with("gets 409 DUP77"),
+        "{}",
+        title("DUP-001")
+    );
+    assert!(
+        title("BND-EDA88-M-ON").ends_with("gets 422 EDA88"),
+        "{}",
+        title("BND-EDA88-M-ON")
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -167,15 +167,7 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
 
 /// Files still allowed to spell a codigo, each with its reason. The test
 /// fails when an entry is no longer needed, so the list only shrinks.
-const ALLOWED: [(&str, &str); 6] = [
-    (
-        "src/conform/exec.rs",
-        "the conformance runner's business-rule probes match on the codigo; not yet by role (shared with the boundary-check work in src/conform/)",
-    ),
-    (
-        "src/conform/catalogue.rs",
-        "the business-rule checks are listed by codigo (ids RUL-<codigo>); not yet by role",
-    ),
+const ALLOWED: [(&str, &str); 4] = [
     (
         "benches/informe.rs",
         "a benchmark's synthetic request log (benches are not shipped code)",

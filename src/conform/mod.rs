@@ -1,12 +1,11 @@
 //! `mss-harness conform`: the conformance suite. Runs the catalogue of checks
-//! ([`catalogue`]) against the bundled mock or a URL and tells, check by check,
+//! ([`checks`]) with the [`runner`] against the bundled mock or a URL and tells, check by check,
 //! where the target departs from the protocol: a terminal table,
 //! `conformance.json` and `junit.xml`. Exit 0 all passed, 1 some failed, 2 the
 //! suite could not run.
 
-pub mod boundary;
-pub mod catalogue;
-pub mod exec;
+pub mod checks;
+pub mod runner;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -19,8 +18,8 @@ use chrono::Utc;
 use mss_contract::Contract;
 use serde_json::{Value, json};
 
-pub use catalogue::{Check, Probe, Severity, catalogue};
-pub use exec::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, TokenAge, Verdict};
+pub use checks::{Check, Probe, Severity, catalogue};
+pub use runner::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, TokenAge, Verdict};
 
 use crate::report::junit::escape;
 use crate::secret::Secret;
@@ -95,14 +94,14 @@ pub fn select(all: Vec<Check>, only: &[String]) -> anyhow::Result<Vec<Check>> {
     for p in only {
         if !all
             .iter()
-            .any(|c| catalogue::selected(&c.id, std::slice::from_ref(p)))
+            .any(|c| checks::selected(&c.id, std::slice::from_ref(p)))
         {
             anyhow::bail!("--only {p}: no check has that id or prefix (see --list)");
         }
     }
     Ok(all
         .into_iter()
-        .filter(|c| catalogue::selected(&c.id, only))
+        .filter(|c| checks::selected(&c.id, only))
         .collect())
 }
 
