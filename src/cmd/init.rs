@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cmd::run::UsageError;
+use crate::usage::UsageError;
 use crate::generator::invalid::CATALOGUE;
 use crate::scenario::{BUILT_IN, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE};
 
