@@ -739,26 +739,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_progress_line_names_what_follows_the_load() {
-        let during = progress_line(12, 30, (50, 21_500, 0), 3, 0);
-        assert!(during.starts_with("[  12/  30 s]"), "{during}");
-        assert!(during.contains("p99     21.5 ms"), "{during}");
-        let resending = progress_line(50, 30, (0, 0, 0), 2, 12);
-        assert!(
-            resending.starts_with("[load of 30 s done, + 20 s] resending 12 lost reports"),
-            "{resending}"
-        );
-        assert!(!resending.contains("/  30 s]"), "{resending}");
-        let one = progress_line(31, 30, (0, 0, 0), 0, 1);
-        assert!(one.contains("resending 1 lost report "), "{one}");
-        let waiting = progress_line(33, 30, (0, 0, 0), 4, 0);
-        assert!(
-            waiting.contains("waiting for 4 requests in flight"),
-            "{waiting}"
-        );
-    }
-
-    #[test]
     fn a_plateau_cut_short_by_a_stop_counts_over_the_seconds_it_held() {
         let scenario = RunPlan::parse(
             r#"

@@ -110,8 +110,6 @@ impl RunPlan {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn with(replace: &str, by: &str) -> Result<RunPlan, ScenarioError> {

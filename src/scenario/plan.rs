@@ -111,6 +111,14 @@ impl TargetPlan {
         }
     }
 
+    /// The hosts a URL target may send to (none for the embedded mock).
+    pub fn allowed_hosts(&self) -> &[String] {
+        match self {
+            TargetPlan::Mock(_) => &[],
+            TargetPlan::Url(u) => &u.allowed_hosts,
+        }
+    }
+
     /// Whether the target is a host other than this machine: the production
     /// caps and `--confirm-production` apply.
     pub fn is_production(&self) -> bool {
