@@ -3,9 +3,10 @@
 //!
 //! [`RunPlan::load`] and [`RunPlan::parse`] read a file ([`file`]: serde's
 //! mirror of every table and key, unknown keys and wrong types refused) and
-//! validate it ([`validate`]: values out of range refused) into a [`RunPlan`]
-//! ([`plan`]): the typed load model, the mix, the thresholds ([`threshold`])
-//! parsed once, the caps, the target. Every error names the file and the key;
+//! validate it ([`validate`], the load model in `load`: values out of range
+//! refused) into a [`RunPlan`] ([`plan`]): the typed load model, the mix, the
+//! thresholds ([`threshold`]) parsed once, the caps, the target; the shipped
+//! scenarios are in [`builtin`]. Every error names the file and the key;
 //! every key is documented in `scenarios/README.md`. Nothing here touches the
 //! network; a `[contract] dir` is installed as the process's contract.
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub mod builtin;
 pub mod file;
+mod load;
 pub mod plan;
 pub mod threshold;
 pub mod validate;
