@@ -178,7 +178,10 @@ fn the_capacity_search_plans_within_the_production_caps() {
     use mss_harness::scenario::RunPlan;
     // Within the default caps (10 req/s, 5 min, 3000 requests): accepted.
     let ok = RunPlan::parse(SEARCH, Path::new("search.toml")).expect("within the caps");
-    assert_eq!(ok.outline(), (Some(8.0), Duration::from_secs(36), Some(240)));
+    assert_eq!(
+        ok.outline(),
+        (Some(8.0), Duration::from_secs(36), Some(240))
+    );
     // Above them: refused before anything is sent, naming the cap.
     let over = SEARCH.replace("max_rate = 8", "max_rate = 50");
     let e = RunPlan::parse(&over, Path::new("search.toml"))

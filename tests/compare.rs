@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mss_harness::session::run_scenario;
 use mss_harness::scenario::RunPlan;
+use mss_harness::session::run_scenario;
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::util::temp_dir(&format!("compare-{name}"))

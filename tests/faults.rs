@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mss_harness::session::run_scenario;
 use mss_harness::scenario::RunPlan;
+use mss_harness::session::run_scenario;
 use serde_json::Value;
 
 const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
@@ -115,8 +115,7 @@ timeout = "{timeout}"
 {budget}
 "#
     );
-    let scenario =
-        RunPlan::parse(&text, Path::new("fault.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = RunPlan::parse(&text, Path::new("fault.toml")).unwrap_or_else(|e| panic!("{e}"));
     let dir = crate::util::temp_dir(&format!("fault-{name}"));
     let outcome = run_scenario(scenario, Some(dir.clone()))
         .await

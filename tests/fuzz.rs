@@ -30,12 +30,12 @@ use axum::http::{HeaderValue, Method, Request, StatusCode};
 use chrono::{Days, NaiveDate};
 use http_body_util::BodyExt;
 use mss_contract::{Contract, Service};
-use mss_harness::session::RunOptions;
 use mss_harness::generator::{
     AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
 };
 use mss_harness::scenario::{BUILT_IN, LoadModel, RunPlan};
 use mss_harness::schedule::ArrivalSchedule;
+use mss_harness::session::RunOptions;
 use mss_mock::codes::Role;
 use mss_mock::validate::{self, Rejection};
 use mss_mock::{App, ClientConfig, Deviations, Mock, MockConfig};

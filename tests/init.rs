@@ -278,7 +278,10 @@ fn init_shows_every_key_with_its_default() {
     assert_eq!(m.max_records, Some(mock.max_records));
     assert_eq!(m.max_fingerprints, Some(mock.max_fingerprints));
     assert_eq!(
-        a.target.mock().expect("the embedded mock").token_ttl_seconds,
+        a.target
+            .mock()
+            .expect("the embedded mock")
+            .token_ttl_seconds,
         None
     );
     let _ = std::fs::remove_dir_all(&root);

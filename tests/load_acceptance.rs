@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mss_harness::session::{RunOptions, RunOutcome, run_prepared};
 use mss_harness::engine::Target;
 use mss_harness::scenario::RunPlan;
 use mss_harness::secret::Secret;
+use mss_harness::session::{RunOptions, RunOutcome, run_prepared};
 use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 use serde_json::Value;
 
@@ -56,8 +56,7 @@ async fn run(
     text: &str,
     on_start: Option<mss_harness::session::OnStart>,
 ) -> RunOutcome {
-    let scenario =
-        RunPlan::parse(text, std::path::Path::new("acceptance.toml")).expect("scenario");
+    let scenario = RunPlan::parse(text, std::path::Path::new("acceptance.toml")).expect("scenario");
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()

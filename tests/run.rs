@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mss_harness::session::run_scenario;
 use mss_harness::scenario::RunPlan;
+use mss_harness::session::run_scenario;
 use serde_json::Value;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -308,9 +308,9 @@ async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
     use std::sync::Arc;
 
     use mss_harness::cmd::run::table;
-    use mss_harness::session::{RunOptions, run_prepared};
     use mss_harness::engine::Target;
     use mss_harness::secret::Secret;
+    use mss_harness::session::{RunOptions, run_prepared};
     use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 
     let scenario = RunPlan::load("smoke").expect("smoke");

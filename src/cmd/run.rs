@@ -776,4 +776,3 @@ global = ["p99 < 1s"]
         assert_eq!(highest, Value::Null);
     }
 }
-

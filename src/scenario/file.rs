@@ -154,7 +154,6 @@ pub struct ProductionSpec {
     pub max_requests: Option<u64>,
 }
 
-
 fn default_mix() -> BTreeMap<String, f64> {
     BTreeMap::from([
         (Service::Afiliacion.name().to_owned(), 9.0),
@@ -291,7 +290,6 @@ pub struct LoadSpec {
     pub plateaus: Option<usize>,
 }
 
-
 /// `[data]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -391,7 +389,6 @@ impl Default for HttpSpec {
         }
     }
 }
-
 
 /// Read scenario text into its file type; `path` names it in errors (syntax,
 /// unknown keys, wrong types).

@@ -22,8 +22,8 @@ pub mod validate;
 pub use builtin::BUILT_IN;
 pub use file::{MockSpec, ScenarioFile, Span, Stage};
 pub use plan::{
-    Caps, CredentialSource, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE, DataPlan, HttpPlan,
-    LoadModel, Mix, RunPlan, SEARCH_PAUSE, SearchPlan, TargetPlan, TokenPlan, UrlTarget,
+    Caps, CredentialSource, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE, DataPlan, HttpPlan, LoadModel,
+    Mix, RunPlan, SEARCH_PAUSE, SearchPlan, TargetPlan, TokenPlan, UrlTarget,
 };
 pub use threshold::{Metric, Op, Threshold};
 

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use super::ScenarioError;
 use super::file::{CredentialsSpec, HttpSpec, ProductionSpec, ScenarioFile, TargetSpec};
@@ -136,7 +135,8 @@ fn target(
                 .into(),
         ));
     }
-    let host = url_host(&t.url).ok_or_else(|| bad("target.url", format!("{:?} has no host", t.url)))?;
+    let host =
+        url_host(&t.url).ok_or_else(|| bad("target.url", format!("{:?} has no host", t.url)))?;
     if !crate::connect::is_local_host(&host) {
         production_caps(&file.production, load, bad)?;
     }
@@ -406,7 +406,8 @@ fn thresholds(
         if scope != "global" && service.is_none() {
             return Err(bad(
                 &format!("thresholds.{scope}"),
-                "scope must be global, ReportarAfiliaciontraslado or ReportarRetractoAfiliacion".into(),
+                "scope must be global, ReportarAfiliaciontraslado or ReportarRetractoAfiliacion"
+                    .into(),
             ));
         }
         for (i, e) in exprs.iter().enumerate() {

@@ -192,12 +192,16 @@ pub async fn run_prepared(
     }
     let target_accepted = match (&mock, remote_before) {
         (Some(m), _) => Some(records::accepted_of(&m.stats())),
-        (None, Some(before)) => records::remote_accepted(&stats_http, &base_url).await.map(|after| {
-            [
-                after[0].saturating_sub(before[0]),
-                after[1].saturating_sub(before[1]),
-            ]
-        }),
+        (None, Some(before)) => {
+            records::remote_accepted(&stats_http, &base_url)
+                .await
+                .map(|after| {
+                    [
+                        after[0].saturating_sub(before[0]),
+                        after[1].saturating_sub(before[1]),
+                    ]
+                })
+        }
         _ => None,
     };
     let ended_at: DateTime<Utc> = Utc::now();

@@ -6,8 +6,8 @@
 //! arguments and calls [`run_scenario_with`]; tests call [`run_scenario`] or
 //! [`run_prepared`].
 
-pub mod dry_run;
 mod drive;
+pub mod dry_run;
 mod faults;
 pub mod goose_log;
 mod progress;

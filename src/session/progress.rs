@@ -95,5 +95,4 @@ mod tests {
             "{waiting}"
         );
     }
-
 }

@@ -55,7 +55,10 @@ mod tests {
             "{e}"
         );
         let e = admit("ministerio.test", &allowed, Some("x.test")).expect_err("wrong host");
-        assert!(e.to_string().contains("does not name the target host"), "{e}");
+        assert!(
+            e.to_string().contains("does not name the target host"),
+            "{e}"
+        );
         assert!(confirms(Some("MINISTERIO.TEST"), "ministerio.test"));
         assert!(!confirms(None, "ministerio.test"));
     }

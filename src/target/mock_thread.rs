@@ -122,6 +122,9 @@ mod tests {
             }
             false
         });
-        assert!(refused, "the mock still answers after its handle was dropped");
+        assert!(
+            refused,
+            "the mock still answers after its handle was dropped"
+        );
     }
 }
