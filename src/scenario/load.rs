@@ -195,3 +195,34 @@ fn closed_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> 
         run_time,
     })
 }
+
+/// The model as written, its defaults filled in, before its values are
+/// checked: what the checks that come before the load's own in
+/// [`super::validate::plan`] (the production caps, the faults' offsets) judge,
+/// so that a file with several mistakes is refused for the same one as always.
+pub(super) fn as_written(l: &LoadSpec) -> LoadModel {
+    match l.model {
+        Model::Open => LoadModel::Open {
+            start_rate: l
+                .start_rate
+                .or_else(|| l.stages.first().map(|s| s.rate))
+                .unwrap_or(0.0),
+            stages: l.stages.clone(),
+            max_in_flight: l.max_in_flight.unwrap_or(1),
+        },
+        Model::Closed => LoadModel::Closed {
+            users: l.users.unwrap_or(1),
+            ramp: l.ramp.unwrap_or_default().0,
+            think_time: l.think_time.unwrap_or_default().0,
+            run_time: l.run_time.unwrap_or_default().0,
+        },
+        Model::Search => LoadModel::Search(SearchPlan {
+            start_rate: l.start_rate.unwrap_or(1.0),
+            max_rate: l.max_rate.unwrap_or(1.0),
+            step: l.step.unwrap_or(2.0),
+            plateau: l.plateau.map_or(Duration::from_secs(5), |p| p.0),
+            plateaus: l.plateaus.unwrap_or(10),
+            max_in_flight: l.max_in_flight.unwrap_or(1),
+        }),
+    }
+}

@@ -30,14 +30,14 @@ pub fn plan(file: ScenarioFile, path: &Path) -> Result<RunPlan, ScenarioError> {
     };
     let bad: Bad<'_> = &bad;
     name(&file.name, bad)?;
-    // Checked here, reported in its turn below: the caps and the faults'
-    // offsets are judged on a load model only when it is valid.
-    let load = super::load::model(&file.load, bad);
-    let target = target(&file, load.as_ref().ok(), bad)?;
+    // The production caps and the faults' offsets are judged before the
+    // load's own checks, on the load as written.
+    let written = super::load::as_written(&file.load);
+    let target = target(&file, &written, bad)?;
     if let Some(profile) = &file.target.mock.latency {
         profile.check().map_err(|e| bad("target.mock.latency", e))?;
     }
-    faults(&file, load.as_ref().ok(), bad)?;
+    faults(&file, &written, bad)?;
     mock_settings(&file.target, bad)?;
     let target = match (target, &file.credentials) {
         (Some((url, host)), Some(c)) => TargetPlan::Url(UrlTarget {
@@ -48,7 +48,7 @@ pub fn plan(file: ScenarioFile, path: &Path) -> Result<RunPlan, ScenarioError> {
         }),
         _ => TargetPlan::Mock(file.target.mock.clone()),
     };
-    let load = load?;
+    let load = super::load::model(&file.load, bad)?;
     let mix = mix(&file.mix, bad)?;
     let invalid = invalid_shares(&file.invalid, bad)?;
     crate::generator::GeneratorConfig {
@@ -103,7 +103,7 @@ fn name(name: &str, bad: Bad<'_>) -> Result<(), ScenarioError> {
 /// (`None`: the embedded mock); a production host's caps are checked here.
 fn target(
     file: &ScenarioFile,
-    load: Option<&LoadModel>,
+    load: &LoadModel,
     bad: Bad<'_>,
 ) -> Result<Option<(String, String)>, ScenarioError> {
     let t = &file.target;
@@ -175,10 +175,10 @@ fn caps(p: &ProductionSpec) -> Caps {
     }
 }
 
-/// `[production]` and the load against it (the load only when it is valid).
+/// `[production]` and the load against it.
 fn production_caps(
     p: &ProductionSpec,
-    load: Option<&LoadModel>,
+    load: &LoadModel,
     bad: Bad<'_>,
 ) -> Result<(), ScenarioError> {
     if p.max_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
@@ -190,9 +190,6 @@ fn production_caps(
     if p.max_requests == Some(0) {
         return Err(bad("production.max_requests", "must be at least 1".into()));
     }
-    let Some(load) = load else {
-        return Ok(());
-    };
     let caps = caps(p);
     let (peak, duration, total) = load.outline();
     if let Some(peak) = peak
@@ -231,12 +228,8 @@ fn production_caps(
 }
 
 /// `faults`: well-formed, against a mock on this machine, each before the
-/// run's end (when the load is valid).
-fn faults(
-    file: &ScenarioFile,
-    load: Option<&LoadModel>,
-    bad: Bad<'_>,
-) -> Result<(), ScenarioError> {
+/// run's end.
+fn faults(file: &ScenarioFile, load: &LoadModel, bad: Bad<'_>) -> Result<(), ScenarioError> {
     if file.faults.is_empty() {
         return Ok(());
     }
@@ -249,9 +242,6 @@ fn faults(
             "faults are injected by the mock: the target must be url = \"mock\" or an mss-mock on this machine".into(),
         ));
     }
-    let Some(load) = load else {
-        return Ok(());
-    };
     let end = load.duration();
     for (i, f) in file.faults.iter().enumerate() {
         let at = f.at.as_deref().map(mss_mock::faults::parse_span);
