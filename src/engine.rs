@@ -43,7 +43,7 @@ use crate::interrupt::Signal;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::retry_budget::RetryBudget;
-use crate::scenario::{Caps, LoadModel, Scenario};
+use crate::scenario::{Caps, LoadModel, RunPlan};
 use crate::schedule::ArrivalSchedule;
 use crate::token::{TokenCache, TokenError};
 
@@ -1409,48 +1409,44 @@ pub struct Target {
     pub caps: Option<Caps>,
 }
 
-/// Build the shared context of a run of `scenario` against `target`, starting now.
+/// Build the shared context of a run of `plan` against `target`, starting now.
 pub fn prepare(
-    scenario: &Scenario,
+    plan: &RunPlan,
     target: Target,
     http: reqwest::Client,
     worker: (u16, u16),
 ) -> Result<Arc<RunContext>, String> {
-    let (schedule, think_time) = match scenario.load_model() {
+    let (schedule, think_time) = match &plan.load {
         LoadModel::Open {
             start_rate, stages, ..
         } => {
-            let s = ArrivalSchedule::new(start_rate, &stages)
+            let s = ArrivalSchedule::new(*start_rate, stages)
                 .with_share(u64::from(worker.0), u64::from(worker.1));
             (Some(s), Duration::ZERO)
         }
-        LoadModel::Closed { think_time, .. } => (None, think_time),
-        LoadModel::Search(plan) => {
-            let s = ArrivalSchedule::open_ended(plan.duration());
-            crate::capacity::search::first_step(&s, &plan);
+        LoadModel::Closed { think_time, .. } => (None, *think_time),
+        LoadModel::Search(search) => {
+            let s = ArrivalSchedule::open_ended(search.duration());
+            crate::capacity::search::first_step(&s, search);
             (Some(s), Duration::ZERO)
         }
     };
-    let mut config = GeneratorConfig::new(scenario.data.seed, &scenario.data.administradora);
-    config.radicado_prefix = scenario.data.radicado_prefix.clone();
+    let mut config = GeneratorConfig::new(plan.data.seed, &plan.data.administradora);
+    config.radicado_prefix = plan.data.radicado_prefix.clone();
     config.worker = worker.0;
-    let weights = |s: Service| scenario.mix.get(s.name()).copied().unwrap_or(0.0);
+    let weights = |s: Service| plan.mix.weight(s);
     let total = weights(Service::Afiliacion) + weights(Service::Retracto);
     let data = DataSource {
         affiliations: AffiliationGenerator::new(config.clone()).map_err(|e| e.to_string())?,
         retractions: RetractionGenerator::new(config).map_err(|e| e.to_string())?,
         pool: VecDeque::new(),
-        rng: ChaCha8Rng::seed_from_u64(scenario.data.seed ^ 0x006d_6978),
+        rng: ChaCha8Rng::seed_from_u64(plan.data.seed ^ 0x006d_6978),
         retract_share: if total > 0.0 {
             weights(Service::Retracto) / total
         } else {
             0.0
         },
-        invalid: scenario
-            .invalid
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect(),
+        invalid: plan.invalid.clone(),
     };
     let url = |s: Service| {
         let text = format!("{}{}", target.base_url, s.path());
@@ -1463,8 +1459,8 @@ pub fn prepare(
         http,
         schedule,
         think_time,
-        timeout: scenario.http.timeout.0,
-        duration: scenario.duration(),
+        timeout: plan.http.timeout,
+        duration: plan.duration(),
         start: std::sync::OnceLock::new(),
         // One shard per core keeps the recording lock nearly uncontended (a
         // user always records into the same shard; the runtime has one worker
@@ -1479,7 +1475,7 @@ pub fn prepare(
         stored: [AtomicU64::new(0), AtomicU64::new(0)],
         stopping: AtomicBool::new(false),
         others: target.others,
-        own: scenario.data.administradora.clone(),
+        own: plan.data.administradora.clone(),
         fatal: Mutex::new(None),
         limiter: target.caps.map(Limiter::new),
         worker,
@@ -1491,21 +1487,22 @@ pub fn prepare(
         doubts: Mutex::new(Doubts::default()),
         unresolved: Mutex::new(Vec::new()),
         resending: AtomicUsize::new(0),
-        budget: RetryBudget::new(scenario.http.retry_budget.0),
+        budget: RetryBudget::new(plan.http.retry_budget),
         retries: [AtomicU64::new(0), AtomicU64::new(0)],
         retries_refused: [AtomicU64::new(0), AtomicU64::new(0)],
         unexpected: Mutex::new(Unexpected::new()),
     }))
 }
 
-/// Number of Goose users for the scenario's model, for worker `index` of
+/// Number of Goose users for the plan's model, for worker `index` of
 /// `count` (the closed model's users are shared out; the open model shares its
 /// arrivals instead, and each worker keeps `max_in_flight` senders).
-pub fn users(scenario: &Scenario, (index, count): (u16, u16)) -> usize {
-    match scenario.load_model() {
-        LoadModel::Open { max_in_flight, .. } => max_in_flight,
-        LoadModel::Search(plan) => plan.max_in_flight,
+pub fn users(plan: &RunPlan, (index, count): (u16, u16)) -> usize {
+    match &plan.load {
+        LoadModel::Open { max_in_flight, .. } => *max_in_flight,
+        LoadModel::Search(search) => search.max_in_flight,
         LoadModel::Closed { users, .. } => {
+            let users = *users;
             let count = usize::from(count.max(1));
             let index = usize::from(index);
             users / count + usize::from(index < users % count)
@@ -1517,14 +1514,14 @@ pub fn users(scenario: &Scenario, (index, count): (u16, u16)) -> usize {
 /// goes to `goose_report` when given.
 pub async fn execute(
     ctx: Arc<RunContext>,
-    scenario: &Scenario,
+    plan: &RunPlan,
     goose_report: Option<String>,
 ) -> Result<(), String> {
-    let users = users(scenario, ctx.worker).max(1);
-    let (hatch, run_time) = match scenario.load_model() {
+    let users = users(plan, ctx.worker).max(1);
+    let (hatch, run_time) = match plan.load {
         LoadModel::Open { .. } | LoadModel::Search(_) => (
             users as f64 * 10.0,
-            scenario.duration() + Duration::from_millis(400),
+            plan.duration() + Duration::from_millis(400),
         ),
         LoadModel::Closed { ramp, run_time, .. } => {
             // This worker's users over the ramp.

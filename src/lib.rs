@@ -29,4 +29,7 @@ pub mod retry_budget;
 pub mod scenario;
 pub mod schedule;
 pub mod secret;
+pub mod session;
+pub mod target;
 pub mod token;
+pub mod usage;

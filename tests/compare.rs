@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mss_harness::cmd::run::run_scenario;
-use mss_harness::scenario::Scenario;
+use mss_harness::scenario::RunPlan;
+use mss_harness::session::run_scenario;
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::util::temp_dir(&format!("compare-{name}"))
@@ -27,7 +27,7 @@ stages = [{{ rate = 200, duration = "5s" }}]
 max_in_flight = 400
 "#
     );
-    let scenario = Scenario::parse(&text, Path::new("compare-test.toml")).expect("scenario");
+    let scenario = RunPlan::parse(&text, Path::new("compare-test.toml")).expect("scenario");
     let dir = temp_dir(name);
     let outcome = run_scenario(scenario, Some(dir.clone()))
         .await

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mss_harness::cmd::run::run_scenario;
-use mss_harness::scenario::Scenario;
+use mss_harness::scenario::RunPlan;
+use mss_harness::session::run_scenario;
 use serde_json::Value;
 
 const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
@@ -115,8 +115,7 @@ timeout = "{timeout}"
 {budget}
 "#
     );
-    let scenario =
-        Scenario::parse(&text, Path::new("fault.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = RunPlan::parse(&text, Path::new("fault.toml")).unwrap_or_else(|e| panic!("{e}"));
     let dir = crate::util::temp_dir(&format!("fault-{name}"));
     let outcome = run_scenario(scenario, Some(dir.clone()))
         .await
@@ -452,7 +451,7 @@ fn scenario_faults_are_checked_at_load() {
         ),
         (r#"[{kind = "reset", colour = "red"}]"#, "mock", "colour"),
     ] {
-        let e = Scenario::parse(&base(faults, url), Path::new("f.toml"))
+        let e = RunPlan::parse(&base(faults, url), Path::new("f.toml"))
             .expect_err(want)
             .to_string();
         assert!(e.contains(want), "{e} (want {want})");
@@ -513,7 +512,7 @@ max_in_flight = 10
 [http]
 timeout = "1s"
 "#;
-    let scenario = Scenario::parse(text, Path::new("hang.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = RunPlan::parse(text, Path::new("hang.toml")).unwrap_or_else(|e| panic!("{e}"));
     let dir = crate::util::temp_dir("fault-hang-all");
     run_scenario(scenario, Some(dir.clone()))
         .await

@@ -30,12 +30,12 @@ use axum::http::{HeaderValue, Method, Request, StatusCode};
 use chrono::{Days, NaiveDate};
 use http_body_util::BodyExt;
 use mss_contract::{Contract, Service};
-use mss_harness::cmd::run::RunOptions;
 use mss_harness::generator::{
     AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
 };
-use mss_harness::scenario::{BUILT_IN, LoadModel, Scenario};
+use mss_harness::scenario::{BUILT_IN, LoadModel, RunPlan};
 use mss_harness::schedule::ArrivalSchedule;
+use mss_harness::session::RunOptions;
 use mss_mock::codes::Role;
 use mss_mock::validate::{self, Rejection};
 use mss_mock::{App, ClientConfig, Deviations, Mock, MockConfig};
@@ -1892,17 +1892,17 @@ impl ScenarioInput {
 /// What a run does with an accepted scenario before and after sending
 /// anything: the plan, the schedule, the users, the caps, the embedded mock's
 /// configuration, the copy written to the results (which `merge` parses back).
-fn use_scenario(s: &Scenario, text: &str) -> Result<(), TestCaseError> {
-    let model = s.load_model();
+fn use_scenario(s: &RunPlan, text: &str) -> Result<(), TestCaseError> {
+    let model = &s.load;
     let duration = s.duration();
-    let (peak, planned, total) = s.plan();
+    let (peak, planned, total) = s.outline();
     prop_assert_eq!(planned, duration);
     if let Some(peak) = peak {
         prop_assert!(peak.is_finite() && peak >= 0.0, "peak {peak}");
     }
-    let written: usize = s.thresholds.values().map(Vec::len).sum();
-    prop_assert_eq!(s.thresholds().len(), written, "a threshold did not parse");
-    let caps = s.production.caps();
+    let written: usize = s.file().thresholds.values().map(Vec::len).sum();
+    prop_assert_eq!(s.thresholds.len(), written, "a threshold did not parse");
+    let caps = s.caps;
     for worker in [(0, 1), (1, 3), (2, 3)] {
         let share = caps.share(worker);
         prop_assert!(share.max_requests <= caps.max_requests);
@@ -1910,7 +1910,7 @@ fn use_scenario(s: &Scenario, text: &str) -> Result<(), TestCaseError> {
     }
     if let LoadModel::Open {
         start_rate, stages, ..
-    } = &model
+    } = model
     {
         let schedule = ArrivalSchedule::new(*start_rate, stages).with_share(0, 1);
         let n = schedule.total();
@@ -1926,12 +1926,11 @@ fn use_scenario(s: &Scenario, text: &str) -> Result<(), TestCaseError> {
             );
         }
     }
-    let plan = mss_harness::cmd::run::plan(s, &RunOptions::default());
+    let plan = mss_harness::session::dry_run::text(s, &RunOptions::default());
     prop_assert!(plan.contains(&s.name));
-    if s.target.url == "mock" {
+    if let Some(m) = s.target.mock() {
         // The embedded mock takes these settings as they are.
         let mut config = MockConfig::demo().expect("demo configuration");
-        let m = &s.target.mock;
         if let Some(ttl) = m.token_ttl_seconds {
             config.token_ttl_seconds = ttl;
         }
@@ -1959,15 +1958,15 @@ fn use_scenario(s: &Scenario, text: &str) -> Result<(), TestCaseError> {
         )));
     }
     // The results folder's copy, parsed again by `merge`.
-    let copy = toml::to_string_pretty(s)
+    let copy = toml::to_string_pretty(s.file())
         .map_err(|e| TestCaseError::fail(format!("cannot write it back: {e}\n{text}")))?;
-    let again = Scenario::parse(&copy, Path::new("scenario.toml")).map_err(|e| {
+    let again = RunPlan::parse(&copy, Path::new("scenario.toml")).map_err(|e| {
         TestCaseError::fail(format!(
             "its copy is refused: {e}\n--- copy\n{copy}\n--- file\n{text}"
         ))
     })?;
-    prop_assert_eq!(again.plan(), s.plan(), "{}", copy);
-    let copy_again = toml::to_string_pretty(&again).unwrap_or_default();
+    prop_assert_eq!(again.outline(), s.outline(), "{}", copy);
+    let copy_again = toml::to_string_pretty(again.file()).unwrap_or_default();
     prop_assert_eq!(copy_again, copy);
     Ok(())
 }
@@ -1976,7 +1975,7 @@ fn use_scenario(s: &Scenario, text: &str) -> Result<(), TestCaseError> {
 fn fuzz_scenario_parser() {
     let seeds = scenario_seeds();
     for seed in &seeds {
-        let s = Scenario::parse(seed, Path::new("seed.toml"))
+        let s = RunPlan::parse(seed, Path::new("seed.toml"))
             .unwrap_or_else(|e| panic!("seed scenarios parse: {e}"));
         if let Err(e) = use_scenario(&s, seed) {
             panic!("seed scenario {}: {e}", s.name);
@@ -1989,7 +1988,7 @@ fn fuzz_scenario_parser() {
         scenario_input(),
         |input, tally| {
             let text = input.render(&seeds);
-            match Scenario::parse(&text, path) {
+            match RunPlan::parse(&text, path) {
                 Ok(s) => {
                     use_scenario(&s, &text)?;
                     tally.count("accepted");

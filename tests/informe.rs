@@ -265,9 +265,9 @@ max_in_flight = 50
 [invalid]
 NEG01 = 0.1
 "#;
-    let scenario = mss_harness::scenario::Scenario::parse(text, std::path::Path::new("i.toml"))
+    let scenario = mss_harness::scenario::RunPlan::parse(text, std::path::Path::new("i.toml"))
         .expect("scenario");
-    let outcome = mss_harness::cmd::run::run_scenario(scenario, Some(dir.clone()))
+    let outcome = mss_harness::session::run_scenario(scenario, Some(dir.clone()))
         .await
         .expect("run");
     let s = &outcome.summary;

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mss_harness::scenario::Scenario;
+use mss_harness::scenario::RunPlan;
 
 fn harness(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mss-harness"))
@@ -49,9 +49,9 @@ fn init_writes_a_scenario_that_runs_a_private_credentials_template_and_refuses_t
     assert_eq!(next[2], "mss-harness run qa/scenario.toml");
 
     // The scenario parses, and the printed dry run succeeds.
-    let scenario = Scenario::load(dir.join("scenario.toml").to_str().expect("utf-8"))
+    let scenario = RunPlan::load(dir.join("scenario.toml").to_str().expect("utf-8"))
         .unwrap_or_else(|e| panic!("the written scenario does not parse: {e}"));
-    assert_eq!(scenario.target.url, "mock");
+    assert_eq!(scenario.target.url(), "mock");
     let o = harness(&["run", "qa/scenario.toml", "--dry-run"], &root);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
@@ -160,11 +160,16 @@ fn init_for_the_ministry_writes_a_capped_scenario_with_credentials() {
         ),
         "{out}"
     );
-    let s = Scenario::load(root.join("scenario.toml").to_str().expect("utf-8")).expect("parses");
-    assert_eq!(s.target.allowed_hosts, ["miseguridadsocial.gov.co"]);
+    let s = RunPlan::load(root.join("scenario.toml").to_str().expect("utf-8")).expect("parses");
+    assert_eq!(s.target.allowed_hosts(), ["miseguridadsocial.gov.co"]);
     assert_eq!(
-        s.credentials.and_then(|c| c.file).as_deref(),
-        Some("./credentials.toml")
+        match &s.target {
+            mss_harness::scenario::TargetPlan::Url(u) => Some(u.credentials.clone()),
+            mss_harness::scenario::TargetPlan::Mock(_) => None,
+        },
+        Some(mss_harness::scenario::CredentialSource::File(
+            "./credentials.toml".into()
+        ))
     );
     assert!(
         s.invalid.is_empty(),
@@ -257,21 +262,27 @@ fn init_shows_every_key_with_its_default() {
         .collect::<Vec<_>>()
         .join("\n");
     assert_ne!(uncommented, written);
-    let a = Scenario::parse(&written, Path::new("written.toml")).expect("written");
-    let b = Scenario::parse(&uncommented, Path::new("uncommented.toml"))
+    let a = RunPlan::parse(&written, Path::new("written.toml")).expect("written");
+    let b = RunPlan::parse(&uncommented, Path::new("uncommented.toml"))
         .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
     // What a run takes from each: the same.
     assert_eq!(format!("{:?}", a.data), format!("{:?}", b.data));
     assert_eq!(format!("{:?}", a.token), format!("{:?}", b.token));
     assert_eq!(format!("{:?}", a.http), format!("{:?}", b.http));
-    assert_eq!(a.production.caps(), b.production.caps());
-    assert_eq!(a.load_model(), b.load_model());
+    assert_eq!(a.caps, b.caps);
+    assert_eq!(a.load, b.load);
     // The mock's settings: what the mock takes when none is given.
     let mock = mss_mock::MockConfig::with_clients(Vec::new());
-    let m = &b.target.mock;
+    let m = b.target.mock().expect("the embedded mock");
     assert_eq!(m.token_ttl_seconds, Some(mock.token_ttl_seconds));
     assert_eq!(m.max_records, Some(mock.max_records));
     assert_eq!(m.max_fingerprints, Some(mock.max_fingerprints));
-    assert_eq!(a.target.mock.token_ttl_seconds, None);
+    assert_eq!(
+        a.target
+            .mock()
+            .expect("the embedded mock")
+            .token_ttl_seconds,
+        None
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

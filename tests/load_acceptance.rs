@@ -7,19 +7,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mss_harness::cmd::run::{RunOptions, RunOutcome, run_prepared};
 use mss_harness::engine::Target;
-use mss_harness::scenario::Scenario;
+use mss_harness::scenario::RunPlan;
 use mss_harness::secret::Secret;
+use mss_harness::session::{RunOptions, RunOutcome, run_prepared};
 use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 use serde_json::Value;
 
 use crate::util::TestMock;
 
-fn caches(t: &TestMock, base: &str, http: &reqwest::Client, scenario: &Scenario) -> Target {
+fn caches(t: &TestMock, base: &str, http: &reqwest::Client, scenario: &RunPlan) -> Target {
     let policy = TokenPolicy {
-        margin: scenario.token.refresh_margin.0,
-        jitter: scenario.token.refresh_jitter.0,
+        margin: scenario.token.refresh_margin,
+        jitter: scenario.token.refresh_jitter,
         ..TokenPolicy::default()
     };
     let make = |admin: &str| {
@@ -54,10 +54,9 @@ async fn run(
     t: &TestMock,
     base: String,
     text: &str,
-    on_start: Option<mss_harness::cmd::run::OnStart>,
+    on_start: Option<mss_harness::session::OnStart>,
 ) -> RunOutcome {
-    let scenario =
-        Scenario::parse(text, std::path::Path::new("acceptance.toml")).expect("scenario");
+    let scenario = RunPlan::parse(text, std::path::Path::new("acceptance.toml")).expect("scenario");
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -105,7 +104,7 @@ async fn five_hundred_users_share_one_token_per_refresh_interval() {
     let revocation = Arc::new(Mutex::new(None));
     let seen = revocation.clone();
     let mock = t.mock.clone();
-    let hook: mss_harness::cmd::run::OnStart = Box::new(move |_ctx| {
+    let hook: mss_harness::session::OnStart = Box::new(move |_ctx| {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(30)).await;
             let before = mock.stats()["token"]["issued"].as_u64().unwrap_or(0);
@@ -175,7 +174,7 @@ async fn a_four_second_stall_shows_in_the_tail_measured_from_intended_time() {
     let t = TestMock::new();
     let base = t.serve().await;
     let mock = t.mock.clone();
-    let hook: mss_harness::cmd::run::OnStart = Box::new(move |_ctx| {
+    let hook: mss_harness::session::OnStart = Box::new(move |_ctx| {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(10)).await;
             mock.pacing().stall(4.0);
@@ -283,7 +282,7 @@ async fn go_live_reports_the_highest_rate_within_the_thresholds() {
     let t = TestMock::new();
     let base = t.serve().await;
     let mock = t.mock.clone();
-    let hook: mss_harness::cmd::run::OnStart = Box::new(move |_ctx| {
+    let hook: mss_harness::session::OnStart = Box::new(move |_ctx| {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(11)).await;
             mock.pacing()

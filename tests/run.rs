@@ -4,16 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mss_harness::cmd::run::run_scenario;
-use mss_harness::scenario::Scenario;
+use mss_harness::scenario::RunPlan;
+use mss_harness::session::run_scenario;
 use serde_json::Value;
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::util::temp_dir(&format!("run-{name}"))
 }
 
-fn scenario(text: &str) -> Scenario {
-    Scenario::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
+fn scenario(text: &str) -> RunPlan {
+    RunPlan::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Validate `file` against the common JUnit XML schema (Jenkins junit-10.xsd,
@@ -160,7 +160,7 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     assert_eq!(summary["dropped"], 0);
     assert_eq!(summary["token"]["requests"], 1);
     // The resolved scenario reads back.
-    Scenario::load(dir.join("scenario.toml").to_str().expect("utf-8"))
+    RunPlan::load(dir.join("scenario.toml").to_str().expect("utf-8"))
         .expect("resolved scenario parses");
     let hlog = std::fs::read_to_string(dir.join("latency.hlog")).expect("hlog");
     assert!(
@@ -307,13 +307,14 @@ async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
     use std::collections::HashMap;
     use std::sync::Arc;
 
-    use mss_harness::cmd::run::{RunOptions, run_prepared, table};
+    use mss_harness::cmd::run::table;
     use mss_harness::engine::Target;
     use mss_harness::secret::Secret;
+    use mss_harness::session::{RunOptions, run_prepared};
     use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 
-    let scenario = Scenario::load("smoke").expect("smoke");
-    let latency = scenario.target.mock.latency;
+    let scenario = RunPlan::load("smoke").expect("smoke");
+    let latency = scenario.target.mock().and_then(|m| m.latency);
     let t = crate::util::TestMock::with(|c| {
         if let Some(l) = latency {
             c.latency = l;

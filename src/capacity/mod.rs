@@ -25,7 +25,7 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::scenario::{LoadModel, Metric, Scenario, Threshold};
+use crate::scenario::{LoadModel, Metric, RunPlan, Threshold};
 use usl::{Fitted, Sample};
 
 /// Plateaus a fit needs at least.
@@ -151,10 +151,10 @@ pub fn parse_slo(text: &str) -> Result<Threshold, String> {
 
 /// The objective of `scenario`: its first global percentile threshold (`<`),
 /// else [`DEFAULT_SLO`].
-pub fn scenario_slo(scenario: &Scenario) -> Threshold {
+pub fn scenario_slo(scenario: &RunPlan) -> Threshold {
     scenario
-        .thresholds()
-        .into_iter()
+        .thresholds
+        .iter()
         .filter(|(scope, _)| scope.is_none())
         .find_map(|(_, t)| parse_slo(&t.expr).ok())
         .unwrap_or_else(|| parse_slo(DEFAULT_SLO).expect("the default SLO parses"))
@@ -222,7 +222,7 @@ pub fn measure(
 /// Plateaus left out (the harness was the limit) are named in `left_out`.
 pub fn plateaus_of(
     summary: &Value,
-    scenario: Option<&Scenario>,
+    scenario: Option<&RunPlan>,
     run: &str,
     left_out: &mut Vec<String>,
 ) -> Vec<Plateau> {
@@ -259,7 +259,7 @@ pub fn plateaus_of(
         }
     }
     if out.is_empty()
-        && let Some(LoadModel::Closed { users, ramp, .. }) = scenario.map(Scenario::load_model)
+        && let Some(&LoadModel::Closed { users, ramp, .. }) = scenario.map(|s| &s.load)
     {
         // A closed run is one point of a sweep of users: after its ramp and a
         // second of settling, to its last whole second.
@@ -492,7 +492,7 @@ pub fn from_results(
         let scenario_path = dir.join("scenario.toml");
         let scenario = std::fs::read_to_string(&scenario_path)
             .ok()
-            .and_then(|t| Scenario::parse(&t, &scenario_path).ok());
+            .and_then(|t| RunPlan::parse(&t, &scenario_path).ok());
         if chosen.is_none() {
             chosen = scenario.as_ref().map(scenario_slo);
         }
@@ -523,7 +523,7 @@ pub fn from_results(
 /// gives the merged latency, completed and error counts of seconds
 /// `from..to`. `None` with fewer than two plateaus.
 pub fn of_run(
-    scenario: &Scenario,
+    scenario: &RunPlan,
     stages: &[Value],
     window: &dyn Fn(u64, u64) -> (Histogram<u64>, u64, u64),
 ) -> Option<Value> {

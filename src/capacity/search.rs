@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::engine::RunContext;
 use crate::outcome::Outcome;
-use crate::scenario::{SEARCH_PAUSE, Scenario, SearchPlan};
+use crate::scenario::{RunPlan, SEARCH_PAUSE, SearchPlan};
 use crate::schedule::ArrivalSchedule;
 
 /// Seconds at the start of a plateau left out of its judgement.
@@ -87,7 +87,7 @@ fn counts(ctx: &RunContext) -> (u64, u64) {
 /// into `steps` (as `summary.json`'s `stages`), the next written.
 pub async fn drive(
     ctx: Arc<RunContext>,
-    scenario: Scenario,
+    scenario: RunPlan,
     plan: SearchPlan,
     steps: Arc<Mutex<Vec<Value>>>,
 ) {

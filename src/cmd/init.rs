@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cmd::run::UsageError;
 use crate::generator::invalid::CATALOGUE;
 use crate::scenario::{BUILT_IN, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE};
+use crate::usage::UsageError;
 
 /// Flags of `init`.
 #[derive(Debug, Clone, clap::Args)]

@@ -18,7 +18,7 @@ use super::run::{
 use crate::domain::Service;
 use crate::metrics::{Percentiles, ServiceTotals, histogram, write_tagged_hlog};
 use crate::outcome::Outcome;
-use crate::scenario::Scenario;
+use crate::scenario::RunPlan;
 
 /// Flags of `merge`.
 #[derive(Debug, Clone, clap::Args)]
@@ -163,7 +163,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
                 .collect::<Vec<_>>()
         );
     }
-    let scenario = Scenario::parse(&first.scenario_text, &first.dir.join("scenario.toml"))
+    let scenario = RunPlan::parse(&first.scenario_text, &first.dir.join("scenario.toml"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = workers.iter().map(|w| w.start).min().unwrap_or(first.start);
     let offset = |w: &Worker| -> u64 {

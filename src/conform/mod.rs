@@ -165,12 +165,9 @@ pub async fn embedded_mock_with(
     let mut config = mss_mock::MockConfig::with_clients(clients);
     configure(&mut config);
     let mock = mss_mock::Mock::new(config).context("embedded mock")?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot bind the embedded mock on 127.0.0.1")?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(mock.clone().serve(listener));
-    Ok((mock, format!("http://{addr}"), creds))
+    // On its own thread and runtime, serving while the caller's runtime runs.
+    let (mock, base_url) = crate::target::MockThread::start(mock)?.serve_while_this_runtime_runs();
+    Ok((mock, base_url, creds))
 }
 
 /// Credentials of a URL target: `--credentials FILE`, else the MSS_*

@@ -14,7 +14,7 @@ use crate::domain::Service;
 use crate::engine::RunContext;
 use crate::metrics::Interval;
 use crate::outcome::Outcome;
-use crate::scenario::{LoadModel, Scenario};
+use crate::scenario::{LoadModel, RunPlan};
 
 /// Seconds of history a frame carries for the charts (a page opened late
 /// still draws the last quarter of an hour).
@@ -151,7 +151,7 @@ impl Frame {
 #[derive(Debug)]
 pub struct Builder {
     ctx: Arc<RunContext>,
-    scenario: Scenario,
+    scenario: RunPlan,
     meta: Value,
     labels: Arc<Vec<(String, String)>>,
     /// Per second, per service: the closed intervals seen so far (the latest
@@ -162,7 +162,7 @@ pub struct Builder {
 
 impl Builder {
     /// A builder for the run of `ctx`, results in the folder `run_id`.
-    pub fn new(ctx: Arc<RunContext>, scenario: &Scenario, run_id: &str, target: &str) -> Self {
+    pub fn new(ctx: Arc<RunContext>, scenario: &RunPlan, run_id: &str, target: &str) -> Self {
         let (index, count) = ctx.worker();
         let worker = if count > 1 {
             format!("{index}/{count}")
@@ -175,7 +175,7 @@ impl Builder {
             "target": target,
             "run_id": run_id,
             "worker": worker,
-            "model": match scenario.load_model() {
+            "model": match scenario.load {
                 LoadModel::Open { .. } => "open",
                 LoadModel::Closed { .. } => "closed",
                 LoadModel::Search(_) => "search",
@@ -367,14 +367,14 @@ fn service_short(s: Service) -> &'static str {
 }
 
 /// The plan's stages (this worker's share of the rates), for the progress bar.
-fn plan_json(scenario: &Scenario, workers: u16) -> Value {
+fn plan_json(scenario: &RunPlan, workers: u16) -> Value {
     let share = f64::from(workers.max(1));
-    match scenario.load_model() {
+    match &scenario.load {
         LoadModel::Open {
             start_rate, stages, ..
         } => {
             let mut at = 0.0;
-            let mut from = start_rate;
+            let mut from = *start_rate;
             let stages: Vec<Value> = stages
                 .iter()
                 .map(|s| {
@@ -409,16 +409,16 @@ fn plan_json(scenario: &Scenario, workers: u16) -> Value {
 
 /// The open model's planned rate `elapsed` seconds in (this worker's share of
 /// it); `None` in the closed model, or past the plan.
-pub fn planned_rate(scenario: &Scenario, elapsed: f64, workers: u16) -> Option<f64> {
+pub fn planned_rate(scenario: &RunPlan, elapsed: f64, workers: u16) -> Option<f64> {
     let LoadModel::Open {
         start_rate, stages, ..
-    } = scenario.load_model()
+    } = &scenario.load
     else {
         return None;
     };
     let mut at = 0.0;
-    let mut from = start_rate;
-    for s in &stages {
+    let mut from = *start_rate;
+    for s in stages {
         let length = s.duration.0.as_secs_f64();
         if elapsed <= at + length {
             let f = if length > 0.0 {
@@ -465,10 +465,10 @@ mod tests {
 
     #[test]
     fn the_planned_rate_follows_the_stages_and_the_share() {
-        let scenario = Scenario::load("go-live").expect("go-live");
+        let scenario = RunPlan::load("go-live").expect("go-live");
         let LoadModel::Open {
             start_rate, stages, ..
-        } = scenario.load_model()
+        } = scenario.load.clone()
         else {
             panic!("go-live is open")
         };

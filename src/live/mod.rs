@@ -28,7 +28,7 @@ use axum::routing::get;
 use tokio::sync::watch;
 
 use crate::engine::RunContext;
-use crate::scenario::Scenario;
+use crate::scenario::RunPlan;
 use frame::{Builder, Frame, Phase};
 
 /// The dashboard's address when `--dashboard` names none.
@@ -174,7 +174,7 @@ impl Dashboard {
     pub fn attach(
         self: &Arc<Self>,
         ctx: Arc<RunContext>,
-        scenario: &Scenario,
+        scenario: &RunPlan,
         run_id: &str,
         target: &str,
     ) {

@@ -1,0 +1,192 @@
+//! Scenarios: what a load run does, declared as data (TOML), and the plan a
+//! run follows.
+//!
+//! [`RunPlan::load`] and [`RunPlan::parse`] read a file ([`file`]: serde's
+//! mirror of every table and key, unknown keys and wrong types refused) and
+//! validate it ([`validate`], the load model in `load`: values out of range
+//! refused) into a [`RunPlan`] ([`plan`]): the typed load model, the mix, the
+//! thresholds ([`threshold`]) parsed once, the caps, the target; the shipped
+//! scenarios are in [`builtin`]. Every error names the file and the key;
+//! every key is documented in `scenarios/README.md`. Nothing here touches the
+//! network; a `[contract] dir` is installed as the process's contract.
+
+use std::path::{Path, PathBuf};
+
+pub mod builtin;
+pub mod file;
+mod load;
+pub mod plan;
+pub mod threshold;
+pub mod validate;
+
+pub use builtin::BUILT_IN;
+pub use file::{MockSpec, ScenarioFile, Span, Stage};
+pub use plan::{
+    Caps, CredentialSource, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE, DataPlan, HttpPlan, LoadModel,
+    Mix, RunPlan, SEARCH_PAUSE, SearchPlan, TargetPlan, TokenPlan, UrlTarget,
+};
+pub use threshold::{Metric, Op, Threshold};
+
+/// Why a scenario file was refused. The message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Neither a file nor the name of a shipped scenario.
+    #[error(
+        "{name}: no such file, and not a shipped scenario (shipped: {})",
+        BUILT_IN.map(|(n, _)| n).join(", ")
+    )]
+    Unknown {
+        /// What was asked for.
+        name: String,
+    },
+    /// Not valid TOML, an unknown key, or a wrong type.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Where and what.
+        message: String,
+    },
+    /// A key whose value is well-formed but not acceptable.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key, dotted (`load.stages[1].rate`).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl RunPlan {
+    /// Read a scenario: a path to a TOML file, or the name of a built-in one.
+    pub fn load(name_or_path: &str) -> Result<RunPlan, ScenarioError> {
+        if let Some(text) = builtin::text(name_or_path) {
+            return Self::parse(text, Path::new(&format!("scenarios/{name_or_path}.toml")));
+        }
+        let path = Path::new(name_or_path);
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ScenarioError::Unknown {
+                    name: name_or_path.to_owned(),
+                }
+            } else {
+                ScenarioError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse and validate scenario text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<RunPlan, ScenarioError> {
+        let mut file = file::read(text, path)?;
+        if let Some(dir) = file.contract.dir.take() {
+            // Relative to the scenario's folder; the contract is this
+            // process's from here on (the generator and the checks read it).
+            let dir = match path.parent() {
+                Some(parent) if dir.is_relative() => parent.join(dir),
+                _ => dir,
+            };
+            mss_contract::Contract::install(&dir).map_err(|e| ScenarioError::Invalid {
+                path: path.to_owned(),
+                key: "contract.dir".to_owned(),
+                message: format!("{}: {e}", dir.display()),
+            })?;
+            file.contract.dir = Some(dir);
+        }
+        validate::plan(file, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(replace: &str, by: &str) -> Result<RunPlan, ScenarioError> {
+        let (_, smoke) = BUILT_IN[0];
+        assert!(smoke.contains(replace), "{replace}");
+        RunPlan::parse(&smoke.replacen(replace, by, 1), Path::new("s.toml"))
+    }
+
+    #[test]
+    fn durations_longer_than_a_year_are_refused() {
+        // Found by tests/fuzz.rs: each of these once overflowed a sum of
+        // durations (the stages' total, ramp + run time) and panicked, in
+        // `parse` itself for a production target.
+        let huge = "\"18446744073709551615s\"";
+        let cases = [
+            (
+                "duration = \"20s\"",
+                format!("duration = {huge}"),
+                "load.stages",
+            ),
+            (
+                "[thresholds]",
+                format!("[production]\nmax_duration = {huge}\n[thresholds]"),
+                "production.max_duration",
+            ),
+            (
+                "[thresholds]",
+                format!("[token]\nrefresh_margin = {huge}\n[thresholds]"),
+                "token.refresh_margin",
+            ),
+        ];
+        for (replace, by, key) in cases {
+            let err = with(replace, &by).expect_err(key).to_string();
+            assert!(
+                err.contains(key) && err.contains("longer than a year"),
+                "{err}"
+            );
+        }
+        let production = "name = \"p\"\n[target]\nurl = \"https://ministerio.test\"\n\
+            allowed_hosts = [\"ministerio.test\"]\n[credentials]\nfile = \"c.toml\"\n\
+            [load]\nmodel = \"open\"\nmax_in_flight = 1\nstages = [\
+            { rate = 1, duration = \"1s\" }, { rate = 1, duration = \"18446744073709551615s\" }]\n";
+        let err = RunPlan::parse(production, Path::new("p.toml")).expect_err("too long");
+        assert!(err.to_string().contains("longer than a year"), "{err}");
+        let closed = "name = \"c\"\n[target]\nurl = \"mock\"\n[load]\nmodel = \"closed\"\n\
+            users = 1\nramp = \"1s\"\nrun_time = \"18446744073709551615s\"\n";
+        let err = RunPlan::parse(closed, Path::new("c.toml")).expect_err("too long");
+        assert!(err.to_string().contains("load.run_time"), "{err}");
+        // A year is still a duration.
+        let year = with("duration = \"20s\"", "duration = \"366days\"").expect("a year");
+        assert_eq!(year.duration(), Span::MAX);
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_key() {
+        let cases = [
+            ("[load]", "bogus = 1\n[load]", "bogus"),
+            (
+                "max_in_flight = ",
+                "max_in_flight = \"many\" #",
+                "max_in_flight",
+            ),
+            ("{ rate = 50", "{ rate = -5", "load.stages[0].rate"),
+            ("\"p99 < ", "\"p99 is ", "thresholds.global[0]"),
+            ("seed = ", "seed = \"x\" #", "seed"),
+            (
+                "administradora = \"230301\"",
+                "administradora = \"999\"",
+                "data",
+            ),
+        ];
+        for (replace, by, needle) in cases {
+            let err = with(replace, by).expect_err(needle).to_string();
+            assert!(err.starts_with("s.toml"), "{err}");
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The embedded mock as a run's target: one-off credentials for every
+//! administrator of the contract, the scenario's `[target.mock]` settings, a
+//! token cache per administrator, served from its own thread
+//! ([`super::MockThread`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::MockThread;
+use crate::domain::Contract;
+use crate::engine::Target;
+use crate::scenario::{MockSpec, RunPlan};
+use crate::secret::Secret;
+use crate::token::{Credentials, TokenCache, TokenPolicy};
+use crate::usage::usage;
+
+/// Start an embedded mock with `settings` and one-off credentials for every
+/// administrator; the plan's own administrator's token serves both services,
+/// the others' set up invalid cases.
+pub fn start(
+    plan: &RunPlan,
+    settings: &MockSpec,
+    http: &reqwest::Client,
+    policy: TokenPolicy,
+) -> anyhow::Result<(Target, MockThread)> {
+    let mut clients = Vec::new();
+    let mut creds = HashMap::new();
+    for a in &Contract::current().administradoras {
+        let password = format!("{:032x}", rand::random::<u128>());
+        let client_id = format!("mss-harness-{}", a.codigo);
+        clients.push(mss_mock::ClientConfig {
+            username: format!("run-{}", a.codigo),
+            password: password.clone(),
+            client_id: client_id.clone(),
+            administradora: a.codigo.clone(),
+            services: None,
+        });
+        creds.insert(
+            a.codigo.clone(),
+            Credentials {
+                username: format!("run-{}", a.codigo),
+                password: Secret::new(password),
+                client_id,
+            },
+        );
+    }
+    let mut config = mss_mock::MockConfig::with_clients(clients);
+    if let Some(ttl) = settings.token_ttl_seconds {
+        config.token_ttl_seconds = ttl;
+    }
+    if let Some(latency) = settings.latency {
+        config.latency = latency;
+    }
+    if let Some(n) = settings.max_records {
+        config.max_records = n;
+    }
+    if let Some(n) = settings.max_fingerprints {
+        config.max_fingerprints = n;
+    }
+    config.capacity.clone_from(&settings.capacity);
+    let mock = mss_mock::Mock::new(config).map_err(|e| usage(format!("embedded mock: {e}")))?;
+    let server = MockThread::start(mock)?;
+    let token_url = format!("{}/token", server.base_url);
+    let mut caches: HashMap<String, Arc<TokenCache>> = creds
+        .iter()
+        .map(|(admin, c)| {
+            (
+                admin.clone(),
+                Arc::new(TokenCache::new(
+                    http.clone(),
+                    token_url.clone(),
+                    c.clone(),
+                    policy,
+                )),
+            )
+        })
+        .collect();
+    let own = &plan.data.administradora;
+    let mine = caches
+        .remove(own)
+        .ok_or_else(|| usage(format!("data.administradora {own} is not in the contract")))?;
+    let target = Target {
+        base_url: server.base_url.clone(),
+        tokens: [mine.clone(), mine],
+        others: caches,
+        caps: None,
+    };
+    Ok((target, server))
+}
