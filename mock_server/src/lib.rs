@@ -16,8 +16,9 @@
 //! `oauth` (`/token` and bearer tokens), `report` (the two services),
 //! `admin` (`/__admin/`), `pace` (capacity gate, faults, latency, stall),
 //! `refusal` (every refusal, one type), `answer` (the envelope and shared
-//! headers); `validate`, `store`, `deviate`, `faults`, `latency`, `clock`,
-//! `config`, `metrics` and `cli` as their docs say.
+//! headers), `sharded` (the store's tables), `timing` (handler time);
+//! `validate`, `store`, `deviate`, `faults`, `latency`, `clock`, `config`,
+//! `metrics` and `cli` as their docs say.
 
 mod admin;
 mod answer;
@@ -35,8 +36,10 @@ mod refusal;
 mod report;
 mod router;
 mod server;
+mod sharded;
 mod state;
 mod store;
+mod timing;
 pub mod validate;
 
 pub use clock::MockClock;

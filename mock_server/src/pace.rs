@@ -25,6 +25,14 @@ fn fault_route(path: &str) -> faults::Route {
     }
 }
 
+/// Run the handler, counting its time in the mock's handler-time histogram.
+async fn timed(mock: &Mock, next: axum::middleware::Next, req: Request<Body>) -> Response {
+    let start = std::time::Instant::now();
+    let r = next.run(req).await;
+    mock.inner.handler_time.record(start.elapsed());
+    r
+}
+
 /// A body that fails after `first` (possibly empty): the connection is
 /// dropped mid-answer.
 fn failing_body(first: Vec<u8>, what: &'static str) -> Body {
@@ -96,7 +104,7 @@ pub(crate) async fn pace(
     };
     let response = match plan.action {
         None | Some(Action::Delay(_)) => {
-            let r = next.run(req).await;
+            let r = timed(&mock, next, req).await;
             settle.await;
             return r;
         }
@@ -161,7 +169,7 @@ pub(crate) async fn pace(
             close(false, "injected fault: hang")
         }
         Some(Action::SlowBody { chunk, interval }) => {
-            let r = next.run(req).await;
+            let r = timed(&mock, next, req).await;
             settle.await;
             let (parts, body) = r.into_parts();
             let bytes = axum::body::to_bytes(body, usize::MAX)
@@ -187,18 +195,18 @@ pub(crate) async fn pace(
             return r;
         }
         Some(Action::ResetAfterCommit) => {
-            let _stored = next.run(req).await;
+            let _stored = timed(&mock, next, req).await;
             settle.await;
             close(true, "injected fault: reset after commit")
         }
         Some(Action::HangAfterCommit { hold }) => {
-            let _stored = next.run(req).await;
+            let _stored = timed(&mock, next, req).await;
             tokio::time::sleep(hold).await;
             close(false, "injected fault: hang after commit")
         }
         // Window faults never come as the answer's action.
         Some(Action::Stall | Action::RevokeTokens | Action::ClockSkew { .. }) => {
-            let r = next.run(req).await;
+            let r = timed(&mock, next, req).await;
             settle.await;
             return r;
         }

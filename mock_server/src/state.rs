@@ -17,6 +17,7 @@ use crate::deviate::Deviations;
 use crate::faults::{FaultSet, FaultSpec};
 use crate::latency;
 use crate::store::Store;
+use crate::timing::HandlerTime;
 
 /// A client_id compiled from the configuration.
 pub(crate) struct Client {
@@ -69,6 +70,8 @@ pub(crate) struct Inner {
     pub deviations: RwLock<Arc<Deviations>>,
     pub faults: RwLock<Arc<FaultSet>>,
     pub gate: Option<Gate>,
+    /// Time spent in the handlers of paced requests.
+    pub handler_time: HandlerTime,
 }
 
 /// The capacity limit: at most `max_concurrent` requests served at once, at
@@ -219,6 +222,7 @@ impl Mock {
                 deviations: RwLock::new(Arc::new(deviations)),
                 faults: RwLock::new(Arc::new(faults)),
                 gate,
+                handler_time: HandlerTime::new(),
             }),
         })
     }
@@ -268,6 +272,7 @@ impl Mock {
             "clock": self.clock_json(),
             "faults_injected": self.faults().injected(),
             "shed": self.inner.gate.as_ref().map_or(0, |g| g.shed.load(Ordering::Relaxed)),
+            "handler_us": self.inner.handler_time.json(),
         })
     }
 
@@ -338,6 +343,7 @@ impl Mock {
     /// Forget every record, person and statistic (tokens and clock stay).
     pub fn reset(&self) {
         self.store().reset();
+        self.inner.handler_time.reset();
         let s = &self.inner.stats;
         s.token_issued.store(0, Ordering::Relaxed);
         s.token_rejected.store(0, Ordering::Relaxed);
