@@ -5,16 +5,18 @@
 //! duplicates are 64-bit fingerprints. `max_records` bounds the records kept in
 //! full (the oldest chunk is dropped first, with the people it set), and
 //! `max_fingerprints` bounds the duplicate fingerprints (two generations; the
-//! older is forgotten when the newer fills up).
+//! older is forgotten when the newer fills up). People and fingerprints are
+//! sharded tables (`sharded`), so that no request pays for rehashing them all.
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
 use chrono::NaiveDate;
 use mss_contract::rules;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::FxHasher;
 
 use crate::deviate::Deviations;
+use crate::sharded::{Fingerprints, ShardedMap};
 use crate::validate::{Affiliation, Novedad, Rejection, Retraction};
 use mss_contract::Role;
 
@@ -159,43 +161,6 @@ fn event_fp(person: u64, novedad: u8, fecha: i32) -> u64 {
     fingerprint((3u8, person, novedad, fecha))
 }
 
-/// A set of fingerprints in two generations, bounded in size.
-struct Fingerprints {
-    current: FxHashSet<u64>,
-    previous: FxHashSet<u64>,
-    generation: usize,
-}
-
-impl Fingerprints {
-    fn new(max: usize) -> Self {
-        Fingerprints {
-            current: FxHashSet::default(),
-            previous: FxHashSet::default(),
-            generation: (max / 2).max(1),
-        }
-    }
-
-    fn contains(&self, fp: u64) -> bool {
-        self.current.contains(&fp) || self.previous.contains(&fp)
-    }
-
-    fn insert(&mut self, fp: u64) {
-        if self.current.len() >= self.generation {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(fp);
-    }
-
-    fn remove(&mut self, fp: u64) {
-        self.current.remove(&fp);
-        self.previous.remove(&fp);
-    }
-
-    fn len(&self) -> usize {
-        self.current.len() + self.previous.len()
-    }
-}
-
 /// Records in fixed-size chunks: no reallocation of old records, eviction by chunk.
 struct Records {
     chunks: VecDeque<Vec<Record>>,
@@ -267,7 +232,7 @@ impl Records {
 pub struct Store {
     records: Records,
     max_records: usize,
-    persons: FxHashMap<u64, Person>,
+    persons: ShardedMap<Person>,
     radicados: Fingerprints,
     events: Fingerprints,
     max_fingerprints: usize,
@@ -289,7 +254,7 @@ impl Store {
         Store {
             records: Records::new(max_records),
             max_records,
-            persons: FxHashMap::default(),
+            persons: ShardedMap::new(),
             radicados: Fingerprints::new(max_fingerprints),
             events: Fingerprints::new(max_fingerprints),
             max_fingerprints,
@@ -299,7 +264,7 @@ impl Store {
     /// Forget everything but keep numbering, so transaction numbers never repeat.
     pub fn reset(&mut self) {
         self.records.clear();
-        self.persons = FxHashMap::default();
+        self.persons = ShardedMap::new();
         self.radicados = Fingerprints::new(self.max_fingerprints);
         self.events = Fingerprints::new(self.max_fingerprints);
     }

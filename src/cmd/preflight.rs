@@ -15,6 +15,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde_json::{Value, json};
@@ -156,7 +157,7 @@ fn tls_config(args: &ConnectArgs, verify: bool) -> anyhow::Result<rustls::Client
     if let Some(path) = &args.ca_cert {
         let pem = std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))?;
         let mut n = 0;
-        for item in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for item in CertificateDer::pem_slice_iter(&pem) {
             let cert = item.with_context(|| format!("--ca-cert {}", path.display()))?;
             roots
                 .add(cert)

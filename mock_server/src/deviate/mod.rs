@@ -22,252 +22,9 @@ use std::collections::BTreeSet;
 
 use mss_contract::{Contract, Service};
 
-/// The fixed deviations: id and what the mock then does wrong.
-pub const FIXED: &[(&str, &str)] = &[
-    (
-        "TOK-001",
-        "a valid grant is answered with Content-Type text/plain",
-    ),
-    ("TOK-002", "tokens announce expires_in 3600"),
-    ("TOK-003", "a wrong password gets a token"),
-    ("TOK-004", "an unknown client_id is answered invalid_grant"),
-    (
-        "TOK-005",
-        "an unsupported grant_type is answered invalid_request",
-    ),
-    (
-        "TOK-006",
-        "a request without password is answered invalid_grant",
-    ),
-    (
-        "TOK-007",
-        "a token request that is not form-encoded gets 500",
-    ),
-    ("TOK-008", "token responses lack Cache-Control: no-store"),
-    (
-        "TOK-009",
-        "a repeated token parameter is accepted (the last wins)",
-    ),
-    ("TOK-010", "token_type is \"mac\""),
-    (
-        "AUTH-AFI-001",
-        "ReportarAfiliaciontraslado: no Authorization is answered 401 AUT02",
-    ),
-    (
-        "AUTH-RET-001",
-        "ReportarRetractoAfiliacion: no Authorization is answered 401 AUT02",
-    ),
-    (
-        "AUTH-AFI-002",
-        "ReportarAfiliaciontraslado: a malformed Authorization is answered 400 VAL00",
-    ),
-    (
-        "AUTH-RET-002",
-        "ReportarRetractoAfiliacion: a malformed Authorization is answered 400 VAL00",
-    ),
-    (
-        "AUTH-AFI-003",
-        "ReportarAfiliaciontraslado: an unknown token is answered 401 AUT02",
-    ),
-    (
-        "AUTH-RET-003",
-        "ReportarRetractoAfiliacion: an unknown token is answered 401 AUT02",
-    ),
-    (
-        "AUTH-AFI-004",
-        "ReportarAfiliaciontraslado: expired tokens are accepted",
-    ),
-    (
-        "AUTH-RET-004",
-        "ReportarRetractoAfiliacion: expired tokens are accepted",
-    ),
-    (
-        "AUTH-AFI-005",
-        "ReportarAfiliaciontraslado: 401 answers lack WWW-Authenticate",
-    ),
-    (
-        "AUTH-RET-005",
-        "ReportarRetractoAfiliacion: 401 answers lack WWW-Authenticate",
-    ),
-    (
-        "AUTH-AFI-006",
-        "ReportarAfiliaciontraslado: any client_id may call it",
-    ),
-    (
-        "AUTH-RET-006",
-        "ReportarRetractoAfiliacion: any client_id may call it",
-    ),
-    (
-        "AUTH-AFI-007",
-        "ReportarAfiliaciontraslado: another administrator's code is accepted",
-    ),
-    (
-        "AUTH-RET-007",
-        "ReportarRetractoAfiliacion: another administrator's code is accepted",
-    ),
-    (
-        "AUTH-AFI-008",
-        "ReportarAfiliaciontraslado: the Bearer scheme is matched case-sensitively",
-    ),
-    (
-        "AUTH-RET-008",
-        "ReportarRetractoAfiliacion: the Bearer scheme is matched case-sensitively",
-    ),
-    ("ENV-001", "rejections carry Content-Type text/plain"),
-    ("ENV-002", "rejections carry resultado \"200\""),
-    ("SCH-001", "acceptances omit mensaje"),
-    (
-        "SCH-002",
-        "token errors carry error_description as a number",
-    ),
-    (
-        "FMT-AFI-001",
-        "ReportarAfiliaciontraslado: malformed JSON is answered VAL02",
-    ),
-    (
-        "FMT-RET-001",
-        "ReportarRetractoAfiliacion: malformed JSON is answered VAL02",
-    ),
-    (
-        "FMT-AFI-002",
-        "ReportarAfiliaciontraslado: any Content-Type is accepted",
-    ),
-    (
-        "FMT-RET-002",
-        "ReportarRetractoAfiliacion: any Content-Type is accepted",
-    ),
-    (
-        "FMT-AFI-003",
-        "ReportarAfiliaciontraslado: a body that is no object is answered VAL01",
-    ),
-    (
-        "FMT-RET-003",
-        "ReportarRetractoAfiliacion: a body that is no object is answered VAL01",
-    ),
-    (
-        "FMT-AFI-004",
-        "ReportarAfiliaciontraslado: unknown fields are ignored",
-    ),
-    (
-        "FMT-RET-004",
-        "ReportarRetractoAfiliacion: unknown fields are ignored",
-    ),
-    (
-        "FUZ-AFI-001",
-        "ReportarAfiliaciontraslado: a body that is not UTF-8 gets 500",
-    ),
-    (
-        "FUZ-RET-001",
-        "ReportarRetractoAfiliacion: a body that is not UTF-8 gets 500",
-    ),
-    (
-        "RUL-VAL03",
-        "document types not valid for pensions are accepted",
-    ),
-    (
-        "RUL-VAL04",
-        "regimenDestino is not checked against the administrator",
-    ),
-    ("RUL-VAL05", "DIVIPOLA codes are not checked"),
-    ("RUL-NEG01", "an exact resend is accepted again"),
-    (
-        "RUL-NEG02",
-        "the age limit of regime transfers is not applied",
-    ),
-    (
-        "RUL-NEG03",
-        "the 5 years between regime transfers are not applied",
-    ),
-    (
-        "RUL-NEG04",
-        "the 6 months before an administrator switch are not applied",
-    ),
-    (
-        "RUL-NEG05",
-        "transfers from an administrator that is not the current one are accepted",
-    ),
-    (
-        "RUL-NEG10",
-        "a retraction of an unknown affiliation is answered 409 NEG12",
-    ),
-    ("RUL-NEG11", "the retraction window is not applied"),
-    ("RUL-NEG12", "a second retraction is answered 422 NEG10"),
-    (
-        "DUP-001",
-        "a known numeroRadicado with another person is accepted",
-    ),
-    (
-        "DUP-002",
-        "the same person, novelty and date under a new numeroRadicado is accepted",
-    ),
-    (
-        "BND-NEG02-EARLY",
-        "the regime-transfer age limit is applied a year early (46 women, 51 men)",
-    ),
-    (
-        "BND-NEG02-LATE",
-        "the regime-transfer age limit is applied a year late (48 women, 53 men)",
-    ),
-    (
-        "BND-NEG02-29FEB",
-        "someone born on 29 February completes a year on 28 February",
-    ),
-    (
-        "BND-NEG03-EARLY",
-        "a regime transfer is allowed from the day before the 5th anniversary",
-    ),
-    (
-        "BND-NEG03-LATE",
-        "a regime transfer is allowed only from the day after the 5th anniversary",
-    ),
-    (
-        "BND-NEG04-EARLY",
-        "an administrator switch is allowed from the day before the 6 months are up",
-    ),
-    (
-        "BND-NEG04-LATE",
-        "an administrator switch is allowed only from the day after the 6 months are up",
-    ),
-    (
-        "BND-NEG11-SHORT",
-        "the retraction window closes after 4 business days",
-    ),
-    (
-        "BND-NEG11-LONG",
-        "the retraction window closes after 6 business days",
-    ),
-    (
-        "BND-NEG11-CALENDAR",
-        "the retraction window is counted in calendar days",
-    ),
-    (
-        "BND-NEG11-NO-HOLIDAYS",
-        "the retraction window skips weekends but not holidays",
-    ),
-    (
-        "BND-EDAD-EARLY",
-        "the minimum age at fechaSolicitud is a year lower",
-    ),
-    (
-        "BND-EDAD-LATE",
-        "the minimum age at fechaSolicitud is a year higher",
-    ),
-    ("RUT-001", "unknown paths are answered 400"),
-    ("RUT-002", "405 answers name GET, not POST, in Allow"),
-    (
-        "RUT-003",
-        "GET on ReportarRetractoAfiliacion is answered 404",
-    ),
-    ("RUT-004", "GET on /token is answered 404"),
-    (
-        "RUT-005",
-        "ReportarAfiliaciontraslado is routed only in the protocol's spelling",
-    ),
-    (
-        "RUT-006",
-        "ReportarRetractoAfiliacion is routed only in the protocol's spelling",
-    ),
-];
+pub use fixed::FIXED;
+
+mod fixed;
 
 /// The JSON type a field carried instead of a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -413,10 +170,93 @@ pub fn catalogue(contract: &Contract) -> Vec<(String, String)> {
     out
 }
 
+/// A fixed deviation that exists once per report service, spelled
+/// `{family}-{AFI|RET}-{n}` (e.g. `AUTH-AFI-005`): the code tests these by
+/// value ([`Deviations::on`]), never by an id put together from strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerService {
+    /// `AUTH-…-001`: no Authorization is answered 401 AUT02.
+    AuthMissingAsExpired,
+    /// `AUTH-…-002`: a malformed Authorization is answered 400 VAL00.
+    AuthMalformedAsBadBody,
+    /// `AUTH-…-003`: an unknown token is answered 401 AUT02.
+    AuthUnknownAsExpired,
+    /// `AUTH-…-004`: expired tokens are accepted.
+    AuthExpiredAccepted,
+    /// `AUTH-…-005`: 401 answers lack WWW-Authenticate.
+    AuthNoChallenge,
+    /// `AUTH-…-006`: any client_id may call the service.
+    AuthAnyClient,
+    /// `AUTH-…-007`: another administrator's code is accepted.
+    AuthOtherAdministrator,
+    /// `AUTH-…-008`: the Bearer scheme is matched case-sensitively.
+    AuthSchemeCaseSensitive,
+    /// `FMT-…-001`: malformed JSON is answered VAL02.
+    FmtMalformedAsBadField,
+    /// `FMT-…-002`: any Content-Type is accepted.
+    FmtAnyContentType,
+    /// `FMT-…-003`: a body that is no object is answered VAL01.
+    FmtNotObjectAsMissing,
+    /// `FMT-…-004`: unknown fields are ignored.
+    FmtUnknownFieldsIgnored,
+    /// `FUZ-…-001`: a body that is not UTF-8 gets 500.
+    FuzNonUtf8Internal,
+}
+
+impl PerService {
+    /// Every per-service deviation.
+    pub const ALL: [PerService; 13] = [
+        PerService::AuthMissingAsExpired,
+        PerService::AuthMalformedAsBadBody,
+        PerService::AuthUnknownAsExpired,
+        PerService::AuthExpiredAccepted,
+        PerService::AuthNoChallenge,
+        PerService::AuthAnyClient,
+        PerService::AuthOtherAdministrator,
+        PerService::AuthSchemeCaseSensitive,
+        PerService::FmtMalformedAsBadField,
+        PerService::FmtAnyContentType,
+        PerService::FmtNotObjectAsMissing,
+        PerService::FmtUnknownFieldsIgnored,
+        PerService::FuzNonUtf8Internal,
+    ];
+
+    /// The id's family and number: `("AUTH", "005")`.
+    fn parts(self) -> (&'static str, &'static str) {
+        match self {
+            PerService::AuthMissingAsExpired => ("AUTH", "001"),
+            PerService::AuthMalformedAsBadBody => ("AUTH", "002"),
+            PerService::AuthUnknownAsExpired => ("AUTH", "003"),
+            PerService::AuthExpiredAccepted => ("AUTH", "004"),
+            PerService::AuthNoChallenge => ("AUTH", "005"),
+            PerService::AuthAnyClient => ("AUTH", "006"),
+            PerService::AuthOtherAdministrator => ("AUTH", "007"),
+            PerService::AuthSchemeCaseSensitive => ("AUTH", "008"),
+            PerService::FmtMalformedAsBadField => ("FMT", "001"),
+            PerService::FmtAnyContentType => ("FMT", "002"),
+            PerService::FmtNotObjectAsMissing => ("FMT", "003"),
+            PerService::FmtUnknownFieldsIgnored => ("FMT", "004"),
+            PerService::FuzNonUtf8Internal => ("FUZ", "001"),
+        }
+    }
+
+    /// Its id for `service`: `AUTH-AFI-005`.
+    pub fn id(self, service: Service) -> String {
+        let (family, n) = self.parts();
+        format!("{family}-{}-{n}", tag(service))
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
 /// A set of active deviations (usually empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Deviations {
     ids: BTreeSet<String>,
+    /// The [`PerService`] deviations among `ids`, one bit each, by service.
+    per_service: [u16; 2],
 }
 
 impl Deviations {
@@ -436,7 +276,27 @@ impl Deviations {
             };
             set.insert(canonical.clone());
         }
-        Ok(Deviations { ids: set })
+        let mut per_service = [0u16; 2];
+        for (slot, service) in per_service.iter_mut().zip(Service::ALL) {
+            for d in PerService::ALL {
+                if set.contains(&d.id(service)) {
+                    *slot |= d.bit();
+                }
+            }
+        }
+        Ok(Deviations {
+            ids: set,
+            per_service,
+        })
+    }
+
+    /// Deviation `d` is active for `service`.
+    pub fn on(&self, service: Service, d: PerService) -> bool {
+        let slot = match service {
+            Service::Afiliacion => 0,
+            Service::Retracto => 1,
+        };
+        self.per_service[slot] & d.bit() != 0
     }
 
     /// No deviation is active.
@@ -454,7 +314,8 @@ impl Deviations {
         !self.ids.is_empty() && self.ids.contains(id)
     }
 
-    /// `{prefix}-{AFI|RET}-{rest}` is active.
+    /// The generated deviation `{prefix}-{AFI|RET}-{rest}` (REQ, LEN, ENUM,
+    /// TYP: named by a field or a JSON type) is active.
     pub fn of(&self, prefix: &str, service: Service, rest: &str) -> bool {
         !self.ids.is_empty()
             && self
@@ -549,5 +410,28 @@ impl Deviations {
             return LenDeviation::Refuse;
         }
         LenDeviation::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_per_service_deviation_is_catalogued_and_parsed_to_its_bit() {
+        let contract = Contract::embedded();
+        for service in Service::ALL {
+            for d in PerService::ALL {
+                let id = d.id(service);
+                assert!(FIXED.iter().any(|(k, _)| *k == id), "{id} not in FIXED");
+                let dev = Deviations::parse(contract, &[id.to_lowercase()]).expect("known");
+                for other in Service::ALL {
+                    for e in PerService::ALL {
+                        assert_eq!(dev.on(other, e), other == service && e == d, "{id}");
+                    }
+                }
+            }
+        }
+        assert!(!Deviations::default().on(Service::Afiliacion, PerService::AuthAnyClient));
     }
 }
