@@ -7,7 +7,8 @@
 use chrono::{Datelike, NaiveDate};
 use mss_contract::{Administradora, Municipio};
 
-use super::{Afiliacion, Persona, ascii_lower};
+use super::records::{Afiliacion, Persona};
+use super::tables::ascii_lower;
 use crate::domain::{Novedad, TipoAfiliado};
 
 /// A phone number as drawn.
