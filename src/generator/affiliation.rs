@@ -16,7 +16,7 @@ use super::identity::{IdentitySpace, RadicadoSpace, check_document_types, docume
 use super::records::{Afiliacion, DrawnAffiliation, Persona};
 use super::tables::{EMAIL_DOMAINS, tables, weighted_pick, years_before};
 use super::{GeneratorError, names};
-use crate::domain::{Novedad, Sexo, calendar, rules};
+use crate::domain::{Novedad, Sexo, SiNo, calendar, rules};
 
 /// Builds valid `ReportarAfiliaciontraslado` bodies.
 #[derive(Debug)]
@@ -269,10 +269,17 @@ impl AffiliationGenerator {
         };
         let dependiente = self.rng.random_bool(0.75);
         let empleador = dependiente.then(|| {
+            // A company (a NIT) most often, else a person.
             let (tipo, nit) = if self.rng.random_bool(0.85) {
-                ("NI", self.rng.random_range(800_000_000u64..=901_999_999))
+                (
+                    t.employer_company,
+                    self.rng.random_range(800_000_000u64..=901_999_999),
+                )
             } else {
-                ("CC", self.rng.random_range(10_000_000u64..=1_199_999_999))
+                (
+                    t.employer_person,
+                    self.rng.random_range(10_000_000u64..=1_199_999_999),
+                )
             };
             let mut digits = Digits::new();
             let dv = rules::nit_check_digit(digits.of(nit));
@@ -319,7 +326,7 @@ impl AffiliationGenerator {
             fecha_efectividad,
             municipio,
             empleador,
-            autorizacion: if self.rng.random_bool(0.97) { "S" } else { "N" },
+            autorizacion: SiNo::of(self.rng.random_bool(0.97)).as_str(),
             correo,
             telefono,
         }

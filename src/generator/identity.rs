@@ -120,6 +120,12 @@ fn number_shapes(identity: u64) -> [(bool, String); 4] {
 /// Check that the generator can write a number of every document type the
 /// contract weights above 0 (`tipos_documento.csv`, `peso_generacion`).
 pub fn check_document_types(contract: &Contract) -> Result<(), GeneratorError> {
+    if !contract.tipos_documento.iter().any(|t| t.empleador) {
+        return Err(GeneratorError::Unsupported(format!(
+            "tipos_documento.csv: row {}, column empleador: no document type may name an employer (an employee member needs one); say S for at least one",
+            contract.tipos_documento.len() + 1
+        )));
+    }
     let field = contract
         .service(Service::Afiliacion)
         .field("numeroDocumento");

@@ -24,6 +24,13 @@ pub(super) struct Tables {
     pub female: WeightedIndex<f64>,
     pub male: WeightedIndex<f64>,
     pub surnames: WeightedIndex<f64>,
+    /// The document type of an employer that is a company: the first type
+    /// that may name an employer but not a member (`empleador = S`,
+    /// `permitido_pensiones = N`: the NIT), else [`employer_person`](Self::employer_person).
+    pub employer_company: &'static str,
+    /// The document type of an employer that is a person: the first type
+    /// that may name both (a cédula), else [`employer_company`](Self::employer_company).
+    pub employer_person: &'static str,
 }
 
 impl std::fmt::Debug for Tables {
@@ -87,7 +94,19 @@ pub(super) fn tables() -> &'static Tables {
             "age profile",
         );
         let n = names::Names::get();
+        let employer = |member: bool| {
+            contract
+                .tipos_documento
+                .iter()
+                .find(|t| t.empleador && t.permitido_pensiones == member)
+                .map(|t| t.codigo.as_str())
+        };
+        // `check_document_types` refuses a contract without an employer type.
+        let employer_company = employer(false).or(employer(true)).unwrap_or_default();
+        let employer_person = employer(true).unwrap_or(employer_company);
         Tables {
+            employer_company,
+            employer_person,
             municipios,
             tipos,
             tipos_index,
