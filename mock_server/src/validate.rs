@@ -306,6 +306,23 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// Upper-case every enumeration value that an `ENUM-…` deviation of `dev`
+    /// lets through in lower case: what the mock does to a body before
+    /// validating it.
+    pub fn apply_enum_deviations(&mut self, dev: &Deviations) {
+        if dev.is_empty() {
+            return;
+        }
+        let spec = self.spec;
+        for f in &spec.fields {
+            for v in f.enumeration.iter().flatten() {
+                if dev.of("ENUM", spec.service, &format!("{}-{v}", f.name)) {
+                    self.uppercase_if(&f.name, &v.to_lowercase());
+                }
+            }
+        }
+    }
+
     /// The contract of this body's service.
     pub fn spec(&self) -> &'a ServiceSpec {
         self.spec

@@ -173,6 +173,24 @@ struct Embedded {
     creds: HashMap<String, Credentials>,
 }
 
+/// The scenario's `[target.mock]` settings applied to the embedded mock's
+/// configuration.
+pub fn apply_mock_settings(scenario: &Scenario, config: &mut mss_mock::MockConfig) {
+    if let Some(ttl) = scenario.target.mock.token_ttl_seconds {
+        config.token_ttl_seconds = ttl;
+    }
+    if let Some(latency) = scenario.target.mock.latency {
+        config.latency = latency;
+    }
+    if let Some(n) = scenario.target.mock.max_records {
+        config.max_records = n;
+    }
+    if let Some(n) = scenario.target.mock.max_fingerprints {
+        config.max_fingerprints = n;
+    }
+    config.capacity.clone_from(&scenario.target.mock.capacity);
+}
+
 async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
     let mut clients = Vec::new();
     let mut creds = HashMap::new();
@@ -196,19 +214,7 @@ async fn start_mock(scenario: &Scenario) -> anyhow::Result<Embedded> {
         );
     }
     let mut config = mss_mock::MockConfig::with_clients(clients);
-    if let Some(ttl) = scenario.target.mock.token_ttl_seconds {
-        config.token_ttl_seconds = ttl;
-    }
-    if let Some(latency) = scenario.target.mock.latency {
-        config.latency = latency;
-    }
-    if let Some(n) = scenario.target.mock.max_records {
-        config.max_records = n;
-    }
-    if let Some(n) = scenario.target.mock.max_fingerprints {
-        config.max_fingerprints = n;
-    }
-    config.capacity.clone_from(&scenario.target.mock.capacity);
+    apply_mock_settings(scenario, &mut config);
     let mock = mss_mock::Mock::new(config).map_err(|e| usage(format!("embedded mock: {e}")))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -524,22 +524,11 @@ pub(super) fn use_scenario(s: &Scenario, text: &str) -> Result<(), TestCaseError
     let plan = mss_harness::cmd::run::plan(s, &RunOptions::default());
     prop_assert!(plan.contains(&s.name));
     if s.target.url == "mock" {
-        // The embedded mock takes these settings as they are.
+        // The embedded mock takes these settings as they are (the run's own
+        // code applies them).
         let mut config = MockConfig::demo().expect("demo configuration");
-        let m = &s.target.mock;
-        if let Some(ttl) = m.token_ttl_seconds {
-            config.token_ttl_seconds = ttl;
-        }
-        if let Some(latency) = m.latency {
-            config.latency = latency;
-            let _ = latency.sample();
-        }
-        if let Some(n) = m.max_records {
-            config.max_records = n;
-        }
-        if let Some(n) = m.max_fingerprints {
-            config.max_fingerprints = n;
-        }
+        mss_harness::cmd::run::apply_mock_settings(s, &mut config);
+        let _ = config.latency.sample();
         if let Err(e) = Mock::new(config) {
             return Err(TestCaseError::fail(format!(
                 "accepted, but the embedded mock refuses it: {e}\n{text}"

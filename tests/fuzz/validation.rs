@@ -105,16 +105,8 @@ pub(super) fn fuzz_mock_validation() {
                     return Ok(());
                 }
             };
-            // As the mock does before validating, under ENUM deviations.
-            if !dev.is_empty() {
-                for f in &spec.fields {
-                    for v in f.enumeration.iter().flatten() {
-                        if dev.of("ENUM", case.service, &format!("{}-{v}", f.name)) {
-                            body.uppercase_if(&f.name, &v.to_lowercase());
-                        }
-                    }
-                }
-            }
+            // What the mock does before validating, under ENUM deviations.
+            body.apply_enum_deviations(&dev);
             let checked = match case.service {
                 Service::Afiliacion => {
                     validate::affiliation(contract, &body, token_admin, today, &dev).map(|a| {
