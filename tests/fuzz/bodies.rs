@@ -2,7 +2,17 @@
 //! surrogates and 300-deep arrays can be written), and valid report bodies
 //! (drawn by the real generator) mutated field by field.
 
-use super::*;
+use std::fmt::Debug;
+
+use chrono::{Days, NaiveDate};
+use mss_contract::{Contract, Service};
+use mss_harness::generator::{
+    AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
+};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::{Index, select, subsequence};
+use serde_json::Value;
 
 // ---------------------------------------------------------------------------
 // JSON: values as raw text (so that 1e400, lone surrogates and 300-deep arrays

@@ -31,31 +31,12 @@ mod validation;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use axum::body::Body;
-use axum::http::{HeaderValue, Method, Request, StatusCode};
-use chrono::{Days, NaiveDate};
-use http_body_util::BodyExt;
-use mss_contract::{Contract, Service};
-use mss_harness::cmd::run::RunOptions;
-use mss_harness::generator::{
-    AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
-};
-use mss_harness::scenario::{BUILT_IN, LoadModel, Scenario};
-use mss_harness::schedule::ArrivalSchedule;
-use mss_mock::codes::Role;
-use mss_mock::validate::{self, Rejection};
-use mss_mock::{App, ClientConfig, Deviations, Mock, MockConfig};
-use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::{Index, select, subsequence};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde_json::Value;
-use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------
 // The runner: a case count from the environment, a tally printed at the end.

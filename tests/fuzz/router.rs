@@ -2,8 +2,23 @@
 //! route, method and header — always answering with the protocol's envelope
 //! (the RFC 6749 object on `/token`) and never 5xx.
 
+use std::fmt::Debug;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::bodies::*;
-use super::*;
+use super::fuzz;
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use mss_contract::{Contract, Service};
+use mss_mock::{App, ClientConfig, Mock, MockConfig};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::{Index, select};
+use proptest::test_runner::TestCaseError;
+use serde_json::Value;
+use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------
 // 1b. The mock through its router: reports, /token, any route and header.

@@ -2,8 +2,20 @@
 //! accepted file (plan, schedule, users, caps, the embedded mock's
 //! configuration, the copy written to the results).
 
+use std::fmt::Debug;
+use std::path::Path;
+
 use super::bodies::any_text;
-use super::*;
+use super::fuzz;
+use mss_harness::cmd::run::RunOptions;
+use mss_harness::generator::{AffiliationGenerator, GeneratorConfig};
+use mss_harness::scenario::{BUILT_IN, LoadModel, Scenario};
+use mss_harness::schedule::ArrivalSchedule;
+use mss_mock::{Mock, MockConfig};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::{Index, select};
+use proptest::test_runner::TestCaseError;
 
 // ---------------------------------------------------------------------------
 // 2. The scenario-file parser, and what a run does with an accepted file.

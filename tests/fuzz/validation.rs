@@ -2,8 +2,17 @@
 //! (`validate::Body::parse`, `validate::affiliation`/`retraction`), the main
 //! million-case target.
 
+use std::fmt::Debug;
+
 use super::bodies::*;
-use super::*;
+use super::fuzz;
+use chrono::Days;
+use mss_contract::{Contract, Service};
+use mss_mock::Deviations;
+use mss_mock::codes::Role;
+use mss_mock::validate::{self, Rejection};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 // ---------------------------------------------------------------------------
 // 1a. The mock's validation, called directly: the main million-case target.
 // ---------------------------------------------------------------------------
