@@ -38,8 +38,14 @@ pub trait Enumerated: Copy + Eq + 'static {
     const ALL: &'static [Self];
     /// Its key in `x-roles`.
     fn key(self) -> &'static str;
-    /// Its spellings, in [`ALL`](Self::ALL)'s order.
+    /// Its spellings, in [`ALL`](Self::ALL)'s order (empty for an optional
+    /// value the contract does not offer).
     fn spellings(e: &Enumerations) -> &[String];
+    /// Whether the contract may leave it out (the field's `enum` then lacks
+    /// it, and the harness does without it).
+    fn optional(self) -> bool {
+        false
+    }
 }
 
 /// `tipoNovedad`: what an affiliation report reports.
@@ -146,6 +152,10 @@ impl Enumerated for SiNo {
     fn spellings(e: &Enumerations) -> &[String] {
         &e.si_no
     }
+    /// A contract may accept only the yes (no data processing without consent).
+    fn optional(self) -> bool {
+        self == Self::No
+    }
 }
 
 /// The spelling of every [`Enumerated`] value, read from `openapi.json`.
@@ -170,8 +180,14 @@ impl Enumerations {
     pub fn parse<T: Enumerated>(&self, s: &str) -> Option<T> {
         T::spellings(self)
             .iter()
-            .position(|x| x == s)
+            .position(|x| !x.is_empty() && x == s)
             .and_then(|i| T::ALL.get(i).copied())
+    }
+
+    /// Whether the contract offers `v` (only an [optional](Enumerated::optional)
+    /// value may be missing).
+    pub fn offers<T: Enumerated>(&self, v: T) -> bool {
+        !self.spelling(v).is_empty()
     }
 
     /// `asesoriaDoble`'s one value (the double advice was given).
@@ -182,7 +198,7 @@ impl Enumerations {
     /// Read and check the `x-roles` of every enumeration of the affiliation
     /// body (`spec` is its parsed specification, `doc` the OpenAPI document).
     pub(crate) fn from_openapi(doc: &Value, spec: &ServiceSpec) -> Result<Self, ContractError> {
-        let asesoria = roles(doc, spec, "asesoriaDoble", &["yes"])?;
+        let asesoria = roles(doc, spec, "asesoriaDoble", &["yes"], &[])?;
         Ok(Enumerations {
             novedad: typed::<Novedad>(doc, spec)?,
             tipo_afiliado: typed::<TipoAfiliado>(doc, spec)?,
@@ -196,15 +212,23 @@ impl Enumerations {
 
 fn typed<T: Enumerated>(doc: &Value, spec: &ServiceSpec) -> Result<Vec<String>, ContractError> {
     let keys: Vec<&str> = T::ALL.iter().map(|v| v.key()).collect();
-    roles(doc, spec, T::FIELD, &keys)
+    let optional: Vec<&str> = T::ALL
+        .iter()
+        .filter(|v| v.optional())
+        .map(|v| v.key())
+        .collect();
+    roles(doc, spec, T::FIELD, &keys, &optional)
 }
 
-/// The values `keys` name in `x-roles` of `field`, checked against its `enum`.
+/// The values `keys` name in `x-roles` of `field`, checked against its `enum`;
+/// an `optional` key that is missing, or whose value the `enum` no longer
+/// lists, is not offered (an empty spelling).
 fn roles(
     doc: &Value,
     spec: &ServiceSpec,
     field: &str,
     keys: &[&str],
+    optional: &[&str],
 ) -> Result<Vec<String>, ContractError> {
     let pointer = format!(
         "/components/schemas/{}/properties/{field}",
@@ -236,6 +260,15 @@ fn roles(
     }
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
+        let is_optional = optional.contains(key);
+        let offered = map
+            .get(*key)
+            .and_then(Value::as_str)
+            .is_some_and(|v| values.iter().any(|x| x == v));
+        if is_optional && !offered {
+            out.push(String::new());
+            continue;
+        }
         let value = map
             .get(*key)
             .ok_or_else(|| err("x-roles", format!("role {key} has no value")))?

@@ -326,7 +326,11 @@ impl AffiliationGenerator {
             fecha_efectividad,
             municipio,
             empleador,
-            autorizacion: SiNo::of(self.rng.random_bool(0.97)).as_str(),
+            autorizacion: {
+                let yes = self.rng.random_bool(0.97);
+                let offered = Contract::current().enumerations().offers(SiNo::No);
+                SiNo::of(yes || !offered).as_str()
+            },
             correo,
             telefono,
         }
