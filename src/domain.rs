@@ -1,8 +1,10 @@
 //! The harness's domain model: the protocol's vocabulary and the rules a valid
 //! report obeys, as the generator and the conformance checks see them.
 //!
-//! Code lists (administrators, document types, DIVIPOLA), the rule limits and the
-//! business-day calendar come from `mss-contract`, the one home of the contract;
+//! Code lists (administrators, document types, DIVIPOLA), the enumerations
+//! ([`Novedad`], [`TipoAfiliado`], their spelling in `contract/openapi.json`'s
+//! `x-roles`), the rule limits and the business-day calendar come from
+//! `mss-contract`, the one home of the contract;
 //! this module adds the harness's own view of the rules: what makes a record
 //! valid, expressed as predicates the generator builds records to satisfy.
 
@@ -10,47 +12,9 @@ use chrono::NaiveDate;
 pub use mss_contract::calendar;
 pub use mss_contract::rules::{self, Sexo};
 pub use mss_contract::{
-    Administradora, Contract, Municipio, Regimen, Role, Service, TipoDocumento,
+    Administradora, Contract, Municipio, Novedad, Regimen, Role, Service, SiNo, TipoAfiliado,
+    TipoDocumento,
 };
-use serde::{Deserialize, Serialize};
-
-/// `tipoNovedad`: what an affiliation report reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Novedad {
-    /// A first affiliation to the pension system.
-    Afiliacion,
-    /// A change of regime (RPM ↔ RAIS).
-    TrasladoRegimen,
-    /// A change of administrator within RAIS.
-    TrasladoAdministradora,
-}
-
-impl Novedad {
-    /// The protocol's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Afiliacion => "AFILIACION",
-            Self::TrasladoRegimen => "TRASLADO_REGIMEN",
-            Self::TrasladoAdministradora => "TRASLADO_ADMINISTRADORA",
-        }
-    }
-
-    /// Whether it is a transfer (and so names an origin administrator).
-    pub fn is_transfer(self) -> bool {
-        !matches!(self, Self::Afiliacion)
-    }
-}
-
-/// `tipoAfiliado`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TipoAfiliado {
-    /// An employee: the employer's document and check digit are required.
-    Dependiente,
-    /// Self-employed.
-    Independiente,
-}
 
 /// Whether someone of `sexo` born on `nacimiento` may change regime on `fecha`:
 /// more than 10 years must remain to pension age (so under 47 for women and 52

@@ -404,3 +404,94 @@ VAL02 = 0.2
         summary["reconciliation"]
     );
 }
+
+/// An annex that spells the enumerations its own way (`tipoNovedad`,
+/// `tipoAfiliado`, `regimenDestino`, `sexo`, `autorizacionManejoDatos`:
+/// `openapi.json`'s `enum` and `x-roles`, the regimes of
+/// `administradoras.csv`) changes the bodies with no code change.
+#[test]
+fn an_annex_renames_the_enumeration_values() {
+    let dir = copy_contract("enumerations");
+    let renamed = [
+        ("TRASLADO_REGIMEN", "TRASLADO_DE_REGIMEN"),
+        ("DEPENDIENTE", "DEP"),
+        ("RAIS", "RAI"),
+        ("F", "FEM"),
+        ("N", "NO"),
+    ];
+    edit(&dir, "openapi.json", |mut t| {
+        for (from, to) in renamed {
+            t = t.replace(&format!("\"{from}\""), &format!("\"{to}\""));
+        }
+        let mut v: Value = serde_json::from_str(&t).expect("json");
+        for field in ["sexo", "autorizacionManejoDatos"] {
+            let max = v
+                .pointer_mut(&format!(
+                    "/components/schemas/ReportarAfiliaciontrasladoRequest/properties/{field}/maxLength"
+                ))
+                .expect("maxLength");
+            *max = 3.into();
+        }
+        serde_json::to_string_pretty(&v).expect("json")
+    });
+    edit(&dir, "administradoras.csv", |t| t.replace(",RAIS", ",RAI"));
+    let out = harness(&["payload", "--count", "500"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut seen = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line).expect("JSON line");
+        for field in [
+            "tipoNovedad",
+            "tipoAfiliado",
+            "regimenDestino",
+            "sexo",
+            "autorizacionManejoDatos",
+        ] {
+            let value = v[field].as_str().expect("field").to_owned();
+            for (from, _) in renamed {
+                assert_ne!(value, from, "{field} kept the bundled spelling: {line}");
+            }
+            seen.insert(value);
+        }
+    }
+    for (_, to) in renamed {
+        assert!(seen.contains(to), "no {to} in 500 bodies: {seen:?}");
+    }
+}
+
+/// Enumerations that disagree are refused: a role whose value is not in the
+/// field's `enum`, a regime of `administradoras.csv` that `regimenDestino`
+/// does not list — exit 2, one line naming file and key.
+#[test]
+fn inconsistent_enumerations_are_refused_naming_file_and_key() {
+    let dir = copy_contract("bad-roles");
+    edit(&dir, "openapi.json", |t| {
+        t.replacen(
+            "\"regime_transfer\": \"TRASLADO_REGIMEN\"",
+            "\"regime_transfer\": \"TRASLADO\"",
+            1,
+        )
+    });
+    let out = harness(&["payload", "--count", "1"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("openapi.json")
+            && err.contains("/properties/tipoNovedad/x-roles/regime_transfer")
+            && err.contains("\"TRASLADO\" is not a value"),
+        "{err}"
+    );
+    let dir = copy_contract("bad-regime");
+    edit(&dir, "administradoras.csv", |t| {
+        t.replacen(",RAIS", ",AHORRO", 1)
+    });
+    let out = harness(&["payload", "--count", "1"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("administradoras.csv: row") && err.contains("column regimen"),
+        "{err}"
+    );
+}

@@ -4,7 +4,11 @@
 //!   (with a `§Heading` that exists in it), a clause of the seed document, or
 //!   an RFC;
 //! - no code outside `contract/`, tests and docs holds a string literal that
-//!   is a codigo of `errores.csv`, an administrator code or a DIVIPOLA code.
+//!   is a codigo of `errores.csv`, an administrator code, a DIVIPOLA code or
+//!   a value of an enumeration of a report body (`tipoNovedad`, `sexo`,
+//!   `regimenDestino`, `tipoAfiliado`, `asesoriaDoble`,
+//!   `autorizacionManejoDatos`: `contract/openapi.json`'s `enum` and
+//!   `x-roles`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -201,11 +205,19 @@ fn literals(text: &str) -> Vec<String> {
 }
 
 #[test]
-fn no_code_spells_a_codigo_an_administrator_or_a_divipola_code() {
+fn no_code_spells_a_codigo_an_administrator_a_divipola_code_or_an_enumeration_value() {
     let c = Contract::embedded();
     let mut words: Vec<String> = c.codigos.iter().map(|x| x.codigo.clone()).collect();
     words.extend(c.administradoras.iter().map(|a| a.codigo.clone()));
     words.extend(c.municipios.iter().map(|m| m.divipola()));
+    let enumerations = enumeration_values(c);
+    for field in ["tipoNovedad", "tipoAfiliado", "regimenDestino", "sexo"] {
+        assert!(
+            enumerations.iter().any(|(f, _)| f == field),
+            "the scan misses {field}"
+        );
+    }
+    words.extend(enumerations.into_iter().map(|(_, v)| v));
     let mut hits: Vec<(String, String)> = Vec::new();
     for dir in ["src", "mock_server/src", "benches"] {
         walk(&root().join(dir), &mut |p| {
@@ -237,4 +249,20 @@ fn no_code_spells_a_codigo_an_administrator_or_a_divipola_code() {
     }
     // The scan sees what it forbids.
     assert!(literals("let x = \"NEG01\";").contains(&"NEG01".to_owned()));
+    assert!(words.contains(&"TRASLADO_REGIMEN".to_owned()));
+    assert!(words.contains(&"DEPENDIENTE".to_owned()));
+}
+
+/// Every value of an enumeration of a report body that is not a code list
+/// (those are the CSV files'), with its field.
+fn enumeration_values(c: &Contract) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for s in mss_contract::Service::ALL {
+        for f in &c.service(s).fields {
+            for v in f.enumeration.iter().flatten() {
+                out.push((f.name.clone(), v.clone()));
+            }
+        }
+    }
+    out
 }

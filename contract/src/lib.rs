@@ -15,6 +15,7 @@
 pub mod calendar;
 pub mod catalogues;
 pub mod codes;
+pub mod enumerations;
 mod files;
 pub mod rules;
 mod spec;
@@ -34,6 +35,7 @@ use regex::Regex;
 
 pub use catalogues::Regla;
 pub use codes::Role;
+pub use enumerations::{Enumerated, Enumerations, Novedad, SiNo, TipoAfiliado};
 pub use spec::{CodeList, Condition, FieldSpec, Format, ServiceSpec};
 
 /// The embedded contract files, by name.
@@ -107,36 +109,15 @@ pub enum Regimen {
     Rais,
 }
 
+/// Its spelling (`regimenDestino`) and [`Display`](fmt::Display) are the
+/// contract's ([`enumerations`]).
 impl Regimen {
-    /// Parse the protocol's spelling, `RPM` or `RAIS`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RPM" => Some(Self::Rpm),
-            "RAIS" => Some(Self::Rais),
-            _ => None,
-        }
-    }
-
-    /// The protocol's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rpm => "RPM",
-            Self::Rais => "RAIS",
-        }
-    }
-
     /// The other regime.
     pub fn other(self) -> Self {
         match self {
             Self::Rpm => Self::Rais,
             Self::Rais => Self::Rpm,
         }
-    }
-}
-
-impl fmt::Display for Regimen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -285,6 +266,7 @@ pub struct Contract {
     municipio_index: HashMap<u32, usize>,
     roles: [usize; Role::ALL.len()],
     reglas: Vec<Regla>,
+    enumerations: Enumerations,
 }
 
 static INSTALLED: OnceLock<&'static Contract> = OnceLock::new();
@@ -369,27 +351,18 @@ impl Contract {
         check_code_lists: bool,
     ) -> Result<Contract, ContractError> {
         let file = "administradoras.csv";
-        let administradoras = read_csv::<AdministradoraRow>(file, &read(file)?)?
-            .into_iter()
-            .map(|r| {
-                let regimen = Regimen::parse(&r.regimen).ok_or_else(|| {
-                    invalid(
-                        file,
-                        format!("{}: unknown regime {:?}", r.codigo, r.regimen),
-                    )
-                })?;
-                Ok(Administradora {
-                    por_defecto: r.por_defecto.trim() == "S",
-                    codigo: r.codigo,
-                    nombre: r.nombre,
-                    regimen,
-                })
-            })
-            .collect::<Result<Vec<_>, ContractError>>()?;
-        if administradoras.iter().filter(|a| a.por_defecto).count() != 1 {
+        // The regimes are spelled as `openapi.json`'s `regimenDestino`: read
+        // below, once that file is parsed.
+        let administradora_rows = read_csv::<AdministradoraRow>(file, &read(file)?)?;
+        if administradora_rows
+            .iter()
+            .filter(|r| r.por_defecto.trim() == "S")
+            .count()
+            != 1
+        {
             return Err(cell(
                 file,
-                administradoras.len() + 1,
+                administradora_rows.len() + 1,
                 "por_defecto",
                 "exactly one administrator must say S (the default one)".to_owned(),
             ));
@@ -445,6 +418,34 @@ impl Contract {
         let afiliacion = ServiceSpec::from_openapi(&openapi, Service::Afiliacion)?;
         let retracto = ServiceSpec::from_openapi(&openapi, Service::Retracto)?;
         check_x_codigos(&openapi, &codigos)?;
+        let enumerations = Enumerations::from_openapi(&openapi, &afiliacion)?;
+        enumerations::check_conditions(&afiliacion)?;
+        enumerations::check_conditions(&retracto)?;
+        let administradoras = administradora_rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let regimen = enumerations.parse::<Regimen>(&r.regimen).ok_or_else(|| {
+                    cell(
+                        "administradoras.csv",
+                        i + 2,
+                        "regimen",
+                        format!(
+                            "{}: unknown regime {:?}; openapi.json's regimenDestino spells them {}",
+                            r.codigo,
+                            r.regimen,
+                            <Regimen as Enumerated>::spellings(&enumerations).join(", ")
+                        ),
+                    )
+                })?;
+                Ok(Administradora {
+                    por_defecto: r.por_defecto.trim() == "S",
+                    codigo: r.codigo,
+                    nombre: r.nombre,
+                    regimen,
+                })
+            })
+            .collect::<Result<Vec<_>, ContractError>>()?;
 
         let mut contract = Contract {
             administradoras,
@@ -457,6 +458,7 @@ impl Contract {
             municipio_index,
             roles,
             reglas: Vec::new(),
+            enumerations,
         };
         let differences = catalogues::check(&contract);
         if check_code_lists && !differences.is_empty() {
@@ -470,6 +472,11 @@ impl Contract {
         }
         contract.reglas = catalogues::parse_reglas(&contract)?;
         Ok(contract)
+    }
+
+    /// The spelling of the protocol's enumeration values ([`enumerations`]).
+    pub fn enumerations(&self) -> &Enumerations {
+        &self.enumerations
     }
 
     /// The rules no schema states (`x-reglas` of `openapi.json`).

@@ -40,33 +40,17 @@ pub const EARLIEST_BIRTH: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) 
 /// `fechaEfectividad` at most this many months after `fechaSolicitud` (inferred).
 pub const MAX_MONTHS_TO_EFFECTIVE_DATE: u32 = 12;
 
-/// The member's sex as the protocol spells it (`F` or `M`).
+/// The member's sex (`sexo`; its spelling is the contract's,
+/// [`crate::enumerations`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sexo {
-    /// `F`
+    /// A woman (`female` in `x-roles`).
     F,
-    /// `M`
+    /// A man (`male` in `x-roles`).
     M,
 }
 
 impl Sexo {
-    /// Parse `F` or `M`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "F" => Some(Self::F),
-            "M" => Some(Self::M),
-            _ => None,
-        }
-    }
-
-    /// The protocol's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::F => "F",
-            Self::M => "M",
-        }
-    }
-
     /// Pension age for this sex.
     pub fn pension_age(self) -> u32 {
         match self {

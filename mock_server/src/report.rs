@@ -158,15 +158,7 @@ impl Mock {
                 return Err(r);
             }
         };
-        if !dev.is_empty() {
-            for f in &contract.service(service).fields {
-                for v in f.enumeration.iter().flatten() {
-                    if dev.of("ENUM", service, &format!("{}-{v}", f.name)) {
-                        body.uppercase_if(&f.name, &v.to_lowercase());
-                    }
-                }
-            }
-        }
+        body.apply_enum_deviations(dev);
         let clock = &self.inner.clock;
         let today = clock.today();
         let received = u32::try_from(clock.now_unix()).unwrap_or(u32::MAX);

@@ -540,7 +540,13 @@ pub async fn preflight(args: &PreflightArgs) -> anyhow::Result<(Vec<Stage>, Path
             let accepted = AcceptedAffiliation {
                 numero_transaccion: format!("NOEXISTE{:09}", rand::random::<u32>() % 1_000_000_000),
                 codigo_administradora: args.administradora.clone(),
-                tipo_documento: "CC".into(),
+                // A type for pensions that takes this number (a cédula).
+                tipo_documento: mss_contract::Contract::current()
+                    .tipos_documento
+                    .iter()
+                    .find(|t| t.permitido_pensiones && t.patron_numero.is_match("1000000001"))
+                    .map(|t| t.codigo.clone())
+                    .unwrap_or_default(),
                 numero_documento: "1000000001".into(),
                 fecha_solicitud: crate::domain::today_bogota(),
             };

@@ -5,9 +5,10 @@
 //! allocate two dozen strings per request.
 
 use chrono::{Datelike, NaiveDate};
-use mss_contract::{Administradora, Municipio};
+use mss_contract::{Administradora, Contract, Municipio};
 
-use super::{Afiliacion, Persona, ascii_lower};
+use super::records::{Afiliacion, Persona};
+use super::tables::ascii_lower;
 use crate::domain::{Novedad, TipoAfiliado};
 
 /// A phone number as drawn.
@@ -137,13 +138,6 @@ impl<'o> Object<'o> {
     }
 }
 
-fn tipo_afiliado(t: TipoAfiliado) -> &'static str {
-    match t {
-        TipoAfiliado::Dependiente => "DEPENDIENTE",
-        TipoAfiliado::Independiente => "INDEPENDIENTE",
-    }
-}
-
 impl Draft<'_> {
     fn tipo_afiliado(&self) -> TipoAfiliado {
         if self.empleador.is_some() {
@@ -203,7 +197,12 @@ impl Draft<'_> {
                 .empleador
                 .and_then(|(_, _, dv)| dv)
                 .map(|d| d.to_string()),
-            asesoria_doble: (self.novedad == Novedad::TrasladoRegimen).then(|| "S".to_owned()),
+            asesoria_doble: (self.novedad == Novedad::TrasladoRegimen).then(|| {
+                Contract::current()
+                    .enumerations()
+                    .asesoria_doble()
+                    .to_owned()
+            }),
             autorizacion_manejo_datos: self.autorizacion.to_owned(),
             correo_electronico: self.correo(),
             telefono: self.telefono(),
@@ -245,7 +244,7 @@ impl Draft<'_> {
         }
         o.str("codigoDepartamento", &self.municipio.codigo_departamento);
         o.str("codigoMunicipio", &self.municipio.codigo_municipio);
-        o.str("tipoAfiliado", tipo_afiliado(self.tipo_afiliado()));
+        o.str("tipoAfiliado", self.tipo_afiliado().as_str());
         if let Some((tipo, nit, dv)) = self.empleador {
             o.str("tipoDocumentoEmpleador", tipo);
             o.str("numeroDocumentoEmpleador", Digits::new().of(nit));
@@ -254,7 +253,10 @@ impl Draft<'_> {
             }
         }
         if self.novedad == Novedad::TrasladoRegimen {
-            o.str("asesoriaDoble", "S");
+            o.str(
+                "asesoriaDoble",
+                Contract::current().enumerations().asesoria_doble(),
+            );
         }
         o.str("autorizacionManejoDatos", self.autorizacion);
         if let Some((suffix, domain)) = self.correo {

@@ -13,7 +13,7 @@
 //! NEG03 and NEG04 need a second administrator to have reported the person first.
 
 use chrono::{Days, Months, NaiveDate};
-use mss_contract::{Administradora, Condition, Contract, Regimen, Role, Service};
+use mss_contract::{Administradora, Condition, Contract, Enumerated, Regimen, Role, Service};
 use rand::RngExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -297,21 +297,19 @@ impl<'g> InvalidGenerator<'g> {
     fn meeting(&mut self, condition: &Condition) -> Result<Option<Afiliacion>, GeneratorError> {
         let g = &mut *self.affiliations;
         let regimen = g.administradora().regimen;
-        if condition.field == "tipoNovedad" {
-            for value in &condition.values {
-                let novedad = match value.as_str() {
-                    "AFILIACION" => Novedad::Afiliacion,
-                    "TRASLADO_REGIMEN" => Novedad::TrasladoRegimen,
-                    "TRASLADO_ADMINISTRADORA" if regimen == Regimen::Rais => {
-                        Novedad::TrasladoAdministradora
-                    }
-                    _ => continue,
-                };
-                return g.affiliation(novedad).map(Some);
-            }
-            return Ok(None);
+        if condition.field == <Novedad as Enumerated>::FIELD {
+            let e = Contract::current().enumerations();
+            let novedad = condition
+                .values
+                .iter()
+                .filter_map(|v| e.parse::<Novedad>(v))
+                .find(|n| *n != Novedad::TrasladoAdministradora || regimen == Regimen::Rais);
+            return match novedad {
+                Some(n) => g.affiliation(n).map(Some),
+                None => Ok(None),
+            };
         }
-        // Any other condition (tipoAfiliado = DEPENDIENTE): draw until it holds.
+        // Any other condition (an employee's employer): draw until it holds.
         for _ in 0..64 {
             let a = g.next_affiliation()?;
             let v = to_value(&a);

@@ -14,6 +14,24 @@ use crate::secret::Secret;
 use crate::token::{Credentials, TokenCache, TokenPolicy};
 use crate::usage::usage;
 
+/// The scenario's `[target.mock]` settings applied to the embedded mock's
+/// configuration.
+pub fn apply_mock_settings(settings: &MockSpec, config: &mut mss_mock::MockConfig) {
+    if let Some(ttl) = settings.token_ttl_seconds {
+        config.token_ttl_seconds = ttl;
+    }
+    if let Some(latency) = settings.latency {
+        config.latency = latency;
+    }
+    if let Some(n) = settings.max_records {
+        config.max_records = n;
+    }
+    if let Some(n) = settings.max_fingerprints {
+        config.max_fingerprints = n;
+    }
+    config.capacity.clone_from(&settings.capacity);
+}
+
 /// Start an embedded mock with `settings` and one-off credentials for every
 /// administrator; the plan's own administrator's token serves both services,
 /// the others' set up invalid cases.
@@ -45,19 +63,7 @@ pub fn start(
         );
     }
     let mut config = mss_mock::MockConfig::with_clients(clients);
-    if let Some(ttl) = settings.token_ttl_seconds {
-        config.token_ttl_seconds = ttl;
-    }
-    if let Some(latency) = settings.latency {
-        config.latency = latency;
-    }
-    if let Some(n) = settings.max_records {
-        config.max_records = n;
-    }
-    if let Some(n) = settings.max_fingerprints {
-        config.max_fingerprints = n;
-    }
-    config.capacity.clone_from(&settings.capacity);
+    apply_mock_settings(settings, &mut config);
     let mock = mss_mock::Mock::new(config).map_err(|e| usage(format!("embedded mock: {e}")))?;
     let server = MockThread::start(mock)?;
     let token_url = format!("{}/token", server.base_url);

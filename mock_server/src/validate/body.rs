@@ -9,7 +9,7 @@ use mss_contract::{Role, ServiceSpec};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Rejection;
-use crate::deviate::JsonKind;
+use crate::deviate::{Deviations, JsonKind};
 
 /// A field's value as the body carries it.
 #[derive(Debug)]
@@ -200,6 +200,23 @@ impl<'a> Body<'a> {
         {
             let upper = s.to_uppercase();
             self.slots[i] = Some(Field::Text(Cow::Owned(upper)));
+        }
+    }
+
+    /// Upper-case every enumeration value that an `ENUM-…` deviation of `dev`
+    /// lets through in lower case: what the mock does to a body before
+    /// validating it.
+    pub fn apply_enum_deviations(&mut self, dev: &Deviations) {
+        if dev.is_empty() {
+            return;
+        }
+        let spec = self.spec;
+        for f in &spec.fields {
+            for v in f.enumeration.iter().flatten() {
+                if dev.of("ENUM", spec.service, &format!("{}-{v}", f.name)) {
+                    self.uppercase_if(&f.name, &v.to_lowercase());
+                }
+            }
         }
     }
 

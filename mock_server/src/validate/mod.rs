@@ -65,22 +65,25 @@ pub enum Novedad {
 }
 
 impl Novedad {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "AFILIACION" => Some(Self::Afiliacion),
-            "TRASLADO_REGIMEN" => Some(Self::TrasladoRegimen),
-            "TRASLADO_ADMINISTRADORA" => Some(Self::TrasladoAdministradora),
-            _ => None,
-        }
+    /// The novelty `contract` spells `s` (`x-roles` of `tipoNovedad`).
+    fn parse(contract: &Contract, s: &str) -> Option<Self> {
+        Some(
+            match contract.enumerations().parse::<mss_contract::Novedad>(s)? {
+                mss_contract::Novedad::Afiliacion => Self::Afiliacion,
+                mss_contract::Novedad::TrasladoRegimen => Self::TrasladoRegimen,
+                mss_contract::Novedad::TrasladoAdministradora => Self::TrasladoAdministradora,
+            },
+        )
     }
 
-    /// The protocol's spelling.
+    /// The protocol's spelling (the current contract's).
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Afiliacion => "AFILIACION",
-            Self::TrasladoRegimen => "TRASLADO_REGIMEN",
-            Self::TrasladoAdministradora => "TRASLADO_ADMINISTRADORA",
+            Self::Afiliacion => mss_contract::Novedad::Afiliacion,
+            Self::TrasladoRegimen => mss_contract::Novedad::TrasladoRegimen,
+            Self::TrasladoAdministradora => mss_contract::Novedad::TrasladoAdministradora,
         }
+        .as_str()
     }
 
     /// From the stored byte.
@@ -189,7 +192,7 @@ pub fn affiliation<'a>(
     dev: &Deviations,
 ) -> Result<Affiliation<'a>, Rejection> {
     let waived = check_fields(contract, body, dev)?;
-    let novedad = Novedad::parse(need(body, "tipoNovedad")?)
+    let novedad = Novedad::parse(contract, need(body, "tipoNovedad")?)
         .ok_or_else(|| bad("tipoNovedad", "valor desconocido"))?;
     let nacimiento = need_date(body, "fechaNacimiento")?;
     let fecha_solicitud = need_date(body, "fechaSolicitud")?;
@@ -253,7 +256,8 @@ pub fn affiliation<'a>(
 
     let administradora = index_of_admin(contract, need(body, "codigoAdministradora")?)?;
     let destino = &contract.administradoras[usize::from(administradora)];
-    let regimen_destino = Regimen::parse(need(body, "regimenDestino")?)
+    let regimen_destino = (contract.enumerations())
+        .parse::<Regimen>(need(body, "regimenDestino")?)
         .ok_or_else(|| bad("regimenDestino", "valor desconocido"))?;
     if regimen_destino != destino.regimen && !dev.has("RUL-VAL04") {
         return Err(Rejection::new(
@@ -306,8 +310,8 @@ pub fn affiliation<'a>(
         ));
     }
     if novedad == Novedad::TrasladoRegimen && !dev.has("RUL-NEG02") {
-        let sexo =
-            Sexo::parse(need(body, "sexo")?).ok_or_else(|| bad("sexo", "valor desconocido"))?;
+        let sexo = (contract.enumerations().parse::<Sexo>(need(body, "sexo")?))
+            .ok_or_else(|| bad("sexo", "valor desconocido"))?;
         let edad = dev.age_on(nacimiento, fecha_solicitud);
         let limite = sexo
             .regime_transfer_age_limit()

@@ -1,0 +1,447 @@
+//! The protocol's enumeration values, as data: `tipoNovedad`, `tipoAfiliado`,
+//! `regimenDestino`, `sexo`, `asesoriaDoble` and `autorizacionManejoDatos`.
+//!
+//! The harness acts on what a value *means* (a regime transfer needs an origin
+//! administrator, an employee an employer), so it names the meaning with a
+//! typed enum ([`Novedad`], [`TipoAfiliado`], [`Regimen`], [`Sexo`],
+//! [`SiNo`]) and asks the contract how the protocol spells it. The spelling is
+//! the property's `enum` in `openapi.json`; its `x-roles` says which value plays
+//! which meaning, e.g.
+//!
+//! ```json
+//! "tipoNovedad": {"enum": ["AFILIACION", ...],
+//!                 "x-roles": {"affiliation": "AFILIACION", ...}}
+//! ```
+//!
+//! A ministry annex that spells a novelty differently changes those two lists,
+//! not the code. A folder whose lists disagree (a role missing or unknown, a
+//! value outside the `enum`, a value of the `enum` without a role, a regime of
+//! `administradoras.csv` that `regimenDestino` does not list, a condition on a
+//! value the field does not take) is refused with one line naming the file and
+//! the key.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::files::invalid;
+use crate::rules::Sexo;
+use crate::{Contract, ContractError, Regimen, Service, ServiceSpec};
+
+/// A value of an enumeration of the affiliation body whose spelling the
+/// contract gives (`x-roles` of the field in `openapi.json`).
+pub trait Enumerated: Copy + Eq + 'static {
+    /// The field of `ReportarAfiliaciontraslado` it is a value of.
+    const FIELD: &'static str;
+    /// Every value, in the order of [`key`](Self::key)s.
+    const ALL: &'static [Self];
+    /// Its key in `x-roles`.
+    fn key(self) -> &'static str;
+    /// Its spellings, in [`ALL`](Self::ALL)'s order (empty for an optional
+    /// value the contract does not offer).
+    fn spellings(e: &Enumerations) -> &[String];
+    /// Whether the contract may leave it out (the field's `enum` then lacks
+    /// it, and the harness does without it).
+    fn optional(self) -> bool {
+        false
+    }
+}
+
+/// `tipoNovedad`: what an affiliation report reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Novedad {
+    /// A first affiliation to the pension system (`affiliation`).
+    Afiliacion,
+    /// A change of regime, RPM ↔ RAIS (`regime_transfer`).
+    TrasladoRegimen,
+    /// A change of administrator within RAIS (`administrator_transfer`).
+    TrasladoAdministradora,
+}
+
+/// `tipoAfiliado`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TipoAfiliado {
+    /// An employee: the employer's document and check digit are required
+    /// (`employee`).
+    Dependiente,
+    /// Self-employed (`self_employed`).
+    Independiente,
+}
+
+/// A yes/no flag of the protocol (`autorizacionManejoDatos`; `asesoriaDoble`
+/// takes only the yes, [`Enumerations::asesoria_doble`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SiNo {
+    /// `yes`.
+    Si,
+    /// `no`.
+    No,
+}
+
+impl Enumerated for Novedad {
+    const FIELD: &'static str = "tipoNovedad";
+    const ALL: &'static [Self] = &[
+        Self::Afiliacion,
+        Self::TrasladoRegimen,
+        Self::TrasladoAdministradora,
+    ];
+    fn key(self) -> &'static str {
+        match self {
+            Self::Afiliacion => "affiliation",
+            Self::TrasladoRegimen => "regime_transfer",
+            Self::TrasladoAdministradora => "administrator_transfer",
+        }
+    }
+    fn spellings(e: &Enumerations) -> &[String] {
+        &e.novedad
+    }
+}
+
+impl Enumerated for TipoAfiliado {
+    const FIELD: &'static str = "tipoAfiliado";
+    const ALL: &'static [Self] = &[Self::Dependiente, Self::Independiente];
+    fn key(self) -> &'static str {
+        match self {
+            Self::Dependiente => "employee",
+            Self::Independiente => "self_employed",
+        }
+    }
+    fn spellings(e: &Enumerations) -> &[String] {
+        &e.tipo_afiliado
+    }
+}
+
+impl Enumerated for Regimen {
+    const FIELD: &'static str = "regimenDestino";
+    const ALL: &'static [Self] = &[Self::Rpm, Self::Rais];
+    fn key(self) -> &'static str {
+        match self {
+            Self::Rpm => "prima_media",
+            Self::Rais => "ahorro_individual",
+        }
+    }
+    fn spellings(e: &Enumerations) -> &[String] {
+        &e.regimen
+    }
+}
+
+impl Enumerated for Sexo {
+    const FIELD: &'static str = "sexo";
+    const ALL: &'static [Self] = &[Self::F, Self::M];
+    fn key(self) -> &'static str {
+        match self {
+            Self::F => "female",
+            Self::M => "male",
+        }
+    }
+    fn spellings(e: &Enumerations) -> &[String] {
+        &e.sexo
+    }
+}
+
+impl Enumerated for SiNo {
+    const FIELD: &'static str = "autorizacionManejoDatos";
+    const ALL: &'static [Self] = &[Self::Si, Self::No];
+    fn key(self) -> &'static str {
+        match self {
+            Self::Si => "yes",
+            Self::No => "no",
+        }
+    }
+    fn spellings(e: &Enumerations) -> &[String] {
+        &e.si_no
+    }
+    /// A contract may accept only the yes (no data processing without consent).
+    fn optional(self) -> bool {
+        self == Self::No
+    }
+}
+
+/// The spelling of every [`Enumerated`] value, read from `openapi.json`.
+#[derive(Debug, Clone, Default)]
+pub struct Enumerations {
+    novedad: Vec<String>,
+    tipo_afiliado: Vec<String>,
+    regimen: Vec<String>,
+    sexo: Vec<String>,
+    si_no: Vec<String>,
+    asesoria_doble: String,
+}
+
+impl Enumerations {
+    /// How the protocol spells `v`.
+    pub fn spelling<T: Enumerated>(&self, v: T) -> &str {
+        let i = T::ALL.iter().position(|x| *x == v).unwrap_or_default();
+        T::spellings(self).get(i).map_or("", String::as_str)
+    }
+
+    /// The value spelled `s`, if the field takes it.
+    pub fn parse<T: Enumerated>(&self, s: &str) -> Option<T> {
+        T::spellings(self)
+            .iter()
+            .position(|x| !x.is_empty() && x == s)
+            .and_then(|i| T::ALL.get(i).copied())
+    }
+
+    /// Whether the contract offers `v` (only an [optional](Enumerated::optional)
+    /// value may be missing).
+    pub fn offers<T: Enumerated>(&self, v: T) -> bool {
+        !self.spelling(v).is_empty()
+    }
+
+    /// `asesoriaDoble`'s one value (the double advice was given).
+    pub fn asesoria_doble(&self) -> &str {
+        &self.asesoria_doble
+    }
+
+    /// Read and check the `x-roles` of every enumeration of the affiliation
+    /// body (`spec` is its parsed specification, `doc` the OpenAPI document).
+    pub(crate) fn from_openapi(doc: &Value, spec: &ServiceSpec) -> Result<Self, ContractError> {
+        let asesoria = roles(doc, spec, "asesoriaDoble", &["yes"], &[])?;
+        Ok(Enumerations {
+            novedad: typed::<Novedad>(doc, spec)?,
+            tipo_afiliado: typed::<TipoAfiliado>(doc, spec)?,
+            regimen: typed::<Regimen>(doc, spec)?,
+            sexo: typed::<Sexo>(doc, spec)?,
+            si_no: typed::<SiNo>(doc, spec)?,
+            asesoria_doble: asesoria.into_iter().next().unwrap_or_default(),
+        })
+    }
+}
+
+fn typed<T: Enumerated>(doc: &Value, spec: &ServiceSpec) -> Result<Vec<String>, ContractError> {
+    let keys: Vec<&str> = T::ALL.iter().map(|v| v.key()).collect();
+    let optional: Vec<&str> = T::ALL
+        .iter()
+        .filter(|v| v.optional())
+        .map(|v| v.key())
+        .collect();
+    roles(doc, spec, T::FIELD, &keys, &optional)
+}
+
+/// The values `keys` name in `x-roles` of `field`, checked against its `enum`;
+/// an `optional` key that is missing, or whose value the `enum` no longer
+/// lists, is not offered (an empty spelling).
+fn roles(
+    doc: &Value,
+    spec: &ServiceSpec,
+    field: &str,
+    keys: &[&str],
+    optional: &[&str],
+) -> Result<Vec<String>, ContractError> {
+    let pointer = format!(
+        "/components/schemas/{}/properties/{field}",
+        Service::Afiliacion.schema_name()
+    );
+    let err =
+        |key: &str, message: String| invalid("openapi.json", format!("{pointer}/{key}: {message}"));
+    let Some(values) = spec.field(field).and_then(|f| f.enumeration.as_ref()) else {
+        return Err(err(
+            "enum",
+            "missing: the harness needs the field's values".to_owned(),
+        ));
+    };
+    let want = keys.join(", ");
+    let map = doc
+        .pointer(&format!("{pointer}/x-roles"))
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            err(
+                "x-roles",
+                format!("missing: an object naming the value of each of {want}"),
+            )
+        })?;
+    if let Some(unknown) = map.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(err(
+            "x-roles",
+            format!("unknown role {unknown:?}; the roles are {want}"),
+        ));
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let is_optional = optional.contains(key);
+        let offered = map
+            .get(*key)
+            .and_then(Value::as_str)
+            .is_some_and(|v| values.iter().any(|x| x == v));
+        if is_optional && !offered {
+            out.push(String::new());
+            continue;
+        }
+        let value = map
+            .get(*key)
+            .ok_or_else(|| err("x-roles", format!("role {key} has no value")))?
+            .as_str()
+            .ok_or_else(|| err(&format!("x-roles/{key}"), "must be a string".to_owned()))?;
+        if !values.iter().any(|v| v == value) {
+            return Err(err(
+                &format!("x-roles/{key}"),
+                format!(
+                    "{value:?} is not a value of the field's enum ({})",
+                    values.join(", ")
+                ),
+            ));
+        }
+        if out.iter().any(|v| v == value) {
+            return Err(err(
+                &format!("x-roles/{key}"),
+                format!("{value:?} already plays another role"),
+            ));
+        }
+        out.push(value.to_owned());
+    }
+    if let Some(orphan) = values.iter().find(|v| !out.contains(v)) {
+        return Err(err(
+            "x-roles",
+            format!("the enum's value {orphan:?} plays no role; give it one of {want}"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Every condition of `spec` names values its field takes (when the field is
+/// an enumeration).
+pub(crate) fn check_conditions(spec: &ServiceSpec) -> Result<(), ContractError> {
+    for (i, c) in spec.conditions.iter().enumerate() {
+        let Some(values) = spec.field(&c.field).and_then(|f| f.enumeration.as_ref()) else {
+            continue;
+        };
+        if let Some(v) = c.values.iter().find(|v| !values.contains(v)) {
+            return Err(invalid(
+                "openapi.json",
+                format!(
+                    "/components/schemas/{}/allOf/{i}/if/properties/{}: {v:?} is not a value of the field's enum ({})",
+                    spec.service.schema_name(),
+                    c.field,
+                    values.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The spelling of `v` in the current contract.
+fn spelled<T: Enumerated>(v: T) -> &'static str {
+    Contract::current().enumerations().spelling(v)
+}
+
+impl Novedad {
+    /// The protocol's spelling (the current contract's).
+    pub fn as_str(self) -> &'static str {
+        spelled(self)
+    }
+
+    /// The novelty spelled `s` in the current contract.
+    pub fn parse(s: &str) -> Option<Self> {
+        Contract::current().enumerations().parse(s)
+    }
+
+    /// Whether it is a transfer (and so names an origin administrator).
+    pub fn is_transfer(self) -> bool {
+        !matches!(self, Self::Afiliacion)
+    }
+}
+
+impl TipoAfiliado {
+    /// The protocol's spelling (the current contract's).
+    pub fn as_str(self) -> &'static str {
+        spelled(self)
+    }
+}
+
+impl SiNo {
+    /// The protocol's spelling (the current contract's).
+    pub fn as_str(self) -> &'static str {
+        spelled(self)
+    }
+
+    /// [`Si`](Self::Si) when `yes`.
+    pub fn of(yes: bool) -> Self {
+        if yes { Self::Si } else { Self::No }
+    }
+}
+
+impl Regimen {
+    /// Parse the protocol's spelling (the current contract's `regimenDestino`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Contract::current().enumerations().parse(s)
+    }
+
+    /// The protocol's spelling (the current contract's).
+    pub fn as_str(self) -> &'static str {
+        spelled(self)
+    }
+}
+
+impl fmt::Display for Regimen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Sexo {
+    /// Parse the protocol's spelling (the current contract's `sexo`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Contract::current().enumerations().parse(s)
+    }
+
+    /// The protocol's spelling (the current contract's).
+    pub fn as_str(self) -> &'static str {
+        spelled(self)
+    }
+}
+
+/// Serialize and deserialize as the current contract spells the value.
+macro_rules! serde_as_spelled {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                let e = Contract::current().enumerations();
+                e.parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "{s:?} is not a value of {}: {}",
+                        <$t as Enumerated>::FIELD,
+                        <$t as Enumerated>::spellings(e).join(", ")
+                    ))
+                })
+            }
+        }
+    )*};
+}
+
+serde_as_spelled!(Novedad, TipoAfiliado);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_contract_spells_every_value() {
+        let e = Contract::embedded().enumerations();
+        assert_eq!(e.spelling(Novedad::TrasladoRegimen), "TRASLADO_REGIMEN");
+        assert_eq!(e.spelling(TipoAfiliado::Dependiente), "DEPENDIENTE");
+        assert_eq!(e.spelling(Regimen::Rais), "RAIS");
+        assert_eq!(e.spelling(Sexo::F), "F");
+        assert_eq!(e.spelling(SiNo::No), "N");
+        assert_eq!(e.asesoria_doble(), "S");
+        assert_eq!(e.parse::<Novedad>("AFILIACION"), Some(Novedad::Afiliacion));
+        assert_eq!(e.parse::<Regimen>("rais"), None);
+        for n in Novedad::ALL {
+            assert_eq!(e.parse::<Novedad>(e.spelling(*n)), Some(*n));
+        }
+        let json = serde_json::to_string(&Novedad::TrasladoAdministradora).expect("json");
+        assert_eq!(json, "\"TRASLADO_ADMINISTRADORA\"");
+        let back: Novedad = serde_json::from_str(&json).expect("back");
+        assert_eq!(back, Novedad::TrasladoAdministradora);
+        assert!(serde_json::from_str::<TipoAfiliado>("\"OTRO\"").is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! The records the generator produces and what a run keeps of them: the two
+//! report bodies ([`Afiliacion`], [`Retracto`]) in the protocol's field order,
+//! the person drawn ([`Persona`]), and the reference to an accepted
+//! affiliation a retraction needs ([`AcceptedAffiliation`]).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Novedad, Sexo, TipoAfiliado};
+
+/// A `ReportarAfiliaciontraslado` body, fields in the protocol's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Afiliacion {
+    pub numero_radicado: String,
+    pub codigo_administradora: String,
+    pub tipo_novedad: Novedad,
+    pub tipo_documento: String,
+    pub numero_documento: String,
+    pub primer_apellido: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segundo_apellido: Option<String>,
+    pub primer_nombre: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segundo_nombre: Option<String>,
+    pub sexo: String,
+    pub fecha_nacimiento: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codigo_administradora_origen: Option<String>,
+    pub regimen_destino: String,
+    pub fecha_solicitud: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fecha_efectividad: Option<NaiveDate>,
+    pub codigo_departamento: String,
+    pub codigo_municipio: String,
+    pub tipo_afiliado: TipoAfiliado,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tipo_documento_empleador: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numero_documento_empleador: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digito_verificacion: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asesoria_doble: Option<String>,
+    pub autorizacion_manejo_datos: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correo_electronico: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telefono: Option<String>,
+}
+
+/// A `ReportarRetractoAfiliacion` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retracto {
+    pub numero_radicado: String,
+    pub codigo_administradora: String,
+    pub tipo_documento: String,
+    pub numero_documento: String,
+    pub numero_transaccion_afiliacion: String,
+    pub fecha_retracto: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observacion: Option<String>,
+}
+
+/// An affiliation the target accepted: what a retraction needs to refer to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedAffiliation {
+    /// `numeroTransaccion` the target answered with.
+    pub numero_transaccion: String,
+    /// The administrator that reported it.
+    pub codigo_administradora: String,
+    /// The person's document type.
+    pub tipo_documento: String,
+    /// The person's document number.
+    pub numero_documento: String,
+    /// `fechaSolicitud` of the affiliation.
+    pub fecha_solicitud: NaiveDate,
+}
+
+/// What [`AffiliationGenerator::next_affiliation_json`] drew: enough to refer
+/// to the affiliation once the target accepts it.
+#[derive(Debug, Clone)]
+pub struct DrawnAffiliation {
+    /// The reporting administrator.
+    pub codigo_administradora: &'static str,
+    /// The person.
+    pub persona: Persona,
+    /// `fechaSolicitud`.
+    pub fecha_solicitud: NaiveDate,
+}
+
+impl DrawnAffiliation {
+    /// The reference to it, accepted with `numero_transaccion`.
+    pub fn accepted(&self, numero_transaccion: &str) -> AcceptedAffiliation {
+        AcceptedAffiliation {
+            numero_transaccion: numero_transaccion.to_owned(),
+            codigo_administradora: self.codigo_administradora.to_owned(),
+            tipo_documento: self.persona.tipo_documento.to_owned(),
+            numero_documento: self.persona.numero_documento.clone(),
+            fecha_solicitud: self.fecha_solicitud,
+        }
+    }
+}
+
+impl AcceptedAffiliation {
+    /// The reference to `afiliacion`, accepted with `numero_transaccion`.
+    pub fn of(afiliacion: &Afiliacion, numero_transaccion: &str) -> Self {
+        AcceptedAffiliation {
+            numero_transaccion: numero_transaccion.to_owned(),
+            codigo_administradora: afiliacion.codigo_administradora.clone(),
+            tipo_documento: afiliacion.tipo_documento.clone(),
+            numero_documento: afiliacion.numero_documento.clone(),
+            fecha_solicitud: afiliacion.fecha_solicitud,
+        }
+    }
+}
+
+/// One person as the generator drew them.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    /// Document type code.
+    pub tipo_documento: &'static str,
+    /// Document number.
+    pub numero_documento: String,
+    /// Sex.
+    pub sexo: Sexo,
+    /// Birth date.
+    pub fecha_nacimiento: NaiveDate,
+}
