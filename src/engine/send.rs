@@ -1,0 +1,314 @@
+//! One request: built (token, headers, body, timeout), sent through Goose
+//! (or, after the load, through the harness's client alone), and its answer
+//! classified into an [`Outcome`] against what the request expected and what
+//! the contract lists.
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use goose::goose::{GooseMethod, GooseRequest, GooseResponse};
+use goose::prelude::GooseUser;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::{RunContext, service_index};
+use crate::domain::{Contract, Service};
+use crate::outcome::Outcome;
+use crate::token::{TokenCache, TokenError};
+
+/// What the target expects of a request.
+#[derive(Debug, Clone)]
+pub(super) enum Expect {
+    Accepted,
+    Rejected { codigo: &'static str, status: u16 },
+}
+
+/// One request sent (or attempted) and its answer, not yet recorded.
+#[derive(Debug, Clone)]
+pub(super) struct Sent {
+    pub(super) outcome: Outcome,
+    pub(super) numero: Option<String>,
+    pub(super) latency: Option<Duration>,
+    pub(super) service_time: Option<Duration>,
+}
+
+/// The answer's envelope, borrowed from the body where it can be: an object
+/// with a string `resultado` and `codigo` (`numeroTransaccion` is read when
+/// there).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    resultado: Cow<'a, str>,
+    #[serde(borrow)]
+    codigo: Cow<'a, str>,
+    #[serde(rename = "numeroTransaccion", borrow, default)]
+    numero_transaccion: Option<Cow<'a, str>>,
+}
+
+/// Answers whose `codigo` the contract does not list, per service:
+/// (service, codigo, HTTP status) → count.
+pub type Unexpected = std::collections::BTreeMap<(Service, String, u16), u64>;
+
+impl RunContext {
+    /// Send one request (retrying once after a 401 with a fresh token) and
+    /// return its answer, not recorded; `None` when a stopping run sent nothing.
+    // `first`: whether this is the report's first send (it earns retry budget).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn attempt(
+        &self,
+        user: &mut GooseUser,
+        cache: &TokenCache,
+        service: Service,
+        body: Bytes,
+        due: Instant,
+        expect: &Expect,
+        first: bool,
+    ) -> Option<Sent> {
+        let url = &self.urls[service_index(service)];
+        let mut sent_at = None;
+        let mut result = None;
+        for attempt in 0..2 {
+            // A stopping run sends nothing new: a request not sent yet is not
+            // recorded; a retry not sent leaves its request `interrupted`.
+            let Some(token) = self.stop.unless_abandoned(cache.get()).await else {
+                result = Some((Outcome::Interrupted, None));
+                break;
+            };
+            let token = match token {
+                Ok(t) => t,
+                Err(TokenError::Unavailable(_)) => {
+                    result = Some((Outcome::TokenUnavailable, None));
+                    break;
+                }
+                Err(TokenError::Refused { .. }) => {
+                    result = Some((Outcome::AuthFailed, None));
+                    break;
+                }
+            };
+            if !self.stop.begin_flight() {
+                result = Some((Outcome::Interrupted, None));
+                break;
+            }
+            let start = Instant::now();
+            sent_at.get_or_insert(start);
+            if first && attempt == 0 {
+                self.budget.original();
+            }
+            let builder = self
+                .http
+                .post(url.clone())
+                .header(AUTHORIZATION, token.bearer.clone())
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone())
+                .timeout(self.timeout);
+            let request = GooseRequest::builder()
+                .method(GooseMethod::Post)
+                .name(service.name())
+                .expect_status_code(match expect {
+                    Expect::Accepted => 200,
+                    Expect::Rejected { status, .. } => *status,
+                })
+                .set_request_builder(builder)
+                .build();
+            let exchange = async {
+                match user.request(request).await {
+                    Ok(GooseResponse {
+                        response: Ok(r), ..
+                    }) => {
+                        let status = r.status();
+                        match r.bytes().await {
+                            Ok(b) => Ok((status, b)),
+                            Err(e) => Err(Outcome::of_transport(&e)),
+                        }
+                    }
+                    Ok(GooseResponse {
+                        response: Err(e), ..
+                    }) => Err(Outcome::of_transport(&e)),
+                    // Goose could not take the request (its metrics channel
+                    // closed: the attack is ending).
+                    Err(_) => Err(Outcome::Interrupted),
+                }
+            };
+            // Abandoned when a stop's grace period ends before the answer.
+            let answer = self
+                .stop
+                .unless_abandoned(exchange)
+                .await
+                .unwrap_or(Err(Outcome::Interrupted));
+            self.stop.end_flight();
+            match answer {
+                Err(outcome) => {
+                    result = Some((outcome, None));
+                    break;
+                }
+                Ok((status, _))
+                    if status == StatusCode::UNAUTHORIZED
+                        && attempt == 0
+                        && self.retry_allowed(service, false) =>
+                {
+                    // The retry is a request like any other: production caps apply.
+                    if self.admit(1).await != Some(true) {
+                        result = Some((Outcome::AuthFailed, None));
+                        break;
+                    }
+                    cache.invalidate(token.generation);
+                    continue;
+                }
+                Ok((status, bytes)) => {
+                    result = Some(self.classify(service, status, &bytes, expect));
+                    break;
+                }
+            }
+        }
+        if sent_at.is_none() && result == Some((Outcome::Interrupted, None)) {
+            // Stopped before anything went out: nothing to record.
+            return None;
+        }
+        let (outcome, numero) = result.unwrap_or((Outcome::AuthFailed, None));
+        let end = Instant::now();
+        Some(Sent {
+            outcome,
+            numero,
+            latency: sent_at.map(|_| end - due),
+            service_time: sent_at.map(|s| end - s),
+        })
+    }
+
+    /// One report sent outside Goose (after the load), classified.
+    pub(super) async fn resend(
+        &self,
+        cache: &TokenCache,
+        service: Service,
+        body: Bytes,
+    ) -> Option<Sent> {
+        let token = cache.get().await.ok()?;
+        let start = Instant::now();
+        let answer = self
+            .http
+            .post(self.urls[service_index(service)].clone())
+            .header(AUTHORIZATION, token.bearer.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body)
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let (outcome, numero) = match answer {
+            Ok(r) => {
+                let status = r.status();
+                match r.bytes().await {
+                    Ok(b) => self.classify(service, status, &b, &Expect::Accepted),
+                    Err(e) => (Outcome::of_transport(&e), None),
+                }
+            }
+            Err(e) => (Outcome::of_transport(&e), None),
+        };
+        let took = start.elapsed();
+        Some(Sent {
+            outcome,
+            numero,
+            latency: Some(took),
+            service_time: Some(took),
+        })
+    }
+
+    /// Record `sent` in the run's metrics.
+    pub(super) fn record(&self, shard: usize, service: Service, sent: &Sent) {
+        self.metrics.record(
+            shard,
+            service,
+            sent.outcome.clone(),
+            sent.latency,
+            sent.service_time,
+        );
+    }
+
+    /// The class of an answer. A stored report is the contract's success
+    /// envelope ([`Role::Stored`](crate::domain::Role::Stored)); a
+    /// well-formed envelope whose codigo the contract does not list is
+    /// `unexpected_codigo:<codigo>` (an answer: it is not retried); only a
+    /// body that is not an envelope is `invalid_body`.
+    fn classify(
+        &self,
+        service: Service,
+        status: StatusCode,
+        bytes: &[u8],
+        expect: &Expect,
+    ) -> (Outcome, Option<String>) {
+        let contract = Contract::current();
+        let envelope = serde_json::from_slice::<Envelope<'_>>(bytes).ok();
+        if let Some(env) = &envelope
+            && contract.is_stored(status.as_u16(), &env.resultado, &env.codigo)
+        {
+            self.stored[service_index(service)].fetch_add(1, Ordering::Relaxed);
+            return match expect {
+                Expect::Accepted => (
+                    Outcome::Ok,
+                    Some(
+                        env.numero_transaccion
+                            .clone()
+                            .unwrap_or_default()
+                            .into_owned(),
+                    ),
+                ),
+                Expect::Rejected { codigo, .. } => {
+                    (Outcome::CheckFailed((*codigo).to_owned()), None)
+                }
+            };
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return (Outcome::AuthFailed, None);
+        }
+        let Some(env) = envelope else {
+            return match expect {
+                _ if status == StatusCode::OK => (Outcome::InvalidBody, None),
+                Expect::Rejected { codigo, .. } => {
+                    (Outcome::CheckFailed((*codigo).to_owned()), None)
+                }
+                Expect::Accepted if status.is_server_error() => {
+                    (Outcome::Http5xx(status.as_u16()), None)
+                }
+                Expect::Accepted => (Outcome::Http4xx(status.as_u16()), None),
+            };
+        };
+        let codigo = env.codigo.into_owned();
+        if contract.codigo(&codigo).is_none()
+            && !status.is_server_error()
+            && status != StatusCode::TOO_MANY_REQUESTS
+        {
+            *self
+                .unexpected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry((service, codigo.clone(), status.as_u16()))
+                .or_insert(0) += 1;
+            return (Outcome::UnexpectedCodigo(codigo), None);
+        }
+        match expect {
+            Expect::Rejected {
+                codigo: want,
+                status: want_status,
+            } => {
+                if codigo == *want && status.as_u16() == *want_status {
+                    (Outcome::RejectedAsExpected, None)
+                } else {
+                    (Outcome::CheckFailed((*want).to_owned()), None)
+                }
+            }
+            Expect::Accepted => {
+                if status.is_server_error() {
+                    (Outcome::Http5xx(status.as_u16()), None)
+                } else if contract.codigo(&codigo).is_some()
+                    && (status.is_client_error() || status.is_success())
+                {
+                    (Outcome::Business(codigo), None)
+                } else {
+                    (Outcome::Http4xx(status.as_u16()), None)
+                }
+            }
+        }
+    }
+}
