@@ -220,8 +220,12 @@ pub struct Interval {
     pub completed: u64,
     /// Of which stored (`ok`).
     pub stored: u64,
-    /// Of which errors (neither stored nor rejected as expected).
+    /// Of which errors (neither stored nor rejected as expected), dropped
+    /// ones included.
     pub errors: u64,
+    /// Of which dropped (never sent: the in-flight cap was reached).
+    #[serde(skip)]
+    pub dropped: u64,
     /// Latency percentiles of those requests, µs.
     pub p50_us: u64,
     /// Latency percentiles of those requests, µs.
@@ -441,12 +445,14 @@ impl Metrics {
                         .filter(|(o, _)| !o.is_ok())
                         .map(|(_, n)| n)
                         .sum();
+                    let dropped = c.outcomes.get(&Outcome::Dropped).copied().unwrap_or(0);
                     intervals.push(Interval {
                         second,
                         service,
                         completed,
                         stored,
                         errors,
+                        dropped,
                         p50_us: if latency.is_empty() {
                             0
                         } else {

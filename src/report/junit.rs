@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
+use crate::results::Summary;
 
 /// `s` escaped for an XML attribute or text.
 pub fn escape(s: &str) -> String {
@@ -35,19 +35,17 @@ struct Case {
 }
 
 /// The JUnit XML of a run's summary.
-pub fn render(summary: &Value) -> String {
-    let scenario = summary["scenario"].as_str().unwrap_or("run");
-    let seconds = summary["duration_s"].as_f64().unwrap_or(0.0);
+pub fn render(summary: &Summary) -> String {
+    let scenario = summary.scenario.as_str();
+    let seconds = summary.duration_s;
     let mut cases = Vec::new();
-    for t in summary["thresholds"].as_array().into_iter().flatten() {
-        let scope = t["scope"].as_str().unwrap_or("global");
-        let expr = t["expr"].as_str().unwrap_or("?");
-        let shown = t["shown"].as_str().unwrap_or("");
+    for t in &summary.thresholds {
+        let (scope, expr, shown) = (&t.scope, &t.expr, &t.shown);
         cases.push(Case {
             kind: "threshold",
             class: format!("mss-harness.{scenario}.thresholds"),
             name: format!("{scope}: {expr}"),
-            failure: (t["ok"] != true).then(|| {
+            failure: (!t.ok).then(|| {
                 (
                     format!("threshold {expr} failed for {scope}: measured {shown}"),
                     format!("{scope}: {expr}\nmeasured: {shown}"),
@@ -56,13 +54,10 @@ pub fn render(summary: &Value) -> String {
             skipped: None,
         });
     }
-    let rec = &summary["reconciliation"];
-    if rec["checked"] == true {
-        for (service, r) in rec["services"].as_object().into_iter().flatten() {
-            let (lost, dup) = (
-                r["lost"].as_u64().unwrap_or(0),
-                r["duplicated"].as_u64().unwrap_or(0),
-            );
+    let rec = &summary.reconciliation;
+    if rec.checked {
+        for (service, r) in &rec.services {
+            let (lost, dup) = (r.lost, r.duplicated);
             cases.push(Case {
                 kind: "reconciliation",
                 class: format!("mss-harness.{scenario}.reconciliation"),
@@ -72,7 +67,7 @@ pub fn render(summary: &Value) -> String {
                         format!("{service}: {lost} lost, {dup} duplicated"),
                         format!(
                             "stored as the harness saw it: {}\nrecords held by the mock: {}",
-                            r["harness"], r["target"]
+                            r.harness, r.target
                         ),
                     )
                 }),
@@ -100,6 +95,7 @@ pub fn render(summary: &Value) -> String {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
     let mut x = String::new();
+    let meta = summary.meta.as_ref();
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         x,
@@ -111,27 +107,18 @@ pub fn render(summary: &Value) -> String {
         r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="0" skipped="{skipped}" time="{seconds:.3}" timestamp="{}" hostname="{}">"#,
         escape(scenario),
         cases.len(),
-        escape(summary["started_at"].as_str().unwrap_or("")),
-        escape(summary["meta"]["target_host"].as_str().unwrap_or("")),
+        escape(&summary.started_at),
+        escape(meta.map_or("", |m| m.target_host.as_str())),
     );
     let _ = writeln!(x, "    <properties>");
     let props = [
-        ("scenario", summary["scenario"].as_str().map(str::to_owned)),
-        ("target", summary["target"].as_str().map(str::to_owned)),
-        ("version", summary["version"].as_str().map(str::to_owned)),
-        (
-            "git_commit",
-            summary["meta"]["git_commit"].as_str().map(str::to_owned),
-        ),
-        (
-            "seed",
-            summary["meta"]["seed"].as_u64().map(|s| s.to_string()),
-        ),
-        (
-            "started_at",
-            summary["started_at"].as_str().map(str::to_owned),
-        ),
-        ("ended_at", summary["ended_at"].as_str().map(str::to_owned)),
+        ("scenario", Some(summary.scenario.clone())),
+        ("target", Some(summary.target.clone())),
+        ("version", Some(summary.version.clone())),
+        ("git_commit", meta.and_then(|m| m.git_commit.clone())),
+        ("seed", meta.map(|m| m.seed.to_string())),
+        ("started_at", Some(summary.started_at.clone())),
+        ("ended_at", Some(summary.ended_at.clone())),
     ];
     for (name, value) in props {
         if let Some(v) = value {
@@ -191,16 +178,21 @@ mod tests {
 
     #[test]
     fn a_failed_threshold_is_a_failure_and_counts() {
-        let summary = serde_json::json!({
-            "scenario": "smoke", "duration_s": 20.0, "started_at": "2026-11-26T00:00:00Z",
-            "meta": {"target_host": "mock (embedded)", "seed": 1, "git_commit": null},
-            "thresholds": [
-                {"scope": "global", "expr": "p99 < 500ms", "ok": true, "shown": "60.0 ms"},
-                {"scope": "global", "expr": "error_rate < 1%", "ok": false, "shown": "3.000%"}
-            ],
-            "reconciliation": {"checked": true, "ok": true, "services": {
-                "ReportarAfiliaciontraslado": {"harness": 5, "target": 5, "lost": 0, "duplicated": 0}}}
-        });
+        let mut summary = crate::results::read_summary(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/results-v0.1-hlog/w0"),
+        )
+        .expect("summary");
+        summary.scenario = "smoke".into();
+        summary.thresholds = serde_json::from_value(serde_json::json!([
+            {"scope": "global", "expr": "p99 < 500ms", "ok": true, "value": 60000.0, "shown": "60.0 ms"},
+            {"scope": "global", "expr": "error_rate < 1%", "ok": false, "value": 0.03, "shown": "3.000%"}
+        ]))
+        .expect("thresholds");
+        summary.reconciliation = serde_json::from_value(serde_json::json!({
+            "checked": true, "ok": true, "services": {
+                "ReportarAfiliaciontraslado": {"harness": 5, "target": 5, "lost": 0, "duplicated": 0}}
+        }))
+        .expect("reconciliation");
         let x = render(&summary);
         assert!(x.contains(r#"tests="3" failures="1""#), "{x}");
         assert!(
