@@ -517,7 +517,8 @@ impl Metrics {
     }
 
     /// Latency and counts of every service over the seconds `from..to` of the
-    /// run: (latency histogram, completed, errors).
+    /// run: (latency histogram, requests sent, errors of those sent) — dropped
+    /// requests, never sent, are in neither count (`crate::verdict`).
     pub fn window(&self, from: u64, to: u64) -> (Histogram<u64>, u64, u64) {
         let mut agg = lock(&self.aggregate);
         let Aggregate {
@@ -527,8 +528,8 @@ impl Metrics {
         let (mut completed, mut errors) = (0, 0);
         let mut deserializer = Deserializer::new();
         for i in intervals.iter().filter(|i| (from..to).contains(&i.second)) {
-            completed += i.completed;
-            errors += i.errors;
+            completed += i.completed - i.dropped;
+            errors += i.errors - i.dropped;
             if let Ok(bytes) = spill.read(i.spilled)
                 && let Ok(part) = deserializer.deserialize::<u64, _>(&mut bytes.as_slice())
             {

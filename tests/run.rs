@@ -332,8 +332,8 @@ async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
     use std::sync::Arc;
 
     use mss_harness::cmd::run::{RunOptions, run_prepared};
-    use mss_harness::results::table::table;
     use mss_harness::engine::Target;
+    use mss_harness::results::table::table;
     use mss_harness::secret::Secret;
     use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 

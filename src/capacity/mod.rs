@@ -294,8 +294,9 @@ pub fn seconds_of(dir: &Path) -> anyhow::Result<BTreeMap<u64, Second>> {
             completed: 0,
             errors: 0,
         });
-        s.completed += c.requests();
-        s.errors += c.errors;
+        // Sent requests and their errors (crate::verdict).
+        s.completed += c.sent;
+        s.errors += c.errors.saturating_sub(c.dropped);
     }
     Ok(out)
 }
@@ -532,13 +533,7 @@ pub fn of_run(
     }
     let slo = scenario_slo(scenario);
     let mut left_out = Vec::new();
-    let plateaus = plateaus_of(
-        stages,
-        0.0,
-        None,
-        &scenario.name,
-        &mut left_out,
-    );
+    let plateaus = plateaus_of(stages, 0.0, None, &scenario.name, &mut left_out);
     let second = |s: u64| {
         let (latency, completed, errors) = window(s, s + 1);
         (completed > 0).then_some(Second {

@@ -5,7 +5,8 @@
 //! Three checks per service that has requests in the baseline: the p99 latency
 //! (from the intended send time) may grow by at most `--max-p99-increase`, the
 //! throughput of stored reports may fall by at most `--max-throughput-drop`,
-//! and the error rate (requests neither stored nor rejected as expected) may
+//! and the error rate (sent requests neither stored nor rejected as expected,
+//! over the sent: docs/results.md) may
 //! grow by at most `--max-error-rate-increase` percentage points.
 //!
 //! Both folders' `summary.json` may be of schema version 1 or 2 (version 1 is
@@ -159,9 +160,10 @@ fn checks(
         let Some(b) = base.services.get(name).filter(|b| b.requests > 0) else {
             continue;
         };
-        let c = cur.services.get(name).ok_or_else(|| {
-            anyhow::anyhow!("{}: key `services.{name}` missing", cs.display())
-        })?;
+        let c = cur
+            .services
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("{}: key `services.{name}` missing", cs.display()))?;
         let (b99, c99) = (
             b.latency_us.p99 as f64 / 1000.0,
             c.latency_us.p99 as f64 / 1000.0,
@@ -199,7 +201,10 @@ fn checks(
         });
         // One definition of the error rate (crate::verdict).
         let rate = |v: &crate::results::ServiceSummary| {
-            crate::verdict::error_rate(v.requests, v.stored + v.rejected_as_expected) * 100.0
+            crate::verdict::error_rate(
+                v.requests.saturating_sub(v.dropped()),
+                v.stored + v.rejected_as_expected,
+            ) * 100.0
         };
         let (be, ce) = (rate(b), rate(c));
         let limit = t[2].for_service(s);

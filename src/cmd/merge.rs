@@ -16,8 +16,8 @@ use crate::metrics::{ServiceTotals, histogram, write_tagged_hlog};
 use crate::outcome::Outcome;
 use crate::results::collect::RunFacts;
 use crate::results::{
-    Interrupted, Percentiles, Reconciliation, Summary, TimeseriesRow, Token, TokenEvent, Worker as
-    WorkerShare,
+    Interrupted, Percentiles, Reconciliation, Summary, TimeseriesRow, Token, TokenEvent,
+    Worker as WorkerShare,
 };
 use crate::scenario::Scenario;
 
@@ -281,19 +281,16 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
             let _ = h.add(part);
         }
         for c in counts.range(seconds).map(|(_, c)| c) {
-            completed += c.requests();
-            errors += c.errors;
+            // Sent requests and their errors (crate::verdict).
+            completed += c.sent;
+            errors += c.errors.saturating_sub(c.dropped);
         }
         (h, completed, errors)
     };
     let (stages, highest) = match &facts.open {
-        Some((start_rate, stages)) => crate::verdict::plateaus(
-            *start_rate,
-            stages,
-            &facts.plateau_checks,
-            seconds,
-            &window,
-        ),
+        Some((start_rate, stages)) => {
+            crate::verdict::plateaus(*start_rate, stages, &facts.plateau_checks, seconds, &window)
+        }
         None => (Vec::new(), None),
     };
     let capacity = crate::capacity::of_run(&scenario, &stages, &window);

@@ -75,12 +75,12 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
         errors += v.error_count();
     }
     let dropped = s.dropped;
-    // One definition (crate::verdict): dropped requests are failures of
-    // every request, sent or dropped.
-    let error_rate = if requests > 0 {
+    // One definition (crate::verdict): the errors of the sent requests.
+    let sent = requests.saturating_sub(dropped);
+    let error_rate = if sent > 0 {
         format!(
             "{:.2}%",
-            crate::verdict::error_rate(requests, requests.saturating_sub(errors)) * 100.0
+            crate::verdict::error_rate(sent, stored + rejected) * 100.0
         )
     } else {
         "—".to_owned()

@@ -259,7 +259,8 @@ mod tests {
     #[test]
     fn a_failed_threshold_is_a_failure_and_counts() {
         let mut summary = crate::results::read_summary(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/results-v0.1-hlog/w0"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/results-v0.1-hlog/w0"),
         )
         .expect("summary");
         summary.scenario = "smoke".into();

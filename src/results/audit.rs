@@ -14,10 +14,15 @@ pub fn os_user() -> String {
 /// This machine's host name (`gethostname`), else `$HOSTNAME`, else
 /// `unknown`.
 pub fn machine() -> String {
-    Some(gethostname::gethostname().to_string_lossy().trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map_or_else(|| "unknown".to_owned(), |h| h.trim().to_owned())
+    Some(
+        gethostname::gethostname()
+            .to_string_lossy()
+            .trim()
+            .to_owned(),
+    )
+    .filter(|h| !h.is_empty())
+    .or_else(|| std::env::var("HOSTNAME").ok())
+    .map_or_else(|| "unknown".to_owned(), |h| h.trim().to_owned())
 }
 
 /// The SHA-256 of `bytes`, lower-case hexadecimal.

@@ -368,7 +368,11 @@ pub fn write(
     let metrics = ctx.metrics();
     let totals = metrics.totals();
     let seconds = summary.duration_s;
-    super::write_file(dir, "summary.json", super::summary_text(summary)?.as_bytes())?;
+    super::write_file(
+        dir,
+        "summary.json",
+        super::summary_text(summary)?.as_bytes(),
+    )?;
     let mut hlog = Vec::new();
     metrics.write_hlog(&mut hlog).context("latency.hlog")?;
     super::write_file(dir, "latency.hlog", &hlog)?;

@@ -160,7 +160,10 @@ mod tests {
         )
         .expect("write");
         let rows: Vec<TimeseriesRow> = read(&old).expect("read");
-        assert_eq!((rows[0].stored, rows[0].dropped, rows[0].requests()), (4, 0, 5));
+        assert_eq!(
+            (rows[0].stored, rows[0].dropped, rows[0].requests()),
+            (4, 0, 5)
+        );
         std::fs::write(&old, "second,service,sent,errors\n0,X,5,1\n").expect("write");
         let e = format!("{:#}", read::<TimeseriesRow>(&old).expect_err("no stored"));
         assert!(e.contains("timeseries.csv") && e.contains("stored"), "{e}");

@@ -69,7 +69,7 @@ pub struct Summary {
     /// The highest plateau rate at which every global latency and error-rate
     /// threshold held (go-live).
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required)]
+    #[schemars(with = "Nullable<f64>")]
     pub highest_sustained_rate: Option<f64>,
     /// The harness's count against what the mock stored.
     pub reconciliation: Reconciliation,
@@ -80,6 +80,7 @@ pub struct Summary {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
+    #[schemars(with = "Option<Faults>")]
     pub faults: Option<Option<Faults>>,
     /// A run with two or more plateaus: the capacity analysis (as
     /// `mss-harness capacity`).
@@ -91,6 +92,24 @@ pub struct Summary {
 /// A key that must be present, its value possibly null.
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     Option::<T>::deserialize(d)
+}
+
+/// In the schema, a key that is always present, its value possibly null
+/// (`Option<T>`'s schema, required).
+struct Nullable<T>(std::marker::PhantomData<T>);
+
+impl<T: JsonSchema> JsonSchema for Nullable<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        Option::<T>::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        Option::<T>::json_schema(generator)
+    }
 }
 
 /// A key that may be absent (outer `None`) or null (`Some(None)`).
@@ -227,6 +246,11 @@ impl ServiceSummary {
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
+
+    /// Its requests dropped (error class `dropped`: never sent).
+    pub fn dropped(&self) -> u64 {
+        self.errors.get("dropped").copied().unwrap_or(0)
+    }
 }
 
 /// Report requests sent again.
@@ -296,7 +320,7 @@ pub struct Audit {
     pub harness_version: String,
     /// Commit the harness was built from; null when unknown.
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required)]
+    #[schemars(with = "Nullable<String>")]
     pub git_commit: Option<String>,
     /// SHA-256 of the scenario as run (its `scenario.toml`).
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
@@ -306,7 +330,7 @@ pub struct Audit {
     /// The caps in force against a host that is not this machine; null
     /// otherwise.
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required)]
+    #[schemars(with = "Nullable<Production>")]
     pub production: Option<Production>,
     /// RFC 3339.
     #[schemars(extend("format" = "date-time"))]
@@ -330,7 +354,7 @@ pub struct Production {
     pub requests_admitted: u64,
     /// The cap that stopped the run, if one did.
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required)]
+    #[schemars(with = "Nullable<String>")]
     pub cap_reached: Option<String>,
 }
 
@@ -351,7 +375,7 @@ pub struct Meta {
     /// Commit the harness was built from, -dirty with local changes; null when
     /// unknown.
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required)]
+    #[schemars(with = "Nullable<String>")]
     pub git_commit: Option<String>,
     /// The worker indexes a merged result joins (mss-harness merge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -412,6 +436,7 @@ pub struct Stage {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
+    #[schemars(with = "Option<String>")]
     pub reason: Option<Option<String>>,
 }
 
@@ -435,7 +460,7 @@ pub struct Reconciliation {
     pub checked: bool,
     /// Whether they agree; null when not checked.
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required)]
+    #[schemars(with = "Nullable<bool>")]
     pub ok: Option<bool>,
     /// Per service.
     pub services: BTreeMap<String, Reconciled>,
@@ -531,7 +556,7 @@ pub struct Faults {
     pub scheduled: Vec<Map<String, Value>>,
     /// Per kind, how many the mock injected (null when it could not say).
     #[serde(deserialize_with = "nullable")]
-    #[schemars(required)]
+    #[schemars(with = "Nullable<BTreeMap<String, u64>>")]
     pub injected: Option<BTreeMap<String, u64>>,
 }
 

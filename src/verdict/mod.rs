@@ -4,10 +4,11 @@
 //! and whether the run passed. Used by `run`, `merge` and the live dashboard.
 //!
 //! One definition of each number (docs/results.md): a request is *sent* when
-//! it went out (a dropped one never did); the *error rate* counts every
-//! request neither stored nor rejected as expected — dropped ones included —
-//! over every request, sent or dropped; the *drop rate* is the dropped over
-//! every request.
+//! it went out (a dropped one never did); the *error rate* is the sent
+//! requests neither stored nor rejected as expected over the sent requests —
+//! what the target answered; the *drop rate* is the dropped over every
+//! request, sent or dropped — what the harness could not send. The threshold
+//! over the whole run, each plateau, `compare` and the reports use these.
 
 use std::time::Duration;
 
@@ -17,13 +18,13 @@ use crate::outcome::Outcome;
 use crate::results::{PlateauCheck, Reconciled, Reconciliation, Stage, Summary, ThresholdResult};
 use crate::scenario::{Metric, Threshold};
 
-/// The error rate of `requests` (sent or dropped) of which `succeeded` were
-/// stored or rejected as expected: 0 when there were none.
-pub fn error_rate(requests: u64, succeeded: u64) -> f64 {
-    if requests == 0 {
+/// The error rate of `sent` requests (dropped ones left out) of which
+/// `succeeded` were stored or rejected as expected: 0 when none was sent.
+pub fn error_rate(sent: u64, succeeded: u64) -> f64 {
+    if sent == 0 {
         0.0
     } else {
-        requests.saturating_sub(succeeded) as f64 / requests as f64
+        sent.saturating_sub(succeeded) as f64 / sent as f64
     }
 }
 
@@ -49,7 +50,7 @@ pub fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f64) -> 
         }
         Metric::Max => latency.max() as f64,
         Metric::Mean => latency.mean(),
-        Metric::ErrorRate => error_rate(requests, ok),
+        Metric::ErrorRate => error_rate(requests - dropped, ok),
         Metric::DropRate => {
             if requests == 0 {
                 0.0
@@ -98,7 +99,7 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// The merged latency, requests (sent or dropped) and errors of seconds
+/// The merged latency, requests sent and errors of those sent of seconds
 /// `from..to` of a load.
 pub type Window<'a> = dyn Fn(u64, u64) -> (hdrhistogram::Histogram<u64>, u64, u64) + 'a;
 
@@ -146,8 +147,7 @@ pub fn plateaus(
                 start_s: at,
                 end_s: at + length,
                 completed,
-                achieved_rate: (completed as f64 / (length.saturating_sub(2).max(1)) as f64
-                    * 10.0)
+                achieved_rate: (completed as f64 / (length.saturating_sub(2).max(1)) as f64 * 10.0)
                     .round()
                     / 10.0,
                 ok: all,
@@ -245,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn the_error_rate_counts_dropped_requests_as_failures_of_every_request() {
+    fn the_error_rate_is_of_the_sent_requests_and_the_drop_rate_of_every_request() {
         let mut t = ServiceTotals {
             service: Service::Afiliacion,
             latency: crate::metrics::histogram(),
@@ -256,12 +256,13 @@ mod tests {
         t.outcomes.insert(Outcome::Dropped, 2);
         t.outcomes.insert(Outcome::Business("NEG01".into()), 1);
         let value = metric_value(Metric::ErrorRate, &[&t], 1.0);
-        assert!((value - 0.03).abs() < 1e-12, "{value}");
+        assert!((value - 1.0 / 98.0).abs() < 1e-12, "{value}");
         let drops = metric_value(Metric::DropRate, &[&t], 1.0);
         assert!((drops - 0.02).abs() < 1e-12, "{drops}");
-        // The plateau judgement: the same number from a window's counts.
+        // The plateau judgement: the same number from a window's counts
+        // (`Metrics::window`: 98 sent, 1 error of those sent).
         let t = Threshold::parse("error_rate < 1%").expect("threshold");
-        let plateau = t.plateau_value(&crate::metrics::histogram(), 100, 3);
+        let plateau = t.plateau_value(&crate::metrics::histogram(), 98, 1);
         assert!((plateau - value).abs() < 1e-12, "{plateau}");
     }
 
