@@ -399,8 +399,10 @@ impl Informe {
         // Counts and error seconds per service.
         let mut error_span: BTreeMap<String, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
         for row in crate::results::read_timeseries(dir)? {
+            // Every request of the second, sent or dropped, as the summary's
+            // `requests` counts them.
             let (second, service, sent, errors) =
-                (row.second, row.service.as_str(), row.sent, row.errors);
+                (row.second, row.service.as_str(), row.requests(), row.errors);
             let t = at(second as f64);
             match self.hour_of(t) {
                 None => self.outside += sent,

@@ -67,12 +67,11 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
             serde_json::json!({"service": name, "counts": counts})
         })
         .collect();
-    let (mut requests, mut stored, mut rejected, mut errors) = (0u64, 0u64, 0u64, 0u64);
+    let (mut requests, mut stored, mut rejected) = (0u64, 0u64, 0u64);
     for (_, v) in active_services(s) {
         requests += v.requests;
         stored += v.stored;
         rejected += v.rejected_as_expected;
-        errors += v.error_count();
     }
     let dropped = s.dropped;
     // One definition (crate::verdict): the errors of the sent requests.
