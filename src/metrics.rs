@@ -220,8 +220,12 @@ pub struct Interval {
     pub completed: u64,
     /// Of which stored (`ok`).
     pub stored: u64,
-    /// Of which errors (neither stored nor rejected as expected).
+    /// Of which errors (neither stored nor rejected as expected), dropped
+    /// ones included.
     pub errors: u64,
+    /// Of which dropped (never sent: the in-flight cap was reached).
+    #[serde(skip)]
+    pub dropped: u64,
     /// Latency percentiles of those requests, µs.
     pub p50_us: u64,
     /// Latency percentiles of those requests, µs.
@@ -441,12 +445,14 @@ impl Metrics {
                         .filter(|(o, _)| !o.is_ok())
                         .map(|(_, n)| n)
                         .sum();
+                    let dropped = c.outcomes.get(&Outcome::Dropped).copied().unwrap_or(0);
                     intervals.push(Interval {
                         second,
                         service,
                         completed,
                         stored,
                         errors,
+                        dropped,
                         p50_us: if latency.is_empty() {
                             0
                         } else {
@@ -511,7 +517,8 @@ impl Metrics {
     }
 
     /// Latency and counts of every service over the seconds `from..to` of the
-    /// run: (latency histogram, completed, errors).
+    /// run: (latency histogram, requests sent, errors of those sent) — dropped
+    /// requests, never sent, are in neither count (`crate::verdict`).
     pub fn window(&self, from: u64, to: u64) -> (Histogram<u64>, u64, u64) {
         let mut agg = lock(&self.aggregate);
         let Aggregate {
@@ -521,8 +528,8 @@ impl Metrics {
         let (mut completed, mut errors) = (0, 0);
         let mut deserializer = Deserializer::new();
         for i in intervals.iter().filter(|i| (from..to).contains(&i.second)) {
-            completed += i.completed;
-            errors += i.errors;
+            completed += i.completed - i.dropped;
+            errors += i.errors - i.dropped;
             if let Ok(bytes) = spill.read(i.spilled)
                 && let Ok(part) = deserializer.deserialize::<u64, _>(&mut bytes.as_slice())
             {

@@ -45,8 +45,23 @@ fn results(dir: &Path, rates: &[f64], capacity: f64) {
             histograms.push((s, h));
         }
     }
-    let summary =
-        json!({"schema_version": 2, "stages": stages, "duration_s": rates.len() as f64 * 8.0});
+    let zero = json!({"p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0, "max": 0, "mean": 0.0});
+    let summary = json!({
+        "schema_version": 2,
+        "version": "0.1.0",
+        "scenario": "capacity",
+        "target": "mock (embedded)",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "ended_at": "2026-01-01T00:01:00+00:00",
+        "duration_s": rates.len() as f64 * 8.0,
+        "services": {},
+        "token": {"requests": 0, "refreshes": 0, "latency_us": zero},
+        "dropped": 0,
+        "thresholds": [],
+        "stages": stages,
+        "highest_sustained_rate": null,
+        "reconciliation": {"checked": false, "ok": null, "services": {}},
+    });
     std::fs::write(dir.join("summary.json"), summary.to_string()).expect("summary");
     std::fs::write(dir.join("timeseries.csv"), csv).expect("csv");
     let mut out = Vec::new();

@@ -296,3 +296,53 @@ fn a_results_folder_of_0_1_0_still_merges_compares_reports_and_informs() {
     assert!(row.ends_with(&max_ms), "{row} should end with {max_ms}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `summary.json` with a renamed key is refused, not read as zeros:
+/// `report`, `compare` and `merge` exit 2 naming the file and the key.
+#[test]
+fn a_renamed_key_makes_report_compare_and_merge_exit_2_naming_it() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/results-v0.1-hlog");
+    let tmp = tempfile::tempdir().expect("tmp");
+    for w in ["w0", "w1"] {
+        let to = tmp.path().join(w);
+        std::fs::create_dir_all(&to).expect("dir");
+        for f in std::fs::read_dir(data.join(w)).expect("read") {
+            let f = f.expect("entry").path();
+            std::fs::copy(&f, to.join(f.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let (w0, w1) = (tmp.path().join("w0"), tmp.path().join("w1"));
+    let text = std::fs::read_to_string(w0.join("summary.json")).expect("summary");
+    assert!(text.contains("\"duration_s\":"), "{text}");
+    std::fs::write(
+        w0.join("summary.json"),
+        text.replace("\"duration_s\":", "\"duration_seconds\":"),
+    )
+    .expect("write");
+    let out = tmp.path().join("merged");
+    let runs: [Vec<&str>; 3] = [
+        vec!["report", w0.to_str().expect("utf-8")],
+        vec![
+            "compare",
+            w0.to_str().expect("utf-8"),
+            w1.to_str().expect("utf-8"),
+        ],
+        vec![
+            "merge",
+            w0.to_str().expect("utf-8"),
+            w1.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+    ];
+    for args in runs {
+        let o = harness(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("summary.json") && stderr.contains("duration_seconds"),
+            "{args:?} does not name the file and the key: {stderr}"
+        );
+    }
+    assert!(!out.join("summary.json").exists());
+}

@@ -58,6 +58,30 @@ pub fn summary_schema() -> jsonschema::Validator {
         .expect("valid schema")
 }
 
+/// `results/summary.schema.json` is generated from the `Summary` type: the
+/// committed file is the generated one (rewrite it with
+/// `MSS_UPDATE_SNAPSHOT=1 cargo test --test tests run::the_summary_schema`,
+/// then review the diff).
+#[test]
+fn the_summary_schema_is_the_one_generated_from_the_type() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/summary.schema.json");
+    let generated = mss_harness::results::schema();
+    if std::env::var("MSS_UPDATE_SNAPSHOT").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &generated).expect("write the schema");
+        eprintln!("rewrote {}", path.display());
+    }
+    let committed = std::fs::read_to_string(&path).expect("schema");
+    assert!(
+        committed == generated,
+        "{} differs from the schema generated from mss_harness::results::Summary; \
+         if the type changed on purpose, run `MSS_UPDATE_SNAPSHOT=1 cargo test --test tests \
+         run::the_summary_schema` and review the diff",
+        path.display()
+    );
+    // The generated schema is a schema, and it is the one the tests validate with.
+    let _ = summary_schema();
+}
+
 const OPEN: &str = r#"
 name = "short-open"
 [target]
@@ -307,8 +331,8 @@ async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
     use std::collections::HashMap;
     use std::sync::Arc;
 
-    use mss_harness::cmd::run::table;
     use mss_harness::engine::Target;
+    use mss_harness::results::table::table;
     use mss_harness::secret::Secret;
     use mss_harness::session::{RunOptions, run_prepared};
     use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
@@ -371,7 +395,10 @@ async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
     }
     assert_eq!(summary["schema_version"], 2);
     let stats = t.mock.stats();
-    let printed = table(&summary, &dir);
+    let printed = table(
+        &mss_harness::results::read_summary(&dir).expect("typed summary"),
+        &dir,
+    );
     let mut invalid_sent = 0;
     for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
         let svc = &summary["services"][s];

@@ -23,8 +23,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::results::Stage;
 use crate::scenario::{LoadModel, Metric, RunPlan, Threshold};
 use usl::{Fitted, Sample};
 
@@ -221,30 +222,23 @@ pub fn measure(
 /// after its ramp), named `run`.
 /// Plateaus left out (the harness was the limit) are named in `left_out`.
 pub fn plateaus_of(
-    summary: &Value,
+    stages: &[Stage],
+    duration_s: f64,
     scenario: Option<&RunPlan>,
     run: &str,
     left_out: &mut Vec<String>,
 ) -> Vec<Plateau> {
     let mut out = Vec::new();
-    for st in summary["stages"].as_array().into_iter().flatten() {
-        let (Some(rate), Some(start), Some(end)) = (
-            st["rate"].as_f64(),
-            st["start_s"].as_u64(),
-            st["end_s"].as_u64(),
-        ) else {
-            continue;
-        };
-        let settle = st["settle_s"].as_u64().unwrap_or(2);
+    for st in stages {
+        let (rate, start, end) = (st.rate, st.start_s, st.end_s);
+        let settle = st.settle_s.unwrap_or(2);
         // A plateau at which the harness could not send on time measured the
         // harness, not the target.
-        if st["reason"]
-            .as_str()
-            .is_some_and(|r| r.starts_with(search::HARNESS_LIMITED))
+        if let Some(Some(reason)) = &st.reason
+            && reason.starts_with(search::HARNESS_LIMITED)
         {
             left_out.push(format!(
-                "the plateau at {rate} req/s of {run} is left out: {}",
-                st["reason"].as_str().unwrap_or_default()
+                "the plateau at {rate} req/s of {run} is left out: {reason}"
             ));
             continue;
         }
@@ -263,7 +257,7 @@ pub fn plateaus_of(
     {
         // A closed run is one point of a sweep of users: after its ramp and a
         // second of settling, to its last whole second.
-        let end = summary["duration_s"].as_f64().unwrap_or(0.0).floor() as u64;
+        let end = duration_s.floor() as u64;
         let from = ramp.as_secs_f64().ceil() as u64 + 1;
         if end > from {
             out.push(Plateau {
@@ -294,14 +288,15 @@ pub fn seconds_of(dir: &Path) -> anyhow::Result<BTreeMap<u64, Second>> {
             .add(&h)
             .map_err(|e| anyhow::anyhow!("{}: {e:?}", hlog.display()))?;
     }
-    for (second, c) in crate::report::timeseries_counts(dir)? {
+    for (second, c) in crate::results::rows::second_counts(dir)? {
         let s = out.entry(second).or_insert_with(|| Second {
             latency: crate::metrics::histogram(),
             completed: 0,
             errors: 0,
         });
+        // Sent requests and their errors (crate::verdict).
         s.completed += c.sent;
-        s.errors += c.errors;
+        s.errors += c.errors.saturating_sub(c.dropped);
     }
     Ok(out)
 }
@@ -488,7 +483,7 @@ pub fn from_results(
     let mut chosen = slo;
     let mut runs = Vec::new();
     for dir in dirs {
-        let summary = crate::report::read_summary(dir)?;
+        let summary = crate::results::read_summary(dir)?;
         let scenario_path = dir.join("scenario.toml");
         let scenario = std::fs::read_to_string(&scenario_path)
             .ok()
@@ -502,7 +497,13 @@ pub fn from_results(
     let mut left_out = Vec::new();
     for (dir, summary, scenario) in runs {
         let name = dir.display().to_string();
-        let plateaus = plateaus_of(&summary, scenario.as_ref(), &name, &mut left_out);
+        let plateaus = plateaus_of(
+            &summary.stages,
+            summary.duration_s,
+            scenario.as_ref(),
+            &name,
+            &mut left_out,
+        );
         if plateaus.is_empty() {
             continue;
         }
@@ -524,7 +525,7 @@ pub fn from_results(
 /// `from..to`. `None` with fewer than two plateaus.
 pub fn of_run(
     scenario: &RunPlan,
-    stages: &[Value],
+    stages: &[Stage],
     window: &dyn Fn(u64, u64) -> (Histogram<u64>, u64, u64),
 ) -> Option<Value> {
     if stages.len() < 2 {
@@ -532,12 +533,7 @@ pub fn of_run(
     }
     let slo = scenario_slo(scenario);
     let mut left_out = Vec::new();
-    let plateaus = plateaus_of(
-        &json!({ "stages": stages }),
-        None,
-        &scenario.name,
-        &mut left_out,
-    );
+    let plateaus = plateaus_of(stages, 0.0, None, &scenario.name, &mut left_out);
     let second = |s: u64| {
         let (latency, completed, errors) = window(s, s + 1);
         (completed > 0).then_some(Second {

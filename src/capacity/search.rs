@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use crate::results::{PlateauCheck, Stage};
 
 use crate::engine::RunContext;
 use crate::outcome::Outcome;
@@ -89,7 +89,7 @@ pub async fn drive(
     ctx: Arc<RunContext>,
     scenario: RunPlan,
     plan: SearchPlan,
-    steps: Arc<Mutex<Vec<Value>>>,
+    steps: Arc<Mutex<Vec<Stage>>>,
 ) {
     let Some(schedule) = ctx.schedule() else {
         return;
@@ -140,9 +140,11 @@ pub async fn drive(
                 ok = false;
                 reason.get_or_insert_with(|| format!("threshold {}", t.expr));
             }
-            results.push(
-                json!({"expr": t.expr, "ok": holds, "value": (value * 1000.0).round() / 1000.0}),
-            );
+            results.push(PlateauCheck {
+                expr: t.expr.clone(),
+                ok: holds,
+                value: (value * 1000.0).round() / 1000.0,
+            });
         }
         if shed > 0 {
             ok = false;
@@ -152,17 +154,17 @@ pub async fn drive(
         steps
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(json!({
-                "rate": (r * 10.0).round() / 10.0,
-                "start_s": from,
-                "end_s": from + length,
-                "completed": completed,
-                "achieved_rate": (completed as f64 / judged as f64 * 10.0).round() / 10.0,
-                "ok": ok,
-                "thresholds": results,
-                "settle_s": SETTLE_S,
-                "reason": reason,
-            }));
+            .push(Stage {
+                rate: (r * 10.0).round() / 10.0,
+                start_s: from,
+                end_s: from + length,
+                completed,
+                achieved_rate: (completed as f64 / judged as f64 * 10.0).round() / 10.0,
+                ok,
+                thresholds: results,
+                settle_s: Some(SETTLE_S),
+                reason: Some(reason),
+            });
         let (s, n) = next(&plan, state, r, ok);
         state = s;
         rate = n;

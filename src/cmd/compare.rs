@@ -5,11 +5,12 @@
 //! Three checks per service that has requests in the baseline: the p99 latency
 //! (from the intended send time) may grow by at most `--max-p99-increase`, the
 //! throughput of stored reports may fall by at most `--max-throughput-drop`,
-//! and the error rate (requests neither stored nor rejected as expected) may
+//! and the error rate (sent requests neither stored nor rejected as expected,
+//! over the sent: docs/results.md) may
 //! grow by at most `--max-error-rate-increase` percentage points.
 //!
 //! Both folders' `summary.json` may be of schema version 1 or 2 (version 1 is
-//! read as 2: see [`crate::report::upgrade_v1`]); another version is refused,
+//! read as 2: see [`crate::results::upgrade_v1`]); another version is refused,
 //! named, with exit 2.
 //! Each flag takes a value for every service (`25%`), and may be repeated with
 //! `SERVICE=VALUE` to set one service's.
@@ -20,9 +21,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
-use serde_json::Value;
 
 use crate::domain::Service;
+use crate::results::Summary;
 
 /// Flags of `compare`.
 #[derive(Debug, Clone, Args)]
@@ -135,42 +136,38 @@ pub struct Check {
     pub ok: bool,
 }
 
-fn number(v: &Value, path: &str, file: &Path) -> anyhow::Result<f64> {
-    v.pointer(path)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| anyhow::anyhow!("{}: no number at {path}", file.display()))
-}
-
 /// Compare two summaries; the checks in table order.
 fn checks(
-    base: &Value,
-    cur: &Value,
+    base: &Summary,
+    cur: &Summary,
     base_dir: &Path,
     cur_dir: &Path,
     t: [&Tolerance; 3],
 ) -> anyhow::Result<Vec<Check>> {
     let (bs, cs) = (base_dir.join("summary.json"), cur_dir.join("summary.json"));
-    let (bname, cname) = (base["scenario"].as_str(), cur["scenario"].as_str());
-    if bname != cname {
+    if base.scenario != cur.scenario {
         bail!(
             "different scenarios: the baseline ran {} and the current run {}; compare runs of one scenario",
-            bname.unwrap_or("?"),
-            cname.unwrap_or("?")
+            base.scenario,
+            cur.scenario
         );
     }
-    let bsecs = number(base, "/duration_s", &bs)?.max(1e-9);
-    let csecs = number(cur, "/duration_s", &cs)?.max(1e-9);
+    let bsecs = base.duration_s.max(1e-9);
+    let csecs = cur.duration_s.max(1e-9);
     let mut out = Vec::new();
     for s in Service::ALL {
         let name = s.name();
-        let bp = format!("/services/{name}");
-        let brequests = number(base, &format!("{bp}/requests"), &bs)?;
-        if brequests <= 0.0 {
+        let Some(b) = base.services.get(name).filter(|b| b.requests > 0) else {
             continue;
-        }
-        let crequests = number(cur, &format!("{bp}/requests"), &cs)?;
-        let p99 = |v: &Value, f: &Path| number(v, &format!("{bp}/latency_us/p99"), f);
-        let (b99, c99) = (p99(base, &bs)? / 1000.0, p99(cur, &cs)? / 1000.0);
+        };
+        let c = cur
+            .services
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("{}: key `services.{name}` missing", cs.display()))?;
+        let (b99, c99) = (
+            b.latency_us.p99 as f64 / 1000.0,
+            c.latency_us.p99 as f64 / 1000.0,
+        );
         let change = if b99 > 0.0 {
             (c99 - b99) / b99 * 100.0
         } else {
@@ -186,9 +183,7 @@ fn checks(
             limit,
             ok: change <= limit,
         });
-        let stored = |v: &Value, f: &Path| number(v, &format!("{bp}/stored"), f);
-        let (bstored, cstored) = (stored(base, &bs)?, stored(cur, &cs)?);
-        let (bt, ct) = (bstored / bsecs, cstored / csecs);
+        let (bt, ct) = (b.stored as f64 / bsecs, c.stored as f64 / csecs);
         let drop = if bt > 0.0 {
             (bt - ct) / bt * 100.0
         } else {
@@ -204,18 +199,14 @@ fn checks(
             limit,
             ok: drop <= limit,
         });
-        let rejected = |v: &Value, f: &Path| number(v, &format!("{bp}/rejected_as_expected"), f);
-        let rate = |ok: f64, req: f64| {
-            if req > 0.0 {
-                (req - ok) / req * 100.0
-            } else {
-                0.0
-            }
+        // One definition of the error rate (crate::verdict).
+        let rate = |v: &crate::results::ServiceSummary| {
+            crate::verdict::error_rate(
+                v.requests.saturating_sub(v.dropped()),
+                v.stored + v.rejected_as_expected,
+            ) * 100.0
         };
-        let (be, ce) = (
-            rate(bstored + rejected(base, &bs)?, brequests),
-            rate(cstored + rejected(cur, &cs)?, crequests),
-        );
+        let (be, ce) = (rate(b), rate(c));
         let limit = t[2].for_service(s);
         out.push(Check {
             service: name.to_owned(),
@@ -240,8 +231,8 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Vec<Check>> {
         parse_tolerance(&THROUGHPUT, &args.max_throughput_drop)?,
         parse_tolerance(&ERROR_RATE, &args.max_error_rate_increase)?,
     ];
-    let base = crate::report::read_summary(&args.baseline)?;
-    let cur = crate::report::read_summary(&args.current)?;
+    let base = crate::results::read_summary(&args.baseline)?;
+    let cur = crate::results::read_summary(&args.current)?;
     checks(
         &base,
         &cur,
@@ -304,27 +295,28 @@ pub fn print(checks: &[Check], out: &mut impl Write) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn summary(p99_ms: f64, stored: u64, requests: u64) -> Value {
+    fn summary(p99_ms: f64, stored: u64, requests: u64) -> Summary {
         summary_with(p99_ms, stored, 0, requests)
     }
 
-    fn summary_with(p99_ms: f64, stored: u64, rejected: u64, requests: u64) -> Value {
-        json!({
-            "scenario": "smoke",
-            "duration_s": 10.0,
-            "services": {
-                "ReportarAfiliaciontraslado": {
-                    "requests": requests, "stored": stored, "rejected_as_expected": rejected,
-                    "latency_us": {"p99": p99_ms * 1000.0}
-                },
-                "ReportarRetractoAfiliacion": {
-                    "requests": 0, "stored": 0, "rejected_as_expected": 0,
-                    "latency_us": {"p99": 0}
-                }
-            }
-        })
+    /// A summary of `smoke` over 10 s whose first service had `requests`, of
+    /// which `stored` and `rejected`, at a p99 of `p99_ms`; the second none.
+    fn summary_with(p99_ms: f64, stored: u64, rejected: u64, requests: u64) -> Summary {
+        let mut s = crate::results::read_summary(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/results-v0.1-hlog/w0"),
+        )
+        .expect("summary");
+        s.scenario = "smoke".into();
+        s.duration_s = 10.0;
+        for (name, v) in s.services.iter_mut() {
+            let first = name == "ReportarAfiliaciontraslado";
+            v.requests = if first { requests } else { 0 };
+            v.stored = if first { stored } else { 0 };
+            v.rejected_as_expected = if first { rejected } else { 0 };
+            v.latency_us.p99 = if first { (p99_ms * 1000.0) as u64 } else { 0 };
+        }
+        s
     }
 
     fn tolerances() -> [Tolerance; 3] {
@@ -335,7 +327,7 @@ mod tests {
         ]
     }
 
-    fn run(base: &Value, cur: &Value) -> Vec<Check> {
+    fn run(base: &Summary, cur: &Summary) -> Vec<Check> {
         let t = tolerances();
         checks(
             base,
@@ -416,7 +408,7 @@ mod tests {
     fn different_scenarios_are_refused() {
         let base = summary(100.0, 1000, 1000);
         let mut other = base.clone();
-        other["scenario"] = "baseline".into();
+        other.scenario = "baseline".into();
         let t = tolerances();
         let e = checks(
             &base,

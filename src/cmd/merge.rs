@@ -10,14 +10,15 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
 
-use super::run::{
-    errors_csv, percentiles_json, plateaus, print_table, services_json, thresholds_json,
-};
 use crate::domain::Service;
-use crate::metrics::{Percentiles, ServiceTotals, histogram, write_tagged_hlog};
+use crate::metrics::{ServiceTotals, histogram, write_tagged_hlog};
 use crate::outcome::Outcome;
+use crate::results::collect::RunFacts;
+use crate::results::{
+    Interrupted, Percentiles, Reconciliation, Summary, TimeseriesRow, Token, TokenEvent,
+    Worker as WorkerShare,
+};
 use crate::scenario::RunPlan;
 
 /// Flags of `merge`.
@@ -37,7 +38,7 @@ type Entries = Vec<(String, f64, Histogram<u64>)>;
 /// One worker's folder, read.
 struct Worker {
     dir: PathBuf,
-    summary: Value,
+    summary: Summary,
     scenario_text: String,
     index: u64,
     count: u64,
@@ -45,7 +46,7 @@ struct Worker {
     intervals: Entries,
     totals: Vec<(String, Histogram<u64>)>,
     token: Option<Histogram<u64>>,
-    rows: Vec<(u64, String, u64, u64, u64)>,
+    rows: Vec<TimeseriesRow>,
 }
 
 fn read_log(path: &Path) -> anyhow::Result<(Option<SystemTime>, Entries)> {
@@ -58,7 +59,7 @@ fn read_log(path: &Path) -> anyhow::Result<(Option<SystemTime>, Entries)> {
 
 impl Worker {
     fn read(dir: &Path) -> anyhow::Result<Worker> {
-        let summary = crate::report::read_summary(dir)?;
+        let summary = crate::results::read_summary(dir)?;
         let scenario_text = std::fs::read_to_string(dir.join("scenario.toml"))
             .with_context(|| format!("cannot read {}", dir.join("scenario.toml").display()))?;
         let (start, intervals) = read_log(&dir.join("latency.hlog"))?;
@@ -73,30 +74,17 @@ impl Worker {
             p if p.is_file() => read_log(&p)?.1.into_iter().next().map(|(_, _, h)| h),
             _ => None,
         };
-        let ts = dir.join("timeseries.csv");
-        let mut rows = Vec::new();
-        let mut reader =
-            csv::Reader::from_path(&ts).with_context(|| format!("cannot read {}", ts.display()))?;
-        for (n, row) in reader.records().enumerate() {
-            let row = row.with_context(|| format!("{}: row {}", ts.display(), n + 2))?;
-            let num = |i: usize| -> anyhow::Result<u64> {
-                row.get(i)
-                    .and_then(|v| v.parse().ok())
-                    .with_context(|| format!("{}: row {}: column {}", ts.display(), n + 2, i + 1))
-            };
-            rows.push((
-                num(0)?,
-                row.get(1).unwrap_or_default().to_owned(),
-                num(2)?,
-                num(3)?,
-                num(4)?,
-            ));
-        }
-        let worker = &summary["meta"]["worker"];
+        let rows = crate::results::read_timeseries(dir)?;
+        let path = dir.join("summary.json");
+        let worker = summary
+            .meta
+            .as_ref()
+            .and_then(|m| m.worker)
+            .with_context(|| format!("{}: key `meta.worker` missing", path.display()))?;
         Ok(Worker {
             dir: dir.to_path_buf(),
-            index: worker["index"].as_u64().unwrap_or(0),
-            count: worker["count"].as_u64().unwrap_or(1),
+            index: worker.index,
+            count: worker.count,
             summary,
             scenario_text,
             start,
@@ -127,8 +115,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
                 "{} and {} ran different scenarios ({} and {}); only runs of one scenario merge",
                 first.dir.display(),
                 w.dir.display(),
-                first.summary["scenario"].as_str().unwrap_or("?"),
-                w.summary["scenario"].as_str().unwrap_or("?")
+                first.summary.scenario,
+                w.summary.scenario
             );
         }
         if w.count != first.count {
@@ -176,7 +164,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
 
     // Intervals and time series, on wall-clock seconds from the earliest start.
     let mut intervals: BTreeMap<(u64, String), Histogram<u64>> = BTreeMap::new();
-    let mut counts: BTreeMap<(u64, String), (u64, u64, u64)> = BTreeMap::new();
+    let mut counts: BTreeMap<(u64, String), TimeseriesRow> = BTreeMap::new();
     let mut totals_h: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut token_h = histogram();
     let mut token_complete = true;
@@ -186,11 +174,24 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
             let key = (start.round() as u64 + off, tag.clone());
             add(intervals.entry(key).or_insert_with(histogram), h)?;
         }
-        for (second, service, sent, stored, errors) in &w.rows {
-            let c = counts.entry((second + off, service.clone())).or_default();
-            c.0 += sent;
-            c.1 += stored;
-            c.2 += errors;
+        for r in &w.rows {
+            let second = r.second + off;
+            let c = counts
+                .entry((second, r.service.clone()))
+                .or_insert_with(|| TimeseriesRow {
+                    second,
+                    service: r.service.clone(),
+                    sent: 0,
+                    stored: 0,
+                    errors: 0,
+                    p50_ms: 0.0,
+                    p99_ms: 0.0,
+                    dropped: 0,
+                });
+            c.sent += r.sent;
+            c.stored += r.stored;
+            c.errors += r.errors;
+            c.dropped += r.dropped;
         }
         for (tag, h) in &w.totals {
             add(totals_h.entry(tag.clone()).or_insert_with(histogram), h)?;
@@ -206,18 +207,19 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     for service in Service::ALL {
         let mut outcomes: BTreeMap<Outcome, u64> = BTreeMap::new();
         for w in &workers {
-            let s = &w.summary["services"][service.name()];
-            let n = |k: &str| s[k].as_u64().unwrap_or(0);
-            *outcomes.entry(Outcome::Ok).or_default() += n("stored");
-            *outcomes.entry(Outcome::RejectedAsExpected).or_default() += n("rejected_as_expected");
-            for (label, n) in s["errors"].as_object().into_iter().flatten() {
+            let Some(s) = w.summary.services.get(service.name()) else {
+                continue;
+            };
+            *outcomes.entry(Outcome::Ok).or_default() += s.stored;
+            *outcomes.entry(Outcome::RejectedAsExpected).or_default() += s.rejected_as_expected;
+            for (label, n) in &s.errors {
                 let o = Outcome::from_label(label).with_context(|| {
                     format!(
                         "{}: unknown error class {label:?}",
                         w.dir.join("summary.json").display()
                     )
                 })?;
-                *outcomes.entry(o).or_default() += n.as_u64().unwrap_or(0);
+                *outcomes.entry(o).or_default() += n;
             }
         }
         outcomes.retain(|_, n| *n > 0);
@@ -240,9 +242,9 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
 
     // Workers a signal stopped lasted less than planned: the merged load
     // lasted as long as the longest of them.
-    let stopped: Vec<&Worker> = workers
+    let stopped: Vec<(&Worker, &Interrupted)> = workers
         .iter()
-        .filter(|w| w.summary["interrupted"].is_object())
+        .filter_map(|w| w.summary.interrupted.as_ref().map(|i| (w, i)))
         .collect();
     let planned = scenario.duration().as_secs_f64();
     let seconds = if stopped.is_empty() {
@@ -250,37 +252,27 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     } else {
         workers
             .iter()
-            .filter_map(|w| w.summary["duration_s"].as_f64())
+            .map(|w| w.summary.duration_s)
             .fold(0.0, f64::max)
             .min(planned)
     };
-    let interrupted = match stopped.first() {
-        None => Value::Null,
-        Some(first) => {
-            let at_s = stopped
-                .iter()
-                .map(|w| {
-                    w.summary["interrupted"]["at_s"].as_f64().unwrap_or(0.0) + offset(w) as f64
-                })
-                .fold(f64::INFINITY, f64::min);
-            let sum = |k: &str| {
-                stopped
-                    .iter()
-                    .map(|w| w.summary["interrupted"][k].as_u64().unwrap_or(0))
-                    .sum::<u64>()
-            };
-            json!({
-                "signal": first.summary["interrupted"]["signal"],
-                "at_s": (at_s * 1000.0).round() / 1000.0,
-                "grace_s": first.summary["interrupted"]["grace_s"],
-                "in_flight_at_signal": sum("in_flight_at_signal"),
-                "interrupted": sum("interrupted"),
-                "planned_duration_s": planned,
-            })
+    let interrupted = stopped.first().map(|(_, first)| {
+        let at_s = stopped
+            .iter()
+            .map(|(w, i)| i.at_s + offset(w) as f64)
+            .fold(f64::INFINITY, f64::min);
+        Interrupted {
+            signal: first.signal,
+            at_s: (at_s * 1000.0).round() / 1000.0,
+            grace_s: first.grace_s,
+            in_flight_at_signal: stopped.iter().map(|(_, i)| i.in_flight_at_signal).sum(),
+            interrupted: stopped.iter().map(|(_, i)| i.interrupted).sum(),
+            planned_duration_s: planned,
         }
-    };
-    let (services, dropped) = services_json(&totals);
-    let thresholds = thresholds_json(&scenario, &totals, seconds);
+    });
+    let facts = RunFacts::of(&scenario)?;
+    let (services, dropped) = crate::results::collect::services(&totals);
+    let thresholds = crate::verdict::thresholds(&facts.thresholds, &totals, seconds);
     let window = |from: u64, to: u64| {
         let mut h = histogram();
         let (mut completed, mut errors) = (0, 0);
@@ -288,95 +280,96 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         for part in intervals.range(seconds.clone()).map(|(_, h)| h) {
             let _ = h.add(part);
         }
-        for (sent, _, err) in counts.range(seconds).map(|(_, c)| c) {
-            completed += sent;
-            errors += err;
+        for c in counts.range(seconds).map(|(_, c)| c) {
+            // Sent requests and their errors (crate::verdict).
+            completed += c.sent;
+            errors += c.errors.saturating_sub(c.dropped);
         }
         (h, completed, errors)
     };
-    let (stages, highest) = plateaus(&scenario, seconds, &window);
+    let (stages, highest) = match &facts.open {
+        Some((start_rate, stages)) => {
+            crate::verdict::plateaus(*start_rate, stages, &facts.plateau_checks, seconds, &window)
+        }
+        None => (Vec::new(), None),
+    };
     let capacity = crate::capacity::of_run(&scenario, &stages, &window);
-    let sum = |f: &dyn Fn(&Value) -> u64| workers.iter().map(|w| f(&w.summary)).sum::<u64>();
     let mut events = Vec::new();
     for w in &workers {
         let off = offset(w) as f64;
-        for e in w.summary["token"]["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            events.push(json!({
-                "at_s": ((e["at_s"].as_f64().unwrap_or(0.0) + off) * 1000.0).round() / 1000.0,
-                "ok": e["ok"],
-            }));
+        for e in &w.summary.token.events {
+            events.push(TokenEvent {
+                at_s: ((e.at_s + off) * 1000.0).round() / 1000.0,
+                ok: e.ok,
+            });
         }
     }
     let started = workers
         .iter()
-        .filter_map(|w| w.summary["started_at"].as_str())
+        .map(|w| w.summary.started_at.as_str())
         .min()
         .unwrap_or_default()
         .to_owned();
     let ended = workers
         .iter()
-        .filter_map(|w| w.summary["ended_at"].as_str())
+        .map(|w| w.summary.ended_at.as_str())
         .max()
         .unwrap_or_default()
         .to_owned();
-    let mut audit = first.summary["audit"].clone();
-    if audit.is_object() {
-        audit["started_at"] = started.clone().into();
-        audit["ended_at"] = ended.clone().into();
-        if audit["production"].is_object() {
-            audit["production"]["requests_admitted"] = sum(&|s: &Value| {
-                s["audit"]["production"]["requests_admitted"]
-                    .as_u64()
-                    .unwrap_or(0)
-            })
-            .into();
+    let mut audit = first.summary.audit.clone();
+    if let Some(audit) = &mut audit {
+        audit.started_at = started.clone();
+        audit.ended_at = ended.clone();
+        if let Some(p) = &mut audit.production {
+            p.requests_admitted = workers
+                .iter()
+                .filter_map(|w| w.summary.audit.as_ref()?.production.as_ref())
+                .map(|p| p.requests_admitted)
+                .sum();
         }
     }
-    let mut meta = first.summary["meta"].clone();
-    meta["worker"] = json!({"index": 0, "count": 1});
-    meta["merged_workers"] = json!(workers.iter().map(|w| w.index).collect::<Vec<_>>());
-    let summary = json!({
-        "schema_version": crate::report::SCHEMA_VERSION,
-        "version": env!("CARGO_PKG_VERSION"),
-        "scenario": first.summary["scenario"],
-        "target": first.summary["target"],
-        "started_at": started,
-        "ended_at": ended,
-        "duration_s": seconds,
-        "interrupted": interrupted,
-        "services": services,
-        "token": {
-            "requests": sum(&|s: &Value| s["token"]["requests"].as_u64().unwrap_or(0)),
-            "refreshes": sum(&|s: &Value| s["token"]["refreshes"].as_u64().unwrap_or(0)),
-            "latency_us": if token_complete { percentiles_json(&Percentiles::of(&token_h)) } else { first.summary["token"]["latency_us"].clone() },
-            "events": events,
-        },
-        "audit": audit,
-        "meta": meta,
-        "dropped": dropped,
-        "thresholds": thresholds,
-        "stages": stages,
-        "highest_sustained_rate": highest,
-        "reconciliation": {"checked": false, "ok": Value::Null, "services": {}},
-    });
-    let mut summary = summary;
-    if let Some(c) = capacity {
-        summary["capacity"] = c;
+    let mut meta = first.summary.meta.clone();
+    if let Some(meta) = &mut meta {
+        meta.worker = Some(WorkerShare { index: 0, count: 1 });
+        meta.merged_workers = Some(workers.iter().map(|w| w.index).collect());
     }
+    let summary = Summary {
+        schema_version: crate::results::SCHEMA_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        scenario: first.summary.scenario.clone(),
+        target: first.summary.target.clone(),
+        started_at: started,
+        ended_at: ended,
+        duration_s: seconds,
+        interrupted,
+        services,
+        token: Token {
+            requests: workers.iter().map(|w| w.summary.token.requests).sum(),
+            refreshes: workers.iter().map(|w| w.summary.token.refreshes).sum(),
+            latency_us: if token_complete {
+                Percentiles::of(&token_h)
+            } else {
+                first.summary.token.latency_us
+            },
+            events,
+        },
+        audit,
+        meta,
+        dropped,
+        thresholds,
+        stages,
+        highest_sustained_rate: highest,
+        reconciliation: Reconciliation::unchecked(),
+        faults: None,
+        capacity,
+    };
 
     let dir = &args.out;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
-        std::fs::write(dir.join(name), bytes)
-            .with_context(|| format!("cannot write {}", dir.join(name).display()))
-    };
+    let write = |name: &str, bytes: &[u8]| crate::results::write_file(dir, name, bytes);
     write(
         "summary.json",
-        (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
+        (crate::results::summary_text(&summary)? + "\n").as_bytes(),
     )?;
     let interval_entries: Vec<(String, Duration, &Histogram<u64>)> = intervals
         .iter()
@@ -417,36 +410,33 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         )?;
         write("token.hlog", &log)?;
     }
-    let mut ts = csv::Writer::from_writer(Vec::new());
-    ts.write_record(crate::report::TIMESERIES_HEADER)?;
-    for ((second, service), (sent, stored, errors)) in &counts {
-        let h = intervals.get(&(*second, service.clone()));
-        let q = |q: f64| {
-            h.filter(|h| !h.is_empty())
-                .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
-        };
-        ts.write_record([
-            second.to_string(),
-            service.clone(),
-            sent.to_string(),
-            stored.to_string(),
-            errors.to_string(),
-            format!("{:.3}", q(0.5)),
-            format!("{:.3}", q(0.99)),
-        ])?;
-    }
+    let rows: Vec<TimeseriesRow> = counts
+        .iter()
+        .map(|((second, service), c)| {
+            let h = intervals.get(&(*second, service.clone()));
+            let q = |q: f64| {
+                h.filter(|h| !h.is_empty())
+                    .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
+            };
+            TimeseriesRow {
+                p50_ms: q(0.5),
+                p99_ms: q(0.99),
+                ..c.clone()
+            }
+        })
+        .collect();
     write(
         "timeseries.csv",
-        &ts.into_inner()
-            .map_err(|e| anyhow::anyhow!("timeseries.csv: {e}"))?,
+        &crate::results::rows::timeseries_csv(&rows)?,
     )?;
-    write("errors.csv", &errors_csv(&totals)?)?;
+    write(
+        "errors.csv",
+        &crate::results::rows::errors_csv(&crate::results::collect::error_rows(&totals))?,
+    )?;
     write("scenario.toml", first.scenario_text.as_bytes())?;
     crate::report::write_all(dir).context("the reports")?;
-    print_table(&summary, dir);
-    let passed = summary["thresholds"]
-        .as_array()
-        .is_some_and(|t| t.iter().all(|x| x["ok"] == true));
+    crate::results::table::print(&summary, dir);
+    let passed = summary.thresholds.iter().all(|t| t.ok);
     Ok(if passed { 0 } else { 1 })
 }
 

@@ -7,10 +7,11 @@
 //! than the inferred contract shows up here once per codigo, not as a storm of
 //! retries.
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 use crate::domain::{Contract, Service};
 use crate::engine::RunContext;
+use crate::results::{Retries, ServiceSummary, UnexpectedCodigo};
 
 /// The hint for an unexpected `codigo` answered with HTTP `status`.
 pub fn hint(service: Service, codigo: &str, status: u16, count: u64) -> String {
@@ -22,44 +23,31 @@ pub fn hint(service: Service, codigo: &str, status: u16, count: u64) -> String {
 }
 
 /// Add `retries` and `unexpected_codigos` to each service of `services`
-/// (the `services` object of `summary.json`).
-pub fn annotate(services: &mut serde_json::Map<String, Value>, ctx: &RunContext) {
+/// (the `services` of `summary.json`).
+pub fn annotate(services: &mut BTreeMap<String, ServiceSummary>, ctx: &RunContext) {
     let (sent, refused) = ctx.retries();
     let unexpected = ctx.unexpected();
     for (i, service) in Service::ALL.into_iter().enumerate() {
         let Some(entry) = services.get_mut(service.name()) else {
             continue;
         };
-        entry["retries"] = json!({"sent": sent[i], "refused_by_budget": refused[i]});
-        let list: Vec<Value> = unexpected
-            .iter()
-            .filter(|((s, _, _), _)| *s == service)
-            .map(|((s, codigo, status), count)| {
-                json!({
-                    "codigo": codigo,
-                    "http_status": status,
-                    "count": count,
-                    "hint": hint(*s, codigo, *status, *count),
+        entry.retries = Some(Retries {
+            sent: sent[i],
+            refused_by_budget: refused[i],
+        });
+        entry.unexpected_codigos = Some(
+            unexpected
+                .iter()
+                .filter(|((s, _, _), _)| *s == service)
+                .map(|((s, codigo, status), count)| UnexpectedCodigo {
+                    codigo: codigo.clone(),
+                    http_status: *status,
+                    count: *count,
+                    hint: hint(*s, codigo, *status, *count),
                 })
-            })
-            .collect();
-        entry["unexpected_codigos"] = list.into();
+                .collect(),
+        );
     }
-}
-
-/// The hint lines of a summary, one per service and unexpected codigo.
-pub fn hints(summary: &Value) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Some(services) = summary["services"].as_object() {
-        for s in services.values() {
-            for u in s["unexpected_codigos"].as_array().into_iter().flatten() {
-                if let Some(h) = u["hint"].as_str() {
-                    lines.push(format!("mss-harness: hint: {h}"));
-                }
-            }
-        }
-    }
-    lines
 }
 
 #[cfg(test)]
@@ -71,7 +59,5 @@ mod tests {
         let h = hint(Service::Afiliacion, "200", 200, 7);
         assert!(h.contains("errores.csv"), "{h}");
         assert!(h.contains("HTTP 200") && h.contains("\"200\""), "{h}");
-        let summary = json!({"services": {"X": {"unexpected_codigos": [{"hint": h}]}}});
-        assert_eq!(hints(&summary).len(), 1);
     }
 }

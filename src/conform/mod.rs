@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 pub use checks::{Check, Probe, Severity, catalogue};
 pub use runner::{Creds, Ctx, Exchange, OWN, OWN_AFI, OWN_RET, Outcome, Setup, TokenAge, Verdict};
 
-use crate::report::junit::escape;
 use crate::secret::Secret;
 
 /// Environment variables a URL target's credentials come from.
@@ -531,64 +530,51 @@ pub fn to_json(report: &Report) -> Value {
     })
 }
 
-/// `junit.xml`: a testcase per check, grouped by the id's first part.
+/// `junit.xml`: a testcase per check, grouped by the id's first part
+/// (written by the run's JUnit writer, [`crate::report::junit::to_xml`]).
 pub fn to_junit(report: &Report) -> String {
-    let (_, f, s) = report.totals();
+    use crate::report::junit::{Case, CaseResult, Suite, to_xml};
     let seed = report.meta["seed"].as_u64().unwrap_or(0);
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"mss-harness conform\" tests=\"{}\" failures=\"{f}\" errors=\"0\" time=\"{:.3}\">",
-        report.outcomes.len(),
-        report.seconds
-    );
-    let _ = writeln!(
-        x,
-        "  <testsuite name=\"conformance\" tests=\"{}\" failures=\"{f}\" errors=\"0\" skipped=\"{s}\" time=\"{:.3}\" timestamp=\"{}\">",
-        report.outcomes.len(),
-        report.seconds,
-        escape(
-            report.meta["started_at"]
-                .as_str()
-                .unwrap_or("")
-                .trim_end_matches("+00:00")
-        )
-    );
-    for o in &report.outcomes {
-        let group = o.check.id.split('-').next().unwrap_or("check");
-        let _ = write!(
-            x,
-            "    <testcase classname=\"mss-harness.conform.{}\" name=\"{}\" time=\"0\"",
-            escape(group),
-            escape(&format!("{} {}", o.check.id, o.check.title))
-        );
-        match &o.verdict {
-            Verdict::Pass => x.push_str("/>\n"),
-            Verdict::Skip(why) => {
-                let _ = writeln!(
-                    x,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                    escape(why)
-                );
+    let cases = report
+        .outcomes
+        .iter()
+        .map(|o| {
+            let group = o.check.id.split('-').next().unwrap_or("check");
+            Case {
+                class: format!("mss-harness.conform.{group}"),
+                name: format!("{} {}", o.check.id, o.check.title),
+                result: match &o.verdict {
+                    Verdict::Pass => CaseResult::Passed,
+                    Verdict::Skip(why) => CaseResult::Skipped(why.clone()),
+                    Verdict::Fail(why) => {
+                        let text = o
+                            .probe
+                            .as_ref()
+                            .map(|e| reproducer(e, seed))
+                            .unwrap_or_default();
+                        CaseResult::Failed {
+                            kind: format!("{:?}", o.check.severity),
+                            message: why.clone(),
+                            text: format!("{}\nsource: {}\n\n{text}", why, o.check.source),
+                        }
+                    }
+                },
             }
-            Verdict::Fail(why) => {
-                let text = o
-                    .probe
-                    .as_ref()
-                    .map(|e| reproducer(e, seed))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    x,
-                    ">\n      <failure message=\"{}\" type=\"{:?}\">{}</failure>\n    </testcase>",
-                    escape(why),
-                    o.check.severity,
-                    escape(&format!("{}\nsource: {}\n\n{text}", why, o.check.source))
-                );
-            }
-        }
-    }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
+        })
+        .collect();
+    to_xml(&Suite {
+        suites_name: "mss-harness conform".into(),
+        name: "conformance".into(),
+        seconds: report.seconds,
+        timestamp: report.meta["started_at"]
+            .as_str()
+            .unwrap_or("")
+            .trim_end_matches("+00:00")
+            .to_owned(),
+        hostname: None,
+        properties: Vec::new(),
+        cases,
+    })
 }
 
 /// Write `conformance.json` and `junit.xml` into `dir`.

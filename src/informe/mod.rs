@@ -385,23 +385,24 @@ impl Informe {
     /// `latency.hlog`, incidents from `errors.csv` (their first and last
     /// occurrence are the first and last second with errors of that service).
     fn read_results(&mut self, dir: &Path) -> anyhow::Result<()> {
-        let summary = crate::report::read_summary(dir)?;
-        let started = summary["started_at"]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        let summary = crate::results::read_summary(dir)?;
+        let started = DateTime::parse_from_rfc3339(&summary.started_at)
             .map(|t| t.with_timezone(&colombia()).naive_local())
-            .ok_or_else(|| anyhow::anyhow!("{}: summary.json has no started_at", dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "{}: key `started_at`: {:?} is not an RFC 3339 time",
+                    dir.join("summary.json").display(),
+                    summary.started_at
+                )
+            })?;
         let at = |second: f64| started + ChronoDuration::milliseconds((second * 1000.0) as i64);
         // Counts and error seconds per service.
-        let ts = dir.join("timeseries.csv");
-        let mut reader =
-            csv::Reader::from_path(&ts).with_context(|| format!("cannot read {}", ts.display()))?;
         let mut error_span: BTreeMap<String, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
-        for (n, row) in reader.records().enumerate() {
-            let row = row.with_context(|| format!("{}: row {}", ts.display(), n + 2))?;
-            let num = |i: usize| row.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        for row in crate::results::read_timeseries(dir)? {
+            // Every request of the second, sent or dropped, as the summary's
+            // `requests` counts them.
             let (second, service, sent, errors) =
-                (num(0), row.get(1).unwrap_or(""), num(2), num(4));
+                (row.second, row.service.as_str(), row.requests(), row.errors);
             let t = at(second as f64);
             match self.hour_of(t) {
                 None => self.outside += sent,
@@ -427,14 +428,9 @@ impl Informe {
                 let _ = s.latency.add(&h);
             }
         }
-        let errors = dir.join("errors.csv");
-        if errors.is_file() {
-            let mut reader = csv::Reader::from_path(&errors)
-                .with_context(|| format!("cannot read {}", errors.display()))?;
-            for row in reader.records() {
-                let row = row.with_context(|| errors.display().to_string())?;
-                let (service, class) = (row.get(0).unwrap_or(""), row.get(1).unwrap_or(""));
-                let count = row.get(2).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        if dir.join("errors.csv").is_file() {
+            for row in crate::results::read_errors(dir)? {
+                let (service, class, count) = (row.service.as_str(), row.class.as_str(), row.count);
                 let (Some(kind), Some((first, last)), Some(s)) = (
                     Incident::of_class(class),
                     error_span.get(service).copied(),
@@ -446,18 +442,16 @@ impl Informe {
             }
         }
         // Token requests of the run.
-        if let Some(events) = summary["token"]["events"].as_array() {
-            for e in events {
-                let t = at(e["at_s"].as_f64().unwrap_or(0.0));
-                let Some(hour) = self.hour_of(t) else {
-                    continue;
-                };
-                if let Some(s) = self.services.get_mut("token") {
-                    s.requests += 1;
-                    s.per_hour[hour] += 1;
-                    if e["ok"] != true {
-                        note_incident(&mut s.incidents, Incident::SinRespuesta, 1, t, t);
-                    }
+        for e in &summary.token.events {
+            let t = at(e.at_s);
+            let Some(hour) = self.hour_of(t) else {
+                continue;
+            };
+            if let Some(s) = self.services.get_mut("token") {
+                s.requests += 1;
+                s.per_hour[hour] += 1;
+                if !e.ok {
+                    note_incident(&mut s.incidents, Incident::SinRespuesta, 1, t, t);
                 }
             }
         }

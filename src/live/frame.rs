@@ -268,7 +268,7 @@ impl Builder {
                 },
             ));
         }
-        let thresholds = crate::cmd::run::thresholds_json(&self.scenario, &totals, elapsed);
+        let thresholds = crate::verdict::thresholds(&self.scenario.thresholds, &totals, elapsed);
         let series: Vec<Value> = self
             .history
             .iter()

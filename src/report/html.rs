@@ -13,12 +13,7 @@ const TEMPLATE: &str = include_str!("report.html.j2");
 /// The HTML report of `data`.
 pub fn render(data: &RunData) -> anyhow::Result<String> {
     let s = &data.summary;
-    let tokens: Vec<(f64, bool)> = s["token"]["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| (e["at_s"].as_f64().unwrap_or(0.0), e["ok"] == true))
-        .collect();
+    let tokens: Vec<(f64, bool)> = s.token.events.iter().map(|e| (e.at_s, e.ok)).collect();
     let mut latency_charts = Vec::new();
     for (service, series) in &data.latency {
         latency_charts.push(charts::latency_over_time(service, series, &tokens)?);
@@ -27,7 +22,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     let throughput_chart = charts::throughput(&counts, &tokens)?;
     let distribution_chart = charts::distribution(&data.curves)?;
     // A run with several plateaus: its capacity analysis (summary.json's `capacity`).
-    let capacity = match s.get("capacity").filter(|c| c.is_object()) {
+    let capacity = match s.capacity.as_ref().filter(|c| c.is_object()) {
         Some(c) => Some(serde_json::json!({
             "en": c["summary_en"], "es": c["summary_es"], "refused": c["refused"],
             "slo": c["slo"], "points": c["points"], "fit": c["fit"],
@@ -39,55 +34,52 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     let services: Vec<Value> = active_services(s)
         .into_iter()
         .map(|(name, v)| {
-            let cells: Vec<(String, String)> = ["p50", "p90", "p95", "p99", "p999", "max"]
-                .iter()
-                .map(|k| {
-                    (
-                        fmt_ms(&v["latency_us"][k]),
-                        fmt_ms(&v["service_time_us"][k]),
-                    )
-                })
-                .collect();
+            let (l, st) = (&v.latency_us, &v.service_time_us);
+            let cells: Vec<(String, String)> = [
+                (l.p50, st.p50),
+                (l.p90, st.p90),
+                (l.p95, st.p95),
+                (l.p99, st.p99),
+                (l.p999, st.p999),
+                (l.max, st.max),
+            ]
+            .iter()
+            .map(|(a, b)| (fmt_ms(*a), fmt_ms(*b)))
+            .collect();
             serde_json::json!({
-                "name": name, "requests": v["requests"], "stored": v["stored"],
-                "rejected_as_expected": v["rejected_as_expected"], "errors": super::error_count(v),
+                "name": name, "requests": v.requests, "stored": v.stored,
+                "rejected_as_expected": v.rejected_as_expected, "errors": v.error_count(),
                 "cells": cells,
             })
         })
         .collect();
     let classes: BTreeSet<String> = active_services(s)
         .iter()
-        .flat_map(|(_, v)| {
-            v["errors"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, _)| k.clone())
-        })
+        .flat_map(|(_, v)| v.errors.keys().cloned())
         .collect();
     let error_rows: Vec<Value> = active_services(s)
         .iter()
         .map(|(name, v)| {
             let counts: Vec<u64> = classes
                 .iter()
-                .map(|c| v["errors"][c].as_u64().unwrap_or(0))
+                .map(|c| v.errors.get(c).copied().unwrap_or(0))
                 .collect();
             serde_json::json!({"service": name, "counts": counts})
         })
         .collect();
-    let (mut requests, mut stored, mut rejected, mut errors) = (0u64, 0u64, 0u64, 0u64);
+    let (mut requests, mut stored, mut rejected) = (0u64, 0u64, 0u64);
     for (_, v) in active_services(s) {
-        requests += v["requests"].as_u64().unwrap_or(0);
-        stored += v["stored"].as_u64().unwrap_or(0);
-        rejected += v["rejected_as_expected"].as_u64().unwrap_or(0);
-        errors += super::error_count(v);
+        requests += v.requests;
+        stored += v.stored;
+        rejected += v.rejected_as_expected;
     }
-    let dropped = s["dropped"].as_u64().unwrap_or(0);
+    let dropped = s.dropped;
+    // One definition (crate::verdict): the errors of the sent requests.
     let sent = requests.saturating_sub(dropped);
     let error_rate = if sent > 0 {
         format!(
             "{:.2}%",
-            errors.saturating_sub(dropped) as f64 / sent as f64 * 100.0
+            crate::verdict::error_rate(sent, stored + rejected) * 100.0
         )
     } else {
         "—".to_owned()
@@ -95,53 +87,50 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     // The worst service's p99 (the services' histograms are not summed here).
     let worst = active_services(s)
         .iter()
-        .map(|(_, v)| v["latency_us"]["p99"].as_f64().unwrap_or(0.0))
+        .map(|(_, v)| v.latency_us.p99 as f64)
         .fold(0.0, f64::max);
     let p99_all = format!("{:.1}", worst / 1000.0);
-    let thresholds: Vec<Value> = s["thresholds"].as_array().cloned().unwrap_or_default();
-    let reconciliation: Vec<Value> = if s["reconciliation"]["checked"] == true {
-        s["reconciliation"]["services"]
-            .as_object()
-            .into_iter()
-            .flatten()
+    let thresholds = &s.thresholds;
+    let reconciliation: Vec<Value> = if s.reconciliation.checked {
+        s.reconciliation
+            .services
+            .iter()
             .map(|(k, r)| {
                 serde_json::json!({
-                    "service": k, "harness": r["harness"], "target": r["target"],
-                    "ok": r["lost"] == 0 && r["duplicated"] == 0,
+                    "service": k, "harness": r.harness, "target": r.target,
+                    "ok": r.lost == 0 && r.duplicated == 0,
                 })
             })
             .collect()
     } else {
         Vec::new()
     };
-    let passed = thresholds.iter().all(|t| t["ok"] == true) && s["reconciliation"]["ok"] != false;
-    let str_of = |v: &Value| {
-        v.as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| v.to_string())
-    };
+    let passed = thresholds.iter().all(|t| t.ok) && s.reconciliation.ok != Some(false);
+    let meta_of = s.meta.as_ref();
     let meta: Vec<(String, String)> = vec![
-        ("scenario".into(), str_of(&s["scenario"])),
-        ("target".into(), str_of(&s["target"])),
-        ("target host".into(), str_of(&s["meta"]["target_host"])),
-        ("started".into(), str_of(&s["started_at"])),
-        ("ended".into(), str_of(&s["ended_at"])),
+        ("scenario".into(), s.scenario.clone()),
+        ("target".into(), s.target.clone()),
         (
-            "duration".into(),
-            format!("{:.1} s", s["duration_s"].as_f64().unwrap_or(0.0)),
+            "target host".into(),
+            meta_of.map_or_else(|| "unknown".to_owned(), |m| m.target_host.clone()),
         ),
-        ("data seed".into(), str_of(&s["meta"]["seed"])),
+        ("started".into(), s.started_at.clone()),
+        ("ended".into(), s.ended_at.clone()),
+        ("duration".into(), format!("{:.1} s", s.duration_s)),
+        (
+            "data seed".into(),
+            meta_of.map_or_else(|| "unknown".to_owned(), |m| m.seed.to_string()),
+        ),
         (
             "administradora".into(),
-            str_of(&s["meta"]["administradora"]),
+            meta_of.map_or_else(|| "unknown".to_owned(), |m| m.administradora.clone()),
         ),
-        ("harness version".into(), str_of(&s["version"])),
+        ("harness version".into(), s.version.clone()),
         (
             "git commit".into(),
-            s["meta"]["git_commit"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_owned(),
+            meta_of
+                .and_then(|m| m.git_commit.clone())
+                .unwrap_or_else(|| "unknown".to_owned()),
         ),
         ("results folder".into(), data.dir.display().to_string()),
     ];
@@ -152,9 +141,9 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     }
     let description = format!(
         "{} · {} · {}{}",
-        str_of(&s["target"]),
-        str_of(&s["started_at"]),
-        format_args!("{:.0} s", s["duration_s"].as_f64().unwrap_or(0.0)),
+        s.target,
+        s.started_at,
+        format_args!("{:.0} s", s.duration_s),
         if interrupted.is_some() {
             " · INTERRUPTED"
         } else {
@@ -170,7 +159,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
         .get_template("report.html")
         .and_then(|t| {
             t.render(context! {
-                scenario => str_of(&s["scenario"]),
+                scenario => s.scenario.clone(),
                 description,
                 passed,
                 total_requests => requests,
@@ -178,7 +167,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 total_rejected_as_expected => rejected,
                 error_rate,
                 p99_all,
-                token_requests => s["token"]["requests"].as_u64().unwrap_or(0),
+                token_requests => s.token.requests,
                 dropped,
                 thresholds,
                 reconciliation,

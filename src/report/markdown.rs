@@ -8,9 +8,8 @@ use super::{RunData, active_services, fmt_ms};
 pub fn render(data: &RunData) -> String {
     let s = &data.summary;
     let mut m = String::new();
-    let thresholds = s["thresholds"].as_array().cloned().unwrap_or_default();
-    let failed = thresholds.iter().filter(|t| t["ok"] != true).count();
-    let rec_ok = s["reconciliation"]["ok"] != false;
+    let failed = s.thresholds.iter().filter(|t| !t.ok).count();
+    let rec_ok = s.reconciliation.ok != Some(false);
     let mut verdict = if failed == 0 && rec_ok {
         "✅ passed"
     } else {
@@ -21,34 +20,29 @@ pub fn render(data: &RunData) -> String {
     if interrupted.is_some() {
         verdict.push_str(" · ⏹ interrupted");
     }
-    let _ = writeln!(
-        m,
-        "# mss-harness: `{}` — {verdict}\n",
-        s["scenario"].as_str().unwrap_or("?")
-    );
+    let _ = writeln!(m, "# mss-harness: `{}` — {verdict}\n", s.scenario);
     let _ = writeln!(m, "| | |\n|---|---|");
+    let meta = s.meta.as_ref();
     let meta = [
-        ("target", s["target"].as_str().unwrap_or("").to_owned()),
-        ("started", s["started_at"].as_str().unwrap_or("").to_owned()),
-        ("ended", s["ended_at"].as_str().unwrap_or("").to_owned()),
+        ("target", s.target.clone()),
+        ("started", s.started_at.clone()),
+        ("ended", s.ended_at.clone()),
+        ("duration", format!("{:.1} s", s.duration_s)),
         (
-            "duration",
-            format!("{:.1} s", s["duration_s"].as_f64().unwrap_or(0.0)),
+            "seed",
+            meta.map_or_else(|| "unknown".to_owned(), |m| m.seed.to_string()),
         ),
-        ("seed", s["meta"]["seed"].to_string()),
         (
             "administradora",
-            s["meta"]["administradora"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
+            meta.map_or_else(String::new, |m| m.administradora.clone()),
         ),
         (
             "version",
             format!(
                 "{} ({})",
-                s["version"].as_str().unwrap_or(""),
-                s["meta"]["git_commit"].as_str().unwrap_or("commit unknown")
+                s.version,
+                meta.and_then(|m| m.git_commit.as_deref())
+                    .unwrap_or("commit unknown")
             ),
         ),
     ];
@@ -67,58 +61,53 @@ pub fn render(data: &RunData) -> String {
         "| service | requests | stored | rejected as expected | errors | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (name, v) in active_services(s) {
-        let cell = |k: &str| {
-            format!(
-                "{} ({})",
-                fmt_ms(&v["latency_us"][k]),
-                fmt_ms(&v["service_time_us"][k])
-            )
-        };
+        let cell = |l: u64, st: u64| format!("{} ({})", fmt_ms(l), fmt_ms(st));
+        let (l, st) = (&v.latency_us, &v.service_time_us);
         let _ = writeln!(
             m,
             "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            v["requests"],
-            v["stored"],
-            v["rejected_as_expected"],
-            super::error_count(v),
-            cell("p50"),
-            cell("p90"),
-            cell("p95"),
-            cell("p99"),
-            cell("p999"),
-            cell("max")
+            v.requests,
+            v.stored,
+            v.rejected_as_expected,
+            v.error_count(),
+            cell(l.p50, st.p50),
+            cell(l.p90, st.p90),
+            cell(l.p95, st.p95),
+            cell(l.p99, st.p99),
+            cell(l.p999, st.p999),
+            cell(l.max, st.max)
         );
     }
     let _ = writeln!(m, "\n## Thresholds\n");
-    if thresholds.is_empty() {
+    if s.thresholds.is_empty() {
         let _ = writeln!(m, "None set.");
     }
-    for t in &thresholds {
+    for t in &s.thresholds {
         let _ = writeln!(
             m,
             "- {} `{}: {}` — measured {}",
-            if t["ok"] == true { "✅" } else { "❌" },
-            t["scope"].as_str().unwrap_or("global"),
-            t["expr"].as_str().unwrap_or("?"),
-            t["shown"].as_str().unwrap_or("")
+            if t.ok { "✅" } else { "❌" },
+            t.scope,
+            t.expr,
+            t.shown
         );
     }
-    let rec = &s["reconciliation"];
+    let rec = &s.reconciliation;
     let _ = writeln!(m, "\n## Reconciliation with the mock\n");
-    if rec["checked"] == true {
-        for (service, r) in rec["services"].as_object().into_iter().flatten() {
+    if rec.checked {
+        for (service, r) in &rec.services {
             let _ = writeln!(
                 m,
                 "- {} {service}: the harness saw {} stored, the mock holds {} (lost {}, duplicated {})",
-                if r["lost"] == 0 && r["duplicated"] == 0 {
+                if r.lost == 0 && r.duplicated == 0 {
                     "✅"
                 } else {
                     "❌"
                 },
-                r["harness"],
-                r["target"],
-                r["lost"],
-                r["duplicated"]
+                r.harness,
+                r.target,
+                r.lost,
+                r.duplicated
             );
         }
     } else {
@@ -127,7 +116,7 @@ pub fn render(data: &RunData) -> String {
     let _ = writeln!(m, "\n## Errors\n");
     let mut any = false;
     for (name, v) in active_services(s) {
-        for (class, n) in v["errors"].as_object().into_iter().flatten() {
+        for (class, n) in &v.errors {
             if !any {
                 let _ = writeln!(m, "| service | class | count |\n|---|---|---:|");
                 any = true;
@@ -138,21 +127,21 @@ pub fn render(data: &RunData) -> String {
     if !any {
         let _ = writeln!(m, "None.");
     }
-    let token = &s["token"];
+    let token = &s.token;
     let _ = writeln!(
         m,
         "\n## Tokens\n\n{} token requests ({} refreshes after the first token), p99 {} ms; {} requests dropped (not sent on time).",
-        token["requests"],
-        token["refreshes"],
-        fmt_ms(&token["latency_us"]["p99"]),
-        s["dropped"]
+        token.requests,
+        token.refreshes,
+        fmt_ms(token.latency_us.p99),
+        s.dropped
     );
-    if let Some(rate) = s["highest_sustained_rate"].as_f64() {
+    if let Some(rate) = s.highest_sustained_rate {
         let _ = writeln!(
             m,
             "\nHighest rate sustained within the thresholds: **{rate} req/s**."
         );
-    } else if s["stages"].as_array().is_some_and(|a| !a.is_empty()) {
+    } else if !s.stages.is_empty() {
         let _ = writeln!(m, "\nNo rate plateau held within the thresholds.");
     }
     m

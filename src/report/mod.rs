@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use serde_json::Value;
+
+pub use crate::results::rows::SecondCounts;
+pub use crate::results::table::interruption_text;
+use crate::results::{ServiceSummary, Summary};
 
 pub mod charts;
 mod html;
@@ -29,17 +32,6 @@ pub struct SecondStats {
     pub p99: f64,
 }
 
-/// One second's counts over every service.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SecondCounts {
-    /// Requests that ended in this second.
-    pub sent: u64,
-    /// Of which stored by the target.
-    pub stored: u64,
-    /// Of which not.
-    pub errors: u64,
-}
-
 /// A percentile distribution: (percentile 0–100, latency ms), rising.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
@@ -57,7 +49,7 @@ pub struct RunData {
     /// The results folder.
     pub dir: PathBuf,
     /// `summary.json`.
-    pub summary: Value,
+    pub summary: Summary,
     /// Per service, per second latency percentiles (from `latency.hlog`).
     pub latency: BTreeMap<String, Vec<SecondStats>>,
     /// Per second counts over every service (from `timeseries.csv`).
@@ -98,89 +90,9 @@ fn curve(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     points
 }
 
-/// The `schema_version` of the `summary.json` this harness writes
-/// (`results/summary.schema.json`).
-pub const SCHEMA_VERSION: u64 = 2;
-
-/// The versions of `summary.json` this harness reads: 1 is read as 2 (see
-/// [`upgrade_v1`]).
-pub const READS_SCHEMA_VERSIONS: [u64; 2] = [1, 2];
-
-/// The header of `timeseries.csv` (version 1 folders have `accepted` where
-/// `stored` is).
-pub const TIMESERIES_HEADER: [&str; 7] = [
-    "second", "service", "sent", "stored", "errors", "p50_ms", "p99_ms",
-];
-
-/// A results folder's `summary.json`, as the current schema version: a
-/// version 1 summary is upgraded ([`upgrade_v1`]); a summary without a
-/// `schema_version`, or of a version this harness does not read, is an error
-/// that names the file and the version.
-pub(crate) fn read_summary(dir: &Path) -> anyhow::Result<Value> {
-    let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut summary: Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    match summary.get("schema_version").and_then(Value::as_u64) {
-        Some(1) => upgrade_v1(&mut summary),
-        Some(SCHEMA_VERSION) => {}
-        Some(v) => anyhow::bail!(
-            "{}: schema_version {v} is not one this mss-harness {} reads (versions {}); \
-             it was written by another version of mss-harness",
-            path.display(),
-            env!("CARGO_PKG_VERSION"),
-            READS_SCHEMA_VERSIONS.map(|v| v.to_string()).join(" and ")
-        ),
-        None => anyhow::bail!(
-            "{}: no schema_version: not the summary.json of an mss-harness run",
-            path.display()
-        ),
-    }
-    Ok(summary)
-}
-
-/// Read a version 1 summary as version 2, in place. Version 1 counted, per
-/// service, `accepted`: the requests of class `ok`, which then included the
-/// invalid records rejected as expected. Where the run reconciled with the
-/// mock, `reconciliation.services.<service>.harness` is the count the harness
-/// knew stored, so `stored` is that and `rejected_as_expected` the rest of
-/// `accepted`; without it (a URL target, a merged run) every `accepted` is
-/// taken as `stored`. Version 1's `token.refreshes` counted every token
-/// obtained; the first is taken off (one client_id, the usual case).
-pub fn upgrade_v1(summary: &mut Value) {
-    let reconciled = summary["reconciliation"]["checked"] == true;
-    let harness: BTreeMap<String, u64> = summary["reconciliation"]["services"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.clone(), v["harness"].as_u64()?)))
-        .collect();
-    if let Some(services) = summary["services"].as_object_mut() {
-        for (name, s) in services.iter_mut() {
-            let Some(obj) = s.as_object_mut() else {
-                continue;
-            };
-            let accepted = obj.remove("accepted").and_then(|v| v.as_u64()).unwrap_or(0);
-            let stored = match harness.get(name) {
-                Some(h) if reconciled => (*h).min(accepted),
-                _ => accepted,
-            };
-            obj.insert("stored".into(), stored.into());
-            obj.insert("rejected_as_expected".into(), (accepted - stored).into());
-        }
-    }
-    if let Some(token) = summary.get_mut("token").and_then(Value::as_object_mut)
-        && let Some(r) = token.get("refreshes").and_then(Value::as_u64)
-    {
-        token.insert("refreshes".into(), r.saturating_sub(1).into());
-    }
-    summary["schema_version"] = SCHEMA_VERSION.into();
-}
-
 /// Read a results folder.
 pub fn load(dir: &Path) -> anyhow::Result<RunData> {
-    let summary = read_summary(dir)?;
+    let summary = crate::results::read_summary(dir)?;
     let mut latency: BTreeMap<String, Vec<SecondStats>> = BTreeMap::new();
     for (tag, start, h) in crate::hlog::read_file(&dir.join("latency.hlog"))? {
         latency.entry(tag).or_default().push(SecondStats {
@@ -190,7 +102,7 @@ pub fn load(dir: &Path) -> anyhow::Result<RunData> {
             p99: ms(&h, 0.99),
         });
     }
-    let counts = timeseries_counts(dir)?;
+    let counts = crate::results::rows::second_counts(dir)?;
     let mut curves = Vec::new();
     let totals = dir.join("histograms.hlog");
     if totals.is_file() {
@@ -226,72 +138,18 @@ pub fn write_all(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The services of a summary that had requests, in the summary's order.
-pub(crate) fn active_services(summary: &Value) -> Vec<(String, &Value)> {
-    summary["services"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| v["requests"].as_u64().unwrap_or(0) > 0)
-                .map(|(k, v)| (k.clone(), v))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// How a signal stopped the run, in a line (`None` for a run that was not
-/// stopped): e.g. `SIGTERM 3.2 s into the run; 12 requests in flight, 4
-/// abandoned as interrupted after a 5 s grace period`.
-pub fn interruption_text(summary: &Value) -> Option<String> {
-    let i = summary.get("interrupted").filter(|i| i.is_object())?;
-    Some(format!(
-        "{} {:.1} s into the run (planned {:.0} s); {} requests in flight, {} abandoned as interrupted after a {} s grace period",
-        i["signal"].as_str().unwrap_or("a signal"),
-        i["at_s"].as_f64().unwrap_or(0.0),
-        i["planned_duration_s"].as_f64().unwrap_or(0.0),
-        i["in_flight_at_signal"].as_u64().unwrap_or(0),
-        i["interrupted"].as_u64().unwrap_or(0),
-        i["grace_s"].as_f64().unwrap_or(0.0),
-    ))
-}
-
-/// A service's requests in an error class (its `errors`, summed).
-pub(crate) fn error_count(service: &Value) -> u64 {
-    service["errors"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(_, n)| n.as_u64())
-        .sum()
+pub(crate) fn active_services(summary: &Summary) -> Vec<(&str, &ServiceSummary)> {
+    summary
+        .services
+        .iter()
+        .filter(|(_, v)| v.requests > 0)
+        .map(|(k, v)| (k.as_str(), v))
+        .collect()
 }
 
 /// Microseconds as milliseconds with one decimal.
-pub(crate) fn fmt_ms(us: &Value) -> String {
-    format!("{:.1}", us.as_f64().unwrap_or(0.0) / 1000.0)
-}
-
-/// `timeseries.csv`'s counts per second, every service added (columns by
-/// position, so that version 1 folders, whose `stored` column is `accepted`,
-/// read the same).
-pub fn timeseries_counts(dir: &Path) -> anyhow::Result<BTreeMap<u64, SecondCounts>> {
-    let mut counts: BTreeMap<u64, SecondCounts> = BTreeMap::new();
-    let ts = dir.join("timeseries.csv");
-    let mut reader =
-        csv::Reader::from_path(&ts).with_context(|| format!("cannot read {}", ts.display()))?;
-    for (n, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}: row {}", ts.display(), n + 2))?;
-        let field = |i: usize| -> anyhow::Result<u64> {
-            row.get(i)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| anyhow::anyhow!("{}: row {}: column {}", ts.display(), n + 2, i + 1))
-        };
-        let c = counts.entry(field(0)?).or_default();
-        c.sent += field(2)?;
-        // Version 1 folders call the column `accepted` (stored, and invalid
-        // records rejected as expected).
-        c.stored += field(3)?;
-        c.errors += field(4)?;
-    }
-    Ok(counts)
+pub(crate) fn fmt_ms(us: u64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
 }
 
 #[cfg(test)]

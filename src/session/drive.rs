@@ -208,7 +208,7 @@ pub async fn run_prepared(
     if let Some(fatal) = ctx.fatal() {
         return Err(usage(fatal));
     }
-    let summary = crate::cmd::run::write_outputs(
+    let summary = super::outputs::write_outputs(
         &dir,
         &plan,
         &ctx,
@@ -220,13 +220,9 @@ pub async fn run_prepared(
         search_steps,
     )?;
     crate::report::write_all(&dir).context("the reports")?;
-    let passed = summary["thresholds"]
-        .as_array()
-        .is_some_and(|t| t.iter().all(|x| x["ok"] == true))
-        && summary["reconciliation"]["ok"] != false
-        && crate::cmd::unexpected::hints(&summary).is_empty();
-    crate::cmd::run::print_table(&summary, &dir);
-    for line in crate::cmd::unexpected::hints(&summary) {
+    let passed = crate::verdict::passed(&summary);
+    crate::results::table::print(&summary, &dir);
+    for line in crate::verdict::hints(&summary) {
         eprintln!("{line}");
     }
     if let Some(d) = &options.dashboard {
@@ -239,5 +235,6 @@ pub async fn run_prepared(
         None if passed => 0,
         None => 1,
     };
+    let summary = serde_json::to_value(&summary)?;
     Ok(RunOutcome { exit, dir, summary })
 }

@@ -10,6 +10,7 @@ mod drive;
 pub mod dry_run;
 mod faults;
 pub mod goose_log;
+mod outputs;
 mod progress;
 
 use std::path::PathBuf;
