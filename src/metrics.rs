@@ -30,14 +30,7 @@ use crate::domain::Service;
 use crate::hlog;
 use crate::outcome::Outcome;
 
-/// Largest value a histogram holds: one hour in microseconds.
-pub const MAX_US: u64 = 3_600_000_000;
-
-/// An empty histogram of the harness's precision (3 significant digits,
-/// values in µs from 1 to [`MAX_US`]); it grows as larger values arrive.
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is a valid precision"))
-}
+pub use crate::results::hdr::{MAX_US, histogram, record};
 
 fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, MAX_US)
@@ -64,16 +57,6 @@ struct Local {
 /// Record `value` into `slot`, creating the histogram on first use.
 fn record_into(slot: &mut Option<Histogram<u64>>, value: u64) {
     record(slot.get_or_insert_with(histogram), value);
-}
-
-/// Record `value` µs into a histogram of [`histogram`]'s kind, growing it as
-/// needed (`saturating_record` would clamp to its current top instead), values
-/// past [`MAX_US`] as `MAX_US`.
-pub fn record(h: &mut Histogram<u64>, value: u64) {
-    let value = value.clamp(1, MAX_US);
-    if h.record(value).is_err() {
-        h.saturating_record(value);
-    }
 }
 
 /// Add `from` into `into` (same precision everywhere: addition cannot fail).

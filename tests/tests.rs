@@ -18,6 +18,7 @@ mod informe;
 mod init;
 mod interrupt;
 mod invalid_variants;
+mod layering;
 mod live;
 mod load_acceptance;
 mod merge;
