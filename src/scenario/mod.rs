@@ -121,6 +121,23 @@ mod tests {
     }
 
     #[test]
+    fn a_capacity_the_embedded_mock_would_refuse_is_refused_naming_the_key() {
+        // Found by tests/fuzz/scenario.rs once it applied the settings with the
+        // run's own code: `shed_status = 0` passed the scenario's checks and
+        // then stopped the embedded mock at start.
+        let block = "[target.mock]\ncapacity = { max_concurrent = 4, shed_status = 0 }";
+        let err = with("[target.mock]", block)
+            .expect_err("shed_status 0")
+            .to_string();
+        assert!(
+            err.contains("target.mock.capacity") && err.contains("shed_status"),
+            "{err}"
+        );
+        let fine = "[target.mock]\ncapacity = { max_concurrent = 4, shed_status = 429 }";
+        with("[target.mock]", fine).expect("a capacity the mock takes");
+    }
+
+    #[test]
     fn durations_longer_than_a_year_are_refused() {
         // Found by tests/fuzz.rs: each of these once overflowed a sum of
         // durations (the stages' total, ramp + run time) and panicked, in

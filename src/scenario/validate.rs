@@ -279,6 +279,17 @@ fn mock_settings(t: &TargetSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
             "must be at least 1".into(),
         ));
     }
+    if let Some(c) = &t.mock.capacity {
+        // The embedded mock's own check of its capacity limit, so that a
+        // scenario it would refuse at start is refused here, naming the key.
+        let mut config = mss_mock::MockConfig::with_clients(Vec::new());
+        config.capacity = Some(c.clone());
+        if let Err(mss_mock::ConfigError::Invalid { message, .. }) = config.check("scenario")
+            && message.starts_with("capacity.")
+        {
+            return Err(bad("target.mock.capacity", message));
+        }
+    }
     Ok(())
 }
 
