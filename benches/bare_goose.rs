@@ -13,7 +13,8 @@ use std::time::Instant;
 use goose::config::GooseConfiguration;
 use goose::prelude::{GooseAttack, GooseUser, Transaction, TransactionFunction};
 
-const BODY: &str = r#"{"numeroRadicado":"BARE-0001","codigoAdministradora":"230301","tipoNovedad":"AFILIACION","tipoDocumento":"CC","numeroDocumento":"1020304050","primerApellido":"GOMEZ","primerNombre":"ANA","sexo":"F","fechaNacimiento":"1990-05-14","regimenDestino":"RAIS","fechaSolicitud":"2026-11-20","codigoDepartamento":"05","codigoMunicipio":"001","tipoAfiliado":"DEPENDIENTE","tipoDocumentoEmpleador":"NI","numeroDocumentoEmpleador":"890903938","digitoVerificacion":"8","autorizacionManejoDatos":"S"}"#;
+/// The static body every bare sender posts (`benches/compare.sh`'s wrk too).
+const BODY: &str = include_str!("body.json");
 
 #[derive(Clone)]
 struct Session(String);

@@ -1,49 +1,136 @@
 #!/usr/bin/env bash
-# Efficiency of the harness against a bare Goose load test, measured in one run.
+# The bench the harness's efficiency is judged by (issue 17): what one core of
+# senders gets out of one core of target, the harness beside bare senders.
 #
-# mss-mock runs alone on core 0; on core 1, in turn (A B A B ...), the harness
-# (closed model, full work: generated payloads, token cache, HDR metrics) and
-# bare Goose (benches/bare_goose.rs: one static body) send with the same number
-# of users for SECONDS each. Prints req/s and peak RSS of each run and the
-# ratios of the medians. Goal: harness >= 90% of bare Goose in req/s, and peak
-# RSS no more than 10% above bare Goose.
+# Targets, alone on core 0, one after the other:
+#   minimal  mock_server/examples/minimal_target.rs: /token answers a fixed token, a report
+#            is parsed as JSON and answered with the accepted envelope, no
+#            validation and no storage (the ceiling of any target);
+#   mock     mss-mock with its demo configuration (full validation, storage).
+# Senders, on core 1, interleaved within each round (A B C D A B C D ...):
+#   wrk      wrk with benches/wrk_post.lua (C, the floor of per-request cost);
+#   reqwest  benches/bare_reqwest.rs: N tokio tasks posting a static body;
+#   goose    benches/bare_goose.rs: bare Goose, N users, the same body;
+#   harness  mss-harness run, closed model, N users, full work (generated
+#            payloads, token cache, HDR metrics), built as users build it.
+# Every run lasts SECONDS_PER_RUN; each sender gets N connections. Each run
+# prints req/s, CPU µs per request of the sender (user + sys time from
+# /usr/bin/time over the requests it got answered), peak RSS and p99 where the
+# sender measures it; at the end, per target and connection count, medians and
+# ranges (min–max) over the rounds, the ratios harness / reqwest, harness /
+# Goose, harness / wrk, and mss-mock / minimal target per sender
+# (benches/compare_summary.py), all of it also written as JSON.
 #
-# Usage: benches/compare.sh [USERS...]      (default: 10 1000)
-# Environment: ROUNDS (default 3), SECONDS_PER_RUN (default 15), PORT (default 18062),
-# BASELINE_HARNESS (path to another build of mss-harness, e.g. one built from the
-# commit before a change: it then sends in every round too, interleaved, and the
-# ratio "this build / baseline build" is printed).
+# Usage: benches/compare.sh [--json FILE] [--against OLD_JSON] [CONNECTIONS...]
+#        (default connections: 10 1000)
+# Environment:
+#   ROUNDS (default 3), SECONDS_PER_RUN (default 15), PORT (default 18062),
+#   TARGETS (default "minimal mock"), SENDERS (default "wrk reqwest goose harness"),
+#   PROFILE (cargo profile of every build, default release: `cargo build
+#   --release`, as users build it; `dist` for the fat-LTO build),
+#   NO_BUILD (set: run the builds already in target/, build nothing),
+#   JSON_OUT (same as --json), AGAINST (same as --against: print this run's
+#   medians over those of an earlier JSON),
+#   BASELINE_HARNESS (path to another build of mss-harness, e.g. one built from
+#   the commit before a change: it then sends in every round too, interleaved,
+#   and the ratio "harness/baseline" is printed).
+# wrk: when it is missing the script installs it with apt-get (as root or with
+# password-less sudo); when it cannot, it says so and runs without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+json_out=${JSON_OUT:-}
+against=${AGAINST:-}
+conns_list=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --json) json_out=$2; shift 2 ;;
+    --against) against=$2; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) conns_list+=("$1"); shift ;;
+  esac
+done
+[ ${#conns_list[@]} -gt 0 ] || conns_list=(10 1000)
 rounds=${ROUNDS:-3}
 seconds=${SECONDS_PER_RUN:-15}
 port=${PORT:-18062}
-users_list=("$@")
-[ ${#users_list[@]} -gt 0 ] || users_list=(10 1000)
+profile=${PROFILE:-release}
+read -r -a targets <<<"${TARGETS:-minimal mock}"
+read -r -a senders <<<"${SENDERS:-wrk reqwest goose harness}"
+[ -z "${BASELINE_HARNESS:-}" ] || senders+=(baseline)
+base="http://127.0.0.1:$port"
+for t in "${targets[@]}"; do
+  case "$t" in minimal | mock) ;; *) echo "unknown target $t (minimal, mock)" >&2; exit 2 ;; esac
+done
+for s in "${senders[@]}"; do
+  case "$s" in wrk | reqwest | goose | harness | baseline) ;; *) echo "unknown sender $s (wrk, reqwest, goose, harness)" >&2; exit 2 ;; esac
+done
 
-# Both load generators are built alike, with the `dist` profile (fat LTO) that
-# load generation should use.
-cargo build --profile dist -q -p mss-mock --bin mss-mock
-cargo build --profile dist -q --bin mss-harness --example bare_goose
+have_wrk() { command -v wrk >/dev/null 2>&1; }
+if [[ " ${senders[*]} " == *" wrk "* ]] && ! have_wrk; then
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
+    sudo_=()
+    [ "$(id -u)" -eq 0 ] || sudo_=(sudo -n)
+    echo "wrk is missing: installing it from the distribution's packages (apt-get install wrk)"
+    "${sudo_[@]}" apt-get install -y -q wrk >/dev/null 2>&1 \
+      || { "${sudo_[@]}" apt-get update -q >/dev/null 2>&1 && "${sudo_[@]}" apt-get install -y -q wrk >/dev/null 2>&1; } || true
+  fi
+  if ! have_wrk; then
+    echo "wrk is missing and could not be installed (apt-get install wrk needs root): SKIPPING the wrk sender"
+    kept=()
+    for s in "${senders[@]}"; do [ "$s" = wrk ] || kept+=("$s"); done
+    senders=("${kept[@]}")
+  fi
+fi
+
+# The harness alone, as users build it; the mock and the minimal target; the
+# bare senders apart (building them with the harness would add its
+# dev-dependencies' features to the harness's build).
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build --profile "$profile" -q --bin mss-harness -p mss-harness
+  cargo build --profile "$profile" -q -p mss-mock --bin mss-mock --example minimal_target
+  cargo build --profile "$profile" -q -p mss-harness --example bare_goose --example bare_reqwest
+fi
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]+)".*/\1/')
-bin="$target_dir/dist"
+bin="$target_dir/$profile"
+[ "$profile" != dev ] || bin="$target_dir/debug"
 work=$(mktemp -d)
-trap 'kill $mock 2>/dev/null || true; rm -rf "$work"' EXIT
+server=
+trap '[ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-taskset -c 0 "$bin/mss-mock" --listen "127.0.0.1:$port" >"$work/mock.log" 2>&1 &
-mock=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/__admin/stats" >/dev/null && break; sleep 0.1; done
-
-# The demo configuration's Porvenir client (mock_server/mock.toml).
+# The demo configuration's Porvenir client (mock_server/mock.toml); the
+# minimal target accepts any.
 export MSS_USERNAME=porvenir-demo MSS_PASSWORD=solo-para-el-mock MSS_CLIENT_ID=porvenir-ambos
+form="grant_type=password&username=$MSS_USERNAME&password=$MSS_PASSWORD&client_id=$MSS_CLIENT_ID"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+token() {
+  curl -sf -X POST -H 'content-type: application/x-www-form-urlencoded' --data "$form" "$base/token" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
 
-for users in "${users_list[@]}"; do
+start_target() {
+  case "$1" in
+    minimal) taskset -c 0 "$bin/examples/minimal_target" "127.0.0.1:$port" >"$work/target.log" 2>&1 & ;;
+    mock) taskset -c 0 "$bin/mss-mock" --listen "127.0.0.1:$port" >"$work/target.log" 2>&1 & ;;
+    *) echo "unknown target $1 (minimal, mock)" >&2; exit 2 ;;
+  esac
+  server=$!
+  for _ in $(seq 1 100); do token >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "target $1 did not answer /token:" >&2; cat "$work/target.log" >&2; exit 1
+}
+
+stop_target() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=; }
+
+# The mock's records from the previous run go, so every run starts alike.
+reset_target() {
+  [ "$1" != mock ] || curl -sf -X POST "$base/__admin/reset" >/dev/null
+}
+
+scenario() {
   cat >"$work/compare.toml" <<TOML
 name = "compare"
 [target]
-url = "http://127.0.0.1:$port"
+url = "$base"
 allowed_hosts = ["127.0.0.1"]
 [credentials]
 username_env = "MSS_USERNAME"
@@ -51,41 +138,91 @@ password_env = "MSS_PASSWORD"
 client_id_env = "MSS_CLIENT_ID"
 [load]
 model = "closed"
-users = $users
+users = $1
 run_time = "${seconds}s"
 [mix]
 ReportarAfiliaciontraslado = 1
 ReportarRetractoAfiliacion = 0
 TOML
-  : >"$work/h.rps"; : >"$work/g.rps"; : >"$work/h.rss"; : >"$work/g.rss"; : >"$work/b.rps"; : >"$work/b.rss"
-  for round in $(seq 1 "$rounds"); do
-    curl -sf -X POST "http://127.0.0.1:$port/__admin/reset" >/dev/null
-    /usr/bin/time -f "%M" -o "$work/rss" taskset -c 1 "$bin/mss-harness" run "$work/compare.toml" \
-      --out "$work/run" >"$work/h.out" 2>"$work/h.err" || true
-    h=$(python3 -c "import json;s=json.load(open('$work/run/summary.json'));print(sum(v['requests'] for v in s['services'].values())/$seconds)")
-    echo "$h" >>"$work/h.rps"; cat "$work/rss" >>"$work/h.rss"
-    curl -sf -X POST "http://127.0.0.1:$port/__admin/reset" >/dev/null
-    /usr/bin/time -f "%M" -o "$work/rss" taskset -c 1 "$bin/examples/bare_goose" "http://127.0.0.1:$port" "$users" "$seconds" \
-      >"$work/g.out" 2>"$work/g.err" || true
-    g=$(awk '/req_per_s/ {print $6}' "$work/g.out")
-    echo "$g" >>"$work/g.rps"; cat "$work/rss" >>"$work/g.rss"
-    if [ -n "${BASELINE_HARNESS:-}" ]; then
-      curl -sf -X POST "http://127.0.0.1:$port/__admin/reset" >/dev/null
-      rm -rf "$work/base"
-      /usr/bin/time -f "%M" -o "$work/rss" taskset -c 1 "$BASELINE_HARNESS" run "$work/compare.toml" \
-        --out "$work/base" >"$work/b.out" 2>"$work/b.err" || true
-      b=$(python3 -c "import json;s=json.load(open('$work/base/summary.json'));print(sum(v['requests'] for v in s['services'].values())/$seconds)")
-      echo "$b" >>"$work/b.rps"; cat "$work/rss" >>"$work/b.rss"
-      printf 'users %5s round %s: baseline build %8.0f req/s %7s KB\n' "$users" "$round" "$b" "$(tail -1 "$work/b.rss")"
-    fi
-    printf 'users %5s round %s: harness %8.0f req/s %7s KB | bare goose %8.0f req/s %7s KB\n' \
-      "$users" "$round" "$h" "$(tail -1 "$work/h.rss")" "${g:-0}" "$(tail -1 "$work/g.rss")"
+}
+
+# The harness's requests and p99 (ms) from its summary.json.
+harness_result() {
+  python3 - "$1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+services = s["services"].values()
+n = sum(v["requests"] for v in services)
+p99 = max((v["latency_us"]["p99"] for v in services if v["requests"]), default=0) / 1000
+errors = sum(sum(v.get("errors", {}).values()) for v in services)
+print(n, p99, errors)
+PY
+}
+
+# One run of sender $1 with $2 connections: prints "requests p99_ms errors"
+# (p99 "-" when the sender does not measure it), /usr/bin/time's "%M %U %S"
+# going to $work/time.
+run_sender() {
+  local sender=$1 conns=$2 out="$work/$1.out" err="$work/$1.err"
+  local timed=(/usr/bin/time -f "%M %U %S" -o "$work/time" taskset -c 1)
+  case "$sender" in
+    harness | baseline)
+      local exe="$bin/mss-harness"
+      [ "$sender" = harness ] || exe=$BASELINE_HARNESS
+      rm -rf "$work/run"
+      "${timed[@]}" "$exe" run "$work/compare.toml" --out "$work/run" >"$out" 2>"$err" || true
+      if [ -f "$work/run/summary.json" ]; then harness_result "$work/run/summary.json"; else echo "0 - -"; fi
+      ;;
+    goose)
+      "${timed[@]}" "$bin/examples/bare_goose" "$base" "$conns" "$seconds" >"$out" 2>"$err" || true
+      awk '/req_per_s/ {print $2, "-", "-"; found=1} END {if (!found) print "0 - -"}' "$out"
+      ;;
+    reqwest)
+      "${timed[@]}" "$bin/examples/bare_reqwest" "$base" "$conns" "$seconds" >"$out" 2>"$err" || true
+      awk '/req_per_s/ {print $2, $10, $8; found=1} END {if (!found) print "0 - -"}' "$out"
+      ;;
+    wrk)
+      BENCH_BODY=benches/body.json BENCH_TOKEN=$(token) "${timed[@]}" wrk -t1 -c"$conns" -d"${seconds}s" \
+        --timeout 10s -s benches/wrk_post.lua "$base/ReportarAfiliaciontraslado" >"$out" 2>"$err" || true
+      awk '/^wrk_result/ {print $3, $9 / 1000, $7; found=1} END {if (!found) print "0 - -"}' "$out"
+      ;;
+    *) echo "unknown sender $sender (wrk, reqwest, goose, harness)" >&2; exit 2 ;;
+  esac
+}
+
+runs="$work/runs.tsv"
+: >"$runs"
+for target in "${targets[@]}"; do
+  start_target "$target"
+  for conns in "${conns_list[@]}"; do
+    scenario "$conns"
+    for round in $(seq 1 "$rounds"); do
+      for sender in "${senders[@]}"; do
+        reset_target "$target"
+        read -r requests p99 errors < <(run_sender "$sender" "$conns")
+        # The last line: a failing sender's first one says how it exited.
+        read -r rss user sys < <(tail -1 "$work/time")
+        read -r rps cpu < <(awk -v n="$requests" -v s="$seconds" -v u="$user" -v y="$sys" \
+          'BEGIN {cpu = "-"; if (n > 0) cpu = sprintf("%.2f", (u + y) * 1e6 / n); printf "%.1f %s\n", n / s, cpu}')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$conns" "$round" "$sender" \
+          "$requests" "$seconds" "$rps" "$cpu" "$rss" "$p99" "$errors" >>"$runs"
+        printf '%-7s %5s conns round %s %-8s %9.0f req/s %7s CPU µs/req %8s KB peak RSS p99 %7s ms errors %s\n' \
+          "$target" "$conns" "$round" "$sender" "$rps" "$cpu" "$rss" "$p99" "$errors"
+        [ "$requests" != 0 ] || { echo "  (no answer: last lines of its stderr follow)"; tail -3 "$work/$sender.err" | sed 's/^/  /'; }
+      done
+    done
   done
-  hm=$(median <"$work/h.rps"); gm=$(median <"$work/g.rps")
-  hr=$(median <"$work/h.rss"); gr=$(median <"$work/g.rss")
-  if [ -n "${BASELINE_HARNESS:-}" ]; then
-    bm=$(median <"$work/b.rps"); br=$(median <"$work/b.rss")
-    python3 -c "print(f'users $users: median this build $hm req/s, baseline build $bm req/s, ratio {float($hm)/max(float($bm),1e-9):.3f}; peak RSS this build $hr KB, baseline build $br KB')"
-  fi
-  python3 -c "print(f'users $users: median harness $hm req/s, bare goose $gm req/s, ratio {float($hm)/max(float($gm),1e-9):.2f}; peak RSS harness $hr KB, bare goose $gr KB, ratio {float($hr)/max(float($gr),1e-9):.2f}')"
+  stop_target
 done
+
+summary=(python3 benches/compare_summary.py "$runs"
+  --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "host=$(hostname)"
+  --meta "cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
+  --meta "cores=$(nproc)" --meta "kernel=$(uname -r)"
+  --meta "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  --meta "profile=$profile" --meta "rounds=$rounds" --meta "seconds_per_run=$seconds"
+  --meta "targets=${targets[*]}" --meta "senders=${senders[*]}" --meta "connections=${conns_list[*]}"
+  --meta "baseline_harness=${BASELINE_HARNESS:-}")
+[ -z "$json_out" ] || summary+=(--json "$json_out")
+[ -z "$against" ] || summary+=(--against "$against")
+"${summary[@]}"

@@ -104,7 +104,8 @@ for round in $(seq 1 "$rounds"); do
     echo "$line" >>"$work/$kind"
     read -r acc p99 dropped cpu events <<<"$line"
     label=$([ "$kind" = A ] && echo "without" || echo "with   ")
-    extra=$([ "$kind" = B ] && echo " | page events while running: $events in ${seconds} s" || true)
+    extra=
+    [ "$kind" != B ] || extra=" | page events while running: $events in ${seconds} s"
     printf 'round %s %s --dashboard: %8.1f accepted req/s  p99 %7.1f ms  dropped %5s  CPU %5.2f s%s\n' \
       "$round" "$label" "$acc" "$p99" "$dropped" "$cpu" "$extra"
   done

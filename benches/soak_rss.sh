@@ -31,7 +31,7 @@ done
 rc=0
 wait "$pid" || rc=$?
 
-cat "$work/rss.csv" | tr '\n' ' '
+tr '\n' ' ' <"$work/rss.csv"
 echo
 python3 - "$work" "$minutes" "$rc" <<'PY'
 import csv, json, sys
