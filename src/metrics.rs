@@ -121,36 +121,6 @@ impl Local {
     }
 }
 
-/// Percentiles of a histogram, in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Percentiles {
-    pub p50: u64,
-    pub p90: u64,
-    pub p95: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: f64,
-}
-
-impl Percentiles {
-    /// Of `h` (all zero when empty).
-    pub fn of(h: &Histogram<u64>) -> Self {
-        if h.is_empty() {
-            return Percentiles::default();
-        }
-        Percentiles {
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p95: h.value_at_quantile(0.95),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: h.mean(),
-        }
-    }
-}
-
 /// Totals of one service over a run.
 #[derive(Debug, Clone)]
 pub struct ServiceTotals {
@@ -640,8 +610,8 @@ mod tests {
         }
         metrics.harvest(true);
         let totals = &metrics.totals()[0];
-        let latency = Percentiles::of(&totals.latency);
-        let service = Percentiles::of(&totals.service_time);
+        let latency = crate::results::Percentiles::of(&totals.latency);
+        let service = crate::results::Percentiles::of(&totals.service_time);
         let p99_s = latency.p99 as f64 / 1e6;
         assert!(
             (p99_s - 98.0).abs() < 1.0,

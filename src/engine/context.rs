@@ -54,6 +54,18 @@ impl RunContext {
         &self.tokens
     }
 
+    /// The distinct token caches: one cache serving both services is listed
+    /// once, so that its requests are counted once.
+    pub fn token_caches(&self) -> Vec<&Arc<TokenCache>> {
+        let mut caches: Vec<&Arc<TokenCache>> = Vec::with_capacity(2);
+        for cache in &self.tokens {
+            if !caches.iter().any(|c| Arc::ptr_eq(c, cache)) {
+                caches.push(cache);
+            }
+        }
+        caches
+    }
+
     /// The open model's timetable (a capacity search extends it as it goes).
     pub fn schedule(&self) -> Option<&ArrivalSchedule> {
         self.schedule.as_ref()

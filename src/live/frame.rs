@@ -322,16 +322,10 @@ impl Builder {
     /// Token requests, failures and the latest events (one cache may serve
     /// both services: each counted once).
     fn tokens(&self) -> Value {
-        let mut seen = Vec::new();
         let (mut requests, mut refreshes, mut failures) = (0, 0, 0);
         let mut events = Vec::new();
         let start = self.ctx.started();
-        for cache in self.ctx.tokens().iter() {
-            let p = Arc::as_ptr(cache);
-            if seen.contains(&p) {
-                continue;
-            }
-            seen.push(p);
+        for cache in self.ctx.token_caches() {
             let s = cache.stats();
             requests += s.requests;
             refreshes += s.refreshes;

@@ -3,7 +3,6 @@
 //! `timeseries.csv`, `errors.csv` and `scenario.toml`.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -305,17 +304,11 @@ pub fn summary(facts: &RunFacts, ctx: &RunContext, end: RunEnd) -> Summary {
 /// The token requests of a run: one token cache may serve both services,
 /// each counted once.
 fn token(ctx: &RunContext) -> Token {
-    let mut seen = Vec::new();
     let (mut requests, mut refreshes) = (0, 0);
     let mut latency = crate::metrics::histogram();
     let mut events = Vec::new();
     let run_start = ctx.started();
-    for cache in ctx.tokens().iter() {
-        let p = Arc::as_ptr(cache);
-        if seen.contains(&p) {
-            continue;
-        }
-        seen.push(p);
+    for cache in ctx.token_caches() {
         let s = cache.stats();
         requests += s.requests;
         refreshes += s.refreshes;
@@ -345,14 +338,9 @@ fn token(ctx: &RunContext) -> Token {
 
 /// The token latency histogram of a run (each cache once).
 fn token_latency(ctx: &RunContext) -> hdrhistogram::Histogram<u64> {
-    let mut seen = Vec::new();
     let mut latency = crate::metrics::histogram();
-    for cache in ctx.tokens().iter() {
-        let p = Arc::as_ptr(cache);
-        if !seen.contains(&p) {
-            seen.push(p);
-            let _ = latency.add(&cache.stats().latency_us);
-        }
+    for cache in ctx.token_caches() {
+        let _ = latency.add(&cache.stats().latency_us);
     }
     latency
 }
