@@ -8,7 +8,7 @@
 #            validation and no storage (the ceiling of any target);
 #   mock     mss-mock with its demo configuration (full validation, storage).
 # Senders, on core 1, interleaved within each round (A B C D A B C D ...):
-#   wrk      wrk with benches/wrk_post.lua (C, the floor of per-request cost);
+#   wrk      wrk with benches/wrk_unique.lua (C, the floor of per-request cost);
 #   reqwest  benches/bare_reqwest.rs: N tokio tasks posting a static body;
 #   goose    benches/bare_goose.rs: bare Goose, N users, the same body;
 #   harness  mss-harness run, closed model, N users, full work (generated
@@ -34,6 +34,11 @@
 #   BASELINE_HARNESS (path to another build of mss-harness, e.g. one built from
 #   the commit before a change: it then sends in every round too, interleaved,
 #   and the ratio "harness/baseline" is printed).
+# wrk sends a new affiliation in every request (benches/wrk_unique.lua: a unique
+# numeroRadicado and numeroDocumento), so against mss-mock every request is
+# validated and stored; after each run against the mock the script reads the
+# mock's own handler time (p99.9, max) and the records it holds from
+# /__admin/stats. The other senders repeat one body (benches/body.json).
 # wrk: when it is missing the script installs it with apt-get (as root or with
 # password-less sudo); when it cannot, it says so and runs without it.
 set -euo pipefail
@@ -121,9 +126,21 @@ start_target() {
 
 stop_target() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=; }
 
-# The mock's records from the previous run go, so every run starts alike.
+# The mock's records and handler times from the previous run go, so every run
+# starts alike.
 reset_target() {
   [ "$1" != mock ] || curl -sf -X POST "$base/__admin/reset" >/dev/null
+}
+
+# After a run against the mock: its handler time p99.9 and max (µs) and the
+# records it holds ("- - -" for the minimal target, which measures nothing).
+target_stats() {
+  if [ "$1" != mock ]; then echo "- - -"; return; fi
+  curl -sf "$base/__admin/stats" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+h = s["handler_us"]
+print(h["p999"], h["max"], s["records"]["kept"])' 2>/dev/null || echo "- - -"
 }
 
 scenario() {
@@ -183,7 +200,7 @@ run_sender() {
       ;;
     wrk)
       BENCH_BODY=benches/body.json BENCH_TOKEN=$(token) "${timed[@]}" wrk -t1 -c"$conns" -d"${seconds}s" \
-        --timeout 10s -s benches/wrk_post.lua "$base/ReportarAfiliaciontraslado" >"$out" 2>"$err" || true
+        --timeout 10s -s benches/wrk_unique.lua "$base/ReportarAfiliaciontraslado" >"$out" 2>"$err" || true
       awk '/^wrk_result/ {print $3, $9 / 1000, $7; found=1} END {if (!found) print "0 - -"}' "$out"
       ;;
     *) echo "unknown sender $sender (wrk, reqwest, goose, harness)" >&2; exit 2 ;;
@@ -200,14 +217,17 @@ for target in "${targets[@]}"; do
       for sender in "${senders[@]}"; do
         reset_target "$target"
         read -r requests p99 errors < <(run_sender "$sender" "$conns")
+        read -r h999 hmax records < <(target_stats "$target")
         # The last line: a failing sender's first one says how it exited.
         read -r rss user sys < <(tail -1 "$work/time")
         read -r rps cpu < <(awk -v n="$requests" -v s="$seconds" -v u="$user" -v y="$sys" \
           'BEGIN {cpu = "-"; if (n > 0) cpu = sprintf("%.2f", (u + y) * 1e6 / n); printf "%.1f %s\n", n / s, cpu}')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$conns" "$round" "$sender" \
-          "$requests" "$seconds" "$rps" "$cpu" "$rss" "$p99" "$errors" >>"$runs"
-        printf '%-7s %5s conns round %s %-8s %9.0f req/s %7s CPU µs/req %8s KB peak RSS p99 %7s ms errors %s\n' \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$conns" "$round" "$sender" \
+          "$requests" "$seconds" "$rps" "$cpu" "$rss" "$p99" "$errors" "$h999" "$hmax" "$records" >>"$runs"
+        printf '%-7s %5s conns round %s %-8s %9.0f req/s %7s CPU µs/req %8s KB peak RSS p99 %7s ms errors %s' \
           "$target" "$conns" "$round" "$sender" "$rps" "$cpu" "$rss" "$p99" "$errors"
+        [ "$target" != mock ] || printf '  mock handler p99.9 %s µs max %s µs records %s' "$h999" "$hmax" "$records"
+        echo
         [ "$requests" != 0 ] || { echo "  (no answer: last lines of its stderr follow)"; tail -3 "$work/$sender.err" | sed 's/^/  /'; }
       done
     done

@@ -16,8 +16,10 @@ import statistics
 import sys
 
 COLUMNS = ["target", "connections", "round", "sender", "requests", "seconds",
-           "req_per_s", "cpu_us_per_request", "peak_rss_kb", "p99_ms", "errors"]
-METRICS = ["req_per_s", "cpu_us_per_request", "peak_rss_kb", "p99_ms"]
+           "req_per_s", "cpu_us_per_request", "peak_rss_kb", "p99_ms", "errors",
+           "handler_p999_us", "handler_max_us", "records"]
+METRICS = ["req_per_s", "cpu_us_per_request", "peak_rss_kb", "p99_ms",
+           "handler_p999_us", "handler_max_us", "records"]
 SENDER_ORDER = ["wrk", "reqwest", "goose", "harness", "baseline"]
 # (numerator, denominator): the harness judged against each bare sender.
 RATIOS = [("harness", "reqwest"), ("harness", "goose"), ("harness", "wrk"),
@@ -42,7 +44,8 @@ def read_runs(path):
             run["connections"] = int(run["connections"])
             run["round"] = int(run["round"])
             for k in ["requests", "seconds", "req_per_s", "cpu_us_per_request",
-                      "peak_rss_kb", "p99_ms", "errors"]:
+                      "peak_rss_kb", "p99_ms", "errors", "handler_p999_us",
+                      "handler_max_us", "records"]:
                 run[k] = number(run[k])
             runs.append(run)
     return runs
@@ -124,6 +127,14 @@ def print_tables(medians, rats):
                   f"{fmt(m['cpu_us_per_request'], digits=1):>22} "
                   f"{fmt(m['peak_rss_kb'], 1 / 1024, 1):>20} "
                   f"{fmt(m['p99_ms'], digits=2):>22}")
+        if target == "mock":
+            print("  mss-mock's own handler time (/__admin/stats handler_us) and the"
+                  " records it held after each sender's run:")
+            for m in medians:
+                if (m["target"], m["connections"]) == (target, conns) and m["records"]:
+                    print(f"    {m['sender']:<9} p99.9 {fmt(m['handler_p999_us']):>18} µs  "
+                          f"max {fmt(m['handler_max_us']):>22} µs  "
+                          f"records {fmt(m['records'])}")
         for r in rats:
             if (r["target"], r["connections"]) == (target, conns):
                 print(f"  {r['ratio']:<17} req/s {fmt_ratio(r['req_per_s']):>5}  "

@@ -51,7 +51,21 @@ struct Local {
     latency_err: Option<Histogram<u64>>,
     service_ok: Option<Histogram<u64>>,
     service_err: Option<Histogram<u64>>,
+    send_lag: Option<Histogram<u64>>,
     outcomes: BTreeMap<Outcome, u64>,
+}
+
+/// How long one request took, each span optional (a request that never went
+/// out has none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// From the intended send time to the answer (what the latency is).
+    pub latency: Option<Duration>,
+    /// From the actual send to the answer.
+    pub service_time: Option<Duration>,
+    /// From the intended send time to the actual send: how late the harness
+    /// sent it.
+    pub send_lag: Option<Duration>,
 }
 
 /// Record `value` into `slot`, creating the histogram on first use.
@@ -85,6 +99,7 @@ impl Local {
         add_into(&mut self.latency_err, &other.latency_err);
         add_into(&mut self.service_ok, &other.service_ok);
         add_into(&mut self.service_err, &other.service_err);
+        add_into(&mut self.send_lag, &other.send_lag);
         for (k, v) in &other.outcomes {
             match self.outcomes.get_mut(k) {
                 Some(n) => *n += v,
@@ -101,6 +116,7 @@ impl Local {
             &mut self.latency_err,
             &mut self.service_ok,
             &mut self.service_err,
+            &mut self.send_lag,
         ]
         .into_iter()
         .flatten()
@@ -130,6 +146,8 @@ pub struct ServiceTotals {
     pub latency: Histogram<u64>,
     /// Service time from the actual send, every completed request.
     pub service_time: Histogram<u64>,
+    /// Send lag (intended send time → actual send), every request sent.
+    pub send_lag: Histogram<u64>,
     /// Requests per outcome class (dropped and interrupted included).
     pub outcomes: BTreeMap<Outcome, u64>,
 }
@@ -321,21 +339,13 @@ impl Metrics {
         *lock(&self.started_wall)
     }
 
-    /// Record one request. `latency` is from the intended send time, `service`
-    /// from the actual send; both are `None` for a request that never went
-    /// out (dropped, no token).
-    pub fn record(
-        &self,
-        shard: usize,
-        service: Service,
-        outcome: Outcome,
-        latency: Option<Duration>,
-        service_time: Option<Duration>,
-    ) {
+    /// Record one request: its outcome and its [`Timing`] (empty for a
+    /// request that never went out: dropped, no token).
+    pub fn record(&self, shard: usize, service: Service, outcome: Outcome, timing: Timing) {
         let mut guard = lock(&self.shards[shard % self.shards.len()]);
         let local = &mut guard[index(service)];
         let ok = outcome.is_ok();
-        if let Some(l) = latency {
+        if let Some(l) = timing.latency {
             let h = if ok {
                 &mut local.latency_ok
             } else {
@@ -343,13 +353,16 @@ impl Metrics {
             };
             record_into(h, micros(l));
         }
-        if let Some(s) = service_time {
+        if let Some(s) = timing.service_time {
             let h = if ok {
                 &mut local.service_ok
             } else {
                 &mut local.service_err
             };
             record_into(h, micros(s));
+        }
+        if let Some(lag) = timing.send_lag {
+            record_into(&mut local.send_lag, micros(lag));
         }
         match local.outcomes.get_mut(&outcome) {
             Some(n) => *n += 1,
@@ -451,6 +464,7 @@ impl Metrics {
                 service,
                 latency: agg.totals[i].latency_all(),
                 service_time: agg.totals[i].service_all(),
+                send_lag: agg.totals[i].send_lag.clone().unwrap_or_else(histogram),
                 outcomes: agg.totals[i].outcomes.clone(),
             })
             .collect()
@@ -459,6 +473,17 @@ impl Metrics {
     /// The closed one-second intervals, in order.
     pub fn intervals(&self) -> Vec<Interval> {
         lock(&self.aggregate).intervals.clone()
+    }
+
+    /// The intervals of the last closed second, one per service that had
+    /// requests (what the progress line shows each second, without copying the run).
+    pub fn last_second(&self) -> Vec<Interval> {
+        let agg = lock(&self.aggregate);
+        let Some(last) = agg.intervals.last().map(|i| i.second) else {
+            return Vec::new();
+        };
+        let at = agg.intervals.partition_point(|i| i.second < last);
+        agg.intervals[at..].to_vec()
     }
 
     /// The closed one-second intervals from second `from` on, in order (what
@@ -548,8 +573,9 @@ fn is_latency(tag: &str) -> bool {
 
 /// Write the totals of a run as an HdrHistogram interval log (see
 /// [`crate::hlog`]): for each service with requests, its latency from the
-/// intended time (tag `<service>/latency`) and its service time
-/// (`<service>/service_time`), over the whole run — what the report's
+/// intended time (tag `<service>/latency`), its service time
+/// (`<service>/service_time`) and its send lag (`<service>/send_lag`, when it
+/// sent anything), over the whole run — what the report's
 /// percentile distribution is drawn from; untagged, every service's latency.
 pub fn write_totals_hlog(
     totals: &[ServiceTotals],
@@ -562,7 +588,14 @@ pub fn write_totals_hlog(
         .iter()
         .filter(|t| !t.latency.is_empty())
         .flat_map(|t| {
-            [("latency", &t.latency), ("service_time", &t.service_time)].map(|(kind, h)| {
+            [
+                ("latency", &t.latency),
+                ("service_time", &t.service_time),
+                ("send_lag", &t.send_lag),
+            ]
+            .into_iter()
+            .filter(|(kind, h)| *kind != "send_lag" || !h.is_empty())
+            .map(|(kind, h)| {
                 Ok(hlog::Entry {
                     tag: format!("{}/{kind}", t.service.name()),
                     start: Duration::ZERO,
@@ -574,7 +607,7 @@ pub fn write_totals_hlog(
     hlog::write(
         out,
         started,
-        "mss-harness run totals, microseconds: <service>/latency and <service>/service_time; untagged: every service's latency",
+        "mss-harness run totals, microseconds: <service>/latency, <service>/service_time and <service>/send_lag; untagged: every service's latency",
         entries,
         is_latency,
     )
@@ -604,8 +637,11 @@ mod tests {
                 0,
                 Service::Afiliacion,
                 Outcome::Ok,
-                Some(Duration::from_micros(done - due)),
-                Some(Duration::from_micros(service)),
+                Timing {
+                    latency: Some(Duration::from_micros(done - due)),
+                    service_time: Some(Duration::from_micros(service)),
+                    send_lag: Some(Duration::from_micros(sent - due)),
+                },
             );
         }
         metrics.harvest(true);
@@ -619,6 +655,10 @@ mod tests {
         );
         assert!(latency.max >= 99_000_000);
         assert!(service.p99 <= 1_001, "service time p99 {}", service.p99);
+        // Sent late only after the stall: the 10,000 requests due during it.
+        let lag = crate::results::Percentiles::of(&totals.send_lag);
+        assert_eq!(lag.p50, 1, "the first half left on time (1 µs floor)");
+        assert!(lag.p99 > 90_000_000, "send lag p99 {}", lag.p99);
         assert_eq!(totals.requests(), 20_001);
     }
 
@@ -635,11 +675,14 @@ mod tests {
                 i as usize,
                 Service::Retracto,
                 outcome,
-                Some(Duration::from_millis(i % 50 + 1)),
-                Some(Duration::from_millis(1)),
+                Timing {
+                    latency: Some(Duration::from_millis(i % 50 + 1)),
+                    service_time: Some(Duration::from_millis(1)),
+                    send_lag: None,
+                },
             );
         }
-        metrics.record(0, Service::Retracto, Outcome::Dropped, None, None);
+        metrics.record(0, Service::Retracto, Outcome::Dropped, Timing::default());
         metrics.harvest(true);
         let t = &metrics.totals()[1];
         assert_eq!(t.requests(), 1001);
@@ -649,6 +692,7 @@ mod tests {
         assert_eq!(t.latency.len(), 1000);
         let intervals = metrics.intervals();
         assert_eq!(intervals.len(), 1);
+        assert_eq!(metrics.last_second().len(), 1);
         assert_eq!(
             (
                 intervals[0].completed,

@@ -32,8 +32,9 @@ pub fn assert_valid_junit(file: &Path) {
     );
 }
 
-/// Every file a run writes into its results folder.
-pub const OUTPUTS: [&str; 11] = [
+/// Every file a run writes into its results folder (and `goose-report.html`
+/// with `run --goose-report`).
+pub const OUTPUTS: [&str; 10] = [
     "summary.json",
     "latency.hlog",
     "histograms.hlog",
@@ -44,7 +45,6 @@ pub const OUTPUTS: [&str; 11] = [
     "report.md",
     "junit.xml",
     "scenario.toml",
-    "goose-report.html",
 ];
 
 pub fn summary_schema() -> jsonschema::Validator {
@@ -104,9 +104,14 @@ ReportarAfiliaciontraslado = ["max < 5s"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_run_writes_every_output_reconciles_and_passes() {
     let dir = temp_dir("open");
-    let outcome = run_scenario(scenario(OPEN), Some(dir.clone()))
-        .await
-        .expect("run");
+    let options = mss_harness::session::RunOptions {
+        goose_report: true,
+        ..Default::default()
+    };
+    let outcome =
+        mss_harness::session::run_scenario_with(scenario(OPEN), Some(dir.clone()), &options)
+            .await
+            .expect("run");
     assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
     for file in OUTPUTS {
         assert!(dir.join(file).is_file(), "{file} missing");
@@ -180,6 +185,15 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
         let errors = services[s]["errors"].as_object().expect("errors");
         assert!(errors.is_empty(), "{s}: {errors:?}");
+        // Every sent request has a send lag, below its latency (which runs
+        // from the same intended time to the answer).
+        let lag = &services[s]["send_lag_us"];
+        let p50 = lag["p50"].as_u64().expect("send lag p50");
+        assert!(p50 >= 1, "{s}: no send lag recorded: {lag}");
+        assert!(
+            p50 <= services[s]["latency_us"]["p50"].as_u64().expect("latency p50"),
+            "{s}: send lag {lag} above the latency"
+        );
     }
     assert_eq!(summary["dropped"], 0);
     assert_eq!(summary["token"]["requests"], 1);
@@ -191,7 +205,8 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         hlog.lines().filter(|l| l.starts_with("Tag=")).count() >= 4,
         "{hlog}"
     );
-    // Requests go through Goose, so its report has them per service.
+    // With --goose-report requests go through Goose, so its report has them
+    // per service.
     let goose = std::fs::read_to_string(dir.join("goose-report.html")).expect("goose report");
     for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
         assert!(goose.contains(s), "Goose's report lacks {s}");
@@ -234,6 +249,8 @@ global = ["p99 < 1us"]
             > 20
     );
     assert_eq!(outcome.summary["reconciliation"]["ok"], true);
+    // Goose's report only when asked for (`--goose-report`).
+    assert!(!dir.join("goose-report.html").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

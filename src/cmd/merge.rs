@@ -236,6 +236,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
             service,
             latency: get("latency"),
             service_time: get("service_time"),
+            send_lag: get("send_lag"),
             outcomes,
         });
     }
@@ -396,7 +397,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     write_tagged_hlog(
         &mut log,
         base,
-        "mss-harness run totals, microseconds: <service>/latency and <service>/service_time (merged)",
+        "mss-harness run totals, microseconds: <service>/latency, <service>/service_time and <service>/send_lag (merged)",
         &total_entries,
     )?;
     write("histograms.hlog", &log)?;

@@ -67,6 +67,11 @@ pub struct RunArgs {
     /// The live dashboard and Prometheus `/metrics` (see [`crate::live`]).
     #[command(flatten)]
     pub dashboard: crate::live::DashboardArgs,
+    /// Also write Goose's own HTML report, `goose-report.html`: every request
+    /// then also goes through Goose's request metrics (a second metrics
+    /// system on every request: more CPU per request on the sending core).
+    #[arg(long)]
+    pub goose_report: bool,
 }
 
 /// `--worker INDEX/COUNT`, or `--workers COUNT` with INDEX from
@@ -128,6 +133,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
         start_at,
         grace: Some(args.grace),
         dashboard: None,
+        goose_report: args.goose_report,
     };
     if args.dry_run {
         print!("{}", crate::session::dry_run::text(&scenario, &options));

@@ -5,7 +5,7 @@
 //! [`RunContext::iteration`], harvesting the metrics every second.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::data::DataSource;
 use super::stop::StopState;
+use super::timer::PreciseTimers;
 use super::{Doubts, Limiter, RunContext, Unexpected};
 use crate::domain::Service;
 use crate::generator::GeneratorConfig;
@@ -101,6 +102,8 @@ pub fn prepare(
         limiter: target.caps.map(Limiter::new),
         worker,
         stop: StopState::new(),
+        timers: PreciseTimers::default(),
+        through_goose: AtomicBool::new(false),
         doubts: Mutex::new(Doubts::default()),
         unresolved: Mutex::new(Vec::new()),
         resending: AtomicUsize::new(0),
@@ -127,8 +130,9 @@ pub fn users(plan: &RunPlan, (index, count): (u16, u16)) -> usize {
     }
 }
 
-/// Run the Goose attack for `ctx` until the scenario's end; Goose's HTML report
-/// goes to `goose_report` when given.
+/// Run the Goose attack for `ctx` until the scenario's end; with
+/// `goose_report`, requests also go through Goose's request metrics and its
+/// HTML report goes there.
 pub async fn execute(
     ctx: Arc<RunContext>,
     plan: &RunPlan,
@@ -159,8 +163,17 @@ pub async fn execute(
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.quiet = 1;
-    if let Some(path) = goose_report {
-        config.report_file = vec![path];
+    match goose_report {
+        Some(path) => {
+            config.report_file = vec![path];
+            ctx.through_goose.store(true, Ordering::Relaxed);
+        }
+        // Goose only schedules the users: the harness's metrics are the run's.
+        None => {
+            config.no_metrics = true;
+            config.no_transaction_metrics = true;
+            config.no_scenario_metrics = true;
+        }
     }
     let transaction_ctx = ctx.clone();
     let transaction: TransactionFunction = Arc::new(move |user: &mut GooseUser| {

@@ -16,6 +16,7 @@ use super::stop::Phase;
 use super::{LATE_TOLERANCE, RunContext, service_index};
 use crate::domain::Service;
 use crate::generator::invalid::{InvalidCase, PENDING_TRANSACTION};
+use crate::metrics::Timing;
 use crate::outcome::Outcome;
 
 impl RunContext {
@@ -26,6 +27,20 @@ impl RunContext {
             self.metrics.start_at(now);
             now
         })
+    }
+
+    /// Wait for a ticket's due time `due`, waking within microseconds of it
+    /// (a request measured from its intended time must leave then, not at the
+    /// timer wheel's next millisecond); false when the run is interrupted first.
+    async fn wait_until(&self, due: Instant) -> bool {
+        if Instant::now() >= due {
+            // Through Tokio's timer even when already due (its cooperative budget).
+            return self.stop.sleep_until(due).await;
+        }
+        self.stop
+            .unless_interrupted(self.timers.sleep_until(due))
+            .await
+            .is_some()
     }
 
     /// Wait for the production caps' slot of `n` more requests (at once
@@ -44,7 +59,7 @@ impl RunContext {
     }
 
     /// One Goose transaction: one ticket (open) or one round (closed), sent
-    /// through `user` so that Goose's own metrics and report see every request.
+    /// by `user` (through Goose's request metrics with `run --goose-report`).
     pub async fn iteration(&self, user: &mut GooseUser) {
         let shard = user.weighted_users_index;
         let start = self.begin();
@@ -71,7 +86,7 @@ impl RunContext {
             {
                 Some(Some(ticket)) => {
                     let due = start + ticket.due;
-                    if !self.stop.sleep_until(due).await {
+                    if !self.wait_until(due).await {
                         return;
                     }
                     due
@@ -111,7 +126,7 @@ impl RunContext {
         }
         if self.schedule.is_some() && Instant::now() > due + LATE_TOLERANCE {
             self.metrics
-                .record(shard, work.service(), Outcome::Dropped, None, None);
+                .record(shard, work.service(), Outcome::Dropped, Timing::default());
             return;
         }
         match work {
@@ -130,7 +145,8 @@ impl RunContext {
                         .accepted(a, &n);
                 }
             }
-            Work::Case(case) => self.run_case(user, *case, due).await,
+            // Boxed: a rare path kept out of every iteration's future.
+            Work::Case(case) => Box::pin(self.run_case(user, *case, due)).await,
         }
         if self.schedule.is_none() && !self.think_time.is_zero() {
             self.stop
@@ -217,8 +233,7 @@ impl RunContext {
                         user.weighted_users_index,
                         service,
                         Outcome::AuthFailed,
-                        None,
-                        None,
+                        Timing::default(),
                     );
                     return (Outcome::AuthFailed, None);
                 }
@@ -247,7 +262,7 @@ impl RunContext {
         for _ in 0..untaken {
             let service = data.next().map_or(Service::Afiliacion, |w| w.service());
             self.metrics
-                .record(0, service, Outcome::Dropped, None, None);
+                .record(0, service, Outcome::Dropped, Timing::default());
         }
     }
 }

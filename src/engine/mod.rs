@@ -8,8 +8,10 @@
 //! is measured from the due time. A ticket taken more than [`LATE_TOLERANCE`]
 //! late — every sender was busy, `max_in_flight` were in flight — is counted as
 //! `dropped` and not sent. In the closed model each user sends, waits and thinks.
-//! The harness records its own metrics ([`Metrics`]); Goose's report is kept as
-//! a secondary output.
+//! The harness records its own metrics ([`Metrics`]). Goose's own request
+//! metrics and report are a second metrics system on every request: only with
+//! `run --goose-report` do requests go through `GooseUser::request`; otherwise
+//! Goose runs without metrics and a user sends with the harness's client.
 //!
 //! A signal stops a run gracefully ([`RunContext::interrupt`]): nothing new is
 //! sent, the requests in flight get a grace period, those still unanswered
@@ -24,7 +26,8 @@
 //!   retraction pool);
 //! - `limiter`: the production caps ([`Limiter`]);
 //! - `stop`: the one stop state (caps, data errors, signals and their grace);
-//! - `send`: a request built, sent through Goose and its answer classified
+//! - `timer`: waits that end on time to the microsecond (a ticket's due time);
+//! - `send`: a request built, sent (through Goose for its report) and its answer classified
 //!   into an [`Outcome`];
 //! - `resolve`: reports whose answers were lost — retries, the retry budget,
 //!   the end-of-run resolution ([`Doubts`], [`Resolution`]);
@@ -51,6 +54,7 @@ mod limiter;
 mod resolve;
 mod send;
 mod stop;
+mod timer;
 
 pub use attack::{Target, execute, prepare, users};
 pub use limiter::Limiter;
@@ -87,6 +91,11 @@ pub struct RunContext {
     worker: (u16, u16),
     /// How far the run has stopped, and the requests in flight a stop waits for.
     stop: stop::StopState,
+    /// The open model's waits for a ticket's due time, to the microsecond.
+    timers: timer::PreciseTimers,
+    /// Requests go through `GooseUser::request`, for Goose's own metrics and
+    /// report (`run --goose-report`); otherwise straight to the client.
+    through_goose: std::sync::atomic::AtomicBool,
     /// Reports whose answers were lost: confirmed, and still unresolved.
     doubts: Mutex<Doubts>,
     unresolved: Mutex<Vec<resolve::Unresolved>>,

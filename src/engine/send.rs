@@ -1,5 +1,6 @@
-//! One request: built (token, headers, body, timeout), sent through Goose
-//! (or, after the load, through the harness's client alone), and its answer
+//! One request: built (token, headers, body, timeout), sent with the
+//! harness's client (through Goose's `GooseUser::request` when Goose's own
+//! report was asked for), and its answer
 //! classified into an [`Outcome`] against what the request expected and what
 //! the contract lists.
 
@@ -17,6 +18,7 @@ use tokio::time::Instant;
 
 use super::{RunContext, service_index};
 use crate::domain::{Contract, Service};
+use crate::metrics::Timing;
 use crate::outcome::Outcome;
 use crate::token::{TokenCache, TokenError};
 
@@ -34,6 +36,8 @@ pub(super) struct Sent {
     pub(super) numero: Option<String>,
     pub(super) latency: Option<Duration>,
     pub(super) service_time: Option<Duration>,
+    /// From the intended send time to the first attempt's send.
+    pub(super) send_lag: Option<Duration>,
 }
 
 /// The answer's envelope, borrowed from the body where it can be: an object
@@ -105,33 +109,20 @@ impl RunContext {
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.clone())
                 .timeout(self.timeout);
-            let request = GooseRequest::builder()
-                .method(GooseMethod::Post)
-                .name(service.name())
-                .expect_status_code(match expect {
-                    Expect::Accepted => 200,
-                    Expect::Rejected { status, .. } => *status,
-                })
-                .set_request_builder(builder)
-                .build();
             let exchange = async {
-                match user.request(request).await {
-                    Ok(GooseResponse {
-                        response: Ok(r), ..
-                    }) => {
-                        let status = r.status();
-                        match r.bytes().await {
-                            Ok(b) => Ok((status, b)),
-                            Err(e) => Err(Outcome::of_transport(&e)),
+                if !self.through_goose.load(Ordering::Relaxed) {
+                    return match builder.send().await {
+                        Ok(r) => {
+                            let status = r.status();
+                            match r.bytes().await {
+                                Ok(b) => Ok((status, b)),
+                                Err(e) => Err(Outcome::of_transport(&e)),
+                            }
                         }
-                    }
-                    Ok(GooseResponse {
-                        response: Err(e), ..
-                    }) => Err(Outcome::of_transport(&e)),
-                    // Goose could not take the request (its metrics channel
-                    // closed: the attack is ending).
-                    Err(_) => Err(Outcome::Interrupted),
+                        Err(e) => Err(Outcome::of_transport(&e)),
+                    };
                 }
+                Box::pin(Self::through_goose(user, builder, service, expect)).await
             };
             // Abandoned when a stop's grace period ends before the answer.
             let answer = self
@@ -175,7 +166,44 @@ impl RunContext {
             numero,
             latency: sent_at.map(|_| end - due),
             service_time: sent_at.map(|s| end - s),
+            send_lag: sent_at.map(|s| s - due),
         })
+    }
+
+    /// One request sent through `GooseUser::request`, for Goose's own metrics
+    /// and report (`run --goose-report`).
+    async fn through_goose(
+        user: &mut GooseUser,
+        builder: reqwest::RequestBuilder,
+        service: Service,
+        expect: &Expect,
+    ) -> Result<(StatusCode, Bytes), Outcome> {
+        let request = GooseRequest::builder()
+            .method(GooseMethod::Post)
+            .name(service.name())
+            .expect_status_code(match expect {
+                Expect::Accepted => 200,
+                Expect::Rejected { status, .. } => *status,
+            })
+            .set_request_builder(builder)
+            .build();
+        match user.request(request).await {
+            Ok(GooseResponse {
+                response: Ok(r), ..
+            }) => {
+                let status = r.status();
+                match r.bytes().await {
+                    Ok(b) => Ok((status, b)),
+                    Err(e) => Err(Outcome::of_transport(&e)),
+                }
+            }
+            Ok(GooseResponse {
+                response: Err(e), ..
+            }) => Err(Outcome::of_transport(&e)),
+            // Goose could not take the request (its metrics channel closed:
+            // the attack is ending).
+            Err(_) => Err(Outcome::Interrupted),
+        }
     }
 
     /// One report sent outside Goose (after the load), classified.
@@ -212,6 +240,8 @@ impl RunContext {
             numero,
             latency: Some(took),
             service_time: Some(took),
+            // Sent after the load, on no timetable.
+            send_lag: None,
         })
     }
 
@@ -221,8 +251,11 @@ impl RunContext {
             shard,
             service,
             sent.outcome.clone(),
-            sent.latency,
-            sent.service_time,
+            Timing {
+                latency: sent.latency,
+                service_time: sent.service_time,
+                send_lag: sent.send_lag,
+            },
         );
     }
 

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::GeneratorConfig;
 use super::draft::{Digits, Draft, Telefono};
-use super::identity::{IdentitySpace, RadicadoSpace, check_document_types, document_number};
+use super::identity::{DocumentShape, IdentitySpace, RadicadoSpace, check_document_types};
 use super::records::{Afiliacion, DrawnAffiliation, Persona};
 use super::tables::{EMAIL_DOMAINS, tables, weighted_pick, years_before};
 use super::{GeneratorError, names};
@@ -26,14 +26,26 @@ pub struct AffiliationGenerator {
     pub(super) rng: ChaCha8Rng,
     radicados: RadicadoSpace,
     identities: IdentitySpace,
+    /// Per document type (by codigo), the shape its numbers are written in.
+    shapes: Vec<(&'static str, Option<DocumentShape>)>,
 }
 
 impl AffiliationGenerator {
     /// A generator for `config`'s administrator, seed and worker.
     pub fn new(config: GeneratorConfig) -> Result<Self, GeneratorError> {
         let administradora = config.check()?;
-        check_document_types(Contract::current())?;
+        let contract = Contract::current();
+        check_document_types(contract)?;
+        let field = contract
+            .service(Service::Afiliacion)
+            .field("numeroDocumento");
+        let shapes = contract
+            .tipos_documento
+            .iter()
+            .map(|t| (t.codigo.as_str(), DocumentShape::of(t, field)))
+            .collect();
         Ok(AffiliationGenerator {
+            shapes,
             rng: config.rng(0xA),
             radicados: RadicadoSpace::new(&config, 'A'),
             identities: IdentitySpace::new(&config),
@@ -151,20 +163,24 @@ impl AffiliationGenerator {
         identity: u64,
     ) -> Result<(&'static str, String), GeneratorError> {
         const LETTERS: &[u8; 26] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let field = Contract::current()
-            .service(Service::Afiliacion)
-            .field("numeroDocumento");
-        // Two letters, drawn only when the type takes an alphanumeric number.
-        let letters =
-            if document_number(tipo, field, identity, "AB").is_some_and(|n| n.starts_with("AB")) {
-                let a = char::from(LETTERS[self.rng.random_range(0..26)]);
-                let b = char::from(LETTERS[self.rng.random_range(0..26)]);
-                format!("{a}{b}")
-            } else {
-                String::new()
-            };
-        document_number(tipo, field, identity, &letters)
-            .map(|n| (tipo.codigo.as_str(), n))
+        let shape = self
+            .shapes
+            .iter()
+            .find(|(codigo, _)| *codigo == tipo.codigo)
+            .and_then(|(_, shape)| *shape);
+        shape
+            .map(|shape| {
+                // Two letters, drawn only when the type takes an alphanumeric number.
+                let letters = if shape == DocumentShape::Letters {
+                    [
+                        LETTERS[self.rng.random_range(0..26)],
+                        LETTERS[self.rng.random_range(0..26)],
+                    ]
+                } else {
+                    [0; 2]
+                };
+                (tipo.codigo.as_str(), shape.write(identity, letters))
+            })
             .ok_or_else(|| {
                 GeneratorError::Unsupported(format!(
                     "tipos_documento.csv: row {}: no number of type {} fits its pattern",

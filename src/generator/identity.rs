@@ -105,18 +105,6 @@ impl IdentitySpace {
     }
 }
 
-/// The shapes of document number the generator can write for `identity`, in
-/// order of preference; a type takes the first its contract pattern accepts.
-/// Each embeds the identity, so that two members never share a number.
-fn number_shapes(identity: u64) -> [(bool, String); 4] {
-    [
-        (true, format!("{identity:010}")),
-        (false, format!("{}", 1_000_000_000 + identity)),
-        (false, format!("{}", 10_000_000_000 + identity)),
-        (false, format!("{}", 100_000_000_000_000 + identity)),
-    ]
-}
-
 /// Check that the generator can write a number of every document type the
 /// contract weights above 0 (`tipos_documento.csv`, `peso_generacion`).
 pub fn check_document_types(contract: &Contract) -> Result<(), GeneratorError> {
@@ -134,47 +122,96 @@ pub fn check_document_types(contract: &Contract) -> Result<(), GeneratorError> {
         .iter()
         .filter(|t| t.peso_generacion > 0)
     {
-        for identity in [0, IDENTITY_LIMIT - 1] {
-            if document_number(t, field, identity, "AB").is_none() {
-                return Err(GeneratorError::Unsupported(format!(
-                    "tipos_documento.csv: row {}, column patron_numero: the generator writes no number of type {} that matches {:?} (and numeroDocumento's rules); give it a pattern that accepts 10 to 15 digits or 2 letters and 10 digits, or weight 0",
-                    t.row,
-                    t.codigo,
-                    t.patron_numero.as_str()
-                )));
-            }
+        if DocumentShape::of(t, field).is_none() {
+            return Err(GeneratorError::Unsupported(format!(
+                "tipos_documento.csv: row {}, column patron_numero: the generator writes no number of type {} that matches {:?} (and numeroDocumento's rules); give it a pattern that accepts 10 to 15 digits or 2 letters and 10 digits, or weight 0",
+                t.row,
+                t.codigo,
+                t.patron_numero.as_str()
+            )));
         }
     }
     Ok(())
 }
 
-/// A number of type `t` for `identity` that its pattern and the
-/// `numeroDocumento` field accept (`letters`: the prefix of the alphanumeric
-/// shape).
-pub(super) fn document_number(
-    t: &TipoDocumento,
-    field: Option<&FieldSpec>,
-    identity: u64,
-    letters: &str,
-) -> Option<String> {
-    let fits_field = |n: &str| {
-        field.is_none_or(|f| {
-            let len = n.chars().count();
-            f.max_length.is_none_or(|m| len <= m)
-                && f.min_length.is_none_or(|m| len >= m)
-                && f.pattern.as_ref().is_none_or(|(_, re)| re.is_match(n))
-        })
-    };
-    // The alphanumeric shape only with its letters: bare, `{identity:010}` of
-    // one identity would spell the ten-digit number of another (1_000_000_000
-    // + identity), and two people would share a document.
-    number_shapes(identity)
+/// How the document numbers of one type are written: a shape that the type's
+/// pattern and `numeroDocumento`'s rules accept, found once per type by
+/// checking the patterns on a sample of identities (both ends of the space,
+/// every digit in every place, three letter pairs), so that a record is then
+/// written without running a regular expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DocumentShape {
+    /// Two letters, then the identity on ten digits.
+    Letters,
+    /// `base + identity`, in decimal.
+    Digits(u64),
+}
+
+/// Identities a shape is checked on.
+const SAMPLE: [u64; 12] = [
+    0,
+    IDENTITY_LIMIT - 1,
+    1_111_111_111,
+    2_222_222_222,
+    3_333_333_333,
+    4_444_444_444,
+    5_555_555_555,
+    6_666_666_666,
+    7_777_777_777,
+    8_888_888_888,
+    1_234_567_890,
+    987_654_321,
+];
+
+impl DocumentShape {
+    /// The first shape — two letters and ten digits; then ten, eleven or
+    /// fifteen digits — that type `t` and `field` accept for every sampled
+    /// identity (and, for the letters, every sampled pair); `None` when none
+    /// is. Each shape embeds the identity whole, so two people never share a
+    /// number (the letters shape always has its letters: bare, its ten digits
+    /// would spell another identity's ten-digit number).
+    pub(super) fn of(t: &TipoDocumento, field: Option<&FieldSpec>) -> Option<Self> {
+        [
+            DocumentShape::Letters,
+            DocumentShape::Digits(1_000_000_000),
+            DocumentShape::Digits(10_000_000_000),
+            DocumentShape::Digits(100_000_000_000_000),
+        ]
         .into_iter()
-        .filter(|(alpha, _)| !alpha || !letters.is_empty())
-        .find_map(|(alpha, n)| {
-            let n = if alpha { format!("{letters}{n}") } else { n };
-            (t.patron_numero.is_match(&n) && fits_field(&n)).then_some(n)
+        .find(|shape| {
+            SAMPLE.iter().all(|&identity| {
+                [*b"AB", *b"ZZ", *b"QX"].iter().all(|&letters| {
+                    let n = shape.write(identity, letters);
+                    t.patron_numero.is_match(&n) && fits(field, &n)
+                })
+            })
         })
+    }
+
+    /// The number of `identity` in this shape (`letters` only for
+    /// [`Letters`](Self::Letters)).
+    pub(super) fn write(self, identity: u64, letters: [u8; 2]) -> String {
+        match self {
+            DocumentShape::Letters => {
+                let mut n = String::with_capacity(12);
+                n.push(char::from(letters[0]));
+                n.push(char::from(letters[1]));
+                n.push_str(&format!("{identity:010}"));
+                n
+            }
+            DocumentShape::Digits(base) => (base + identity).to_string(),
+        }
+    }
+}
+
+/// Whether `n` meets `numeroDocumento`'s length and pattern.
+fn fits(field: Option<&FieldSpec>, n: &str) -> bool {
+    field.is_none_or(|f| {
+        let len = n.chars().count();
+        f.max_length.is_none_or(|m| len <= m)
+            && f.min_length.is_none_or(|m| len >= m)
+            && f.pattern.as_ref().is_none_or(|(_, re)| re.is_match(n))
+    })
 }
 
 #[cfg(test)]
@@ -210,8 +247,10 @@ mod tests {
         let field = Contract::embedded()
             .service(Service::Afiliacion)
             .field("numeroDocumento");
-        let a = document_number(cc, field, 593_104_751, "").expect("a");
-        let b = document_number(cc, field, 1_593_104_751, "").expect("b");
+        let shape = DocumentShape::of(cc, field).expect("a shape for CC");
+        assert_eq!(shape, DocumentShape::Digits(1_000_000_000));
+        let a = shape.write(593_104_751, [0; 2]);
+        let b = shape.write(1_593_104_751, [0; 2]);
         assert_ne!(a, b);
         assert_eq!(a, "1593104751");
     }

@@ -106,6 +106,7 @@ pub fn services(
                 rejected_as_expected: t.rejected_as_expected(),
                 latency_us: Percentiles::of(&t.latency),
                 service_time_us: Percentiles::of(&t.service_time),
+                send_lag_us: Percentiles::of(&t.send_lag),
                 errors: t
                     .outcomes
                     .iter()

@@ -223,6 +223,12 @@ pub struct ServiceSummary {
     pub latency_us: Percentiles,
     /// From the actual send time.
     pub service_time_us: Percentiles,
+    /// Send lag: from the intended send time to the moment the request was
+    /// handed to the connection (how late the harness sent; in the open model
+    /// it should stay far below the latency). All zero in results written
+    /// before it was measured.
+    #[serde(default)]
+    pub send_lag_us: Percentiles,
     /// Requests per error class (docs/protocol.md, "How the harness classes an
     /// answer"); stored and rejected_as_expected are not errors.
     #[schemars(extend("propertyNames" = {

@@ -140,7 +140,9 @@ pub async fn run_prepared(
             hook(ctx);
         });
     }
-    let goose_report = dir.join("goose-report.html").display().to_string();
+    let goose_report = options
+        .goose_report
+        .then(|| dir.join("goose-report.html").display().to_string());
     // Reports whose answers were lost and whose retries failed too are sent
     // again every few seconds while the target still remembers them.
     let (stop_resolver, mut resolver_stopped) = tokio::sync::watch::channel(false);
@@ -158,7 +160,7 @@ pub async fn run_prepared(
             }
         })
     });
-    let result = engine::execute(ctx.clone(), &plan, Some(goose_report)).await;
+    let result = engine::execute(ctx.clone(), &plan, goose_report).await;
     if let Some(s) = searcher {
         s.abort();
     }

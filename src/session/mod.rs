@@ -43,6 +43,10 @@ pub struct RunOptions {
     pub grace: Option<Duration>,
     /// `--dashboard`: the live view the run shows itself on.
     pub dashboard: Option<Arc<crate::live::Dashboard>>,
+    /// `--goose-report`: also send through Goose's own metrics and write its
+    /// report, `goose-report.html` (a second metrics system on every request:
+    /// off unless asked for).
+    pub goose_report: bool,
 }
 
 impl RunOptions {

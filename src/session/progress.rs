@@ -21,10 +21,8 @@ pub async fn progress(ctx: Arc<RunContext>, total: Duration) {
         if !tty && !elapsed.is_multiple_of(5) {
             continue;
         }
-        let intervals = ctx.metrics().intervals();
-        let last = intervals.iter().map(|i| i.second).max();
         let (mut done, mut errors, mut p99) = (0, 0, 0);
-        for i in intervals.iter().filter(|i| Some(i.second) == last) {
+        for i in ctx.metrics().last_second() {
             done += i.completed;
             errors += i.errors;
             p99 = p99.max(i.p99_us);

@@ -250,6 +250,7 @@ mod tests {
             service: Service::Afiliacion,
             latency: crate::metrics::histogram(),
             service_time: crate::metrics::histogram(),
+            send_lag: crate::metrics::histogram(),
             outcomes: Default::default(),
         };
         t.outcomes.insert(Outcome::Ok, 97);
