@@ -191,7 +191,9 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         let p50 = lag["p50"].as_u64().expect("send lag p50");
         assert!(p50 >= 1, "{s}: no send lag recorded: {lag}");
         assert!(
-            p50 <= services[s]["latency_us"]["p50"].as_u64().expect("latency p50"),
+            p50 <= services[s]["latency_us"]["p50"]
+                .as_u64()
+                .expect("latency p50"),
             "{s}: send lag {lag} above the latency"
         );
     }
