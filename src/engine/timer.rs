@@ -6,12 +6,12 @@
 //! A wait is a Linux `timerfd` (a kernel high-resolution timer) registered
 //! with Tokio's reactor: the worker thread sleeps in `epoll` until the timer
 //! fires, so a precise wait costs two system calls and no spinning — a run at
-//! 10 requests/s stays idle between them. Timers are kept in a small pool and
-//! reused, one per wait under way.
+//! 10 requests/s stays idle between them. A longer wait first sleeps on
+//! Tokio's timer and takes a kernel timer only for its last 2 ms; timers are
+//! kept in a small pool and reused.
 
 use std::io;
 use std::sync::Mutex;
-#[cfg(test)]
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -21,6 +21,12 @@ use kernel::Timer;
 
 /// Timers kept for reuse; beyond this, a finished wait's timer is closed.
 const KEPT: usize = 64;
+
+/// A longer wait sleeps on Tokio's timer until this long before its end and
+/// takes a kernel timer only for the rest: the timers open at once are then
+/// the waits ending within this window (a few at 1,000 requests/s), not one
+/// per waiting user (a thousand users would hold a thousand descriptors).
+const LAST_STRETCH: Duration = Duration::from_millis(2);
 
 #[cfg(target_os = "linux")]
 mod kernel {
@@ -123,6 +129,10 @@ impl PreciseTimers {
     /// timer when no kernel timer can be had (off Linux, or out of file
     /// descriptors).
     pub(super) async fn sleep_until(&self, t: Instant) {
+        if t.saturating_duration_since(Instant::now()) > LAST_STRETCH {
+            // Tokio's wheel wakes up to a millisecond late: still early.
+            tokio::time::sleep_until(t - LAST_STRETCH).await;
+        }
         let now = Instant::now();
         if t <= now {
             return;
@@ -175,7 +185,8 @@ mod tests {
         let timers = PreciseTimers::default();
         let mut lags = Vec::new();
         for i in 0..50u64 {
-            let due = Instant::now() + Duration::from_micros(1_500 + 37 * i);
+            // Below and above the last stretch: some waits start on Tokio's timer.
+            let due = Instant::now() + Duration::from_micros(1_000 + 97 * i);
             timers.sleep_until(due).await;
             let woke = Instant::now();
             assert!(woke >= due, "woke {:?} early", due - woke);
@@ -192,6 +203,28 @@ mod tests {
         );
         // The timers came back to the pool and were reused.
         assert_eq!(timers.idle.lock().map(|v| v.len()).unwrap_or(0), 1);
+    }
+
+    #[tokio::test]
+    async fn waiting_users_hold_a_kernel_timer_only_for_their_last_stretch() {
+        // A hundred users wait for tickets due one millisecond apart: only the
+        // waits within 2 ms of their end hold a timer at once, so the pool
+        // (which keeps every timer made, up to 64) ends with a handful.
+        let timers = std::sync::Arc::new(PreciseTimers::default());
+        let start = Instant::now() + Duration::from_millis(20);
+        let waits: Vec<_> = (0..100u64)
+            .map(|i| {
+                let timers = timers.clone();
+                tokio::spawn(async move {
+                    timers.sleep_until(start + Duration::from_millis(i)).await;
+                })
+            })
+            .collect();
+        for w in waits {
+            w.await.expect("wait");
+        }
+        let made = timers.idle.lock().map(|v| v.len()).unwrap_or(usize::MAX);
+        assert!((1..=10).contains(&made), "{made} timers made");
     }
 
     #[tokio::test]
