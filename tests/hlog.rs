@@ -157,6 +157,7 @@ ReportarRetractoAfiliacion = 1
         for (kind, field) in [
             ("latency", "latency_us"),
             ("service_time", "service_time_us"),
+            ("send_lag", "send_lag_us"),
         ] {
             let tag = format!("{svc}/{kind}");
             let (total, java_p99) = processor(&out.join("histograms.hlog"), Some(&tag));
@@ -167,7 +168,7 @@ ReportarRetractoAfiliacion = 1
                 "histograms.hlog {tag}: p99 {java_p99} against {ours}"
             );
         }
-        checked += 3;
+        checked += 4;
     }
     // Untagged lines, what the tools show by default: all services together.
     let all = requests(SERVICES[0]) + requests(SERVICES[1]);
@@ -187,7 +188,7 @@ ReportarRetractoAfiliacion = 1
         );
         checked += 1;
     }
-    assert_eq!(checked, 10);
+    assert_eq!(checked, 12);
     let hlogs = std::fs::read_dir(&out)
         .expect("results")
         .filter(|e| {

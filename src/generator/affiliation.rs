@@ -5,14 +5,14 @@
 //! path, its JSON written straight into a buffer.
 
 use chrono::{Datelike, Days, Months, NaiveDate};
-use mss_contract::{Administradora, Contract, Municipio, Regimen, Service, TipoDocumento};
+use mss_contract::{Administradora, Contract, Municipio, Regimen, TipoDocumento};
 use rand::RngExt;
 use rand::distr::Distribution;
 use rand_chacha::ChaCha8Rng;
 
 use super::config::GeneratorConfig;
 use super::draft::{Digits, Draft, Telefono};
-use super::identity::{DocumentShape, IdentitySpace, RadicadoSpace, check_document_types};
+use super::identity::{DocumentShape, IdentitySpace, RadicadoSpace, document_shapes};
 use super::records::{Afiliacion, DrawnAffiliation, Persona};
 use super::tables::{EMAIL_DOMAINS, tables, weighted_pick, years_before};
 use super::{GeneratorError, names};
@@ -34,16 +34,7 @@ impl AffiliationGenerator {
     /// A generator for `config`'s administrator, seed and worker.
     pub fn new(config: GeneratorConfig) -> Result<Self, GeneratorError> {
         let administradora = config.check()?;
-        let contract = Contract::current();
-        check_document_types(contract)?;
-        let field = contract
-            .service(Service::Afiliacion)
-            .field("numeroDocumento");
-        let shapes = contract
-            .tipos_documento
-            .iter()
-            .map(|t| (t.codigo.as_str(), DocumentShape::of(t, field)))
-            .collect();
+        let shapes = document_shapes(Contract::current())?;
         Ok(AffiliationGenerator {
             shapes,
             rng: config.rng(0xA),

@@ -108,6 +108,16 @@ impl IdentitySpace {
 /// Check that the generator can write a number of every document type the
 /// contract weights above 0 (`tipos_documento.csv`, `peso_generacion`).
 pub fn check_document_types(contract: &Contract) -> Result<(), GeneratorError> {
+    document_shapes(contract).map(|_| ())
+}
+
+/// Per document type of `contract` (by codigo), the shape its numbers are
+/// written in (`None` for a type the generator cannot write, allowed only at
+/// weight 0); an error when no type may name an employer or a weighted type
+/// has no shape.
+pub(super) fn document_shapes(
+    contract: &Contract,
+) -> Result<Vec<(&str, Option<DocumentShape>)>, GeneratorError> {
     if !contract.tipos_documento.iter().any(|t| t.empleador) {
         return Err(GeneratorError::Unsupported(format!(
             "tipos_documento.csv: row {}, column empleador: no document type may name an employer (an employee member needs one); say S for at least one",
@@ -117,12 +127,10 @@ pub fn check_document_types(contract: &Contract) -> Result<(), GeneratorError> {
     let field = contract
         .service(Service::Afiliacion)
         .field("numeroDocumento");
-    for t in contract
-        .tipos_documento
-        .iter()
-        .filter(|t| t.peso_generacion > 0)
-    {
-        if DocumentShape::of(t, field).is_none() {
+    let mut shapes = Vec::with_capacity(contract.tipos_documento.len());
+    for t in &contract.tipos_documento {
+        let shape = DocumentShape::of(t, field);
+        if shape.is_none() && t.peso_generacion > 0 {
             return Err(GeneratorError::Unsupported(format!(
                 "tipos_documento.csv: row {}, column patron_numero: the generator writes no number of type {} that matches {:?} (and numeroDocumento's rules); give it a pattern that accepts 10 to 15 digits or 2 letters and 10 digits, or weight 0",
                 t.row,
@@ -130,8 +138,9 @@ pub fn check_document_types(contract: &Contract) -> Result<(), GeneratorError> {
                 t.patron_numero.as_str()
             )));
         }
+        shapes.push((t.codigo.as_str(), shape));
     }
-    Ok(())
+    Ok(shapes)
 }
 
 /// How the document numbers of one type are written: a shape that the type's
