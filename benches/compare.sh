@@ -41,6 +41,13 @@
 # /__admin/stats. The other senders repeat one body (benches/body.json).
 # wrk: when it is missing the script installs it with apt-get (as root or with
 # password-less sudo); when it cannot, it says so and runs without it.
+# The machine's own share: each run records the time stolen from the target's
+# core and from the sender's (the steal column of /proc/stat; on a shared VM
+# the hypervisor gives a busy core to other guests), and before the rounds the
+# script measures the machine's own pauses for PAUSE_SECONDS (default 10; 0
+# skips it): benches/platform_pauses.py on the target's core, the sender's core
+# kept busy, no target. A target's worst handler time below that floor cannot
+# be told from the machine's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -207,6 +214,31 @@ run_sender() {
   esac
 }
 
+# "steal total" jiffies of core $1, from /proc/stat ("0 0" where unreadable).
+core_ticks() {
+  awk -v c="cpu$1" '$1 == c {t = 0; for (i = 2; i <= 9 && i <= NF; i++) t += $i; print (NF >= 9 ? $9 : 0), t; found = 1}
+    END {if (!found) print 0, 0}' /proc/stat 2>/dev/null || echo "0 0"
+}
+
+# Percent of the ticks between two core_ticks readings that were stolen.
+steal_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]
+    if (t > 0) printf "%.1f\n", 100 * (y[1] - x[1]) / t; else print "-"}'
+}
+
+platform=()
+pause_seconds=${PAUSE_SECONDS:-10}
+if [ "$pause_seconds" != 0 ]; then
+  taskset -c 1 python3 -c 'import time
+end = time.monotonic() + float(__import__("sys").argv[1])
+while time.monotonic() < end: pass' "$((pause_seconds + 1))" &
+  busy=$!
+  line=$(taskset -c 0 python3 benches/platform_pauses.py "$pause_seconds")
+  wait "$busy" || true
+  echo "the machine's own pauses (core 0, core 1 busy, no target): ${line#platform_pauses }"
+  for kv in ${line#platform_pauses }; do platform+=(--meta "platform_pauses_$kv"); done
+fi
+
 runs="$work/runs.tsv"
 : >"$runs"
 for target in "${targets[@]}"; do
@@ -216,16 +248,18 @@ for target in "${targets[@]}"; do
     for round in $(seq 1 "$rounds"); do
       for sender in "${senders[@]}"; do
         reset_target "$target"
+        t0=$(core_ticks 0) s0=$(core_ticks 1)
         read -r requests p99 errors < <(run_sender "$sender" "$conns")
+        st=$(steal_pct "$t0" "$(core_ticks 0)") ss=$(steal_pct "$s0" "$(core_ticks 1)")
         read -r h999 hmax records < <(target_stats "$target")
         # The last line: a failing sender's first one says how it exited.
         read -r rss user sys < <(tail -1 "$work/time")
         read -r rps cpu < <(awk -v n="$requests" -v s="$seconds" -v u="$user" -v y="$sys" \
           'BEGIN {cpu = "-"; if (n > 0) cpu = sprintf("%.2f", (u + y) * 1e6 / n); printf "%.1f %s\n", n / s, cpu}')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$conns" "$round" "$sender" \
-          "$requests" "$seconds" "$rps" "$cpu" "$rss" "$p99" "$errors" "$h999" "$hmax" "$records" >>"$runs"
-        printf '%-7s %5s conns round %s %-8s %9.0f req/s %7s CPU µs/req %8s KB peak RSS p99 %7s ms errors %s' \
-          "$target" "$conns" "$round" "$sender" "$rps" "$cpu" "$rss" "$p99" "$errors"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$conns" "$round" "$sender" \
+          "$requests" "$seconds" "$rps" "$cpu" "$rss" "$p99" "$errors" "$h999" "$hmax" "$records" "$st" "$ss" >>"$runs"
+        printf '%-7s %5s conns round %s %-8s %9.0f req/s %7s CPU µs/req %8s KB peak RSS p99 %7s ms errors %s steal %s%%/%s%%' \
+          "$target" "$conns" "$round" "$sender" "$rps" "$cpu" "$rss" "$p99" "$errors" "$st" "$ss"
         [ "$target" != mock ] || printf '  mock handler p99.9 %s µs max %s µs records %s' "$h999" "$hmax" "$records"
         echo
         [ "$requests" != 0 ] || { echo "  (no answer: last lines of its stderr follow)"; tail -3 "$work/$sender.err" | sed 's/^/  /'; }
@@ -242,7 +276,7 @@ summary=(python3 benches/compare_summary.py "$runs"
   --meta "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   --meta "profile=$profile" --meta "rounds=$rounds" --meta "seconds_per_run=$seconds"
   --meta "targets=${targets[*]}" --meta "senders=${senders[*]}" --meta "connections=${conns_list[*]}"
-  --meta "baseline_harness=${BASELINE_HARNESS:-}")
+  --meta "baseline_harness=${BASELINE_HARNESS:-}" ${platform[@]+"${platform[@]}"})
 [ -z "$json_out" ] || summary+=(--json "$json_out")
 [ -z "$against" ] || summary+=(--against "$against")
 "${summary[@]}"

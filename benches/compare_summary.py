@@ -17,9 +17,11 @@ import sys
 
 COLUMNS = ["target", "connections", "round", "sender", "requests", "seconds",
            "req_per_s", "cpu_us_per_request", "peak_rss_kb", "p99_ms", "errors",
-           "handler_p999_us", "handler_max_us", "records"]
+           "handler_p999_us", "handler_max_us", "records", "steal_target_pct",
+           "steal_sender_pct"]
 METRICS = ["req_per_s", "cpu_us_per_request", "peak_rss_kb", "p99_ms",
-           "handler_p999_us", "handler_max_us", "records"]
+           "handler_p999_us", "handler_max_us", "records", "steal_target_pct",
+           "steal_sender_pct"]
 SENDER_ORDER = ["wrk", "reqwest", "goose", "harness", "baseline"]
 # (numerator, denominator): the harness judged against each bare sender.
 RATIOS = [("harness", "reqwest"), ("harness", "goose"), ("harness", "wrk"),
@@ -45,7 +47,7 @@ def read_runs(path):
             run["round"] = int(run["round"])
             for k in ["requests", "seconds", "req_per_s", "cpu_us_per_request",
                       "peak_rss_kb", "p99_ms", "errors", "handler_p999_us",
-                      "handler_max_us", "records"]:
+                      "handler_max_us", "records", "steal_target_pct", "steal_sender_pct"]:
                 run[k] = number(run[k])
             runs.append(run)
     return runs
@@ -109,24 +111,30 @@ def fmt(s, unit_scale=1.0, digits=0):
     return f"{med} ({lo}–{hi})"
 
 
+def med(s):
+    """The median alone, one decimal ("-" when not measured)."""
+    return "-" if s is None else f"{s['median']:.1f}"
+
+
 def fmt_ratio(x):
     return "-" if x is None else f"{x:.2f}"
 
 
-def print_tables(medians, rats):
+def print_tables(medians, rats, meta):
     cells = sorted({(m["target"], m["connections"]) for m in medians})
     for target, conns in cells:
         print(f"\n== target {target}, {conns} connections "
               "(median (min–max) over the rounds)")
         print(f"{'sender':<9} {'req/s':>26} {'CPU µs/request':>22} "
-              f"{'peak RSS MB':>20} {'p99 ms':>22}")
+              f"{'peak RSS MB':>20} {'p99 ms':>22} {'steal % target/sender':>22}")
         for m in medians:
             if (m["target"], m["connections"]) != (target, conns):
                 continue
             print(f"{m['sender']:<9} {fmt(m['req_per_s']):>26} "
                   f"{fmt(m['cpu_us_per_request'], digits=1):>22} "
                   f"{fmt(m['peak_rss_kb'], 1 / 1024, 1):>20} "
-                  f"{fmt(m['p99_ms'], digits=2):>22}")
+                  f"{fmt(m['p99_ms'], digits=2):>22} "
+                  f"{med(m['steal_target_pct'])}/{med(m['steal_sender_pct'])}")
         if target == "mock":
             print("  mss-mock's own handler time (/__admin/stats handler_us) and the"
                   " records it held after each sender's run:")
@@ -135,6 +143,12 @@ def print_tables(medians, rats):
                     print(f"    {m['sender']:<9} p99.9 {fmt(m['handler_p999_us']):>18} µs  "
                           f"max {fmt(m['handler_max_us']):>22} µs  "
                           f"records {fmt(m['records'])}")
+            if "platform_pauses_max_ms" in meta:
+                print(f"  the machine's own pauses, no target (a clock-reading loop on the "
+                      f"target's core for {meta.get('platform_pauses_seconds', '?')} s): "
+                      f"max {meta['platform_pauses_max_ms']} ms, "
+                      f"{meta.get('platform_pauses_over_5ms', '?')} over 5 ms, "
+                      f"steal {meta.get('platform_pauses_steal_pct', '-')} %")
         for r in rats:
             if (r["target"], r["connections"]) == (target, conns):
                 print(f"  {r['ratio']:<17} req/s {fmt_ratio(r['req_per_s']):>5}  "
@@ -174,12 +188,12 @@ def main():
         return 1
     medians = summarise(runs)
     rats = ratios(medians)
-    print_tables(medians, rats)
+    meta = dict(kv.split("=", 1) for kv in a.meta if "=" in kv)
+    print_tables(medians, rats, meta)
     if a.against:
         with open(a.against, encoding="utf-8") as f:
             print_against(medians, json.load(f))
     if a.json:
-        meta = dict(kv.split("=", 1) for kv in a.meta if "=" in kv)
         doc = {"schema_version": 1, "meta": meta, "runs": runs,
                "medians": medians, "ratios": rats}
         with open(a.json, "w", encoding="utf-8") as f:

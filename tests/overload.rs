@@ -91,6 +91,11 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
         }
     };
     std::thread::spawn(move || for _ in reader.lines() {});
+    // The mock keeps mimalloc's huge pages, as when this test was tuned.
+    assert!(
+        crate::util::thp_enabled(pid),
+        "mss-harness mock turned transparent huge pages off"
+    );
     let base = format!("http://{addr}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)

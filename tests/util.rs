@@ -309,3 +309,14 @@ pub fn schema_validator(name: &str) -> jsonschema::Validator {
 pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
+
+/// Whether transparent huge pages are allowed for process `pid` (the
+/// `THP_enabled` line of its /proc status, Linux 5.0 on).
+pub fn thp_enabled(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled line in /proc/{pid}/status:\n{status}"));
+    line.split_whitespace().nth(1) == Some("1")
+}
