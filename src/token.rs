@@ -191,6 +191,13 @@ impl TokenCache {
             .clone()
     }
 
+    /// The current token when it needs no refresh yet: what [`Self::get`]
+    /// answers at once, without a future.
+    pub fn fresh(&self) -> Option<Token> {
+        self.current()
+            .filter(|token| Instant::now() < token.refresh_at)
+    }
+
     /// A token usable now.
     pub async fn get(&self) -> Result<Token, TokenError> {
         if let Some(token) = self.current() {

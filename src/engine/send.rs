@@ -9,6 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
+use futures_util::future::Either;
 use goose::goose::{GooseMethod, GooseRequest, GooseResponse};
 use goose::prelude::GooseUser;
 use reqwest::StatusCode;
@@ -78,7 +80,13 @@ impl RunContext {
         for attempt in 0..2 {
             // A stopping run sends nothing new: a request not sent yet is not
             // recorded; a retry not sent leaves its request `interrupted`.
-            let Some(token) = self.stop.unless_abandoned(cache.get()).await else {
+            // A fresh token is read without a future; a refresh (once in
+            // minutes) is boxed, so its request is not part of every user's state.
+            let token = match cache.fresh() {
+                Some(t) => Some(Ok(t)),
+                None => self.stop.unless_abandoned(Box::pin(cache.get())).await,
+            };
+            let Some(token) = token else {
                 result = Some((Outcome::Interrupted, None));
                 break;
             };
@@ -109,20 +117,23 @@ impl RunContext {
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.clone())
                 .timeout(self.timeout);
-            let exchange = async {
-                if !self.through_goose.load(Ordering::Relaxed) {
-                    return match builder.send().await {
-                        Ok(r) => {
-                            let status = r.status();
-                            match r.bytes().await {
-                                Ok(b) => Ok((status, b)),
-                                Err(e) => Err(Outcome::of_transport(&e)),
-                            }
-                        }
-                        Err(e) => Err(Outcome::of_transport(&e)),
-                    };
-                }
-                Box::pin(Self::through_goose(user, builder, service, expect)).await
+            // Combinators rather than an async block: each step is polled in
+            // place instead of being held beside what it was made from.
+            let exchange = if self.through_goose.load(Ordering::Relaxed) {
+                Either::Right(Box::pin(Self::through_goose(
+                    &mut *user, builder, service, expect,
+                )))
+            } else {
+                Either::Left(builder.send().then(|sent| match sent {
+                    Ok(r) => {
+                        let status = r.status();
+                        Either::Left(r.bytes().map(move |read| {
+                            read.map(|b| (status, b))
+                                .map_err(|e| Outcome::of_transport(&e))
+                        }))
+                    }
+                    Err(e) => Either::Right(std::future::ready(Err(Outcome::of_transport(&e)))),
+                }))
             };
             // Abandoned when a stop's grace period ends before the answer.
             let answer = self

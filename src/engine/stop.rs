@@ -18,8 +18,11 @@
 //! and an interrupted run stays interrupted (a later cap or data error only
 //! leaves its trace: the limiter's cap, the fatal message).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -27,6 +30,34 @@ use tokio::time::Instant;
 
 use super::RunContext;
 use crate::interrupt::Signal;
+
+pin_project_lite::pin_project! {
+    /// `future`, unless `stop` completes first ([`StopState::unless`]): polled
+    /// in place, the answer first. An `async fn` taking the future would hold
+    /// it twice (the argument, then the value `select!` moves it into), and
+    /// each such layer doubled the state every user keeps while its request
+    /// is in flight.
+    pub(super) struct Unless<F, S> {
+        #[pin]
+        future: F,
+        #[pin]
+        stop: S,
+    }
+}
+
+impl<F: Future, S: Future<Output = ()>> Future for Unless<F, S> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.future.poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        // Only now does the stop subscribe to the phase: a ready future costs
+        // nothing more.
+        this.stop.poll(cx).map(|()| None)
+    }
+}
 
 /// How far a run has stopped, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,15 +311,14 @@ impl StopState {
     }
 
     /// `future`'s output, or `None` when `reached` holds first.
-    async fn unless<F: std::future::Future>(
+    fn unless<F: Future>(
         &self,
         reached: fn(Phase) -> bool,
         future: F,
-    ) -> Option<F::Output> {
-        tokio::select! {
-            biased;
-            out = future => Some(out),
-            () = self.reached(reached) => None,
+    ) -> Unless<F, impl Future<Output = ()> + '_> {
+        Unless {
+            future,
+            stop: self.reached(reached),
         }
     }
 
@@ -305,11 +335,11 @@ impl StopState {
 
     /// `future`'s output, or `None` when the grace period of an interruption
     /// ends first.
-    pub(super) async fn unless_abandoned<F: std::future::Future>(
+    pub(super) fn unless_abandoned<F: Future>(
         &self,
         future: F,
-    ) -> Option<F::Output> {
-        self.unless(|p| p == Phase::Abandoned, future).await
+    ) -> Unless<F, impl Future<Output = ()> + '_> {
+        self.unless(|p| p == Phase::Abandoned, future)
     }
 
     /// An iteration of an interrupted run: wait until its grace period is
