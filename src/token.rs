@@ -200,30 +200,29 @@ impl TokenCache {
 
     /// A token usable now.
     pub async fn get(&self) -> Result<Token, TokenError> {
-        if let Some(token) = self.current() {
-            let now = Instant::now();
-            if now < token.refresh_at {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        if let Some(token) = self.current()
+            && Instant::now() < token.expires_at
+        {
+            // Time to refresh, but it is still valid: one caller refreshes,
+            // the others go on with it.
+            let Ok(mut backoff) = self.refresh.try_lock() else {
+                return Ok(token);
+            };
+            if let Some(newer) = self.current()
+                && newer.generation != token.generation
+            {
+                return Ok(newer);
+            }
+            if backoff
+                .blocked_until
+                .is_some_and(|until| Instant::now() < until)
+            {
                 return Ok(token);
             }
-            if now < token.expires_at {
-                // Time to refresh, but it is still valid: one caller refreshes,
-                // the others go on with it.
-                let Ok(mut backoff) = self.refresh.try_lock() else {
-                    return Ok(token);
-                };
-                if let Some(newer) = self.current()
-                    && newer.generation != token.generation
-                {
-                    return Ok(newer);
-                }
-                if backoff
-                    .blocked_until
-                    .is_some_and(|until| Instant::now() < until)
-                {
-                    return Ok(token);
-                }
-                return Ok(self.fetch(&mut backoff).await.unwrap_or(token));
-            }
+            return Ok(self.fetch(&mut backoff).await.unwrap_or(token));
         }
         let mut backoff = self.refresh.lock().await;
         if let Some(token) = self.current()
