@@ -181,25 +181,34 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_precise_wait_ends_within_a_fraction_of_a_millisecond() {
+    async fn a_precise_wait_ends_sooner_after_its_due_time_than_tokio_s_timer() {
+        // Side by side, interleaved: a precise wait and a plain Tokio sleep to
+        // the same kind of due times, so that a loaded machine delays both
+        // alike. The precise wait's own figure is a run's `send_lag_us`, not
+        // a unit test's; here the precise wait must never wake early and beat the
+        // wheel, which wakes after its next millisecond tick (about 1.1 ms
+        // late in the median on the machine this was written on).
         let timers = PreciseTimers::default();
-        let mut lags = Vec::new();
-        for i in 0..50u64 {
+        let (mut precise, mut plain) = (Vec::new(), Vec::new());
+        for i in 0..60u64 {
             // Below and above the last stretch: some waits start on Tokio's timer.
             let due = Instant::now() + Duration::from_micros(1_000 + 97 * i);
             timers.sleep_until(due).await;
             let woke = Instant::now();
             assert!(woke >= due, "woke {:?} early", due - woke);
-            lags.push(woke - due);
+            precise.push(woke - due);
+            let due = Instant::now() + Duration::from_micros(1_000 + 97 * i);
+            tokio::time::sleep_until(due).await;
+            plain.push(Instant::now() - due);
         }
-        lags.sort();
-        // Tokio's wheel alone wakes on the next millisecond tick: a median
-        // lag of ~0.5–1 ms. A loaded test machine may delay the wake-up, so
-        // the bound is generous; the bench measures the real figure.
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let (precise, plain) = (median(&mut precise), median(&mut plain));
         assert!(
-            lags[lags.len() / 2] < Duration::from_micros(300),
-            "median lag {:?}",
-            lags[lags.len() / 2]
+            precise + Duration::from_micros(200) < plain,
+            "median lag: precise {precise:?}, Tokio's timer {plain:?}"
         );
         // The timers came back to the pool and were reused.
         assert_eq!(timers.idle.lock().map(|v| v.len()).unwrap_or(0), 1);
