@@ -324,33 +324,48 @@ fn analysed(dir: &Path, summary: &Value) -> (f64, f64) {
 }
 
 /// The mock's real capacity in a run: `max_concurrent` slots, each held for
-/// the service time the harness measured at the lowest plateau, where nothing
-/// queues (Little's law: the mean number in flight over the throughput). The
+/// the service time the harness measured where nothing queued (Little's law
+/// per plateau: the mean number in flight over the throughput, on plateaus
+/// that kept fewer than 80% of the slots busy), the shortest of them. The
 /// mock's fixed 20 ms is a sleep counted from admission, which Tokio's timer
 /// ends on its next millisecond tick and a busy machine a little later still:
-/// a slot is held 20.5–22 ms, so 100 slots serve 4,500–4,900 req/s, not 5,000.
+/// a slot is held 21–22 ms (up to 24 on a slow first plateau), so 100 slots
+/// serve about 4,700 req/s, not 5,000.
 fn effective_capacity(summary: &Value, max_concurrent: u32) -> f64 {
-    let first = &summary["capacity"]["points"][0];
-    let throughput = first["throughput"].as_f64().expect("throughput");
-    let in_flight = first["concurrency"].as_f64().expect("concurrency");
-    let service_ms = in_flight / throughput * 1000.0;
+    let slots = f64::from(max_concurrent);
+    let service_s = summary["capacity"]["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|p| {
+            let throughput = p["throughput"].as_f64()?;
+            let in_flight = p["concurrency"].as_f64()?;
+            (in_flight < 0.8 * slots && throughput > 0.0).then_some(in_flight / throughput)
+        })
+        .fold(f64::INFINITY, f64::min);
     eprintln!(
-        "max_concurrent {max_concurrent}: service time {service_ms:.2} ms at {throughput:.0} req/s"
+        "max_concurrent {max_concurrent}: service time {:.2} ms below the knee",
+        service_s * 1000.0
     );
     assert!(
-        (20.0..=25.0).contains(&service_ms),
-        "the mock's fixed 20 ms took {service_ms:.2} ms"
+        (0.020..=0.025).contains(&service_s),
+        "the mock's fixed 20 ms took {:.2} ms",
+        service_s * 1000.0
     );
-    f64::from(max_concurrent) * throughput / in_flight
+    slots / service_s
 }
 
 #[test]
 #[ignore = "long: two 54 s capacity searches up to 8,000 req/s, release build (run by .ci/run)"]
 fn the_capacity_search_finds_the_mock_s_capacity_and_halves_it_with_half_the_slots() {
-    // Within 10% of the mock's real capacity (slots / the service time
-    // measured), and within 20% of its nominal one (slots / 20 ms): locally
-    // 50 slots gave a peak of 2,164 req/s for a real 2,271 and a nominal 2,500.
-    let near = |what: &str, found: f64, slots: u32, summary: &Value| {
+    // The peak within 10% of the mock's real capacity (slots / the service
+    // time measured), the SLO crossing (interpolated between plateaus) within
+    // 15%, both within 20% of the nominal slots / 20 ms. Six searches
+    // (found peak / real capacity): 100 slots 4,729/4,749, 4,822/4,605,
+    // 4,703/4,706; 50 slots 2,164/2,285, 2,492/2,315, 2,237/2,315, at most
+    // 7.6% apart; crossings at most 7.6% from the real capacity and 14.9%
+    // from the nominal. Against the nominal alone (±10%) two of them failed.
+    let near = |what: &str, found: f64, within: f64, slots: u32, summary: &Value| {
         let nominal = f64::from(slots) / 0.020;
         let real = effective_capacity(summary, slots);
         eprintln!("{what} {found:.0} req/s: nominal capacity {nominal:.0}, real {real:.0}");
@@ -359,7 +374,7 @@ fn the_capacity_search_finds_the_mock_s_capacity_and_halves_it_with_half_the_slo
             "{what} {found:.0} vs nominal {nominal:.0}"
         );
         assert!(
-            (found - real).abs() / real <= 0.10,
+            (found - real).abs() / real <= within,
             "{what} {found:.0} vs real capacity {real:.0}"
         );
     };
@@ -368,14 +383,14 @@ fn the_capacity_search_finds_the_mock_s_capacity_and_halves_it_with_half_the_slo
     eprintln!(
         "max_concurrent 100: peak {peak:.0} req/s, p99 crosses 100 ms at {crossing:.0} req/s"
     );
-    near("peak", peak, 100, &summary);
-    near("SLO crossing", crossing, 100, &summary);
+    near("peak", peak, 0.10, 100, &summary);
+    near("SLO crossing", crossing, 0.15, 100, &summary);
 
     let (dir, summary) = search_run(50);
     let (half, crossing) = analysed(&dir, &summary);
     eprintln!("max_concurrent 50: peak {half:.0} req/s, p99 crosses 100 ms at {crossing:.0} req/s");
-    near("peak", half, 50, &summary);
-    near("SLO crossing", crossing, 50, &summary);
+    near("peak", half, 0.10, 50, &summary);
+    near("SLO crossing", crossing, 0.15, 50, &summary);
     // Half the slots, half the capacity.
     let ratio = half / peak;
     assert!(
