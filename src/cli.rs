@@ -110,20 +110,6 @@ pub struct ReportArgs {
     pub dir: std::path::PathBuf,
 }
 
-/// Turn transparent huge pages off for this process (and its children).
-///
-/// mimalloc, the binary's allocator, asks the kernel for huge pages on its
-/// arenas, so where THP is "always" or "madvise" each first touch of its
-/// memory makes 2 MB resident: a 10-user run peaked at 35 MB with them and at
-/// 23 MB without, at the same throughput (README, Performance). The mock
-/// (`mss-harness mock`) keeps them: its memory-flatness test under overload
-/// (tests/overload.rs) is the measurement its allocator was tuned against.
-/// Where the kernel refuses (not Linux, an old kernel) nothing changes.
-fn huge_pages_off() {
-    #[cfg(target_os = "linux")]
-    let _ = rustix::thread::disable_transparent_huge_pages(true);
-}
-
 /// Parse `args` and run the command; the process's exit code.
 pub fn run<I, T>(args: I) -> ExitCode
 where
@@ -131,11 +117,9 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-    // Before anything allocates much (the contract, below): every command but
-    // the mock. The subcommand is the first argument (no flag comes before it).
-    if args.get(1).is_none_or(|a| a != "mock") {
-        huge_pages_off();
-    }
+    // Before anything allocates much (the contract, below), every command
+    // the mock included: see its doc for what huge pages cost.
+    mss_mock::huge_pages_off();
     // The contract first: the flags' defaults (the default administrator)
     // come from it.
     if let Some(dir) = contract_flag(&args)

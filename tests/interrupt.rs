@@ -195,7 +195,7 @@ fn summary(dir: &Path) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() {
     let mut run = start("term", "1s").await;
-    // The sender's memory: no transparent huge pages (cli::huge_pages_off).
+    // The sender's memory: no transparent huge pages (mss_mock::huge_pages_off).
     assert!(
         !crate::util::thp_enabled(run.child.id()),
         "mss-harness run left transparent huge pages on"

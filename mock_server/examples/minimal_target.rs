@@ -84,6 +84,8 @@ async fn report(State(accepted): State<Arc<Accepted>>, body: Bytes) -> Response 
 
 #[tokio::main]
 async fn main() {
+    // As the mock does: the two targets differ in their work, not their memory.
+    mss_mock::huge_pages_off();
     let Some(addr) = std::env::args().nth(1) else {
         eprintln!("usage: minimal_target LISTEN_ADDR");
         std::process::exit(2);

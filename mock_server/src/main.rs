@@ -15,8 +15,13 @@ struct Cli {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+fn main() -> std::process::ExitCode {
+    mss_mock::huge_pages_off();
+    serve()
+}
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn serve() -> std::process::ExitCode {
     let cli = Cli::parse();
     match mss_mock::cli::run(cli.args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
