@@ -65,6 +65,32 @@ administradora = "230301"
     )
 }
 
+/// One histogram of microseconds, 1 µs to a minute at 3 digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("hist")
+}
+
+/// The one report every request posts, with the client and the token.
+#[derive(Clone)]
+struct Report {
+    http: reqwest::Client,
+    url: String,
+    bearer: String,
+    body: bytes::Bytes,
+}
+
+impl Report {
+    async fn send(self) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(self.url)
+            .header("Authorization", self.bearer)
+            .header("Content-Type", "application/json")
+            .body(self.body)
+            .send()
+            .await
+    }
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -159,8 +185,12 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
     .expect("generator")
     .next_affiliation_json(&mut body)
     .expect("affiliation");
-    let body = bytes::Bytes::from(body);
-    let url = format!("{base}/ReportarAfiliaciontraslado");
+    let report = Report {
+        http,
+        url: format!("{base}/ReportarAfiliaciontraslado"),
+        bearer,
+        body: bytes::Bytes::from(body),
+    };
 
     // Open the client's connections before the load, all at once (a barrier
     // so that none finds another's idle): the mock's RSS at 5 s then already
@@ -168,23 +198,10 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
     let barrier = Arc::new(tokio::sync::Barrier::new(CONNECTIONS));
     let warm: Vec<_> = (0..CONNECTIONS)
         .map(|_| {
-            let (http, url, bearer, body, barrier) = (
-                http.clone(),
-                url.clone(),
-                bearer.clone(),
-                body.clone(),
-                barrier.clone(),
-            );
+            let (report, barrier) = (report.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                let r = http
-                    .post(url)
-                    .header("Authorization", bearer)
-                    .header("Content-Type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("warm-up request");
+                let r = report.send().await.expect("warm-up request");
                 let _ = r.bytes().await;
             })
         })
@@ -212,11 +229,8 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
     for i in 0..total {
         let due = start + Duration::from_nanos(i * 1_000_000_000 / RATE);
         tokio::time::sleep_until(due).await;
-        let (http, url, bearer, body, tally, done, connections) = (
-            http.clone(),
-            url.clone(),
-            bearer.clone(),
-            body.clone(),
+        let (report, tally, done, connections) = (
+            report.clone(),
             tally.clone(),
             done.clone(),
             connections.clone(),
@@ -228,14 +242,7 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
             let started_us = due.elapsed().as_micros() as u64;
             let _connection = connections.acquire().await.expect("semaphore");
             let sent_us = due.elapsed().as_micros() as u64;
-            let r = http
-                .post(url)
-                .header("Authorization", bearer)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await;
-            let status = match r {
+            let status = match report.send().await {
                 Ok(r) => {
                     let s = r.status().as_u16();
                     let _ = r.bytes().await;
@@ -248,9 +255,11 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
             done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut t = tally.lock().expect("tally");
             if second >= 2 {
-                let new = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("hist");
-                let _ = t.started.get_or_insert_with(new).record(started_us.max(1));
-                let _ = t.sent.get_or_insert_with(new).record(sent_us.max(1));
+                let _ = t
+                    .started
+                    .get_or_insert_with(histogram)
+                    .record(started_us.max(1));
+                let _ = t.sent.get_or_insert_with(histogram).record(sent_us.max(1));
             }
             let hist = match status {
                 200 | 409 => &mut t.served,
@@ -261,7 +270,7 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
                 }
             };
             while hist.len() <= second {
-                hist.push(Histogram::new_with_bounds(1, 60_000_000, 3).expect("hist"));
+                hist.push(histogram());
             }
             let _ = hist[second].record(us.max(1));
         });
@@ -273,7 +282,7 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
     sampler.abort();
     let t = tally.lock().expect("tally");
     let merge = |hs: &[Histogram<u64>], from: usize| {
-        let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("hist");
+        let mut all = histogram();
         for h in hs.iter().skip(from) {
             all.add(h).expect("add");
         }

@@ -62,8 +62,8 @@ pub use state::{Mock, MockError};
 /// 23 MB without; the mock under `wrk` (10 connections, each request a new
 /// affiliation) answered at the same rate or faster without them, its p99
 /// went from 27–33 ms to 2.6–3.4 ms and its longest handler from 45–63 ms to
-/// 2.4–3.0 ms; under twice its capacity its RSS held 24 MB instead of moving
-/// between 36 and 53 MB in 2 MB steps (tests/overload.rs). Where the kernel
+/// 2.4–3.0 ms; under twice its capacity its RSS held 26–27 MB instead of
+/// moving between 36 and 53 MB in 2 MB steps (tests/overload.rs). Where the kernel
 /// refuses (not Linux, an old kernel) nothing changes.
 pub fn huge_pages_off() {
     #[cfg(target_os = "linux")]
