@@ -31,6 +31,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod secret;
 pub mod session;
+pub mod stats;
 pub mod target;
 pub mod token;
 pub mod usage;

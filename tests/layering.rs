@@ -106,10 +106,27 @@ fn reports_and_the_informe_read_only_the_results() {
                 "crate::metrics",
                 "crate::session",
                 "crate::cmd",
+                "crate::stats",
             ],
         );
         assert!(found.is_empty(), "{found:#?}");
     }
+}
+
+#[test]
+fn the_statistics_read_only_the_results() {
+    let found = offenders(
+        "src/stats",
+        &[
+            "crate::engine",
+            "crate::live",
+            "crate::metrics",
+            "crate::session",
+            "crate::cmd",
+            "crate::report",
+        ],
+    );
+    assert!(found.is_empty(), "{found:#?}");
 }
 
 #[test]

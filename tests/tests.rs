@@ -8,6 +8,7 @@ mod capacity;
 mod ci_templates;
 mod cli;
 mod compare;
+mod compare_stats;
 mod conform;
 mod deploy;
 mod faults;

@@ -176,6 +176,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 throughput_chart,
                 distribution_chart,
                 capacity,
+                comparison => data.comparison.as_ref().map(super::comparison::section),
                 error_classes => classes.into_iter().collect::<Vec<_>>(),
                 error_rows,
                 meta,
