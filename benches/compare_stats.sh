@@ -23,7 +23,10 @@
 # Usage: benches/compare_stats.sh [--json FILE]
 # Environment: PAIRS (default 20), RUN_SECONDS (30), RATE (100), TINY_PAIRS (4),
 #   SHORT_SECONDS (5), SHORT_PAIRS (4), WORK (a temporary folder; kept),
-#   NO_BUILD (set: use target/release/mss-harness as it is).
+#   NO_BUILD (set: use target/release/mss-harness as it is),
+#   REJUDGE (set, with WORK of an earlier bench: run nothing, judge its runs
+#   again with this build of `compare`, e.g. after changing a default; the
+#   comparison is deterministic, so the same runs give the same verdicts).
 # The whole bench takes about (4·PAIRS + 2·TINY_PAIRS)·(RUN_SECONDS + 2) s, some
 # 45 minutes with the defaults.
 set -euo pipefail
@@ -76,13 +79,22 @@ scenario shift30 26 "$SECONDS_PER_RUN" 9 1
 scenario tiny 20 "$SECONDS_PER_RUN" 99 1
 scenario short 20 "$SHORT_SECONDS" 9 1
 
-# Load of the shared machine, every 10 s, while the bench runs.
-( while true; do echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 10; done ) \
-    > "$WORK/loadavg.txt" &
+# Load of the shared machine, every 10 s, while the bench runs (a rejudge
+# keeps the runs' record).
+if [ -n "${REJUDGE:-}" ]; then
+    ( while true; do sleep 10; done ) &
+else
+    ( while true; do echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 10; done ) \
+        > "$WORK/loadavg.txt" &
+fi
 SAMPLER=$!
 trap 'kill "$SAMPLER" 2>/dev/null || true' EXIT
 
 run() { # run SCENARIO NAME
+    if [ -n "${REJUDGE:-}" ]; then
+        [ -f "$WORK/runs/$2/summary.json" ] || { echo "REJUDGE: no run $WORK/runs/$2" >&2; exit 1; }
+        return 0
+    fi
     "$BIN" run "$WORK/$1.toml" --out "$WORK/runs/$2" > "$WORK/runs/$2.log" 2>&1 || {
         echo "run $2 failed (exit $?): $WORK/runs/$2.log" >&2
         tail -5 "$WORK/runs/$2.log" >&2
@@ -128,4 +140,4 @@ args=("$WORK")
 [ -n "$JSON_OUT" ] && args+=(--json "$JSON_OUT")
 python3 benches/compare_stats_summary.py "${args[@]}" \
     --meta "seconds_per_run=$SECONDS_PER_RUN" --meta "rate=$RATE" \
-    --meta "wall_s=$(( $(date +%s) - started ))"
+    --meta "wall_s=$(( $(date +%s) - started ))" --meta "rejudged=${REJUDGE:+yes}"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The summary of benches/compare_stats.sh: reads every pair's compare.json
 under WORK/pairs/SET/N/, counts the verdicts that issue 32's acceptance names,
-prints them with the spread of the changes and the machine's load during the
-bench (WORK/loadavg.txt), writes it all as JSON with --json, and exits 1 when
+prints them with the spread of the changes, how wide the intervals were
+against the identical pairs' differences (the standard deviation of change /
+standard error: 1 when calibrated) and the machine's load during the bench
+(WORK/loadavg.txt), writes it all as JSON with --json, and exits 1 when
 a criterion fails.
 
 Usage: compare_stats_summary.py WORK [--json FILE] [--meta KEY=VALUE ...]
@@ -10,6 +12,7 @@ Usage: compare_stats_summary.py WORK [--json FILE] [--meta KEY=VALUE ...]
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -72,6 +75,8 @@ def main():
     res = {
         "identical_pairs": len(ident),
         "identical_regressed_anywhere": count(ident, any_regressed),
+        "identical_improved_anywhere": count(
+            ident, lambda c: any(l["verdict"] == "improved" for l in c["lines"])),
         "identical_verdicts": {},
         "shift10_pairs": len(s10),
         "shift10_p50_regressed": count(s10, verdict(MAIN, "p50", "regressed")),
@@ -99,6 +104,23 @@ def main():
         for m in ("p50", "p90", "p99", "throughput"):
             if cs:
                 res["spread"][f"{name} {MAIN} {m}"] = spread(cs, MAIN, m)
+    # Calibration: over the identical pairs, each line's change over its
+    # standard error (on ln for a relative metric); a standard deviation near 1
+    # means the intervals are as wide as the runs' differences.
+    for svc in (MAIN, SMALL):
+        for m in ("p50", "p90", "p99", "throughput"):
+            zs = []
+            for c in ident:
+                l = line(c, svc, m)
+                if l["low"] is None:
+                    continue
+                lo, hi, d = (math.log1p(x / 100) for x in (l["low"], l["high"], l["change"]))
+                q = statistics.NormalDist().inv_cdf(1 - c["family_alpha"] / c["lines_judged"])
+                se = (hi - lo) / 2 / q
+                if se > 0:
+                    zs.append(d / se)
+            if len(zs) >= 2:
+                res.setdefault("identical_z_sd", {})[f"{svc} {m}"] = round(statistics.pstdev(zs), 2)
     if ident:
         res["line_confidence_pct"] = ident[0]["line_confidence_pct"]
         res["lines_judged"] = ident[0]["lines_judged"]

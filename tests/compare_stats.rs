@@ -163,7 +163,8 @@ fn a_service_with_too_few_requests_is_inconclusive_never_regressed() {
 
 #[test]
 fn an_inconclusive_line_says_what_would_resolve_it() {
-    // +3% on a 10 s run: the p50 interval straddles the 3% minimum effect.
+    // +3% on a 10 s run: the p50 interval (about ±5%) straddles the 1%
+    // minimum effect.
     let opts = Options::default();
     let a = run(11, 20.0, 10, 90, 10);
     let b = run(12, 20.6, 10, 90, 10);

@@ -24,18 +24,18 @@ pub struct CompareArgs {
     /// spread between runs), then the run to judge, last.
     #[arg(required = true, num_args = 2.., value_name = "DIR")]
     pub folders: Vec<PathBuf>,
-    /// Smallest change worth acting on: `3%` for p50, p90, p99 and
+    /// Smallest change worth acting on: `5%` for p50, p90, p99 and
     /// throughput, or `METRIC=VALUE` (`p99=10%`, `error_rate=0.5pp`);
-    /// repeatable. Defaults: 3% (p50, p90, p99, throughput), error rate
+    /// repeatable. Defaults: p50, p90, p99 1%, throughput 3%, error rate
     /// 0.5pp.
     #[arg(long = "min-effect", value_name = "[METRIC=]VALUE")]
     pub min_effect: Vec<String>,
     /// Exit 1 on an inconclusive line too.
     #[arg(long)]
     pub fail_on_inconclusive: bool,
-    /// Write `compare.json` into DIR; when DIR is a results folder (the
-    /// judged run's, usually) its `report.html` is written again with the
-    /// comparison in it.
+    /// Write `compare.json` into DIR; when DIR is the judged run's folder its
+    /// `report.html` (and `report.md`, `junit.xml`) is written again, with
+    /// the comparison in it.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Extra limit: largest allowed growth of p99, e.g. `25%`, or
@@ -71,7 +71,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Comparison> {
     let c = crate::stats::compare::compare(baselines, current, &opts)?;
     if let Some(dir) = &args.out {
         comparison::write(dir, &c)?;
-        if dir.join("summary.json").is_file() && dir.join("latency.hlog").is_file() {
+        // The judged run's reports again, now with the comparison; a baseline's
+        // are left as they are.
+        let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+        if same(dir, current) {
             crate::report::write_all(dir)?;
         }
     }
