@@ -67,6 +67,10 @@ pub enum ScenarioError {
     },
 }
 
+/// A refusal of the key given, with what is wrong: how the checks of
+/// [`validate`] and [`load`] name the key they refuse.
+type Bad<'a> = &'a dyn Fn(&str, String) -> ScenarioError;
+
 impl RunPlan {
     /// Read a scenario: a path to a TOML file, or the name of a built-in one.
     pub fn load(name_or_path: &str) -> Result<RunPlan, ScenarioError> {
