@@ -56,7 +56,7 @@ pub fn prepare(
         }
         LoadModel::Closed { think_time, .. } => (None, *think_time),
         // A capacity search: a timetable the search above the engine writes
-        // its plateaus into as it goes (`crate::capacity::search`).
+        // its plateaus into as it goes (src/capacity/search.rs).
         LoadModel::Search(search) => (
             Some(ArrivalSchedule::open_ended(search.duration())),
             Duration::ZERO,

@@ -1,10 +1,11 @@
 //! `summary.json`'s `capacity` section (and `mss-harness capacity --out`'s
 //! `capacity.json`) as types: the measured plateaus, the fit of the Universal
 //! Scalability Law with 95% bootstrap intervals, where the SLO is crossed, or
-//! why there is no fit, and a paragraph in English and in Spanish.
-//! [`crate::capacity`] writes it; the reports read it. The law the fit states
-//! is [`Usl`]: its formula lives here, with the numbers that state it, so a
-//! reader (the report's chart) draws the curve from the section alone.
+//! why there is no fit, and a paragraph in English and in Spanish. The
+//! capacity analysis (src/capacity/) writes it; the reports read it. The law
+//! the fit states is [`Usl`]: its formula lives here, with the numbers that
+//! state it, so a reader (the report's chart) draws the curve from the
+//! section alone.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -187,7 +188,7 @@ impl Capacity {
 
 /// The three parameters of the Universal Scalability Law (N. J. Gunther):
 /// throughput `X(N) = λ·N / (1 + σ·(N − 1) + κ·N·(N − 1))` against
-/// concurrency `N` (see [`crate::capacity::usl`], which fits it).
+/// concurrency `N` (the capacity analysis fits it: src/capacity/usl.rs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Usl {
     /// λ: throughput at N = 1, req/s.

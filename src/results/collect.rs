@@ -58,7 +58,7 @@ fn git_commit() -> Option<String> {
 }
 
 /// The record of a run whose load is over: what its summary is built from
-/// (`crate::verdict::build_summary`).
+/// (the verdict's `build_summary`).
 pub fn record<'a>(facts: &RunFacts, ctx: &'a RunContext, end: RunEnd) -> RunRecord<'a> {
     let metrics = ctx.metrics();
     let totals = metrics.totals();

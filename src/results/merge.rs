@@ -334,7 +334,7 @@ impl Merged {
             let _ = h.add(part);
         }
         for c in self.counts.range(seconds).map(|(_, c)| c) {
-            // Sent requests and their errors (crate::verdict).
+            // Sent requests and their errors (docs/results.md).
             completed += c.sent;
             errors += c.errors.saturating_sub(c.dropped);
         }

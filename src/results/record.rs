@@ -4,8 +4,8 @@
 //! ([`super::merge`]): a [`RunRecord`] — the totals and histograms, the
 //! seconds of the load, the token requests, the counts of what the target
 //! stored, who ran it — and the [`RunFacts`] of the scenario it ran.
-//! `crate::verdict::build_summary` judges the one with the other into the
-//! summary.
+//! The verdict's `build_summary` (src/verdict/summary.rs) judges the one
+//! with the other into the summary.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
