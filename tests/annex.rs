@@ -193,13 +193,11 @@ fn an_edited_annex_drives_every_command_without_a_code_change() {
 #[tokio::test]
 async fn val02_cases_follow_the_edited_lengths() {
     let dir = annex();
-    let contract: &'static Contract = Box::leak(Box::new(
-        Contract::from_dir(&dir).expect("edited contract loads"),
-    ));
+    let contract = std::sync::Arc::new(Contract::from_dir(&dir).expect("edited contract loads"));
     let val02 = contract.codigo_of(mss_contract::Role::BadField).to_owned();
     let out = harness(&["payload", "--invalid", &val02, "--count", "120"], &dir);
     assert!(out.status.success(), "{}", text(&out));
-    let mock = crate::util::TestMock::with_contract(contract, |_| {});
+    let mock = crate::util::TestMock::with_contract(&contract, |_| {});
     let token = mock.token(mock.cred("230301")).await;
     let mut primer_apellido = 0;
     for line in String::from_utf8_lossy(&out.stdout).lines() {

@@ -248,8 +248,10 @@ impl fmt::Display for Service {
     }
 }
 
-/// The whole contract, parsed.
-#[derive(Debug)]
+/// The whole contract, parsed. A value: a command reads it once (the
+/// bundled one, [`embedded`](Self::embedded), or a folder,
+/// [`from_dir`](Self::from_dir)) and hands it to what it runs; two contracts
+/// may live side by side in one process.
 pub struct Contract {
     /// Administrators (`administradoras.csv`).
     pub administradoras: Vec<Administradora>,
@@ -269,6 +271,19 @@ pub struct Contract {
     enumerations: Enumerations,
     /// The folder it was read from; `None`: the contract compiled in.
     dir: Option<PathBuf>,
+}
+
+/// Where it came from and what it holds, not every row.
+impl fmt::Debug for Contract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Contract")
+            .field("dir", &self.dir)
+            .field("administradoras", &self.administradoras.len())
+            .field("tipos_documento", &self.tipos_documento.len())
+            .field("municipios", &self.municipios.len())
+            .field("codigos", &self.codigos.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A reader of the contract files in `dir`.

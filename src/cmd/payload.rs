@@ -11,10 +11,12 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::ValueEnum;
+use mss_contract::Contract;
 use serde::Deserialize;
 
 use crate::generator::invalid::{self, InvalidGenerator, PENDING_TRANSACTION};
@@ -52,9 +54,10 @@ pub struct PayloadArgs {
     /// (VAL01–VAL05, NEG01–NEG05, NEG10–NEG12).
     #[arg(long, value_name = "CODIGO")]
     pub invalid: Option<String>,
-    /// Code of the reporting administrator (contract/administradoras.csv).
-    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
-    pub administradora: String,
+    /// Code of the reporting administrator (contract/administradoras.csv)
+    /// [default: the contract's default administrator, `por_defecto`].
+    #[arg(long)]
+    pub administradora: Option<String>,
     /// Worker slot (0–999): disjoint radicados and people per slot.
     #[arg(long, default_value_t = 0)]
     pub worker: u16,
@@ -123,9 +126,17 @@ fn read_accepted(path: &PathBuf, limit: u64) -> anyhow::Result<Vec<AcceptedAffil
     Ok(out)
 }
 
-/// Print what `args` asks for to `out`.
-pub fn run(args: &PayloadArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let mut config = GeneratorConfig::new(args.seed, &args.administradora);
+/// Print what `args` asks for to `out`, following `contract`.
+pub fn run(
+    args: &PayloadArgs,
+    contract: &Arc<Contract>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let administradora = match &args.administradora {
+        Some(code) => code.clone(),
+        None => contract.default_administradora().codigo.clone(),
+    };
+    let mut config = GeneratorConfig::new(contract, args.seed, &administradora);
     config.worker = args.worker;
     config.radicado_prefix = args.radicado_prefix.clone();
     if let Some(d) = args.as_of {
@@ -135,7 +146,7 @@ pub fn run(args: &PayloadArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let mut retractions = RetractionGenerator::new(config)?;
 
     if let Some(codigo) = &args.invalid {
-        let kind = invalid::kind(codigo)?;
+        let kind = invalid::kind(contract, codigo)?;
         if let Some(s) = args.service {
             let wanted = match s {
                 ServiceArg::Afiliacion => mss_contract::Service::Afiliacion,
@@ -144,14 +155,14 @@ pub fn run(args: &PayloadArgs, out: &mut impl Write) -> anyhow::Result<()> {
             if wanted != kind.service {
                 bail!(
                     "--invalid {} is a case of {}; drop --service or use the matching one",
-                    kind.codigo(),
+                    kind.codigo(contract),
                     kind.service.name()
                 );
             }
         }
         let mut cases = InvalidGenerator::new(&mut affiliations, &mut retractions);
         for _ in 0..args.count {
-            let case = cases.case(kind.codigo())?;
+            let case = cases.case(kind.codigo(contract))?;
             serde_json::to_writer(&mut *out, &case)?;
             out.write_all(b"\n")?;
         }

@@ -21,7 +21,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde_json::{Value, json};
 
 use crate::connect::ConnectArgs;
-use crate::domain::Service;
+use crate::domain::{Contract, Service};
 use crate::generator::{AcceptedAffiliation, GeneratorConfig, RetractionGenerator};
 
 /// Flags of `preflight`.
@@ -38,9 +38,10 @@ pub struct PreflightArgs {
     /// MSS_CLIENT_ID (or MSS_CLIENT_ID_AFILIACION and MSS_CLIENT_ID_RETRACTO).
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
-    /// Code of the administrator the credentials belong to.
-    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
-    pub administradora: String,
+    /// Code of the administrator the credentials belong to [default: the
+    /// contract's default administrator, `por_defecto`].
+    #[arg(long)]
+    pub administradora: Option<String>,
     /// Connection settings.
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -242,8 +243,8 @@ fn root_cause(e: &anyhow::Error) -> String {
         .unwrap_or_default()
 }
 
-/// Run the stages; the process's exit code.
-pub fn run(args: &PreflightArgs) -> u8 {
+/// Run the stages with `contract`; the process's exit code.
+pub fn run(args: &PreflightArgs, contract: &Arc<Contract>) -> u8 {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -251,7 +252,7 @@ pub fn run(args: &PreflightArgs) -> u8 {
             return 2;
         }
     };
-    match rt.block_on(preflight(args)) {
+    match rt.block_on(preflight(args, contract)) {
         Ok((stages, dir)) => {
             print(&stages, &args.target);
             println!("wrote {}", dir.join("preflight.json").display());
@@ -288,7 +289,14 @@ fn print(stages: &[Stage], target: &str) {
 }
 
 /// The stages against `args.target` and the folder preflight.json went to.
-pub async fn preflight(args: &PreflightArgs) -> anyhow::Result<(Vec<Stage>, PathBuf)> {
+pub async fn preflight(
+    args: &PreflightArgs,
+    contract: &Arc<Contract>,
+) -> anyhow::Result<(Vec<Stage>, PathBuf)> {
+    let administradora = args
+        .administradora
+        .clone()
+        .unwrap_or_else(|| contract.default_administradora().codigo.clone());
     let base = args.target.trim_end_matches('/').to_owned();
     let url = reqwest::Url::parse(&base).with_context(|| format!("--target {base:?}"))?;
     let https = match url.scheme() {
@@ -534,14 +542,14 @@ pub async fn preflight(args: &PreflightArgs) -> anyhow::Result<(Vec<Stage>, Path
         if let Some(tok) = access {
             // A retraction of an affiliation that does not exist, and an
             // affiliation without its required fields: both must be refused.
-            let mut config = GeneratorConfig::new(1, &args.administradora);
+            let mut config = GeneratorConfig::new(contract, 1, &administradora);
             config.radicado_prefix = "MSSPREFLIGHT".into();
             let mut g = RetractionGenerator::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
             let accepted = AcceptedAffiliation {
                 numero_transaccion: format!("NOEXISTE{:09}", rand::random::<u32>() % 1_000_000_000),
-                codigo_administradora: args.administradora.clone(),
+                codigo_administradora: administradora.clone(),
                 // A type for pensions that takes this number (a cédula).
-                tipo_documento: mss_contract::Contract::current()
+                tipo_documento: contract
                     .tipos_documento
                     .iter()
                     .find(|t| t.permitido_pensiones && t.patron_numero.is_match("1000000001"))
@@ -555,7 +563,7 @@ pub async fn preflight(args: &PreflightArgs) -> anyhow::Result<(Vec<Stage>, Path
                 accepted.fecha_solicitud,
                 None,
             ))?;
-            let empty = json!({"codigoAdministradora": args.administradora});
+            let empty = json!({"codigoAdministradora": administradora});
             let mut ret_token = tok.clone();
             if ret_client != afi_client {
                 // One client_id per service: the retraction needs its own token.
