@@ -53,8 +53,9 @@ pub enum Command {
     /// Write report.html, report.md and junit.xml again from a results folder.
     Report(ReportArgs),
     /// Rewrite the code lists that a contract folder's openapi.json repeats
-    /// (document types, administrators, departments and municipalities) from
-    /// its CSV files, after an annex changed a CSV file.
+    /// (document types, administrators, departments and municipalities, the
+    /// codigos each response lists) from its CSV files, after an annex
+    /// changed a CSV file.
     SyncContract(SyncContractArgs),
     /// Capacity planning from the plateaus of runs: throughput against
     /// concurrency, a Universal Scalability Law fit with intervals, the peak,
