@@ -13,8 +13,11 @@
 //!                 "x-roles": {"affiliation": "AFILIACION", ...}}
 //! ```
 //!
-//! A ministry annex that spells a novelty differently changes those two lists,
-//! not the code. A folder whose lists disagree (a role missing or unknown, a
+//! A spelling belongs to a contract, not to the typed value:
+//! `contract.enumerations().spelling(Novedad::TrasladoRegimen)`, and
+//! `parse` back; two contracts that spell a value differently serve side by
+//! side. A ministry annex that spells a novelty differently changes those two
+//! lists, not the code. A folder whose lists disagree (a role missing or unknown, a
 //! value outside the `enum`, a value of the `enum` without a role, a regime of
 //! `administradoras.csv` that `regimenDestino` does not list, a condition on a
 //! value the field does not take) is refused with one line naming the file and
