@@ -22,12 +22,9 @@ const RENAMED: [(&str, &str); 3] = [
     ("OK", "ACEPTADO"),
 ];
 
-/// A copy of contract/ with [`RENAMED`] applied: the regime in
-/// `openapi.json` and `administradoras.csv`, the novelty in `openapi.json`,
-/// the success codigo in `errores.csv` only (`sync_code_lists` states it in
-/// the document's `x-codigos`).
-fn edited_contract() -> Arc<Contract> {
-    let dir = crate::util::temp_dir("two-contracts");
+/// A copy of contract/ in a fresh folder.
+fn copy_of_contract(name: &str) -> PathBuf {
+    let dir = crate::util::temp_dir(name);
     for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
         let path = entry.expect("entry").path();
         if matches!(
@@ -37,6 +34,15 @@ fn edited_contract() -> Arc<Contract> {
             std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
         }
     }
+    dir
+}
+
+/// A copy of contract/ with [`RENAMED`] applied: the regime in
+/// `openapi.json` and `administradoras.csv`, the novelty in `openapi.json`,
+/// the success codigo in `errores.csv` only (`sync_code_lists` states it in
+/// the document's `x-codigos`).
+fn edited_contract() -> Arc<Contract> {
+    let dir = copy_of_contract("two-contracts");
     let edit = |file: &str, f: &dyn Fn(String) -> String| {
         let path = dir.join(file);
         let text = std::fs::read_to_string(&path).expect("read");
@@ -196,5 +202,45 @@ async fn two_runs_with_different_contracts_go_at_once() {
         assert_eq!(s["reconciliation"]["ok"], true, "{name}: {s:#}");
         let echoed = std::fs::read_to_string(outcome.dir.join("scenario.toml")).expect("echo");
         assert!(echoed.contains("administradora = \"230301\""), "{echoed}");
+    }
+}
+
+/// A flag's default that comes from the contract (the administrator reported
+/// for) is the default of the contract the command was given: the flags are
+/// parsed first, the contract read after, the default filled in then.
+#[test]
+fn the_default_administrator_is_the_given_contracts() {
+    let dir = copy_of_contract("default-admin");
+    let path = dir.join("administradoras.csv");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let moved = text
+        .replace("230301,Porvenir,RAIS,S", "230301,Porvenir,RAIS,N")
+        .replace("231001,Colfondos,RAIS,N", "231001,Colfondos,RAIS,S");
+    assert_ne!(moved, text);
+    std::fs::write(&path, moved).expect("write");
+    let edited = Arc::new(Contract::from_dir(&dir).expect("loads"));
+    let args = [
+        "mss-harness",
+        "payload",
+        "--count",
+        "3",
+        "--as-of",
+        "2026-11-25",
+    ];
+    let Ok(mss_harness::cli::Cli {
+        command: mss_harness::cli::Command::Payload(payload),
+    }) = <mss_harness::cli::Cli as clap::Parser>::try_parse_from(args)
+    else {
+        panic!("payload flags parse");
+    };
+    for (contract, admin) in [(Contract::embedded(), "230301"), (&edited, "231001")] {
+        let mut out = Vec::new();
+        mss_harness::cmd::payload::run(&payload, contract, &mut out).expect("payload");
+        let lines = String::from_utf8(out).expect("utf-8");
+        assert_eq!(lines.lines().count(), 3);
+        for line in lines.lines() {
+            let body: Value = serde_json::from_str(line).expect("json");
+            assert_eq!(body["codigoAdministradora"], admin, "{line}");
+        }
     }
 }

@@ -129,12 +129,17 @@ impl RunPlan {
     ) -> Result<RunPlan, ScenarioError> {
         let mut file = file::read(text, path)?;
         // Relative to the scenario's folder.
-        let dir = file.contract.dir.take().map(|dir| match path.parent() {
+        let mut dir = file.contract.dir.take().map(|dir| match path.parent() {
             Some(parent) if dir.is_relative() => parent.join(dir),
             _ => dir,
         });
         let contract = match (contract.into(), &dir) {
-            (ContractChoice::Given(c), _) | (ContractChoice::Default(c), None) => c,
+            (ContractChoice::Given(c), None) | (ContractChoice::Default(c), None) => c,
+            (ContractChoice::Given(c), Some(_)) => {
+                // The file the run echoes names the folder the run follows.
+                dir = c.dir().map(Path::to_owned);
+                c
+            }
             (ContractChoice::Default(_), Some(dir)) => {
                 Arc::new(Contract::from_dir(dir).map_err(|e| ScenarioError::Invalid {
                     path: path.to_owned(),
@@ -160,6 +165,48 @@ mod tests {
             Path::new("s.toml"),
             Contract::embedded(),
         )
+    }
+
+    #[test]
+    fn the_plan_holds_the_contract_it_was_given_or_its_files_folder() {
+        let (_, smoke) = BUILT_IN[0];
+        assert!(smoke.contains("administradora = \"230301\"\n"));
+        let bundled = Contract::embedded();
+        // No [contract]: the contract given either way, its default
+        // administrator written into the file the run echoes.
+        for choice in [
+            ContractChoice::Default(Arc::clone(bundled)),
+            ContractChoice::Given(Arc::clone(bundled)),
+        ] {
+            let plan = RunPlan::parse(
+                &smoke.replace("administradora = \"230301\"\n", ""),
+                Path::new("s.toml"),
+                choice,
+            )
+            .expect("smoke");
+            assert!(Arc::ptr_eq(&plan.contract, bundled));
+            assert_eq!(plan.data.administradora, "230301");
+            assert_eq!(plan.file().data.administradora.as_deref(), Some("230301"));
+        }
+        // A [contract] dir: read by default (here a folder that is not one),
+        // overridden by a contract given.
+        let text = format!("{smoke}\n[contract]\ndir = \"no-such-annex\"\n");
+        let err = RunPlan::parse(&text, Path::new("qa/s.toml"), bundled)
+            .expect_err("no such folder")
+            .to_string();
+        assert!(
+            err.starts_with("qa/s.toml: contract.dir: qa/no-such-annex: cannot read"),
+            "{err}"
+        );
+        let given = Arc::new(Contract::from_dir(&mss_contract::source_dir()).expect("contract/"));
+        let plan = RunPlan::parse(
+            &text,
+            Path::new("qa/s.toml"),
+            ContractChoice::Given(Arc::clone(&given)),
+        )
+        .expect("the given contract wins");
+        assert!(Arc::ptr_eq(&plan.contract, &given));
+        assert_eq!(plan.file().contract.dir.as_deref(), given.dir());
     }
 
     #[test]
