@@ -68,7 +68,7 @@ pub async fn run_prepared(
             }
         ))
     });
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::results::folder::claim(&dir, options.overwrite).map_err(|e| usage(e.to_string()))?;
     if let LoadModel::Closed { users, .. } = plan.load
         && engine::users(&plan, worker) == 0
     {
