@@ -47,6 +47,14 @@ fn settles(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Ok) || is_duplicate(outcome)
 }
 
+/// A well-formed answer whose codigo the contract does not list: the target
+/// answered, in words the contract cannot read, so sending the report again
+/// would only repeat it. The report's fate stays unknown; it is never resent
+/// (as no other request with such an answer is).
+fn unreadable(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::UnexpectedCodigo(_))
+}
+
 /// A report whose every attempt failed in transport: recorded after the load,
 /// once an end-of-run retry has told whether the target stored it.
 #[derive(Debug)]
@@ -192,6 +200,11 @@ impl RunContext {
                 lost.push(retry);
                 continue;
             }
+            if unreadable(&retry.outcome) {
+                let outcome = retry.outcome.clone();
+                self.give_up(shard, service, &body, lost, retry);
+                return (outcome, None);
+            }
             if !settles(&retry.outcome) {
                 // Refused for a reason of its own (a 503, a 429, a rule the
                 // target's clock broke): nothing learnt about the lost ones.
@@ -267,6 +280,20 @@ impl RunContext {
         duplicate
     }
 
+    /// A lost report answered with a codigo the contract does not list: its
+    /// attempts recorded with their classes, the answer with its own, and the
+    /// report listed as unknown — never sent again.
+    fn give_up(&self, shard: usize, service: Service, body: &[u8], lost: Vec<Sent>, answer: Sent) {
+        for l in lost.iter().chain(std::iter::once(&answer)) {
+            self.record(shard, service, l);
+        }
+        self.doubts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unresolved
+            .push((service, radicado_of(body), Resolution::Unknown));
+    }
+
     /// During the load (every few seconds, never against production): send
     /// every unresolved report once more, so that its fate is learnt while the
     /// target still remembers it (a mock forgets old duplicate fingerprints);
@@ -304,6 +331,9 @@ impl RunContext {
                 Some(r) if in_doubt(&r.outcome) => {
                     u.lost.push(r);
                     waiting.push(u);
+                }
+                Some(r) if unreadable(&r.outcome) => {
+                    self.give_up(u.shard, u.service, &u.body, u.lost, r);
                 }
                 Some(r) => {
                     self.record(u.shard, u.service, &r);
