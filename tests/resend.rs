@@ -5,8 +5,8 @@
 //! request, its resends included, is answered 200 with a codigo the contract
 //! does not list.
 
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wiremock::matchers::{method, path};
@@ -123,4 +123,119 @@ retry_budget = "100%"
         "{unresolved:?}"
     );
     assert_eq!(unresolved[0]["resolution"], "unknown", "{unresolved:?}");
+}
+
+/// SIGTERM while the lost reports are resent after the load: the resending
+/// stops within `--grace` (exit 143), not after every resend. Each report's
+/// answer comes 30 s late against a 2-s timeout, so the 10 lost reports
+/// would take about 20 s to resend one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_stops_the_resending_after_the_load_within_the_grace_period() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(TOKEN, "application/json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/ReportarAfiliaciontraslado"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(UNKNOWN, "application/json")
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&server)
+        .await;
+    let dir = crate::util::temp_dir("resend-signal");
+    let file = dir.join("scenario.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "resend-signal"
+[target]
+url = "http://127.0.0.1:{}"
+allowed_hosts = ["127.0.0.1"]
+[credentials]
+username_env = "MSS_RS_USER"
+password_env = "MSS_RS_PASSWORD"
+client_id_env = "MSS_RS_CLIENT"
+[load]
+model = "open"
+stages = [{{ rate = 5, duration = "2s" }}]
+max_in_flight = 20
+[mix]
+ReportarAfiliaciontraslado = 1.0
+[http]
+timeout = "2s"
+retry_budget = "100%"
+"#,
+            server.address().port()
+        ),
+    )
+    .expect("scenario");
+    let out = dir.join("out");
+    let stderr_path = dir.join("stderr.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--grace", "1s"])
+        .env("MSS_RS_USER", "ap-resend")
+        .env("MSS_RS_PASSWORD", crate::util::throwaway_password())
+        .env("MSS_RS_CLIENT", "ap-resend-client")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn mss-harness");
+    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stderr().contains("resending") {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the run ended before resending: {}",
+            stderr()
+        );
+        assert!(Instant::now() < deadline, "no resending: {}", stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        // The grace period (1 s) and the writing of the results; the
+        // resends left would take about 20 s more.
+        assert!(
+            signalled.elapsed() < Duration::from_secs(8),
+            "still resending 8 s after SIGTERM: {}",
+            stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!("exit {status:?} {:?} after SIGTERM", signalled.elapsed());
+    assert_eq!(status.code(), Some(143), "{}", stderr());
+    let s: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("summary.json")).expect("summary.json"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        s["interrupted"]["signal"], "SIGTERM",
+        "{}",
+        s["interrupted"]
+    );
+    // Nothing lost from the record: each of the 10 reports is listed, its
+    // fate unknown.
+    let unresolved = s["reconciliation"]["unresolved"]
+        .as_array()
+        .expect("unresolved");
+    assert_eq!(unresolved.len(), 10, "{unresolved:?}");
+    assert!(unresolved.iter().all(|u| u["resolution"] == "unknown"));
 }

@@ -294,6 +294,40 @@ impl RunContext {
             .push((service, radicado_of(body), Resolution::Unknown));
     }
 
+    /// Send a lost report once more, as a stop allows: nothing when the run
+    /// was interrupted (`None`), and, when a stop's grace period ends before
+    /// its answer, the resend abandoned and returned as `interrupted` (it
+    /// went out: it is recorded).
+    async fn resend_unless_stopped(
+        &self,
+        cache: &TokenCache,
+        service: Service,
+        body: Bytes,
+    ) -> Option<Sent> {
+        if !self.stop.begin_flight() {
+            return None;
+        }
+        let start = Instant::now();
+        let answer = self
+            .stop
+            .unless_abandoned(self.resend(cache, service, body))
+            .await;
+        self.stop.end_flight();
+        match answer {
+            Some(sent) => sent,
+            None => {
+                let took = start.elapsed();
+                Some(Sent {
+                    outcome: Outcome::Interrupted,
+                    numero: None,
+                    latency: Some(took),
+                    service_time: Some(took),
+                    send_lag: None,
+                })
+            }
+        }
+    }
+
     /// During the load (every few seconds, never against production): send
     /// every unresolved report once more, so that its fate is learnt while the
     /// target still remembers it (a mock forgets old duplicate fingerprints);
@@ -314,7 +348,10 @@ impl RunContext {
                 waiting.push(u);
                 continue;
             }
-            match self.resend(&u.cache, u.service, u.body.clone()).await {
+            match self
+                .resend_unless_stopped(&u.cache, u.service, u.body.clone())
+                .await
+            {
                 Some(r) if settles(&r.outcome) => {
                     let radicado = radicado_of(&u.body);
                     let resolution = if self.settle(u.shard, u.service, &u.body, u.lost, r) {
@@ -353,7 +390,10 @@ impl RunContext {
     /// After the load: send every report still unresolved once more (when
     /// `resend`) and record its lost attempt with what that taught — NEG01:
     /// `unknown_outcome`, listed; OK: its own class (the report is stored
-    /// now); no answer or no resend: its own class, listed as unknown.
+    /// now); no answer or no resend: its own class, listed as unknown. A
+    /// signal stops the resending as it stops a load: nothing more is resent,
+    /// the resend in flight gets the grace period, and every report left is
+    /// recorded and listed as unknown.
     pub async fn resolve_after_load(&self, resend: bool) {
         let pending = std::mem::take(
             &mut *self
@@ -365,8 +405,10 @@ impl RunContext {
         for (k, u) in pending.into_iter().enumerate() {
             self.resending.store(n - k, Ordering::Relaxed);
             let radicado = radicado_of(&u.body);
-            let retry = if resend && self.retry_allowed(u.service, true) {
-                self.resend(&u.cache, u.service, u.body.clone()).await
+            let retry = if resend && !self.stop.interrupted() && self.retry_allowed(u.service, true)
+            {
+                self.resend_unless_stopped(&u.cache, u.service, u.body.clone())
+                    .await
             } else {
                 None
             };
