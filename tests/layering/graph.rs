@@ -1,19 +1,10 @@
-//! The house's layers, checked on the module graph the compiler sees.
-//!
-//! The order is written once, in docs/architecture.md: a table of the
-//! harness's layers, lowest first, each naming its modules and what its
-//! modules may import from one another, and a table of the workspace's crates.
-//! This test reads both tables and the real graph: every module the crate
-//! declares (from `src/lib.rs` and `src/main.rs` through their `mod` items,
-//! `#[cfg(test)]` items left out) is parsed with `syn`, and every path it names
-//! — `use` trees (grouped, renamed, `self`, `super`, relative), paths in types,
-//! expressions, patterns and macro arguments, serde's `with` functions — is
-//! resolved to the module that defines it, through `pub use` re-exports and
-//! glob re-exports as the compiler resolves them. An edge from a lower layer to
-//! a higher one, or between modules of one layer that the table does not
-//! allow, fails the test with its file, line and edge; all of them at once.
-//! The crates are checked on their manifests: a crate names only the crates
-//! below it.
+//! The crate's module graph as the compiler resolves it: every module the
+//! crate declares (from its root files through their `mod` items,
+//! `#[cfg(test)]` items left out) parsed with `syn`, and every path it names —
+//! `use` trees (grouped, renamed, `self`, `super`, relative), paths in types,
+//! expressions, patterns and macro arguments, serde's `with` functions —
+//! resolved to the module that defines it, through `pub use` and glob
+//! re-exports.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -22,22 +13,15 @@ use std::path::{Path, PathBuf};
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use syn::visit::Visit;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-// ----------------------------------------------------------------------------
-// The module graph.
-
 /// A module path from the crate root (`["engine", "attack"]`); the root is `[]`.
-type ModPath = Vec<String>;
+pub type ModPath = Vec<String>;
 
 /// One module of the crate: where it is written and its items (test items
 /// left out).
-struct Module {
-    path: ModPath,
-    file: PathBuf,
-    items: Vec<syn::Item>,
+pub struct Module {
+    pub path: ModPath,
+    pub file: PathBuf,
+    pub items: Vec<syn::Item>,
     /// Names its items define (functions, types, modules, constants…).
     defines: BTreeSet<String>,
     /// Names its `use` items bring in, with the absolute path each names.
@@ -48,17 +32,17 @@ struct Module {
 
 /// One import of a module by another: `from`'s `file:line` names `to`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Edge {
-    from: ModPath,
-    to: ModPath,
-    file: PathBuf,
-    line: usize,
+pub struct Edge {
+    pub from: ModPath,
+    pub to: ModPath,
+    pub file: PathBuf,
+    pub line: usize,
 }
 
 /// A crate's modules and the edges between them.
-struct Graph {
-    modules: BTreeMap<ModPath, Module>,
-    edges: Vec<Edge>,
+pub struct Graph {
+    pub modules: BTreeMap<ModPath, Module>,
+    pub edges: Vec<Edge>,
 }
 
 /// Whether `attrs` switch their item on only under `cfg(test)`.
@@ -197,7 +181,7 @@ fn leaves_of(u: &syn::ItemUse) -> Vec<UseLeaf> {
 /// Read the crate whose root file is `lib` (module `[]`) and, if given, a
 /// binary root `bin` (module `[bin_name]`, which names the library as
 /// `lib_name`).
-fn read_crate(lib: &Path, bin: Option<(&Path, &str)>, lib_name: &str) -> Result<Graph, String> {
+pub fn read_crate(lib: &Path, bin: Option<(&Path, &str)>, lib_name: &str) -> Result<Graph, String> {
     let mut raw = Vec::new();
     load(lib, Vec::new(), &mut raw)?;
     if let Some((file, name)) = bin {
@@ -566,6 +550,10 @@ impl<'ast> Visit<'ast> for Collect<'_> {
         }
     }
 
+    fn visit_visibility(&mut self, _: &'ast syn::Visibility) {
+        // `pub(crate)`, `pub(in a::b)`: who may see an item, not an import.
+    }
+
     fn visit_path(&mut self, p: &'ast syn::Path) {
         let segs: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
         let line = p
@@ -605,29 +593,5 @@ impl<'ast> Visit<'ast> for Collect<'_> {
             }
         }
         syn::visit::visit_attribute(self, a);
-    }
-}
-
-// ----------------------------------------------------------------------------
-// Temporary: print the graph.
-
-#[test]
-fn dump_graph() {
-    let g = read_crate(
-        &root().join("src/lib.rs"),
-        Some((&root().join("src/main.rs"), "main")),
-        "mss_harness",
-    )
-    .expect("graph");
-    let mut pairs = BTreeMap::<(String, String), Vec<String>>::new();
-    for e in &g.edges {
-        let key = (e.from.join("::"), e.to.join("::"));
-        pairs
-            .entry(key)
-            .or_default()
-            .push(format!("{}:{}", e.file.display(), e.line));
-    }
-    for ((a, b), at) in pairs {
-        println!("{a} -> {b}   {}", at.join(" "));
     }
 }
