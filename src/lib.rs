@@ -34,6 +34,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod secret;
 pub mod session;
+pub mod setup;
 pub mod target;
 pub mod token;
 pub mod usage;
