@@ -1,14 +1,27 @@
-//! One service's histograms and counts as a recording shard holds them, and
-//! as the harvest adds the shards up into the current second and the totals.
+//! What one request measured ([`Timing`]), and one service's histograms and
+//! counts as a recording shard holds them and as the harvest adds the shards
+//! up into the current second and the totals.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::Timing;
 use crate::hdr::{MAX_US, histogram, record};
 use crate::outcome::Outcome;
+
+/// How long one request took, each span optional (a request that never went
+/// out has none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// From the intended send time to the answer (what the latency is).
+    pub latency: Option<Duration>,
+    /// From the actual send to the answer.
+    pub service_time: Option<Duration>,
+    /// From the intended send time to the actual send: how late the harness
+    /// sent it.
+    pub send_lag: Option<Duration>,
+}
 
 /// Histograms and counts of one service. A histogram exists once it has a
 /// value: a service or outcome that never occurs costs nothing.

@@ -15,7 +15,7 @@
 //! temporary file; what stays in memory per second is a few counters.
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
@@ -31,6 +31,7 @@ mod series;
 mod totals;
 
 use local::Local;
+pub use local::Timing;
 pub use log::{write_tagged_hlog, write_totals_hlog};
 pub use series::Interval;
 use series::Spill;
@@ -41,19 +42,6 @@ fn index(service: Service) -> usize {
         Service::Afiliacion => 0,
         Service::Retracto => 1,
     }
-}
-
-/// How long one request took, each span optional (a request that never went
-/// out has none).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Timing {
-    /// From the intended send time to the answer (what the latency is).
-    pub latency: Option<Duration>,
-    /// From the actual send to the answer.
-    pub service_time: Option<Duration>,
-    /// From the intended send time to the actual send: how late the harness
-    /// sent it.
-    pub send_lag: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -265,6 +253,8 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
