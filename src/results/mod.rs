@@ -12,7 +12,6 @@ use serde_json::Value;
 
 pub mod audit;
 pub mod collect;
-pub mod hdr;
 pub mod rows;
 pub mod summary;
 pub mod table;
