@@ -13,12 +13,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::scenario::RunPlan;
-use crate::session::goose_log::GooseErrorsOnly;
-use crate::session::{RunOptions, RunOutcome, run_scenario_with};
+use crate::session::{RunOptions, RunOutcome, run_blocking};
 use crate::usage::usage;
 
 /// Flags of `run`.
@@ -132,7 +130,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
                 })
         })
         .transpose()?;
-    let mut options = RunOptions {
+    let options = RunOptions {
         confirm_production: args.confirm_production.clone(),
         connect: args.connect.clone(),
         worker: parse_worker(args.worker.as_deref(), args.workers)?,
@@ -148,22 +146,5 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
     }
     // Before anything is sent: an address in use stops the run here.
     let dashboard = crate::live::bind(&args.dashboard).map_err(|e| usage(e.to_string()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime
-        .block_on(async {
-            // Before Goose initialises, so that its Ctrl-C handler stays out.
-            crate::interrupt::install()?;
-            // And its logger: Goose warns on stderr about every failed request,
-            // which a run against a failing target (or a fault rehearsal) would
-            // flood; the harness classifies them in its outputs instead.
-            GooseErrorsOnly::install();
-            if let Some(bound) = dashboard {
-                options.dashboard = Some(bound.serve().context("--dashboard")?);
-            }
-            run_scenario_with(scenario, args.out.clone(), &options).await
-        })
-        .map(Some)
+    run_blocking(scenario, args.out.clone(), options, dashboard).map(Some)
 }

@@ -13,7 +13,6 @@ use serde_json::Value;
 pub mod audit;
 pub mod collect;
 pub mod folder;
-pub mod hdr;
 pub mod rows;
 pub mod summary;
 pub mod table;
