@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cmd;
 pub mod conform;
 pub mod connect;
+pub mod cpu;
 pub mod credentials;
 pub mod domain;
 pub mod engine;

@@ -33,6 +33,11 @@ pub struct RunArgs {
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the earlier run in --out DIR (a folder with a summary.json);
+    /// without it a folder that holds anything is refused, so that two runs'
+    /// files never mix.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// Against any host but this machine: the run starts only when this names
     /// the target's host.
     #[arg(long, value_name = "HOST")]
@@ -133,6 +138,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
         grace: Some(args.grace),
         dashboard: None,
         goose_report: args.goose_report,
+        overwrite: args.overwrite,
     };
     if args.dry_run {
         print!("{}", crate::session::dry_run::text(&scenario, &options));

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub mod audit;
 pub mod collect;
+pub mod folder;
 pub mod rows;
 pub mod summary;
 pub mod table;

@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// report, `goose-report.html` (a second metrics system on every request:
     /// off unless asked for).
     pub goose_report: bool,
+    /// `--overwrite`: replace an earlier run's results folder named by
+    /// `--out` (see [`crate::results::folder`]).
+    pub overwrite: bool,
 }
 
 impl RunOptions {
