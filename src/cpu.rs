@@ -212,35 +212,58 @@ mod tests {
         assert!(usage(&before, &after, 0.0, 100.0).is_none());
     }
 
+    /// The kernel's accounting read here agrees with the thread's own CPU
+    /// clock, whatever share of a core the thread gets on a loaded machine.
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_busy_worker_thread_shows() {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let mut meter = CpuMeter::new();
-        assert!(meter.sample().is_none(), "the first reading");
-        let stop = Arc::new(AtomicBool::new(false));
-        let spinner = {
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name(WORKER_THREAD.to_owned())
-                .spawn(move || {
-                    let mut x = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        x = std::hint::black_box(x.wrapping_add(1));
-                    }
-                })
-                .expect("thread")
+    fn a_threads_ticks_agree_with_its_own_cpu_clock() {
+        use rustix::time::{ClockId, clock_gettime};
+        use std::sync::mpsc;
+        const NAME: &str = "cpu-meter-test";
+        let cpu_seconds = || {
+            let t = clock_gettime(ClockId::ThreadCPUTime);
+            t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
         };
-        std::thread::sleep(std::time::Duration::from_millis(600));
-        let busy = meter.sample().expect("second reading");
-        stop.store(true, Ordering::Relaxed);
+        let (to_spinner, from_test) = mpsc::channel::<()>();
+        let (to_test, from_spinner) = mpsc::channel::<(f64, f64)>();
+        let spinner = std::thread::Builder::new()
+            .name(NAME.to_owned())
+            .spawn(move || {
+                // Named now (a thread is named once it runs): idle until the
+                // test has read /proc, then spin for 300 ms of CPU, reading
+                // the clock before and after.
+                let _ = to_test.send((0.0, 0.0));
+                let _ = from_test.recv();
+                let before = cpu_seconds();
+                let mut x = 0u64;
+                while cpu_seconds() - before < 0.3 {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                let _ = to_test.send((before, cpu_seconds()));
+                // Idle until the test has read /proc again.
+                let _ = from_test.recv();
+            })
+            .expect("thread");
+        let ticks = |threads: &HashMap<u32, Thread>| {
+            threads
+                .values()
+                .find(|t| t.name == NAME)
+                .map(|t| t.ticks as f64 / ticks_per_second())
+                .expect("the spinner in /proc/self/task")
+        };
+        from_spinner.recv().expect("named");
+        let before = ticks(&read_threads().expect("read"));
+        to_spinner.send(()).expect("go");
+        let (start, end) = from_spinner.recv().expect("spun");
+        let after = ticks(&read_threads().expect("read"));
+        to_spinner.send(()).expect("done");
         spinner.join().expect("join");
-        // A spinning worker holds most of a core, even on a loaded machine.
-        assert!(busy.busiest_worker_pct > 30.0, "{busy:?}");
+        // Clock ticks are 10 ms; both readings may round by one.
+        let read = after - before;
+        let own = end - start;
         assert!(
-            busy.process_pct >= busy.busiest_worker_pct - 1.0,
-            "{busy:?}"
+            (read - own).abs() <= 0.03,
+            "/proc {read:.3} s, own clock {own:.3} s"
         );
     }
 }
