@@ -106,7 +106,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let args = crate::live::join_address(args.into_iter().map(Into::into).collect());
     // Before anything allocates much (the contract, below), every command
     // the mock included: see its doc for what huge pages cost.
     mss_mock::huge_pages_off();

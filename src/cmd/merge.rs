@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 
 use crate::domain::Service;
-use crate::metrics::{ServiceTotals, histogram, write_tagged_hlog};
+use crate::hdr::histogram;
+use crate::metrics::{ServiceTotals, write_tagged_hlog};
 use crate::outcome::Outcome;
 use crate::results::collect::RunFacts;
 use crate::results::{
@@ -449,7 +450,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
 mod tests {
     use rand::{RngExt, SeedableRng};
 
-    use crate::metrics::{histogram, record};
+    use crate::hdr::{histogram, record};
 
     /// Adding two workers' histograms is exactly recording every sample in one.
     #[test]

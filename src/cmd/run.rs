@@ -14,13 +14,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::domain::Contract;
 use crate::scenario::{ContractChoice, RunPlan};
-use crate::session::goose_log::GooseErrorsOnly;
-use crate::session::{RunOptions, RunOutcome, run_scenario_with};
+use crate::session::{RunOptions, RunOutcome, run_blocking};
 use crate::usage::usage;
 
 /// Flags of `run`.
@@ -37,6 +35,11 @@ pub struct RunArgs {
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the earlier run in --out DIR (a folder with a summary.json);
+    /// without it a folder that holds anything is refused, so that two runs'
+    /// files never mix.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// Against any host but this machine: the run starts only when this names
     /// the target's host.
     #[arg(long, value_name = "HOST")]
@@ -135,7 +138,7 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
                 })
         })
         .transpose()?;
-    let mut options = RunOptions {
+    let options = RunOptions {
         confirm_production: args.confirm_production.clone(),
         connect: args.connect.clone(),
         worker: parse_worker(args.worker.as_deref(), args.workers)?,
@@ -143,6 +146,7 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
         grace: Some(args.grace),
         dashboard: None,
         goose_report: args.goose_report,
+        overwrite: args.overwrite,
     };
     if args.dry_run {
         print!("{}", crate::session::dry_run::text(&scenario, &options));
@@ -150,22 +154,5 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
     }
     // Before anything is sent: an address in use stops the run here.
     let dashboard = crate::live::bind(&args.dashboard).map_err(|e| usage(e.to_string()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime
-        .block_on(async {
-            // Before Goose initialises, so that its Ctrl-C handler stays out.
-            crate::interrupt::install()?;
-            // And its logger: Goose warns on stderr about every failed request,
-            // which a run against a failing target (or a fault rehearsal) would
-            // flood; the harness classifies them in its outputs instead.
-            GooseErrorsOnly::install();
-            if let Some(bound) = dashboard {
-                options.dashboard = Some(bound.serve().context("--dashboard")?);
-            }
-            run_scenario_with(scenario, args.out.clone(), &options).await
-        })
-        .map(Some)
+    run_blocking(scenario, args.out.clone(), options, dashboard).map(Some)
 }

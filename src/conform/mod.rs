@@ -533,9 +533,9 @@ pub fn to_json(report: &Report) -> Value {
 }
 
 /// `junit.xml`: a testcase per check, grouped by the id's first part
-/// (written by the run's JUnit writer, [`crate::report::junit::to_xml`]).
+/// (written by the harness's one JUnit writer, [`crate::junit::to_xml`]).
 pub fn to_junit(report: &Report) -> String {
-    use crate::report::junit::{Case, CaseResult, Suite, to_xml};
+    use crate::junit::{Case, CaseResult, Suite, to_xml};
     let seed = report.meta["seed"].as_u64().unwrap_or(0);
     let cases = report
         .outcomes

@@ -147,18 +147,26 @@ impl RunContext {
                     result = Some((outcome, None));
                     break;
                 }
-                Ok((status, _))
-                    if status == StatusCode::UNAUTHORIZED
-                        && attempt == 0
-                        && self.retry_allowed(service, false) =>
-                {
-                    // The retry is a request like any other: production caps apply.
-                    if self.admit(1).await != Some(true) {
-                        result = Some((Outcome::AuthFailed, None));
-                        break;
+                Ok((status, bytes)) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
+                    // The retry is a request like any other: the production
+                    // caps admit it first, then the retry budget.
+                    match self.admit(1).await {
+                        Some(true) if self.retry_allowed(service, false) => {
+                            cache.invalidate(token.generation);
+                            continue;
+                        }
+                        Some(false) => {
+                            let cap = self
+                                .limiter
+                                .as_ref()
+                                .and_then(|l| l.reached_cap())
+                                .unwrap_or("production cap")
+                                .to_owned();
+                            result = Some((Outcome::CapReached(cap), None));
+                        }
+                        _ => result = Some(self.classify(service, status, &bytes, expect)),
                     }
-                    cache.invalidate(token.generation);
-                    continue;
+                    break;
                 }
                 Ok((status, bytes)) => {
                     result = Some(self.classify(service, status, &bytes, expect));

@@ -203,7 +203,7 @@ impl Informe {
                     (*s).to_owned(),
                     ServiceStats {
                         requests: 0,
-                        latency: crate::results::hdr::histogram(),
+                        latency: crate::hdr::histogram(),
                         per_hour: vec![0; hours],
                         incidents: BTreeMap::new(),
                     },
@@ -262,7 +262,7 @@ impl Informe {
             if !ms.is_finite() || ms < 0.0 {
                 return Err(format!("latency_ms {ms} is not a duration"));
             }
-            crate::results::hdr::record(&mut s.latency, (ms * 1000.0).round().max(1.0) as u64);
+            crate::hdr::record(&mut s.latency, (ms * 1000.0).round().max(1.0) as u64);
         }
         if let Some(kind) = Incident::of(&self.contract, status, codigo) {
             note_incident(&mut s.incidents, kind, 1, t, t);
