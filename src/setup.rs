@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::domain::Contract;
 use crate::generator::invalid::CATALOGUE;
 use crate::scenario::{BUILT_IN, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE};
 use crate::usage::UsageError;
@@ -50,10 +51,10 @@ fn target_host(target: &str) -> anyhow::Result<String> {
         .ok_or_else(|| usage(format!("--target {target:?} has no host")))
 }
 
-/// Write the files into `dir` for `target` (`mock` or a base URL); refused
-/// (a [`UsageError`], exit 2) when one of them exists or the target is not
-/// `mock` nor a URL.
-pub fn write(dir: &Path, target: &str) -> anyhow::Result<Written> {
+/// Write the files into `dir` for `target` (`mock` or a base URL), the
+/// scenario naming `contract`'s codigos; refused (a [`UsageError`], exit 2)
+/// when one of them exists or the target is not `mock` nor a URL.
+pub fn write(dir: &Path, target: &str, contract: &Contract) -> anyhow::Result<Written> {
     let target = target.trim_end_matches('/');
     let host = if target == "mock" {
         None
@@ -75,7 +76,7 @@ pub fn write(dir: &Path, target: &str) -> anyhow::Result<Written> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let credentials = files[1].display().to_string();
-    let scenario = scenario_text(target, host.as_deref(), &credentials);
+    let scenario = scenario_text(contract, target, host.as_deref(), &credentials);
     create(&files[0], &scenario, 0o644)?;
     create(&files[1], CREDENTIALS, 0o600)?;
     create(&files[2], GITIGNORE, 0o644)?;
@@ -192,13 +193,18 @@ credentials.toml
 
 /// The scenario, every key present: those of `target` set, the others
 /// commented out; defaults shown.
-fn scenario_text(target: &str, host: Option<&str>, credentials: &str) -> String {
+fn scenario_text(
+    contract: &Contract,
+    target: &str,
+    host: Option<&str>,
+    credentials: &str,
+) -> String {
     let mock = host.is_none();
     let production = host.is_some_and(|h| !crate::connect::is_local_host(h));
     // `# ` before a line that does not apply to this target.
     let on = |applies: bool| if applies { "" } else { "# " };
     let shipped = BUILT_IN.map(|(n, _)| n).join(", ");
-    let codigos = CATALOGUE.map(|k| k.codigo()).join(", ");
+    let codigos = CATALOGUE.map(|k| k.codigo(contract)).join(", ");
     let mut s = String::new();
     let _ = writeln!(
         s,

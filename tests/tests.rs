@@ -10,6 +10,7 @@ mod ci_templates;
 mod cli;
 mod compare;
 mod conform;
+mod contracts;
 mod deploy;
 mod faults;
 mod fuzz;

@@ -474,10 +474,12 @@ fn crossing(points: &[Point], slo: &Threshold, fit: Option<&Fitted>) -> Option<C
 }
 
 /// Read the plateaus of results folders and analyse them. `slo`: `--slo`, or
-/// the first folder's scenario's objective.
+/// the first folder's scenario's objective (its `scenario.toml` read with
+/// `contract` unless it names its own).
 pub fn from_results(
     dirs: &[std::path::PathBuf],
     slo: Option<Threshold>,
+    contract: &std::sync::Arc<mss_contract::Contract>,
 ) -> anyhow::Result<Analysis> {
     let mut points = Vec::new();
     let mut chosen = slo;
@@ -487,7 +489,7 @@ pub fn from_results(
         let scenario_path = dir.join("scenario.toml");
         let scenario = std::fs::read_to_string(&scenario_path)
             .ok()
-            .and_then(|t| RunPlan::parse(&t, &scenario_path).ok());
+            .and_then(|t| RunPlan::parse(&t, &scenario_path, contract).ok());
         if chosen.is_none() {
             chosen = scenario.as_ref().map(scenario_slo);
         }

@@ -20,7 +20,9 @@ pub struct InitArgs {
 
 /// `mss-harness init`: write the files and print what to do next.
 pub fn run(args: &InitArgs) -> anyhow::Result<()> {
-    let written = crate::setup::write(&args.dir, &args.target)?;
+    // `init` takes no --contract: the scenario names the bundled contract's codigos.
+    let written =
+        crate::setup::write(&args.dir, &args.target, crate::domain::Contract::embedded())?;
     print!("{}", written.message);
     Ok(())
 }

@@ -152,8 +152,12 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
                 .collect::<Vec<_>>()
         );
     }
-    let scenario = RunPlan::parse(&first.scenario_text, &first.dir.join("scenario.toml"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = RunPlan::parse(
+        &first.scenario_text,
+        &first.dir.join("scenario.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = workers.iter().map(|w| w.start).min().unwrap_or(first.start);
     let offset = |w: &Worker| -> u64 {
         w.start

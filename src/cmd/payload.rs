@@ -12,10 +12,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use clap::ValueEnum;
 
+use crate::domain::Contract;
 use crate::generator::payload::{self, Bodies};
 use crate::generator::{DEFAULT_PREFIX, GeneratorConfig};
 
@@ -49,9 +51,10 @@ pub struct PayloadArgs {
     /// (VAL01–VAL05, NEG01–NEG05, NEG10–NEG12).
     #[arg(long, value_name = "CODIGO")]
     pub invalid: Option<String>,
-    /// Code of the reporting administrator (contract/administradoras.csv).
-    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
-    pub administradora: String,
+    /// Code of the reporting administrator (contract/administradoras.csv)
+    /// [default: the contract's default administrator, `por_defecto`].
+    #[arg(long)]
+    pub administradora: Option<String>,
     /// Worker slot (0–999): disjoint radicados and people per slot.
     #[arg(long, default_value_t = 0)]
     pub worker: u16,
@@ -67,9 +70,17 @@ pub struct PayloadArgs {
     pub accepted: Option<PathBuf>,
 }
 
-/// Print what `args` asks for to `out`.
-pub fn run(args: &PayloadArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let mut config = GeneratorConfig::new(args.seed, &args.administradora);
+/// Print what `args` asks for to `out`, following `contract`.
+pub fn run(
+    args: &PayloadArgs,
+    contract: &Arc<Contract>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let administradora = match &args.administradora {
+        Some(code) => code.clone(),
+        None => contract.default_administradora().codigo.clone(),
+    };
+    let mut config = GeneratorConfig::new(contract, args.seed, &administradora);
     config.worker = args.worker;
     config.radicado_prefix = args.radicado_prefix.clone();
     if let Some(d) = args.as_of {

@@ -4,9 +4,11 @@
 //! bad usage.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connect::ConnectArgs;
+use crate::domain::Contract;
 use crate::preflight::{Options, report};
 
 /// Flags of `preflight`.
@@ -23,9 +25,10 @@ pub struct PreflightArgs {
     /// MSS_CLIENT_ID (or MSS_CLIENT_ID_AFILIACION and MSS_CLIENT_ID_RETRACTO).
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
-    /// Code of the administrator the credentials belong to.
-    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
-    pub administradora: String,
+    /// Code of the administrator the credentials belong to [default: the
+    /// contract's default administrator, `por_defecto`].
+    #[arg(long)]
+    pub administradora: Option<String>,
     /// Connection settings.
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -41,12 +44,16 @@ pub struct PreflightArgs {
 }
 
 impl PreflightArgs {
-    /// What the library is asked to check.
-    fn options(&self) -> Options {
+    /// What the library is asked to check, following `contract`.
+    fn options(&self, contract: &Arc<Contract>) -> Options {
         Options {
             target: self.target.clone(),
             credentials: self.credentials.clone(),
-            administradora: self.administradora.clone(),
+            administradora: self
+                .administradora
+                .clone()
+                .unwrap_or_else(|| contract.default_administradora().codigo.clone()),
+            contract: Arc::clone(contract),
             connect: self.connect.clone(),
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
@@ -55,8 +62,8 @@ impl PreflightArgs {
     }
 }
 
-/// Run the stages; the process's exit code.
-pub fn run(args: &PreflightArgs) -> u8 {
+/// Run the stages with `contract`; the process's exit code.
+pub fn run(args: &PreflightArgs, contract: &Arc<Contract>) -> u8 {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -64,7 +71,7 @@ pub fn run(args: &PreflightArgs) -> u8 {
             return 2;
         }
     };
-    match rt.block_on(crate::preflight::run(&args.options())) {
+    match rt.block_on(crate::preflight::run(&args.options(contract))) {
         Ok((stages, dir)) => {
             print!("{}", report::table(&stages, &args.target));
             println!("wrote {}", dir.join("preflight.json").display());

@@ -11,11 +11,13 @@
 //! the plan.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::scenario::RunPlan;
+use crate::domain::Contract;
+use crate::scenario::{ContractChoice, RunPlan};
 use crate::session::{RunOptions, RunOutcome, run_blocking};
 use crate::usage::usage;
 
@@ -114,9 +116,15 @@ pub fn parse_worker(spec: Option<&str>, workers: Option<u16>) -> anyhow::Result<
 }
 
 /// Run `args` and write the results; errors are usage errors (exit 2). With
-/// `--dry-run`, print the plan and send nothing (`None`).
-pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
-    let scenario = RunPlan::load(&args.scenario).map_err(|e| usage(e.to_string()))?;
+/// `--dry-run`, print the plan and send nothing (`None`). `contract` is
+/// `--contract DIR`'s, read by the caller: it overrides the scenario's
+/// `[contract] dir`; without either the run follows the bundled contract.
+pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Option<RunOutcome>> {
+    let contract = match contract {
+        Some(c) => ContractChoice::Given(c),
+        None => ContractChoice::Default(Arc::clone(Contract::embedded())),
+    };
+    let scenario = RunPlan::load(&args.scenario, contract).map_err(|e| usage(e.to_string()))?;
     let start_at = args
         .start_at
         .as_deref()

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::send::{Expect, Sent};
 use super::{RunContext, service_index};
-use crate::domain::{Contract, Role, Service};
+use crate::domain::{Role, Service};
 use crate::outcome::Outcome;
 use crate::token::TokenCache;
 
@@ -34,17 +34,6 @@ fn in_doubt(outcome: &Outcome) -> bool {
         outcome,
         Outcome::Reset | Outcome::ReadTimeout | Outcome::Truncated | Outcome::InvalidBody
     )
-}
-
-/// Whether `outcome` is the contract's duplicate rejection ([`Role::Duplicate`]).
-fn is_duplicate(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Business(c) if c == Contract::current().codigo_of(Role::Duplicate))
-}
-
-/// Answers that tell whether a lost report was stored: stored (it was not, and
-/// now is) or the duplicate rejection (it was).
-fn settles(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Ok) || is_duplicate(outcome)
 }
 
 /// A well-formed answer whose codigo the contract does not list: the target
@@ -103,6 +92,17 @@ fn radicado_of(body: &[u8]) -> String {
 }
 
 impl RunContext {
+    /// Whether `outcome` is the contract's duplicate rejection ([`Role::Duplicate`]).
+    fn is_duplicate(&self, outcome: &Outcome) -> bool {
+        matches!(outcome, Outcome::Business(c) if c == self.contract.codigo_of(Role::Duplicate))
+    }
+
+    /// Answers that tell whether a lost report was stored: stored (it was not, and
+    /// now is) or the duplicate rejection (it was).
+    fn settles(&self, outcome: &Outcome) -> bool {
+        matches!(outcome, Outcome::Ok) || self.is_duplicate(outcome)
+    }
+
     /// Reports whose answers were lost, as the reconciliation lists them.
     pub fn doubts(&self) -> Doubts {
         self.doubts
@@ -205,7 +205,7 @@ impl RunContext {
                 self.give_up(shard, service, &body, lost, retry);
                 return (outcome, None);
             }
-            if !settles(&retry.outcome) {
+            if !self.settles(&retry.outcome) {
                 // Refused for a reason of its own (a 503, a 429, a rule the
                 // target's clock broke): nothing learnt about the lost ones.
                 self.record(shard, service, &retry);
@@ -214,7 +214,7 @@ impl RunContext {
             let outcome = retry.outcome.clone();
             let numero = retry.numero.clone();
             self.settle(shard, service, &body, lost, retry);
-            return if is_duplicate(&outcome) {
+            return if self.is_duplicate(&outcome) {
                 (Outcome::Ok, None)
             } else {
                 (outcome, numero)
@@ -260,7 +260,7 @@ impl RunContext {
         lost: Vec<Sent>,
         answer: Sent,
     ) -> bool {
-        let duplicate = is_duplicate(&answer.outcome);
+        let duplicate = self.is_duplicate(&answer.outcome);
         for mut l in lost {
             if duplicate {
                 l.outcome = Outcome::UnknownOutcome;
@@ -352,7 +352,7 @@ impl RunContext {
                 .resend_unless_stopped(&u.cache, u.service, u.body.clone())
                 .await
             {
-                Some(r) if settles(&r.outcome) => {
+                Some(r) if self.settles(&r.outcome) => {
                     let radicado = radicado_of(&u.body);
                     let resolution = if self.settle(u.shard, u.service, &u.body, u.lost, r) {
                         Resolution::StoredBefore
@@ -413,7 +413,7 @@ impl RunContext {
                 None
             };
             let resolution = match retry {
-                Some(r) if settles(&r.outcome) => {
+                Some(r) if self.settles(&r.outcome) => {
                     if self.settle(u.shard, u.service, &u.body, u.lost, r) {
                         Resolution::StoredBefore
                     } else {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::{RunContext, service_index};
-use crate::domain::{Contract, Service};
+use crate::domain::Service;
 use crate::metrics::Timing;
 use crate::outcome::Outcome;
 use crate::token::{TokenCache, TokenError};
@@ -28,7 +28,7 @@ use crate::token::{TokenCache, TokenError};
 #[derive(Debug, Clone)]
 pub(super) enum Expect {
     Accepted,
-    Rejected { codigo: &'static str, status: u16 },
+    Rejected { codigo: String, status: u16 },
 }
 
 /// One request sent (or attempted) and its answer, not yet recorded.
@@ -290,7 +290,7 @@ impl RunContext {
         bytes: &[u8],
         expect: &Expect,
     ) -> (Outcome, Option<String>) {
-        let contract = Contract::current();
+        let contract = &self.contract;
         let envelope = serde_json::from_slice::<Envelope<'_>>(bytes).ok();
         if let Some(env) = &envelope
             && contract.is_stored(status.as_u16(), &env.resultado, &env.codigo)

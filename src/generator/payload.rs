@@ -99,23 +99,24 @@ pub fn write(
     out: &mut impl Write,
     notes: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let contract = config.contract.clone();
     let mut affiliations = AffiliationGenerator::new(config.clone())?;
     let mut retractions = RetractionGenerator::new(config)?;
     match bodies {
         Bodies::Invalid { codigo, service } => {
-            let kind = invalid::kind(codigo)?;
+            let kind = invalid::kind(&contract, codigo)?;
             if let Some(wanted) = service
                 && *wanted != kind.service
             {
                 bail!(
                     "--invalid {} is a case of {}; drop --service or use the matching one",
-                    kind.codigo(),
+                    kind.codigo(&contract),
                     kind.service.name()
                 );
             }
             let mut cases = InvalidGenerator::new(&mut affiliations, &mut retractions);
             for _ in 0..count {
-                let case = cases.case(kind.codigo())?;
+                let case = cases.case(kind.codigo(&contract))?;
                 serde_json::to_writer(&mut *out, &case)?;
                 out.write_all(b"\n")?;
             }

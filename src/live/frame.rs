@@ -459,7 +459,8 @@ mod tests {
 
     #[test]
     fn the_planned_rate_follows_the_stages_and_the_share() {
-        let scenario = RunPlan::load("go-live").expect("go-live");
+        let scenario =
+            RunPlan::load("go-live", mss_contract::Contract::embedded()).expect("go-live");
         let LoadModel::Open {
             start_rate, stages, ..
         } = scenario.load.clone()

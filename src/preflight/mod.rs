@@ -30,6 +30,8 @@ pub struct Options {
     pub credentials: Option<PathBuf>,
     /// Code of the administrator the credentials belong to.
     pub administradora: String,
+    /// The contract the calls follow.
+    pub contract: std::sync::Arc<crate::domain::Contract>,
     /// Connection settings.
     pub connect: ConnectArgs,
     /// Timeout of establishing a connection.
@@ -145,6 +147,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<(Vec<Stage>, PathBuf)> {
                 creds: &creds,
                 clients: (&afi_client, &ret_client),
                 administradora: &opts.administradora,
+                contract: &opts.contract,
             };
             services::probe(&mut afi, &mut ret, &caller, tok).await?;
         }

@@ -3,13 +3,14 @@
 //! required fields (a validation refusal) and the retraction of an
 //! affiliation that does not exist (a business refusal).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
 use super::{Stage, root_cause, token};
 use crate::credentials::CredentialSet;
-use crate::domain::Service;
+use crate::domain::{Contract, Service};
 use crate::generator::{AcceptedAffiliation, GeneratorConfig, RetractionGenerator};
 
 /// Where the calls go and as whom.
@@ -24,6 +25,8 @@ pub(super) struct Caller<'a> {
     pub clients: (&'a str, &'a str),
     /// The reporting administrator.
     pub administradora: &'a str,
+    /// The contract the calls follow.
+    pub contract: &'a Arc<Contract>,
 }
 
 /// Call both services with `tok` (the affiliation's access token; the
@@ -40,17 +43,18 @@ pub(super) async fn probe(
         creds,
         clients: (afi_client, ret_client),
         administradora,
+        contract,
     } = *caller;
     // A retraction of an affiliation that does not exist, and an
     // affiliation without its required fields: both must be refused.
-    let mut config = GeneratorConfig::new(1, administradora);
+    let mut config = GeneratorConfig::new(contract, 1, administradora);
     config.radicado_prefix = "MSSPREFLIGHT".into();
     let mut g = RetractionGenerator::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let accepted = AcceptedAffiliation {
         numero_transaccion: format!("NOEXISTE{:09}", rand::random::<u32>() % 1_000_000_000),
         codigo_administradora: administradora.to_owned(),
         // A type for pensions that takes this number (a cédula).
-        tipo_documento: mss_contract::Contract::current()
+        tipo_documento: contract
             .tipos_documento
             .iter()
             .find(|t| t.permitido_pensiones && t.patron_numero.is_match("1000000001"))
