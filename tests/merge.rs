@@ -158,6 +158,42 @@ fn the_merge_of_one_run_is_that_run() {
         "{s:#}"
     );
     assert_merge_of_one_is_the_run(&out);
+    // The merged folder now holds a merge: a second merge into it is refused
+    // (two merges' files would mix), and so is an --out naming a worker's
+    // folder; --overwrite replaces the earlier merge.
+    let merged = out.with_extension("merged");
+    let again = |extra: &[&str]| {
+        let mut args = vec![
+            "merge",
+            out.to_str().expect("utf-8"),
+            "--out",
+            merged.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        harness(&args)
+    };
+    let refused = again(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not empty") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert!(matches!(again(&["--overwrite"]).status.code(), Some(0 | 1)));
+    let into_worker = harness(&[
+        "merge",
+        out.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--overwrite",
+    ]);
+    let err = String::from_utf8_lossy(&into_worker.stderr);
+    assert_eq!(into_worker.status.code(), Some(2), "{err}");
+    assert!(err.contains("names one of the workers' folders"), "{err}");
+    assert!(
+        out.join("summary.json").is_file(),
+        "the worker's folder is kept"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -6,9 +6,12 @@
 //! folder (summary, hlogs, timeseries, errors, reports), with the thresholds
 //! judged on the merged result.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+
+use crate::domain::Contract;
+use crate::usage::usage;
 
 /// Flags of `merge`.
 #[derive(Debug, Clone, clap::Args)]
@@ -16,14 +19,25 @@ pub struct MergeArgs {
     /// The workers' results folders.
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// Where the merged results go.
+    /// Where the merged results go: a new or empty folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Replace the earlier results in --out DIR (a folder with a
+    /// summary.json); without it a folder that holds anything is refused.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Merge `args.dirs` into `args.out`; the exit code (0 thresholds hold, 1 not).
 pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
-    let merged = crate::results::merge::read(&args.dirs)?;
+    if args.dirs.iter().any(|d| same_folder(d, &args.out)) {
+        return Err(usage(format!(
+            "--out {}: names one of the workers' folders; the merged results go to a folder of their own",
+            args.out.display()
+        )));
+    }
+    let merged = crate::results::merge::read(&args.dirs, Contract::embedded())?;
+    crate::results::folder::claim(&args.out, args.overwrite).map_err(|e| usage(e.to_string()))?;
     if args.dirs.len() as u64 != merged.count {
         eprintln!(
             "merge: {} of {} workers given (missing: {:?}); the result covers only these",
@@ -38,4 +52,13 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     crate::results::table::print(&summary, &args.out);
     let passed = summary.thresholds.iter().all(|t| t.ok);
     Ok(if passed { 0 } else { 1 })
+}
+
+/// Whether `a` and `b` name one folder (as written, or once resolved).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(x), Ok(y)) if x == y
+        )
 }

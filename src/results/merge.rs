@@ -25,7 +25,8 @@ use super::record::{
 };
 use super::{Interrupted, Retries, Summary, TimeseriesRow, TokenEvent, Worker as WorkerShare};
 use crate::domain::Service;
-use crate::metrics::{ServiceTotals, histogram, write_tagged_hlog};
+use crate::hdr::histogram;
+use crate::metrics::{ServiceTotals, write_tagged_hlog};
 use crate::outcome::Outcome;
 use crate::scenario::RunPlan;
 
@@ -133,10 +134,14 @@ pub struct Merged {
     seconds: f64,
 }
 
-/// Read the folders `dirs` of workers of one run and join them; folders of
-/// different scenarios, of runs of different worker counts, or with one
-/// worker index twice are refused.
-pub fn read(dirs: &[PathBuf]) -> anyhow::Result<Merged> {
+/// Read the folders `dirs` of workers of one run and join them, its scenario
+/// planned with `contract` (or the folder its `[contract] dir` names);
+/// folders of different scenarios, of runs of different worker counts, or
+/// with one worker index twice are refused.
+pub fn read(
+    dirs: &[PathBuf],
+    contract: &std::sync::Arc<crate::domain::Contract>,
+) -> anyhow::Result<Merged> {
     let workers: Vec<Worker> = dirs
         .iter()
         .map(|d| Worker::read(d))
@@ -177,8 +182,12 @@ pub fn read(dirs: &[PathBuf]) -> anyhow::Result<Merged> {
         }
     }
     let missing = (0..first.count).filter(|i| !seen.contains_key(i)).collect();
-    let plan = RunPlan::parse(&first.scenario_text, &first.dir.join("scenario.toml"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = RunPlan::parse(
+        &first.scenario_text,
+        &first.dir.join("scenario.toml"),
+        contract,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let facts = RunFacts::of(&plan)?;
     if facts.search && workers.len() > 1 {
         bail!(
@@ -581,7 +590,7 @@ fn stored(w: &Worker) -> anyhow::Result<StoredRecord> {
 mod tests {
     use rand::{RngExt, SeedableRng};
 
-    use crate::metrics::{histogram, record};
+    use crate::hdr::{histogram, record};
 
     /// Adding two workers' histograms is exactly recording every sample in one.
     #[test]

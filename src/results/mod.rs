@@ -13,7 +13,7 @@ use serde_json::Value;
 pub mod audit;
 pub mod capacity;
 pub mod collect;
-pub mod hdr;
+pub mod folder;
 mod keys;
 pub mod merge;
 pub mod record;

@@ -55,6 +55,9 @@ pub struct RunFacts {
     pub target_url: String,
     /// The production caps (used when the run had a limiter).
     pub caps: Caps,
+    /// The contract the run followed (its `errores.csv` is where an
+    /// unexpected codigo's hint sends the reader).
+    pub contract: std::sync::Arc<crate::domain::Contract>,
 }
 
 impl RunFacts {
@@ -81,6 +84,7 @@ impl RunFacts {
             administradora: scenario.data.administradora.clone(),
             target_url: scenario.target.url().to_owned(),
             caps: scenario.caps,
+            contract: std::sync::Arc::clone(&scenario.contract),
         })
     }
 }

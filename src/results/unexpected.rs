@@ -11,9 +11,16 @@ use super::UnexpectedCodigo;
 use super::record::UnexpectedCounts;
 use crate::domain::{Contract, Service};
 
-/// The hint for an unexpected `codigo` answered with HTTP `status`.
-pub fn hint(service: Service, codigo: &str, status: u16, count: u64) -> String {
-    let file = Contract::path_of("errores.csv");
+/// The hint for an unexpected `codigo` answered with HTTP `status`, naming
+/// the `errores.csv` of `contract` (the run's).
+pub fn hint(
+    contract: &Contract,
+    service: Service,
+    codigo: &str,
+    status: u16,
+    count: u64,
+) -> String {
+    let file = contract.path_of("errores.csv");
     format!(
         "{service}: {count} answer(s) with codigo {codigo:?} (HTTP {status}), which the contract does not list: if the target is right, add the row \"{status},{codigo},<significado>,<fuente>,<rol>\" to {} (rol stored when it means the report was stored) and run again with --contract",
         file.display()
@@ -21,8 +28,12 @@ pub fn hint(service: Service, codigo: &str, status: u16, count: u64) -> String {
 }
 
 /// `service`'s entries of `summary.json`'s `unexpected_codigos`, each with
-/// its hint, from the counts of every service.
-pub fn codigos(counts: &UnexpectedCounts, service: Service) -> Vec<UnexpectedCodigo> {
+/// its hint naming `contract`'s file, from the counts of every service.
+pub fn codigos(
+    contract: &Contract,
+    counts: &UnexpectedCounts,
+    service: Service,
+) -> Vec<UnexpectedCodigo> {
     counts
         .iter()
         .filter(|((s, _, _), _)| *s == service)
@@ -30,7 +41,7 @@ pub fn codigos(counts: &UnexpectedCounts, service: Service) -> Vec<UnexpectedCod
             codigo: codigo.clone(),
             http_status: *status,
             count: *count,
-            hint: hint(*s, codigo, *status, *count),
+            hint: hint(contract, *s, codigo, *status, *count),
         })
         .collect()
 }
@@ -41,7 +52,7 @@ mod tests {
 
     #[test]
     fn the_hint_names_the_contract_file_and_the_status() {
-        let h = hint(Service::Afiliacion, "200", 200, 7);
+        let h = hint(Contract::embedded(), Service::Afiliacion, "200", 200, 7);
         assert!(h.contains("errores.csv"), "{h}");
         assert!(h.contains("HTTP 200") && h.contains("\"200\""), "{h}");
     }

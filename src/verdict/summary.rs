@@ -25,7 +25,7 @@ pub fn build_summary(record: &RunRecord<'_>, facts: &RunFacts) -> Summary {
         entry.unexpected_codigos = record
             .unexpected
             .as_ref()
-            .map(|u| crate::results::unexpected::codigos(u, service));
+            .map(|u| crate::results::unexpected::codigos(&facts.contract, u, service));
     }
     let dropped = record
         .totals
