@@ -11,11 +11,16 @@ use anyhow::Context;
 use serde_json::Value;
 
 pub mod audit;
+pub mod capacity;
 pub mod collect;
 pub mod folder;
+mod keys;
+pub mod merge;
+pub mod record;
 pub mod rows;
 pub mod summary;
 pub mod table;
+pub mod unexpected;
 
 pub use rows::{ErrorRow, TimeseriesRow};
 pub use summary::*;
@@ -93,6 +98,12 @@ pub fn parse_summary(text: &str, path: &Path) -> anyhow::Result<Summary> {
 /// `summary` as `summary.json`'s text (no final newline).
 pub fn summary_text(summary: &Summary) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(summary)?)
+}
+
+/// Write `summary` as `dir/summary.json` (what every run and every merge
+/// writes: [`summary_text`], no final newline).
+pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
+    write_file(dir, "summary.json", summary_text(summary)?.as_bytes())
 }
 
 /// Write `bytes` to `dir/name`, the error naming the file.
