@@ -192,21 +192,34 @@ max_in_flight = 10
 fn the_capacity_search_plans_within_the_production_caps() {
     use mss_harness::scenario::RunPlan;
     // Within the default caps (10 req/s, 5 min, 3000 requests): accepted.
-    let ok = RunPlan::parse(SEARCH, Path::new("search.toml")).expect("within the caps");
+    let ok = RunPlan::parse(
+        SEARCH,
+        Path::new("search.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect("within the caps");
     assert_eq!(
         ok.outline(),
         (Some(8.0), Duration::from_secs(36), Some(240))
     );
     // Above them: refused before anything is sent, naming the cap.
     let over = SEARCH.replace("max_rate = 8", "max_rate = 50");
-    let e = RunPlan::parse(&over, Path::new("search.toml"))
-        .expect_err("over the rate cap")
-        .to_string();
+    let e = RunPlan::parse(
+        &over,
+        Path::new("search.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect_err("over the rate cap")
+    .to_string();
     assert!(e.contains("production cap of 10 req/s"), "{e}");
     let long = SEARCH.replace("plateaus = 6", "plateaus = 60");
-    let e = RunPlan::parse(&long, Path::new("search.toml"))
-        .expect_err("over the duration cap")
-        .to_string();
+    let e = RunPlan::parse(
+        &long,
+        Path::new("search.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect_err("over the duration cap")
+    .to_string();
     assert!(e.contains("production cap of 5m"), "{e}");
     // Keys of other models, and bad search keys, name the key.
     for (from, to, key) in [
@@ -223,14 +236,19 @@ fn the_capacity_search_plans_within_the_production_caps() {
             "load.step",
         ),
     ] {
-        let e = RunPlan::parse(&SEARCH.replace(from, to), Path::new("search.toml"))
-            .expect_err(key)
-            .to_string();
+        let e = RunPlan::parse(
+            &SEARCH.replace(from, to),
+            Path::new("search.toml"),
+            mss_contract::Contract::embedded(),
+        )
+        .expect_err(key)
+        .to_string();
         assert!(e.contains(key), "{key}: {e}");
     }
     let e = RunPlan::parse(
         &SEARCH.replace("model = \"search\"", "model = \"open\""),
         Path::new("search.toml"),
+        mss_contract::Contract::embedded(),
     )
     .expect_err("search keys in the open model")
     .to_string();
@@ -382,6 +400,9 @@ fn the_capacity_search_finds_the_mock_s_capacity_and_halves_it_with_half_the_slo
     };
     let (dir, summary) = search_run(100);
     let (peak, crossing) = analysed(&dir, &summary);
+    // Merged alone, the search's folder gives its summary: the steps as the
+    // search judged them, the capacity section from the folder's seconds.
+    crate::merge::assert_merge_of_one_is_the_run(&dir);
     eprintln!(
         "max_concurrent 100: peak {peak:.0} req/s, p99 crosses 100 ms at {crossing:.0} req/s"
     );

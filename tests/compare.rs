@@ -31,7 +31,12 @@ stages = [{{ rate = 100, duration = "10s" }}]
 max_in_flight = 400
 "#
     );
-    let scenario = RunPlan::parse(&text, Path::new("compare-test.toml")).expect("scenario");
+    let scenario = RunPlan::parse(
+        &text,
+        Path::new("compare-test.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect("scenario");
     let dir = temp_dir(name);
     let outcome = run_scenario(scenario, Some(dir.clone()))
         .await

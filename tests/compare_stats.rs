@@ -27,14 +27,11 @@ fn seconds(
 ) -> Vec<Histogram<u64>> {
     (0..seconds)
         .map(|_| {
-            let mut h = mss_harness::results::hdr::histogram();
+            let mut h = mss_harness::hdr::histogram();
             for _ in 0..per_second {
                 let (u1, u2): (f64, f64) = (rng.random(), rng.random());
                 let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                mss_harness::results::hdr::record(
-                    &mut h,
-                    (median_ms * 1000.0 * (0.5 * z).exp()) as u64,
-                );
+                mss_harness::hdr::record(&mut h, (median_ms * 1000.0 * (0.5 * z).exp()) as u64);
             }
             h
         })

@@ -10,9 +10,10 @@ use mss_contract::Contract;
 use mss_harness::conform::{self, Probe, Report, Setup, Verdict, catalogue};
 
 async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
-    let (mock, base, creds) = conform::embedded_mock("230301", deviations)
-        .await
-        .expect("embedded mock");
+    let (mock, base, creds) =
+        conform::embedded_mock(mss_contract::Contract::embedded(), "230301", deviations)
+            .await
+            .expect("embedded mock");
     let as_of = mock.clock().today();
     let setup = Setup {
         base_url: base,
@@ -237,7 +238,10 @@ async fn boundary_pairs_fail_on_their_off_by_one_deviations() {
 /// AUT02, and every check after them passes with tokens the cache renewed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
-    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| c.token_ttl_seconds = 10)
+    let (mock, base, creds) =
+        conform::embedded_mock_with(mss_contract::Contract::embedded(), "230301", |c| {
+            c.token_ttl_seconds = 10;
+        })
         .await
         .expect("mock");
     let setup = Setup {
@@ -310,18 +314,19 @@ async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
 /// again, and every check still passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_renewed_once_and_the_suite_goes_on() {
-    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| {
-        c.faults = vec![mss_mock::faults::FaultSpec {
-            kind: "revoke_tokens".into(),
-            // Fires once, at the first retraction (AUTH-RET-001, sent
-            // without a token); the next check using the cached token is
-            // AUTH-RET-007, which must get 403 AUT03, not 401.
-            route: Some("ReportarRetractoAfiliacion".into()),
-            ..Default::default()
-        }];
-    })
-    .await
-    .expect("mock");
+    let (mock, base, creds) =
+        conform::embedded_mock_with(mss_contract::Contract::embedded(), "230301", |c| {
+            c.faults = vec![mss_mock::faults::FaultSpec {
+                kind: "revoke_tokens".into(),
+                // Fires once, at the first retraction (AUTH-RET-001, sent
+                // without a token); the next check using the cached token is
+                // AUTH-RET-007, which must get 403 AUT03, not 401.
+                route: Some("ReportarRetractoAfiliacion".into()),
+                ..Default::default()
+            }];
+        })
+        .await
+        .expect("mock");
     let setup = Setup {
         base_url: base,
         administradora: "230301".into(),
@@ -614,7 +619,8 @@ async fn no_output_holds_the_password() {
     ]
     .map(String::from)
     .to_vec();
-    let mock = mss_mock::Mock::new(config).expect("mock");
+    let mock =
+        mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

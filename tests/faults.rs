@@ -115,7 +115,12 @@ timeout = "{timeout}"
 {budget}
 "#
     );
-    let scenario = RunPlan::parse(&text, Path::new("fault.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = RunPlan::parse(
+        &text,
+        Path::new("fault.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let dir = crate::util::temp_dir(&format!("fault-{name}"));
     let outcome = run_scenario(scenario, Some(dir.clone()))
         .await
@@ -451,9 +456,13 @@ fn scenario_faults_are_checked_at_load() {
         ),
         (r#"[{kind = "reset", colour = "red"}]"#, "mock", "colour"),
     ] {
-        let e = RunPlan::parse(&base(faults, url), Path::new("f.toml"))
-            .expect_err(want)
-            .to_string();
+        let e = RunPlan::parse(
+            &base(faults, url),
+            Path::new("f.toml"),
+            mss_contract::Contract::embedded(),
+        )
+        .expect_err(want)
+        .to_string();
         assert!(e.contains(want), "{e} (want {want})");
     }
 }
@@ -512,7 +521,12 @@ max_in_flight = 10
 [http]
 timeout = "1s"
 "#;
-    let scenario = RunPlan::parse(text, Path::new("hang.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = RunPlan::parse(
+        text,
+        Path::new("hang.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let dir = crate::util::temp_dir("fault-hang-all");
     run_scenario(scenario, Some(dir.clone()))
         .await

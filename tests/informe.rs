@@ -265,8 +265,12 @@ max_in_flight = 50
 [invalid]
 NEG01 = 0.1
 "#;
-    let scenario = mss_harness::scenario::RunPlan::parse(text, std::path::Path::new("i.toml"))
-        .expect("scenario");
+    let scenario = mss_harness::scenario::RunPlan::parse(
+        text,
+        std::path::Path::new("i.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect("scenario");
     let outcome = mss_harness::session::run_scenario(scenario, Some(dir.clone()))
         .await
         .expect("run");
@@ -275,9 +279,12 @@ NEG01 = 0.1
         .expect("rfc3339")
         .with_timezone(&mss_harness::informe::colombia())
         .date_naive();
-    let mut informe =
-        mss_harness::informe::Informe::new(started, started + chrono::Duration::days(1))
-            .expect("period");
+    let mut informe = mss_harness::informe::Informe::new(
+        mss_contract::Contract::embedded().clone(),
+        started,
+        started + chrono::Duration::days(1),
+    )
+    .expect("period");
     informe.read(&dir).expect("read the results folder");
     for service in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
         assert_eq!(

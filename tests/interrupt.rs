@@ -73,7 +73,8 @@ async fn start(name: &str, grace: &str) -> Run {
         administradora: "230301".into(),
         services: None,
     }]);
-    let mock = mss_mock::Mock::new(config).expect("mock");
+    let mock =
+        mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -44,7 +44,8 @@ impl LiveRun {
             administradora: "230301".into(),
             services: None,
         }]);
-        let mock = mss_mock::Mock::new(config).expect("mock");
+        let mock =
+            mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -56,7 +56,12 @@ async fn run(
     text: &str,
     on_start: Option<mss_harness::session::OnStart>,
 ) -> RunOutcome {
-    let scenario = RunPlan::parse(text, std::path::Path::new("acceptance.toml")).expect("scenario");
+    let scenario = RunPlan::parse(
+        text,
+        std::path::Path::new("acceptance.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect("scenario");
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()

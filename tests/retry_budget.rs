@@ -143,6 +143,12 @@ async fn an_unknown_success_codigo_is_named_and_never_retried() {
         crate::run::summary_schema().is_valid(&s),
         "summary.json does not match its schema"
     );
+    // Merged alone, the run's folder gives the run's summary: its
+    // unexpected codigos, with their hints, and its unchecked reconciliation.
+    let out2 = out.clone();
+    tokio::task::spawn_blocking(move || crate::merge::assert_merge_of_one_is_the_run(&out2))
+        .await
+        .expect("merge of one");
 }
 
 /// Read one HTTP request (head and Content-Length body); its path.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, missing_debug_implementations)]
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::NaiveDate;
@@ -58,10 +60,7 @@ impl TestMock {
     }
 
     /// A mock serving `contract` (e.g. an edited copy of contract/).
-    pub fn with_contract(
-        contract: &'static Contract,
-        adjust: impl FnOnce(&mut MockConfig),
-    ) -> Self {
+    pub fn with_contract(contract: &Arc<Contract>, adjust: impl FnOnce(&mut MockConfig)) -> Self {
         let mut clients = Vec::new();
         let mut creds = Vec::new();
         for a in &contract.administradoras {
@@ -95,7 +94,7 @@ impl TestMock {
         }
         let mut config = MockConfig::with_clients(clients);
         adjust(&mut config);
-        let mock = Mock::with_contract(config, contract).expect("mock config");
+        let mock = Mock::new(config, Arc::clone(contract)).expect("mock config");
         let app = mock.app();
         TestMock { mock, app, creds }
     }
@@ -218,7 +217,8 @@ impl TestMock {
         seed: u64,
         administradora: &str,
     ) -> (AffiliationGenerator, RetractionGenerator) {
-        let mut config = GeneratorConfig::new(seed, administradora);
+        // The generators follow the mock's contract.
+        let mut config = GeneratorConfig::new(self.mock.contract(), seed, administradora);
         config.as_of = self.today();
         (
             AffiliationGenerator::new(config.clone()).expect("generator"),

@@ -86,7 +86,8 @@ async fn two_workers_equal_one_run() {
         sigma: 0.1,
         cap_ms: 1000.0,
     };
-    let mock = mss_mock::Mock::new(config).expect("mock");
+    let mock =
+        mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

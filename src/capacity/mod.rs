@@ -23,9 +23,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use serde_json::Value;
 
+use crate::domain::Service;
 use crate::results::Stage;
+use crate::results::capacity::Capacity;
+use crate::results::record::Window;
 use crate::scenario::{LoadModel, Metric, RunPlan, Threshold};
 use usl::{Fitted, Sample};
 
@@ -150,11 +152,10 @@ pub fn parse_slo(text: &str) -> Result<Threshold, String> {
     }
 }
 
-/// The objective of `scenario`: its first global percentile threshold (`<`),
-/// else [`DEFAULT_SLO`].
-pub fn scenario_slo(scenario: &RunPlan) -> Threshold {
-    scenario
-        .thresholds
+/// The objective of a scenario whose thresholds are `thresholds`: its first
+/// global percentile threshold (`<`), else [`DEFAULT_SLO`].
+pub fn scenario_slo(thresholds: &[(Option<Service>, Threshold)]) -> Threshold {
+    thresholds
         .iter()
         .filter(|(scope, _)| scope.is_none())
         .find_map(|(_, t)| parse_slo(&t.expr).ok())
@@ -174,7 +175,7 @@ pub fn measure(
     slo: &Threshold,
     seconds: &dyn Fn(u64) -> Option<Second>,
 ) -> Option<Point> {
-    let mut all = crate::metrics::histogram();
+    let mut all = crate::hdr::histogram();
     let (mut completed, mut errors, mut n) = (0u64, 0u64, 0u64);
     let mut samples = Vec::new();
     let mut in_flight = 0.0;
@@ -280,7 +281,7 @@ pub fn seconds_of(dir: &Path) -> anyhow::Result<BTreeMap<u64, Second>> {
     let bytes = std::fs::read(&hlog).with_context(|| format!("cannot read {}", hlog.display()))?;
     for (_, start, h) in crate::hlog::read(&bytes, &hlog)? {
         let s = out.entry(start.round() as u64).or_insert_with(|| Second {
-            latency: crate::metrics::histogram(),
+            latency: crate::hdr::histogram(),
             completed: 0,
             errors: 0,
         });
@@ -290,7 +291,7 @@ pub fn seconds_of(dir: &Path) -> anyhow::Result<BTreeMap<u64, Second>> {
     }
     for (second, c) in crate::results::rows::second_counts(dir)? {
         let s = out.entry(second).or_insert_with(|| Second {
-            latency: crate::metrics::histogram(),
+            latency: crate::hdr::histogram(),
             completed: 0,
             errors: 0,
         });
@@ -474,10 +475,12 @@ fn crossing(points: &[Point], slo: &Threshold, fit: Option<&Fitted>) -> Option<C
 }
 
 /// Read the plateaus of results folders and analyse them. `slo`: `--slo`, or
-/// the first folder's scenario's objective.
+/// the first folder's scenario's objective (its `scenario.toml` read with
+/// `contract` unless it names its own).
 pub fn from_results(
     dirs: &[std::path::PathBuf],
     slo: Option<Threshold>,
+    contract: &std::sync::Arc<mss_contract::Contract>,
 ) -> anyhow::Result<Analysis> {
     let mut points = Vec::new();
     let mut chosen = slo;
@@ -487,9 +490,9 @@ pub fn from_results(
         let scenario_path = dir.join("scenario.toml");
         let scenario = std::fs::read_to_string(&scenario_path)
             .ok()
-            .and_then(|t| RunPlan::parse(&t, &scenario_path).ok());
+            .and_then(|t| RunPlan::parse(&t, &scenario_path, contract).ok());
         if chosen.is_none() {
-            chosen = scenario.as_ref().map(scenario_slo);
+            chosen = scenario.as_ref().map(|s| scenario_slo(&s.thresholds));
         }
         runs.push((dir, summary, scenario));
     }
@@ -520,20 +523,20 @@ pub fn from_results(
 }
 
 /// The `capacity` section of a run's `summary.json`: its plateaus (`stages`,
-/// two or more) analysed against the scenario's objective; `window(from, to)`
-/// gives the merged latency, completed and error counts of seconds
-/// `from..to`. `None` with fewer than two plateaus.
+/// two or more) of the scenario `name`, analysed against `slo`;
+/// `window(from, to)` gives the merged latency, completed and error counts of
+/// seconds `from..to`. `None` with fewer than two plateaus.
 pub fn of_run(
-    scenario: &RunPlan,
+    name: &str,
+    slo: Threshold,
     stages: &[Stage],
-    window: &dyn Fn(u64, u64) -> (Histogram<u64>, u64, u64),
-) -> Option<Value> {
+    window: &Window<'_>,
+) -> Option<Capacity> {
     if stages.len() < 2 {
         return None;
     }
-    let slo = scenario_slo(scenario);
     let mut left_out = Vec::new();
-    let plateaus = plateaus_of(stages, 0.0, None, &scenario.name, &mut left_out);
+    let plateaus = plateaus_of(stages, 0.0, None, name, &mut left_out);
     let second = |s: u64| {
         let (latency, completed, errors) = window(s, s + 1);
         (completed > 0).then_some(Second {
@@ -548,7 +551,7 @@ pub fn of_run(
         .collect();
     let mut analysis = analyse(points, slo);
     analysis.warnings.extend(left_out);
-    Some(analysis.to_json())
+    Some(analysis.to_section())
 }
 
 #[cfg(test)]
@@ -557,9 +560,9 @@ mod tests {
     use super::*;
 
     fn second(completed: u64, errors: u64, latency_ms: f64) -> Second {
-        let mut h = crate::metrics::histogram();
+        let mut h = crate::hdr::histogram();
         for _ in 0..completed {
-            crate::metrics::record(&mut h, (latency_ms * 1000.0) as u64);
+            crate::hdr::record(&mut h, (latency_ms * 1000.0) as u64);
         }
         Second {
             latency: h,
@@ -586,7 +589,7 @@ mod tests {
                 let mut s = second(capacity as u64, 0, 220.0);
                 let shed = (rate - capacity) as u64;
                 for _ in 0..shed {
-                    crate::metrics::record(&mut s.latency, 300);
+                    crate::hdr::record(&mut s.latency, 300);
                 }
                 s.completed += shed;
                 s.errors += shed;

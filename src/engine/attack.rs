@@ -55,13 +55,15 @@ pub fn prepare(
             (Some(s), Duration::ZERO)
         }
         LoadModel::Closed { think_time, .. } => (None, *think_time),
-        LoadModel::Search(search) => {
-            let s = ArrivalSchedule::open_ended(search.duration());
-            crate::capacity::search::first_step(&s, search);
-            (Some(s), Duration::ZERO)
-        }
+        // A capacity search: a timetable the search above the engine writes
+        // its plateaus into as it goes (src/capacity/search.rs).
+        LoadModel::Search(search) => (
+            Some(ArrivalSchedule::open_ended(search.duration())),
+            Duration::ZERO,
+        ),
     };
-    let mut config = GeneratorConfig::new(plan.data.seed, &plan.data.administradora);
+    let mut config =
+        GeneratorConfig::new(&plan.contract, plan.data.seed, &plan.data.administradora);
     config.radicado_prefix = plan.data.radicado_prefix.clone();
     config.worker = worker.0;
     let weights = |s: Service| plan.mix.weight(s);
@@ -111,6 +113,7 @@ pub fn prepare(
         retries: [AtomicU64::new(0), AtomicU64::new(0)],
         retries_refused: [AtomicU64::new(0), AtomicU64::new(0)],
         unexpected: Mutex::new(Unexpected::new()),
+        contract: Arc::clone(&plan.contract),
     }))
 }
 

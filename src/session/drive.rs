@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::faults::FaultTarget;
 use super::{RunOptions, RunOutcome};
 use crate::engine::{self, RunContext, Target};
+use crate::results::collect::RunEnd;
 use crate::scenario::{LoadModel, RunPlan};
 use crate::target::records;
 use crate::usage::usage;
@@ -68,7 +69,7 @@ pub async fn run_prepared(
             }
         ))
     });
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::results::folder::claim(&dir, options.overwrite).map_err(|e| usage(e.to_string()))?;
     if let LoadModel::Closed { users, .. } = plan.load
         && engine::users(&plan, worker) == 0
     {
@@ -107,12 +108,7 @@ pub async fn run_prepared(
     }
     let search_steps = Arc::new(std::sync::Mutex::new(Vec::new()));
     let searcher = search.map(|search| {
-        tokio::spawn(crate::capacity::search::drive(
-            ctx.clone(),
-            plan.clone(),
-            search,
-            search_steps.clone(),
-        ))
+        crate::capacity::search::start(ctx.clone(), &plan, search, search_steps.clone())
     });
     // Only a real signal (the binary's handlers) reaches this: in-process runs
     // never trigger Goose's process-wide killswitch.
@@ -175,19 +171,24 @@ pub async fn run_prepared(
     if let Some(r) = resolver {
         let _ = r.await;
     }
-    ctx.finish();
-    stopper.abort();
+    // A signal from now on stops the resending of lost reports below.
+    ctx.attack_over();
     let faults_json = match faults {
         Some(f) => json!({"scheduled": plan.faults, "injected": f.clear().await}),
         None => Value::Null,
     };
-    result.map_err(usage)?;
+    if let Err(e) = result {
+        stopper.abort();
+        return Err(usage(e));
+    }
     // Reports whose answers were lost and whose retries failed too: one more
     // try now that the load (and any fault) is over — never against
     // production, nor after a stop.
     ctx.drop_untaken();
     ctx.resolve_after_load(!is_production && ctx.interruption().is_none())
         .await;
+    ctx.finish();
+    stopper.abort();
     progress.abort();
     if std::io::stderr().is_terminal() {
         eprintln!();
@@ -210,17 +211,15 @@ pub async fn run_prepared(
     if let Some(fatal) = ctx.fatal() {
         return Err(usage(fatal));
     }
-    let summary = super::outputs::write_outputs(
-        &dir,
-        &plan,
-        &ctx,
+    let end = RunEnd {
         target_accepted,
-        target_label,
+        target_label: target_label.to_owned(),
         started_at,
         ended_at,
-        faults_json,
+        faults: serde_json::from_value(faults_json).context("faults")?,
         search_steps,
-    )?;
+    };
+    let summary = super::outputs::write_outputs(&dir, &plan, &ctx, end)?;
     crate::report::write_all(&dir).context("the reports")?;
     let passed = crate::verdict::passed(&summary);
     crate::results::table::print(&summary, &dir);

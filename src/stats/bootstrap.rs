@@ -201,13 +201,13 @@ pub(crate) mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         (0..seconds)
             .map(|s| {
-                let mut h = crate::results::hdr::histogram();
+                let mut h = crate::hdr::histogram();
                 for _ in 0..per {
                     // Box–Muller.
                     let (u1, u2): (f64, f64) = (rng.random(), rng.random());
                     let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
                     let v = 20_000.0 * (0.5 * z).exp() * slow(s);
-                    crate::results::hdr::record(&mut h, v as u64);
+                    crate::hdr::record(&mut h, v as u64);
                 }
                 h
             })
@@ -218,7 +218,7 @@ pub(crate) mod tests {
     fn quantiles_match_the_summed_histogram() {
         let hs = lognormal_seconds(20, 50, 1, |_| 1.0);
         let s = Seconds::new(&hs);
-        let mut all = crate::results::hdr::histogram();
+        let mut all = crate::hdr::histogram();
         for h in &hs {
             all.add(h).expect("add");
         }

@@ -105,8 +105,8 @@ fn values(s: &Summary, name: &str) -> Option<[f64; 3]> {
     Some([
         v.latency_us.p99 as f64 / 1000.0,
         v.stored as f64 / s.duration_s.max(1e-9),
-        // One definition of the error rate (crate::verdict).
-        crate::verdict::error_rate(sent, v.stored + v.rejected_as_expected) * 100.0,
+        // One definition of the error rate (crate::results).
+        crate::results::error_rate(sent, v.stored + v.rejected_as_expected) * 100.0,
     ])
 }
 

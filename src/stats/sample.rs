@@ -86,7 +86,7 @@ pub fn read(dir: &Path) -> anyhow::Result<RunSample> {
     let mut services = BTreeMap::new();
     for (name, s) in &summary.services {
         let mut seconds: Vec<Histogram<u64>> = match last {
-            Some(l) => vec![crate::results::hdr::histogram(); l + 1],
+            Some(l) => vec![crate::hdr::histogram(); l + 1],
             None => Vec::new(),
         };
         for (tag, start, h) in entries.iter().filter(|(t, _, _)| t == name) {

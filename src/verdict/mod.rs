@@ -1,7 +1,10 @@
 //! The verdict on a run: each threshold judged over the whole load, each
 //! plateau judged over its seconds, the highest sustained rate, the
 //! reconciliation of what the harness counted with what the target stored,
-//! and whether the run passed. Used by `run`, `merge` and the live dashboard.
+//! and whether the run passed; and the run's `summary.json`, its record
+//! judged ([`build_summary`], the one builder of every summary). Used by
+//! `run`, `merge` and the live dashboard. The verdict reads the results
+//! (`crate::results`); the results never read the verdict.
 //!
 //! One definition of each number (docs/results.md): a request is *sent* when
 //! it went out (a dropped one never did); the *error rate* is the sent
@@ -15,23 +18,19 @@ use std::time::Duration;
 use crate::domain::Service;
 use crate::metrics::ServiceTotals;
 use crate::outcome::Outcome;
+use crate::results::error_rate;
+use crate::results::record::Window;
 use crate::results::{PlateauCheck, Reconciled, Reconciliation, Stage, Summary, ThresholdResult};
 use crate::scenario::{Metric, Threshold};
 
-/// The error rate of `sent` requests (dropped ones left out) of which
-/// `succeeded` were stored or rejected as expected: 0 when none was sent.
-pub fn error_rate(sent: u64, succeeded: u64) -> f64 {
-    if sent == 0 {
-        0.0
-    } else {
-        sent.saturating_sub(succeeded) as f64 / sent as f64
-    }
-}
+mod summary;
+
+pub use summary::build_summary;
 
 /// `metric` measured over `totals` (the selected services) over a load of
 /// `seconds`.
 pub fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f64) -> f64 {
-    let mut latency = crate::metrics::histogram();
+    let mut latency = crate::hdr::histogram();
     let (mut requests, mut ok, mut dropped, mut stored) = (0u64, 0u64, 0u64, 0u64);
     for t in totals {
         let _ = latency.add(&t.latency);
@@ -98,10 +97,6 @@ pub fn thresholds(
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
-
-/// The merged latency, requests sent and errors of those sent of seconds
-/// `from..to` of a load.
-pub type Window<'a> = dyn Fn(u64, u64) -> (hdrhistogram::Histogram<u64>, u64, u64) + 'a;
 
 /// For the open model (from `start_rate`, through `stages` of a rate and a
 /// duration): each plateau (a stage that holds its rate, 10 s or longer)
@@ -227,8 +222,8 @@ mod tests {
         let asked = std::sync::Mutex::new(Vec::new());
         let window = |from: u64, to: u64| {
             asked.lock().expect("lock").push((from, to));
-            let mut h = crate::metrics::histogram();
-            crate::metrics::record(&mut h, 1000);
+            let mut h = crate::hdr::histogram();
+            crate::hdr::record(&mut h, 1000);
             (h, (to - from) * 10, 0)
         };
         let (full, highest) = plateaus(10.0, &stages, &checks, 30.0, &window);
@@ -248,9 +243,9 @@ mod tests {
     fn the_error_rate_is_of_the_sent_requests_and_the_drop_rate_of_every_request() {
         let mut t = ServiceTotals {
             service: Service::Afiliacion,
-            latency: crate::metrics::histogram(),
-            service_time: crate::metrics::histogram(),
-            send_lag: crate::metrics::histogram(),
+            latency: crate::hdr::histogram(),
+            service_time: crate::hdr::histogram(),
+            send_lag: crate::hdr::histogram(),
             outcomes: Default::default(),
         };
         t.outcomes.insert(Outcome::Ok, 97);
@@ -263,7 +258,7 @@ mod tests {
         // The plateau judgement: the same number from a window's counts
         // (`Metrics::window`: 98 sent, 1 error of those sent).
         let t = Threshold::parse("error_rate < 1%").expect("threshold");
-        let plateau = t.plateau_value(&crate::metrics::histogram(), 98, 1);
+        let plateau = t.plateau_value(&crate::hdr::histogram(), 98, 1);
         assert!((plateau - value).abs() < 1e-12, "{plateau}");
     }
 
