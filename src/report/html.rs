@@ -79,7 +79,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     let error_rate = if sent > 0 {
         format!(
             "{:.2}%",
-            crate::verdict::error_rate(sent, stored + rejected) * 100.0
+            crate::results::error_rate(sent, stored + rejected) * 100.0
         )
     } else {
         "—".to_owned()
@@ -176,6 +176,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 throughput_chart,
                 distribution_chart,
                 capacity,
+                comparison => data.comparison.as_ref().map(super::comparison::section),
                 error_classes => classes.into_iter().collect::<Vec<_>>(),
                 error_rows,
                 meta,

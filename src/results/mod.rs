@@ -13,6 +13,7 @@ use serde_json::Value;
 pub mod audit;
 pub mod capacity;
 pub mod collect;
+pub mod comparison;
 pub mod folder;
 mod keys;
 pub mod merge;
@@ -24,6 +25,17 @@ pub mod unexpected;
 
 pub use rows::{ErrorRow, TimeseriesRow};
 pub use summary::*;
+
+/// The error rate (docs/results.md: one definition, used by the verdict,
+/// the reports and `compare`) of `sent` requests (dropped ones left out) of which
+/// `succeeded` were stored or rejected as expected: 0 when none was sent.
+pub fn error_rate(sent: u64, succeeded: u64) -> f64 {
+    if sent == 0 {
+        0.0
+    } else {
+        sent.saturating_sub(succeeded) as f64 / sent as f64
+    }
+}
 
 /// The `schema_version` of the `summary.json` this harness writes.
 pub const SCHEMA_VERSION: u64 = 2;

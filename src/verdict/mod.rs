@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::domain::Service;
 use crate::metrics::ServiceTotals;
 use crate::outcome::Outcome;
+use crate::results::error_rate;
 use crate::results::record::Window;
 use crate::results::{PlateauCheck, Reconciled, Reconciliation, Stage, Summary, ThresholdResult};
 use crate::scenario::{Metric, Threshold};
@@ -25,16 +26,6 @@ use crate::scenario::{Metric, Threshold};
 mod summary;
 
 pub use summary::build_summary;
-
-/// The error rate of `sent` requests (dropped ones left out) of which
-/// `succeeded` were stored or rejected as expected: 0 when none was sent.
-pub fn error_rate(sent: u64, succeeded: u64) -> f64 {
-    if sent == 0 {
-        0.0
-    } else {
-        sent.saturating_sub(succeeded) as f64 / sent as f64
-    }
-}
 
 /// `metric` measured over `totals` (the selected services) over a load of
 /// `seconds`.
