@@ -167,6 +167,11 @@ impl Metrics {
                         } else {
                             latency.value_at_quantile(0.90)
                         },
+                        send_lag_p99_us: c
+                            .send_lag
+                            .as_ref()
+                            .filter(|h| !h.is_empty())
+                            .map_or(0, |h| h.value_at_quantile(0.99)),
                         service_us: {
                             let s = c.service_all();
                             if s.is_empty() {

@@ -38,6 +38,10 @@ pub struct Interval {
     /// dashboard's).
     #[serde(skip)]
     pub service_us: [u64; 3],
+    /// Send lag p99 of those requests, µs: how late the harness sent them
+    /// (0 when none had one).
+    #[serde(skip)]
+    pub send_lag_p99_us: u64,
     /// Where its encoded histogram lies in the spill.
     #[serde(skip)]
     pub(super) spilled: (u64, usize),
