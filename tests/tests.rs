@@ -29,6 +29,7 @@ mod production;
 mod retry_budget;
 mod rules;
 mod run;
+mod scenario_file;
 mod schemathesis;
 mod sources;
 mod token;

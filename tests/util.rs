@@ -40,6 +40,94 @@ pub fn throwaway_password() -> String {
     format!("pw-{:016x}", rand::random::<u64>())
 }
 
+impl Cred {
+    /// `username` and `client_id` of the default administrator (230301),
+    /// with a throw-away password.
+    pub fn new(username: &str, client_id: &str) -> Self {
+        Cred {
+            username: username.to_owned(),
+            password: throwaway_password(),
+            client_id: client_id.to_owned(),
+            administradora: "230301".to_owned(),
+        }
+    }
+
+    /// A mock configuration whose only client is this one (both services).
+    pub fn mock_config(&self) -> MockConfig {
+        MockConfig::with_clients(vec![ClientConfig {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            client_id: self.client_id.clone(),
+            administradora: self.administradora.clone(),
+            services: None,
+        }])
+    }
+
+    /// A mock whose only client is this one, its configuration adjusted.
+    pub fn mock(&self, adjust: impl FnOnce(&mut MockConfig)) -> Mock {
+        let mut config = self.mock_config();
+        adjust(&mut config);
+        Mock::new(config).expect("mock")
+    }
+}
+
+/// Serve `mock` on 127.0.0.1 (port 0) in a background task; its port.
+pub async fn serve(mock: &Mock) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(mock.clone().serve(listener));
+    port
+}
+
+/// The `mss-harness` binary built with these tests, as a command to add
+/// arguments to.
+pub fn harness_command() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+}
+
+/// Run `mss-harness ARGS` to its end.
+pub fn harness(args: &[&str]) -> std::process::Output {
+    harness_command()
+        .args(args)
+        .output()
+        .expect("run mss-harness")
+}
+
+/// What a process printed: its standard output, then its standard error.
+pub fn printed(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A process's exit code and what it printed, for an assertion's message.
+pub fn described(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Assert that `o` exited 0; what it printed.
+pub fn succeeded(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", described(o));
+    printed(o)
+}
+
+/// `dir/summary.json`, parsed.
+pub fn summary(dir: &std::path::Path) -> Value {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// An in-process mock with one client per administrator (both services) and,
 /// for Protección, one client per service sharing user and password.
 pub struct TestMock {
