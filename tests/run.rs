@@ -185,18 +185,38 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
         let errors = services[s]["errors"].as_object().expect("errors");
         assert!(errors.is_empty(), "{s}: {errors:?}");
-        // Every sent request has a send lag, below its latency (which runs
-        // from the same intended time to the answer).
+        // Every sent request has a send lag, and its latency (which runs
+        // from the same intended time to the answer) is that lag and then its
+        // service time, request by request: the means add up. Each value is
+        // whole microseconds (at least 1) and each histogram keeps three
+        // significant digits, hence the tolerance.
         let lag = &services[s]["send_lag_us"];
         let p50 = lag["p50"].as_u64().expect("send lag p50");
         assert!(p50 >= 1, "{s}: no send lag recorded: {lag}");
+        let mean = |k: &str| services[s][k]["mean"].as_f64().expect("mean");
+        let (latency, service, lag) = (
+            mean("latency_us"),
+            mean("service_time_us"),
+            mean("send_lag_us"),
+        );
         assert!(
-            p50 <= services[s]["latency_us"]["p50"]
-                .as_u64()
-                .expect("latency p50"),
-            "{s}: send lag {lag} above the latency"
+            (latency - service - lag).abs() <= 2.0 + (latency + service + lag) / 1024.0,
+            "{s}: mean latency {latency} µs is not mean send lag {lag} µs + mean service time {service} µs"
         );
     }
+    // The run's one token was fetched for its first request, which waited
+    // for it: the longest send lag is at least that token request's latency.
+    let token_us = summary["token"]["latency_us"]["max"]
+        .as_f64()
+        .expect("token latency");
+    let longest_lag = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"]
+        .iter()
+        .map(|s| services[s]["send_lag_us"]["max"].as_f64().expect("max"))
+        .fold(0.0, f64::max);
+    assert!(
+        longest_lag * (1.0 + 1.0 / 1024.0) + 1.0 >= token_us,
+        "the longest send lag ({longest_lag} µs) is shorter than the wait for the first token ({token_us} µs)"
+    );
     assert_eq!(summary["dropped"], 0);
     assert_eq!(summary["token"]["requests"], 1);
     // The resolved scenario reads back.
