@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mss_harness::scenario::RunPlan;
 use mss_harness::session::run_scenario;
+
+use crate::scenario_file::ScenarioFile;
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::util::temp_dir(&format!("compare-{name}"))
@@ -14,22 +15,11 @@ fn temp_dir(name: &str) -> PathBuf {
 /// A short open run at 200 req/s against the embedded mock answering with a
 /// lognormal latency of median `median_ms`.
 async fn run_at(median_ms: u32, name: &str) -> PathBuf {
-    let text = format!(
-        r#"
-name = "compare-test"
-[target]
-url = "mock"
-[target.mock]
-latency = {{ distribution = "lognormal", median_ms = {median_ms}, sigma = 0.5, cap_ms = 1000 }}
-[load]
-model = "open"
-stages = [{{ rate = 200, duration = "5s" }}]
-max_in_flight = 400
-"#
-    );
-    let scenario = RunPlan::parse(&text, Path::new("compare-test.toml")).expect("scenario");
+    let scenario = ScenarioFile::open("compare-test", 200, "5s", 400).mock(&format!(
+        "latency = {{ distribution = \"lognormal\", median_ms = {median_ms}, sigma = 0.5, cap_ms = 1000 }}"
+    ));
     let dir = temp_dir(name);
-    let outcome = run_scenario(scenario, Some(dir.clone()))
+    let outcome = run_scenario(scenario.plan(), Some(dir.clone()))
         .await
         .expect("run");
     assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
@@ -45,14 +35,7 @@ fn compare(base: &Path, cur: &Path) -> (i32, String) {
         .args(["--max-p99-increase", "50%"])
         .output()
         .expect("mss-harness compare");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), crate::util::printed(&out))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use mss_harness::scenario::RunPlan;
 use mss_harness::session::run_scenario;
 use serde_json::Value;
 
-use crate::scenario_file::{ScenarioFile, credentials_env};
+use crate::scenario_file::{ScenarioFile, run_command};
 
 const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
 
@@ -439,12 +439,8 @@ async fn the_listed_radicados_are_exactly_the_records_stored_without_an_ok() {
         .table("[http]\nretry_budget = \"100%\"")
         .write(&dir, "lost.toml");
     let out = dir.join("run");
-    let mut command = crate::util::harness_command();
-    credentials_env(&mut command, "LOST", &cred)
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
+    let mut command = run_command(&file, &out, "LOST", &cred);
+    command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     // The mock serves on this runtime while the binary runs.

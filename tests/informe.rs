@@ -252,22 +252,10 @@ fn bad_flags_exit_2_naming_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_results_folder_counts_like_its_summary() {
     let dir = temp_dir("run");
-    let text = r#"
-name = "informe-run"
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 3 }
-[load]
-model = "open"
-stages = [{ rate = 50, duration = "3s" }]
-max_in_flight = 50
-[invalid]
-NEG01 = 0.1
-"#;
-    let scenario = mss_harness::scenario::RunPlan::parse(text, std::path::Path::new("i.toml"))
-        .expect("scenario");
-    let outcome = mss_harness::session::run_scenario(scenario, Some(dir.clone()))
+    let scenario = crate::scenario_file::ScenarioFile::open("informe-run", 50, "3s", 50)
+        .mock_latency_ms(3)
+        .table("[invalid]\nNEG01 = 0.1");
+    let outcome = mss_harness::session::run_scenario(scenario.plan(), Some(dir.clone()))
         .await
         .expect("run");
     let s = &outcome.summary;

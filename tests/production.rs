@@ -200,12 +200,7 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
     assert_eq!(m.requests(), 0, "{t}");
     // --insecure is refused for a host that is not loopback.
     let o = harness(base(&["--insecure"]), "clave-correcta-1").await;
-    assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
-    assert!(
-        crate::util::described(&o).contains("--insecure"),
-        "{}",
-        crate::util::described(&o)
-    );
+    crate::util::assert_exit(&o, 2, "--insecure");
     // With the CA every stage works.
     let ca = m.ca.to_str().expect("utf-8").to_owned();
     let o = harness(base(&["--ca-cert", &ca]), "clave-correcta-1").await;
@@ -292,12 +287,7 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
         a
     };
     let o = harness(common(&[]), "clave-2").await;
-    assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
-    assert!(
-        crate::util::described(&o).contains("--confirm-production ministerio.test"),
-        "{}",
-        crate::util::described(&o)
-    );
+    crate::util::assert_exit(&o, 2, "--confirm-production ministerio.test");
     let o = harness(common(&["--confirm-production", "otro.test"]), "clave-2").await;
     assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
     let o = harness(common(&["--dry-run"]), "clave-2").await;
@@ -328,23 +318,13 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
         "clave-2",
     )
     .await;
-    assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
-    assert!(
-        crate::util::described(&o).contains("invalid peer certificate"),
-        "{}",
-        crate::util::described(&o)
-    );
+    crate::util::assert_exit(&o, 2, "invalid peer certificate");
     let o = harness(
         common(&["--confirm-production", "ministerio.test", "--insecure"]),
         "clave-2",
     )
     .await;
-    assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
-    assert!(
-        crate::util::described(&o).contains("--insecure is for the mock on loopback only"),
-        "{}",
-        crate::util::described(&o)
-    );
+    crate::util::assert_exit(&o, 2, "--insecure is for the mock on loopback only");
     // Outside allowed_hosts, even confirmed.
     let elsewhere = m.scenario(&closed("3s"), CAPS);
     let text_of = std::fs::read_to_string(&elsewhere).expect("read");
@@ -357,24 +337,14 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
     )
     .expect("write");
     let o = harness(m.confirmed_run(&elsewhere, &[]), "clave-2").await;
-    assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
-    assert!(
-        crate::util::described(&o).contains("allowed_hosts"),
-        "{}",
-        crate::util::described(&o)
-    );
+    crate::util::assert_exit(&o, 2, "allowed_hosts");
     // A plan over the default caps is refused when the file is read.
     let over = m.scenario(
         "model = \"open\"\nstages = [{ rate = 50, duration = \"10s\" }]\nmax_in_flight = 10",
         "",
     );
     let o = harness(m.confirmed_run(&over, &[]), "clave-2").await;
-    assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
-    assert!(
-        crate::util::described(&o).contains("production cap of 10 req/s"),
-        "{}",
-        crate::util::described(&o)
-    );
+    crate::util::assert_exit(&o, 2, "production cap of 10 req/s");
     assert_eq!(m.requests(), 0, "something reached the ministry");
     let _ = std::fs::remove_dir_all(&m.dir);
 }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::scenario_file::{ScenarioFile, credentials_env};
+use crate::scenario_file::{ScenarioFile, run_command};
 use crate::util::Cred;
 
 const TOKEN: &str = r#"{"access_token":"tok-retry-budget","token_type":"Bearer","expires_in":300}"#;
@@ -34,18 +34,10 @@ fn scenario(dir: &Path, port: u16, rate: u32, seconds: u32) -> PathBuf {
 /// target serves on it meanwhile); the run's output and `summary.json`.
 async fn run(file: PathBuf, out: PathBuf) -> (Output, Option<Value>) {
     tokio::task::spawn_blocking(move || {
-        let mut command = crate::util::harness_command();
-        let output = credentials_env(
-            &mut command,
-            "MSS_RB",
-            &Cred::new("ap-retry", "ap-retry-client"),
-        )
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("run mss-harness");
+        let cred = Cred::new("ap-retry", "ap-retry-client");
+        let output = run_command(&file, &out, "MSS_RB", &cred)
+            .output()
+            .expect("run mss-harness");
         let summary = out
             .join("summary.json")
             .is_file()

@@ -8,12 +8,10 @@ use mss_harness::scenario::RunPlan;
 use mss_harness::session::run_scenario;
 use serde_json::Value;
 
+use crate::scenario_file::ScenarioFile;
+
 fn temp_dir(name: &str) -> PathBuf {
     crate::util::temp_dir(&format!("run-{name}"))
-}
-
-fn scenario(text: &str) -> RunPlan {
-    RunPlan::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Validate `file` against the common JUnit XML schema (Jenkins junit-10.xsd,
@@ -82,24 +80,16 @@ fn the_summary_schema_is_the_one_generated_from_the_type() {
     let _ = summary_schema();
 }
 
-const OPEN: &str = r#"
-name = "short-open"
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 2 }
-[load]
-model = "open"
-stages = [{ rate = 60, duration = "4s" }]
-max_in_flight = 50
-[invalid]
-VAL01 = 0.05
-NEG03 = 0.03
-NEG12 = 0.03
-[thresholds]
-global = ["p99 < 2s", "error_rate < 1%"]
-ReportarAfiliaciontraslado = ["max < 5s"]
-"#;
+/// 240 tickets at 60 req/s against a mock answering in 2 ms, some invalid
+/// cases, three thresholds.
+fn open() -> ScenarioFile {
+    ScenarioFile::open("short-open", 60, "4s", 50)
+        .mock_latency_ms(2)
+        .table("[invalid]\nVAL01 = 0.05\nNEG03 = 0.03\nNEG12 = 0.03")
+        .table(
+            "[thresholds]\nglobal = [\"p99 < 2s\", \"error_rate < 1%\"]\nReportarAfiliaciontraslado = [\"max < 5s\"]",
+        )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_run_writes_every_output_reconciles_and_passes() {
@@ -109,7 +99,7 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         ..Default::default()
     };
     let outcome =
-        mss_harness::session::run_scenario_with(scenario(OPEN), Some(dir.clone()), &options)
+        mss_harness::session::run_scenario_with(open().plan(), Some(dir.clone()), &options)
             .await
             .expect("run");
     assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
@@ -168,9 +158,7 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         junit
     );
     assert!(dir.join("report.html").is_file());
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary"))
-            .expect("json");
+    let summary = crate::util::summary(&dir);
     if let Err(e) = summary_schema().validate(&summary) {
         panic!("summary.json does not match results/summary.schema.json: {e}\n{summary:#}");
     }
@@ -239,19 +227,12 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_run_and_a_failing_threshold_exit_1() {
     let dir = temp_dir("closed");
-    let text = r#"
-name = "short-closed"
-[target]
-url = "mock"
-[load]
-model = "closed"
-users = 4
-think_time = "20ms"
-run_time = "2s"
-[thresholds]
-global = ["p99 < 1us"]
-"#;
-    let outcome = run_scenario(scenario(text), Some(dir.clone()))
+    let closed = ScenarioFile::with_load(
+        "short-closed",
+        "model = \"closed\"\nusers = 4\nthink_time = \"20ms\"\nrun_time = \"2s\"",
+    )
+    .table("[thresholds]\nglobal = [\"p99 < 1us\"]");
+    let outcome = run_scenario(closed.plan(), Some(dir.clone()))
         .await
         .expect("run");
     assert_eq!(outcome.exit, 1, "{:#}", outcome.summary);
@@ -367,14 +348,7 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
 /// the invalid cases it refused as planned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    use mss_harness::engine::Target;
     use mss_harness::results::table::table;
-    use mss_harness::secret::Secret;
-    use mss_harness::session::{RunOptions, run_prepared};
-    use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 
     let scenario = RunPlan::load("smoke").expect("smoke");
     let latency = scenario.target.mock().and_then(|m| m.latency);
@@ -384,51 +358,9 @@ async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
         }
     });
     let base = t.serve().await;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    let cache = |admin: &str| {
-        let c = t.cred(admin);
-        Arc::new(TokenCache::new(
-            http.clone(),
-            format!("{base}/token"),
-            Credentials {
-                username: c.username.clone(),
-                password: Secret::new(c.password.clone()),
-                client_id: c.client_id.clone(),
-            },
-            TokenPolicy::default(),
-        ))
-    };
-    let own = cache(&scenario.data.administradora);
-    let others: HashMap<_, _> = mss_contract::Contract::embedded()
-        .administradoras
-        .iter()
-        .filter(|a| a.codigo != scenario.data.administradora)
-        .map(|a| (a.codigo.clone(), cache(&a.codigo)))
-        .collect();
     let dir = temp_dir("smoke");
-    let out = run_prepared(
-        scenario,
-        Some(dir.clone()),
-        http.clone(),
-        Target {
-            base_url: base.clone(),
-            tokens: [own.clone(), own],
-            others,
-            caps: None,
-        },
-        Some(t.mock.clone()),
-        &base,
-        None,
-        &RunOptions::default(),
-    )
-    .await
-    .expect("smoke run");
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary"))
-            .expect("json");
+    let out = t.run(&base, scenario, &dir, None).await;
+    let summary = crate::util::summary(&dir);
     if let Err(e) = summary_schema().validate(&summary) {
         panic!("summary.json does not match results/summary.schema.json: {e}");
     }
@@ -523,25 +455,11 @@ fn an_unknown_scenario_name_lists_the_shipped_ones() {
 #[test]
 fn after_the_load_the_progress_line_names_the_resending() {
     let dir = temp_dir("lost");
-    let file = dir.join("lost.toml");
-    std::fs::write(
-        &file,
-        r#"
-name = "lost"
-faults = [{ kind = "reset", route = "reports", at = "2s" }]
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 100 }
-[http]
-retry_budget = "100%"
-[load]
-model = "open"
-stages = [{ rate = 20, duration = "3s" }]
-max_in_flight = 100
-"#,
-    )
-    .expect("scenario");
+    let file = ScenarioFile::open("lost", 20, "3s", 100)
+        .top(r#"faults = [{ kind = "reset", route = "reports", at = "2s" }]"#)
+        .mock_latency_ms(100)
+        .table("[http]\nretry_budget = \"100%\"")
+        .write(&dir, "lost.toml");
     let out = harness(
         &[
             "run",

@@ -140,3 +140,15 @@ pub fn credentials_env<'a>(command: &'a mut Command, prefix: &str, cred: &Cred) 
         .env(format!("{prefix}_PASSWORD"), &cred.password)
         .env(format!("{prefix}_CLIENT"), &cred.client_id)
 }
+
+/// `mss-harness run FILE --out OUT`, with the credentials of `cred` in the
+/// variables a scenario built with [`ScenarioFile::at`]`(url, prefix)` reads.
+pub fn run_command(file: &Path, out: &Path, prefix: &str, cred: &Cred) -> Command {
+    let mut command = crate::util::harness_command();
+    credentials_env(&mut command, prefix, cred)
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out);
+    command
+}

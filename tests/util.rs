@@ -1,15 +1,25 @@
-//! Shared helpers: an in-process mock with throw-away credentials, and calls to
-//! it through the router (`tower::ServiceExt::oneshot`) or over a socket.
+//! Shared helpers: an in-process mock with throw-away credentials, calls to
+//! it through the router (`tower::ServiceExt::oneshot`) or over a socket, a
+//! run's target made of it; the harness binary run to its end or in the
+//! background, what it printed, and the summary it wrote.
 
 #![allow(dead_code, missing_debug_implementations)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::NaiveDate;
 use http_body_util::BodyExt;
 use mss_contract::{Contract, Service};
+use mss_harness::engine::Target;
 use mss_harness::generator::invalid::{InvalidCase, PENDING_TRANSACTION};
 use mss_harness::generator::{AffiliationGenerator, GeneratorConfig, RetractionGenerator};
+use mss_harness::scenario::RunPlan;
+use mss_harness::secret::Secret;
+use mss_harness::session::{OnStart, RunOptions, RunOutcome, run_prepared};
+use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 use mss_mock::{App, ClientConfig, Mock, MockConfig};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -114,6 +124,17 @@ pub fn described(o: &std::process::Output) -> String {
     )
 }
 
+/// Assert that `o` exited with `code` and printed `needle` (on either
+/// stream).
+pub fn assert_exit(o: &std::process::Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", described(o));
+    assert!(
+        printed(o).contains(needle),
+        "{needle:?} not printed: {}",
+        described(o)
+    );
+}
+
 /// Assert that `o` exited 0; what it printed.
 pub fn succeeded(o: &std::process::Output) -> String {
     assert!(o.status.success(), "{}", described(o));
@@ -196,6 +217,79 @@ impl TestMock {
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(self.mock.clone().serve(listener));
         format!("http://{addr}")
+    }
+
+    /// Run `plan` against this mock served at `base`, writing its results
+    /// into `dir` (the mock's own counts reconcile the run); `on_start` is
+    /// called as the load starts.
+    pub async fn run(
+        &self,
+        base: &str,
+        plan: RunPlan,
+        dir: &std::path::Path,
+        on_start: Option<OnStart>,
+    ) -> RunOutcome {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let policy = TokenPolicy {
+            margin: plan.token.refresh_margin,
+            jitter: plan.token.refresh_jitter,
+            ..TokenPolicy::default()
+        };
+        let target = self.target(base, &http, &plan.data.administradora, policy);
+        run_prepared(
+            plan,
+            Some(dir.to_owned()),
+            http,
+            target,
+            Some(self.mock.clone()),
+            base,
+            on_start,
+            &RunOptions::default(),
+        )
+        .await
+        .expect("run")
+    }
+
+    /// The mock served at `base` as a run's target: a token cache (with
+    /// `policy`) for `administradora`'s client of both services, and one for
+    /// every other administrator (the invalid cases that need another
+    /// sender).
+    pub fn target(
+        &self,
+        base: &str,
+        http: &reqwest::Client,
+        administradora: &str,
+        policy: TokenPolicy,
+    ) -> Target {
+        let cache = |admin: &str| {
+            let c = self.cred(admin);
+            Arc::new(TokenCache::new(
+                http.clone(),
+                format!("{base}/token"),
+                Credentials {
+                    username: c.username.clone(),
+                    password: Secret::new(c.password.clone()),
+                    client_id: c.client_id.clone(),
+                },
+                policy,
+            ))
+        };
+        let own = cache(administradora);
+        let others: HashMap<String, Arc<TokenCache>> = Contract::embedded()
+            .administradoras
+            .iter()
+            .filter(|a| a.codigo != administradora)
+            .map(|a| (a.codigo.clone(), cache(&a.codigo)))
+            .collect();
+        Target {
+            base_url: base.to_owned(),
+            tokens: [own.clone(), own],
+            others,
+            caps: None,
+        }
     }
 
     /// The client with both services for `administradora`.
@@ -407,4 +501,69 @@ pub fn thp_enabled(pid: u32) -> bool {
         .find(|l| l.starts_with("THP_enabled:"))
         .unwrap_or_else(|| panic!("no THP_enabled line in /proc/{pid}/status:\n{status}"));
     line.split_whitespace().nth(1) == Some("1")
+}
+
+/// A process a test started, killed (and reaped) when dropped so that a
+/// failed assertion leaves nothing running; its standard output and error
+/// are written to `dir/stdout.txt` and `dir/stderr.txt`.
+pub struct Background {
+    pub child: std::process::Child,
+    pub dir: std::path::PathBuf,
+}
+
+impl Background {
+    /// Spawn `command` (no standard input) logging into `dir`.
+    pub fn spawn(command: &mut std::process::Command, dir: &std::path::Path) -> Self {
+        let log = |n: &str| std::fs::File::create(dir.join(n)).expect("log file");
+        let child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(log("stdout.txt"))
+            .stderr(log("stderr.txt"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        Background {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout.txt")).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Wait for the process to exit, at most `limit`: its status, and how
+    /// long the wait took.
+    pub async fn exit(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> (std::process::ExitStatus, std::time::Duration) {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "still running after {limit:?}\nstderr: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
