@@ -3,30 +3,40 @@
 //! no other check fails then; the checks follow the contract files; no secret
 //! reaches any output.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use mss_contract::Contract;
 use mss_harness::conform::{self, Probe, Report, Setup, Verdict, catalogue};
 
-async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
-    let (mock, base, creds) = conform::embedded_mock("230301", deviations)
-        .await
-        .expect("embedded mock");
-    let as_of = mock.clock().today();
-    let setup = Setup {
+/// The suite's set-up against `mock` served at `base` with `creds` (the
+/// default administrator's, 230301), the mock attached for its counts.
+fn setup(
+    base: String,
+    creds: HashMap<String, conform::Creds>,
+    mock: &mss_mock::Mock,
+    seed: u64,
+) -> Setup {
+    Setup {
         base_url: base,
         administradora: "230301".into(),
         seed,
         creds,
-        mock: Some(mock),
+        mock: Some(mock.clone()),
         slow: false,
         admin_clock: false,
         writes: true,
-        as_of,
+        as_of: mock.clock().today(),
         timeout: Duration::from_secs(10),
         client: None,
-    };
+    }
+}
+
+async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
+    let (mock, base, creds) = conform::embedded_mock("230301", deviations)
+        .await
+        .expect("embedded mock");
+    let setup = setup(base, creds, &mock, seed);
     let contract = Contract::embedded();
     let checks = conform::select(catalogue(contract), only).expect("select");
     conform::run_suite(setup, contract, &checks, "mock")
@@ -241,17 +251,9 @@ async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
         .await
         .expect("mock");
     let setup = Setup {
-        base_url: base,
-        administradora: "230301".into(),
-        seed: 1,
-        creds,
         mock: None,
         slow: true,
-        admin_clock: false,
-        writes: true,
-        as_of: mock.clock().today(),
-        timeout: Duration::from_secs(10),
-        client: None,
+        ..setup(base, creds, &mock, 1)
     };
     let contract = Contract::embedded();
     let checks = catalogue(contract);
@@ -322,19 +324,7 @@ async fn a_revoked_token_is_renewed_once_and_the_suite_goes_on() {
     })
     .await
     .expect("mock");
-    let setup = Setup {
-        base_url: base,
-        administradora: "230301".into(),
-        seed: 1,
-        creds,
-        mock: Some(mock.clone()),
-        slow: false,
-        admin_clock: false,
-        writes: true,
-        as_of: mock.clock().today(),
-        timeout: Duration::from_secs(10),
-        client: None,
-    };
+    let setup = setup(base, creds, &mock, 1);
     let contract = Contract::embedded();
     let checks = catalogue(contract);
     let report = conform::run_suite(setup, contract, &checks, "mock revoking tokens")
@@ -517,17 +507,14 @@ fn the_checks_follow_the_contract_files() {
     );
 
     // The command line reads the same folder.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(["conform", "--list", "--contract"])
-        .arg(&dir)
-        .output()
-        .expect("run");
+    let out = crate::util::harness(&[
+        "conform",
+        "--list",
+        "--contract",
+        dir.to_str().expect("utf-8"),
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::succeeded(&out);
     assert!(text.contains("ENUM-AFI-autorizacionManejoDatos-S"));
     assert!(!text.contains("ENUM-AFI-autorizacionManejoDatos-N"));
     assert!(
@@ -706,16 +693,16 @@ fn bad_flags_and_unreachable_targets_exit_2_naming_them() {
 #[test]
 fn a_run_writes_its_outputs_and_exits_0() {
     let dir = crate::util::temp_dir("conform-out");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(["conform", "--only", "TOK-", "--only", "RUL-NEG12", "--out"])
-        .arg(&dir)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = dir.to_str().expect("utf-8");
+    crate::util::succeeded(&crate::util::harness(&[
+        "conform",
+        "--only",
+        "TOK-",
+        "--only",
+        "RUL-NEG12",
+        "--out",
+        out,
+    ]));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("conformance.json")).expect("json"))
             .expect("parse");

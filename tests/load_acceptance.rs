@@ -114,8 +114,7 @@ fn stall_run() -> ScenarioFile {
 #[ignore = "80 s; run with --ignored"]
 async fn a_four_second_stall_shows_in_the_tail_measured_from_intended_time() {
     // With the stall.
-    let t = TestMock::new();
-    let base = t.serve().await;
+    let (t, base) = TestMock::served().await;
     let mock = t.mock.clone();
     let hook = after(10, move || mock.pacing().stall(4.0));
     let out = run(&t, base, &stall_run(), Some(hook)).await;
@@ -136,8 +135,7 @@ async fn a_four_second_stall_shows_in_the_tail_measured_from_intended_time() {
     );
 
     // The same run without the stall.
-    let t = TestMock::new();
-    let base = t.serve().await;
+    let (t, base) = TestMock::served().await;
     let out = run(&t, base, &stall_run(), None).await;
     let p99 = out.summary["services"]["ReportarAfiliaciontraslado"]["latency_us"]["p99"]
         .as_f64()
@@ -209,8 +207,7 @@ async fn the_open_model_holds_its_rate_at_the_target() {
 #[ignore = "22 s; run with --ignored"]
 async fn go_live_reports_the_highest_rate_within_the_thresholds() {
     // Two plateaus; the mock turns slow during the second one.
-    let t = TestMock::new();
-    let base = t.serve().await;
+    let (t, base) = TestMock::served().await;
     let mock = t.mock.clone();
     let hook = after(11, move || {
         mock.pacing()

@@ -512,11 +512,7 @@ async fn a_redirect_to_another_host_is_refused() {
                 .into_response()
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let port = crate::util::serve_router(app).await.port();
     let o = harness(
         args(&[
             "preflight",

@@ -139,16 +139,10 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     for f in ["report.html", "report.md", "junit.xml"] {
         std::fs::remove_file(dir.join(f)).expect("remove");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .arg("report")
-        .arg(&dir)
-        .output()
-        .expect("mss-harness report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::succeeded(&crate::util::harness(&[
+        "report",
+        dir.to_str().expect("utf-8"),
+    ]));
     assert_eq!(
         std::fs::read_to_string(dir.join("report.md")).expect("md"),
         md

@@ -91,6 +91,16 @@ pub async fn serve(mock: &Mock) -> u16 {
     port
 }
 
+/// Serve `app` on 127.0.0.1 (port 0) in a background task; its address.
+pub async fn serve_router(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 /// The `mss-harness` binary built with these tests, as a command to add
 /// arguments to.
 pub fn harness_command() -> std::process::Command {
@@ -207,6 +217,26 @@ impl TestMock {
         let mock = Mock::with_contract(config, contract).expect("mock config");
         let app = mock.app();
         TestMock { mock, app, creds }
+    }
+
+    /// A fresh mock, a token of `administradora`'s client of both services
+    /// and that administrator's generators seeded with `seed`: where most
+    /// calls to the mock start.
+    pub async fn session(
+        administradora: &str,
+        seed: u64,
+    ) -> (Self, String, AffiliationGenerator, RetractionGenerator) {
+        let t = TestMock::new();
+        let token = t.token(t.cred(administradora)).await;
+        let (affiliations, retractions) = t.generators(seed, administradora);
+        (t, token, affiliations, retractions)
+    }
+
+    /// A fresh mock served on 127.0.0.1, and its base URL.
+    pub async fn served() -> (Self, String) {
+        let t = TestMock::new();
+        let base = t.serve().await;
+        (t, base)
     }
 
     /// Serve the mock on 127.0.0.1 (port 0) in a background task; its base URL.
@@ -327,6 +357,11 @@ impl TestMock {
         (status, headers, bytes.to_vec())
     }
 
+    /// The status of `method path` with `body` and no headers.
+    pub async fn status(&self, method: Method, path: &str, body: &str) -> StatusCode {
+        self.call(method, path, &[], body.to_owned()).await.0
+    }
+
     pub async fn token_request(&self, form: &str) -> (StatusCode, Value) {
         let (status, _, body) = self
             .call(
@@ -371,6 +406,18 @@ impl TestMock {
             status,
             serde_json::from_slice(&bytes).expect("envelope is JSON"),
         )
+    }
+
+    /// [`post`](Self::post) a generated record (an affiliation, a
+    /// retraction) as its JSON.
+    pub async fn post_record(
+        &self,
+        token: &str,
+        service: Service,
+        record: &impl serde::Serialize,
+    ) -> (StatusCode, Value) {
+        let body = serde_json::to_value(record).expect("json");
+        self.post(token, service, &body).await
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: &str) -> Value {
