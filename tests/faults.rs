@@ -199,87 +199,37 @@ fn assert_token_renewed(ran: &Ran) {
     );
 }
 
+/// Tokens that live 3 s, refreshed 1 s before they expire.
+const SHORT_LIVED_TOKENS: &str = "[target.mock]\ntoken_ttl_seconds = 3\n[token]\nrefresh_margin = \"1s\"\nrefresh_jitter = \"0s\"";
+
+// One row a fault kind: the test's name { the fields that differ from
+// Case::BASE }.
 fault_tests! {
-    delay_is_ok_and_slower {
-        faults: r#"[{kind = "delay", route = "reports", ms = 250}]"#,
-        also: |ran| p50_at_least(ran, 250.0),
-    }
+    delay_is_ok_and_slower { faults: r#"[{kind = "delay", route = "reports", ms = 250}]"#, also: |ran| p50_at_least(ran, 250.0) }
     /// An envelope of ~120 bytes in 16-byte chunks 30 ms apart.
-    slow_body_is_ok_and_slower {
-        faults: r#"[{kind = "slow_body", route = "reports", chunk_bytes = 16, interval_ms = 30}]"#,
-        also: |ran| p50_at_least(ran, 150.0),
-    }
-    status_429_is_http_4xx_429 {
-        faults: r#"[{kind = "status", status = 429, retry_after_s = 2, route = "reports", probability = 0.5, seed = 3}]"#,
-        rate: 30, class: "http_4xx:429",
-    }
-    status_500_is_http_5xx_500 {
-        faults: r#"[{kind = "status", status = 500, route = "reports"}]"#,
-        seconds: 1, class: "http_5xx:500", with_ok: false,
-    }
-    status_502_is_http_5xx_502 {
-        faults: r#"[{kind = "status", status = 502, route = "reports"}]"#,
-        seconds: 1, class: "http_5xx:502", with_ok: false,
-    }
-    status_503_is_http_5xx_503 {
-        faults: r#"[{kind = "status", status = 503, route = "reports"}]"#,
-        seconds: 1, class: "http_5xx:503", with_ok: false,
-    }
-    status_504_is_http_5xx_504 {
-        faults: r#"[{kind = "status", status = 504, route = "reports"}]"#,
-        seconds: 1, class: "http_5xx:504", with_ok: false,
-    }
-    reset_is_reset {
-        faults: r#"[{kind = "reset", route = "reports", probability = 0.5, seed = 1}]"#,
-        rate: 30, class: "reset",
-    }
-    empty_response_is_reset {
-        faults: r#"[{kind = "empty", route = "reports", probability = 0.5, seed = 2}]"#,
-        rate: 30, class: "reset",
-    }
-    hang_is_read_timeout {
-        faults: r#"[{kind = "hang", route = "reports", hold_s = 5, probability = 0.5, seed = 4}]"#,
-        timeout: "1s", class: "read_timeout",
-    }
-    truncated_body_is_truncated {
-        faults: r#"[{kind = "truncated", route = "reports", probability = 0.5, seed = 5}]"#,
-        rate: 30, class: "truncated",
-    }
-    malformed_json_is_invalid_body {
-        faults: r#"[{kind = "malformed_json", route = "reports", probability = 0.5, seed = 6}]"#,
-        rate: 30, class: "invalid_body",
-    }
+    slow_body_is_ok_and_slower { faults: r#"[{kind = "slow_body", route = "reports", chunk_bytes = 16, interval_ms = 30}]"#, also: |ran| p50_at_least(ran, 150.0) }
+    status_429_is_http_4xx_429 { faults: r#"[{kind = "status", status = 429, retry_after_s = 2, route = "reports", probability = 0.5, seed = 3}]"#, rate: 30, class: "http_4xx:429" }
+    status_500_is_http_5xx_500 { faults: r#"[{kind = "status", status = 500, route = "reports"}]"#, seconds: 1, class: "http_5xx:500", with_ok: false }
+    status_502_is_http_5xx_502 { faults: r#"[{kind = "status", status = 502, route = "reports"}]"#, seconds: 1, class: "http_5xx:502", with_ok: false }
+    status_503_is_http_5xx_503 { faults: r#"[{kind = "status", status = 503, route = "reports"}]"#, seconds: 1, class: "http_5xx:503", with_ok: false }
+    status_504_is_http_5xx_504 { faults: r#"[{kind = "status", status = 504, route = "reports"}]"#, seconds: 1, class: "http_5xx:504", with_ok: false }
+    reset_is_reset { faults: r#"[{kind = "reset", route = "reports", probability = 0.5, seed = 1}]"#, rate: 30, class: "reset" }
+    empty_response_is_reset { faults: r#"[{kind = "empty", route = "reports", probability = 0.5, seed = 2}]"#, rate: 30, class: "reset" }
+    hang_is_read_timeout { faults: r#"[{kind = "hang", route = "reports", hold_s = 5, probability = 0.5, seed = 4}]"#, timeout: "1s", class: "read_timeout" }
+    truncated_body_is_truncated { faults: r#"[{kind = "truncated", route = "reports", probability = 0.5, seed = 5}]"#, rate: 30, class: "truncated" }
+    malformed_json_is_invalid_body { faults: r#"[{kind = "malformed_json", route = "reports", probability = 0.5, seed = 6}]"#, rate: 30, class: "invalid_body" }
     /// Answers held past the 1 s timeout (the stall outlasts the run): every
     /// client gives up, and the mock, holding them in front of the service,
     /// never processes them.
-    stall_is_read_timeout {
-        faults: r#"[{kind = "stall", at = "500ms", duration = "30s"}]"#,
-        timeout: "1s", class: "read_timeout",
-    }
+    stall_is_read_timeout { faults: r#"[{kind = "stall", at = "500ms", duration = "30s"}]"#, timeout: "1s", class: "read_timeout" }
     /// Tokens live 3 s and are refreshed 1 s before: the refresh at ~2 s meets
     /// the outage, and once the token expires the reports cannot be sent.
-    token_outage_is_token_unavailable {
-        faults: r#"[{kind = "token_outage", route = "token", at = "500ms", retry_after_s = 1}]"#,
-        seconds: 5, class: "token_unavailable",
-        extra: "[target.mock]\ntoken_ttl_seconds = 3\n[token]\nrefresh_margin = \"1s\"\nrefresh_jitter = \"0s\"",
-    }
-    revoked_tokens_are_refreshed_and_ok {
-        faults: r#"[{kind = "revoke_tokens", at = "1s"}]"#,
-        also: assert_token_renewed,
-    }
+    token_outage_is_token_unavailable { faults: r#"[{kind = "token_outage", route = "token", at = "500ms", retry_after_s = 1}]"#, seconds: 5, class: "token_unavailable", extra: SHORT_LIVED_TOKENS }
+    revoked_tokens_are_refreshed_and_ok { faults: r#"[{kind = "revoke_tokens", at = "1s"}]"#, also: assert_token_renewed }
     /// Every fechaSolicitud is "in the future" of the mock.
-    a_clock_ten_days_back_is_business_val02 {
-        faults: r#"[{kind = "clock_skew", route = "reports", seconds = -864000}]"#,
-        class: "business:VAL02", with_ok: false,
-    }
-    reset_after_commit_is_unknown_outcome_and_reconciled {
-        faults: r#"[{kind = "reset_after_commit", route = "reports", probability = 0.3, seed = 9}]"#,
-        rate: 30, class: "unknown_outcome", also: assert_unknown_listed,
-    }
-    hang_after_commit_is_unknown_outcome_and_reconciled {
-        faults: r#"[{kind = "hang_after_commit", route = "reports", hold_s = 5, probability = 0.3, seed = 10}]"#,
-        timeout: "1s", class: "unknown_outcome", also: assert_unknown_listed,
-    }
+    a_clock_ten_days_back_is_business_val02 { faults: r#"[{kind = "clock_skew", route = "reports", seconds = -864000}]"#, class: "business:VAL02", with_ok: false }
+    reset_after_commit_is_unknown_outcome_and_reconciled { faults: r#"[{kind = "reset_after_commit", route = "reports", probability = 0.3, seed = 9}]"#, rate: 30, class: "unknown_outcome", also: assert_unknown_listed }
+    hang_after_commit_is_unknown_outcome_and_reconciled { faults: r#"[{kind = "hang_after_commit", route = "reports", hold_s = 5, probability = 0.3, seed = 10}]"#, timeout: "1s", class: "unknown_outcome", also: assert_unknown_listed }
 }
 
 /// The reconciliation lists the radicado of every `unknown_outcome` once

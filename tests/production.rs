@@ -291,8 +291,6 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
     let o = harness(common(&["--confirm-production", "otro.test"]), "clave-2").await;
     assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
     let o = harness(common(&["--dry-run"]), "clave-2").await;
-    let t = crate::util::described(&o);
-    assert_eq!(o.status.code(), Some(0), "{t}");
     for part in [
         "PRODUCTION host ministerio.test",
         "caps",
@@ -300,7 +298,7 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
         "40 requests",
         "NO: the run needs --confirm-production",
     ] {
-        assert!(t.contains(part), "{part}: {t}");
+        crate::util::assert_exit(&o, 0, part);
     }
     // Confirmed, but the certificate does not verify without the CA: the run
     // stops at its first token request, which never passes the handshake.

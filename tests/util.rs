@@ -357,9 +357,16 @@ impl TestMock {
         (status, headers, bytes.to_vec())
     }
 
-    /// The status of `method path` with `body` and no headers.
-    pub async fn status(&self, method: Method, path: &str, body: &str) -> StatusCode {
-        self.call(method, path, &[], body.to_owned()).await.0
+    /// Assert that `method path` with `body` (and no headers) is refused
+    /// with 400.
+    pub async fn assert_bad_request(&self, method: Method, path: &str, body: &str) {
+        let (status, _, answer) = self.call(method, path, &[], body.to_owned()).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            String::from_utf8_lossy(&answer)
+        );
     }
 
     pub async fn token_request(&self, form: &str) -> (StatusCode, Value) {
@@ -537,6 +544,20 @@ pub fn schema_validator(name: &str) -> jsonschema::Validator {
 
 pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+/// The program `name` of the Python venv the tests use (`$MSS_VENV`, by
+/// default `/opt/mss-venv`; scripts/ci-tools.sh installs it); `what` says
+/// which package, for the message when it is missing.
+pub fn venv_tool(name: &str, what: &str) -> std::path::PathBuf {
+    let venv = std::env::var_os("MSS_VENV").unwrap_or_else(|| "/opt/mss-venv".into());
+    let bin = std::path::Path::new(&venv).join("bin").join(name);
+    assert!(
+        bin.is_file(),
+        "{} is missing: {what} is needed (scripts/ci-tools.sh installs it; MSS_VENV names the venv)",
+        bin.display()
+    );
+    bin
 }
 
 /// Whether transparent huge pages are allowed for process `pid` (the
