@@ -32,27 +32,27 @@ impl ScenarioFile {
     /// stage of `rate` req/s for `duration`, at most `max_in_flight` requests
     /// in flight.
     pub fn open(name: &str, rate: u32, duration: &str, max_in_flight: u32) -> Self {
-        ScenarioFile {
-            name: name.to_owned(),
-            top: Vec::new(),
-            target: vec!["url = \"mock\"".to_owned()],
-            load: format!(
+        Self::with_load(
+            name,
+            &format!(
                 "model = \"open\"\nstages = [{{ rate = {rate}, duration = \"{duration}\" }}]\nmax_in_flight = {max_in_flight}"
             ),
-            tables: Vec::new(),
-        }
+        )
     }
 
     /// `name` against the embedded mock with the `[load]` table's `body`
     /// written out (a closed model, several stages).
     pub fn with_load(name: &str, body: &str) -> Self {
         ScenarioFile {
+            name: name.to_owned(),
+            top: Vec::new(),
+            target: vec!["url = \"mock\"".to_owned()],
             load: body.trim().to_owned(),
-            ..Self::open(name, 0, "0s", 0)
+            tables: Vec::new(),
         }
     }
 
-    /// The target is `url` (its host allowed: a loopback address), with the
+    /// The target is `url` (its host in `allowed_hosts`), with the
     /// credentials read from the variables `{prefix}_USER`,
     /// `{prefix}_PASSWORD` and `{prefix}_CLIENT` (see [`credentials_env`]).
     pub fn at(mut self, url: &str, prefix: &str) -> Self {
@@ -60,7 +60,7 @@ impl ScenarioFile {
             .split("://")
             .nth(1)
             .and_then(|rest| rest.split([':', '/']).next())
-            .unwrap_or("127.0.0.1");
+            .unwrap_or_else(|| panic!("{url:?} is not a URL"));
         self.target = vec![
             format!("url = \"{url}\""),
             format!("allowed_hosts = [\"{host}\"]"),
