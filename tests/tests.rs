@@ -29,10 +29,12 @@ mod production;
 mod retry_budget;
 mod rules;
 mod run;
-mod scenario_file;
 mod schemathesis;
 mod sources;
 mod token;
 mod token_cache;
 mod workers;
 mod xsd;
+
+// Helpers the modules above share, beside `util`.
+mod scenario_file;
