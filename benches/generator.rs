@@ -12,7 +12,7 @@ use mss_harness::generator::{
 };
 
 fn config() -> GeneratorConfig {
-    let mut c = GeneratorConfig::new(7, "230301");
+    let mut c = GeneratorConfig::new(mss_contract::Contract::embedded(), 7, "230301");
     c.as_of = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
     c
 }

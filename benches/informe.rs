@@ -67,9 +67,10 @@ fn write_week(path: &Path, lines: u64, csv: bool) {
 fn informe_of(path: &Path) -> (f64, u64, u64) {
     let desde = chrono::NaiveDate::from_ymd_opt(2026, 11, 16).expect("date");
     let hasta = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
-    let admin = &mss_harness::domain::Contract::embedded().administradoras[2];
+    let contract = mss_harness::domain::Contract::embedded();
+    let admin = &contract.administradoras[2];
     let started = Instant::now();
-    let mut informe = Informe::new(desde, hasta).expect("period");
+    let mut informe = Informe::new(contract.clone(), desde, hasta).expect("period");
     informe.read(path).expect("read");
     let md = render::markdown(&informe, admin);
     let html = render::html(&informe, admin).expect("html");

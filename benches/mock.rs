@@ -19,13 +19,16 @@ fn mock_handling(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let password = format!("bench-{:x}", rand::random::<u64>());
-    let mock = Mock::new(MockConfig::with_clients(vec![ClientConfig {
-        username: "bench".into(),
-        password: password.clone(),
-        client_id: "bench".into(),
-        administradora: "230301".into(),
-        services: None,
-    }]))
+    let mock = Mock::new(
+        MockConfig::with_clients(vec![ClientConfig {
+            username: "bench".into(),
+            password: password.clone(),
+            client_id: "bench".into(),
+            administradora: "230301".into(),
+            services: None,
+        }]),
+        mss_contract::Contract::embedded().clone(),
+    )
     .expect("mock");
     let app = mock.app();
     let token = rt.block_on(async {
@@ -43,7 +46,7 @@ fn mock_handling(c: &mut Criterion) {
         v["access_token"].as_str().expect("token").to_owned()
     });
     let auth = format!("Bearer {token}");
-    let mut config = GeneratorConfig::new(1, "230301");
+    let mut config = GeneratorConfig::new(mss_contract::Contract::embedded(), 1, "230301");
     config.as_of = mock.clock().today();
     let mut generator = AffiliationGenerator::new(config).expect("generator");
 

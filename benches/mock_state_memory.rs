@@ -61,9 +61,9 @@ fn measure(max_records: usize, checkpoints: &[u64]) -> Vec<(u64, f64)> {
         services: None,
     }]);
     config.max_records = max_records;
-    let mock = Mock::new(config).expect("mock");
+    let mock = Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
     let app = mock.app();
-    let mut gen_config = GeneratorConfig::new(2, "230301");
+    let mut gen_config = GeneratorConfig::new(mss_contract::Contract::embedded(), 2, "230301");
     gen_config.as_of = mock.clock().today();
     let mut generator = AffiliationGenerator::new(gen_config).expect("generator");
     rt.block_on(async {

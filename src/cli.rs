@@ -1,14 +1,18 @@
 //! Command-line interface: the raw flags (clap), dispatched to [`crate::cmd`].
+//! The contract is read here, once, after the flags are parsed (`--contract
+//! DIR`, else the bundled one), and handed to the command as a value.
 //!
 //! Exit codes: 0 success; 1 a threshold or check failed (`run`); 2 bad usage,
 //! configuration or target, or a failure to run; 130/143 a `run` stopped by
 //! SIGINT/SIGTERM (results written).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::cmd;
+use crate::domain::Contract;
 
 /// Load and conformance testing harness for the MSPS pension-administrator web
 /// services.
@@ -49,8 +53,9 @@ pub enum Command {
     /// Write report.html, report.md and junit.xml again from a results folder.
     Report(ReportArgs),
     /// Rewrite the code lists that a contract folder's openapi.json repeats
-    /// (document types, administrators, departments and municipalities) from
-    /// its CSV files, after an annex changed a CSV file.
+    /// (document types, administrators, departments and municipalities, the
+    /// codigos each response lists) from its CSV files, after an annex
+    /// changed a CSV file.
     SyncContract(SyncContractArgs),
     /// Capacity planning from the plateaus of runs: throughput against
     /// concurrency, a Universal Scalability Law fit with intervals, the peak,
@@ -59,21 +64,6 @@ pub enum Command {
     /// Write the ministry's first-week informe (informe.md, informe.html, in
     /// Spanish) from results folders and production request logs.
     Informe(crate::informe::InformeArgs),
-}
-
-/// The value of `--contract DIR` (or `--contract=DIR`) in `args`, if any.
-fn contract_flag(args: &[std::ffi::OsString]) -> Option<std::path::PathBuf> {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let s = a.to_string_lossy();
-        if s == "--contract" {
-            return it.next().map(std::path::PathBuf::from);
-        }
-        if let Some(v) = s.strip_prefix("--contract=") {
-            return Some(std::path::PathBuf::from(v));
-        }
-    }
-    None
 }
 
 impl Command {
@@ -116,18 +106,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let args = crate::live::join_address(args.into_iter().map(Into::into).collect());
     // Before anything allocates much (the contract, below), every command
     // the mock included: see its doc for what huge pages cost.
     mss_mock::huge_pages_off();
-    // The contract first: the flags' defaults (the default administrator)
-    // come from it.
-    if let Some(dir) = contract_flag(&args)
-        && let Err(e) = crate::domain::Contract::install(&dir)
-    {
-        eprintln!("mss-harness: --contract {}: {e}", dir.display());
-        return ExitCode::from(2);
-    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -139,13 +121,24 @@ where
             };
         }
     };
-    // One contract for the whole process, before anything reads it.
-    if let Some(dir) = cli.command.contract_dir()
-        && let Err(e) = crate::domain::Contract::install(dir)
+    // The contract, read once: the one `--contract DIR` names (`given`),
+    // else the bundled one. The flags' defaults that come from it (the
+    // default administrator) are filled in by each command.
+    let given = match cli
+        .command
+        .contract_dir()
+        .map(|dir| (dir, Contract::from_dir(dir)))
     {
-        eprintln!("mss-harness: --contract {}: {e}", dir.display());
-        return ExitCode::from(2);
-    }
+        None => None,
+        Some((_, Ok(c))) => Some(Arc::new(c)),
+        Some((dir, Err(e))) => {
+            eprintln!("mss-harness: --contract {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    let contract = given
+        .clone()
+        .unwrap_or_else(|| Arc::clone(Contract::embedded()));
     if let Command::Merge(args) = &cli.command {
         return match cmd::merge::run(args) {
             Ok(code) => ExitCode::from(code),
@@ -165,10 +158,10 @@ where
         };
     }
     if let Command::Preflight(args) = &cli.command {
-        return ExitCode::from(cmd::preflight::run(args));
+        return ExitCode::from(cmd::preflight::run(args, &contract));
     }
     if let Command::Run(args) = &cli.command {
-        return match cmd::run::run(args) {
+        return match cmd::run::run(args, given) {
             Ok(Some(outcome)) => ExitCode::from(outcome.exit),
             Ok(None) => ExitCode::SUCCESS,
             Err(e) => {
@@ -178,7 +171,7 @@ where
         };
     }
     if let Command::Conform(args) = &cli.command {
-        return ExitCode::from(crate::conform::run(args));
+        return ExitCode::from(crate::conform::run(args, &contract));
     }
     if let Command::Compare(args) = &cli.command {
         return match cmd::compare::compare(args) {
@@ -203,7 +196,7 @@ where
         | Command::Preflight(_)
         | Command::Capacity(_)
         | Command::Merge(_) => Ok(()),
-        Command::Informe(args) => crate::informe::run(&args).map(|written| {
+        Command::Informe(args) => crate::informe::run(&args, contract).map(|written| {
             for p in written {
                 println!("wrote {}", p.display());
             }
@@ -214,9 +207,11 @@ where
                 args.dir.join("report.html").display()
             );
         }),
-        Command::Payload(args) => cmd::payload::run(&args, &mut std::io::stdout().lock()),
+        Command::Payload(args) => {
+            cmd::payload::run(&args, &contract, &mut std::io::stdout().lock())
+        }
         Command::Init(args) => cmd::init::run(&args),
-        Command::SyncContract(args) => crate::domain::Contract::sync_code_lists(&args.dir)
+        Command::SyncContract(args) => Contract::sync_code_lists(&args.dir)
             .map(|changed| {
                 let file = args.dir.join("openapi.json");
                 if changed.is_empty() {
@@ -229,7 +224,7 @@ where
             .map_err(|e| anyhow::anyhow!("sync-contract {}: {e}", args.dir.display())),
         Command::Mock(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(mss_mock::cli::run(args))),
+            .and_then(|rt| rt.block_on(mss_mock::cli::run(args, contract))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

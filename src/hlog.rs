@@ -135,7 +135,7 @@ pub fn write<'h>(
             return Ok(());
         };
         let (start, length) = (first.start, first.length);
-        let mut total = crate::metrics::histogram();
+        let mut total = crate::hdr::histogram();
         for e in group.iter().filter(|e| in_total(&e.tag)) {
             total
                 .add(e.histogram.as_ref())
@@ -214,7 +214,7 @@ mod tests {
     use std::borrow::Cow;
 
     fn h(values: &[u64]) -> Histogram<u64> {
-        let mut h = crate::metrics::histogram();
+        let mut h = crate::hdr::histogram();
         for v in values {
             h.record(*v).expect("record");
         }

@@ -44,6 +44,10 @@ pub enum Outcome {
     UnexpectedCodigo(String),
     /// Still 401 after a fresh token, or the token endpoint refused the credentials.
     AuthFailed,
+    /// Answered 401, and its retry with a fresh token was not sent because
+    /// the production cap it names (`max_requests`, `max_duration`) was
+    /// reached: not a credentials failure.
+    CapReached(String),
     /// No token could be had (token endpoint failing or backing off).
     TokenUnavailable,
     /// An invalid record was not rejected with its expected codigo.
@@ -77,6 +81,7 @@ impl Outcome {
             Self::InvalidBody => "invalid_body".into(),
             Self::UnexpectedCodigo(c) => format!("unexpected_codigo:{c}").into(),
             Self::AuthFailed => "auth_failed".into(),
+            Self::CapReached(c) => format!("cap_reached:{c}").into(),
             Self::TokenUnavailable => "token_unavailable".into(),
             Self::CheckFailed(c) => format!("check_failed:{c}").into(),
             Self::Dropped => "dropped".into(),
@@ -97,6 +102,7 @@ impl Outcome {
             ("business", false) => Self::Business(arg.to_owned()),
             ("check_failed", false) => Self::CheckFailed(arg.to_owned()),
             ("unexpected_codigo", false) => Self::UnexpectedCodigo(arg.to_owned()),
+            ("cap_reached", false) => Self::CapReached(arg.to_owned()),
             ("dns", true) => Self::Dns,
             ("connect_refused", true) => Self::ConnectRefused,
             ("connect_timeout", true) => Self::ConnectTimeout,
@@ -201,6 +207,9 @@ mod tests {
         let odd = Outcome::UnexpectedCodigo("200".into());
         assert_eq!(odd.label(), "unexpected_codigo:200");
         assert_eq!(Outcome::from_label(&odd.label()), Some(odd));
+        let capped = Outcome::CapReached("max_requests".into());
+        assert_eq!(capped.label(), "cap_reached:max_requests");
+        assert_eq!(Outcome::from_label(&capped.label()), Some(capped));
     }
 
     #[tokio::test]

@@ -173,7 +173,7 @@ impl TokenCache {
                 tokens: 0,
                 refreshes: 0,
                 failures: 0,
-                latency_us: crate::metrics::histogram(),
+                latency_us: crate::hdr::histogram(),
                 events: Vec::new(),
             }),
         }
@@ -277,7 +277,7 @@ impl TokenCache {
             stats.failures += 1;
         }
         let us = started.elapsed().as_micros().clamp(1, 3_600_000_000) as u64;
-        crate::metrics::record(&mut stats.latency_us, us);
+        crate::hdr::record(&mut stats.latency_us, us);
         if stats.events.len() < MAX_EVENTS {
             stats.events.push((started, ok));
         }

@@ -3,7 +3,9 @@
 //! list, a longer primerApellido, one more document type with its pattern and
 //! weight) drives the mock, `run`, `conform` and `payload` with no code change;
 //! an inconsistent copy is refused with exit 2 and one line naming file, row
-//! and column.
+//! and column. What `openapi.json` repeats of the CSV files (the code lists,
+//! the responses' `x-codigos`) is written by `sync-contract`: the success
+//! codigo is renamed in `errores.csv` alone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,30 +14,12 @@ use mss_contract::{Contract, Service};
 use serde_json::Value;
 
 use crate::scenario_file::{ScenarioFile, run_command};
-use crate::util::{Cred, described as text};
+use crate::util::{Cred, copy_contract, described as text, edit_file as edit};
 
 /// The three municipalities the edited DIVIPOLA list keeps.
 const KEPT: [&str; 3] = ["08001", "05001", "76001"];
 /// The document type the annex adds.
 const NEW_TYPE: &str = "DA";
-
-fn copy_contract(name: &str) -> PathBuf {
-    let dir = crate::util::temp_dir(&format!("annex-{name}"));
-    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
-        let path = entry.expect("entry").path();
-        let ext = path.extension().and_then(|e| e.to_str());
-        if matches!(ext, Some("csv" | "json")) {
-            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    dir
-}
-
-fn edit(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
-    let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(&path, f(text)).expect("write");
-}
 
 /// The bundled contract, changed as an annex would change it.
 fn annex() -> PathBuf {
@@ -59,15 +43,6 @@ fn annex() -> PathBuf {
     });
     edit(&dir, "openapi.json", |t| {
         let mut v: Value = serde_json::from_str(&t).expect("json");
-        for s in Service::ALL {
-            let codigos = v
-                .pointer_mut(&format!(
-                    "/paths/~1{}/post/responses/200/x-codigos",
-                    s.name()
-                ))
-                .expect("x-codigos of 200");
-            *codigos = serde_json::json!(["200"]);
-        }
         let max = v
             .pointer_mut("/components/schemas/ReportarAfiliaciontrasladoRequest/properties/primerApellido/maxLength")
             .expect("maxLength");
@@ -105,6 +80,16 @@ fn annex() -> PathBuf {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("/tipoDocumento/enum"), "{said}");
     assert!(said.contains("/codigoDepartamento/enum"), "{said}");
+    // The renamed success codigo, stated where each service's 200 lists it.
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("openapi.json")).expect("openapi.json"),
+    )
+    .expect("json");
+    for s in Service::ALL {
+        let pointer = format!("/paths/~1{}/post/responses/200/x-codigos", s.name());
+        assert!(said.contains(&pointer), "{said}");
+        assert_eq!(doc.pointer(&pointer), Some(&serde_json::json!(["200"])));
+    }
     dir
 }
 
@@ -190,13 +175,11 @@ fn an_edited_annex_drives_every_command_without_a_code_change() {
 #[tokio::test]
 async fn val02_cases_follow_the_edited_lengths() {
     let dir = annex();
-    let contract: &'static Contract = Box::leak(Box::new(
-        Contract::from_dir(&dir).expect("edited contract loads"),
-    ));
+    let contract = std::sync::Arc::new(Contract::from_dir(&dir).expect("edited contract loads"));
     let val02 = contract.codigo_of(mss_contract::Role::BadField).to_owned();
     let out = harness(&["payload", "--invalid", &val02, "--count", "120"], &dir);
     assert!(out.status.success(), "{}", text(&out));
-    let mock = crate::util::TestMock::with_contract(contract, |_| {});
+    let mock = crate::util::TestMock::with_contract(&contract, |_| {});
     let token = mock.token(mock.cred("230301")).await;
     let mut primer_apellido = 0;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -272,6 +255,63 @@ fn an_inconsistent_contract_is_refused_with_file_row_and_column() {
     });
     let out = harness(&["payload", "--count", "1"], &dir);
     crate::util::assert_exit(&out, 2, "column peso_generacion");
+    // Weights the generator cannot draw by (their sum overflows): refused
+    // with the file, the row where the sum overflows and the column, by the
+    // commands that generate; the mock, which draws nothing, serves them.
+    for (file, column, value) in [
+        ("divipola.csv", "poblacion", u64::MAX.to_string()),
+        (
+            "tipos_documento.csv",
+            "peso_generacion",
+            "4000000000".to_owned(),
+        ),
+    ] {
+        let dir = copy_contract(&format!("overflow-{column}"));
+        edit(&dir, file, |t| set_two_rows(&t, column, &value));
+        for args in [
+            &["payload", "--count", "1"][..],
+            &["run", "smoke", "--dry-run"][..],
+        ] {
+            let out = harness(args, &dir);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("{file}: row 3, column {column}:")),
+                "{args:?}: {err}"
+            );
+        }
+        let out = harness(&["mock", "--list-deviations"], &dir);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+}
+
+/// CSV `text` with `column` of its first two rows (file rows 2 and 3) set
+/// to `value`.
+fn set_two_rows(text: &str, column: &str, value: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let at = lines[0]
+        .split(',')
+        .position(|c| c == column)
+        .expect("column");
+    for line in &mut lines[1..3] {
+        let record = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes())
+            .records()
+            .next()
+            .expect("row")
+            .expect("csv");
+        let mut cells: Vec<&str> = record.iter().collect();
+        cells[at] = value;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&cells).expect("write");
+        *line = String::from_utf8(w.into_inner().expect("csv"))
+            .expect("utf-8")
+            .trim_end()
+            .to_owned();
+    }
+    lines.join("\n") + "\n"
 }
 
 /// `mss-mock --contract` (here `mss-harness mock`, the same server and flags)

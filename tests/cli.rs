@@ -161,3 +161,68 @@ fn the_mock_lists_its_deviations() {
     assert!(text.lines().count() > 60, "{text}");
     assert!(text.contains("RUL-NEG11\t"), "{text}");
 }
+
+/// `--dashboard ADDR` with a space reaches the flag (it used to be taken for a
+/// second scenario: "unexpected argument"): the address in use is named.
+#[test]
+fn a_dashboard_address_after_a_space_is_the_dashboards() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = harness(&["run", "smoke", "--dashboard", &addr]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("--dashboard {addr}: cannot listen")),
+        "{err}"
+    );
+    let out = harness(&["run", "--dashboard", "127.0.0.1:0", "smoke", "--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("smoke"));
+}
+
+/// `run --out DIR` never mixes two runs: a folder that holds an earlier run
+/// is refused before anything is sent, and replaced only with `--overwrite`
+/// (whose earlier files, the ones the new run does not write, are gone).
+#[test]
+fn an_earlier_runs_folder_is_refused_and_replaced_only_when_asked() {
+    let dir = crate::util::temp_dir("out-twice");
+    let scenario = crate::scenario_file::ScenarioFile::open("out-twice", 20, "1s", 10)
+        .write(&dir, "short.toml");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).expect("out");
+    std::fs::write(out.join("summary.json"), "{}").expect("an earlier run");
+    std::fs::write(out.join("goose-report.html"), "earlier").expect("its Goose report");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            scenario.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        harness(&args)
+    };
+    let refused = run(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the folder is not empty") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.json")).expect("kept"),
+        "{}"
+    );
+    let replaced = run(&["--overwrite"]);
+    assert!(
+        replaced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replaced.stderr)
+    );
+    assert!(
+        !out.join("goose-report.html").exists(),
+        "the earlier run's file"
+    );
+    assert_eq!(crate::util::summary(&out)["scenario"], "out-twice");
+}

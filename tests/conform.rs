@@ -33,7 +33,7 @@ fn setup(
 }
 
 async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
-    let (mock, base, creds) = conform::embedded_mock("230301", deviations)
+    let (mock, base, creds) = conform::embedded_mock(Contract::embedded(), "230301", deviations)
         .await
         .expect("embedded mock");
     let setup = setup(base, creds, &mock, seed);
@@ -247,9 +247,11 @@ async fn boundary_pairs_fail_on_their_off_by_one_deviations() {
 /// AUT02, and every check after them passes with tokens the cache renewed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
-    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| c.token_ttl_seconds = 10)
-        .await
-        .expect("mock");
+    let (mock, base, creds) = conform::embedded_mock_with(Contract::embedded(), "230301", |c| {
+        c.token_ttl_seconds = 10;
+    })
+    .await
+    .expect("mock");
     let setup = Setup {
         mock: None,
         slow: true,
@@ -312,7 +314,7 @@ async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
 /// again, and every check still passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_renewed_once_and_the_suite_goes_on() {
-    let (mock, base, creds) = conform::embedded_mock_with("230301", |c| {
+    let (mock, base, creds) = conform::embedded_mock_with(Contract::embedded(), "230301", |c| {
         c.faults = vec![mss_mock::faults::FaultSpec {
             kind: "revoke_tokens".into(),
             // Fires once, at the first retraction (AUTH-RET-001, sent
@@ -435,24 +437,13 @@ fn the_catalogue_matches_its_snapshot_and_the_readme() {
     );
 }
 
-fn copy_contract() -> std::path::PathBuf {
-    let dir = crate::util::temp_dir("contract");
-    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
-            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    dir
-}
-
 #[test]
 fn the_checks_follow_the_contract_files() {
     let before: Vec<String> = catalogue(Contract::embedded())
         .into_iter()
         .map(|c| c.id)
         .collect();
-    let dir = copy_contract();
+    let dir = crate::util::copy_contract("contract");
     let path = dir.join("openapi.json");
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
@@ -529,7 +520,7 @@ fn the_checks_follow_the_contract_files() {
 /// titles follow it, and every other id stays as it was.
 #[test]
 fn a_renamed_codigo_renames_the_checks_of_its_rule() {
-    let dir = copy_contract();
+    let dir = crate::util::copy_contract("contract");
     let renames = [("NEG01", "DUP77"), ("NEG02", "EDA88")];
     for name in ["errores.csv", "openapi.json"] {
         let path = dir.join(name);
@@ -585,28 +576,22 @@ fn a_renamed_codigo_renames_the_checks_of_its_rule() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_output_holds_the_password() {
     let canary = format!("CANARIO-{:016x}", rand::random::<u64>());
-    let mut config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
-        username: "conform-canario".into(),
+    let cred = crate::util::Cred {
         password: canary.clone(),
-        client_id: "conform-canario-ambos".into(),
-        administradora: "230301".into(),
-        services: None,
-    }]);
-    config.deviate = [
-        "TOK-001",
-        "TOK-008",
-        "AUTH-AFI-001",
-        "REQ-AFI-sexo",
-        "SCH-001",
-    ]
-    .map(String::from)
-    .to_vec();
-    let mock = mss_mock::Mock::new(config).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(mock.serve(listener));
+        ..crate::util::Cred::new("conform-canario", "conform-canario-ambos")
+    };
+    let mock = cred.mock(|config| {
+        config.deviate = [
+            "TOK-001",
+            "TOK-008",
+            "AUTH-AFI-001",
+            "REQ-AFI-sexo",
+            "SCH-001",
+        ]
+        .map(String::from)
+        .to_vec();
+    });
+    let addr = format!("127.0.0.1:{}", crate::util::serve(&mock).await);
     let dir = crate::util::temp_dir("conform-canary");
     let out_dir = dir.clone();
     let out = tokio::task::spawn_blocking(move || {

@@ -100,8 +100,12 @@ fn the_indexed_job_recipe_holds_together() {
     assert!(after("--out").starts_with(s(&mount["mountPath"], "mountPath")));
     // The scenario itself is a valid one, its host allowed and confirmed.
     let text = s(&config["data"]["scenario.toml"], "scenario.toml");
-    let scenario = mss_harness::scenario::RunPlan::parse(text, Path::new("configmap.yaml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let scenario = mss_harness::scenario::RunPlan::parse(
+        text,
+        Path::new("configmap.yaml"),
+        mss_contract::Contract::embedded(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let host = reqwest::Url::parse(scenario.target.url()).expect("url");
     let host = host.host_str().expect("host");
     assert!(scenario.target.allowed_hosts().iter().any(|h| h == host));

@@ -303,9 +303,13 @@ fn scenario_faults_are_checked_at_load() {
         ),
         (r#"[{kind = "reset", colour = "red"}]"#, "mock", "colour"),
     ] {
-        let e = RunPlan::parse(&base(faults, url), Path::new("f.toml"))
-            .expect_err(want)
-            .to_string();
+        let e = RunPlan::parse(
+            &base(faults, url),
+            Path::new("f.toml"),
+            mss_contract::Contract::embedded(),
+        )
+        .expect_err(want)
+        .to_string();
         assert!(e.contains(want), "{e} (want {want})");
     }
 }

@@ -256,9 +256,12 @@ async fn a_results_folder_counts_like_its_summary() {
         .expect("rfc3339")
         .with_timezone(&mss_harness::informe::colombia())
         .date_naive();
-    let mut informe =
-        mss_harness::informe::Informe::new(started, started + chrono::Duration::days(1))
-            .expect("period");
+    let mut informe = mss_harness::informe::Informe::new(
+        mss_contract::Contract::embedded().clone(),
+        started,
+        started + chrono::Duration::days(1),
+    )
+    .expect("period");
     informe.read(&dir).expect("read the results folder");
     for service in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
         assert_eq!(

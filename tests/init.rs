@@ -43,8 +43,11 @@ fn init_writes_a_scenario_that_runs_a_private_credentials_template_and_refuses_t
     assert_eq!(next[2], "mss-harness run qa/scenario.toml");
 
     // The scenario parses, and the printed dry run succeeds.
-    let scenario = RunPlan::load(dir.join("scenario.toml").to_str().expect("utf-8"))
-        .unwrap_or_else(|e| panic!("the written scenario does not parse: {e}"));
+    let scenario = RunPlan::load(
+        dir.join("scenario.toml").to_str().expect("utf-8"),
+        mss_contract::Contract::embedded(),
+    )
+    .unwrap_or_else(|e| panic!("the written scenario does not parse: {e}"));
     assert_eq!(scenario.target.url(), "mock");
     let o = harness(&["run", "qa/scenario.toml", "--dry-run"], &root);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -154,7 +157,11 @@ fn init_for_the_ministry_writes_a_capped_scenario_with_credentials() {
         ),
         "{out}"
     );
-    let s = RunPlan::load(root.join("scenario.toml").to_str().expect("utf-8")).expect("parses");
+    let s = RunPlan::load(
+        root.join("scenario.toml").to_str().expect("utf-8"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect("parses");
     assert_eq!(s.target.allowed_hosts(), ["miseguridadsocial.gov.co"]);
     assert_eq!(
         match &s.target {
@@ -256,9 +263,18 @@ fn init_shows_every_key_with_its_default() {
         .collect::<Vec<_>>()
         .join("\n");
     assert_ne!(uncommented, written);
-    let a = RunPlan::parse(&written, Path::new("written.toml")).expect("written");
-    let b = RunPlan::parse(&uncommented, Path::new("uncommented.toml"))
-        .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    let a = RunPlan::parse(
+        &written,
+        Path::new("written.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect("written");
+    let b = RunPlan::parse(
+        &uncommented,
+        Path::new("uncommented.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
     // What a run takes from each: the same.
     assert_eq!(format!("{:?}", a.data), format!("{:?}", b.data));
     assert_eq!(format!("{:?}", a.token), format!("{:?}", b.token));

@@ -4,7 +4,6 @@
 //! after the signal) or by two quick SIGINTs (exits at once).
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::scenario_file::{ScenarioFile, run_command};
@@ -97,22 +96,10 @@ async fn start(name: &str, grace: &str) -> Run {
 }
 
 impl Run {
-    fn pid(&self) -> String {
-        self.process.child.id().to_string()
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.pid()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill -{name}");
-    }
-
     /// Send `signal` and wait (5 s at most) until the harness says it
     /// stopped sending.
     async fn stop(&self, signal: &str) {
-        self.signal(signal);
+        self.process.signal(signal);
         until(
             &format!("the harness to take SIG{signal} and stop sending"),
             Duration::from_secs(5),
@@ -207,7 +194,7 @@ async fn a_second_sigint_exits_at_once() {
     // The first one is taken: the run is waiting out its 60 s grace period.
     run.stop("INT").await;
     let at_first = received(&run.mock);
-    run.signal("INT");
+    run.process.signal("INT");
     let (status, took) = run.process.exit(Duration::from_secs(10)).await;
     let stderr = run.process.stderr();
     assert_eq!(status.code(), Some(130), "{stderr}");

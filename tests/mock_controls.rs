@@ -55,6 +55,7 @@ async fn latency_profile_is_set_read_and_checked() {
     let config = MockConfig::parse(
         "[latency]\ndistribution = \"lognormal\"\nmedian_ms = 20\nsigma = 0.5\ncap_ms = 500\n[[clients]]\nusername='u'\npassword='p'\nclient_id='c'\nadministradora='230301'",
         "x.toml",
+        mss_contract::Contract::embedded(),
     )
     .expect("config with latency");
     assert_eq!(
@@ -68,6 +69,7 @@ async fn latency_profile_is_set_read_and_checked() {
     let bad = MockConfig::parse(
         "[latency]\ndistribution = \"fixed\"\nms = -1\n[[clients]]\nusername='u'\npassword='p'\nclient_id='c'\nadministradora='230301'",
         "x.toml",
+        mss_contract::Contract::embedded(),
     )
     .expect_err("negative latency");
     assert!(bad.to_string().contains("latency"), "{bad}");
@@ -188,8 +190,10 @@ async fn deviations_are_set_listed_checked_and_cleared_at_run_time() {
     let config = MockConfig::parse(
         "deviate = [\"NOPE-2\"]\n[[clients]]\nusername='u'\npassword='p'\nclient_id='c'\nadministradora='230301'",
         "x.toml",
+        mss_contract::Contract::embedded(),
     )
     .expect("well-formed");
-    let err = mss_mock::Mock::new(config).expect_err("unknown deviation");
+    let err = mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone())
+        .expect_err("unknown deviation");
     assert!(err.to_string().contains("NOPE-2"), "{err}");
 }

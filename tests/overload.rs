@@ -180,7 +180,11 @@ async fn the_mock_sheds_twice_its_capacity_fast_and_stays_flat() {
     // (NEG01) after the same validation, so the store does not grow.
     let mut body = Vec::new();
     mss_harness::generator::AffiliationGenerator::new(
-        mss_harness::generator::GeneratorConfig::new(7, "230301"),
+        mss_harness::generator::GeneratorConfig::new(
+            mss_contract::Contract::embedded(),
+            7,
+            "230301",
+        ),
     )
     .expect("generator")
     .next_affiliation_json(&mut body)

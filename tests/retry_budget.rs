@@ -15,7 +15,7 @@ use mss_harness::retry_budget::WINDOW;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::scenario_file::{ScenarioFile, run_command};
 use crate::util::Cred;
@@ -53,12 +53,7 @@ async fn run(file: PathBuf, out: PathBuf) -> (Output, Option<Value>) {
 /// `unexpected_codigo:200`, none retried; exit 1 and a hint naming the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_success_codigo_is_named_and_never_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(TOKEN, "application/json"))
-        .mount(&server)
-        .await;
+    let server = crate::util::token_server(TOKEN).await;
     Mock::given(method("POST"))
         .and(path("/ReportarAfiliaciontraslado"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(
@@ -72,13 +67,9 @@ async fn an_unknown_success_codigo_is_named_and_never_retried() {
     let (output, s) = run(file, dir.join("out")).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let received = server
-        .received_requests()
+    let received = crate::util::received_on(&server, "/ReportarAfiliaciontraslado")
         .await
-        .expect("recording on")
-        .iter()
-        .filter(|r| r.url.path() == "/ReportarAfiliaciontraslado")
-        .count();
+        .len();
     assert!(
         (1980..=2020).contains(&received),
         "{received} report requests reached the target"

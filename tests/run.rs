@@ -202,8 +202,11 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     assert_eq!(summary["dropped"], 0);
     assert_eq!(summary["token"]["requests"], 1);
     // The resolved scenario reads back.
-    RunPlan::load(dir.join("scenario.toml").to_str().expect("utf-8"))
-        .expect("resolved scenario parses");
+    RunPlan::load(
+        dir.join("scenario.toml").to_str().expect("utf-8"),
+        mss_contract::Contract::embedded(),
+    )
+    .expect("resolved scenario parses");
     let hlog = std::fs::read_to_string(dir.join("latency.hlog")).expect("hlog");
     assert!(
         hlog.lines().filter(|l| l.starts_with("Tag=")).count() >= 4,
@@ -344,7 +347,7 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
 async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
     use mss_harness::results::table::table;
 
-    let scenario = RunPlan::load("smoke").expect("smoke");
+    let scenario = RunPlan::load("smoke", mss_contract::Contract::embedded()).expect("smoke");
     let latency = scenario.target.mock().and_then(|m| m.latency);
     let t = crate::util::TestMock::with(|c| {
         if let Some(l) = latency {

@@ -10,6 +10,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use mss_harness::scenario::{ContractChoice, RunPlan};
+
 use crate::util::Cred;
 
 /// A scenario file's text, built table by table.
@@ -104,11 +106,18 @@ impl ScenarioFile {
         path
     }
 
-    /// The file parsed as the harness reads it.
-    pub fn plan(&self) -> mss_harness::scenario::RunPlan {
-        mss_harness::scenario::RunPlan::parse(
+    /// The file parsed as the harness reads it, with the bundled contract.
+    pub fn plan(&self) -> RunPlan {
+        self.plan_with(mss_contract::Contract::embedded())
+    }
+
+    /// The file parsed as the harness reads it, with the contract `contract`
+    /// chooses (`ContractChoice::Given` for `run --contract DIR`).
+    pub fn plan_with(&self, contract: impl Into<ContractChoice>) -> RunPlan {
+        RunPlan::parse(
             &self.to_string(),
             Path::new(&format!("{}.toml", self.name)),
+            contract,
         )
         .unwrap_or_else(|e| panic!("{e}"))
     }

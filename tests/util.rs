@@ -36,6 +36,53 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A copy of contract/'s files (its CSV files and `openapi.json`) in a fresh
+/// folder, to edit as an annex would.
+pub fn copy_contract(name: &str) -> std::path::PathBuf {
+    let dir = temp_dir(name);
+    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
+        let path = entry.expect("entry").path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("csv" | "json")
+        ) {
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
+
+/// Rewrite `dir/file` with `f` of its text.
+pub fn edit_file(dir: &std::path::Path, file: &str, f: impl FnOnce(String) -> String) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, f(text)).expect("write");
+}
+
+/// A scripted peer (wiremock) on 127.0.0.1 whose `POST /token` answers 200
+/// with `token` (a token response's JSON); the test mounts the services'
+/// answers.
+pub async fn token_server(token: &str) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/token"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(token, "application/json"))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The requests `server` received on `path`, in order.
+pub async fn received_on(server: &wiremock::MockServer, path: &str) -> Vec<wiremock::Request> {
+    server
+        .received_requests()
+        .await
+        .expect("recording on")
+        .into_iter()
+        .filter(|r| r.url.path() == path)
+        .collect()
+}
+
 /// A credential the test mock accepts (generated per test, never written down).
 #[derive(Debug, Clone)]
 pub struct Cred {
@@ -73,11 +120,12 @@ impl Cred {
         }])
     }
 
-    /// A mock whose only client is this one, its configuration adjusted.
+    /// A mock of the bundled contract whose only client is this one, its
+    /// configuration adjusted.
     pub fn mock(&self, adjust: impl FnOnce(&mut MockConfig)) -> Mock {
         let mut config = self.mock_config();
         adjust(&mut config);
-        Mock::new(config).expect("mock")
+        Mock::new(config, Arc::clone(Contract::embedded())).expect("mock")
     }
 }
 
@@ -177,10 +225,7 @@ impl TestMock {
     }
 
     /// A mock serving `contract` (e.g. an edited copy of contract/).
-    pub fn with_contract(
-        contract: &'static Contract,
-        adjust: impl FnOnce(&mut MockConfig),
-    ) -> Self {
+    pub fn with_contract(contract: &Arc<Contract>, adjust: impl FnOnce(&mut MockConfig)) -> Self {
         let mut clients = Vec::new();
         let mut creds = Vec::new();
         for a in &contract.administradoras {
@@ -214,7 +259,7 @@ impl TestMock {
         }
         let mut config = MockConfig::with_clients(clients);
         adjust(&mut config);
-        let mock = Mock::with_contract(config, contract).expect("mock config");
+        let mock = Mock::new(config, Arc::clone(contract)).expect("mock config");
         let app = mock.app();
         TestMock { mock, app, creds }
     }
@@ -308,7 +353,9 @@ impl TestMock {
             ))
         };
         let own = cache(administradora);
-        let others: HashMap<String, Arc<TokenCache>> = Contract::embedded()
+        let others: HashMap<String, Arc<TokenCache>> = self
+            .mock
+            .contract()
             .administradoras
             .iter()
             .filter(|a| a.codigo != administradora)
@@ -454,7 +501,8 @@ impl TestMock {
         seed: u64,
         administradora: &str,
     ) -> (AffiliationGenerator, RetractionGenerator) {
-        let mut config = GeneratorConfig::new(seed, administradora);
+        // The generators follow the mock's contract.
+        let mut config = GeneratorConfig::new(self.mock.contract(), seed, administradora);
         config.as_of = self.today();
         (
             AffiliationGenerator::new(config.clone()).expect("generator"),
@@ -601,6 +649,15 @@ impl Background {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// Send signal `name` (`TERM`, `INT`) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
     }
 
     /// Whether the process is still running.

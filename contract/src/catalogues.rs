@@ -8,10 +8,14 @@
 //! document type giving `numeroDocumento` the type's pattern),
 //! `codigoAdministradora` and `codigoAdministradoraOrigen` of
 //! `administradoras.csv`, `codigoDepartamento` of `divipola.csv` with an
-//! `anyOf` of one branch per department listing its municipalities. The CSV files stay the one source: [`check`]
-//! compares each of those with what the CSV files say, and loading a contract
-//! whose document differs from its CSV files fails, naming the difference and
-//! printing what the document should hold.
+//! `anyOf` of one branch per department listing its municipalities; and the
+//! `x-codigos` of every response of the two report services, the codigos of
+//! `errores.csv` with that status whose role concerns the service
+//! ([`crate::Role::services`]; a codigo without a role concerns both). The CSV
+//! files stay the one source: [`check`] compares each of those with what the
+//! CSV files say, and loading a contract whose document differs from its CSV
+//! files fails, naming the difference and printing what the document should
+//! hold; [`sync`] writes it (`mss-harness sync-contract DIR`).
 //!
 //! The enumerations of code-list fields stay out of [`crate::FieldSpec`]'s
 //! `enumeration`: a value outside them is refused with the code list's own
@@ -20,7 +24,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{Contract, ContractError, Service};
+use crate::files::json_pointer;
+use crate::{CodigoRespuesta, Contract, ContractError, Service};
 
 /// A rule of the protocol that a JSON Schema cannot state (a date window, an
 /// age, the regime of an administrator, the token's administrator,
@@ -173,7 +178,73 @@ pub fn expected(contract: &Contract) -> Vec<(String, Value)> {
             Value::Array(branches),
         ));
     }
+    for service in Service::ALL {
+        out.extend(x_codigos(contract, service));
+    }
     out
+}
+
+/// Whether an answer of `service` may carry `codigo` (its role concerns the
+/// service; a codigo without a role concerns both).
+fn concerns(codigo: &CodigoRespuesta, service: Service) -> bool {
+    codigo.rol.is_none_or(|r| r.services().contains(&service))
+}
+
+/// The `x-codigos` of each response of `service` that lists codigos, and of
+/// each status a codigo of the service is answered with: the codigos of
+/// `errores.csv` with that status that concern the service, in the file's order.
+fn x_codigos(contract: &Contract, service: Service) -> Vec<(String, Value)> {
+    let responses = json_pointer(&["paths", service.path(), "post", "responses"]);
+    let mut statuses: Vec<String> = contract
+        .openapi
+        .pointer(&responses)
+        .and_then(Value::as_object)
+        .map(|r| {
+            r.iter()
+                .filter(|(_, response)| response.get("x-codigos").is_some())
+                .map(|(status, _)| status.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    for c in contract.codigos.iter().filter(|c| concerns(c, service)) {
+        let status = c.http_status.to_string();
+        if !statuses.contains(&status) {
+            statuses.push(status);
+        }
+    }
+    statuses
+        .into_iter()
+        .map(|status| {
+            let listed: Vec<&str> = contract
+                .codigos
+                .iter()
+                .filter(|c| concerns(c, service) && c.http_status.to_string() == status)
+                .map(|c| c.codigo.as_str())
+                .collect();
+            let at = json_pointer(&[
+                "paths",
+                service.path(),
+                "post",
+                "responses",
+                &status,
+                "x-codigos",
+            ]);
+            (at, json!(listed))
+        })
+        .collect()
+}
+
+/// `description` with the list it ends with (`... Códigos: A, B.`) replaced
+/// by `codigos`; `None` when it ends with no such list.
+fn described(description: &str, codigos: &Value) -> Option<String> {
+    const LIST: &str = "Códigos: ";
+    let at = description.rfind(LIST)?;
+    let names: Vec<&str> = codigos
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    Some(format!("{}{LIST}{}.", &description[..at], names.join(", ")))
 }
 
 /// Write into `doc` what the CSV files say each code list must hold (the
@@ -209,10 +280,21 @@ pub fn sync(doc: &mut Value, contract: &Contract) -> Vec<String> {
                 let Some(Value::Object(obj)) = doc.pointer_mut(parent) else {
                     continue;
                 };
-                if obj.get(key) != Some(&want) {
-                    obj.insert(key.to_owned(), want);
-                    changed.push(pointer);
+                if obj.get(key) == Some(&want) {
+                    continue;
                 }
+                // A response's description repeats its codigos in prose.
+                if key == "x-codigos"
+                    && let Some(text) = obj
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .and_then(|d| described(d, &want))
+                {
+                    obj.insert("description".to_owned(), text.into());
+                    changed.push(format!("{parent}/description"));
+                }
+                obj.insert(key.to_owned(), want);
+                changed.push(pointer);
             }
         }
     }
@@ -312,6 +394,92 @@ mod tests {
 
     /// An edit of the document, and what the error must name.
     type Drift = (&'static str, fn(&mut Value));
+
+    /// The embedded files in a folder, with the success codigo `OK` renamed
+    /// `200` in `errores.csv` only.
+    fn folder_with_success_renamed() -> std::path::PathBuf {
+        let dir = folder_with(|_| {});
+        let path = dir.join("errores.csv");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("\n200,OK,"), "{text}");
+        std::fs::write(&path, text.replace("\n200,OK,", "\n200,200,")).expect("write");
+        dir
+    }
+
+    #[test]
+    fn pointers_escape_slash_and_tilde() {
+        assert_eq!(
+            json_pointer(&["paths", "/Reportar~X", "post"]),
+            "/paths/~1Reportar~0X/post"
+        );
+        let doc = json!({"paths": {"/a~b": {"post": 1}}});
+        assert_eq!(
+            doc.pointer(&json_pointer(&["paths", "/a~b", "post"])),
+            Some(&json!(1))
+        );
+    }
+
+    #[test]
+    fn renaming_the_success_codigo_is_one_edit_and_a_sync() {
+        let dir = folder_with_success_renamed();
+        // Refused until synced: the error's pointer is one a JSON tool can
+        // follow (RFC 6901), and it says which command mends it.
+        let err = Contract::from_dir(&dir)
+            .expect_err("stale x-codigos")
+            .to_string();
+        let pointer = "/paths/~1ReportarAfiliaciontraslado/post/responses/200/x-codigos";
+        assert!(err.contains(&format!("{pointer}: codigo \"OK\"")), "{err}");
+        assert!(err.contains("sync-contract"), "{err}");
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("openapi.json")).expect("read"))
+                .expect("json");
+        assert_eq!(doc.pointer(pointer), Some(&json!(["OK"])));
+
+        let changed = Contract::sync_code_lists(&dir).expect("sync");
+        for service in Service::ALL {
+            let at = json_pointer(&["paths", service.path(), "post", "responses", "200"]);
+            assert!(changed.contains(&format!("{at}/x-codigos")), "{changed:?}");
+            assert!(
+                changed.contains(&format!("{at}/description")),
+                "{changed:?}"
+            );
+        }
+        // Only the success responses changed.
+        assert_eq!(changed.len(), 4, "{changed:?}");
+        let c = Contract::from_dir(&dir).expect("loads once synced");
+        assert_eq!(c.codigo_of(crate::Role::Stored), "200");
+        assert_eq!(c.openapi.pointer(pointer), Some(&json!(["200"])));
+        assert_eq!(
+            c.openapi
+                .pointer(&pointer.replace("/x-codigos", "/description"))
+                .and_then(Value::as_str),
+            Some("Reporte aceptado; numeroTransaccion identifica la transacción. Códigos: 200.")
+        );
+        // A second sync has nothing to do.
+        assert_eq!(
+            Contract::sync_code_lists(&dir).expect("sync"),
+            Vec::<String>::new()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_response_that_lists_too_few_codigos_does_not_load() {
+        let dir = folder_with(|d| {
+            d["paths"]["/ReportarRetractoAfiliacion"]["post"]["responses"]["422"]["x-codigos"] =
+                json!(["NEG10"]);
+        });
+        let err = Contract::from_dir(&dir)
+            .expect_err("NEG11 missing")
+            .to_string();
+        assert!(
+            err.contains(
+                "/paths/~1ReportarRetractoAfiliacion/post/responses/422/x-codigos: the CSV files say [\"NEG10\",\"NEG11\"]"
+            ),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_document_that_drifts_from_the_csv_files_does_not_load() {

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::Service;
+
 /// The role of a response codigo (`errores.csv`, column `rol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
@@ -117,6 +119,37 @@ impl Role {
     /// Position in [`ALL`](Self::ALL).
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// The report services whose answers may carry the role's codigo (what
+    /// the `x-codigos` of their responses list): the transfer rules only
+    /// `ReportarAfiliaciontraslado`, the retraction's own refusals only
+    /// `ReportarRetractoAfiliacion`, an unknown route neither (it has no
+    /// path), every other role both.
+    pub fn services(self) -> &'static [Service] {
+        match self {
+            Role::PensionAge
+            | Role::RegimeWindow
+            | Role::AdministratorWindow
+            | Role::SameAdministrator => &[Service::Afiliacion],
+            Role::UnknownAffiliation | Role::RetractionLate | Role::AlreadyRetracted => {
+                &[Service::Retracto]
+            }
+            Role::UnknownRoute => &[],
+            Role::Stored
+            | Role::TokenMissing
+            | Role::TokenExpired
+            | Role::NotEntitled
+            | Role::MalformedBody
+            | Role::MissingField
+            | Role::BadField
+            | Role::BadDocumentType
+            | Role::UnknownAdministrator
+            | Role::UnknownDivipola
+            | Role::Duplicate
+            | Role::MethodNotAllowed
+            | Role::BodyTooLarge => &Service::ALL,
+        }
     }
 }
 

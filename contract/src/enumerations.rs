@@ -13,21 +13,21 @@
 //!                 "x-roles": {"affiliation": "AFILIACION", ...}}
 //! ```
 //!
-//! A ministry annex that spells a novelty differently changes those two lists,
-//! not the code. A folder whose lists disagree (a role missing or unknown, a
+//! A spelling belongs to a contract, not to the typed value:
+//! `contract.enumerations().spelling(Novedad::TrasladoRegimen)`, and
+//! `parse` back; two contracts that spell a value differently serve side by
+//! side. A ministry annex that spells a novelty differently changes those two
+//! lists, not the code. A folder whose lists disagree (a role missing or unknown, a
 //! value outside the `enum`, a value of the `enum` without a role, a regime of
 //! `administradoras.csv` that `regimenDestino` does not list, a condition on a
 //! value the field does not take) is refused with one line naming the file and
 //! the key.
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::files::invalid;
 use crate::rules::Sexo;
-use crate::{Contract, ContractError, Regimen, Service, ServiceSpec};
+use crate::{ContractError, Regimen, Service, ServiceSpec};
 
 /// A value of an enumeration of the affiliation body whose spelling the
 /// contract gives (`x-roles` of the field in `openapi.json`).
@@ -322,107 +322,24 @@ pub(crate) fn check_conditions(spec: &ServiceSpec) -> Result<(), ContractError> 
     Ok(())
 }
 
-/// The spelling of `v` in the current contract.
-fn spelled<T: Enumerated>(v: T) -> &'static str {
-    Contract::current().enumerations().spelling(v)
-}
-
 impl Novedad {
-    /// The protocol's spelling (the current contract's).
-    pub fn as_str(self) -> &'static str {
-        spelled(self)
-    }
-
-    /// The novelty spelled `s` in the current contract.
-    pub fn parse(s: &str) -> Option<Self> {
-        Contract::current().enumerations().parse(s)
-    }
-
     /// Whether it is a transfer (and so names an origin administrator).
     pub fn is_transfer(self) -> bool {
         !matches!(self, Self::Afiliacion)
     }
 }
 
-impl TipoAfiliado {
-    /// The protocol's spelling (the current contract's).
-    pub fn as_str(self) -> &'static str {
-        spelled(self)
-    }
-}
-
 impl SiNo {
-    /// The protocol's spelling (the current contract's).
-    pub fn as_str(self) -> &'static str {
-        spelled(self)
-    }
-
     /// [`Si`](Self::Si) when `yes`.
     pub fn of(yes: bool) -> Self {
         if yes { Self::Si } else { Self::No }
     }
 }
 
-impl Regimen {
-    /// Parse the protocol's spelling (the current contract's `regimenDestino`).
-    pub fn parse(s: &str) -> Option<Self> {
-        Contract::current().enumerations().parse(s)
-    }
-
-    /// The protocol's spelling (the current contract's).
-    pub fn as_str(self) -> &'static str {
-        spelled(self)
-    }
-}
-
-impl fmt::Display for Regimen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Sexo {
-    /// Parse the protocol's spelling (the current contract's `sexo`).
-    pub fn parse(s: &str) -> Option<Self> {
-        Contract::current().enumerations().parse(s)
-    }
-
-    /// The protocol's spelling (the current contract's).
-    pub fn as_str(self) -> &'static str {
-        spelled(self)
-    }
-}
-
-/// Serialize and deserialize as the current contract spells the value.
-macro_rules! serde_as_spelled {
-    ($($t:ty),*) => {$(
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                let e = Contract::current().enumerations();
-                e.parse(&s).ok_or_else(|| {
-                    serde::de::Error::custom(format!(
-                        "{s:?} is not a value of {}: {}",
-                        <$t as Enumerated>::FIELD,
-                        <$t as Enumerated>::spellings(e).join(", ")
-                    ))
-                })
-            }
-        }
-    )*};
-}
-
-serde_as_spelled!(Novedad, TipoAfiliado);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Contract;
 
     #[test]
     fn the_embedded_contract_spells_every_value() {
@@ -438,10 +355,6 @@ mod tests {
         for n in Novedad::ALL {
             assert_eq!(e.parse::<Novedad>(e.spelling(*n)), Some(*n));
         }
-        let json = serde_json::to_string(&Novedad::TrasladoAdministradora).expect("json");
-        assert_eq!(json, "\"TRASLADO_ADMINISTRADORA\"");
-        let back: Novedad = serde_json::from_str(&json).expect("back");
-        assert_eq!(back, Novedad::TrasladoAdministradora);
-        assert!(serde_json::from_str::<TipoAfiliado>("\"OTRO\"").is_err());
+        assert_eq!(e.parse::<TipoAfiliado>("OTRO"), None);
     }
 }

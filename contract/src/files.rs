@@ -209,6 +209,22 @@ pub(crate) fn codigos(
     Ok((codigos, roles))
 }
 
+/// A JSON pointer (RFC 6901) to the value reached by `tokens` from the
+/// document's root: each token with `~` written `~0` and `/` written `~1`
+/// (`/paths/~1ReportarAfiliaciontraslado/...`).
+pub(crate) fn json_pointer<S: AsRef<str>>(tokens: &[S]) -> String {
+    let mut out = String::new();
+    for t in tokens {
+        out.push('/');
+        out.push_str(&t.as_ref().replace('~', "~0").replace('/', "~1"));
+    }
+    out
+}
+
+/// What `mss-harness sync-contract` does, for the errors it mends.
+pub(crate) const SYNC_HINT: &str =
+    "`mss-harness sync-contract DIR` rewrites x-codigos from errores.csv";
+
 /// Every `x-codigos` of `openapi.json` is listed in `errores.csv` with the
 /// status it is documented under.
 pub(crate) fn check_x_codigos(
@@ -230,7 +246,7 @@ pub(crate) fn check_x_codigos(
                 let Some(list) = response.get("x-codigos") else {
                     continue;
                 };
-                let at = format!("/paths/{path}/{method}/responses/{status}/x-codigos");
+                let at = json_pointer(&["paths", path, method, "responses", status, "x-codigos"]);
                 let list = list.as_array().ok_or_else(|| {
                     invalid("openapi.json", format!("{at}: must be a list of strings"))
                 })?;
@@ -241,14 +257,16 @@ pub(crate) fn check_x_codigos(
                     let Some(entry) = codigos.iter().find(|c| c.codigo == codigo) else {
                         return Err(invalid(
                             "openapi.json",
-                            format!("{at}: codigo {codigo:?} is not listed in errores.csv"),
+                            format!(
+                                "{at}: codigo {codigo:?} is not listed in errores.csv ({SYNC_HINT})"
+                            ),
                         ));
                     };
                     if entry.http_status.to_string() != *status {
                         return Err(invalid(
                             "openapi.json",
                             format!(
-                                "{at}: codigo {codigo:?} has status {} in errores.csv",
+                                "{at}: codigo {codigo:?} has status {} in errores.csv ({SYNC_HINT})",
                                 entry.http_status
                             ),
                         ));

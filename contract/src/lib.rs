@@ -29,7 +29,7 @@ pub(crate) use files::{cell, one_line};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 
@@ -109,8 +109,8 @@ pub enum Regimen {
     Rais,
 }
 
-/// Its spelling (`regimenDestino`) and [`Display`](fmt::Display) are the
-/// contract's ([`enumerations`]).
+/// Its spelling (`regimenDestino`) is the contract's:
+/// [`Enumerations::spelling`].
 impl Regimen {
     /// The other regime.
     pub fn other(self) -> Self {
@@ -248,8 +248,10 @@ impl fmt::Display for Service {
     }
 }
 
-/// The whole contract, parsed.
-#[derive(Debug)]
+/// The whole contract, parsed. A value: a command reads it once (the
+/// bundled one, [`embedded`](Self::embedded), or a folder,
+/// [`from_dir`](Self::from_dir)) and hands it to what it runs; two contracts
+/// may live side by side in one process.
 pub struct Contract {
     /// Administrators (`administradoras.csv`).
     pub administradoras: Vec<Administradora>,
@@ -267,10 +269,22 @@ pub struct Contract {
     roles: [usize; Role::ALL.len()],
     reglas: Vec<Regla>,
     enumerations: Enumerations,
+    /// The folder it was read from; `None`: the contract compiled in.
+    dir: Option<PathBuf>,
 }
 
-static INSTALLED: OnceLock<&'static Contract> = OnceLock::new();
-static INSTALLED_FROM: OnceLock<PathBuf> = OnceLock::new();
+/// Where it came from and what it holds, not every row.
+impl fmt::Debug for Contract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Contract")
+            .field("dir", &self.dir)
+            .field("administradoras", &self.administradoras.len())
+            .field("tipos_documento", &self.tipos_documento.len())
+            .field("municipios", &self.municipios.len())
+            .field("codigos", &self.codigos.len())
+            .finish_non_exhaustive()
+    }
+}
 
 /// A reader of the contract files in `dir`.
 fn read_from(dir: &Path) -> impl FnMut(&str) -> Result<String, ContractError> + '_ {
@@ -295,14 +309,17 @@ fn divipola_key(departamento: &str, municipio: &str) -> Option<u32> {
 }
 
 impl Contract {
-    /// The contract compiled into this binary, parsed once.
+    /// The contract compiled into this binary, parsed once and shared: what a
+    /// command's entry point (or a test) hands down when no `--contract DIR`
+    /// names another. Library code never reaches for it: it is given a
+    /// contract.
     ///
     /// The embedded files are checked by this crate's tests; a failure here means
     /// the build shipped a broken contract, which is a bug, so it panics.
-    pub fn embedded() -> &'static Contract {
-        static CONTRACT: OnceLock<Contract> = OnceLock::new();
+    pub fn embedded() -> &'static Arc<Contract> {
+        static CONTRACT: OnceLock<Arc<Contract>> = OnceLock::new();
         CONTRACT.get_or_init(|| match Self::load_embedded() {
-            Ok(contract) => contract,
+            Ok(contract) => Arc::new(contract),
             Err(e) => panic!("the embedded contract is invalid: {e}"),
         })
     }
@@ -324,13 +341,16 @@ impl Contract {
     /// Load a contract from a folder holding the same files (e.g. one edited from
     /// the ministry's technical annex).
     pub fn from_dir(dir: &Path) -> Result<Contract, ContractError> {
-        Self::parse(read_from(dir), true)
+        let mut contract = Self::parse(read_from(dir), true)?;
+        contract.dir = Some(dir.to_owned());
+        Ok(contract)
     }
 
-    /// Rewrite the code lists that `dir/openapi.json` repeats (enumerations and
-    /// the `x-code-list` branches, [`catalogues`]) from the folder's CSV files,
-    /// after an annex changed a CSV file. Returns the JSON pointers that
-    /// changed; the folder then loads with [`from_dir`](Self::from_dir).
+    /// Rewrite the code lists that `dir/openapi.json` repeats (enumerations,
+    /// the `x-code-list` branches and the responses' `x-codigos`,
+    /// [`catalogues`]) from the folder's CSV files, after an annex changed a
+    /// CSV file. Returns the JSON pointers that changed; the folder then
+    /// loads with [`from_dir`](Self::from_dir).
     pub fn sync_code_lists(dir: &Path) -> Result<Vec<String>, ContractError> {
         let contract = Self::parse(read_from(dir), false)?;
         let mut doc = contract.openapi.clone();
@@ -417,7 +437,10 @@ impl Contract {
             .map_err(|e| invalid(file, format!("not valid JSON: {e}")))?;
         let afiliacion = ServiceSpec::from_openapi(&openapi, Service::Afiliacion)?;
         let retracto = ServiceSpec::from_openapi(&openapi, Service::Retracto)?;
-        check_x_codigos(&openapi, &codigos)?;
+        // What `sync_code_lists` rewrites is checked only when loading.
+        if check_code_lists {
+            check_x_codigos(&openapi, &codigos)?;
+        }
         let enumerations = Enumerations::from_openapi(&openapi, &afiliacion)?;
         enumerations::check_conditions(&afiliacion)?;
         enumerations::check_conditions(&retracto)?;
@@ -459,6 +482,7 @@ impl Contract {
             roles,
             reglas: Vec::new(),
             enumerations,
+            dir: None,
         };
         let differences = catalogues::check(&contract);
         if check_code_lists && !differences.is_empty() {
@@ -484,35 +508,17 @@ impl Contract {
         &self.reglas
     }
 
-    /// The contract this process uses: the one [`install`](Self::install)ed
-    /// (from `--contract DIR`), else the embedded one.
-    pub fn current() -> &'static Contract {
-        INSTALLED.get().copied().unwrap_or_else(Self::embedded)
+    /// The folder this contract was read from ([`from_dir`](Self::from_dir));
+    /// `None` for the contract compiled in.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
-    /// Make the contract in `dir` this process's [`current`](Self::current)
-    /// one. Done once, by a command's entry point, before anything reads the
-    /// contract; a second call with another folder is refused.
-    pub fn install(dir: &Path) -> Result<&'static Contract, ContractError> {
-        if let Some(c) = INSTALLED.get() {
-            return if INSTALLED_FROM.get().map(PathBuf::as_path) == Some(dir) {
-                Ok(c)
-            } else {
-                Err(invalid(
-                    &dir.display().to_string(),
-                    "another contract folder is already in use by this process".to_owned(),
-                ))
-            };
-        }
-        let contract: &'static Contract = Box::leak(Box::new(Self::from_dir(dir)?));
-        let _ = INSTALLED_FROM.set(dir.to_owned());
-        Ok(*INSTALLED.get_or_init(|| contract))
-    }
-
-    /// Where a user edits the contract file `name` of the current contract:
-    /// in the installed folder, else in the repository's `contract/`.
-    pub fn path_of(name: &str) -> PathBuf {
-        match INSTALLED_FROM.get() {
+    /// Where a user edits this contract's file `name`: in the folder it was
+    /// read from, else (the contract compiled in) in the repository's
+    /// `contract/`.
+    pub fn path_of(&self, name: &str) -> PathBuf {
+        match &self.dir {
             Some(dir) => dir.join(name),
             None => Path::new("contract").join(name),
         }
@@ -548,12 +554,6 @@ impl Contract {
             .iter()
             .find(|a| a.por_defecto)
             .unwrap_or(&self.administradoras[0])
-    }
-
-    /// The code of [`default_administradora`](Self::default_administradora),
-    /// for command-line defaults.
-    pub fn default_administradora_code() -> String {
-        Self::current().default_administradora().codigo.clone()
     }
 
     /// The administrator with this code.

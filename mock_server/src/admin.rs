@@ -388,7 +388,7 @@ impl Mock {
                     "codigoAdministradora": admin,
                     "tipoDocumento": tipo,
                     "numeroDocumento": r.documento.as_str(),
-                    "tipoNovedad": r.novedad().as_str(),
+                    "tipoNovedad": r.novedad().spelling(contract),
                     "fechaSolicitud": r.fecha().to_string(),
                     "retractada": r.retracted,
                     "recibido": recibido,

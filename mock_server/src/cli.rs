@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
+use mss_contract::Contract;
 use tokio::net::TcpListener;
 
 use crate::{Mock, MockConfig};
@@ -36,21 +38,29 @@ pub struct MockArgs {
     pub tls_key: Option<PathBuf>,
 }
 
-/// Load the configuration, bind, print where it listens and serve until Ctrl-C.
-pub async fn run(args: MockArgs) -> anyhow::Result<()> {
-    if let Some(dir) = &args.contract {
-        mss_contract::Contract::install(dir)
-            .map_err(|e| anyhow::anyhow!("--contract {}: {e}", dir.display()))?;
+/// The contract of `args`: the folder `--contract` names, else the bundled
+/// one. Read once, where the command starts.
+pub fn contract(args: &MockArgs) -> anyhow::Result<Arc<Contract>> {
+    match &args.contract {
+        Some(dir) => Contract::from_dir(dir)
+            .map(Arc::new)
+            .map_err(|e| anyhow::anyhow!("--contract {}: {e}", dir.display())),
+        None => Ok(Arc::clone(Contract::embedded())),
     }
+}
+
+/// Load the configuration, bind, print where it listens and serve
+/// `contract` until Ctrl-C.
+pub async fn run(args: MockArgs, contract: Arc<Contract>) -> anyhow::Result<()> {
     if args.list_deviations {
-        for (id, what) in crate::deviate::catalogue(mss_contract::Contract::current()) {
+        for (id, what) in crate::deviate::catalogue(&contract) {
             println!("{id}\t{what}");
         }
         return Ok(());
     }
     let mut config = match &args.config {
-        Some(path) => MockConfig::from_file(path)?,
-        None => MockConfig::demo()?,
+        Some(path) => MockConfig::from_file(path, &contract)?,
+        None => MockConfig::demo(&contract)?,
     };
     config.deviate.extend(args.deviate.iter().cloned());
     let addr = args.listen.unwrap_or(config.listen);
@@ -74,7 +84,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let mock = Mock::new(config)?;
+    let mock = Mock::new(config, contract)?;
     let deviations = mock.deviations();
     if !deviations.is_empty() {
         eprintln!(

@@ -181,27 +181,33 @@ fn redacted_toml_error(e: &toml::de::Error, text: &str) -> String {
 }
 
 impl MockConfig {
-    /// The demo configuration (`mock_server/mock.toml`).
-    pub fn demo() -> Result<Self, ConfigError> {
-        Self::parse(DEMO_CONFIG, "demo configuration (mock_server/mock.toml)")
+    /// The demo configuration (`mock_server/mock.toml`), checked against
+    /// `contract`.
+    pub fn demo(contract: &Contract) -> Result<Self, ConfigError> {
+        Self::parse(
+            DEMO_CONFIG,
+            "demo configuration (mock_server/mock.toml)",
+            contract,
+        )
     }
 
-    /// Read and check a configuration file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+    /// Read a configuration file and check it against `contract`.
+    pub fn from_file(path: &Path, contract: &Contract) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        Self::parse(&text, &path.display().to_string(), contract)
     }
 
-    /// Parse and check configuration text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+    /// Parse configuration text and check it against `contract`; `origin`
+    /// names it in errors.
+    pub fn parse(text: &str, origin: &str, contract: &Contract) -> Result<Self, ConfigError> {
         let config: MockConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             origin: origin.to_owned(),
             message: redacted_toml_error(&e, text),
         })?;
-        config.check(origin)?;
+        config.check(origin, contract)?;
         Ok(config)
     }
 
@@ -222,8 +228,9 @@ impl MockConfig {
         }
     }
 
-    /// Check the values that TOML types cannot.
-    pub fn check(&self, origin: &str) -> Result<(), ConfigError> {
+    /// Check the values that TOML types cannot, the administrators against
+    /// `contract`.
+    pub fn check(&self, origin: &str, contract: &Contract) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.to_owned(),
             message,
@@ -271,7 +278,6 @@ impl MockConfig {
         if self.clients.is_empty() {
             return Err(invalid("at least one [[clients]] entry is needed".into()));
         }
-        let contract = Contract::current();
         for (i, c) in self.clients.iter().enumerate() {
             let at = |what: String| {
                 invalid(format!(
@@ -311,7 +317,7 @@ mod tests {
 
     #[test]
     fn demo_config_is_valid() {
-        let c = MockConfig::demo().expect("demo config");
+        let c = MockConfig::demo(Contract::embedded()).expect("demo config");
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.token_ttl_seconds, 300);
         assert!(c.clients.len() >= 5);
@@ -319,11 +325,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let e = MockConfig::parse("bogus = 1\nclients = []", "x.toml").expect_err("unknown key");
+        let e = MockConfig::parse("bogus = 1\nclients = []", "x.toml", Contract::embedded())
+            .expect_err("unknown key");
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = MockConfig::parse(
             "[[clients]]\nusername='u'\npassword='p'\nclient_id='c'\nadministradora='999'",
             "x.toml",
+            Contract::embedded(),
         )
         .expect_err("bad administradora");
         assert!(e.to_string().contains("\"999\""), "{e}");
@@ -336,7 +344,7 @@ mod tests {
             "[[clients]]\nusername='u'\npasword='canary-s3cret'\nclient_id='c'\nadministradora='230301'",
             "[[clients]]\nusername='u'\npassword=12345\nclient_id='c'\nadministradora='230301'",
         ] {
-            let e = MockConfig::parse(text, "x.toml").expect_err("invalid");
+            let e = MockConfig::parse(text, "x.toml", Contract::embedded()).expect_err("invalid");
             let shown = e.to_string();
             assert!(
                 !shown.contains("canary-s3cret") && !shown.contains("12345"),
@@ -351,6 +359,7 @@ mod tests {
         let c = MockConfig::parse(
             "[[clients]]\nusername='u'\npassword='canary-s3cret'\nclient_id='c'\nadministradora='230301'",
             "x.toml",
+            Contract::embedded(),
         )
         .expect("valid");
         assert!(!format!("{c:?}").contains("canary-s3cret"));

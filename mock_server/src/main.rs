@@ -23,7 +23,11 @@ fn main() -> std::process::ExitCode {
 #[tokio::main]
 async fn serve() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match mss_mock::cli::run(cli.args).await {
+    let run = async {
+        let contract = mss_mock::cli::contract(&cli.args)?;
+        mss_mock::cli::run(cli.args, contract).await
+    };
+    match run.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mss-mock: {e:#}");

@@ -24,7 +24,7 @@ pub(crate) enum Refusal {
     /// The protocol's envelope with a refusing codigo.
     Envelope {
         status: StatusCode,
-        codigo: &'static str,
+        codigo: String,
         mensaje: String,
         numero: String,
         /// ENV-001: `Content-Type: text/plain`.
@@ -82,7 +82,7 @@ impl IntoResponse for Refusal {
                     } else {
                         status.as_str()
                     },
-                    codigo,
+                    codigo: &codigo,
                     mensaje: Some(&mensaje),
                     numero_transaccion: &numero,
                 }
@@ -155,7 +155,7 @@ impl Mock {
         let n = self.inner.rejections.fetch_add(1, Ordering::Relaxed);
         Refusal::Envelope {
             status: self.status(role),
-            codigo: self.inner.contract.codigo_of(role),
+            codigo: self.inner.contract.codigo_of(role).to_owned(),
             mensaje: mensaje.into(),
             numero: self.transaction("TX", n),
             text_plain: false,
@@ -190,7 +190,7 @@ impl Mock {
         if rejection.internal {
             return Refusal::Envelope {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
-                codigo: INTERNAL_ERROR,
+                codigo: INTERNAL_ERROR.to_owned(),
                 mensaje: rejection.mensaje,
                 numero,
                 text_plain: false,
@@ -205,7 +205,7 @@ impl Mock {
         }
         Refusal::Envelope {
             status: self.status(rejection.codigo),
-            codigo: self.inner.contract.codigo_of(rejection.codigo),
+            codigo: self.inner.contract.codigo_of(rejection.codigo).to_owned(),
             mensaje: rejection.mensaje,
             numero,
             text_plain: dev.has("ENV-001"),

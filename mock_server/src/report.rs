@@ -139,7 +139,7 @@ impl Mock {
         let bytes = axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| too_large())?;
-        let contract = self.inner.contract;
+        let contract = &*self.inner.contract;
         if dev.on(service, PerService::FuzNonUtf8Internal) && std::str::from_utf8(&bytes).is_err() {
             return Err(Rejection::internal("Error interno"));
         }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
 use axum::http::Request;
+use mss_contract::Contract;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -39,9 +40,14 @@ pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerC
     Ok(Arc::new(config))
 }
 
-/// Serve the mock with `config` on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, config: MockConfig) -> Result<(), MockError> {
-    Mock::new(config)?.serve(listener).await?;
+/// Serve the mock of `contract` with `config` on `listener` until the
+/// process ends.
+pub async fn serve(
+    listener: TcpListener,
+    config: MockConfig,
+    contract: Arc<Contract>,
+) -> Result<(), MockError> {
+    Mock::new(config, contract)?.serve(listener).await?;
     Ok(())
 }
 

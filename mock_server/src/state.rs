@@ -53,7 +53,8 @@ pub(crate) struct Stats {
 
 /// Everything behind a [`Mock`].
 pub(crate) struct Inner {
-    pub contract: &'static Contract,
+    /// The contract the mock serves.
+    pub contract: Arc<Contract>,
     pub config: MockConfig,
     pub clients: Vec<Client>,
     pub clock: MockClock,
@@ -145,19 +146,10 @@ pub(crate) fn service_index(service: Service) -> usize {
 }
 
 impl Mock {
-    /// A mock with `config` and an empty state.
-    pub fn new(config: MockConfig) -> Result<Mock, MockError> {
-        config.check("configuration")?;
-        Self::with_contract(config, Contract::current())
-    }
-
-    /// A mock serving `contract` (e.g. one edited from the ministry's annex),
-    /// with `config` and an empty state.
-    pub fn with_contract(
-        config: MockConfig,
-        contract: &'static Contract,
-    ) -> Result<Mock, MockError> {
-        config.check("configuration")?;
+    /// A mock serving `contract` (the bundled one, or one edited from the
+    /// ministry's annex), with `config` and an empty state.
+    pub fn new(config: MockConfig, contract: Arc<Contract>) -> Result<Mock, MockError> {
+        config.check("configuration", &contract)?;
         let mut statuses = [StatusCode::OK; Role::ALL.len()];
         for role in Role::ALL {
             let entry = contract.code(role);
@@ -200,7 +192,7 @@ impl Mock {
             config: c,
             shed: AtomicU64::new(0),
         });
-        let deviations = Deviations::parse(contract, &config.deviate).map_err(|message| {
+        let deviations = Deviations::parse(&contract, &config.deviate).map_err(|message| {
             ConfigError::Invalid {
                 origin: "configuration".to_owned(),
                 message: format!("deviate: {message}"),
@@ -331,8 +323,8 @@ impl Mock {
     }
 
     /// The contract the mock serves.
-    pub fn contract(&self) -> &'static Contract {
-        self.inner.contract
+    pub fn contract(&self) -> &Arc<Contract> {
+        &self.inner.contract
     }
 
     /// The latency profile and stall control.

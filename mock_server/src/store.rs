@@ -337,8 +337,7 @@ impl Store {
                 Role::Duplicate,
                 format!(
                     "Reporte duplicado: la misma persona, novedad {} y fecha {} ya fue recibida",
-                    a.novedad.as_str(),
-                    a.fecha_solicitud
+                    a.tipo_novedad, a.fecha_solicitud
                 ),
             ));
         }
@@ -588,6 +587,7 @@ mod tests {
             radicado,
             administradora: 2,
             novedad: Novedad::Afiliacion,
+            tipo_novedad: "AFILIACION",
             tipo_documento: 0,
             numero_documento: doc,
             fecha_solicitud: d("2024-03-22"),
@@ -616,6 +616,11 @@ mod tests {
             radicado,
             administradora: admin,
             novedad,
+            tipo_novedad: match novedad {
+                Novedad::Afiliacion => "AFILIACION",
+                Novedad::TrasladoRegimen => "TRASLADO_REGIMEN",
+                Novedad::TrasladoAdministradora => "TRASLADO_ADMINISTRADORA",
+            },
             tipo_documento: 0,
             numero_documento: doc,
             fecha_solicitud: d(fecha),

@@ -93,13 +93,16 @@ mod tests {
 
     #[tokio::test]
     async fn stats_carry_the_handler_time_of_paced_requests_only() {
-        let mock = Mock::new(MockConfig::with_clients(vec![ClientConfig {
-            username: "u".into(),
-            password: "p".into(),
-            client_id: "c".into(),
-            administradora: "230301".into(),
-            services: None,
-        }]))
+        let mock = Mock::new(
+            MockConfig::with_clients(vec![ClientConfig {
+                username: "u".into(),
+                password: "p".into(),
+                client_id: "c".into(),
+                administradora: "230301".into(),
+                services: None,
+            }]),
+            std::sync::Arc::clone(mss_contract::Contract::embedded()),
+        )
         .expect("mock");
         let app = mock.app();
         for _ in 0..3 {

@@ -174,7 +174,7 @@ pub fn measure(
     slo: &Threshold,
     seconds: &dyn Fn(u64) -> Option<Second>,
 ) -> Option<Point> {
-    let mut all = crate::metrics::histogram();
+    let mut all = crate::hdr::histogram();
     let (mut completed, mut errors, mut n) = (0u64, 0u64, 0u64);
     let mut samples = Vec::new();
     let mut in_flight = 0.0;
@@ -280,7 +280,7 @@ pub fn seconds_of(dir: &Path) -> anyhow::Result<BTreeMap<u64, Second>> {
     let bytes = std::fs::read(&hlog).with_context(|| format!("cannot read {}", hlog.display()))?;
     for (_, start, h) in crate::hlog::read(&bytes, &hlog)? {
         let s = out.entry(start.round() as u64).or_insert_with(|| Second {
-            latency: crate::metrics::histogram(),
+            latency: crate::hdr::histogram(),
             completed: 0,
             errors: 0,
         });
@@ -290,7 +290,7 @@ pub fn seconds_of(dir: &Path) -> anyhow::Result<BTreeMap<u64, Second>> {
     }
     for (second, c) in crate::results::rows::second_counts(dir)? {
         let s = out.entry(second).or_insert_with(|| Second {
-            latency: crate::metrics::histogram(),
+            latency: crate::hdr::histogram(),
             completed: 0,
             errors: 0,
         });
@@ -474,10 +474,12 @@ fn crossing(points: &[Point], slo: &Threshold, fit: Option<&Fitted>) -> Option<C
 }
 
 /// Read the plateaus of results folders and analyse them. `slo`: `--slo`, or
-/// the first folder's scenario's objective.
+/// the first folder's scenario's objective (its `scenario.toml` read with
+/// `contract` unless it names its own).
 pub fn from_results(
     dirs: &[std::path::PathBuf],
     slo: Option<Threshold>,
+    contract: &std::sync::Arc<mss_contract::Contract>,
 ) -> anyhow::Result<Analysis> {
     let mut points = Vec::new();
     let mut chosen = slo;
@@ -487,7 +489,7 @@ pub fn from_results(
         let scenario_path = dir.join("scenario.toml");
         let scenario = std::fs::read_to_string(&scenario_path)
             .ok()
-            .and_then(|t| RunPlan::parse(&t, &scenario_path).ok());
+            .and_then(|t| RunPlan::parse(&t, &scenario_path, contract).ok());
         if chosen.is_none() {
             chosen = scenario.as_ref().map(scenario_slo);
         }
@@ -557,9 +559,9 @@ mod tests {
     use super::*;
 
     fn second(completed: u64, errors: u64, latency_ms: f64) -> Second {
-        let mut h = crate::metrics::histogram();
+        let mut h = crate::hdr::histogram();
         for _ in 0..completed {
-            crate::metrics::record(&mut h, (latency_ms * 1000.0) as u64);
+            crate::hdr::record(&mut h, (latency_ms * 1000.0) as u64);
         }
         Second {
             latency: h,
@@ -586,7 +588,7 @@ mod tests {
                 let mut s = second(capacity as u64, 0, 220.0);
                 let shed = (rate - capacity) as u64;
                 for _ in 0..shed {
-                    crate::metrics::record(&mut s.latency, 300);
+                    crate::hdr::record(&mut s.latency, 300);
                 }
                 s.completed += shed;
                 s.errors += shed;

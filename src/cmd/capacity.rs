@@ -37,7 +37,8 @@ pub fn run(args: &CapacityArgs) -> anyhow::Result<u8> {
             anyhow::bail!("{}: not a results folder (no summary.json)", d.display());
         }
     }
-    let analysis = crate::capacity::from_results(&args.dirs, slo)?;
+    let analysis =
+        crate::capacity::from_results(&args.dirs, slo, mss_contract::Contract::embedded())?;
     print!("{}", analysis.text());
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;

@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 
 use crate::domain::Service;
-use crate::metrics::{ServiceTotals, histogram, write_tagged_hlog};
+use crate::hdr::histogram;
+use crate::metrics::{ServiceTotals, write_tagged_hlog};
 use crate::outcome::Outcome;
 use crate::results::collect::RunFacts;
 use crate::results::{
@@ -151,8 +152,12 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
                 .collect::<Vec<_>>()
         );
     }
-    let scenario = RunPlan::parse(&first.scenario_text, &first.dir.join("scenario.toml"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = RunPlan::parse(
+        &first.scenario_text,
+        &first.dir.join("scenario.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = workers.iter().map(|w| w.start).min().unwrap_or(first.start);
     let offset = |w: &Worker| -> u64 {
         w.start
@@ -445,7 +450,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
 mod tests {
     use rand::{RngExt, SeedableRng};
 
-    use crate::metrics::{histogram, record};
+    use crate::hdr::{histogram, record};
 
     /// Adding two workers' histograms is exactly recording every sample in one.
     #[test]

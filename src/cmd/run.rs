@@ -11,14 +11,14 @@
 //! the plan.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::scenario::RunPlan;
-use crate::session::goose_log::GooseErrorsOnly;
-use crate::session::{RunOptions, RunOutcome, run_scenario_with};
+use crate::domain::Contract;
+use crate::scenario::{ContractChoice, RunPlan};
+use crate::session::{RunOptions, RunOutcome, run_blocking};
 use crate::usage::usage;
 
 /// Flags of `run`.
@@ -35,6 +35,11 @@ pub struct RunArgs {
     /// Results folder [default: results/<utc-timestamp>-<scenario>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the earlier run in --out DIR (a folder with a summary.json);
+    /// without it a folder that holds anything is refused, so that two runs'
+    /// files never mix.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// Against any host but this machine: the run starts only when this names
     /// the target's host.
     #[arg(long, value_name = "HOST")]
@@ -111,9 +116,15 @@ pub fn parse_worker(spec: Option<&str>, workers: Option<u16>) -> anyhow::Result<
 }
 
 /// Run `args` and write the results; errors are usage errors (exit 2). With
-/// `--dry-run`, print the plan and send nothing (`None`).
-pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
-    let scenario = RunPlan::load(&args.scenario).map_err(|e| usage(e.to_string()))?;
+/// `--dry-run`, print the plan and send nothing (`None`). `contract` is
+/// `--contract DIR`'s, read by the caller: it overrides the scenario's
+/// `[contract] dir`; without either the run follows the bundled contract.
+pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Option<RunOutcome>> {
+    let contract = match contract {
+        Some(c) => ContractChoice::Given(c),
+        None => ContractChoice::Default(Arc::clone(Contract::embedded())),
+    };
+    let scenario = RunPlan::load(&args.scenario, contract).map_err(|e| usage(e.to_string()))?;
     let start_at = args
         .start_at
         .as_deref()
@@ -127,7 +138,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
                 })
         })
         .transpose()?;
-    let mut options = RunOptions {
+    let options = RunOptions {
         confirm_production: args.confirm_production.clone(),
         connect: args.connect.clone(),
         worker: parse_worker(args.worker.as_deref(), args.workers)?,
@@ -135,6 +146,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
         grace: Some(args.grace),
         dashboard: None,
         goose_report: args.goose_report,
+        overwrite: args.overwrite,
     };
     if args.dry_run {
         print!("{}", crate::session::dry_run::text(&scenario, &options));
@@ -142,22 +154,5 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Option<RunOutcome>> {
     }
     // Before anything is sent: an address in use stops the run here.
     let dashboard = crate::live::bind(&args.dashboard).map_err(|e| usage(e.to_string()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime
-        .block_on(async {
-            // Before Goose initialises, so that its Ctrl-C handler stays out.
-            crate::interrupt::install()?;
-            // And its logger: Goose warns on stderr about every failed request,
-            // which a run against a failing target (or a fault rehearsal) would
-            // flood; the harness classifies them in its outputs instead.
-            GooseErrorsOnly::install();
-            if let Some(bound) = dashboard {
-                options.dashboard = Some(bound.serve().context("--dashboard")?);
-            }
-            run_scenario_with(scenario, args.out.clone(), &options).await
-        })
-        .map(Some)
+    run_blocking(scenario, args.out.clone(), options, dashboard).map(Some)
 }

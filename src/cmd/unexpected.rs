@@ -13,9 +13,16 @@ use crate::domain::{Contract, Service};
 use crate::engine::RunContext;
 use crate::results::{Retries, ServiceSummary, UnexpectedCodigo};
 
-/// The hint for an unexpected `codigo` answered with HTTP `status`.
-pub fn hint(service: Service, codigo: &str, status: u16, count: u64) -> String {
-    let file = Contract::path_of("errores.csv");
+/// The hint for an unexpected `codigo` answered with HTTP `status`, naming
+/// the `errores.csv` of `contract` (the run's).
+pub fn hint(
+    contract: &Contract,
+    service: Service,
+    codigo: &str,
+    status: u16,
+    count: u64,
+) -> String {
+    let file = contract.path_of("errores.csv");
     format!(
         "{service}: {count} answer(s) with codigo {codigo:?} (HTTP {status}), which the contract does not list: if the target is right, add the row \"{status},{codigo},<significado>,<fuente>,<rol>\" to {} (rol stored when it means the report was stored) and run again with --contract",
         file.display()
@@ -43,7 +50,7 @@ pub fn annotate(services: &mut BTreeMap<String, ServiceSummary>, ctx: &RunContex
                     codigo: codigo.clone(),
                     http_status: *status,
                     count: *count,
-                    hint: hint(*s, codigo, *status, *count),
+                    hint: hint(ctx.contract(), *s, codigo, *status, *count),
                 })
                 .collect(),
         );
@@ -56,7 +63,7 @@ mod tests {
 
     #[test]
     fn the_hint_names_the_contract_file_and_the_status() {
-        let h = hint(Service::Afiliacion, "200", 200, 7);
+        let h = hint(Contract::embedded(), Service::Afiliacion, "200", 200, 7);
         assert!(h.contains("errores.csv"), "{h}");
         assert!(h.contains("HTTP 200") && h.contains("\"200\""), "{h}");
     }

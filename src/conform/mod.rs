@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -49,9 +50,10 @@ pub struct ConformArgs {
     /// Seed of every generated value: the same seed sends the same requests.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Code of the administrator under test (contract/administradoras.csv).
-    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
-    pub administradora: String,
+    /// Code of the administrator under test (contract/administradoras.csv)
+    /// [default: the contract's default administrator, `por_defecto`].
+    #[arg(long)]
+    pub administradora: Option<String>,
     /// Results folder [default: results/conform-<UTC time>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -104,22 +106,26 @@ pub fn select(all: Vec<Check>, only: &[String]) -> anyhow::Result<Vec<Check>> {
         .collect())
 }
 
-/// An embedded mock on 127.0.0.1 with one-off credentials for every
-/// administrator, plus one client_id per service for `administradora`.
+/// An embedded mock of `contract` on 127.0.0.1 with one-off credentials for
+/// every administrator, plus one client_id per service for `administradora`.
 pub async fn embedded_mock(
+    contract: &Arc<Contract>,
     administradora: &str,
     deviations: &[String],
 ) -> anyhow::Result<(mss_mock::Mock, String, HashMap<String, Creds>)> {
-    embedded_mock_with(administradora, |c| c.deviate = deviations.to_vec()).await
+    embedded_mock_with(contract, administradora, |c| {
+        c.deviate = deviations.to_vec();
+    })
+    .await
 }
 
 /// As [`embedded_mock`], with the mock's configuration changed by `configure`
 /// (its deviations, its token lifetime...).
 pub async fn embedded_mock_with(
+    contract: &Arc<Contract>,
     administradora: &str,
     configure: impl FnOnce(&mut mss_mock::MockConfig),
 ) -> anyhow::Result<(mss_mock::Mock, String, HashMap<String, Creds>)> {
-    let contract = Contract::current();
     if contract.administradora(administradora).is_none() {
         anyhow::bail!("--administradora {administradora}: not in contract/administradoras.csv");
     }
@@ -163,7 +169,7 @@ pub async fn embedded_mock_with(
     }
     let mut config = mss_mock::MockConfig::with_clients(clients);
     configure(&mut config);
-    let mock = mss_mock::Mock::new(config).context("embedded mock")?;
+    let mock = mss_mock::Mock::new(config, Arc::clone(contract)).context("embedded mock")?;
     // On its own thread and runtime, serving while the caller's runtime runs.
     let (mock, base_url) = crate::target::MockThread::start(mock)?.serve_while_this_runtime_runs();
     Ok((mock, base_url, creds))
@@ -226,7 +232,7 @@ impl Report {
 /// Run `checks` against `setup` with `contract`.
 pub async fn run_suite(
     setup: Setup,
-    contract: &Contract,
+    contract: &Arc<Contract>,
     checks: &[Check],
     target_label: &str,
 ) -> anyhow::Result<Report> {
@@ -249,9 +255,10 @@ pub async fn run_suite(
     })
 }
 
-/// The command: exit code 0, 1 or 2.
-pub fn run(args: &ConformArgs) -> u8 {
-    match run_inner(args) {
+/// The command, following `contract` (the checks, the payloads and the
+/// embedded mock): exit code 0, 1 or 2.
+pub fn run(args: &ConformArgs, contract: &Arc<Contract>) -> u8 {
+    match run_inner(args, contract) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mss-harness: conform: {e:#}");
@@ -260,16 +267,12 @@ pub fn run(args: &ConformArgs) -> u8 {
     }
 }
 
-fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
-    // The contract is the process's: the checks, the payloads and the
-    // embedded mock all follow it.
-    let contract: &Contract = match &args.contract {
-        Some(dir) => {
-            Contract::install(dir).with_context(|| format!("--contract {}", dir.display()))?
-        }
-        None => Contract::current(),
-    };
+fn run_inner(args: &ConformArgs, contract: &Arc<Contract>) -> anyhow::Result<u8> {
     let checks = select(catalogue(contract), &args.only)?;
+    let administradora = args
+        .administradora
+        .clone()
+        .unwrap_or_else(|| contract.default_administradora().codigo.clone());
     if args.list {
         let mut out = std::io::stdout().lock();
         for c in &checks {
@@ -281,12 +284,12 @@ fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let (setup, label) = if args.target == "mock" {
-            let (mock, base, creds) = embedded_mock(&args.administradora, &[]).await?;
+            let (mock, base, creds) = embedded_mock(contract, &administradora, &[]).await?;
             let as_of = mock.clock().today();
             (
                 Setup {
                     base_url: base,
-                    administradora: args.administradora.clone(),
+                    administradora: administradora.clone(),
                     seed: args.seed,
                     creds,
                     mock: Some(mock),
@@ -317,16 +320,15 @@ fn run_inner(args: &ConformArgs) -> anyhow::Result<u8> {
                 }
             }
             args.connect.check_insecure(&host)?;
-            if contract.administradora(&args.administradora).is_none() {
+            if contract.administradora(&administradora).is_none() {
                 anyhow::bail!(
-                    "--administradora {}: not in contract/administradoras.csv",
-                    args.administradora
+                    "--administradora {administradora}: not in contract/administradoras.csv"
                 );
             }
             (
                 Setup {
                     base_url: base.clone(),
-                    administradora: args.administradora.clone(),
+                    administradora: administradora.clone(),
                     seed: args.seed,
                     creds: {
                         let c = target_creds(args.credentials.as_deref())?;
@@ -531,9 +533,9 @@ pub fn to_json(report: &Report) -> Value {
 }
 
 /// `junit.xml`: a testcase per check, grouped by the id's first part
-/// (written by the run's JUnit writer, [`crate::report::junit::to_xml`]).
+/// (written by the harness's one JUnit writer, [`crate::junit::to_xml`]).
 pub fn to_junit(report: &Report) -> String {
-    use crate::report::junit::{Case, CaseResult, Suite, to_xml};
+    use crate::junit::{Case, CaseResult, Suite, to_xml};
     let seed = report.meta["seed"].as_u64().unwrap_or(0);
     let cases = report
         .outcomes

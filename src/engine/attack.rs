@@ -61,7 +61,8 @@ pub fn prepare(
             (Some(s), Duration::ZERO)
         }
     };
-    let mut config = GeneratorConfig::new(plan.data.seed, &plan.data.administradora);
+    let mut config =
+        GeneratorConfig::new(&plan.contract, plan.data.seed, &plan.data.administradora);
     config.radicado_prefix = plan.data.radicado_prefix.clone();
     config.worker = worker.0;
     let weights = |s: Service| plan.mix.weight(s);
@@ -111,6 +112,7 @@ pub fn prepare(
         retries: [AtomicU64::new(0), AtomicU64::new(0)],
         retries_refused: [AtomicU64::new(0), AtomicU64::new(0)],
         unexpected: Mutex::new(Unexpected::new()),
+        contract: Arc::clone(&plan.contract),
     }))
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
 use super::{Interruption, Limiter, RunContext, Unexpected};
+use crate::domain::Contract;
 use crate::metrics::Metrics;
 use crate::schedule::ArrivalSchedule;
 use crate::token::TokenCache;
@@ -17,6 +18,11 @@ impl RunContext {
     /// Metrics of the run.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The contract the run follows.
+    pub fn contract(&self) -> &Arc<Contract> {
+        &self.contract
     }
 
     /// Retries sent and retries the budget refused, per service.

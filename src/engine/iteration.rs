@@ -71,7 +71,7 @@ impl RunContext {
                 return;
             }
             // Nothing more is sent: idle until the planned end.
-            Phase::Capped | Phase::Failed | Phase::Finished => {
+            Phase::Capped | Phase::Failed | Phase::Resending | Phase::Finished => {
                 self.stop.sleep_until(end).await;
                 return;
             }

@@ -39,9 +39,15 @@ impl Limiter {
             .min(self.caps.max_requests)
     }
 
-    /// Which cap stopped the run, if one did.
+    /// Which cap stopped the run, if one did (`max_requests 100`).
     pub fn reached(&self) -> Option<&str> {
         self.reached.get().map(String::as_str)
+    }
+
+    /// The name of the cap that stopped the run (`max_requests`), if one did.
+    pub fn reached_cap(&self) -> Option<&str> {
+        self.reached()
+            .map(|r| r.split_once(' ').map_or(r, |(name, _)| name))
     }
 
     fn stop_at_duration(&self) {

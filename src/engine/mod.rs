@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::domain::Service;
+use crate::domain::{Contract, Service};
 use crate::metrics::Metrics;
 use crate::retry_budget::RetryBudget;
 use crate::schedule::ArrivalSchedule;
@@ -109,6 +109,8 @@ pub struct RunContext {
     retries_refused: [AtomicU64; 2],
     /// Answers with a codigo the contract does not list.
     unexpected: Mutex<Unexpected>,
+    /// The contract the run follows (its plan's).
+    contract: Arc<Contract>,
 }
 
 /// The index of `s` in the per-service arrays.

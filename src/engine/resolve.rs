@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::send::{Expect, Sent};
 use super::{RunContext, service_index};
-use crate::domain::{Contract, Role, Service};
+use crate::domain::{Role, Service};
 use crate::outcome::Outcome;
 use crate::token::TokenCache;
 
@@ -36,15 +36,12 @@ fn in_doubt(outcome: &Outcome) -> bool {
     )
 }
 
-/// Whether `outcome` is the contract's duplicate rejection ([`Role::Duplicate`]).
-fn is_duplicate(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Business(c) if c == Contract::current().codigo_of(Role::Duplicate))
-}
-
-/// Answers that tell whether a lost report was stored: stored (it was not, and
-/// now is) or the duplicate rejection (it was).
-fn settles(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Ok) || is_duplicate(outcome)
+/// A well-formed answer whose codigo the contract does not list: the target
+/// answered, in words the contract cannot read, so sending the report again
+/// would only repeat it. The report's fate stays unknown; it is never resent
+/// (as no other request with such an answer is).
+fn unreadable(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::UnexpectedCodigo(_))
 }
 
 /// A report whose every attempt failed in transport: recorded after the load,
@@ -95,6 +92,17 @@ fn radicado_of(body: &[u8]) -> String {
 }
 
 impl RunContext {
+    /// Whether `outcome` is the contract's duplicate rejection ([`Role::Duplicate`]).
+    fn is_duplicate(&self, outcome: &Outcome) -> bool {
+        matches!(outcome, Outcome::Business(c) if c == self.contract.codigo_of(Role::Duplicate))
+    }
+
+    /// Answers that tell whether a lost report was stored: stored (it was not, and
+    /// now is) or the duplicate rejection (it was).
+    fn settles(&self, outcome: &Outcome) -> bool {
+        matches!(outcome, Outcome::Ok) || self.is_duplicate(outcome)
+    }
+
     /// Reports whose answers were lost, as the reconciliation lists them.
     pub fn doubts(&self) -> Doubts {
         self.doubts
@@ -192,7 +200,12 @@ impl RunContext {
                 lost.push(retry);
                 continue;
             }
-            if !settles(&retry.outcome) {
+            if unreadable(&retry.outcome) {
+                let outcome = retry.outcome.clone();
+                self.give_up(shard, service, &body, lost, retry);
+                return (outcome, None);
+            }
+            if !self.settles(&retry.outcome) {
                 // Refused for a reason of its own (a 503, a 429, a rule the
                 // target's clock broke): nothing learnt about the lost ones.
                 self.record(shard, service, &retry);
@@ -201,7 +214,7 @@ impl RunContext {
             let outcome = retry.outcome.clone();
             let numero = retry.numero.clone();
             self.settle(shard, service, &body, lost, retry);
-            return if is_duplicate(&outcome) {
+            return if self.is_duplicate(&outcome) {
                 (Outcome::Ok, None)
             } else {
                 (outcome, numero)
@@ -247,7 +260,7 @@ impl RunContext {
         lost: Vec<Sent>,
         answer: Sent,
     ) -> bool {
-        let duplicate = is_duplicate(&answer.outcome);
+        let duplicate = self.is_duplicate(&answer.outcome);
         for mut l in lost {
             if duplicate {
                 l.outcome = Outcome::UnknownOutcome;
@@ -265,6 +278,54 @@ impl RunContext {
             self.record(shard, service, &answer);
         }
         duplicate
+    }
+
+    /// A lost report answered with a codigo the contract does not list: its
+    /// attempts recorded with their classes, the answer with its own, and the
+    /// report listed as unknown — never sent again.
+    fn give_up(&self, shard: usize, service: Service, body: &[u8], lost: Vec<Sent>, answer: Sent) {
+        for l in lost.iter().chain(std::iter::once(&answer)) {
+            self.record(shard, service, l);
+        }
+        self.doubts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unresolved
+            .push((service, radicado_of(body), Resolution::Unknown));
+    }
+
+    /// Send a lost report once more, as a stop allows: nothing when the run
+    /// was interrupted (`None`), and, when a stop's grace period ends before
+    /// its answer, the resend abandoned and returned as `interrupted` (it
+    /// went out: it is recorded).
+    async fn resend_unless_stopped(
+        &self,
+        cache: &TokenCache,
+        service: Service,
+        body: Bytes,
+    ) -> Option<Sent> {
+        if !self.stop.begin_flight() {
+            return None;
+        }
+        let start = Instant::now();
+        let answer = self
+            .stop
+            .unless_abandoned(self.resend(cache, service, body))
+            .await;
+        self.stop.end_flight();
+        match answer {
+            Some(sent) => sent,
+            None => {
+                let took = start.elapsed();
+                Some(Sent {
+                    outcome: Outcome::Interrupted,
+                    numero: None,
+                    latency: Some(took),
+                    service_time: Some(took),
+                    send_lag: None,
+                })
+            }
+        }
     }
 
     /// During the load (every few seconds, never against production): send
@@ -287,8 +348,11 @@ impl RunContext {
                 waiting.push(u);
                 continue;
             }
-            match self.resend(&u.cache, u.service, u.body.clone()).await {
-                Some(r) if settles(&r.outcome) => {
+            match self
+                .resend_unless_stopped(&u.cache, u.service, u.body.clone())
+                .await
+            {
+                Some(r) if self.settles(&r.outcome) => {
                     let radicado = radicado_of(&u.body);
                     let resolution = if self.settle(u.shard, u.service, &u.body, u.lost, r) {
                         Resolution::StoredBefore
@@ -304,6 +368,9 @@ impl RunContext {
                 Some(r) if in_doubt(&r.outcome) => {
                     u.lost.push(r);
                     waiting.push(u);
+                }
+                Some(r) if unreadable(&r.outcome) => {
+                    self.give_up(u.shard, u.service, &u.body, u.lost, r);
                 }
                 Some(r) => {
                     self.record(u.shard, u.service, &r);
@@ -323,7 +390,10 @@ impl RunContext {
     /// After the load: send every report still unresolved once more (when
     /// `resend`) and record its lost attempt with what that taught — NEG01:
     /// `unknown_outcome`, listed; OK: its own class (the report is stored
-    /// now); no answer or no resend: its own class, listed as unknown.
+    /// now); no answer or no resend: its own class, listed as unknown. A
+    /// signal stops the resending as it stops a load: nothing more is resent,
+    /// the resend in flight gets the grace period, and every report left is
+    /// recorded and listed as unknown.
     pub async fn resolve_after_load(&self, resend: bool) {
         let pending = std::mem::take(
             &mut *self
@@ -335,13 +405,15 @@ impl RunContext {
         for (k, u) in pending.into_iter().enumerate() {
             self.resending.store(n - k, Ordering::Relaxed);
             let radicado = radicado_of(&u.body);
-            let retry = if resend && self.retry_allowed(u.service, true) {
-                self.resend(&u.cache, u.service, u.body.clone()).await
+            let retry = if resend && !self.stop.interrupted() && self.retry_allowed(u.service, true)
+            {
+                self.resend_unless_stopped(&u.cache, u.service, u.body.clone())
+                    .await
             } else {
                 None
             };
             let resolution = match retry {
-                Some(r) if settles(&r.outcome) => {
+                Some(r) if self.settles(&r.outcome) => {
                     if self.settle(u.shard, u.service, &u.body, u.lost, r) {
                         Resolution::StoredBefore
                     } else {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::{RunContext, service_index};
-use crate::domain::{Contract, Service};
+use crate::domain::Service;
 use crate::metrics::Timing;
 use crate::outcome::Outcome;
 use crate::token::{TokenCache, TokenError};
@@ -28,7 +28,7 @@ use crate::token::{TokenCache, TokenError};
 #[derive(Debug, Clone)]
 pub(super) enum Expect {
     Accepted,
-    Rejected { codigo: &'static str, status: u16 },
+    Rejected { codigo: String, status: u16 },
 }
 
 /// One request sent (or attempted) and its answer, not yet recorded.
@@ -147,18 +147,26 @@ impl RunContext {
                     result = Some((outcome, None));
                     break;
                 }
-                Ok((status, _))
-                    if status == StatusCode::UNAUTHORIZED
-                        && attempt == 0
-                        && self.retry_allowed(service, false) =>
-                {
-                    // The retry is a request like any other: production caps apply.
-                    if self.admit(1).await != Some(true) {
-                        result = Some((Outcome::AuthFailed, None));
-                        break;
+                Ok((status, bytes)) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
+                    // The retry is a request like any other: the production
+                    // caps admit it first, then the retry budget.
+                    match self.admit(1).await {
+                        Some(true) if self.retry_allowed(service, false) => {
+                            cache.invalidate(token.generation);
+                            continue;
+                        }
+                        Some(false) => {
+                            let cap = self
+                                .limiter
+                                .as_ref()
+                                .and_then(|l| l.reached_cap())
+                                .unwrap_or("production cap")
+                                .to_owned();
+                            result = Some((Outcome::CapReached(cap), None));
+                        }
+                        _ => result = Some(self.classify(service, status, &bytes, expect)),
                     }
-                    cache.invalidate(token.generation);
-                    continue;
+                    break;
                 }
                 Ok((status, bytes)) => {
                     result = Some(self.classify(service, status, &bytes, expect));
@@ -282,7 +290,7 @@ impl RunContext {
         bytes: &[u8],
         expect: &Expect,
     ) -> (Outcome, Option<String>) {
-        let contract = Contract::current();
+        let contract = &self.contract;
         let envelope = serde_json::from_slice::<Envelope<'_>>(bytes).ok();
         if let Some(env) = &envelope
             && contract.is_stored(status.as_u16(), &env.resultado, &env.codigo)

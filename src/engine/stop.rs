@@ -1,20 +1,23 @@
-//! The run's stop state: one [`Phase`] — running, capped, failed, finished,
-//! interrupted, abandoned — with its transitions, what waits on them, and the
-//! requests in flight a graceful stop waits for.
+//! The run's stop state: one [`Phase`] — running, capped, failed, resending,
+//! finished, interrupted, abandoned — with its transitions, what waits on
+//! them, and the requests in flight a graceful stop waits for.
 //!
 //! ```text
 //!   Running ──▶ Capped                                       a production cap
 //!   Running | Capped ──▶ Failed                              a data error
-//!   Running | Capped | Failed ──▶ Finished                   the attack is over
-//!   Running | Capped | Failed ──▶ Interrupted ──▶ Abandoned  a signal; its grace is over
+//!   Running | Capped | Failed ──▶ Resending                  the attack is over; lost reports are resent
+//!   Running | Capped | Failed | Resending ──▶ Finished       nothing more is sent
+//!   Running | Capped | Failed | Resending
+//!                      ──▶ Interrupted ──▶ Abandoned          a signal; its grace is over
 //! ```
 //!
 //! A production cap or a data error ends the sending (users idle until the
 //! planned end; requests in flight end normally). A signal stops the run
 //! gracefully ([`RunContext::interrupt`]): nothing new is sent, the requests
 //! in flight get a grace period, those still unanswered after it are
-//! abandoned and recorded as `interrupted`. Once the attack is over a signal
-//! interrupts nothing. Every other change is refused: a phase never goes back,
+//! abandoned and recorded as `interrupted`. The resends of lost reports after
+//! the attack stop the same way; once they are over too a signal interrupts
+//! nothing. Every other change is refused: a phase never goes back,
 //! and an interrupted run stays interrupted (a later cap or data error only
 //! leaves its trace: the limiter's cap, the fatal message).
 
@@ -70,13 +73,16 @@ pub(super) enum Phase {
     Capped = 1,
     /// A data error (the run ends with it): as `Capped`.
     Failed = 2,
-    /// The attack is over: a signal now interrupts nothing.
+    /// Nothing more is sent: a signal now interrupts nothing.
     Finished = 3,
     /// Told to stop by a signal: nothing new is sent; requests in flight may
     /// finish within the grace period.
     Interrupted = 4,
     /// The grace period is over: requests still in flight are abandoned.
     Abandoned = 5,
+    /// The attack is over and reports whose answers were lost are being sent
+    /// once more: a signal stops that as it stops a load.
+    Resending = 6,
 }
 
 impl Phase {
@@ -87,18 +93,22 @@ impl Phase {
             2 => Phase::Failed,
             3 => Phase::Finished,
             4 => Phase::Interrupted,
+            6 => Phase::Resending,
             _ => Phase::Abandoned,
         }
     }
 
     /// Whether a run in this phase may move to `to`.
     fn may_become(self, to: Phase) -> bool {
-        use Phase::{Abandoned, Capped, Failed, Finished, Interrupted, Running};
+        use Phase::{Abandoned, Capped, Failed, Finished, Interrupted, Resending, Running};
         matches!(
             (self, to),
-            (Running, Capped | Failed | Finished | Interrupted)
-                | (Capped, Failed | Finished | Interrupted)
-                | (Failed, Finished | Interrupted)
+            (
+                Running,
+                Capped | Failed | Resending | Finished | Interrupted
+            ) | (Capped, Failed | Resending | Finished | Interrupted)
+                | (Failed, Resending | Finished | Interrupted)
+                | (Resending, Finished | Interrupted)
                 | (Interrupted, Abandoned)
         )
     }
@@ -192,7 +202,12 @@ impl StopState {
         let _ = self.fatal.set(message);
     }
 
-    /// The attack is over.
+    /// The attack is over; lost reports are resent now.
+    pub(super) fn resend(&self) {
+        self.become_(Phase::Resending);
+    }
+
+    /// Nothing more is sent.
     pub(super) fn finish(&self) {
         self.become_(Phase::Finished);
     }
@@ -351,7 +366,14 @@ impl StopState {
 }
 
 impl RunContext {
-    /// The attack is over: a signal from now on interrupts nothing.
+    /// The attack is over: what is sent from now on is the resending of lost
+    /// reports ([`RunContext::resolve_after_load`]), which a signal stops as
+    /// it stops a load.
+    pub fn attack_over(&self) {
+        self.stop.resend();
+    }
+
+    /// Nothing more is sent: a signal from now on interrupts nothing.
     pub fn finish(&self) {
         self.stop.finish();
     }
@@ -398,6 +420,21 @@ mod tests {
         stop.cap();
         assert_eq!(stop.phase(), Phase::Finished);
         assert!(!stop.interrupted());
+    }
+
+    #[tokio::test]
+    async fn the_resending_after_the_attack_is_interrupted_then_nothing_is() {
+        let stop = StopState::new();
+        stop.resend();
+        assert_eq!(stop.phase(), Phase::Resending);
+        stop.cap();
+        assert_eq!(stop.phase(), Phase::Resending, "no going back");
+        assert!(stop.interrupt(Signal::Term, Duration::ZERO).await);
+        assert_eq!(stop.phase(), Phase::Abandoned);
+        let done = StopState::new();
+        done.resend();
+        done.finish();
+        assert!(!done.interrupt(Signal::Int, Duration::ZERO).await);
     }
 
     #[tokio::test]

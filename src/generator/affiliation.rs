@@ -4,8 +4,10 @@
 //! a [`Draft`] that becomes either an [`Afiliacion`] or, on the load engine's
 //! path, its JSON written straight into a buffer.
 
+use std::sync::Arc;
+
 use chrono::{Datelike, Days, Months, NaiveDate};
-use mss_contract::{Administradora, Contract, Municipio, Regimen, TipoDocumento};
+use mss_contract::{Administradora, Contract, Regimen};
 use rand::RngExt;
 use rand::distr::Distribution;
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +16,7 @@ use super::config::GeneratorConfig;
 use super::draft::{Digits, Draft, Telefono};
 use super::identity::{DocumentShape, IdentitySpace, RadicadoSpace, document_shapes};
 use super::records::{Afiliacion, DrawnAffiliation, Persona};
-use super::tables::{EMAIL_DOMAINS, tables, weighted_pick, years_before};
+use super::tables::{EMAIL_DOMAINS, Tables, fixed, weighted_pick, years_before};
 use super::{GeneratorError, names};
 use crate::domain::{Novedad, Sexo, SiNo, calendar, rules};
 
@@ -22,25 +24,34 @@ use crate::domain::{Novedad, Sexo, SiNo, calendar, rules};
 #[derive(Debug)]
 pub struct AffiliationGenerator {
     config: GeneratorConfig,
-    administradora: &'static Administradora,
+    /// The reporting administrator's index in the contract.
+    own: usize,
+    /// The contract's sampling tables.
+    tables: Tables,
     pub(super) rng: ChaCha8Rng,
     radicados: RadicadoSpace,
     identities: IdentitySpace,
-    /// Per document type (by codigo), the shape its numbers are written in.
-    shapes: Vec<(&'static str, Option<DocumentShape>)>,
+    /// Per document type of the contract (in its order), the shape its
+    /// numbers are written in.
+    shapes: Vec<Option<DocumentShape>>,
 }
 
 impl AffiliationGenerator {
-    /// A generator for `config`'s administrator, seed and worker.
+    /// A generator for `config`'s contract, administrator, seed and worker.
     pub fn new(config: GeneratorConfig) -> Result<Self, GeneratorError> {
-        let administradora = config.check()?;
-        let shapes = document_shapes(Contract::current())?;
+        let own = config.check()?;
+        let shapes = document_shapes(&config.contract)?
+            .into_iter()
+            .map(|(_, shape)| shape)
+            .collect();
+        let tables = Tables::new(&config.contract)?;
         Ok(AffiliationGenerator {
             shapes,
+            tables,
             rng: config.rng(0xA),
             radicados: RadicadoSpace::new(&config, 'A'),
             identities: IdentitySpace::new(&config),
-            administradora,
+            own,
             config,
         })
     }
@@ -50,9 +61,14 @@ impl AffiliationGenerator {
         &self.config
     }
 
+    /// The contract its records follow.
+    pub fn contract(&self) -> &Arc<Contract> {
+        &self.config.contract
+    }
+
     /// The reporting administrator.
-    pub fn administradora(&self) -> &'static Administradora {
-        self.administradora
+    pub fn administradora(&self) -> &Administradora {
+        &self.config.contract.administradoras[self.own]
     }
 
     /// The next valid affiliation, with a novelty drawn from the mix that fits the
@@ -64,7 +80,7 @@ impl AffiliationGenerator {
 
     fn draw_novedad(&mut self) -> Novedad {
         let roll = self.rng.random_range(0..100u32);
-        match self.administradora.regimen {
+        match self.administradora().regimen {
             // An AFP receives new members, members of other AFPs and of Colpensiones.
             Regimen::Rais => match roll {
                 0..50 => Novedad::Afiliacion,
@@ -117,14 +133,14 @@ impl AffiliationGenerator {
         fecha: NaiveDate,
         max_age: impl FnOnce(Sexo) -> Option<u32>,
     ) -> Result<Persona, GeneratorError> {
-        let t = tables();
+        let t = &self.tables;
         let identity = self.identities.next_identity()?;
         let sexo = if self.rng.random_bool(0.5) {
             Sexo::F
         } else {
             Sexo::M
         };
-        let mut age = 18 + t.ages.sample(&mut self.rng) as u32;
+        let mut age = 18 + fixed().ages.sample(&mut self.rng) as u32;
         if let Some(max) = max_age(sexo)
             && age >= max
         {
@@ -133,32 +149,26 @@ impl AffiliationGenerator {
         // Born between `age` and `age + 1` years before `fecha`.
         let latest = years_before(fecha, age);
         let fecha_nacimiento = latest - Days::new(self.rng.random_range(0..360));
+        let tipos = &self.config.contract.tipos_documento;
         let mut tipo = t.tipos[t.tipos_index.sample(&mut self.rng)];
-        if tipo.edad_maxima.is_some_and(|max| age > max) {
+        if tipos[tipo].edad_maxima.is_some_and(|max| age > max) {
             tipo = t.adultos[t.adultos_index.sample(&mut self.rng)];
         }
-        let (tipo_documento, numero_documento) = self.document(tipo, identity)?;
+        let numero_documento = self.document(tipo, identity)?;
         Ok(Persona {
-            tipo_documento,
+            tipo_documento: self.config.contract.tipos_documento[tipo].codigo.clone(),
             numero_documento,
             sexo,
             fecha_nacimiento,
         })
     }
 
-    /// A document of type `tipo` for `identity`, matching the type's pattern
-    /// in the contract and the `numeroDocumento` field.
-    fn document(
-        &mut self,
-        tipo: &'static TipoDocumento,
-        identity: u64,
-    ) -> Result<(&'static str, String), GeneratorError> {
+    /// The number of a document of the contract's type `tipo` (its index)
+    /// for `identity`, matching the type's pattern in the contract and the
+    /// `numeroDocumento` field.
+    fn document(&mut self, tipo: usize, identity: u64) -> Result<String, GeneratorError> {
         const LETTERS: &[u8; 26] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let shape = self
-            .shapes
-            .iter()
-            .find(|(codigo, _)| *codigo == tipo.codigo)
-            .and_then(|(_, shape)| *shape);
+        let shape = self.shapes.get(tipo).copied().flatten();
         shape
             .map(|shape| {
                 // Two letters, drawn only when the type takes an alphanumeric number.
@@ -170,12 +180,13 @@ impl AffiliationGenerator {
                 } else {
                     [0; 2]
                 };
-                (tipo.codigo.as_str(), shape.write(identity, letters))
+                shape.write(identity, letters)
             })
             .ok_or_else(|| {
+                let t = &self.config.contract.tipos_documento[tipo];
                 GeneratorError::Unsupported(format!(
                     "tipos_documento.csv: row {}: no number of type {} fits its pattern",
-                    tipo.row, tipo.codigo
+                    t.row, t.codigo
                 ))
             })
     }
@@ -199,15 +210,15 @@ impl AffiliationGenerator {
         novedad: Novedad,
         fecha: NaiveDate,
     ) -> Afiliacion {
-        let admin = self.administradora;
-        self.affiliation_by(admin, persona, novedad, fecha)
+        let contract = Arc::clone(&self.config.contract);
+        self.affiliation_by(&contract.administradoras[self.own], persona, novedad, fecha)
     }
 
     /// As [`affiliation_of`](Self::affiliation_of), reported by `admin` (used by
     /// invalid variants whose set-up needs another administrator).
     pub fn affiliation_by(
         &mut self,
-        admin: &'static Administradora,
+        admin: &Administradora,
         persona: &Persona,
         novedad: Novedad,
         fecha: NaiveDate,
@@ -231,11 +242,12 @@ impl AffiliationGenerator {
         } else {
             self.persona(fecha, None)?
         };
-        let admin = self.administradora;
+        let contract = Arc::clone(&self.config.contract);
+        let admin = &contract.administradoras[self.own];
         out.clear();
         self.draft(admin, &persona, novedad, fecha).write_json(out);
         Ok(DrawnAffiliation {
-            codigo_administradora: &admin.codigo,
+            codigo_administradora: admin.codigo.clone(),
             persona,
             fecha_solicitud: fecha,
         })
@@ -244,17 +256,18 @@ impl AffiliationGenerator {
     /// Draw everything of an affiliation but its owned strings.
     fn draft<'a>(
         &'a mut self,
-        admin: &'static Administradora,
+        admin: &'a Administradora,
         persona: &'a Persona,
         novedad: Novedad,
         fecha: NaiveDate,
     ) -> Draft<'a> {
-        let contract = Contract::current();
-        let t = tables();
+        let contract: &'a Contract = &self.config.contract;
+        let t = &self.tables;
+        let f = fixed();
         let n = names::Names::get();
         let given = match persona.sexo {
-            Sexo::F => (&n.female, &t.female),
-            Sexo::M => (&n.male, &t.male),
+            Sexo::F => (&n.female, &f.female),
+            Sexo::M => (&n.male, &f.male),
         };
         let primer_nombre: &'static str = given.0[given.1.sample(&mut self.rng)];
         let segundo_nombre = self
@@ -262,29 +275,35 @@ impl AffiliationGenerator {
             .random_bool(0.55)
             .then(|| given.0[given.1.sample(&mut self.rng)])
             .filter(|s| *s != primer_nombre);
-        let primer_apellido: &'static str = n.surnames[t.surnames.sample(&mut self.rng)];
+        let primer_apellido: &'static str = n.surnames[f.surnames.sample(&mut self.rng)];
         let segundo_apellido = self
             .rng
             .random_bool(0.92)
-            .then(|| n.surnames[t.surnames.sample(&mut self.rng)]);
-        let municipio: &'static Municipio =
-            &contract.municipios[t.municipios.sample(&mut self.rng)];
+            .then(|| n.surnames[f.surnames.sample(&mut self.rng)]);
+        let municipio = &contract.municipios[t.municipios.sample(&mut self.rng)];
         let origen = match novedad {
             Novedad::Afiliacion => None,
-            Novedad::TrasladoRegimen => Some(self.pick_admin(admin.regimen.other(), admin)),
-            Novedad::TrasladoAdministradora => Some(self.pick_admin(Regimen::Rais, admin)),
+            Novedad::TrasladoRegimen => Some(pick_admin(
+                &mut self.rng,
+                contract,
+                admin.regimen.other(),
+                admin,
+            )),
+            Novedad::TrasladoAdministradora => {
+                Some(pick_admin(&mut self.rng, contract, Regimen::Rais, admin))
+            }
         };
         let dependiente = self.rng.random_bool(0.75);
         let empleador = dependiente.then(|| {
             // A company (a NIT) most often, else a person.
             let (tipo, nit) = if self.rng.random_bool(0.85) {
                 (
-                    t.employer_company,
+                    t.employer_company.as_str(),
                     self.rng.random_range(800_000_000u64..=901_999_999),
                 )
             } else {
                 (
-                    t.employer_person,
+                    t.employer_person.as_str(),
                     self.rng.random_range(10_000_000u64..=1_199_999_999),
                 )
             };
@@ -335,40 +354,36 @@ impl AffiliationGenerator {
             empleador,
             autorizacion: {
                 let yes = self.rng.random_bool(0.97);
-                let offered = Contract::current().enumerations().offers(SiNo::No);
-                SiNo::of(yes || !offered).as_str()
+                let e = contract.enumerations();
+                e.spelling(SiNo::of(yes || !e.offers(SiNo::No)))
             },
+            enumerations: contract.enumerations(),
             correo,
             telefono,
         }
     }
-
-    /// An administrator of `regimen` other than `not`.
-    fn pick_admin(&mut self, regimen: Regimen, not: &Administradora) -> &'static Administradora {
-        let candidates = || {
-            Contract::current()
-                .administradoras
-                .iter()
-                .filter(move |a| a.regimen == regimen && a.codigo != not.codigo)
-        };
-        match candidates().count() {
-            0 => not_reachable_admin(not),
-            n => candidates()
-                .nth(self.rng.random_range(0..n))
-                .unwrap_or_else(|| not_reachable_admin(not)),
-        }
-    }
 }
 
-/// The contract always has Colpensiones and four AFPs; should an edited contract
-/// lack a second administrator of a regime, fall back to the reporting one (the
-/// record then fails VAL04 or NEG05, which the tests of the contract would show).
-fn not_reachable_admin(not: &Administradora) -> &'static Administradora {
-    Contract::current()
-        .administradoras
-        .iter()
-        .find(|a| a.codigo == not.codigo)
-        .unwrap_or(&Contract::current().administradoras[0])
+/// An administrator of `contract` of `regimen` other than `not`. The contract
+/// always has Colpensiones and four AFPs; should an edited contract lack a
+/// second administrator of a regime, `not` itself (the record then fails
+/// VAL04 or NEG05, which the tests of the contract would show).
+fn pick_admin<'c>(
+    rng: &mut ChaCha8Rng,
+    contract: &'c Contract,
+    regimen: Regimen,
+    not: &'c Administradora,
+) -> &'c Administradora {
+    let candidates = || {
+        contract
+            .administradoras
+            .iter()
+            .filter(move |a| a.regimen == regimen && a.codigo != not.codigo)
+    };
+    match candidates().count() {
+        0 => not,
+        n => candidates().nth(rng.random_range(0..n)).unwrap_or(not),
+    }
 }
 
 #[cfg(test)]
@@ -388,7 +403,7 @@ mod tests {
         let mut buf = Vec::new();
         for admin in ["230301", "230201", "231001", "230901", "25-14"] {
             for seed in [1, 7, 1234] {
-                let mut c = GeneratorConfig::new(seed, admin);
+                let mut c = GeneratorConfig::new(Contract::embedded(), seed, admin);
                 c.as_of = NaiveDate::from_ymd_opt(2026, 2, 27).expect("date");
                 c.worker = (seed % 3) as u16;
                 let mut by_struct = AffiliationGenerator::new(c.clone()).expect("generator");
@@ -422,18 +437,15 @@ mod tests {
 
     #[test]
     fn document_numbers_match_their_type_in_the_contract() {
-        let contract = Contract::current();
+        let contract = Contract::embedded();
         let mut g = AffiliationGenerator::new(config(4)).expect("generator");
-        for t in contract
-            .tipos_documento
-            .iter()
-            .filter(|t| t.peso_generacion > 0)
-        {
+        for (i, t) in contract.tipos_documento.iter().enumerate() {
+            if t.peso_generacion == 0 {
+                continue;
+            }
             for identity in [0, 1, 123_456_789, IDENTITY_LIMIT - 1] {
-                let (tipo, numero) = g.document(t, identity).expect("document");
-                assert_eq!(tipo, t.codigo, "{} fell back to {tipo}", t.codigo);
-                let t = contract.tipo_documento(tipo).expect("type");
-                assert!(t.patron_numero.is_match(&numero), "{tipo} {numero}");
+                let numero = g.document(i, identity).expect("document");
+                assert!(t.patron_numero.is_match(&numero), "{} {numero}", t.codigo);
             }
         }
     }
@@ -441,15 +453,17 @@ mod tests {
     #[test]
     fn records_obey_the_rules() {
         let mut g = AffiliationGenerator::new(config(11)).expect("generator");
+        let e = Contract::embedded().enumerations();
         let mut novedades = HashSet::new();
         for _ in 0..5000 {
             let a = g.next_affiliation().expect("record");
-            novedades.insert(a.tipo_novedad);
+            let novedad = e.parse::<Novedad>(&a.tipo_novedad).expect("tipoNovedad");
+            novedades.insert(novedad);
             let age = rules::age_on(a.fecha_nacimiento, a.fecha_solicitud);
             assert!((18..=75).contains(&age), "age {age}");
             assert!(a.fecha_solicitud <= g.config().as_of);
-            if a.tipo_novedad == Novedad::TrasladoRegimen {
-                let sexo = Sexo::parse(&a.sexo).expect("sexo");
+            if novedad == Novedad::TrasladoRegimen {
+                let sexo = e.parse::<Sexo>(&a.sexo).expect("sexo");
                 assert!(domain::may_transfer_regime(
                     sexo,
                     a.fecha_nacimiento,
@@ -475,7 +489,7 @@ mod tests {
         let mut g = AffiliationGenerator::new(c).expect("generator");
         for _ in 0..500 {
             let a = g.next_affiliation().expect("record");
-            assert_ne!(a.tipo_novedad, Novedad::TrasladoAdministradora);
+            assert_ne!(a.tipo_novedad, "TRASLADO_ADMINISTRADORA");
             assert_eq!(a.regimen_destino, "RPM");
         }
     }

@@ -1,9 +1,12 @@
-//! What every generator of a run shares: [`GeneratorConfig`] (seed,
-//! administrator, worker slot, the day taken as today, the radicado prefix),
-//! its limits and checks, and the seeded streams and tags derived from it.
+//! What every generator of a run shares: [`GeneratorConfig`] (the contract,
+//! seed, administrator, worker slot, the day taken as today, the radicado
+//! prefix), its limits and checks, and the seeded streams and tags derived
+//! from it.
+
+use std::sync::Arc;
 
 use chrono::NaiveDate;
-use mss_contract::{Administradora, Contract};
+use mss_contract::Contract;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -31,6 +34,8 @@ pub const MAX_PREFIX_LEN: usize = 12;
 /// What every generator of a run shares.
 #[derive(Debug, Clone)]
 pub struct GeneratorConfig {
+    /// The contract the records follow (fields, code lists, spellings).
+    pub contract: Arc<Contract>,
     /// The run's seed.
     pub seed: u64,
     /// Code of the administrator that reports (the AP under test).
@@ -44,9 +49,11 @@ pub struct GeneratorConfig {
 }
 
 impl GeneratorConfig {
-    /// Seed and administrator, worker 0, today, the default prefix.
-    pub fn new(seed: u64, administradora: &str) -> Self {
+    /// The contract, seed and administrator; worker 0, today, the default
+    /// prefix.
+    pub fn new(contract: &Arc<Contract>, seed: u64, administradora: &str) -> Self {
         GeneratorConfig {
+            contract: Arc::clone(contract),
             seed,
             administradora: administradora.to_owned(),
             worker: 0,
@@ -55,12 +62,16 @@ impl GeneratorConfig {
         }
     }
 
-    /// Check the configuration (administrator, worker slot, prefix, day).
+    /// Check the configuration (administrator, worker slot, prefix, day) and
+    /// that the contract's weights can be drawn by.
     pub fn validate(&self) -> Result<(), GeneratorError> {
-        self.check().map(|_| ())
+        self.check()?;
+        super::tables::Tables::new(&self.contract).map(|_| ())
     }
 
-    pub(super) fn check(&self) -> Result<&'static Administradora, GeneratorError> {
+    /// The reporting administrator's index in the contract, once the
+    /// administrator, worker slot, prefix and day are checked.
+    pub(super) fn check(&self) -> Result<usize, GeneratorError> {
         if self.worker > MAX_WORKER {
             return Err(GeneratorError::Worker(self.worker));
         }
@@ -71,8 +82,10 @@ impl GeneratorConfig {
         if p.len() > MAX_PREFIX_LEN || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(GeneratorError::Prefix(p.clone()));
         }
-        Contract::current()
-            .administradora(&self.administradora)
+        self.contract
+            .administradoras
+            .iter()
+            .position(|a| a.codigo == self.administradora)
             .ok_or_else(|| GeneratorError::UnknownAdministradora(self.administradora.clone()))
     }
 
@@ -114,7 +127,7 @@ pub(super) mod tests {
 
     /// Administrator 230301, the seed, 25 November 2026 as today.
     pub(in crate::generator) fn config(seed: u64) -> GeneratorConfig {
-        let mut c = GeneratorConfig::new(seed, "230301");
+        let mut c = GeneratorConfig::new(Contract::embedded(), seed, "230301");
         c.as_of = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
         c
     }

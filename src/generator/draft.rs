@@ -5,7 +5,7 @@
 //! allocate two dozen strings per request.
 
 use chrono::{Datelike, NaiveDate};
-use mss_contract::{Administradora, Contract, Municipio};
+use mss_contract::{Administradora, Enumerations, Municipio};
 
 use super::records::{Afiliacion, Persona};
 use super::tables::ascii_lower;
@@ -20,25 +20,28 @@ pub(super) enum Telefono {
     Fijo(u32, u32),
 }
 
-/// Everything of one affiliation, borrowed or by value.
+/// Everything of one affiliation, borrowed (from the generator, its contract
+/// and the person) or by value.
 #[derive(Debug)]
 pub(super) struct Draft<'p> {
     pub radicado: u64,
     pub radicado_head: &'p str,
-    pub admin: &'static Administradora,
+    pub admin: &'p Administradora,
     pub novedad: Novedad,
     pub persona: &'p Persona,
     pub primer_apellido: &'static str,
     pub segundo_apellido: Option<&'static str>,
     pub primer_nombre: &'static str,
     pub segundo_nombre: Option<&'static str>,
-    pub origen: Option<&'static Administradora>,
+    pub origen: Option<&'p Administradora>,
     pub fecha: NaiveDate,
     pub fecha_efectividad: Option<NaiveDate>,
-    pub municipio: &'static Municipio,
+    pub municipio: &'p Municipio,
     /// Employer: document type, number and check digit.
-    pub empleador: Option<(&'static str, u64, Option<u8>)>,
-    pub autorizacion: &'static str,
+    pub empleador: Option<(&'p str, u64, Option<u8>)>,
+    pub autorizacion: &'p str,
+    /// How the contract spells the enumerations.
+    pub enumerations: &'p Enumerations,
     /// E-mail: numeric suffix and domain (the rest comes from the names).
     pub correo: Option<(Option<u32>, &'static str)>,
     pub telefono: Option<Telefono>,
@@ -175,34 +178,30 @@ impl Draft<'_> {
         Afiliacion {
             numero_radicado: self.radicado(),
             codigo_administradora: self.admin.codigo.clone(),
-            tipo_novedad: self.novedad,
-            tipo_documento: p.tipo_documento.to_owned(),
+            tipo_novedad: self.enumerations.spelling(self.novedad).to_owned(),
+            tipo_documento: p.tipo_documento.clone(),
             numero_documento: p.numero_documento.clone(),
             primer_apellido: self.primer_apellido.to_owned(),
             segundo_apellido: self.segundo_apellido.map(str::to_owned),
             primer_nombre: self.primer_nombre.to_owned(),
             segundo_nombre: self.segundo_nombre.map(str::to_owned),
-            sexo: p.sexo.as_str().to_owned(),
+            sexo: self.enumerations.spelling(p.sexo).to_owned(),
             fecha_nacimiento: p.fecha_nacimiento,
             codigo_administradora_origen: self.origen.map(|a| a.codigo.clone()),
-            regimen_destino: self.admin.regimen.as_str().to_owned(),
+            regimen_destino: self.enumerations.spelling(self.admin.regimen).to_owned(),
             fecha_solicitud: self.fecha,
             fecha_efectividad: self.fecha_efectividad,
             codigo_departamento: self.municipio.codigo_departamento.clone(),
             codigo_municipio: self.municipio.codigo_municipio.clone(),
-            tipo_afiliado: self.tipo_afiliado(),
+            tipo_afiliado: self.enumerations.spelling(self.tipo_afiliado()).to_owned(),
             tipo_documento_empleador: self.empleador.map(|(t, _, _)| t.to_owned()),
             numero_documento_empleador: self.empleador.map(|(_, n, _)| n.to_string()),
             digito_verificacion: self
                 .empleador
                 .and_then(|(_, _, dv)| dv)
                 .map(|d| d.to_string()),
-            asesoria_doble: (self.novedad == Novedad::TrasladoRegimen).then(|| {
-                Contract::current()
-                    .enumerations()
-                    .asesoria_doble()
-                    .to_owned()
-            }),
+            asesoria_doble: (self.novedad == Novedad::TrasladoRegimen)
+                .then(|| self.enumerations.asesoria_doble().to_owned()),
             autorizacion_manejo_datos: self.autorizacion.to_owned(),
             correo_electronico: self.correo(),
             telefono: self.telefono(),
@@ -221,8 +220,9 @@ impl Draft<'_> {
             buf.push(b'"');
         }
         o.str("codigoAdministradora", &self.admin.codigo);
-        o.str("tipoNovedad", self.novedad.as_str());
-        o.str("tipoDocumento", p.tipo_documento);
+        let e = self.enumerations;
+        o.str("tipoNovedad", e.spelling(self.novedad));
+        o.str("tipoDocumento", &p.tipo_documento);
         o.str("numeroDocumento", &p.numero_documento);
         o.str("primerApellido", self.primer_apellido);
         if let Some(s) = self.segundo_apellido {
@@ -232,19 +232,19 @@ impl Draft<'_> {
         if let Some(s) = self.segundo_nombre {
             o.str("segundoNombre", s);
         }
-        o.str("sexo", p.sexo.as_str());
+        o.str("sexo", e.spelling(p.sexo));
         o.date("fechaNacimiento", p.fecha_nacimiento);
         if let Some(a) = self.origen {
             o.str("codigoAdministradoraOrigen", &a.codigo);
         }
-        o.str("regimenDestino", self.admin.regimen.as_str());
+        o.str("regimenDestino", e.spelling(self.admin.regimen));
         o.date("fechaSolicitud", self.fecha);
         if let Some(d) = self.fecha_efectividad {
             o.date("fechaEfectividad", d);
         }
         o.str("codigoDepartamento", &self.municipio.codigo_departamento);
         o.str("codigoMunicipio", &self.municipio.codigo_municipio);
-        o.str("tipoAfiliado", self.tipo_afiliado().as_str());
+        o.str("tipoAfiliado", e.spelling(self.tipo_afiliado()));
         if let Some((tipo, nit, dv)) = self.empleador {
             o.str("tipoDocumentoEmpleador", tipo);
             o.str("numeroDocumentoEmpleador", Digits::new().of(nit));
@@ -253,10 +253,7 @@ impl Draft<'_> {
             }
         }
         if self.novedad == Novedad::TrasladoRegimen {
-            o.str(
-                "asesoriaDoble",
-                Contract::current().enumerations().asesoria_doble(),
-            );
+            o.str("asesoriaDoble", e.asesoria_doble());
         }
         o.str("autorizacionManejoDatos", self.autorizacion);
         if let Some((suffix, domain)) = self.correo {

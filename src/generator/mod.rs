@@ -20,6 +20,7 @@ mod draft;
 mod identity;
 pub mod invalid;
 mod names;
+pub mod payload;
 mod records;
 mod retraction;
 mod tables;

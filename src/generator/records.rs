@@ -6,15 +6,18 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Novedad, Sexo, TipoAfiliado};
+use crate::domain::Sexo;
 
-/// A `ReportarAfiliaciontraslado` body, fields in the protocol's order.
+/// A `ReportarAfiliaciontraslado` body, fields in the protocol's order. Its
+/// enumerations (`tipoNovedad`, `sexo`, `regimenDestino`, `tipoAfiliado`, ...)
+/// are spelled as the contract it was generated with spells them
+/// (`Contract::enumerations`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Afiliacion {
     pub numero_radicado: String,
     pub codigo_administradora: String,
-    pub tipo_novedad: Novedad,
+    pub tipo_novedad: String,
     pub tipo_documento: String,
     pub numero_documento: String,
     pub primer_apellido: String,
@@ -33,7 +36,7 @@ pub struct Afiliacion {
     pub fecha_efectividad: Option<NaiveDate>,
     pub codigo_departamento: String,
     pub codigo_municipio: String,
-    pub tipo_afiliado: TipoAfiliado,
+    pub tipo_afiliado: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tipo_documento_empleador: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,7 +87,7 @@ pub struct AcceptedAffiliation {
 #[derive(Debug, Clone)]
 pub struct DrawnAffiliation {
     /// The reporting administrator.
-    pub codigo_administradora: &'static str,
+    pub codigo_administradora: String,
     /// The person.
     pub persona: Persona,
     /// `fechaSolicitud`.
@@ -96,8 +99,8 @@ impl DrawnAffiliation {
     pub fn accepted(&self, numero_transaccion: &str) -> AcceptedAffiliation {
         AcceptedAffiliation {
             numero_transaccion: numero_transaccion.to_owned(),
-            codigo_administradora: self.codigo_administradora.to_owned(),
-            tipo_documento: self.persona.tipo_documento.to_owned(),
+            codigo_administradora: self.codigo_administradora.clone(),
+            tipo_documento: self.persona.tipo_documento.clone(),
             numero_documento: self.persona.numero_documento.clone(),
             fecha_solicitud: self.fecha_solicitud,
         }
@@ -121,7 +124,7 @@ impl AcceptedAffiliation {
 #[derive(Debug, Clone)]
 pub struct Persona {
     /// Document type code.
-    pub tipo_documento: &'static str,
+    pub tipo_documento: String,
     /// Document number.
     pub numero_documento: String,
     /// Sex.

@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{
@@ -26,6 +27,8 @@ use chrono::{
 };
 use hdrhistogram::Histogram;
 use serde::Deserialize;
+
+use crate::domain::{Contract, Role};
 
 pub mod render;
 
@@ -57,21 +60,20 @@ pub enum Incident {
 }
 
 impl Incident {
-    /// The incident of an answer, if it is one.
-    pub fn of(status: Option<u16>, codigo: Option<&str>) -> Option<Incident> {
+    /// The incident of an answer, if it is one (`contract` says which codigo
+    /// is the success).
+    pub fn of(contract: &Contract, status: Option<u16>, codigo: Option<&str>) -> Option<Incident> {
         match status {
             None | Some(0) => Some(Incident::SinRespuesta),
             Some(200..=299) => None,
             Some(401) => Some(Incident::Autenticacion),
             Some(500..=599) => Some(Incident::Servidor),
-            Some(_) => match codigo.filter(|c| {
-                !c.is_empty()
-                    && *c
-                        != crate::domain::Contract::current().codigo_of(crate::domain::Role::Stored)
-            }) {
-                Some(c) => Some(Incident::Rechazo(c.to_owned())),
-                None => Some(Incident::Http4xx),
-            },
+            Some(_) => {
+                match codigo.filter(|c| !c.is_empty() && *c != contract.codigo_of(Role::Stored)) {
+                    Some(c) => Some(Incident::Rechazo(c.to_owned())),
+                    None => Some(Incident::Http4xx),
+                }
+            }
         }
     }
 
@@ -90,15 +92,15 @@ impl Incident {
         }
     }
 
-    /// Its name in the informe.
-    pub fn nombre(&self) -> String {
+    /// Its name in the informe (a rejection's meaning is `contract`'s).
+    pub fn nombre(&self, contract: &Contract) -> String {
         match self {
             Incident::SinRespuesta => "Sin respuesta (conexión, tiempo de espera)".into(),
             Incident::Autenticacion => "Token rechazado (HTTP 401)".into(),
             Incident::Servidor => "Error del servidor (HTTP 5xx)".into(),
             Incident::Http4xx => "Solicitud rechazada sin código (HTTP 4xx)".into(),
             Incident::Rechazo(c) => {
-                let significado = crate::domain::Contract::current()
+                let significado = contract
                     .codigo(c)
                     .map(|x| x.significado.clone())
                     .unwrap_or_else(|| "código fuera del catálogo".into());
@@ -135,6 +137,8 @@ pub struct ServiceStats {
 /// The informe's numbers, built incrementally.
 #[derive(Debug, Clone)]
 pub struct Informe {
+    /// The contract whose codigos the incidents are classed and named by.
+    pub contract: Arc<Contract>,
     /// First day (inclusive).
     pub desde: NaiveDate,
     /// Last day (inclusive).
@@ -178,8 +182,12 @@ pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
 }
 
 impl Informe {
-    /// An empty informe of `desde..=hasta`.
-    pub fn new(desde: NaiveDate, hasta: NaiveDate) -> anyhow::Result<Self> {
+    /// An empty informe of `desde..=hasta`, classing answers by `contract`.
+    pub fn new(
+        contract: Arc<Contract>,
+        desde: NaiveDate,
+        hasta: NaiveDate,
+    ) -> anyhow::Result<Self> {
         if hasta < desde {
             anyhow::bail!("--hasta {hasta} is before --desde {desde}");
         }
@@ -195,7 +203,7 @@ impl Informe {
                     (*s).to_owned(),
                     ServiceStats {
                         requests: 0,
-                        latency: crate::results::hdr::histogram(),
+                        latency: crate::hdr::histogram(),
                         per_hour: vec![0; hours],
                         incidents: BTreeMap::new(),
                     },
@@ -203,6 +211,7 @@ impl Informe {
             })
             .collect();
         Ok(Informe {
+            contract,
             desde,
             hasta,
             services,
@@ -253,9 +262,9 @@ impl Informe {
             if !ms.is_finite() || ms < 0.0 {
                 return Err(format!("latency_ms {ms} is not a duration"));
             }
-            crate::results::hdr::record(&mut s.latency, (ms * 1000.0).round().max(1.0) as u64);
+            crate::hdr::record(&mut s.latency, (ms * 1000.0).round().max(1.0) as u64);
         }
-        if let Some(kind) = Incident::of(status, codigo) {
+        if let Some(kind) = Incident::of(&self.contract, status, codigo) {
             note_incident(&mut s.incidents, kind, 1, t, t);
         }
         Ok(())
@@ -536,9 +545,10 @@ pub struct InformeArgs {
     /// Last day of the period, inclusive.
     #[arg(long)]
     pub hasta: NaiveDate,
-    /// The reporting administrator's code (contract/administradoras.csv).
-    #[arg(long, default_value_t = mss_contract::Contract::default_administradora_code())]
-    pub administradora: String,
+    /// The reporting administrator's code (contract/administradoras.csv)
+    /// [default: the contract's default administrator, `por_defecto`].
+    #[arg(long)]
+    pub administradora: Option<String>,
     /// Folder for informe.md and informe.html.
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
@@ -551,19 +561,17 @@ pub struct InformeArgs {
     pub inputs: Vec<PathBuf>,
 }
 
-/// Build the informe of `args` and write it; the paths written.
-pub fn run(args: &InformeArgs) -> anyhow::Result<Vec<PathBuf>> {
-    let admin = crate::domain::Contract::current()
-        .administradoras
-        .iter()
-        .find(|a| a.codigo == args.administradora)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "--administradora {}: not in contract/administradoras.csv",
-                args.administradora
-            )
-        })?;
-    let mut informe = Informe::new(args.desde, args.hasta)?;
+/// Build the informe of `args` with `contract` and write it; the paths
+/// written.
+pub fn run(args: &InformeArgs, contract: Arc<Contract>) -> anyhow::Result<Vec<PathBuf>> {
+    let admin = match &args.administradora {
+        Some(code) => contract.administradora(code).ok_or_else(|| {
+            anyhow::anyhow!("--administradora {code}: not in contract/administradoras.csv")
+        })?,
+        None => contract.default_administradora(),
+    }
+    .clone();
+    let mut informe = Informe::new(contract, args.desde, args.hasta)?;
     for input in &args.inputs {
         informe.read(input)?;
         if args.strict && informe.bad > 0 {
@@ -583,9 +591,9 @@ pub fn run(args: &InformeArgs) -> anyhow::Result<Vec<PathBuf>> {
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let md = args.out.join("informe.md");
     let html = args.out.join("informe.html");
-    std::fs::write(&md, render::markdown(&informe, admin))
+    std::fs::write(&md, render::markdown(&informe, &admin))
         .with_context(|| format!("cannot write {}", md.display()))?;
-    std::fs::write(&html, render::html(&informe, admin)?)
+    std::fs::write(&html, render::html(&informe, &admin)?)
         .with_context(|| format!("cannot write {}", html.display()))?;
     Ok(vec![md, html])
 }

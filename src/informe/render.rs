@@ -105,7 +105,7 @@ fn model(informe: &Informe, admin: &Administradora) -> Value {
         for s in SERVICES {
             let st = informe.services[s].incidents.get(&kind);
             incidencias.push(json!({
-                "tipo": kind.nombre(),
+                "tipo": kind.nombre(&informe.contract),
                 "servicio": nombre_servicio(s),
                 "si": st.is_some(),
                 "cantidad": st.map_or(0, |x| x.count),

@@ -200,8 +200,8 @@ mod tests {
 
     #[test]
     fn a_frame_encodes_with_its_labels_counters_and_histograms() {
-        let mut h = crate::metrics::histogram();
-        crate::metrics::record(&mut h, 3_000);
+        let mut h = crate::hdr::histogram();
+        crate::hdr::record(&mut h, 3_000);
         let service = ServiceCounts {
             classes: [("ok".to_owned(), 7), ("business:NEG01".to_owned(), 2)]
                 .into_iter()

@@ -434,9 +434,9 @@ mod tests {
 
     #[test]
     fn buckets_split_a_histogram_at_the_bounds() {
-        let mut h = crate::metrics::histogram();
+        let mut h = crate::hdr::histogram();
         for us in [500, 2_000, 2_000, 40_000, 7_000_000_000] {
-            crate::metrics::record(&mut h, us);
+            crate::hdr::record(&mut h, us);
         }
         let b = Buckets::of(&h);
         let count = |le: f64| {
@@ -454,12 +454,13 @@ mod tests {
         assert_eq!(b.count, 5);
         // HdrHistogram keeps 3 significant digits: the sum is that close.
         assert!((b.sum - 3_600.044).abs() < 4.0, "{}", b.sum);
-        assert_eq!(Buckets::of(&crate::metrics::histogram()).count, 0);
+        assert_eq!(Buckets::of(&crate::hdr::histogram()).count, 0);
     }
 
     #[test]
     fn the_planned_rate_follows_the_stages_and_the_share() {
-        let scenario = RunPlan::load("go-live").expect("go-live");
+        let scenario =
+            RunPlan::load("go-live", mss_contract::Contract::embedded()).expect("go-live");
         let LoadModel::Open {
             start_rate, stages, ..
         } = scenario.load.clone()

@@ -76,6 +76,32 @@ pub struct Bound {
     linger: Duration,
 }
 
+/// `--dashboard ADDR` written with a space, as most flags are: the flag's
+/// value is optional (`--dashboard` alone serves on a free port), so clap
+/// cannot tell `--dashboard 127.0.0.1:9000` from `--dashboard SCENARIO`. A
+/// word after `--dashboard` that is an address (`IP:PORT`, which no scenario
+/// name or file is) is joined to it as `--dashboard=ADDR`; anything else is
+/// left as it was.
+pub fn join_address(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter().peekable();
+    while let Some(a) = it.next() {
+        let address = it
+            .peek()
+            .and_then(|next| next.to_str())
+            .filter(|next| next.trim().parse::<SocketAddr>().is_ok())
+            .map(str::to_owned);
+        match address {
+            Some(addr) if a == "--dashboard" => {
+                it.next();
+                out.push(format!("--dashboard={addr}").into());
+            }
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
 /// Bind the dashboard's address (`None` without `--dashboard`): a
 /// non-loopback address needs `--dashboard-remote`.
 pub fn bind(args: &DashboardArgs) -> Result<Option<Bound>, LiveError> {
@@ -324,6 +350,39 @@ mod tests {
         // Tests bind only 127.0.0.1: a bind with --dashboard-remote on another
         // address is not exercised here.
         assert!(bind(&DashboardArgs::default()).expect("off").is_none());
+    }
+
+    #[test]
+    fn an_address_after_a_space_is_the_flags_and_nothing_else_is() {
+        let joined = |args: &[&str]| -> Vec<String> {
+            join_address(args.iter().map(Into::into).collect())
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            joined(&[
+                "mss-harness",
+                "run",
+                "--dashboard",
+                "127.0.0.1:9000",
+                "smoke"
+            ]),
+            ["mss-harness", "run", "--dashboard=127.0.0.1:9000", "smoke"]
+        );
+        assert_eq!(
+            joined(&["run", "smoke", "--dashboard", "[::1]:0"]),
+            ["run", "smoke", "--dashboard=[::1]:0"]
+        );
+        // Alone, or before a scenario or another flag: as written.
+        for args in [
+            &["run", "--dashboard", "smoke"][..],
+            &["run", "--dashboard", "--dashboard-linger", "5s"],
+            &["run", "smoke", "--dashboard"],
+            &["run", "--dashboard", "scenarios/127.0.0.1:9000.toml"],
+        ] {
+            assert_eq!(joined(args), args);
+        }
     }
 
     #[test]

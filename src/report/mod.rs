@@ -159,11 +159,11 @@ mod tests {
     #[test]
     fn a_curve_rises_and_ends_at_the_maximum() {
         for n in [1u64, 7, 89, 1000, 20_000] {
-            let mut h = crate::results::hdr::histogram();
+            let mut h = crate::hdr::histogram();
             for i in 1..=n {
-                crate::results::hdr::record(&mut h, 1000 + i * 37 % 5000);
+                crate::hdr::record(&mut h, 1000 + i * 37 % 5000);
             }
-            crate::results::hdr::record(&mut h, 250_000);
+            crate::hdr::record(&mut h, 250_000);
             let points = curve(&h);
             assert!(
                 points

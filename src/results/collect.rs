@@ -306,7 +306,7 @@ pub fn summary(facts: &RunFacts, ctx: &RunContext, end: RunEnd) -> Summary {
 /// each counted once.
 fn token(ctx: &RunContext) -> Token {
     let (mut requests, mut refreshes) = (0, 0);
-    let mut latency = crate::metrics::histogram();
+    let mut latency = crate::hdr::histogram();
     let mut events = Vec::new();
     let run_start = ctx.started();
     for cache in ctx.token_caches() {
@@ -339,7 +339,7 @@ fn token(ctx: &RunContext) -> Token {
 
 /// The token latency histogram of a run (each cache once).
 fn token_latency(ctx: &RunContext) -> hdrhistogram::Histogram<u64> {
-    let mut latency = crate::metrics::histogram();
+    let mut latency = crate::hdr::histogram();
     for cache in ctx.token_caches() {
         let _ = latency.add(&cache.stats().latency_us);
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 pub mod audit;
 pub mod collect;
-pub mod hdr;
+pub mod folder;
 pub mod rows;
 pub mod summary;
 pub mod table;

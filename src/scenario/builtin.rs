@@ -25,17 +25,20 @@ pub fn text(name: &str) -> Option<&'static str> {
 mod tests {
     use std::time::Duration;
 
+    use mss_contract::Contract;
+
     use super::*;
     use crate::scenario::RunPlan;
 
     #[test]
     fn every_built_in_scenario_parses() {
         for (name, _) in BUILT_IN {
-            let s = RunPlan::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let s =
+                RunPlan::load(name, Contract::embedded()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(s.name, name);
             assert!(!s.thresholds.is_empty(), "{name} has no thresholds");
         }
-        let smoke = RunPlan::load("smoke").expect("smoke");
+        let smoke = RunPlan::load("smoke", Contract::embedded()).expect("smoke");
         assert_eq!(smoke.target.url(), "mock");
         assert!(smoke.duration() <= Duration::from_secs(30));
     }

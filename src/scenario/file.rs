@@ -123,7 +123,7 @@ pub struct ScenarioFile {
 
 /// `[contract]`: which contract folder a run uses (an edited copy of
 /// `contract/`, e.g. from the ministry's technical annex); `--contract DIR`
-/// says the same on the command line. Default: the bundled contract.
+/// on the command line overrides it. Default: the bundled contract.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ContractSpec {
@@ -297,9 +297,10 @@ pub struct DataSpec {
     /// Seed of the synthetic data.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Code of the reporting administrator.
-    #[serde(default = "default_admin")]
-    pub administradora: String,
+    /// Code of the reporting administrator; `None` in a file that names
+    /// none, until the plan fills in the contract's default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub administradora: Option<String>,
     /// Prefix of every `numeroRadicado`.
     #[serde(default = "default_prefix")]
     pub radicado_prefix: String,
@@ -307,9 +308,6 @@ pub struct DataSpec {
 
 fn default_seed() -> u64 {
     1
-}
-fn default_admin() -> String {
-    mss_contract::Contract::default_administradora_code()
 }
 fn default_prefix() -> String {
     crate::generator::DEFAULT_PREFIX.into()
@@ -319,7 +317,7 @@ impl Default for DataSpec {
     fn default() -> Self {
         DataSpec {
             seed: default_seed(),
-            administradora: default_admin(),
+            administradora: None,
             radicado_prefix: default_prefix(),
         }
     }

@@ -8,9 +8,14 @@
 //! thresholds ([`threshold`]) parsed once, the caps, the target; the shipped
 //! scenarios are in [`builtin`]. Every error names the file and the key;
 //! every key is documented in `scenarios/README.md`. Nothing here touches the
-//! network; a `[contract] dir` is installed as the process's contract.
+//! network. The plan holds the contract it was validated with
+//! ([`ContractChoice`]: the one the command line gives, else the folder the
+//! file's `[contract] dir` names, else the bundled one), and the run follows it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mss_contract::Contract;
 
 pub mod builtin;
 pub mod file;
@@ -67,11 +72,37 @@ pub enum ScenarioError {
     },
 }
 
+/// Which contract a scenario is planned with.
+#[derive(Debug, Clone)]
+pub enum ContractChoice {
+    /// This one, whatever the file's `[contract] dir` says (`run --contract
+    /// DIR`).
+    Given(Arc<Contract>),
+    /// The folder the file's `[contract] dir` names (read then), else this
+    /// one (the bundled contract).
+    Default(Arc<Contract>),
+}
+
+impl From<&Arc<Contract>> for ContractChoice {
+    /// The file's `[contract] dir`, else `contract`.
+    fn from(contract: &Arc<Contract>) -> Self {
+        ContractChoice::Default(Arc::clone(contract))
+    }
+}
+
 impl RunPlan {
-    /// Read a scenario: a path to a TOML file, or the name of a built-in one.
-    pub fn load(name_or_path: &str) -> Result<RunPlan, ScenarioError> {
+    /// Read a scenario: a path to a TOML file, or the name of a built-in one,
+    /// planned with the contract `contract` chooses.
+    pub fn load(
+        name_or_path: &str,
+        contract: impl Into<ContractChoice>,
+    ) -> Result<RunPlan, ScenarioError> {
         if let Some(text) = builtin::text(name_or_path) {
-            return Self::parse(text, Path::new(&format!("scenarios/{name_or_path}.toml")));
+            return Self::parse(
+                text,
+                Path::new(&format!("scenarios/{name_or_path}.toml")),
+                contract,
+            );
         }
         let path = Path::new(name_or_path);
         let text = std::fs::read_to_string(path).map_err(|source| {
@@ -86,27 +117,39 @@ impl RunPlan {
                 }
             }
         })?;
-        Self::parse(&text, path)
+        Self::parse(&text, path, contract)
     }
 
-    /// Parse and validate scenario text; `path` names it in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<RunPlan, ScenarioError> {
+    /// Parse and validate scenario text, planned with the contract
+    /// `contract` chooses; `path` names it in errors.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        contract: impl Into<ContractChoice>,
+    ) -> Result<RunPlan, ScenarioError> {
         let mut file = file::read(text, path)?;
-        if let Some(dir) = file.contract.dir.take() {
-            // Relative to the scenario's folder; the contract is this
-            // process's from here on (the generator and the checks read it).
-            let dir = match path.parent() {
-                Some(parent) if dir.is_relative() => parent.join(dir),
-                _ => dir,
-            };
-            mss_contract::Contract::install(&dir).map_err(|e| ScenarioError::Invalid {
-                path: path.to_owned(),
-                key: "contract.dir".to_owned(),
-                message: format!("{}: {e}", dir.display()),
-            })?;
-            file.contract.dir = Some(dir);
-        }
-        validate::plan(file, path)
+        // Relative to the scenario's folder.
+        let mut dir = file.contract.dir.take().map(|dir| match path.parent() {
+            Some(parent) if dir.is_relative() => parent.join(dir),
+            _ => dir,
+        });
+        let contract = match (contract.into(), &dir) {
+            (ContractChoice::Given(c), None) | (ContractChoice::Default(c), None) => c,
+            (ContractChoice::Given(c), Some(_)) => {
+                // The file the run echoes names the folder the run follows.
+                dir = c.dir().map(Path::to_owned);
+                c
+            }
+            (ContractChoice::Default(_), Some(dir)) => {
+                Arc::new(Contract::from_dir(dir).map_err(|e| ScenarioError::Invalid {
+                    path: path.to_owned(),
+                    key: "contract.dir".to_owned(),
+                    message: format!("{}: {e}", dir.display()),
+                })?)
+            }
+        };
+        file.contract.dir = dir;
+        validate::plan(file, path, contract)
     }
 }
 
@@ -117,7 +160,53 @@ mod tests {
     fn with(replace: &str, by: &str) -> Result<RunPlan, ScenarioError> {
         let (_, smoke) = BUILT_IN[0];
         assert!(smoke.contains(replace), "{replace}");
-        RunPlan::parse(&smoke.replacen(replace, by, 1), Path::new("s.toml"))
+        RunPlan::parse(
+            &smoke.replacen(replace, by, 1),
+            Path::new("s.toml"),
+            Contract::embedded(),
+        )
+    }
+
+    #[test]
+    fn the_plan_holds_the_contract_it_was_given_or_its_files_folder() {
+        let (_, smoke) = BUILT_IN[0];
+        assert!(smoke.contains("administradora = \"230301\"\n"));
+        let bundled = Contract::embedded();
+        // No [contract]: the contract given either way, its default
+        // administrator written into the file the run echoes.
+        for choice in [
+            ContractChoice::Default(Arc::clone(bundled)),
+            ContractChoice::Given(Arc::clone(bundled)),
+        ] {
+            let plan = RunPlan::parse(
+                &smoke.replace("administradora = \"230301\"\n", ""),
+                Path::new("s.toml"),
+                choice,
+            )
+            .expect("smoke");
+            assert!(Arc::ptr_eq(&plan.contract, bundled));
+            assert_eq!(plan.data.administradora, "230301");
+            assert_eq!(plan.file().data.administradora.as_deref(), Some("230301"));
+        }
+        // A [contract] dir: read by default (here a folder that is not one),
+        // overridden by a contract given.
+        let text = format!("{smoke}\n[contract]\ndir = \"no-such-annex\"\n");
+        let err = RunPlan::parse(&text, Path::new("qa/s.toml"), bundled)
+            .expect_err("no such folder")
+            .to_string();
+        assert!(
+            err.starts_with("qa/s.toml: contract.dir: qa/no-such-annex: cannot read"),
+            "{err}"
+        );
+        let given = Arc::new(Contract::from_dir(&mss_contract::source_dir()).expect("contract/"));
+        let plan = RunPlan::parse(
+            &text,
+            Path::new("qa/s.toml"),
+            ContractChoice::Given(Arc::clone(&given)),
+        )
+        .expect("the given contract wins");
+        assert!(Arc::ptr_eq(&plan.contract, &given));
+        assert_eq!(plan.file().contract.dir.as_deref(), given.dir());
     }
 
     #[test]
@@ -171,11 +260,13 @@ mod tests {
             allowed_hosts = [\"ministerio.test\"]\n[credentials]\nfile = \"c.toml\"\n\
             [load]\nmodel = \"open\"\nmax_in_flight = 1\nstages = [\
             { rate = 1, duration = \"1s\" }, { rate = 1, duration = \"18446744073709551615s\" }]\n";
-        let err = RunPlan::parse(production, Path::new("p.toml")).expect_err("too long");
+        let err = RunPlan::parse(production, Path::new("p.toml"), Contract::embedded())
+            .expect_err("too long");
         assert!(err.to_string().contains("longer than a year"), "{err}");
         let closed = "name = \"c\"\n[target]\nurl = \"mock\"\n[load]\nmodel = \"closed\"\n\
             users = 1\nramp = \"1s\"\nrun_time = \"18446744073709551615s\"\n";
-        let err = RunPlan::parse(closed, Path::new("c.toml")).expect_err("too long");
+        let err = RunPlan::parse(closed, Path::new("c.toml"), Contract::embedded())
+            .expect_err("too long");
         assert!(err.to_string().contains("load.run_time"), "{err}");
         // A year is still a duration.
         let year = with("duration = \"20s\"", "duration = \"366days\"").expect("a year");

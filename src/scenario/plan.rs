@@ -2,8 +2,10 @@
 //! validation ([`super::RunPlan::parse`]) produce it once; the engine, the
 //! schedule, the live view and the reports read only this, never the file.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use mss_contract::Contract;
 
 use super::file::{MockSpec, ScenarioFile, Stage};
 use super::threshold::{Metric, Threshold};
@@ -42,9 +44,9 @@ pub struct RunPlan {
     /// (index, count) of the worker this process is: (0, 1) for a single
     /// process; a run sets it from its options ([`RunPlan::for_worker`]).
     pub worker: (u16, u16),
-    /// The contract folder the run uses, made absolute (installed as this
-    /// process's contract when the file was parsed); `None`: the bundled one.
-    pub contract: Option<PathBuf>,
+    /// The contract the plan was validated with, which the run follows (its
+    /// generator, its mock, its classification of answers).
+    pub contract: Arc<Contract>,
     /// Faults the mock injects during the run, checked against the run's length.
     pub faults: Vec<mss_mock::FaultSpec>,
     /// The file as read, echoed to the results (`scenario.toml`).
@@ -78,7 +80,7 @@ pub struct UrlTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {
     /// A credentials file (TOML, readable by its owner only).
-    File(PathBuf),
+    File(std::path::PathBuf),
     /// Environment variables, by name.
     Env {
         /// Variable holding "Usuario de conexión".

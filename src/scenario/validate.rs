@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+use mss_contract::Contract;
 
 use super::ScenarioError;
 use super::file::{CredentialsSpec, HttpSpec, ProductionSpec, ScenarioFile, TargetSpec};
@@ -20,9 +23,15 @@ use crate::generator::invalid;
 /// A refusal of the key given, with what is wrong.
 pub(super) type Bad<'a> = &'a dyn Fn(&str, String) -> ScenarioError;
 
-/// Check `file` (read from `path`, which names it in errors) and build its
-/// plan; the first value that is not acceptable is the error.
-pub fn plan(file: ScenarioFile, path: &Path) -> Result<RunPlan, ScenarioError> {
+/// Check `file` (read from `path`, which names it in errors) against
+/// `contract` and build its plan; the first value that is not acceptable is
+/// the error. A file that names no administrator reports for the contract's
+/// default one, written into the file the run echoes.
+pub fn plan(
+    mut file: ScenarioFile,
+    path: &Path,
+    contract: Arc<Contract>,
+) -> Result<RunPlan, ScenarioError> {
     let bad = |key: &str, message: String| ScenarioError::Invalid {
         path: path.to_owned(),
         key: key.to_owned(),
@@ -38,7 +47,7 @@ pub fn plan(file: ScenarioFile, path: &Path) -> Result<RunPlan, ScenarioError> {
         profile.check().map_err(|e| bad("target.mock.latency", e))?;
     }
     faults(&file, &written, bad)?;
-    mock_settings(&file.target, bad)?;
+    mock_settings(&file.target, &contract, bad)?;
     let target = match (target, &file.credentials) {
         (Some((url, host)), Some(c)) => TargetPlan::Url(UrlTarget {
             url,
@@ -50,10 +59,15 @@ pub fn plan(file: ScenarioFile, path: &Path) -> Result<RunPlan, ScenarioError> {
     };
     let load = super::load::model(&file.load, bad)?;
     let mix = mix(&file.mix, bad)?;
-    let invalid = invalid_shares(&file.invalid, bad)?;
+    let invalid = invalid_shares(&file.invalid, &contract, bad)?;
+    let administradora = file
+        .data
+        .administradora
+        .get_or_insert_with(|| contract.default_administradora().codigo.clone())
+        .clone();
     crate::generator::GeneratorConfig {
         radicado_prefix: file.data.radicado_prefix.clone(),
-        ..crate::generator::GeneratorConfig::new(file.data.seed, &file.data.administradora)
+        ..crate::generator::GeneratorConfig::new(&contract, file.data.seed, &administradora)
     }
     .validate()
     .map_err(|e| bad("data", e.to_string()))?;
@@ -68,7 +82,7 @@ pub fn plan(file: ScenarioFile, path: &Path) -> Result<RunPlan, ScenarioError> {
         invalid,
         data: DataPlan {
             seed: file.data.seed,
-            administradora: file.data.administradora.clone(),
+            administradora,
             radicado_prefix: file.data.radicado_prefix.clone(),
         },
         token: TokenPlan {
@@ -79,7 +93,7 @@ pub fn plan(file: ScenarioFile, path: &Path) -> Result<RunPlan, ScenarioError> {
         thresholds,
         caps: caps(&file.production),
         worker: (0, 1),
-        contract: file.contract.dir.clone(),
+        contract,
         faults: file.faults.clone(),
         file,
     })
@@ -263,7 +277,7 @@ fn faults(file: &ScenarioFile, load: &LoadModel, bad: Bad<'_>) -> Result<(), Sce
 }
 
 /// `[target.mock]`'s sizes.
-fn mock_settings(t: &TargetSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
+fn mock_settings(t: &TargetSpec, contract: &Contract, bad: Bad<'_>) -> Result<(), ScenarioError> {
     if t.mock.max_records == Some(0) {
         return Err(bad("target.mock.max_records", "must be at least 1".into()));
     }
@@ -284,7 +298,8 @@ fn mock_settings(t: &TargetSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
         // scenario it would refuse at start is refused here, naming the key.
         let mut config = mss_mock::MockConfig::with_clients(Vec::new());
         config.capacity = Some(c.clone());
-        if let Err(mss_mock::ConfigError::Invalid { message, .. }) = config.check("scenario")
+        if let Err(mss_mock::ConfigError::Invalid { message, .. }) =
+            config.check("scenario", contract)
             && message.starts_with("capacity.")
         {
             return Err(bad("target.mock.capacity", message));
@@ -360,14 +375,17 @@ fn mix(written: &BTreeMap<String, f64>, bad: Bad<'_>) -> Result<Mix, ScenarioErr
     Ok(Mix(weights))
 }
 
-/// `invalid`: codigos of the catalogue, fractions adding up to 1 at most.
+/// `invalid`: codigos of the catalogue (as `contract` spells them), fractions
+/// adding up to 1 at most.
 fn invalid_shares(
     written: &BTreeMap<String, f64>,
+    contract: &Contract,
     bad: Bad<'_>,
 ) -> Result<Vec<(String, f64)>, ScenarioError> {
     let mut total = 0.0;
     for (codigo, fraction) in written {
-        invalid::kind(codigo).map_err(|e| bad(&format!("invalid.{codigo}"), e.to_string()))?;
+        invalid::kind(contract, codigo)
+            .map_err(|e| bad(&format!("invalid.{codigo}"), e.to_string()))?;
         if !(fraction.is_finite() && (0.0..=1.0).contains(fraction)) {
             return Err(bad(
                 &format!("invalid.{codigo}"),
@@ -445,6 +463,7 @@ global = ["p99 < 800ms", "error_rate < 1%"]
 ReportarAfiliaciontraslado = ["max < 2s"]
 "#,
             Path::new("typed.toml"),
+            mss_contract::Contract::embedded(),
         )
         .expect("valid");
         assert_eq!(
@@ -504,6 +523,7 @@ users = 1
 run_time = "10s"
 "#,
             Path::new("url.toml"),
+            mss_contract::Contract::embedded(),
         )
         .expect("valid");
         assert_eq!(plan.target.host(), Some("ministerio.test"));

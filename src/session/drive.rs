@@ -68,7 +68,7 @@ pub async fn run_prepared(
             }
         ))
     });
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::results::folder::claim(&dir, options.overwrite).map_err(|e| usage(e.to_string()))?;
     if let LoadModel::Closed { users, .. } = plan.load
         && engine::users(&plan, worker) == 0
     {
@@ -175,19 +175,24 @@ pub async fn run_prepared(
     if let Some(r) = resolver {
         let _ = r.await;
     }
-    ctx.finish();
-    stopper.abort();
+    // A signal from now on stops the resending of lost reports below.
+    ctx.attack_over();
     let faults_json = match faults {
         Some(f) => json!({"scheduled": plan.faults, "injected": f.clear().await}),
         None => Value::Null,
     };
-    result.map_err(usage)?;
+    if let Err(e) = result {
+        stopper.abort();
+        return Err(usage(e));
+    }
     // Reports whose answers were lost and whose retries failed too: one more
     // try now that the load (and any fault) is over — never against
     // production, nor after a stop.
     ctx.drop_untaken();
     ctx.resolve_after_load(!is_production && ctx.interruption().is_none())
         .await;
+    ctx.finish();
+    stopper.abort();
     progress.abort();
     if std::io::stderr().is_terminal() {
         eprintln!();

@@ -3,7 +3,7 @@
 //! ([`drive`]), with its faults ([`faults`]), its progress line
 //! ([`progress`]), Goose's log filter ([`goose_log`]); and `--dry-run`'s
 //! text ([`dry_run`]). `mss-harness run` (`crate::cmd::run`) parses the
-//! arguments and calls [`run_scenario_with`]; tests call [`run_scenario`] or
+//! arguments and calls [`run_blocking`]; tests call [`run_scenario`] or
 //! [`run_prepared`].
 
 mod drive;
@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -47,6 +48,9 @@ pub struct RunOptions {
     /// report, `goose-report.html` (a second metrics system on every request:
     /// off unless asked for).
     pub goose_report: bool,
+    /// `--overwrite`: replace an earlier run's results folder named by
+    /// `--out` (see [`crate::results::folder`]).
+    pub overwrite: bool,
 }
 
 impl RunOptions {
@@ -109,4 +113,33 @@ pub async fn run_scenario_with(
     .await;
     drop(resolved.mock);
     outcome
+}
+
+/// Run a validated plan as the process's one run, on a runtime of its own:
+/// the process's Ctrl-C handling ([`crate::interrupt`]) and Goose's log
+/// filter installed before Goose starts, the dashboard `bound` beforehand
+/// (so that an address in use stops the command before anything is sent)
+/// served for the run, then [`run_scenario_with`].
+pub fn run_blocking(
+    plan: RunPlan,
+    out: Option<PathBuf>,
+    mut options: RunOptions,
+    bound: Option<crate::live::Bound>,
+) -> anyhow::Result<RunOutcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Before Goose initialises, so that its Ctrl-C handler stays out.
+        crate::interrupt::install()?;
+        // And its logger: Goose warns on stderr about every failed request,
+        // which a run against a failing target (or a fault rehearsal) would
+        // flood; the harness classifies them in its outputs instead.
+        goose_log::GooseErrorsOnly::install();
+        if let Some(bound) = bound {
+            options.dashboard = Some(bound.serve().context("--dashboard")?);
+        }
+        run_scenario_with(plan, out, &options).await
+    })
 }

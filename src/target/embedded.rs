@@ -1,5 +1,5 @@
-//! The embedded mock as a run's target: one-off credentials for every
-//! administrator of the contract, the scenario's `[target.mock]` settings, a
+//! The embedded mock as a run's target, serving the plan's contract: one-off
+//! credentials for every administrator of the contract, the scenario's `[target.mock]` settings, a
 //! token cache per administrator, served from its own thread
 //! ([`super::MockThread`]).
 
@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::MockThread;
-use crate::domain::Contract;
 use crate::engine::Target;
 use crate::scenario::{MockSpec, RunPlan};
 use crate::secret::Secret;
@@ -43,7 +42,7 @@ pub fn start(
 ) -> anyhow::Result<(Target, MockThread)> {
     let mut clients = Vec::new();
     let mut creds = HashMap::new();
-    for a in &Contract::current().administradoras {
+    for a in &plan.contract.administradoras {
         let password = format!("{:032x}", rand::random::<u128>());
         let client_id = format!("mss-harness-{}", a.codigo);
         clients.push(mss_mock::ClientConfig {
@@ -64,7 +63,8 @@ pub fn start(
     }
     let mut config = mss_mock::MockConfig::with_clients(clients);
     apply_mock_settings(settings, &mut config);
-    let mock = mss_mock::Mock::new(config).map_err(|e| usage(format!("embedded mock: {e}")))?;
+    let mock = mss_mock::Mock::new(config, Arc::clone(&plan.contract))
+        .map_err(|e| usage(format!("embedded mock: {e}")))?;
     let server = MockThread::start(mock)?;
     let token_url = format!("{}/token", server.base_url);
     let mut caches: HashMap<String, Arc<TokenCache>> = creds

@@ -100,8 +100,10 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let config = mss_mock::MockConfig::demo().expect("demo configuration");
-        let server = MockThread::start(mss_mock::Mock::new(config).expect("mock")).expect("start");
+        let contract = mss_contract::Contract::embedded();
+        let config = mss_mock::MockConfig::demo(contract).expect("demo configuration");
+        let mock = mss_mock::Mock::new(config, contract.clone()).expect("mock");
+        let server = MockThread::start(mock).expect("start");
         let url = format!("{}/__admin/stats", server.base_url);
         // Nothing of the mock runs on this runtime: it answers all the same.
         let status = runtime.block_on(async {

@@ -31,7 +31,7 @@ pub fn error_rate(sent: u64, succeeded: u64) -> f64 {
 /// `metric` measured over `totals` (the selected services) over a load of
 /// `seconds`.
 pub fn metric_value(metric: Metric, totals: &[&ServiceTotals], seconds: f64) -> f64 {
-    let mut latency = crate::metrics::histogram();
+    let mut latency = crate::hdr::histogram();
     let (mut requests, mut ok, mut dropped, mut stored) = (0u64, 0u64, 0u64, 0u64);
     for t in totals {
         let _ = latency.add(&t.latency);
@@ -227,8 +227,8 @@ mod tests {
         let asked = std::sync::Mutex::new(Vec::new());
         let window = |from: u64, to: u64| {
             asked.lock().expect("lock").push((from, to));
-            let mut h = crate::metrics::histogram();
-            crate::metrics::record(&mut h, 1000);
+            let mut h = crate::hdr::histogram();
+            crate::hdr::record(&mut h, 1000);
             (h, (to - from) * 10, 0)
         };
         let (full, highest) = plateaus(10.0, &stages, &checks, 30.0, &window);
@@ -248,9 +248,9 @@ mod tests {
     fn the_error_rate_is_of_the_sent_requests_and_the_drop_rate_of_every_request() {
         let mut t = ServiceTotals {
             service: Service::Afiliacion,
-            latency: crate::metrics::histogram(),
-            service_time: crate::metrics::histogram(),
-            send_lag: crate::metrics::histogram(),
+            latency: crate::hdr::histogram(),
+            service_time: crate::hdr::histogram(),
+            send_lag: crate::hdr::histogram(),
             outcomes: Default::default(),
         };
         t.outcomes.insert(Outcome::Ok, 97);
@@ -263,7 +263,7 @@ mod tests {
         // The plateau judgement: the same number from a window's counts
         // (`Metrics::window`: 98 sent, 1 error of those sent).
         let t = Threshold::parse("error_rate < 1%").expect("threshold");
-        let plateau = t.plateau_value(&crate::metrics::histogram(), 98, 1);
+        let plateau = t.plateau_value(&crate::hdr::histogram(), 98, 1);
         assert!((plateau - value).abs() < 1e-12, "{plateau}");
     }
 

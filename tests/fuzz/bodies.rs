@@ -428,7 +428,11 @@ pub(super) fn seeds(
         retracto: Vec::new(),
     };
     for (i, admin) in Contract::embedded().administradoras.iter().enumerate() {
-        let mut config = GeneratorConfig::new(0xF022 + i as u64, &admin.codigo);
+        let mut config = GeneratorConfig::new(
+            mss_contract::Contract::embedded(),
+            0xF022 + i as u64,
+            &admin.codigo,
+        );
         config.as_of = as_of;
         let mut affiliations = AffiliationGenerator::new(config.clone()).expect("generator");
         let mut retractions = RetractionGenerator::new(config).expect("generator");

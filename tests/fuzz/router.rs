@@ -307,7 +307,9 @@ impl Harness {
             .enable_all()
             .build()
             .expect("runtime");
-        let mock = Mock::new(MockConfig::demo().expect("demo configuration")).expect("mock");
+        let contract = mss_contract::Contract::embedded();
+        let config = MockConfig::demo(contract).expect("demo configuration");
+        let mock = Mock::new(config, contract.clone()).expect("mock");
         let app = mock.app();
         let clients = mock.config().clients.clone();
         let mut h = Harness {

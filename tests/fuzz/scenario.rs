@@ -537,16 +537,21 @@ pub(super) fn use_scenario(s: &RunPlan, text: &str) -> Result<(), TestCaseError>
     if let Some(m) = s.target.mock() {
         // The embedded mock takes these settings as they are (the run's own
         // code applies them).
-        let mut config = MockConfig::demo().expect("demo configuration");
+        let mut config =
+            MockConfig::demo(mss_contract::Contract::embedded()).expect("demo configuration");
         mss_harness::target::embedded::apply_mock_settings(m, &mut config);
         let _ = config.latency.sample();
-        if let Err(e) = Mock::new(config) {
+        if let Err(e) = Mock::new(config, mss_contract::Contract::embedded().clone()) {
             return Err(TestCaseError::fail(format!(
                 "accepted, but the embedded mock refuses it: {e}\n{text}"
             )));
         }
     }
-    let mut config = GeneratorConfig::new(s.data.seed, &s.data.administradora);
+    let mut config = GeneratorConfig::new(
+        mss_contract::Contract::embedded(),
+        s.data.seed,
+        &s.data.administradora,
+    );
     config.radicado_prefix = s.data.radicado_prefix.clone();
     if let Err(e) = AffiliationGenerator::new(config) {
         return Err(TestCaseError::fail(format!(
@@ -556,7 +561,12 @@ pub(super) fn use_scenario(s: &RunPlan, text: &str) -> Result<(), TestCaseError>
     // The results folder's copy, parsed again by `merge`.
     let copy = toml::to_string_pretty(s.file())
         .map_err(|e| TestCaseError::fail(format!("cannot write it back: {e}\n{text}")))?;
-    let again = RunPlan::parse(&copy, Path::new("scenario.toml")).map_err(|e| {
+    let again = RunPlan::parse(
+        &copy,
+        Path::new("scenario.toml"),
+        mss_contract::Contract::embedded(),
+    )
+    .map_err(|e| {
         TestCaseError::fail(format!(
             "its copy is refused: {e}\n--- copy\n{copy}\n--- file\n{text}"
         ))
@@ -571,8 +581,12 @@ pub(super) fn use_scenario(s: &RunPlan, text: &str) -> Result<(), TestCaseError>
 pub(super) fn fuzz_scenario_parser() {
     let seeds = scenario_seeds();
     for seed in &seeds {
-        let s = RunPlan::parse(seed, Path::new("seed.toml"))
-            .unwrap_or_else(|e| panic!("seed scenarios parse: {e}"));
+        let s = RunPlan::parse(
+            seed,
+            Path::new("seed.toml"),
+            mss_contract::Contract::embedded(),
+        )
+        .unwrap_or_else(|e| panic!("seed scenarios parse: {e}"));
         if let Err(e) = use_scenario(&s, seed) {
             panic!("seed scenario {}: {e}", s.name);
         }
@@ -584,7 +598,7 @@ pub(super) fn fuzz_scenario_parser() {
         scenario_input(),
         |input, tally| {
             let text = input.render(&seeds);
-            match RunPlan::parse(&text, path) {
+            match RunPlan::parse(&text, path, mss_contract::Contract::embedded()) {
                 Ok(s) => {
                     use_scenario(&s, &text)?;
                     tally.count("accepted");

@@ -76,14 +76,13 @@ impl Novedad {
         )
     }
 
-    /// The protocol's spelling (the current contract's).
-    pub fn as_str(self) -> &'static str {
-        match self {
+    /// How `contract` spells it.
+    pub fn spelling(self, contract: &Contract) -> &str {
+        contract.enumerations().spelling(match self {
             Self::Afiliacion => mss_contract::Novedad::Afiliacion,
             Self::TrasladoRegimen => mss_contract::Novedad::TrasladoRegimen,
             Self::TrasladoAdministradora => mss_contract::Novedad::TrasladoAdministradora,
-        }
-        .as_str()
+        })
     }
 
     /// From the stored byte.
@@ -102,6 +101,8 @@ pub struct Affiliation<'a> {
     pub radicado: &'a str,
     pub administradora: u8,
     pub novedad: Novedad,
+    /// `tipoNovedad` as the body, and so the contract, spells it (for messages).
+    pub tipo_novedad: &'a str,
     pub tipo_documento: u8,
     pub numero_documento: &'a str,
     pub fecha_solicitud: NaiveDate,
@@ -192,7 +193,8 @@ pub fn affiliation<'a>(
     dev: &Deviations,
 ) -> Result<Affiliation<'a>, Rejection> {
     let waived = check_fields(contract, body, dev)?;
-    let novedad = Novedad::parse(contract, need(body, "tipoNovedad")?)
+    let tipo_novedad = need(body, "tipoNovedad")?;
+    let novedad = Novedad::parse(contract, tipo_novedad)
         .ok_or_else(|| bad("tipoNovedad", "valor desconocido"))?;
     let nacimiento = need_date(body, "fechaNacimiento")?;
     let fecha_solicitud = need_date(body, "fechaSolicitud")?;
@@ -256,15 +258,18 @@ pub fn affiliation<'a>(
 
     let administradora = index_of_admin(contract, need(body, "codigoAdministradora")?)?;
     let destino = &contract.administradoras[usize::from(administradora)];
-    let regimen_destino = (contract.enumerations())
+    let spelled = contract.enumerations();
+    let regimen_destino = spelled
         .parse::<Regimen>(need(body, "regimenDestino")?)
         .ok_or_else(|| bad("regimenDestino", "valor desconocido"))?;
     if regimen_destino != destino.regimen && !dev.has("RUL-VAL04") {
         return Err(Rejection::new(
             Role::UnknownAdministrator,
             format!(
-                "regimenDestino {regimen_destino} no concuerda con {} ({})",
-                destino.nombre, destino.regimen
+                "regimenDestino {} no concuerda con {} ({})",
+                spelled.spelling(regimen_destino),
+                destino.nombre,
+                spelled.spelling(destino.regimen)
             ),
         ));
     }
@@ -282,12 +287,11 @@ pub fn affiliation<'a>(
                 return Err(Rejection::new(
                     Role::UnknownAdministrator,
                     format!(
-                        "{}: origen {} ({}) y destino {} ({}) no concuerdan con la novedad",
-                        novedad.as_str(),
+                        "{tipo_novedad}: origen {} ({}) y destino {} ({}) no concuerdan con la novedad",
                         origen.nombre,
-                        origen.regimen,
+                        spelled.spelling(origen.regimen),
                         destino.nombre,
-                        destino.regimen
+                        spelled.spelling(destino.regimen)
                     ),
                 ));
             }
@@ -331,6 +335,7 @@ pub fn affiliation<'a>(
         radicado: need(body, "numeroRadicado")?,
         administradora,
         novedad,
+        tipo_novedad,
         tipo_documento: index_of_tipo(contract, need(body, "tipoDocumento")?)?,
         numero_documento: need(body, "numeroDocumento")?,
         fecha_solicitud,

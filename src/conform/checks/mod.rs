@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_over_sixty() {
-        let all = catalogue(Contract::current());
+        let all = catalogue(Contract::embedded());
         let mut ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();
         let n = ids.len();
@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn boundaries_follow_patterns_and_related_rules() {
-        let all = catalogue(Contract::current());
+        let all = catalogue(Contract::embedded());
         let has = |id: &str| all.iter().any(|c| c.id == id);
         assert!(has("LEN-AFI-primerApellido-MAX+1"));
         assert!(has("LEN-AFI-primerApellido-MIN"));
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_listed_once_by_its_codigo() {
-        let c = Contract::current();
+        let c = Contract::embedded();
         let all = catalogue(c);
         for r in Rul::ALL {
             let id = format!("RUL-{}", c.codigo_of(r.role()));

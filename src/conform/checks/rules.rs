@@ -227,7 +227,7 @@ impl Ctx<'_> {
                 .case(codigo)
                 .map_err(|e| fail(format!("generator: {e}")))?
         };
-        self.run_case(&case.setup, &case.probe, Some(case.codigo), None)
+        self.run_case(&case.setup, &case.probe, Some(&case.codigo), None)
             .await
     }
 
@@ -276,7 +276,7 @@ fn other_regime(contract: &Contract, own: &str, body: &mut Value) -> Step<()> {
     let regimen = contract
         .administradora(own)
         .map_or(Regimen::Rais, |a| a.regimen);
-    body["regimenDestino"] = regimen.other().as_str().into();
+    body["regimenDestino"] = contract.enumerations().spelling(regimen.other()).into();
     Ok(())
 }
 

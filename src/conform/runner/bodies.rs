@@ -32,7 +32,7 @@ impl Ctx<'_> {
         admin: &str,
     ) -> Step<&mut (AffiliationGenerator, RetractionGenerator)> {
         if !self.gens.contains_key(admin) {
-            let mut config = GeneratorConfig::new(self.setup.seed, admin);
+            let mut config = GeneratorConfig::new(self.contract, self.setup.seed, admin);
             config.as_of = self.setup.as_of;
             let a = AffiliationGenerator::new(config.clone())
                 .map_err(|e| fail(format!("generator: {e}")))?;

@@ -11,6 +11,7 @@ mod exchange;
 mod tokens;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -118,7 +119,8 @@ pub struct TokenAge {
 /// The suite's state while it runs.
 pub struct Ctx<'c> {
     pub(in crate::conform) setup: Setup,
-    pub(in crate::conform) contract: &'c Contract,
+    /// The contract the checks and the generated bodies follow.
+    pub(in crate::conform) contract: &'c Arc<Contract>,
     http: reqwest::Client,
     /// One [`TokenCache`] per client key: the same refresh-before-expiry and
     /// renew-once-on-401 as `run`.
@@ -158,7 +160,7 @@ pub(in crate::conform) fn fail(why: impl Into<String>) -> Verdict {
 
 impl<'c> Ctx<'c> {
     /// A context for `setup`, with `contract` for the checks.
-    pub fn new(setup: Setup, contract: &'c Contract) -> anyhow::Result<Self> {
+    pub fn new(setup: Setup, contract: &'c Arc<Contract>) -> anyhow::Result<Self> {
         let http = match &setup.client {
             Some(c) => c.clone(),
             None => reqwest::Client::builder()

@@ -99,9 +99,9 @@ impl Boundary {
         }
     }
 
-    /// The codigo of the refused side.
-    pub(super) fn codigo(self) -> &'static str {
-        Contract::current().codigo_of(self.role())
+    /// The codigo of the refused side, as `contract` spells it.
+    pub(super) fn codigo(self, contract: &Contract) -> &str {
+        contract.codigo_of(self.role())
     }
 }
 
@@ -153,7 +153,11 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
         let limit = sexo.regime_transfer_age_limit();
         pair(
             Rule::AgeLimit(sexo),
-            format!("{}-{}", id(Role::PensionAge), sexo.as_str()),
+            format!(
+                "{}-{}",
+                id(Role::PensionAge),
+                contract.enumerations().spelling(sexo)
+            ),
             (
                 format!(
                     "a regime transfer the day before a {}'s {} birthday is accepted",
@@ -293,7 +297,7 @@ impl Ctx<'_> {
         };
         let names = (b.rule == Rule::MinAge && !b.accepted).then_some("fechaNacimiento");
         let verdict = self
-            .run_case(&plan.setup, &plan.probe, plan.codigo, names)
+            .run_case(&plan.setup, &plan.probe, plan.codigo.as_deref(), names)
             .await?;
         Ok(match verdict {
             Verdict::Fail(why) => Verdict::Fail(format!("{why} [{}]", plan.dates)),

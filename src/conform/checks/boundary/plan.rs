@@ -2,6 +2,8 @@
 //! then the report on one side of the boundary, dated from the target's
 //! "today".
 
+use std::sync::Arc;
+
 use chrono::{Datelike, Days, Months, NaiveDate};
 use mss_contract::rules::{self, Sexo};
 use mss_contract::{Administradora, Contract, Regimen};
@@ -21,16 +23,25 @@ pub struct Plan {
     /// The request on the boundary.
     pub probe: Step,
     /// The codigo it must get; `None`: it must be accepted.
-    pub codigo: Option<&'static str>,
+    pub codigo: Option<String>,
     /// The dates, in words.
     pub dates: String,
 }
 
-fn admins(regimen: Regimen) -> impl Iterator<Item = &'static Administradora> {
-    Contract::current()
+fn admins(contract: &Contract, regimen: Regimen) -> impl Iterator<Item = &Administradora> {
+    contract
         .administradoras
         .iter()
         .filter(move |a| a.regimen == regimen)
+}
+
+/// The generator's administrator, borrowed from `contract` (the generator's
+/// own) rather than from the generator.
+fn own<'c>(contract: &'c Contract, g: &AffiliationGenerator) -> Result<&'c Administradora, String> {
+    let code = &g.config().administradora;
+    contract
+        .administradora(code)
+        .ok_or_else(|| format!("administrator {code} is not in the contract"))
 }
 
 fn step(a: &crate::generator::Afiliacion) -> Step {
@@ -65,8 +76,10 @@ pub fn plan(
     r: &mut RetractionGenerator,
     as_of: NaiveDate,
 ) -> Result<Plan, String> {
+    // The generators' contract, held apart from their borrow.
+    let contract = Arc::clone(g.contract());
     let no_date = || format!("no date for {b:?} on or before {as_of}");
-    let codigo = (!b.accepted).then(|| b.codigo());
+    let codigo = (!b.accepted).then(|| b.codigo(&contract).to_owned());
     match b.rule {
         Rule::AgeLimit(_) | Rule::LeapDayBirth | Rule::MinAge => {
             let (sexo, years, novedad) = match b.rule {
@@ -117,10 +130,15 @@ pub fn plan(
             })
         }
         Rule::RegimeWindow => {
-            let own = g.administradora();
-            let origen = admins(own.regimen.other()).next().ok_or_else(|| {
-                format!("the contract has no administrator outside {}", own.regimen)
-            })?;
+            let own = own(&contract, g)?;
+            let origen = admins(&contract, own.regimen.other())
+                .next()
+                .ok_or_else(|| {
+                    format!(
+                        "the contract has no administrator outside {}",
+                        contract.enumerations().spelling(own.regimen)
+                    )
+                })?;
             let since = latest_start(
                 as_of,
                 12 * rules::YEARS_BETWEEN_REGIME_TRANSFERS,
@@ -157,15 +175,15 @@ pub fn plan(
             })
         }
         Rule::SwitchWindow => {
-            let own = g.administradora();
+            let own = own(&contract, g)?;
             let destino = if own.regimen == Regimen::Rais {
                 own
             } else {
-                admins(Regimen::Rais)
+                admins(&contract, Regimen::Rais)
                     .next()
                     .ok_or_else(|| "the contract has no RAIS administrator".to_owned())?
             };
-            let origen = admins(Regimen::Rais)
+            let origen = admins(&contract, Regimen::Rais)
                 .find(|a| a.codigo != destino.codigo)
                 .ok_or_else(|| "the contract needs two RAIS administrators".to_owned())?;
             let since = latest_start(

@@ -1,16 +1,9 @@
-//! Deliberately invalid records: one variant per rejection role the contract
-//! defines for the report body (`contract/errores.csv`, column `rol`: the
-//! validation roles `missing_field` … `unknown_divipola` and the business
-//! rules `duplicate` … `already_retracted`). A variant is named by the codigo
-//! the contract gives its role, so a scenario's `[invalid]` table follows an
-//! edited contract.
-//!
-//! A variant is an [`InvalidCase`]: zero or more set-up requests that the target
-//! must accept (the state a business rule needs: an earlier affiliation, an
-//! affiliation already retracted, ...) and one probe that it must reject with the
-//! variant's HTTP status and codigo, both read from `contract/errores.csv`. A
-//! step names the administrator whose client sends it (`sender`);
-//! NEG03 and NEG04 need a second administrator to have reported the person first.
+//! How each invalid variant's case is built from the run's generators: the
+//! set-up a business rule needs (an earlier affiliation by another
+//! administrator, an affiliation already retracted, ...), the probe with its
+//! one mistake, and the name of the mutation applied. Every value the
+//! contract gives (lengths, code lists, spellings, administrators) comes from
+//! the contract the generators follow.
 
 use chrono::{Days, Months, NaiveDate};
 use mss_contract::{Administradora, Condition, Contract, Enumerated, Regimen, Role, Service};
@@ -18,258 +11,19 @@ use rand::RngExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
-    AcceptedAffiliation, AffiliationGenerator, Afiliacion, GeneratorError, RetractionGenerator,
-};
+use super::{InvalidGenerator, InvalidKind, PENDING_TRANSACTION, Step, kind};
 use crate::domain::{Novedad, calendar, rules};
+use crate::generator::{AcceptedAffiliation, Afiliacion, GeneratorError, RetractionGenerator};
 
-/// One invalid variant of the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidKind {
-    /// The role of the codigo the probe must be rejected with (its spelling
-    /// is the contract's: [`codigo`](Self::codigo)).
-    pub role: Role,
-    /// The service the probe goes to.
-    pub service: Service,
-    /// What the probe does wrong.
-    pub description: &'static str,
-}
-
-/// The catalogue, in codigo order.
-pub const CATALOGUE: [InvalidKind; 13] = [
-    InvalidKind {
-        role: Role::MissingField,
-        service: Service::Afiliacion,
-        description: "a required field is missing",
-    },
-    InvalidKind {
-        role: Role::BadField,
-        service: Service::Afiliacion,
-        description: "a field has a bad format, length, enumeration value or type",
-    },
-    InvalidKind {
-        role: Role::BadDocumentType,
-        service: Service::Afiliacion,
-        description: "a document type not valid for pensions (RC, CN, AS, MS, NU)",
-    },
-    InvalidKind {
-        role: Role::UnknownAdministrator,
-        service: Service::Afiliacion,
-        description: "regimenDestino disagrees with the administrator, or an unknown origin administrator",
-    },
-    InvalidKind {
-        role: Role::UnknownDivipola,
-        service: Service::Afiliacion,
-        description: "a well-formed DIVIPOLA code that does not exist",
-    },
-    InvalidKind {
-        role: Role::Duplicate,
-        service: Service::Afiliacion,
-        description: "the same affiliation sent twice",
-    },
-    InvalidKind {
-        role: Role::PensionAge,
-        service: Service::Afiliacion,
-        description: "a regime transfer when 10 years or less remain to pension age",
-    },
-    InvalidKind {
-        role: Role::RegimeWindow,
-        service: Service::Afiliacion,
-        description: "a regime transfer within 5 years of the last regime selection",
-    },
-    InvalidKind {
-        role: Role::AdministratorWindow,
-        service: Service::Afiliacion,
-        description: "an administrator switch within 6 months of joining",
-    },
-    InvalidKind {
-        role: Role::SameAdministrator,
-        service: Service::Afiliacion,
-        description: "a transfer to the same administrator, or from one that is not the current one",
-    },
-    InvalidKind {
-        role: Role::UnknownAffiliation,
-        service: Service::Retracto,
-        description: "a retraction of an affiliation that does not exist",
-    },
-    InvalidKind {
-        role: Role::RetractionLate,
-        service: Service::Retracto,
-        description: "a retraction after the 5th business day from fechaSolicitud",
-    },
-    InvalidKind {
-        role: Role::AlreadyRetracted,
-        service: Service::Retracto,
-        description: "a second retraction of an affiliation",
-    },
-];
-
-impl InvalidKind {
-    /// The codigo the probe must be rejected with, as the contract spells it.
-    pub fn codigo(&self) -> &'static str {
-        Contract::current().codigo_of(self.role)
-    }
-}
-
-/// The variant for `codigo` (as the contract spells it).
-pub fn kind(codigo: &str) -> Result<InvalidKind, GeneratorError> {
-    CATALOGUE
-        .iter()
-        .find(|k| k.codigo().eq_ignore_ascii_case(codigo))
-        .copied()
-        .ok_or_else(|| {
-            GeneratorError::UnknownInvalid(
-                codigo.to_owned(),
-                CATALOGUE
-                    .iter()
-                    .map(InvalidKind::codigo)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        })
-}
-
-/// One request of a case.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Step {
-    /// Where it goes.
-    #[serde(rename = "servicio", serialize_with = "service_name")]
-    pub service: Service,
-    /// The body. A retraction's `numeroTransaccionAfiliacion` is filled from the
-    /// answer to set-up step `transaction_from` when that is given.
-    #[serde(rename = "cuerpo")]
-    pub body: Value,
-    /// Code of the administrator whose client sends it.
-    #[serde(rename = "remitente")]
-    pub sender: String,
-    /// Set-up step whose `numeroTransaccion` this step's
-    /// `numeroTransaccionAfiliacion` must carry.
-    #[serde(
-        rename = "numeroTransaccionDePaso",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub transaction_from: Option<usize>,
-}
-
-fn service_name<S: serde::Serializer>(s: &Service, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.name())
-}
-
-/// A probe the target must reject, with the set-up it needs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InvalidCase {
-    /// Expected codigo.
-    pub codigo: &'static str,
-    /// Expected HTTP status.
-    pub http_status: u16,
-    /// What the variant does wrong.
-    #[serde(rename = "descripcion")]
-    pub description: String,
-    /// Which concrete mutation this case applies (e.g. "sin fechaNacimiento").
-    #[serde(rename = "mutacion")]
-    pub mutation: String,
-    /// Requests that must be accepted first, in order.
-    #[serde(rename = "preparacion")]
-    pub setup: Vec<Step>,
-    /// The request that must be rejected.
-    #[serde(rename = "prueba")]
-    pub probe: Step,
-}
-
-/// A value of `c` repeated one character past the `maxLength` the contract
-/// gives `field` of `ReportarAfiliaciontraslado` (17 characters when it has
-/// none: past the protocol's longest identifier).
-fn over_max_length(field: &str, c: char) -> String {
-    let max = Contract::current()
-        .service(Service::Afiliacion)
-        .field(field)
-        .and_then(|f| f.max_length)
-        .unwrap_or(16);
-    std::iter::repeat_n(c, max + 1).collect()
-}
-
-/// The placeholder a step carries in `numeroTransaccionAfiliacion` until the
-/// set-up step it refers to has been answered.
-pub const PENDING_TRANSACTION: &str = "PENDIENTE";
-
-fn to_value<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn afiliacion_step(a: &Afiliacion) -> Step {
-    Step {
-        service: Service::Afiliacion,
-        sender: a.codigo_administradora.clone(),
-        body: to_value(a),
-        transaction_from: None,
-    }
-}
-
-/// A retraction step of set-up step `of`, dated `fecha`.
-fn retracto_step(r: &mut RetractionGenerator, a: &Afiliacion, of: usize, fecha: NaiveDate) -> Step {
-    let accepted = AcceptedAffiliation::of(a, PENDING_TRANSACTION);
-    Step {
-        service: Service::Retracto,
-        sender: a.codigo_administradora.clone(),
-        body: to_value(&r.retraction_dated(&accepted, fecha, None)),
-        transaction_from: Some(of),
-    }
-}
-
-fn admins(regimen: Regimen) -> Vec<&'static Administradora> {
-    Contract::current()
-        .administradoras
-        .iter()
-        .filter(|a| a.regimen == regimen)
-        .collect()
-}
-
-/// Builds invalid cases from the run's generators, so that their people and
-/// radicados never collide with the valid records of the same run.
-#[derive(Debug)]
-pub struct InvalidGenerator<'g> {
-    affiliations: &'g mut AffiliationGenerator,
-    retractions: &'g mut RetractionGenerator,
-}
-
-impl<'g> InvalidGenerator<'g> {
-    /// Borrow the run's generators.
-    pub fn new(
-        affiliations: &'g mut AffiliationGenerator,
-        retractions: &'g mut RetractionGenerator,
-    ) -> Self {
-        InvalidGenerator {
-            affiliations,
-            retractions,
-        }
-    }
-
-    /// A case for `codigo`.
-    pub fn case(&mut self, codigo: &str) -> Result<InvalidCase, GeneratorError> {
-        let kind = kind(codigo)?;
-        let Built {
-            setup,
-            probe,
-            mutation,
-        } = self.build(kind)?;
-        let entry = Contract::current().code(kind.role);
-        Ok(InvalidCase {
-            codigo: kind.codigo(),
-            http_status: entry.http_status,
-            description: kind.description.to_owned(),
-            mutation,
-            setup,
-            probe,
-        })
-    }
-
+impl InvalidGenerator<'_> {
     /// Every mutation the cases of `codigo` apply for this administrator (each
     /// case's `mutation` is one of them); empty for a variant of one shape.
     pub fn mutations(&self, codigo: &str) -> Result<Vec<String>, GeneratorError> {
-        let kind = kind(codigo)?;
+        let contract = self.contract();
+        let kind = kind(&contract, codigo)?;
         let own = self.affiliations.administradora();
         Ok(match kind.role {
-            Role::MissingField => val01_candidates()
+            Role::MissingField => val01_candidates(&contract)
                 .into_iter()
                 .map(|(field, _)| format!("sin {field}"))
                 .collect(),
@@ -277,7 +31,7 @@ impl<'g> InvalidGenerator<'g> {
                 .iter()
                 .map(|(what, field)| format!("{field}: {what}"))
                 .collect(),
-            Role::BadDocumentType => Contract::current()
+            Role::BadDocumentType => contract
                 .tipos_documento
                 .iter()
                 .filter(|t| !t.permitido_pensiones)
@@ -294,11 +48,15 @@ impl<'g> InvalidGenerator<'g> {
 
     /// An affiliation whose body meets `condition` (so that the fields it makes
     /// required are present), or `None` when the administrator cannot report one.
-    fn meeting(&mut self, condition: &Condition) -> Result<Option<Afiliacion>, GeneratorError> {
+    fn meeting(
+        &mut self,
+        contract: &Contract,
+        condition: &Condition,
+    ) -> Result<Option<Afiliacion>, GeneratorError> {
         let g = &mut *self.affiliations;
         let regimen = g.administradora().regimen;
         if condition.field == <Novedad as Enumerated>::FIELD {
-            let e = Contract::current().enumerations();
+            let e = contract.enumerations();
             let novedad = condition
                 .values
                 .iter()
@@ -323,17 +81,27 @@ impl<'g> InvalidGenerator<'g> {
         Ok(None)
     }
 
-    fn build(&mut self, kind: InvalidKind) -> Result<Built, GeneratorError> {
-        let own = self.affiliations.administradora();
+    /// The set-up, probe and mutation of a case of `kind`, following
+    /// `contract` (the affiliation generator's).
+    pub(super) fn build(
+        &mut self,
+        contract: &Contract,
+        kind: InvalidKind,
+    ) -> Result<Built, GeneratorError> {
+        let code = &self.affiliations.config().administradora;
+        let own = contract
+            .administradora(code)
+            .ok_or_else(|| GeneratorError::UnknownAdministradora(code.clone()))?;
         let as_of = self.affiliations.config().as_of;
+        let spelled = contract.enumerations();
         let built = match kind.role {
             Role::MissingField => {
-                let candidates = val01_candidates();
+                let candidates = val01_candidates(contract);
                 let pick = self.affiliations.rng.random_range(0..candidates.len());
                 let (field, condition) = candidates[pick];
                 let base = match condition {
                     None => self.affiliations.next_affiliation()?,
-                    Some(c) => match self.meeting(c)? {
+                    Some(c) => match self.meeting(contract, c)? {
                         Some(a) => a,
                         // This administrator cannot report such a record: fall
                         // back to an always-required field.
@@ -359,13 +127,13 @@ impl<'g> InvalidGenerator<'g> {
                 let mut body = to_value(&g.next_affiliation()?);
                 let i = g.rng.random_range(0..VAL02.len());
                 let (what, field) = VAL02[i];
-                body[field] = val02_value(i);
+                body[field] = val02_value(contract, i);
                 Built::single(own, Service::Afiliacion, body, format!("{field}: {what}"))
             }
             Role::BadDocumentType => {
                 let g = &mut *self.affiliations;
                 let mut body = to_value(&g.next_affiliation()?);
-                let refused: Vec<&str> = Contract::current()
+                let refused: Vec<&str> = contract
                     .tipos_documento
                     .iter()
                     .filter(|t| !t.permitido_pensiones)
@@ -389,7 +157,7 @@ impl<'g> InvalidGenerator<'g> {
                 let g = &mut *self.affiliations;
                 if g.rng.random_bool(0.5) {
                     let mut body = to_value(&g.next_affiliation()?);
-                    body["regimenDestino"] = own.regimen.other().as_str().into();
+                    body["regimenDestino"] = spelled.spelling(own.regimen.other()).into();
                     Built::single(own, Service::Afiliacion, body, VAL04[0])
                 } else {
                     let mut body = to_value(&g.affiliation(Novedad::TrasladoRegimen)?);
@@ -423,7 +191,7 @@ impl<'g> InvalidGenerator<'g> {
                     .checked_sub_months(Months::new(12 * age))
                     .and_then(|d| d.checked_sub_days(Days::new(days_back)))
                     .unwrap_or(NaiveDate::MIN);
-                let persona = super::Persona {
+                let persona = crate::generator::Persona {
                     fecha_nacimiento: nacimiento,
                     ..persona
                 };
@@ -431,14 +199,17 @@ impl<'g> InvalidGenerator<'g> {
                 Built {
                     setup: vec![],
                     probe: afiliacion_step(&a),
-                    mutation: format!("traslado de régimen a los {age} años ({})", sexo.as_str()),
+                    mutation: format!(
+                        "traslado de régimen a los {age} años ({})",
+                        spelled.spelling(sexo)
+                    ),
                 }
             }
             Role::RegimeWindow => {
                 // The person chose the other regime a year ago with another
                 // administrator, who reported it; now they ask to move to ours.
                 let g = &mut *self.affiliations;
-                let other = admins(own.regimen.other());
+                let other = admins(contract, own.regimen.other());
                 let origen = other[g.rng.random_range(0..other.len())];
                 let persona = g.persona_for_regime_transfer(as_of)?;
                 let hace_un_ano = as_of.checked_sub_months(Months::new(12)).unwrap_or(as_of);
@@ -454,7 +225,7 @@ impl<'g> InvalidGenerator<'g> {
             Role::AdministratorWindow => {
                 // Joined an AFP two months ago; another AFP reports the switch.
                 let g = &mut *self.affiliations;
-                let afps = admins(Regimen::Rais);
+                let afps = admins(contract, Regimen::Rais);
                 if afps.len() < 2 {
                     return Err(GeneratorError::Unsupported(
                         "NEG04 needs two RAIS administrators".into(),
@@ -559,10 +330,54 @@ impl<'g> InvalidGenerator<'g> {
     }
 }
 
+/// A value of `c` repeated one character past the `maxLength` the contract
+/// gives `field` of `ReportarAfiliaciontraslado` (17 characters when it has
+/// none: past the protocol's longest identifier).
+fn over_max_length(contract: &Contract, field: &str, c: char) -> String {
+    let max = contract
+        .service(Service::Afiliacion)
+        .field(field)
+        .and_then(|f| f.max_length)
+        .unwrap_or(16);
+    std::iter::repeat_n(c, max + 1).collect()
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn afiliacion_step(a: &Afiliacion) -> Step {
+    Step {
+        service: Service::Afiliacion,
+        sender: a.codigo_administradora.clone(),
+        body: to_value(a),
+        transaction_from: None,
+    }
+}
+
+/// A retraction step of set-up step `of`, dated `fecha`.
+fn retracto_step(r: &mut RetractionGenerator, a: &Afiliacion, of: usize, fecha: NaiveDate) -> Step {
+    let accepted = AcceptedAffiliation::of(a, PENDING_TRANSACTION);
+    Step {
+        service: Service::Retracto,
+        sender: a.codigo_administradora.clone(),
+        body: to_value(&r.retraction_dated(&accepted, fecha, None)),
+        transaction_from: Some(of),
+    }
+}
+
+fn admins(contract: &Contract, regimen: Regimen) -> Vec<&Administradora> {
+    contract
+        .administradoras
+        .iter()
+        .filter(|a| a.regimen == regimen)
+        .collect()
+}
+
 /// Every always-required field of an affiliation, and every field a condition
 /// of the contract makes required (with that condition): VAL01's candidates.
-fn val01_candidates() -> Vec<(&'static str, Option<&'static Condition>)> {
-    let spec = Contract::current().service(Service::Afiliacion);
+fn val01_candidates(contract: &Contract) -> Vec<(&str, Option<&Condition>)> {
+    let spec = contract.service(Service::Afiliacion);
     let mut candidates: Vec<(&str, Option<&Condition>)> =
         spec.required().map(|f| (f.name.as_str(), None)).collect();
     for c in &spec.conditions {
@@ -587,12 +402,12 @@ const VAL02: [(&str, &str); 6] = [
 /// The value of VAL02's mutation `i`. The over-long ones are one character
 /// over the contract's maxLength, in the field's own alphabet (only the length
 /// is wrong).
-fn val02_value(i: usize) -> Value {
+fn val02_value(contract: &Contract, i: usize) -> Value {
     match i {
         0 => "1990-02-30".into(),
         1 => "X".into(),
-        2 => over_max_length("numeroDocumento", '1').into(),
-        3 => over_max_length("primerApellido", 'A').into(),
+        2 => over_max_length(contract, "numeroDocumento", '1').into(),
+        3 => over_max_length(contract, "primerApellido", 'A').into(),
         4 => "12ab567".into(),
         _ => Value::from(123_456_789u64),
     }
@@ -611,10 +426,10 @@ const NEG05: [&str; 2] = [
 ];
 
 /// What a builder produces.
-struct Built {
-    setup: Vec<Step>,
-    probe: Step,
-    mutation: String,
+pub(super) struct Built {
+    pub setup: Vec<Step>,
+    pub probe: Step,
+    pub mutation: String,
 }
 
 impl Built {

@@ -1,7 +1,8 @@
-//! The latency histograms of the results files: microseconds, 3 significant
-//! digits, values from 1 µs to one hour. The live metrics record into them,
-//! and every reader of results (merge, report, informe, capacity) builds them
-//! here, so a reader needs nothing of the engine or of the live metrics.
+//! The harness's latency histograms: microseconds, 3 significant digits,
+//! values from 1 µs to one hour. The live metrics record into them, the
+//! `.hlog` files hold them, and every reader of results (merge, report,
+//! informe, capacity) builds them here: one precision everywhere, below all
+//! of them.
 
 use hdrhistogram::Histogram;
 

@@ -14,275 +14,34 @@
 //! each closed second's histogram is encoded (V2) and spilled to an unlinked
 //! temporary file; what stays in memory per second is a few counters.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::domain::Service;
-use crate::hlog;
+use crate::hdr::histogram;
 use crate::outcome::Outcome;
 
-pub use crate::results::hdr::{MAX_US, histogram, record};
+mod local;
+mod log;
+mod series;
+mod totals;
 
-fn micros(d: Duration) -> u64 {
-    (d.as_micros() as u64).clamp(1, MAX_US)
-}
+use local::Local;
+pub use local::Timing;
+pub use log::{write_tagged_hlog, write_totals_hlog};
+pub use series::Interval;
+use series::Spill;
+pub use totals::ServiceTotals;
 
 fn index(service: Service) -> usize {
     match service {
         Service::Afiliacion => 0,
         Service::Retracto => 1,
     }
-}
-
-/// Histograms and counts of one service. A histogram exists once it has a
-/// value: a service or outcome that never occurs costs nothing.
-#[derive(Debug, Clone, Default)]
-struct Local {
-    latency_ok: Option<Histogram<u64>>,
-    latency_err: Option<Histogram<u64>>,
-    service_ok: Option<Histogram<u64>>,
-    service_err: Option<Histogram<u64>>,
-    send_lag: Option<Histogram<u64>>,
-    outcomes: BTreeMap<Outcome, u64>,
-}
-
-/// How long one request took, each span optional (a request that never went
-/// out has none).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Timing {
-    /// From the intended send time to the answer (what the latency is).
-    pub latency: Option<Duration>,
-    /// From the actual send to the answer.
-    pub service_time: Option<Duration>,
-    /// From the intended send time to the actual send: how late the harness
-    /// sent it.
-    pub send_lag: Option<Duration>,
-}
-
-/// Record `value` into `slot`, creating the histogram on first use.
-fn record_into(slot: &mut Option<Histogram<u64>>, value: u64) {
-    record(slot.get_or_insert_with(histogram), value);
-}
-
-/// Add `from` into `into` (same precision everywhere: addition cannot fail).
-fn add_into(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
-    if let Some(f) = from.as_ref().filter(|f| !f.is_empty()) {
-        let _ = into.get_or_insert_with(histogram).add(f);
-    }
-}
-
-/// The sum of two optional histograms.
-fn union(a: &Option<Histogram<u64>>, b: &Option<Histogram<u64>>) -> Histogram<u64> {
-    let mut h = a.clone().unwrap_or_else(histogram);
-    if let Some(b) = b {
-        let _ = h.add(b);
-    }
-    h
-}
-
-impl Local {
-    fn new() -> Self {
-        Local::default()
-    }
-
-    fn add(&mut self, other: &Local) {
-        add_into(&mut self.latency_ok, &other.latency_ok);
-        add_into(&mut self.latency_err, &other.latency_err);
-        add_into(&mut self.service_ok, &other.service_ok);
-        add_into(&mut self.service_err, &other.service_err);
-        add_into(&mut self.send_lag, &other.send_lag);
-        for (k, v) in &other.outcomes {
-            match self.outcomes.get_mut(k) {
-                Some(n) => *n += v,
-                None => {
-                    self.outcomes.insert(k.clone(), *v);
-                }
-            }
-        }
-    }
-
-    fn reset(&mut self) {
-        for h in [
-            &mut self.latency_ok,
-            &mut self.latency_err,
-            &mut self.service_ok,
-            &mut self.service_err,
-            &mut self.send_lag,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !h.is_empty() {
-                h.reset();
-            }
-        }
-        self.outcomes.clear();
-    }
-
-    fn latency_all(&self) -> Histogram<u64> {
-        union(&self.latency_ok, &self.latency_err)
-    }
-
-    fn service_all(&self) -> Histogram<u64> {
-        union(&self.service_ok, &self.service_err)
-    }
-}
-
-/// Totals of one service over a run.
-#[derive(Debug, Clone)]
-pub struct ServiceTotals {
-    /// The service.
-    pub service: Service,
-    /// Latency from the intended send time, every completed request.
-    pub latency: Histogram<u64>,
-    /// Service time from the actual send, every completed request.
-    pub service_time: Histogram<u64>,
-    /// Send lag (intended send time → actual send), every request sent.
-    pub send_lag: Histogram<u64>,
-    /// Requests per outcome class (dropped and interrupted included).
-    pub outcomes: BTreeMap<Outcome, u64>,
-}
-
-impl ServiceTotals {
-    /// Requests of every class.
-    pub fn requests(&self) -> u64 {
-        self.outcomes.values().sum()
-    }
-
-    /// Valid reports the target stored (class `ok`).
-    pub fn stored(&self) -> u64 {
-        self.count(&Outcome::Ok)
-    }
-
-    /// Invalid records refused with their expected codigo.
-    pub fn rejected_as_expected(&self) -> u64 {
-        self.count(&Outcome::RejectedAsExpected)
-    }
-
-    /// Requests that are not errors: stored, or rejected as expected.
-    pub fn succeeded(&self) -> u64 {
-        self.stored() + self.rejected_as_expected()
-    }
-
-    /// Requests in `class`.
-    pub fn count(&self, class: &Outcome) -> u64 {
-        self.outcomes.get(class).copied().unwrap_or(0)
-    }
-}
-
-/// One second of one service.
-#[derive(Debug, Clone, Serialize)]
-pub struct Interval {
-    /// Seconds since the start of the run.
-    pub second: u64,
-    /// The service.
-    #[serde(serialize_with = "service_name")]
-    pub service: Service,
-    /// Requests that ended in this second.
-    pub completed: u64,
-    /// Of which stored (`ok`).
-    pub stored: u64,
-    /// Of which errors (neither stored nor rejected as expected), dropped
-    /// ones included.
-    pub errors: u64,
-    /// Of which dropped (never sent: the in-flight cap was reached).
-    #[serde(skip)]
-    pub dropped: u64,
-    /// Latency percentiles of those requests, µs.
-    pub p50_us: u64,
-    /// Latency percentiles of those requests, µs.
-    pub p99_us: u64,
-    /// Latency p90 of those requests, µs (the live dashboard's).
-    #[serde(skip)]
-    pub p90_us: u64,
-    /// Service-time p50, p90 and p99 of those requests, µs (the live
-    /// dashboard's).
-    #[serde(skip)]
-    pub service_us: [u64; 3],
-    /// Where its encoded histogram lies in the spill.
-    #[serde(skip)]
-    spilled: (u64, usize),
-}
-
-/// Encoded interval histograms: an unlinked temporary file, or memory when
-/// no temporary file can be made.
-#[derive(Debug)]
-enum Spill {
-    File { file: File, len: u64 },
-    Memory(Vec<u8>),
-}
-
-impl Spill {
-    fn new() -> Self {
-        match tempfile::tempfile() {
-            Ok(file) => Spill::File { file, len: 0 },
-            Err(_) => Spill::Memory(Vec::new()),
-        }
-    }
-
-    /// Append `bytes`; returns where they lie.
-    fn push(&mut self, bytes: &[u8]) -> (u64, usize) {
-        match self {
-            Spill::File { file, len } => {
-                let at = *len;
-                let written = file
-                    .seek(SeekFrom::Start(at))
-                    .and_then(|_| file.write_all(bytes));
-                match written {
-                    Ok(()) => {
-                        *len += bytes.len() as u64;
-                        (at, bytes.len())
-                    }
-                    Err(_) => {
-                        // The disk refused: keep this and later seconds in memory.
-                        let mut memory = vec![0; at as usize];
-                        let copied = file
-                            .seek(SeekFrom::Start(0))
-                            .and_then(|_| file.read_exact(&mut memory));
-                        if copied.is_err() {
-                            memory.clear();
-                            memory.resize(at as usize, 0);
-                        }
-                        *self = Spill::Memory(memory);
-                        self.push(bytes)
-                    }
-                }
-            }
-            Spill::Memory(memory) => {
-                let at = memory.len() as u64;
-                memory.extend_from_slice(bytes);
-                (at, bytes.len())
-            }
-        }
-    }
-
-    fn read(&mut self, (at, len): (u64, usize)) -> io::Result<Vec<u8>> {
-        match self {
-            Spill::File { file, .. } => {
-                let mut bytes = vec![0; len];
-                file.seek(SeekFrom::Start(at))?;
-                file.read_exact(&mut bytes)?;
-                Ok(bytes)
-            }
-            Spill::Memory(memory) => memory
-                .get(at as usize..at as usize + len)
-                .map(<[u8]>::to_vec)
-                .ok_or_else(|| io::Error::other("interval outside the spill")),
-        }
-    }
-}
-
-fn service_name<S: serde::Serializer>(s: &Service, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.name())
 }
 
 #[derive(Debug)]
@@ -343,33 +102,7 @@ impl Metrics {
     /// request that never went out: dropped, no token).
     pub fn record(&self, shard: usize, service: Service, outcome: Outcome, timing: Timing) {
         let mut guard = lock(&self.shards[shard % self.shards.len()]);
-        let local = &mut guard[index(service)];
-        let ok = outcome.is_ok();
-        if let Some(l) = timing.latency {
-            let h = if ok {
-                &mut local.latency_ok
-            } else {
-                &mut local.latency_err
-            };
-            record_into(h, micros(l));
-        }
-        if let Some(s) = timing.service_time {
-            let h = if ok {
-                &mut local.service_ok
-            } else {
-                &mut local.service_err
-            };
-            record_into(h, micros(s));
-        }
-        if let Some(lag) = timing.send_lag {
-            record_into(&mut local.send_lag, micros(lag));
-        }
-        match local.outcomes.get_mut(&outcome) {
-            Some(n) => *n += 1,
-            None => {
-                local.outcomes.insert(outcome, 1);
-            }
-        }
+        guard[index(service)].record(outcome, timing);
     }
 
     /// Fold the shards into the current interval and close every whole second
@@ -516,105 +249,12 @@ impl Metrics {
         }
         (h, completed, errors)
     }
-
-    /// Write the intervals as an HdrHistogram interval log (see
-    /// [`crate::hlog`]): per second, the services' total, then one tagged
-    /// histogram per service.
-    pub fn write_hlog(&self, out: &mut impl io::Write) -> io::Result<()> {
-        let mut deserializer = Deserializer::new();
-        let entries = self.intervals().into_iter().map(|i| {
-            let bytes = lock(&self.aggregate).spill.read(i.spilled)?;
-            let h: Histogram<u64> = deserializer
-                .deserialize(&mut bytes.as_slice())
-                .map_err(|e| io::Error::other(format!("interval {}: {e:?}", i.second)))?;
-            Ok(hlog::Entry {
-                tag: i.service.name().to_owned(),
-                start: Duration::from_secs(i.second),
-                length: Duration::from_secs(1),
-                histogram: Cow::Owned(h),
-            })
-        });
-        hlog::write(
-            out,
-            self.started_wall(),
-            "mss-harness latency from the intended send time, microseconds; untagged: all services",
-            entries,
-            |_| true,
-        )
-    }
-}
-
-/// Write `entries` (tag, start from `started`, length, histogram), in order of
-/// start, as an HdrHistogram interval log (see [`crate::hlog`]); each
-/// interval's untagged total adds the entries whose tag is a service or ends
-/// in `/latency`.
-pub fn write_tagged_hlog(
-    out: &mut impl io::Write,
-    started: SystemTime,
-    comment: &str,
-    entries: &[(&str, Duration, Duration, &Histogram<u64>)],
-) -> io::Result<()> {
-    let entries = entries.iter().map(|(tag, start, length, h)| {
-        Ok(hlog::Entry {
-            tag: (*tag).to_owned(),
-            start: *start,
-            length: *length,
-            histogram: Cow::Borrowed(*h),
-        })
-    });
-    hlog::write(out, started, comment, entries, is_latency)
-}
-
-/// Whether a tag names a latency (a service, `<service>/latency`,
-/// `token/latency`), not a service time.
-fn is_latency(tag: &str) -> bool {
-    !tag.contains('/') || tag.ends_with("/latency")
-}
-
-/// Write the totals of a run as an HdrHistogram interval log (see
-/// [`crate::hlog`]): for each service with requests, its latency from the
-/// intended time (tag `<service>/latency`), its service time
-/// (`<service>/service_time`) and its send lag (`<service>/send_lag`, when it
-/// sent anything), over the whole run — what the report's
-/// percentile distribution is drawn from; untagged, every service's latency.
-pub fn write_totals_hlog(
-    totals: &[ServiceTotals],
-    started: SystemTime,
-    seconds: f64,
-    out: &mut impl io::Write,
-) -> io::Result<()> {
-    let length = Duration::from_secs_f64(seconds.max(0.0));
-    let entries = totals
-        .iter()
-        .filter(|t| !t.latency.is_empty())
-        .flat_map(|t| {
-            [
-                ("latency", &t.latency),
-                ("service_time", &t.service_time),
-                ("send_lag", &t.send_lag),
-            ]
-            .into_iter()
-            .filter(|(kind, h)| *kind != "send_lag" || !h.is_empty())
-            .map(|(kind, h)| {
-                Ok(hlog::Entry {
-                    tag: format!("{}/{kind}", t.service.name()),
-                    start: Duration::ZERO,
-                    length,
-                    histogram: Cow::Borrowed(h),
-                })
-            })
-        });
-    hlog::write(
-        out,
-        started,
-        "mss-harness run totals, microseconds: <service>/latency, <service>/service_time and <service>/send_lag; untagged: every service's latency",
-        entries,
-        is_latency,
-    )
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
