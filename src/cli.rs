@@ -44,8 +44,8 @@ pub enum Command {
     Preflight(cmd::preflight::PreflightArgs),
     /// Run the bundled mock Ministry (the same server as `mss-mock`).
     Mock(mss_mock::cli::MockArgs),
-    /// Compare a run with a baseline run, service by service, within tolerances
-    /// (exit 1 on a regression).
+    /// Compare a run with one or several baseline runs: per service and metric
+    /// the change with its interval and a verdict (exit 1 on `regressed`).
     Compare(cmd::compare::CompareArgs),
     /// Merge the results folders of N workers into one run's results, exactly
     /// (exit 1 when a threshold fails on the merged result).
@@ -175,14 +175,21 @@ where
     }
     if let Command::Compare(args) = &cli.command {
         return match cmd::compare::compare(args) {
-            Ok(checks) => match cmd::compare::print(&checks, &mut std::io::stdout().lock()) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(1),
-                Err(e) => {
-                    eprintln!("mss-harness: {e}");
-                    ExitCode::from(2)
+            Ok(c) => {
+                let failed = cmd::compare::fails(&c, args.fail_on_inconclusive);
+                match cmd::compare::print(
+                    &c,
+                    args.fail_on_inconclusive,
+                    &mut std::io::stdout().lock(),
+                ) {
+                    Ok(()) if failed => ExitCode::from(1),
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("mss-harness: {e}");
+                        ExitCode::from(2)
+                    }
                 }
-            },
+            }
             Err(e) => {
                 eprintln!("mss-harness: compare: {e:#}");
                 ExitCode::from(2)

@@ -36,6 +36,7 @@ pub mod schedule;
 pub mod secret;
 pub mod session;
 pub mod setup;
+pub mod stats;
 pub mod target;
 pub mod token;
 pub mod usage;

@@ -381,6 +381,9 @@ fn the_capacity_search_finds_the_mock_s_capacity_and_halves_it_with_half_the_slo
     };
     let (dir, summary) = search_run(100);
     let (peak, crossing) = analysed(&dir, &summary);
+    // Merged alone, the search's folder gives its summary: the steps as the
+    // search judged them, the capacity section from the folder's seconds.
+    crate::merge::assert_merge_of_one_is_the_run(&dir);
     eprintln!(
         "max_concurrent 100: peak {peak:.0} req/s, p99 crosses 100 ms at {crossing:.0} req/s"
     );

@@ -549,15 +549,16 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
     );
 }
 
-/// A WebDriver session on Debian's chromedriver and headless Chromium.
-struct Browser {
+/// A WebDriver session on Debian's chromedriver and headless Chromium (also
+/// used by `compare`'s report test).
+pub(crate) struct Browser {
     http: reqwest::Client,
     session: String,
     _driver: Killed,
 }
 
 impl Browser {
-    async fn start(work: &Path) -> Browser {
+    pub(crate) async fn start(work: &Path) -> Browser {
         let driver = tool("/usr/bin/chromedriver", "chromium-driver");
         let chromium = tool("/usr/bin/chromium", "chromium");
         let port = free_port();
@@ -605,7 +606,7 @@ impl Browser {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let mut request = self.http.request(method, format!("{}{path}", self.session));
         if !body.is_null() {
             request = request.json(&body);

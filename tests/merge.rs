@@ -46,6 +46,144 @@ fn worker(dir: &Path, file: &Path, spec: &str, name: &str) -> PathBuf {
     out
 }
 
+/// The first line where `a` and `b` differ, with its neighbours, for a
+/// failure message.
+fn first_difference(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let at = (0..a.len().max(b.len()))
+        .find(|&i| a.get(i) != b.get(i))
+        .unwrap_or(0);
+    let around =
+        |l: &[&str]| l[at.saturating_sub(3).min(l.len())..(at + 3).min(l.len())].join("\n");
+    format!(
+        "line {}:\n--- run\n{}\n--- merge\n{}",
+        at + 1,
+        around(&a),
+        around(&b)
+    )
+}
+
+/// Merge the one results folder `run` (written by `mss-harness run`) and
+/// assert that the merge's `summary.json` is the run's own, byte for byte,
+/// but for `meta.merged_workers` (`[0]`): the one key a merge adds, which
+/// says the summary is a merge's. Its `errors.csv` and `timeseries.csv` are
+/// the run's too. The hint of an unexpected codigo names the contract file of
+/// the merging process: the same here, which merges with the contract the run
+/// used.
+pub fn assert_merge_of_one_is_the_run(run: &Path) {
+    let merged = run.with_extension("merged");
+    let o = merge(&[run], &merged);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let read = |dir: &Path, name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let single = read(run, "summary.json");
+    let text = read(&merged, "summary.json");
+    let path = merged.join("summary.json");
+    let mut m = mss_harness::results::parse_summary(&text, &path).expect("merged summary");
+    // The merge's file is its summary as every summary is written, so
+    // dropping one key from the value drops it from the bytes.
+    assert_eq!(mss_harness::results::summary_text(&m).expect("text"), text);
+    let meta = m.meta.as_mut().expect("meta");
+    assert_eq!(meta.merged_workers, Some(vec![0]), "{text}");
+    meta.merged_workers = None;
+    let unmarked = mss_harness::results::summary_text(&m).expect("text");
+    assert!(
+        unmarked == single,
+        "the merge of {} is not its summary: {}",
+        run.display(),
+        first_difference(&single, &unmarked)
+    );
+    for f in ["errors.csv", "timeseries.csv"] {
+        assert_eq!(read(run, f), read(&merged, f), "{f}");
+    }
+}
+
+/// A run with invalid records, a status fault and answers lost after commit
+/// (reconciled against the embedded mock, retried, the faults counted), and
+/// the merge of its one folder: the same summary.
+#[test]
+fn the_merge_of_one_run_is_that_run() {
+    let dir = crate::util::temp_dir("merge-one");
+    let file = dir.join("merge-me.toml");
+    let faults = r#"faults = [
+  { kind = "status", status = 503, route = "ReportarRetractoAfiliacion", probability = 0.2, seed = 3 },
+  { kind = "reset_after_commit", route = "ReportarAfiliaciontraslado", probability = 0.1, seed = 4 },
+]
+"#;
+    std::fs::write(&file, format!("{faults}{}", scenario(40))).expect("scenario");
+    let out = dir.join("single");
+    let o = harness(&[
+        "run",
+        file.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s = summary(&out);
+    // What a merge must carry over is there to carry.
+    assert_eq!(s["reconciliation"]["checked"], true, "{s:#}");
+    assert!(s["faults"]["injected"].is_object(), "{s:#}");
+    assert!(
+        s["services"]["ReportarRetractoAfiliacion"]["errors"]["http_5xx:503"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{s:#}"
+    );
+    assert!(
+        s["services"]["ReportarAfiliaciontraslado"]["retries"]["sent"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{s:#}"
+    );
+    assert_merge_of_one_is_the_run(&out);
+    // The merged folder now holds a merge: a second merge into it is refused
+    // (two merges' files would mix), and so is an --out naming a worker's
+    // folder; --overwrite replaces the earlier merge.
+    let merged = out.with_extension("merged");
+    let again = |extra: &[&str]| {
+        let mut args = vec![
+            "merge",
+            out.to_str().expect("utf-8"),
+            "--out",
+            merged.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        harness(&args)
+    };
+    let refused = again(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not empty") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert!(matches!(again(&["--overwrite"]).status.code(), Some(0 | 1)));
+    let into_worker = harness(&[
+        "merge",
+        out.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--overwrite",
+    ]);
+    let err = String::from_utf8_lossy(&into_worker.stderr);
+    assert_eq!(into_worker.status.code(), Some(2), "{err}");
+    assert!(err.contains("names one of the workers' folders"), "{err}");
+    assert!(
+        out.join("summary.json").is_file(),
+        "the worker's folder is kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     let dir = crate::util::temp_dir("merge");

@@ -64,7 +64,8 @@ async fn an_unknown_success_codigo_is_named_and_never_retried() {
         .await;
     let dir = crate::util::temp_dir("retry-unexpected");
     let file = scenario(&dir, server.address().port(), 100, 20);
-    let (output, s) = run(file, dir.join("out")).await;
+    let out = dir.join("out");
+    let (output, s) = run(file, out.clone()).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let received = crate::util::received_on(&server, "/ReportarAfiliaciontraslado")
@@ -112,6 +113,12 @@ async fn an_unknown_success_codigo_is_named_and_never_retried() {
         crate::run::summary_schema().is_valid(&s),
         "summary.json does not match its schema"
     );
+    // Merged alone, the run's folder gives the run's summary: its
+    // unexpected codigos, with their hints, and its unchecked reconciliation.
+    let out2 = out.clone();
+    tokio::task::spawn_blocking(move || crate::merge::assert_merge_of_one_is_the_run(&out2))
+        .await
+        .expect("merge of one");
 }
 
 /// Read one HTTP request (head and Content-Length body); its path and body.

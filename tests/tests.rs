@@ -9,6 +9,7 @@ mod caps;
 mod ci_templates;
 mod cli;
 mod compare;
+mod compare_stats;
 mod conform;
 mod contracts;
 mod deploy;

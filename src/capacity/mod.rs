@@ -23,9 +23,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use serde_json::Value;
 
+use crate::domain::Service;
 use crate::results::Stage;
+use crate::results::capacity::Capacity;
+use crate::results::record::Window;
 use crate::scenario::{LoadModel, Metric, RunPlan, Threshold};
 use usl::{Fitted, Sample};
 
@@ -150,11 +152,10 @@ pub fn parse_slo(text: &str) -> Result<Threshold, String> {
     }
 }
 
-/// The objective of `scenario`: its first global percentile threshold (`<`),
-/// else [`DEFAULT_SLO`].
-pub fn scenario_slo(scenario: &RunPlan) -> Threshold {
-    scenario
-        .thresholds
+/// The objective of a scenario whose thresholds are `thresholds`: its first
+/// global percentile threshold (`<`), else [`DEFAULT_SLO`].
+pub fn scenario_slo(thresholds: &[(Option<Service>, Threshold)]) -> Threshold {
+    thresholds
         .iter()
         .filter(|(scope, _)| scope.is_none())
         .find_map(|(_, t)| parse_slo(&t.expr).ok())
@@ -491,7 +492,7 @@ pub fn from_results(
             .ok()
             .and_then(|t| RunPlan::parse(&t, &scenario_path, contract).ok());
         if chosen.is_none() {
-            chosen = scenario.as_ref().map(scenario_slo);
+            chosen = scenario.as_ref().map(|s| scenario_slo(&s.thresholds));
         }
         runs.push((dir, summary, scenario));
     }
@@ -522,20 +523,20 @@ pub fn from_results(
 }
 
 /// The `capacity` section of a run's `summary.json`: its plateaus (`stages`,
-/// two or more) analysed against the scenario's objective; `window(from, to)`
-/// gives the merged latency, completed and error counts of seconds
-/// `from..to`. `None` with fewer than two plateaus.
+/// two or more) of the scenario `name`, analysed against `slo`;
+/// `window(from, to)` gives the merged latency, completed and error counts of
+/// seconds `from..to`. `None` with fewer than two plateaus.
 pub fn of_run(
-    scenario: &RunPlan,
+    name: &str,
+    slo: Threshold,
     stages: &[Stage],
-    window: &dyn Fn(u64, u64) -> (Histogram<u64>, u64, u64),
-) -> Option<Value> {
+    window: &Window<'_>,
+) -> Option<Capacity> {
     if stages.len() < 2 {
         return None;
     }
-    let slo = scenario_slo(scenario);
     let mut left_out = Vec::new();
-    let plateaus = plateaus_of(stages, 0.0, None, &scenario.name, &mut left_out);
+    let plateaus = plateaus_of(stages, 0.0, None, name, &mut left_out);
     let second = |s: u64| {
         let (latency, completed, errors) = window(s, s + 1);
         (completed > 0).then_some(Second {
@@ -550,7 +551,7 @@ pub fn of_run(
         .collect();
     let mut analysis = analyse(points, slo);
     analysis.warnings.extend(left_out);
-    Some(analysis.to_json())
+    Some(analysis.to_section())
 }
 
 #[cfg(test)]

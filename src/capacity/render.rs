@@ -4,21 +4,19 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
-
 use super::usl::Estimate;
 use super::*;
+use crate::results::capacity::{
+    Capacity, CapacityFit, CapacityPoint, CrossingMethod, Estimated, FitModel, SloCrossing,
+};
 
-fn est_json(e: &Estimate, digits: i32) -> Value {
-    let r = |v: f64| {
-        if v.is_finite() {
-            let f = 10f64.powi(digits);
-            json!((v * f).round() / f)
-        } else {
-            Value::Null
-        }
-    };
-    json!({"value": r(e.value), "low": r(e.low), "high": r(e.high)})
+fn estimated(e: &Estimate, digits: i32) -> Estimated {
+    let r = |v: f64| v.is_finite().then(|| round(v, digits));
+    Estimated {
+        value: r(e.value),
+        low: r(e.low),
+        high: r(e.high),
+    }
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -28,66 +26,70 @@ fn round(v: f64, digits: i32) -> f64 {
 
 impl Analysis {
     /// `summary.json`'s `capacity` section (and `capacity.json`).
-    pub fn to_json(&self) -> Value {
-        let points: Vec<Value> = self
+    pub fn to_section(&self) -> Capacity {
+        let points = self
             .points
             .iter()
-            .map(|p| {
-                json!({
-                    "run": p.plateau.run,
-                    "offered_rate": p.plateau.offered,
-                    "users": p.plateau.users,
-                    "from_s": p.plateau.from_s,
-                    "to_s": p.plateau.to_s,
-                    "throughput": round(p.throughput, 1),
-                    "concurrency": round(p.concurrency, 2),
-                    "p50_ms": round(p.p50_ms, 2),
-                    "p99_ms": round(p.p99_ms, 2),
-                    "slo_ms": round(p.slo_ms, 2),
-                    "error_rate": round(p.error_rate, 5),
-                    "samples": p.samples.iter().map(|s| json!([round(s.n, 3), s.x])).collect::<Vec<_>>(),
-                })
+            .map(|p| CapacityPoint {
+                run: p.plateau.run.clone(),
+                offered_rate: p.plateau.offered,
+                users: p.plateau.users.map(|u| u as u64),
+                from_s: p.plateau.from_s,
+                to_s: p.plateau.to_s,
+                throughput: round(p.throughput, 1),
+                concurrency: round(p.concurrency, 2),
+                p50_ms: round(p.p50_ms, 2),
+                p99_ms: round(p.p99_ms, 2),
+                slo_ms: round(p.slo_ms, 2),
+                error_rate: round(p.error_rate, 5),
+                samples: p.samples.iter().map(|s| (round(s.n, 3), s.x)).collect(),
             })
             .collect();
-        let fit = self.fit.as_ref().map(|f| {
-            json!({
-                "lambda": est_json(&f.lambda, 3),
-                "sigma": est_json(&f.sigma, 6),
-                "kappa": est_json(&f.kappa, 9),
-                "peak_throughput": est_json(&f.peak, 1),
-                "peak_concurrency": f.peak_at.as_ref().map(|e| est_json(e, 2)),
-                "resamples": f.resamples,
-                "model": match self.mode {
-                    Some(usl::Mode::Ceiling) => "levelling at the throughput of the plateaus not sustained",
-                    _ => "free",
-                },
-                "samples": self.points.iter().map(|p| p.samples.len()).sum::<usize>(),
-            })
+        let fit = self.fit.as_ref().map(|f| CapacityFit {
+            lambda: estimated(&f.lambda, 3),
+            sigma: estimated(&f.sigma, 6),
+            kappa: estimated(&f.kappa, 9),
+            peak_throughput: estimated(&f.peak, 1),
+            peak_concurrency: f.peak_at.as_ref().map(|e| estimated(e, 2)),
+            resamples: f.resamples as u64,
+            model: match self.mode {
+                Some(usl::Mode::Ceiling) => FitModel::Ceiling,
+                _ => FitModel::Free,
+            },
+            samples: self.points.iter().map(|p| p.samples.len() as u64).sum(),
         });
-        let crossing = self.crossing.as_ref().map(|c| match c {
-            Crossing::Interpolated { rate, between } => json!({
-                "rate": round(*rate, 1), "method": "interpolated", "between": [between.0, between.1],
-            }),
-            Crossing::Predicted { rate } => {
-                json!({"rate": round(*rate, 1), "method": "predicted", "between": null})
-            }
-            Crossing::BelowLowest { rate } => {
-                json!({"rate": null, "method": "below_lowest_plateau", "between": [0.0, rate]})
-            }
-            Crossing::NotCrossed { rate } => {
-                json!({"rate": null, "method": "not_crossed", "between": [rate, null]})
-            }
+        let slo_crossing = self.crossing.as_ref().map(|c| match *c {
+            Crossing::Interpolated { rate, between } => SloCrossing {
+                rate: Some(round(rate, 1)),
+                method: CrossingMethod::Interpolated,
+                between: Some((between.0, Some(between.1))),
+            },
+            Crossing::Predicted { rate } => SloCrossing {
+                rate: Some(round(rate, 1)),
+                method: CrossingMethod::Predicted,
+                between: None,
+            },
+            Crossing::BelowLowest { rate } => SloCrossing {
+                rate: None,
+                method: CrossingMethod::BelowLowestPlateau,
+                between: Some((0.0, Some(rate))),
+            },
+            Crossing::NotCrossed { rate } => SloCrossing {
+                rate: None,
+                method: CrossingMethod::NotCrossed,
+                between: Some((rate, None)),
+            },
         });
-        json!({
-            "slo": self.slo.expr,
-            "points": points,
-            "fit": fit,
-            "slo_crossing": crossing,
-            "refused": self.refused,
-            "warnings": self.warnings,
-            "summary_en": self.paragraph(Lang::En),
-            "summary_es": self.paragraph(Lang::Es),
-        })
+        Capacity {
+            slo: self.slo.expr.clone(),
+            points,
+            fit,
+            slo_crossing,
+            refused: self.refused.clone(),
+            warnings: self.warnings.clone(),
+            summary_en: self.paragraph(Lang::En),
+            summary_es: self.paragraph(Lang::Es),
+        }
     }
 
     /// The plain-language paragraph for the ministry.

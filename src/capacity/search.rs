@@ -17,7 +17,7 @@ use crate::results::{PlateauCheck, Stage};
 
 use crate::engine::RunContext;
 use crate::outcome::Outcome;
-use crate::scenario::{RunPlan, SEARCH_PAUSE, SearchPlan};
+use crate::scenario::{RunPlan, SEARCH_PAUSE, SearchPlan, Threshold};
 use crate::schedule::ArrivalSchedule;
 
 /// Seconds at the start of a plateau left out of its judgement.
@@ -29,8 +29,25 @@ pub const HARNESS_LIMITED: &str = "the harness could not keep up";
 /// once a second).
 const HARVEST: Duration = Duration::from_millis(250);
 
+/// Start the search over `ctx`'s open-ended timetable (the engine runs the
+/// plateaus written into it): the first plateau and its pause are written
+/// now, before the load starts; the task returned judges each plateau,
+/// records it into `steps` (as `summary.json`'s `stages`) and writes the
+/// next.
+pub fn start(
+    ctx: Arc<RunContext>,
+    scenario: &RunPlan,
+    plan: SearchPlan,
+    steps: Arc<Mutex<Vec<Stage>>>,
+) -> tokio::task::JoinHandle<()> {
+    if let Some(schedule) = ctx.schedule() {
+        first_step(schedule, &plan);
+    }
+    tokio::spawn(drive(ctx, scenario.plateau_thresholds(), plan, steps))
+}
+
 /// Write the first plateau (and its pause) into a fresh timetable.
-pub fn first_step(schedule: &ArrivalSchedule, plan: &SearchPlan) {
+fn first_step(schedule: &ArrivalSchedule, plan: &SearchPlan) {
     schedule.extend(plan.start_rate, plan.plateau);
     schedule.extend(0.0, SEARCH_PAUSE);
 }
@@ -83,11 +100,11 @@ fn counts(ctx: &RunContext) -> (u64, u64) {
     (shed, dropped)
 }
 
-/// Run the search over `ctx`'s timetable: each plateau judged and recorded
-/// into `steps` (as `summary.json`'s `stages`), the next written.
-pub async fn drive(
+/// Run the search over `ctx`'s timetable: each plateau judged by `checks`
+/// and recorded into `steps` (as `summary.json`'s `stages`), the next written.
+async fn drive(
     ctx: Arc<RunContext>,
-    scenario: RunPlan,
+    checks: Vec<Threshold>,
     plan: SearchPlan,
     steps: Arc<Mutex<Vec<Stage>>>,
 ) {
@@ -100,7 +117,6 @@ pub async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let checks = scenario.plateau_thresholds();
     let slot = plan.plateau + SEARCH_PAUSE;
     let length = plan.plateau.as_secs();
     let mut state = State::Up { good: 0.0 };

@@ -31,16 +31,7 @@ pub struct Sample {
     pub x: f64,
 }
 
-/// The three parameters of the law.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Usl {
-    /// λ: throughput at N = 1, req/s.
-    pub lambda: f64,
-    /// σ: contention, ≥ 0.
-    pub sigma: f64,
-    /// κ: coherency, ≥ 0.
-    pub kappa: f64,
-}
+pub use crate::results::capacity::Usl;
 
 /// Why samples cannot be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -54,59 +45,6 @@ pub enum FitError {
     /// The fit has no bound: the throughput grows in proportion to the load.
     #[error("the throughput grows in proportion to the load: no saturation in the samples")]
     Unbounded,
-}
-
-impl Usl {
-    /// Throughput at concurrency `n`.
-    pub fn throughput(&self, n: f64) -> f64 {
-        self.lambda * n / (1.0 + self.sigma * (n - 1.0) + self.kappa * n * (n - 1.0))
-    }
-
-    /// The highest throughput and the concurrency where it occurs (`None`
-    /// when the curve levels off without a maximum: κ = 0). `None` for both
-    /// when nothing bounds the throughput (σ = κ = 0, or σ ≥ 1 ...).
-    pub fn peak(&self) -> Option<(f64, Option<f64>)> {
-        if self.kappa > 0.0 && self.sigma < 1.0 {
-            let n = ((1.0 - self.sigma) / self.kappa).sqrt();
-            // Below one request in flight the law has no meaning: the peak is
-            // then at N = 1.
-            let n = n.max(1.0);
-            Some((self.throughput(n), Some(n)))
-        } else if self.sigma > 0.0 {
-            Some((self.lambda / self.sigma, None))
-        } else {
-            None
-        }
-    }
-
-    /// The concurrency at which the throughput reaches `x` on the rising side
-    /// of the curve, or `None` when it never does (`x` at or above the peak).
-    pub fn concurrency_at(&self, x: f64) -> Option<f64> {
-        if x.is_nan() || x <= 0.0 {
-            return None;
-        }
-        // N/x = (1 + σ(N−1) + κN(N−1))/λ  ⇔  κN² + (σ − κ − λ/x)N + (1 − σ) = 0
-        let (a, b, c) = (
-            self.kappa,
-            self.sigma - self.kappa - self.lambda / x,
-            1.0 - self.sigma,
-        );
-        let root = if a.abs() < 1e-300 {
-            if b >= 0.0 {
-                return None;
-            }
-            -c / b
-        } else {
-            let disc = b * b - 4.0 * a * c;
-            if disc < 0.0 {
-                return None;
-            }
-            // The smaller root, computed without cancellation.
-            let q = -0.5 * (b - disc.sqrt());
-            c / q
-        };
-        (root.is_finite() && root > 0.0).then_some(root)
-    }
 }
 
 /// Solve the weighted least squares of `y ≈ Σ βⱼ·colⱼ` (normal equations,

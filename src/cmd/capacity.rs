@@ -42,7 +42,7 @@ pub fn run(args: &CapacityArgs) -> anyhow::Result<u8> {
     print!("{}", analysis.text());
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        let section = analysis.to_json();
+        let section = analysis.to_section();
         let write = |name: &str, text: String| -> anyhow::Result<()> {
             std::fs::write(out.join(name), text)
                 .with_context(|| format!("cannot write {}", out.join(name).display()))

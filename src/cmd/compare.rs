@@ -1,424 +1,214 @@
-//! `mss-harness compare BASELINE_DIR CURRENT_DIR`: a run against a baseline,
-//! service by service, within tolerances; exit 0 when every check holds, 1 when
-//! one does not, 2 when the folders cannot be compared.
-//!
-//! Three checks per service that has requests in the baseline: the p99 latency
-//! (from the intended send time) may grow by at most `--max-p99-increase`, the
-//! throughput of stored reports may fall by at most `--max-throughput-drop`,
-//! and the error rate (sent requests neither stored nor rejected as expected,
-//! over the sent: docs/results.md) may
-//! grow by at most `--max-error-rate-increase` percentage points.
-//!
-//! Both folders' `summary.json` may be of schema version 1 or 2 (version 1 is
-//! read as 2: see [`crate::results::upgrade_v1`]); another version is refused,
-//! named, with exit 2.
-//! Each flag takes a value for every service (`25%`), and may be repeated with
-//! `SERVICE=VALUE` to set one service's.
+//! `mss-harness compare BASELINE_DIR... CURRENT_DIR`: a run against one or
+//! several baseline runs, judged with statistics (`src/stats/`): per service
+//! and metric the change with its interval and one of `regressed`,
+//! `improved`, `unchanged`, `inconclusive`. Exit 0 when nothing regressed, 1
+//! on `regressed` (or an explicit limit exceeded, or, with
+//! `--fail-on-inconclusive`, an inconclusive line), 2 when the folders cannot
+//! be compared. This file is the flags and the printing; the judging is
+//! [`crate::stats::compare`].
 
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::bail;
 use clap::Args;
 
-use crate::domain::Service;
-use crate::results::Summary;
+use crate::results::comparison::{self, Comparison};
+use crate::stats::compare::{MinEffect, Options};
+use crate::stats::limits::{self, Limits};
+use crate::stats::multiplicity::FAMILY_ALPHA;
 
 /// Flags of `compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Results folder of the baseline run (its `summary.json` is read).
-    pub baseline: PathBuf,
-    /// Results folder of the run to judge.
-    pub current: PathBuf,
-    /// Largest allowed growth of p99, e.g. `25%`, or `SERVICE=40%` (repeatable).
-    #[arg(long = "max-p99-increase", value_name = "[SERVICE=]PERCENT", default_values_t = vec!["25%".to_owned()])]
+    /// Results folders: the baseline runs (one or more; three or more add the
+    /// spread between runs), then the run to judge, last.
+    #[arg(required = true, num_args = 2.., value_name = "DIR")]
+    pub folders: Vec<PathBuf>,
+    /// Smallest change worth acting on: `5%` for p50, p90, p99 and
+    /// throughput, or `METRIC=VALUE` (`p99=10%`, `error_rate=0.5pp`);
+    /// repeatable. Defaults: p50, p90, p99 1%, throughput 3%, error rate
+    /// 0.5pp.
+    #[arg(long = "min-effect", value_name = "[METRIC=]VALUE")]
+    pub min_effect: Vec<String>,
+    /// Exit 1 on an inconclusive line too.
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
+    /// Write `compare.json` into DIR; when DIR is the judged run's folder its
+    /// `report.html` (and `report.md`, `junit.xml`) is written again, with
+    /// the comparison in it.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Extra limit: largest allowed growth of p99, e.g. `25%`, or
+    /// `SERVICE=40%` (repeatable). None unless given.
+    #[arg(long = "max-p99-increase", value_name = "[SERVICE=]PERCENT")]
     pub max_p99_increase: Vec<String>,
-    /// Largest allowed fall of stored reports per second, e.g. `10%`.
-    #[arg(long = "max-throughput-drop", value_name = "[SERVICE=]PERCENT", default_values_t = vec!["10%".to_owned()])]
+    /// Extra limit: largest allowed fall of stored reports per second, e.g.
+    /// `10%`. None unless given.
+    #[arg(long = "max-throughput-drop", value_name = "[SERVICE=]PERCENT")]
     pub max_throughput_drop: Vec<String>,
-    /// Largest allowed growth of the error rate in percentage points, e.g. `0.5pp`.
-    #[arg(long = "max-error-rate-increase", value_name = "[SERVICE=]POINTS", default_values_t = vec!["0.5pp".to_owned()])]
+    /// Extra limit: largest allowed growth of the error rate in percentage
+    /// points, e.g. `0.5pp`. None unless given.
+    #[arg(long = "max-error-rate-increase", value_name = "[SERVICE=]POINTS")]
     pub max_error_rate_increase: Vec<String>,
 }
 
-/// A tolerance for every service, with per-service overrides.
-#[derive(Debug, Clone)]
-struct Tolerance {
-    all: f64,
-    per: BTreeMap<String, f64>,
-}
-
-impl Tolerance {
-    fn for_service(&self, s: Service) -> f64 {
-        self.per.get(s.name()).copied().unwrap_or(self.all)
-    }
-}
-
-/// A tolerance flag: its name, unit and default for every service.
-struct Flag {
-    name: &'static str,
-    unit: &'static str,
-    default: f64,
-}
-
-const P99: Flag = Flag {
-    name: "--max-p99-increase",
-    unit: "%",
-    default: 25.0,
-};
-const THROUGHPUT: Flag = Flag {
-    name: "--max-throughput-drop",
-    unit: "%",
-    default: 10.0,
-};
-const ERROR_RATE: Flag = Flag {
-    name: "--max-error-rate-increase",
-    unit: "pp",
-    default: 0.5,
-};
-
-fn parse_tolerance(f: &Flag, values: &[String]) -> anyhow::Result<Tolerance> {
-    let (flag, unit) = (f.name, f.unit);
-    let mut all = None;
-    let mut per = BTreeMap::new();
-    for v in values {
-        let (service, number) = match v.split_once('=') {
-            Some((s, n)) => (Some(s.trim()), n.trim()),
-            None => (None, v.trim()),
-        };
-        let n = number
-            .strip_suffix(unit)
-            .ok_or_else(|| {
-                anyhow::anyhow!("{flag} {v:?}: write the value in {unit}, e.g. 25{unit}")
-            })?
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .ok_or_else(|| anyhow::anyhow!("{flag} {v:?}: not a non-negative number"))?;
-        match service {
-            Some(s) => {
-                let known = Service::ALL.iter().any(|x| x.name() == s);
-                if !known {
-                    bail!(
-                        "{flag} {v:?}: unknown service {s:?} (ReportarAfiliaciontraslado or ReportarRetractoAfiliacion)"
-                    );
-                }
-                per.insert(s.to_owned(), n);
-            }
-            None => all = Some(n),
+/// The comparison of `args`, or why the folders cannot be compared; with
+/// `--out`, `compare.json` written (and the folder's reports again).
+pub fn compare(args: &CompareArgs) -> anyhow::Result<Comparison> {
+    let opts = Options {
+        min_effect: MinEffect::parse(&args.min_effect)?,
+        family_alpha: FAMILY_ALPHA,
+        limits: Limits {
+            p99: limits::parse(limits::P99, &args.max_p99_increase)?,
+            throughput: limits::parse(limits::THROUGHPUT, &args.max_throughput_drop)?,
+            error_rate: limits::parse(limits::ERROR_RATE, &args.max_error_rate_increase)?,
+        },
+    };
+    let (current, baselines) = args
+        .folders
+        .split_last()
+        .ok_or_else(|| anyhow::anyhow!("give the baseline folders and the run's folder"))?;
+    let c = crate::stats::compare::compare(baselines, current, &opts)?;
+    if let Some(dir) = &args.out {
+        comparison::write(dir, &c)?;
+        // The judged run's reports again, now with the comparison; a baseline's
+        // are left as they are.
+        let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+        if same(dir, current) {
+            crate::report::write_all(dir)?;
         }
     }
-    Ok(Tolerance {
-        all: all.unwrap_or(f.default),
-        per,
-    })
+    Ok(c)
 }
 
-/// One row of the comparison.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Check {
-    /// Service name.
-    pub service: String,
-    /// `p99`, `throughput` or `error_rate`.
-    pub metric: &'static str,
-    /// Baseline value (ms, req/s or %).
-    pub baseline: f64,
-    /// Current value.
-    pub current: f64,
-    /// Change: % for p99 and throughput (positive = worse), points for error rate.
-    pub change: f64,
-    /// The allowed change.
-    pub limit: f64,
-    /// Whether it holds.
-    pub ok: bool,
+/// Whether `c` fails the build: a regression, or with `fail_on_inconclusive`
+/// an inconclusive line.
+pub fn fails(c: &Comparison, fail_on_inconclusive: bool) -> bool {
+    c.regressed || (fail_on_inconclusive && c.lines.iter().any(|l| l.verdict == "inconclusive"))
 }
 
-/// Compare two summaries; the checks in table order.
-fn checks(
-    base: &Summary,
-    cur: &Summary,
-    base_dir: &Path,
-    cur_dir: &Path,
-    t: [&Tolerance; 3],
-) -> anyhow::Result<Vec<Check>> {
-    let (bs, cs) = (base_dir.join("summary.json"), cur_dir.join("summary.json"));
-    if base.scenario != cur.scenario {
-        bail!(
-            "different scenarios: the baseline ran {} and the current run {}; compare runs of one scenario",
-            base.scenario,
-            cur.scenario
-        );
-    }
-    let bsecs = base.duration_s.max(1e-9);
-    let csecs = cur.duration_s.max(1e-9);
-    let mut out = Vec::new();
-    for s in Service::ALL {
-        let name = s.name();
-        let Some(b) = base.services.get(name).filter(|b| b.requests > 0) else {
-            continue;
-        };
-        let c = cur
-            .services
-            .get(name)
-            .ok_or_else(|| anyhow::anyhow!("{}: key `services.{name}` missing", cs.display()))?;
-        let (b99, c99) = (
-            b.latency_us.p99 as f64 / 1000.0,
-            c.latency_us.p99 as f64 / 1000.0,
-        );
-        let change = if b99 > 0.0 {
-            (c99 - b99) / b99 * 100.0
-        } else {
-            0.0
-        };
-        let limit = t[0].for_service(s);
-        out.push(Check {
-            service: name.to_owned(),
-            metric: "p99",
-            baseline: b99,
-            current: c99,
-            change,
-            limit,
-            ok: change <= limit,
-        });
-        let (bt, ct) = (b.stored as f64 / bsecs, c.stored as f64 / csecs);
-        let drop = if bt > 0.0 {
-            (bt - ct) / bt * 100.0
-        } else {
-            0.0
-        };
-        let limit = t[1].for_service(s);
-        out.push(Check {
-            service: name.to_owned(),
-            metric: "throughput",
-            baseline: bt,
-            current: ct,
-            change: drop,
-            limit,
-            ok: drop <= limit,
-        });
-        // One definition of the error rate (crate::verdict).
-        let rate = |v: &crate::results::ServiceSummary| {
-            crate::verdict::error_rate(
-                v.requests.saturating_sub(v.dropped()),
-                v.stored + v.rejected_as_expected,
-            ) * 100.0
-        };
-        let (be, ce) = (rate(b), rate(c));
-        let limit = t[2].for_service(s);
-        out.push(Check {
-            service: name.to_owned(),
-            metric: "error_rate",
-            baseline: be,
-            current: ce,
-            change: ce - be,
-            limit,
-            ok: ce - be <= limit,
-        });
-    }
-    if out.is_empty() {
-        bail!("{}: the baseline has no requests", bs.display());
-    }
-    Ok(out)
+fn num(v: Option<f64>, unit: &str) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}{unit}"))
 }
 
-/// The comparison of `args`: the checks, or why the folders cannot be compared.
-pub fn compare(args: &CompareArgs) -> anyhow::Result<Vec<Check>> {
-    let t = [
-        parse_tolerance(&P99, &args.max_p99_increase)?,
-        parse_tolerance(&THROUGHPUT, &args.max_throughput_drop)?,
-        parse_tolerance(&ERROR_RATE, &args.max_error_rate_increase)?,
-    ];
-    let base = crate::results::read_summary(&args.baseline)?;
-    let cur = crate::results::read_summary(&args.current)?;
-    checks(
-        &base,
-        &cur,
-        &args.baseline,
-        &args.current,
-        [&t[0], &t[1], &t[2]],
-    )
-}
-
-/// Print the table of `checks` to `out`; whether all hold.
-pub fn print(checks: &[Check], out: &mut impl Write) -> std::io::Result<bool> {
+/// Print `c` to `out`.
+pub fn print(
+    c: &Comparison,
+    fail_on_inconclusive: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let conf = format!("{:.1}%", c.line_confidence_pct);
     writeln!(
         out,
-        "{:<28} {:<11} {:>12} {:>12} {:>10} {:>9}  result",
-        "service", "metric", "baseline", "current", "change", "limit"
+        "{:<28} {:<11} {:>11} {:>11} {:>8}  {:<20} {:>9}  verdict",
+        "service",
+        "metric",
+        "baseline",
+        "current",
+        "change",
+        format!("interval ({conf})"),
+        "min"
     )?;
-    for c in checks {
-        let (unit, change, limit) = match c.metric {
-            "p99" => (
-                "ms",
-                format!("{:+.1}%", c.change),
-                format!("{:.1}%", c.limit),
-            ),
-            "throughput" => (
-                "/s",
-                format!("{:+.1}%", -c.change),
-                format!("-{:.1}%", c.limit),
-            ),
-            _ => (
-                "%",
-                format!("{:+.2}pp", c.change),
-                format!("{:.2}pp", c.limit),
-            ),
+    for l in &c.lines {
+        let u = &l.change_unit;
+        let change = l
+            .change
+            .map_or_else(|| "—".to_owned(), |v| format!("{v:+.1}{u}"));
+        let interval = match (l.low, l.high) {
+            (Some(a), Some(b)) => format!("[{a:+.1}{u}, {b:+.1}{u}]"),
+            _ => "—".to_owned(),
         };
         writeln!(
             out,
-            "{:<28} {:<11} {:>10.2}{unit:<2} {:>10.2}{unit:<2} {:>10} {:>9}  {}",
-            c.service,
-            c.metric,
-            c.baseline,
-            c.current,
+            "{:<28} {:<11} {:>11} {:>11} {:>8}  {:<20} {:>9}  {}",
+            l.service,
+            l.metric,
+            num(l.baseline, &l.unit),
+            num(l.current, &l.unit),
             change,
-            limit,
-            if c.ok { "ok" } else { "FAIL" }
+            interval,
+            format!("±{}{u}", l.min_effect),
+            l.verdict
         )?;
+        if let Some(note) = &l.note {
+            writeln!(out, "    {note}")?;
+        }
     }
-    let ok = checks.iter().all(|c| c.ok);
     writeln!(
         out,
-        "{}",
-        if ok {
-            "compare: within tolerances"
-        } else {
-            "compare: REGRESSION (a check above failed)"
-        }
+        "each interval is {conf}: a false `regressed` anywhere among these {} judged lines has at most {:.0}% probability (Bonferroni)",
+        c.lines_judged,
+        100.0 * c.family_alpha
     )?;
-    Ok(ok)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn summary(p99_ms: f64, stored: u64, requests: u64) -> Summary {
-        summary_with(p99_ms, stored, 0, requests)
+    if c.between_runs {
+        writeln!(
+            out,
+            "{} baselines: the intervals include the spread between runs as well as each run's own noise",
+            c.baselines.len()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} baseline{}: the intervals hold each run's own noise, not the noise between runs (machine load); give 3 or more baselines to include it",
+            c.baselines.len(),
+            if c.baselines.len() == 1 { "" } else { "s" }
+        )?;
     }
-
-    /// A summary of `smoke` over 10 s whose first service had `requests`, of
-    /// which `stored` and `rejected`, at a p99 of `p99_ms`; the second none.
-    fn summary_with(p99_ms: f64, stored: u64, rejected: u64, requests: u64) -> Summary {
-        let mut s = crate::results::read_summary(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/results-v0.1-hlog/w0"),
-        )
-        .expect("summary");
-        s.scenario = "smoke".into();
-        s.duration_s = 10.0;
-        for (name, v) in s.services.iter_mut() {
-            let first = name == "ReportarAfiliaciontraslado";
-            v.requests = if first { requests } else { 0 };
-            v.stored = if first { stored } else { 0 };
-            v.rejected_as_expected = if first { rejected } else { 0 };
-            v.latency_us.p99 = if first { (p99_ms * 1000.0) as u64 } else { 0 };
-        }
-        s
-    }
-
-    fn tolerances() -> [Tolerance; 3] {
-        [
-            parse_tolerance(&P99, &["25%".into()]).expect("p99"),
-            parse_tolerance(&THROUGHPUT, &["10%".into()]).expect("tp"),
-            parse_tolerance(&ERROR_RATE, &["0.5pp".into()]).expect("er"),
-        ]
-    }
-
-    fn run(base: &Summary, cur: &Summary) -> Vec<Check> {
-        let t = tolerances();
-        checks(
-            base,
-            cur,
-            Path::new("b"),
-            Path::new("c"),
-            [&t[0], &t[1], &t[2]],
-        )
-        .expect("checks")
-    }
-
-    #[test]
-    fn each_check_fails_on_its_own_regression_and_only_then() {
-        let base = summary(100.0, 1000, 1000);
-        assert!(run(&base, &summary(120.0, 950, 952)).iter().all(|c| c.ok));
-        let slow = run(&base, &summary(130.0, 1000, 1000));
-        assert_eq!(
-            slow.iter()
-                .filter(|c| !c.ok)
-                .map(|c| c.metric)
-                .collect::<Vec<_>>(),
-            ["p99"]
-        );
-        let fewer = run(&base, &summary(100.0, 880, 880));
-        assert_eq!(
-            fewer
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| c.metric)
-                .collect::<Vec<_>>(),
-            ["throughput"]
-        );
-        let failing = run(&base, &summary(100.0, 1000, 1006));
-        assert_eq!(
-            failing
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| c.metric)
-                .collect::<Vec<_>>(),
-            ["error_rate"]
-        );
-        // Invalid records rejected as expected are not errors, nor stored.
-        let invalid = run(&base, &summary_with(100.0, 950, 50, 1000));
-        assert!(invalid.iter().all(|c| c.ok), "{invalid:?}");
-        let er = invalid.iter().find(|c| c.metric == "error_rate");
-        assert_eq!(er.map(|c| c.current), Some(0.0));
-        let tp = invalid.iter().find(|c| c.metric == "throughput");
-        assert_eq!(tp.map(|c| c.current), Some(95.0));
-        // The idle retraction service is not compared.
-        assert!(
-            slow.iter()
-                .all(|c| c.service == "ReportarAfiliaciontraslado")
-        );
-    }
-
-    #[test]
-    fn per_service_overrides_and_bad_values() {
-        let t = parse_tolerance(
-            &P99,
-            &["25%".into(), "ReportarRetractoAfiliacion=40%".into()],
-        )
-        .expect("parse");
-        // Only a per-service value given: the others take the default.
-        let only = parse_tolerance(&THROUGHPUT, &["ReportarRetractoAfiliacion=40%".into()])
-            .expect("parse");
-        assert_eq!(only.for_service(Service::Afiliacion), 10.0);
-        assert_eq!(t.for_service(Service::Afiliacion), 25.0);
-        assert_eq!(t.for_service(Service::Retracto), 40.0);
-        for bad in ["25", "x%", "-3%", "Foo=3%"] {
-            let e = parse_tolerance(&P99, &[bad.into()])
-                .expect_err(bad)
-                .to_string();
-            assert!(e.contains("--max-p99-increase") && e.contains(bad), "{e}");
+    if !c.limits.is_empty() {
+        writeln!(out, "explicit limits:")?;
+        for l in &c.limits {
+            let (unit, change, limit) = match l.metric.as_str() {
+                "p99" => (
+                    "ms",
+                    format!("{:+.1}%", l.change),
+                    format!("{:.1}%", l.limit),
+                ),
+                "throughput" => (
+                    "/s",
+                    format!("{:+.1}%", -l.change),
+                    format!("-{:.1}%", l.limit),
+                ),
+                _ => (
+                    "%",
+                    format!("{:+.2}pp", l.change),
+                    format!("{:.2}pp", l.limit),
+                ),
+            };
+            writeln!(
+                out,
+                "{:<28} {:<11} {:>10.2}{unit:<2} {:>10.2}{unit:<2} {:>10} {:>9}  {}",
+                l.service,
+                l.metric,
+                l.baseline,
+                l.current,
+                change,
+                limit,
+                if l.ok { "ok" } else { "FAIL" }
+            )?;
         }
     }
-
-    #[test]
-    fn different_scenarios_are_refused() {
-        let base = summary(100.0, 1000, 1000);
-        let mut other = base.clone();
-        other.scenario = "baseline".into();
-        let t = tolerances();
-        let e = checks(
-            &base,
-            &other,
-            Path::new("b"),
-            Path::new("c"),
-            [&t[0], &t[1], &t[2]],
+    let count = |w: &str| c.lines.iter().filter(|l| l.verdict == w).count();
+    let tally = format!(
+        "{} regressed, {} improved, {} unchanged, {} inconclusive",
+        count("regressed"),
+        count("improved"),
+        count("unchanged"),
+        count("inconclusive")
+    );
+    let limit_failed = c.limits.iter().any(|l| !l.ok);
+    let line = if c.regressed {
+        format!(
+            "compare: REGRESSION ({tally}{})",
+            if limit_failed {
+                "; an explicit limit failed"
+            } else {
+                ""
+            }
         )
-        .expect_err("refused")
-        .to_string();
-        assert!(e.contains("different scenarios"), "{e}");
-    }
+    } else if fails(c, fail_on_inconclusive) {
+        format!("compare: INCONCLUSIVE, failing as asked ({tally})")
+    } else {
+        format!("compare: no regression ({tally})")
+    };
+    writeln!(out, "{line}")
 }

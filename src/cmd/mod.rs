@@ -7,4 +7,3 @@ pub mod merge;
 pub mod payload;
 pub mod preflight;
 pub mod run;
-pub mod unexpected;

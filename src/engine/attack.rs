@@ -55,11 +55,12 @@ pub fn prepare(
             (Some(s), Duration::ZERO)
         }
         LoadModel::Closed { think_time, .. } => (None, *think_time),
-        LoadModel::Search(search) => {
-            let s = ArrivalSchedule::open_ended(search.duration());
-            crate::capacity::search::first_step(&s, search);
-            (Some(s), Duration::ZERO)
-        }
+        // A capacity search: a timetable the search above the engine writes
+        // its plateaus into as it goes (src/capacity/search.rs).
+        LoadModel::Search(search) => (
+            Some(ArrivalSchedule::open_ended(search.duration())),
+            Duration::ZERO,
+        ),
     };
     let mut config =
         GeneratorConfig::new(&plan.contract, plan.data.seed, &plan.data.administradora);

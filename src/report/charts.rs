@@ -3,6 +3,7 @@
 use plotters::prelude::*;
 
 use super::{Curve, SecondCounts, SecondStats};
+use crate::results::capacity::{Capacity, CapacityFit};
 
 const W: u32 = 900;
 const H: u32 = 300;
@@ -233,35 +234,19 @@ pub fn distribution(curves: &[Curve]) -> anyhow::Result<String> {
 /// Capacity: throughput against concurrency — each second of each plateau
 /// (grey), each plateau's mean (blue), the fitted Universal Scalability Law
 /// (orange) and its peak (red) — from a `capacity` section of `summary.json`.
-pub fn capacity(section: &serde_json::Value) -> anyhow::Result<String> {
-    let f = |v: &serde_json::Value| v.as_f64();
-    let points: Vec<(f64, f64)> = section["points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((f(&p["concurrency"])?, f(&p["throughput"])?)))
+pub fn capacity(section: &Capacity) -> anyhow::Result<String> {
+    let points: Vec<(f64, f64)> = section
+        .points
+        .iter()
+        .map(|p| (p.concurrency, p.throughput))
         .collect();
-    let samples: Vec<(f64, f64)> = section["points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p["samples"].as_array().cloned().unwrap_or_default())
-        .filter_map(|s| Some((f(&s[0])?, f(&s[1])?)))
+    let samples: Vec<(f64, f64)> = section
+        .points
+        .iter()
+        .flat_map(|p| p.samples.iter().copied())
         .collect();
-    let fit = &section["fit"];
-    let usl = match (
-        f(&fit["lambda"]["value"]),
-        f(&fit["sigma"]["value"]),
-        f(&fit["kappa"]["value"]),
-    ) {
-        (Some(lambda), Some(sigma), Some(kappa)) => Some(crate::capacity::usl::Usl {
-            lambda,
-            sigma,
-            kappa,
-        }),
-        _ => None,
-    };
-    let peak = f(&fit["peak_throughput"]["value"]);
+    let usl = section.fit.as_ref().and_then(CapacityFit::usl);
+    let peak = section.fit.as_ref().and_then(|f| f.peak_throughput.value);
     let x_max = samples
         .iter()
         .chain(points.iter())
@@ -345,17 +330,14 @@ pub fn capacity(section: &serde_json::Value) -> anyhow::Result<String> {
 
 /// Capacity: the SLO's latency percentile of each plateau against its
 /// offered rate, the SLO and where it is crossed.
-pub fn capacity_latency(section: &serde_json::Value) -> anyhow::Result<String> {
-    let points: Vec<(f64, f64)> = section["points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((p["offered_rate"].as_f64()?, p["slo_ms"].as_f64()?)))
+pub fn capacity_latency(section: &Capacity) -> anyhow::Result<String> {
+    let points: Vec<(f64, f64)> = section
+        .points
+        .iter()
+        .filter_map(|p| Some((p.offered_rate?, p.slo_ms)))
         .collect();
-    let slo_ms = crate::capacity::parse_slo(section["slo"].as_str().unwrap_or(""))
-        .map(|t| t.bound / 1000.0)
-        .ok();
-    let crossing = section["slo_crossing"]["rate"].as_f64();
+    let slo_ms = section.slo_bound_ms();
+    let crossing = section.slo_crossing.as_ref().and_then(|c| c.rate);
     let x_max = points
         .iter()
         .map(|p| p.0)
@@ -369,10 +351,7 @@ pub fn capacity_latency(section: &serde_json::Value) -> anyhow::Result<String> {
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!(
-                    "{} against the offered rate",
-                    section["slo"].as_str().unwrap_or("latency")
-                ),
+                format!("{} against the offered rate", section.slo),
                 ("sans-serif", 18),
             )
             .margin(10)

@@ -22,10 +22,10 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     let throughput_chart = charts::throughput(&counts, &tokens)?;
     let distribution_chart = charts::distribution(&data.curves)?;
     // A run with several plateaus: its capacity analysis (summary.json's `capacity`).
-    let capacity = match s.capacity.as_ref().filter(|c| c.is_object()) {
+    let capacity = match &s.capacity {
         Some(c) => Some(serde_json::json!({
-            "en": c["summary_en"], "es": c["summary_es"], "refused": c["refused"],
-            "slo": c["slo"], "points": c["points"], "fit": c["fit"],
+            "en": c.summary_en, "es": c.summary_es, "refused": c.refused,
+            "slo": c.slo, "points": c.points, "fit": c.fit,
             "chart": charts::capacity(c)?, "latency_chart": charts::capacity_latency(c)?,
         })),
         None => None,
@@ -79,7 +79,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     let error_rate = if sent > 0 {
         format!(
             "{:.2}%",
-            crate::verdict::error_rate(sent, stored + rejected) * 100.0
+            crate::results::error_rate(sent, stored + rejected) * 100.0
         )
     } else {
         "—".to_owned()
@@ -176,6 +176,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 throughput_chart,
                 distribution_chart,
                 capacity,
+                comparison => data.comparison.as_ref().map(super::comparison::section),
                 error_classes => classes.into_iter().collect::<Vec<_>>(),
                 error_rows,
                 meta,

@@ -15,6 +15,7 @@ pub use crate::results::table::interruption_text;
 use crate::results::{ServiceSummary, Summary};
 
 pub mod charts;
+pub mod comparison;
 mod html;
 pub mod junit;
 pub mod markdown;
@@ -56,6 +57,8 @@ pub struct RunData {
     pub counts: BTreeMap<u64, SecondCounts>,
     /// Percentile distributions (from `histograms.hlog`).
     pub curves: Vec<Curve>,
+    /// The folder's `compare.json`, when `compare --out` wrote one.
+    pub comparison: Option<crate::results::comparison::Comparison>,
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -121,6 +124,7 @@ pub fn load(dir: &Path) -> anyhow::Result<RunData> {
         latency,
         counts,
         curves,
+        comparison: crate::results::comparison::read(dir)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! A run's results, collected from its [`RunContext`] when the load is over
-//! and written to its folder: `summary.json`, the three interval logs,
-//! `timeseries.csv`, `errors.csv` and `scenario.toml`.
+//! into its [`RunRecord`] (what `summary.json` is built from), and written to
+//! its folder: `summary.json`, the three interval logs, `timeseries.csv`,
+//! `errors.csv` and `scenario.toml`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,68 +9,14 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use super::record::{RunFacts, RunRecord, StoredCounts, StoredRecord, TokenLatency, TokenRecord};
 use super::{
-    Audit, ErrorRow, Faults, Interrupted, Meta, Percentiles, Production, ServiceSummary, Signal,
-    Stage, Summary, TimeseriesRow, Token, TokenEvent, UnknownOutcome, Unresolved, Worker,
+    Audit, Faults, Interrupted, Meta, Production, Retries, Signal, Stage, Summary, TimeseriesRow,
+    TokenEvent, UnknownOutcome, Unresolved, Worker,
 };
 use crate::domain::Service;
 use crate::engine::{self, RunContext};
-use crate::metrics::ServiceTotals;
 use crate::outcome::Outcome;
-use crate::scenario::{Caps, LoadModel, RunPlan, Threshold};
-
-/// What the results need to know of the scenario a run ran.
-#[derive(Debug, Clone)]
-pub struct RunFacts {
-    /// The scenario's name.
-    pub name: String,
-    /// The planned duration of the load.
-    pub planned: Duration,
-    /// Its thresholds, each with its scope (a service, or every one).
-    pub thresholds: Vec<(Option<Service>, Threshold)>,
-    /// The open model's start rate and stages (rate, duration); `None` for
-    /// another model.
-    pub open: Option<(f64, Vec<(f64, Duration)>)>,
-    /// The thresholds a plateau is judged by.
-    pub plateau_checks: Vec<Threshold>,
-    /// The scenario as `scenario.toml` holds it.
-    pub scenario_toml: String,
-    /// The data seed.
-    pub seed: u64,
-    /// The administradora's code.
-    pub administradora: String,
-    /// The target's URL (`mock` for the embedded mock).
-    pub target_url: String,
-    /// The production caps (used when the run had a limiter).
-    pub caps: Caps,
-}
-
-impl RunFacts {
-    /// What the results need of `scenario`.
-    pub fn of(scenario: &RunPlan) -> anyhow::Result<RunFacts> {
-        let open = match &scenario.load {
-            LoadModel::Open {
-                start_rate, stages, ..
-            } => Some((
-                *start_rate,
-                stages.iter().map(|s| (s.rate, s.duration.0)).collect(),
-            )),
-            _ => None,
-        };
-        Ok(RunFacts {
-            name: scenario.name.clone(),
-            planned: scenario.duration(),
-            thresholds: scenario.thresholds.clone(),
-            open,
-            plateau_checks: scenario.plateau_thresholds(),
-            scenario_toml: toml::to_string_pretty(scenario.file())?,
-            seed: scenario.data.seed,
-            administradora: scenario.data.administradora.clone(),
-            target_url: scenario.target.url().to_owned(),
-            caps: scenario.caps,
-        })
-    }
-}
 
 /// What the run's driver adds: the target's count, the faults, the steps of
 /// a capacity search.
@@ -87,55 +34,6 @@ pub struct RunEnd {
     pub faults: Option<Faults>,
     /// A capacity search's steps, judged as it went.
     pub search_steps: Option<Vec<Stage>>,
-}
-
-/// `summary.json`'s `services` (only the services in `totals`) and the
-/// number of dropped requests.
-pub fn services(
-    totals: &[ServiceTotals],
-) -> (std::collections::BTreeMap<String, ServiceSummary>, u64) {
-    let mut services = std::collections::BTreeMap::new();
-    let mut dropped = 0;
-    for t in totals {
-        dropped += t.count(&Outcome::Dropped);
-        services.insert(
-            t.service.name().to_owned(),
-            ServiceSummary {
-                requests: t.requests(),
-                stored: t.stored(),
-                rejected_as_expected: t.rejected_as_expected(),
-                latency_us: Percentiles::of(&t.latency),
-                service_time_us: Percentiles::of(&t.service_time),
-                send_lag_us: Percentiles::of(&t.send_lag),
-                errors: t
-                    .outcomes
-                    .iter()
-                    .filter(|(o, _)| !o.is_ok())
-                    .map(|(o, n)| (o.label().into_owned(), *n))
-                    .collect(),
-                retries: None,
-                unexpected_codigos: None,
-            },
-        );
-    }
-    (services, dropped)
-}
-
-/// `errors.csv`'s rows: service, class, count of every request not `ok`.
-pub fn error_rows(totals: &[ServiceTotals]) -> Vec<ErrorRow> {
-    totals
-        .iter()
-        .flat_map(|t| {
-            t.outcomes
-                .iter()
-                .filter(|(o, _)| !o.is_ok())
-                .map(|(o, n)| ErrorRow {
-                    service: t.service.name().to_owned(),
-                    class: o.label().into_owned(),
-                    count: *n,
-                })
-        })
-        .collect()
 }
 
 /// The host of a target URL (`mock (embedded)` for the embedded mock).
@@ -159,14 +57,11 @@ fn git_commit() -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The summary of a run whose load is over (without `capacity` and the
-/// services' `retries` and `unexpected_codigos`, which the driver adds).
-pub fn summary(facts: &RunFacts, ctx: &RunContext, end: RunEnd) -> Summary {
+/// The record of a run whose load is over: what its summary is built from
+/// (the verdict's `build_summary`).
+pub fn record<'a>(facts: &RunFacts, ctx: &'a RunContext, end: RunEnd) -> RunRecord<'a> {
     let metrics = ctx.metrics();
     let totals = metrics.totals();
-    // Rates divide by how long the load lasted: less than planned when stopped.
-    let seconds = ctx.load_seconds();
-    let (services, dropped) = services(&totals);
     let interrupted_per = |s: Service| {
         totals
             .iter()
@@ -190,66 +85,55 @@ pub fn summary(facts: &RunFacts, ctx: &RunContext, end: RunEnd) -> Summary {
             planned_duration_s: facts.planned.as_secs_f64(),
         }
     });
-    let token = token(ctx);
-    let thresholds = crate::verdict::thresholds(&facts.thresholds, &totals, seconds);
-    let (stages, highest) = match (end.search_steps, &facts.open) {
-        // A capacity search: its plateaus as judged when it chose the next rate.
-        (Some(steps), _) => {
-            let highest = crate::verdict::highest_sustained(&steps);
-            (steps, highest)
-        }
-        (None, Some((start_rate, stages))) => crate::verdict::plateaus(
-            *start_rate,
-            stages,
-            &facts.plateau_checks,
-            seconds,
-            &|from, to| metrics.window(from, to),
-        ),
-        (None, None) => (Vec::new(), None),
-    };
     let doubts = ctx.doubts();
-    let mut reconciliation = match end.target_accepted {
-        Some(accepted) => {
-            // A request abandoned by a stop, or left unresolved, may or may
-            // not have been stored.
-            let unanswered = Service::ALL.map(|s| {
-                interrupted_per(s)
-                    + doubts
-                        .unresolved
-                        .iter()
-                        .filter(|(svc, _, r)| *svc == s && *r == engine::Resolution::Unknown)
-                        .count() as u64
-            });
-            crate::verdict::reconcile(accepted, ctx.stored(), unanswered)
-        }
-        None => super::Reconciliation::unchecked(),
+    let counts = end.target_accepted.map(|target| StoredCounts {
+        target,
+        harness: ctx.stored(),
+        // A request abandoned by a stop, or left unresolved, may or may not
+        // have been stored.
+        unanswered: Service::ALL.map(|s| {
+            interrupted_per(s)
+                + doubts
+                    .unresolved
+                    .iter()
+                    .filter(|(svc, _, r)| *svc == s && *r == engine::Resolution::Unknown)
+                    .count() as u64
+        }),
+    });
+    let stored = StoredRecord {
+        counts,
+        unknown_outcome: Some(
+            doubts
+                .unknown_outcome
+                .iter()
+                .map(|(s, r)| UnknownOutcome {
+                    service: s.name().to_owned(),
+                    numero_radicado: r.clone(),
+                })
+                .collect(),
+        ),
+        idempotent_duplicates: Some(doubts.idempotent_duplicates),
+        unresolved: Some(
+            doubts
+                .unresolved
+                .iter()
+                .map(|(s, r, how)| Unresolved {
+                    service: s.name().to_owned(),
+                    numero_radicado: r.clone(),
+                    resolution: match how {
+                        engine::Resolution::StoredBefore => super::Resolution::StoredBefore,
+                        engine::Resolution::SentAgain => super::Resolution::SentAgain,
+                        engine::Resolution::Unknown => super::Resolution::Unknown,
+                    },
+                })
+                .collect(),
+        ),
     };
-    reconciliation.unknown_outcome = Some(
-        doubts
-            .unknown_outcome
-            .iter()
-            .map(|(s, r)| UnknownOutcome {
-                service: s.name().to_owned(),
-                numero_radicado: r.clone(),
-            })
-            .collect(),
-    );
-    reconciliation.idempotent_duplicates = Some(doubts.idempotent_duplicates);
-    reconciliation.unresolved = Some(
-        doubts
-            .unresolved
-            .iter()
-            .map(|(s, r, how)| Unresolved {
-                service: s.name().to_owned(),
-                numero_radicado: r.clone(),
-                resolution: match how {
-                    engine::Resolution::StoredBefore => super::Resolution::StoredBefore,
-                    engine::Resolution::SentAgain => super::Resolution::SentAgain,
-                    engine::Resolution::Unknown => super::Resolution::Unknown,
-                },
-            })
-            .collect(),
-    );
+    let (sent, refused) = ctx.retries();
+    let retries = [0, 1].map(|i| Retries {
+        sent: sent[i],
+        refused_by_budget: refused[i],
+    });
     let production = ctx.limiter().map(|l| Production {
         max_rate: facts.caps.max_rate,
         max_duration_s: facts.caps.max_duration.as_secs_f64(),
@@ -259,17 +143,17 @@ pub fn summary(facts: &RunFacts, ctx: &RunContext, end: RunEnd) -> Summary {
     });
     let started_at = end.started_at.to_rfc3339();
     let ended_at = end.ended_at.to_rfc3339();
-    Summary {
-        schema_version: super::SCHEMA_VERSION,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        scenario: facts.name.clone(),
+    RunRecord {
         target: end.target_label.clone(),
         started_at: started_at.clone(),
         ended_at: ended_at.clone(),
-        duration_s: seconds,
+        // Rates divide by how long the load lasted: less than planned when stopped.
+        seconds: ctx.load_seconds(),
         interrupted,
-        services,
-        token,
+        totals,
+        retries: Some(retries),
+        unexpected: Some(ctx.unexpected()),
+        token: token(ctx),
         audit: Some(Audit {
             os_user: super::audit::os_user(),
             machine: super::audit::machine(),
@@ -292,19 +176,16 @@ pub fn summary(facts: &RunFacts, ctx: &RunContext, end: RunEnd) -> Summary {
             git_commit: git_commit(),
             merged_workers: None,
         }),
-        dropped,
-        thresholds,
-        stages,
-        highest_sustained_rate: highest,
-        reconciliation,
+        stored,
         faults: Some(end.faults),
-        capacity: None,
+        search_steps: end.search_steps,
+        window: Box::new(move |from, to| metrics.window(from, to)),
     }
 }
 
 /// The token requests of a run: one token cache may serve both services,
 /// each counted once.
-fn token(ctx: &RunContext) -> Token {
+fn token(ctx: &RunContext) -> TokenRecord {
     let (mut requests, mut refreshes) = (0, 0);
     let mut latency = crate::hdr::histogram();
     let mut events = Vec::new();
@@ -329,10 +210,10 @@ fn token(ctx: &RunContext) -> Token {
             });
         }
     }
-    Token {
+    TokenRecord {
         requests,
         refreshes,
-        latency_us: Percentiles::of(&latency),
+        latency: TokenLatency::Histogram(latency),
         events,
     }
 }
@@ -357,11 +238,7 @@ pub fn write(
     let metrics = ctx.metrics();
     let totals = metrics.totals();
     let seconds = summary.duration_s;
-    super::write_file(
-        dir,
-        "summary.json",
-        super::summary_text(summary)?.as_bytes(),
-    )?;
+    super::write_summary(dir, summary)?;
     let mut hlog = Vec::new();
     metrics.write_hlog(&mut hlog).context("latency.hlog")?;
     super::write_file(dir, "latency.hlog", &hlog)?;
@@ -401,7 +278,7 @@ pub fn write(
     super::write_file(
         dir,
         "errors.csv",
-        &super::rows::errors_csv(&error_rows(&totals))?,
+        &super::rows::errors_csv(&super::rows::error_rows(&totals))?,
     )?;
     super::write_file(dir, "scenario.toml", scenario_toml.as_bytes())?;
     Ok(())

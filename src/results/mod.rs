@@ -11,14 +11,31 @@ use anyhow::Context;
 use serde_json::Value;
 
 pub mod audit;
+pub mod capacity;
 pub mod collect;
+pub mod comparison;
 pub mod folder;
+mod keys;
+pub mod merge;
+pub mod record;
 pub mod rows;
 pub mod summary;
 pub mod table;
+pub mod unexpected;
 
 pub use rows::{ErrorRow, TimeseriesRow};
 pub use summary::*;
+
+/// The error rate (docs/results.md: one definition, used by the verdict,
+/// the reports and `compare`) of `sent` requests (dropped ones left out) of which
+/// `succeeded` were stored or rejected as expected: 0 when none was sent.
+pub fn error_rate(sent: u64, succeeded: u64) -> f64 {
+    if sent == 0 {
+        0.0
+    } else {
+        sent.saturating_sub(succeeded) as f64 / sent as f64
+    }
+}
 
 /// The `schema_version` of the `summary.json` this harness writes.
 pub const SCHEMA_VERSION: u64 = 2;
@@ -93,6 +110,12 @@ pub fn parse_summary(text: &str, path: &Path) -> anyhow::Result<Summary> {
 /// `summary` as `summary.json`'s text (no final newline).
 pub fn summary_text(summary: &Summary) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(summary)?)
+}
+
+/// Write `summary` as `dir/summary.json` (what every run and every merge
+/// writes: [`summary_text`], no final newline).
+pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
+    write_file(dir, "summary.json", summary_text(summary)?.as_bytes())
 }
 
 /// Write `bytes` to `dir/name`, the error naming the file.

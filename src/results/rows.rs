@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::metrics::ServiceTotals;
+
 /// One second of one service in `timeseries.csv`. `sent` counts the requests
 /// actually sent that ended in this second; `dropped` the ones the harness
 /// dropped in it (never sent: the in-flight cap was reached). Folders written
@@ -56,6 +58,23 @@ pub struct ErrorRow {
     pub class: String,
     /// Requests in it.
     pub count: u64,
+}
+
+/// `errors.csv`'s rows: service, class, count of every request not `ok`.
+pub fn error_rows(totals: &[ServiceTotals]) -> Vec<ErrorRow> {
+    totals
+        .iter()
+        .flat_map(|t| {
+            t.outcomes
+                .iter()
+                .filter(|(o, _)| !o.is_ok())
+                .map(|(o, n)| ErrorRow {
+                    service: t.service.name().to_owned(),
+                    class: o.label().into_owned(),
+                    count: *n,
+                })
+        })
+        .collect()
 }
 
 /// Rows as CSV with a header line.

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::capacity::Capacity;
+use super::keys::{Nullable, nullable, present};
 
 /// Written by every `mss-harness run` into its results folder. schema_version
 /// changes when a field changes meaning or disappears. Version 2: per service
@@ -85,38 +88,7 @@ pub struct Summary {
     /// A run with two or more plateaus: the capacity analysis (as
     /// `mss-harness capacity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "capacity_schema")]
-    pub capacity: Option<Value>,
-}
-
-/// A key that must be present, its value possibly null.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(d)
-}
-
-/// In the schema, a key that is always present, its value possibly null
-/// (`Option<T>`'s schema, required).
-struct Nullable<T>(std::marker::PhantomData<T>);
-
-impl<T: JsonSchema> JsonSchema for Nullable<T> {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        Option::<T>::schema_name()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        Option::<T>::json_schema(generator)
-    }
-}
-
-/// A key that may be absent (outer `None`) or null (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+    pub capacity: Option<Capacity>,
 }
 
 /// How a signal stopped the run.
@@ -564,12 +536,4 @@ pub struct Faults {
     #[serde(deserialize_with = "nullable")]
     #[schemars(with = "Nullable<BTreeMap<String, u64>>")]
     pub injected: Option<BTreeMap<String, u64>>,
-}
-
-/// The schema of `capacity` (written by [`crate::capacity`], whose analysis is
-/// not typed here): kept in `src/results/capacity.schema.json`.
-fn capacity_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    #[allow(clippy::expect_used)]
-    serde_json::from_str(include_str!("capacity.schema.json"))
-        .expect("src/results/capacity.schema.json is JSON")
 }

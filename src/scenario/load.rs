@@ -1,12 +1,12 @@
-//! `[load]` checked into the load model: the keys of the model written and
-//! no other's, rates, durations and sizes in range, defaults filled in once.
+//! `[load]` into the load model: built once, defaults filled in
+//! ([`model`]), and checked ([`check`]): the keys of the model written and no
+//! other's, rates, durations and sizes in range.
 
 use std::time::Duration;
 
-use super::ScenarioError;
 use super::file::{LoadSpec, Model};
 use super::plan::{LoadModel, SearchPlan};
-use super::validate::Bad;
+use super::{Bad, ScenarioError};
 
 /// The first key of `keys` that is present, refused as not a key of `model`.
 fn other_model(keys: &[(&str, bool)], model: &str, bad: Bad<'_>) -> Result<(), ScenarioError> {
@@ -20,9 +20,9 @@ fn other_model(keys: &[(&str, bool)], model: &str, bad: Bad<'_>) -> Result<(), S
 }
 
 /// `load.max_in_flight` of the open and search models.
-fn max_in_flight(l: &LoadSpec, model: &str, bad: Bad<'_>) -> Result<usize, ScenarioError> {
+fn max_in_flight(l: &LoadSpec, model: &str, bad: Bad<'_>) -> Result<(), ScenarioError> {
     match l.max_in_flight {
-        Some(n) if (1..=100_000).contains(&n) => Ok(n),
+        Some(n) if (1..=100_000).contains(&n) => Ok(()),
         Some(n) => Err(bad("load.max_in_flight", format!("{n} must be 1–100000"))),
         None => Err(bad(
             "load.max_in_flight",
@@ -31,8 +31,9 @@ fn max_in_flight(l: &LoadSpec, model: &str, bad: Bad<'_>) -> Result<usize, Scena
     }
 }
 
-/// `[load]` into the load model.
-pub(super) fn model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> {
+/// `[load]`'s own checks: the keys of the model written and no other's,
+/// rates, durations and sizes in range. The model itself is [`model`].
+pub(super) fn check(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
     if l.model != Model::Search {
         other_model(
             &[
@@ -46,13 +47,13 @@ pub(super) fn model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioErr
         )?;
     }
     match l.model {
-        Model::Search => search_model(l, bad),
-        Model::Open => open_model(l, bad),
-        Model::Closed => closed_model(l, bad),
+        Model::Search => check_search(l, bad),
+        Model::Open => check_open(l, bad),
+        Model::Closed => check_closed(l, bad),
     }
 }
 
-fn search_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> {
+fn check_search(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
     other_model(
         &[
             ("users", l.users.is_some()),
@@ -107,17 +108,10 @@ fn search_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> 
     {
         return Err(bad("load.plateaus", format!("{n} must be 4–100")));
     }
-    Ok(LoadModel::Search(SearchPlan {
-        start_rate: start,
-        max_rate: max,
-        step: l.step.unwrap_or(2.0),
-        plateau: l.plateau.map_or(Duration::from_secs(5), |p| p.0),
-        plateaus: l.plateaus.unwrap_or(10),
-        max_in_flight: max_in_flight(l, "search", bad)?,
-    }))
+    max_in_flight(l, "search", bad)
 }
 
-fn open_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> {
+fn check_open(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
     other_model(
         &[
             ("users", l.users.is_some()),
@@ -128,9 +122,9 @@ fn open_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> {
         "open",
         bad,
     )?;
-    let Some(first) = l.stages.first() else {
+    if l.stages.is_empty() {
         return Err(bad("load.stages", "at least one stage is needed".into()));
-    };
+    }
     let rate_ok = |r: f64| r.is_finite() && (0.0..=1_000_000.0).contains(&r);
     if let Some(r) = l.start_rate
         && !rate_ok(r)
@@ -157,14 +151,10 @@ fn open_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> {
             ));
         }
     }
-    Ok(LoadModel::Open {
-        start_rate: l.start_rate.unwrap_or(first.rate),
-        stages: l.stages.clone(),
-        max_in_flight: max_in_flight(l, "open", bad)?,
-    })
+    max_in_flight(l, "open", bad)
 }
 
-fn closed_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> {
+fn check_closed(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
     other_model(
         &[
             ("start_rate", l.start_rate.is_some()),
@@ -174,33 +164,27 @@ fn closed_model(l: &LoadSpec, bad: Bad<'_>) -> Result<LoadModel, ScenarioError> 
         "closed",
         bad,
     )?;
-    let users = match l.users {
-        Some(n) if (1..=100_000).contains(&n) => n,
+    match l.users {
+        Some(n) if (1..=100_000).contains(&n) => {}
         Some(n) => return Err(bad("load.users", format!("{n} must be 1–100000"))),
         None => return Err(bad("load.users", "the closed model needs it".into())),
-    };
-    let run_time = match l.run_time {
-        Some(r) if !r.0.is_zero() => r.0,
-        _ => {
-            return Err(bad(
-                "load.run_time",
-                "the closed model needs a run time above 0".into(),
-            ));
-        }
-    };
-    Ok(LoadModel::Closed {
-        users,
-        ramp: l.ramp.unwrap_or_default().0,
-        think_time: l.think_time.unwrap_or_default().0,
-        run_time,
-    })
+    }
+    match l.run_time {
+        Some(r) if !r.0.is_zero() => Ok(()),
+        _ => Err(bad(
+            "load.run_time",
+            "the closed model needs a run time above 0".into(),
+        )),
+    }
 }
 
-/// The model as written, its defaults filled in, before its values are
-/// checked: what the checks that come before the load's own in
-/// [`super::validate::plan`] (the production caps, the faults' offsets) judge,
-/// so that a file with several mistakes is refused for the same one as always.
-pub(super) fn as_written(l: &LoadSpec) -> LoadModel {
+/// `[load]` as the load model, its defaults filled in, built once: what the
+/// checks that come before the load's own in [`super::validate::plan`] (the
+/// production caps, the faults' offsets) judge, so that a file with several
+/// mistakes is refused for the same one as always, and, once [`check`] has
+/// passed, the plan's model. A key a model needs and the file lacks is given
+/// a placeholder here, which [`check`] refuses.
+pub(super) fn model(l: &LoadSpec) -> LoadModel {
     match l.model {
         Model::Open => LoadModel::Open {
             start_rate: l

@@ -72,6 +72,10 @@ pub enum ScenarioError {
     },
 }
 
+/// A refusal of the key given, with what is wrong: how the checks of
+/// [`validate`] and [`load`] name the key they refuse.
+type Bad<'a> = &'a dyn Fn(&str, String) -> ScenarioError;
+
 /// Which contract a scenario is planned with.
 #[derive(Debug, Clone)]
 pub enum ContractChoice {

@@ -9,19 +9,16 @@ use std::sync::Arc;
 
 use mss_contract::Contract;
 
-use super::ScenarioError;
 use super::file::{CredentialsSpec, HttpSpec, ProductionSpec, ScenarioFile, TargetSpec};
 use super::plan::{
     Caps, CredentialSource, DataPlan, HttpPlan, LoadModel, Mix, RunPlan, TargetPlan, TokenPlan,
     UrlTarget,
 };
 use super::threshold::Threshold;
+use super::{Bad, ScenarioError};
 use super::{DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE};
 use crate::domain::Service;
 use crate::generator::invalid;
-
-/// A refusal of the key given, with what is wrong.
-pub(super) type Bad<'a> = &'a dyn Fn(&str, String) -> ScenarioError;
 
 /// Check `file` (read from `path`, which names it in errors) against
 /// `contract` and build its plan; the first value that is not acceptable is
@@ -41,12 +38,12 @@ pub fn plan(
     name(&file.name, bad)?;
     // The production caps and the faults' offsets are judged before the
     // load's own checks, on the load as written.
-    let written = super::load::as_written(&file.load);
-    let target = target(&file, &written, bad)?;
+    let load = super::load::model(&file.load);
+    let target = target(&file, &load, bad)?;
     if let Some(profile) = &file.target.mock.latency {
         profile.check().map_err(|e| bad("target.mock.latency", e))?;
     }
-    faults(&file, &written, bad)?;
+    faults(&file, &load, bad)?;
     mock_settings(&file.target, &contract, bad)?;
     let target = match (target, &file.credentials) {
         (Some((url, host)), Some(c)) => TargetPlan::Url(UrlTarget {
@@ -57,7 +54,7 @@ pub fn plan(
         }),
         _ => TargetPlan::Mock(file.target.mock.clone()),
     };
-    let load = super::load::model(&file.load, bad)?;
+    super::load::check(&file.load, bad)?;
     let mix = mix(&file.mix, bad)?;
     let invalid = invalid_shares(&file.invalid, &contract, bad)?;
     let administradora = file

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::faults::FaultTarget;
 use super::{RunOptions, RunOutcome};
 use crate::engine::{self, RunContext, Target};
+use crate::results::collect::RunEnd;
 use crate::scenario::{LoadModel, RunPlan};
 use crate::target::records;
 use crate::usage::usage;
@@ -107,12 +108,7 @@ pub async fn run_prepared(
     }
     let search_steps = Arc::new(std::sync::Mutex::new(Vec::new()));
     let searcher = search.map(|search| {
-        tokio::spawn(crate::capacity::search::drive(
-            ctx.clone(),
-            plan.clone(),
-            search,
-            search_steps.clone(),
-        ))
+        crate::capacity::search::start(ctx.clone(), &plan, search, search_steps.clone())
     });
     // Only a real signal (the binary's handlers) reaches this: in-process runs
     // never trigger Goose's process-wide killswitch.
@@ -215,17 +211,15 @@ pub async fn run_prepared(
     if let Some(fatal) = ctx.fatal() {
         return Err(usage(fatal));
     }
-    let summary = super::outputs::write_outputs(
-        &dir,
-        &plan,
-        &ctx,
+    let end = RunEnd {
         target_accepted,
-        target_label,
+        target_label: target_label.to_owned(),
         started_at,
         ended_at,
-        faults_json,
+        faults: serde_json::from_value(faults_json).context("faults")?,
         search_steps,
-    )?;
+    };
+    let summary = super::outputs::write_outputs(&dir, &plan, &ctx, end)?;
     crate::report::write_all(&dir).context("the reports")?;
     let passed = crate::verdict::passed(&summary);
     crate::results::table::print(&summary, &dir);

@@ -1,44 +1,25 @@
-//! The end of a run: its results collected (`results::collect`), judged
-//! (`verdict`), the capacity analysis added, and the results folder written.
+//! The end of a run: its record collected (`results::collect`), its summary
+//! built and judged (`verdict::build_summary`), and the results folder
+//! written.
 
 use std::path::Path;
 
-use anyhow::Context;
-use chrono::{DateTime, Utc};
-use serde_json::Value;
-
 use crate::engine::RunContext;
+use crate::results::collect::RunEnd;
+use crate::results::record::RunFacts;
 use crate::scenario::RunPlan;
 
-/// Collect the run's results (`results::collect`), judge them (`verdict`),
-/// add the capacity analysis and write the folder.
-// Each argument is a separate part of the summary.
-#[allow(clippy::too_many_arguments)]
+/// Collect the run's record (`results::collect`), build its summary
+/// (`verdict::build_summary`) and write the folder.
 pub(crate) fn write_outputs(
     dir: &Path,
     scenario: &RunPlan,
     ctx: &RunContext,
-    target_accepted: Option<[u64; 2]>,
-    target_label: &str,
-    started_at: DateTime<Utc>,
-    ended_at: DateTime<Utc>,
-    faults: Value,
-    search_steps: Option<Vec<crate::results::Stage>>,
+    end: RunEnd,
 ) -> anyhow::Result<crate::results::Summary> {
-    let facts = crate::results::collect::RunFacts::of(scenario)?;
-    let end = crate::results::collect::RunEnd {
-        target_accepted,
-        target_label: target_label.to_owned(),
-        started_at,
-        ended_at,
-        faults: serde_json::from_value(faults).context("faults")?,
-        search_steps,
-    };
-    let mut summary = crate::results::collect::summary(&facts, ctx, end);
-    crate::cmd::unexpected::annotate(&mut summary.services, ctx);
-    summary.capacity = crate::capacity::of_run(scenario, &summary.stages, &|from, to| {
-        ctx.metrics().window(from, to)
-    });
+    let facts = RunFacts::of(scenario)?;
+    let record = crate::results::collect::record(&facts, ctx, end);
+    let summary = crate::verdict::build_summary(&record, &facts);
     crate::results::collect::write(dir, &summary, ctx, &facts.scenario_toml)?;
     Ok(summary)
 }

@@ -1,7 +1,10 @@
 //! The verdict on a run: each threshold judged over the whole load, each
 //! plateau judged over its seconds, the highest sustained rate, the
 //! reconciliation of what the harness counted with what the target stored,
-//! and whether the run passed. Used by `run`, `merge` and the live dashboard.
+//! and whether the run passed; and the run's `summary.json`, its record
+//! judged ([`build_summary`], the one builder of every summary). Used by
+//! `run`, `merge` and the live dashboard. The verdict reads the results
+//! (`crate::results`); the results never read the verdict.
 //!
 //! One definition of each number (docs/results.md): a request is *sent* when
 //! it went out (a dropped one never did); the *error rate* is the sent
@@ -15,18 +18,14 @@ use std::time::Duration;
 use crate::domain::Service;
 use crate::metrics::ServiceTotals;
 use crate::outcome::Outcome;
+use crate::results::error_rate;
+use crate::results::record::Window;
 use crate::results::{PlateauCheck, Reconciled, Reconciliation, Stage, Summary, ThresholdResult};
 use crate::scenario::{Metric, Threshold};
 
-/// The error rate of `sent` requests (dropped ones left out) of which
-/// `succeeded` were stored or rejected as expected: 0 when none was sent.
-pub fn error_rate(sent: u64, succeeded: u64) -> f64 {
-    if sent == 0 {
-        0.0
-    } else {
-        sent.saturating_sub(succeeded) as f64 / sent as f64
-    }
-}
+mod summary;
+
+pub use summary::build_summary;
 
 /// `metric` measured over `totals` (the selected services) over a load of
 /// `seconds`.
@@ -98,10 +97,6 @@ pub fn thresholds(
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
-
-/// The merged latency, requests sent and errors of those sent of seconds
-/// `from..to` of a load.
-pub type Window<'a> = dyn Fn(u64, u64) -> (hdrhistogram::Histogram<u64>, u64, u64) + 'a;
 
 /// For the open model (from `start_rate`, through `stages` of a rate and a
 /// duration): each plateau (a stage that holds its rate, 10 s or longer)

@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use graph::{Graph, read_crate};
-use order::{Known, crates, layers, violations};
+use order::{crates, layers, violations};
 
 mod graph;
 mod order;
@@ -24,19 +24,6 @@ mod order;
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
-
-/// Edges against the order on this branch that another branch removes;
-/// removed by the summary/capacity branch — delete this list when merging it.
-const KNOWN: [Known; 4] = [
-    // removed by the summary/capacity branch: the unexpected-stop summary.
-    ("session::outputs", "cmd::unexpected"),
-    // removed by the summary/capacity branch: results::collect judges the run.
-    ("results", "verdict"),
-    // removed by the summary/capacity branch: the search leaves the engine.
-    ("engine::attack", "capacity::search"),
-    // removed by the summary/capacity branch: the USL curve's chart.
-    ("report::charts", "capacity"),
-];
 
 fn architecture() -> String {
     fs::read_to_string(root().join("docs/architecture.md")).expect("docs/architecture.md")
@@ -55,16 +42,12 @@ fn harness() -> Graph {
 fn the_modules_keep_the_documented_layers() {
     let layers = layers(&architecture()).unwrap_or_else(|e| panic!("docs/architecture.md: {e}"));
     let graph = harness();
-    let (found, unused) = violations(&graph, &layers, &KNOWN, &root());
+    let found = violations(&graph, &layers, &root());
     assert!(
         found.is_empty(),
         "{} import(s) against docs/architecture.md:\n{}",
         found.len(),
         found.join("\n")
-    );
-    assert!(
-        unused.is_empty(),
-        "known edges no longer in the code (delete them from KNOWN): {unused:?}"
     );
     // Every module the table names exists.
     for layer in &layers {
@@ -240,8 +223,7 @@ fn every_import_against_the_table_fails_with_its_file_line_and_edge() {
         ("d.rs", "pub fn d() {}\n"),
     ]);
     let graph = read_crate(&dir.path().join("src/lib.rs"), None, "fixture").expect("graph");
-    let known = [("c", "b"), ("a", "cmds")];
-    let (found, unused) = violations(&graph, &layers, &known, dir.path());
+    let found = violations(&graph, &layers, dir.path());
     assert_eq!(
         found,
         [
@@ -249,14 +231,10 @@ fn every_import_against_the_table_fails_with_its_file_line_and_edge() {
             "src/b.rs:1: b → c: both in layer 2 (work), whose modules do not import one another",
             "src/b.rs:2: b → c: both in layer 2 (work), whose modules do not import one another",
             "src/b.rs:3: b → a::file: layer 2 (work) never imports `a::file`",
+            "src/c.rs:2: c → b: both in layer 2 (work), whose modules do not import one another",
             "src/cmds/one.rs:1: cmds::one → cmds::two: both in layer 3 (commands), whose modules do not import one another",
             "src/d.rs: module `d` is in no layer of the table",
         ]
-    );
-    assert_eq!(
-        unused,
-        [("a", "cmds")],
-        "an allowance no edge uses is reported"
     );
 }
 

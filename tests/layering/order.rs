@@ -147,25 +147,10 @@ fn place<'l>(layers: &'l [Layer], module: &[String]) -> Option<(Spec, &'l Layer)
     best
 }
 
-/// An edge known against the order, allowed for now: (from, to) module
-/// prefixes.
-pub type Known = (&'static str, &'static str);
-
-fn starts(module: &[String], prefix: &str) -> bool {
-    let p = spec(prefix);
-    module.len() >= p.len() && module[..p.len()] == p[..]
-}
-
 /// Every edge of `graph` against `layers`, one line each (`file:line: from →
-/// to: why`), and the `known` entries no edge matched. `root` shortens paths.
-pub fn violations(
-    graph: &Graph,
-    layers: &[Layer],
-    known: &[Known],
-    root: &Path,
-) -> (Vec<String>, Vec<Known>) {
+/// to: why`). `root` shortens paths.
+pub fn violations(graph: &Graph, layers: &[Layer], root: &Path) -> Vec<String> {
     let mut found = Vec::new();
-    let mut used = BTreeSet::new();
     for (path, m) in &graph.modules {
         let declares_only = m.items.iter().all(|i| matches!(i, syn::Item::Mod(_)));
         if place(layers, path).is_none() && !(path.is_empty() && declares_only) {
@@ -205,13 +190,6 @@ pub fn violations(
             None
         };
         let Some(why) = why else { continue };
-        if let Some(k) = known
-            .iter()
-            .find(|(f, t)| starts(&e.from, f) && starts(&e.to, t))
-        {
-            used.insert(*k);
-            continue;
-        }
         found.push(format!(
             "{}:{}: {} → {}: {why}",
             e.file.strip_prefix(root).unwrap_or(&e.file).display(),
@@ -222,10 +200,5 @@ pub fn violations(
     }
     found.sort();
     found.dedup();
-    let unused = known
-        .iter()
-        .filter(|k| !used.contains(*k))
-        .copied()
-        .collect();
-    (found, unused)
+    found
 }

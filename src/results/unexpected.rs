@@ -1,17 +1,15 @@
 //! Answers whose `codigo` the contract does not list: counted per service in
-//! `summary.json` and named after the run with a one-line hint saying which
-//! contract file to edit.
+//! `summary.json` (`unexpected_codigos`) and named after the run with a
+//! one-line hint saying which contract file to edit.
 //!
 //! Such an answer is not a lost one (it is well-formed, only unknown), so the
 //! engine never retries it; a real ministry that spells its codes otherwise
 //! than the inferred contract shows up here once per codigo, not as a storm of
 //! retries.
 
-use std::collections::BTreeMap;
-
+use super::UnexpectedCodigo;
+use super::record::UnexpectedCounts;
 use crate::domain::{Contract, Service};
-use crate::engine::RunContext;
-use crate::results::{Retries, ServiceSummary, UnexpectedCodigo};
 
 /// The hint for an unexpected `codigo` answered with HTTP `status`, naming
 /// the `errores.csv` of `contract` (the run's).
@@ -29,32 +27,23 @@ pub fn hint(
     )
 }
 
-/// Add `retries` and `unexpected_codigos` to each service of `services`
-/// (the `services` of `summary.json`).
-pub fn annotate(services: &mut BTreeMap<String, ServiceSummary>, ctx: &RunContext) {
-    let (sent, refused) = ctx.retries();
-    let unexpected = ctx.unexpected();
-    for (i, service) in Service::ALL.into_iter().enumerate() {
-        let Some(entry) = services.get_mut(service.name()) else {
-            continue;
-        };
-        entry.retries = Some(Retries {
-            sent: sent[i],
-            refused_by_budget: refused[i],
-        });
-        entry.unexpected_codigos = Some(
-            unexpected
-                .iter()
-                .filter(|((s, _, _), _)| *s == service)
-                .map(|((s, codigo, status), count)| UnexpectedCodigo {
-                    codigo: codigo.clone(),
-                    http_status: *status,
-                    count: *count,
-                    hint: hint(ctx.contract(), *s, codigo, *status, *count),
-                })
-                .collect(),
-        );
-    }
+/// `service`'s entries of `summary.json`'s `unexpected_codigos`, each with
+/// its hint naming `contract`'s file, from the counts of every service.
+pub fn codigos(
+    contract: &Contract,
+    counts: &UnexpectedCounts,
+    service: Service,
+) -> Vec<UnexpectedCodigo> {
+    counts
+        .iter()
+        .filter(|((s, _, _), _)| *s == service)
+        .map(|((s, codigo, status), count)| UnexpectedCodigo {
+            codigo: codigo.clone(),
+            http_status: *status,
+            count: *count,
+            hint: hint(contract, *s, codigo, *status, *count),
+        })
+        .collect()
 }
 
 #[cfg(test)]
