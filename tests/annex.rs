@@ -13,28 +13,13 @@ use std::process::{Command, Output};
 use mss_contract::{Contract, Service};
 use serde_json::Value;
 
+use crate::scenario_file::{ScenarioFile, run_command};
+use crate::util::{Cred, copy_contract, described as text, edit_file as edit};
+
 /// The three municipalities the edited DIVIPOLA list keeps.
 const KEPT: [&str; 3] = ["08001", "05001", "76001"];
 /// The document type the annex adds.
 const NEW_TYPE: &str = "DA";
-
-fn copy_contract(name: &str) -> PathBuf {
-    let dir = crate::util::temp_dir(&format!("annex-{name}"));
-    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
-        let path = entry.expect("entry").path();
-        let ext = path.extension().and_then(|e| e.to_str());
-        if matches!(ext, Some("csv" | "json")) {
-            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    dir
-}
-
-fn edit(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
-    let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(&path, f(text)).expect("write");
-}
 
 /// The bundled contract, changed as an annex would change it.
 fn annex() -> PathBuf {
@@ -85,8 +70,7 @@ fn annex() -> PathBuf {
     // openapi.json repeats the code lists: until they are rewritten from the
     // CSV files the folder is refused, naming the difference and the command.
     let out = harness(&["payload", "--count", "1"], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("sync-contract"), "{}", text(&out));
+    crate::util::assert_exit(&out, 2, "sync-contract");
     let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
         .arg("sync-contract")
         .arg(&dir)
@@ -118,13 +102,27 @@ fn harness(args: &[&str], contract: &Path) -> Output {
         .expect("run mss-harness")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// The run in `results` has no error class but `dropped` (a ticket every
+/// sender was too busy to take: the machine's load, not the contract) and
+/// its reconciliation holds; its summary.
+fn assert_clean_and_reconciled(results: &Path) -> Value {
+    let summary = crate::util::summary(results);
+    for s in Service::ALL {
+        let errors = summary["services"][s.name()]["errors"]
+            .as_object()
+            .expect("errors");
+        assert!(
+            errors.keys().all(|k| k == "dropped"),
+            "{}: {errors:?}",
+            s.name()
+        );
+    }
+    assert_eq!(
+        summary["reconciliation"]["ok"], true,
+        "{:#}",
+        summary["reconciliation"]
+    );
+    summary
 }
 
 #[test]
@@ -161,26 +159,7 @@ fn an_edited_annex_drives_every_command_without_a_code_change() {
         &dir,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(results.join("summary.json")).expect("summary.json"))
-            .expect("json");
-    for s in Service::ALL {
-        let errors = summary["services"][s.name()]["errors"]
-            .as_object()
-            .expect("errors");
-        // `dropped` (a ticket every sender was too busy to take) is the
-        // machine's load, not the contract: no other class may appear.
-        assert!(
-            errors.keys().all(|k| k == "dropped"),
-            "{}: {errors:?}",
-            s.name()
-        );
-    }
-    assert_eq!(
-        summary["reconciliation"]["ok"], true,
-        "{:#}",
-        summary["reconciliation"]
-    );
+    assert_clean_and_reconciled(&results);
 
     // conform against the embedded mock with that contract: every check passes.
     let conform_dir = dir.join("conform");
@@ -255,12 +234,7 @@ fn an_inconsistent_contract_is_refused_with_file_row_and_column() {
         format!("{}\"NEG99\"{}", &t[..at], &t[at + "\"NEG02\"".len()..])
     });
     let out = harness(&["payload", "--count", "1"], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("\"NEG99\" is not listed in errores.csv"),
-        "{}",
-        text(&out)
-    );
+    crate::util::assert_exit(&out, 2, "\"NEG99\" is not listed in errores.csv");
     let dir = copy_contract("weights");
     edit(&dir, "tipos_documento.csv", |t| {
         t.lines()
@@ -280,12 +254,7 @@ fn an_inconsistent_contract_is_refused_with_file_row_and_column() {
             + "\n"
     });
     let out = harness(&["payload", "--count", "1"], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("column peso_generacion"),
-        "{}",
-        text(&out)
-    );
+    crate::util::assert_exit(&out, 2, "column peso_generacion");
     // Weights the generator cannot draw by (their sum overflows): refused
     // with the file, the row where the sum overflows and the column, by the
     // commands that generate; the mock, which draws nothing, serves them.
@@ -369,40 +338,19 @@ fn a_mock_and_a_run_on_the_edited_contract_agree() {
         .find(|w| w.starts_with("http://127.0.0.1:"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
-    let file = dir.join("against-mock.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "annex-against-mock"
-[target]
-url = "{url}"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "ANNEX_USER"
-password_env = "ANNEX_PASSWORD"
-client_id_env = "ANNEX_CLIENT"
-[load]
-model = "open"
-stages = [{{ rate = 30, duration = "5s" }}]
-max_in_flight = 50
-[invalid]
-VAL02 = 0.2
-"#
-        ),
-    )
-    .expect("scenario");
+    let file = ScenarioFile::open("annex-against-mock", 30, "5s", 50)
+        .at(&url, "ANNEX")
+        .table("[invalid]\nVAL02 = 0.2")
+        .write(&dir, "against-mock.toml");
     let results = dir.join("against-mock");
     // The demo configuration's client of the default administrator.
-    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&results)
+    let demo = Cred {
+        password: "solo-para-el-mock".to_owned(),
+        ..Cred::new("porvenir-demo", "porvenir-ambos")
+    };
+    let out = run_command(&file, &results, "ANNEX", &demo)
         .arg("--contract")
         .arg(&dir)
-        .env("ANNEX_USER", "porvenir-demo")
-        .env("ANNEX_PASSWORD", "solo-para-el-mock")
-        .env("ANNEX_CLIENT", "porvenir-ambos")
         .output()
         .expect("run");
     // conform against that mock, with the same contract: every check that
@@ -442,25 +390,8 @@ VAL02 = 0.2
         .filter(|c| c["result"] == "fail")
         .collect();
     assert!(failed.is_empty(), "{failed:#?}");
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(results.join("summary.json")).expect("summary.json"))
-            .expect("json");
-    for s in Service::ALL {
-        let errors = summary["services"][s.name()]["errors"]
-            .as_object()
-            .expect("errors");
-        assert!(
-            errors.keys().all(|k| k == "dropped"),
-            "{}: {errors:?}",
-            s.name()
-        );
-    }
+    let summary = assert_clean_and_reconciled(&results);
     assert_eq!(summary["reconciliation"]["checked"], true);
-    assert_eq!(
-        summary["reconciliation"]["ok"], true,
-        "{:#}",
-        summary["reconciliation"]
-    );
 }
 
 /// An annex that spells the enumerations its own way (`tipoNovedad`,

@@ -121,13 +121,7 @@ async fn the_window_follows_the_mock_clock() {
     for _ in 0..2 {
         let persona = affiliations.persona(today, None).expect("persona");
         let a = affiliations.affiliation_of(&persona, Novedad::Afiliacion, today);
-        let (status, answer) = t
-            .post(
-                &token,
-                Service::Afiliacion,
-                &serde_json::to_value(&a).expect("json"),
-            )
-            .await;
+        let (status, answer) = t.post_record(&token, Service::Afiliacion, &a).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         accepted.push(AcceptedAffiliation::of(
             &a,
@@ -147,13 +141,7 @@ async fn the_window_follows_the_mock_clock() {
         // The old token has expired on the way; a new one is needed.
         let token = t.token(t.cred("230301")).await;
         let r = retractions.retraction_dated(&accepted[(n - 5) as usize], day, None);
-        let (status, answer) = t
-            .post(
-                &token,
-                Service::Retracto,
-                &serde_json::to_value(&r).expect("json"),
-            )
-            .await;
+        let (status, answer) = t.post_record(&token, Service::Retracto, &r).await;
         match expected {
             None => assert_eq!(status, StatusCode::OK, "{answer}"),
             Some(codigo) => assert_envelope(status, &answer, codigo),

@@ -191,35 +191,26 @@ max_in_flight = 10
 #[test]
 fn the_capacity_search_plans_within_the_production_caps() {
     use mss_harness::scenario::RunPlan;
+    // The file `search.toml` with `text`, planned with the bundled contract.
+    let parse = |text: &str| {
+        RunPlan::parse(
+            text,
+            Path::new("search.toml"),
+            mss_contract::Contract::embedded(),
+        )
+    };
     // Within the default caps (10 req/s, 5 min, 3000 requests): accepted.
-    let ok = RunPlan::parse(
-        SEARCH,
-        Path::new("search.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .expect("within the caps");
+    let ok = parse(SEARCH).expect("within the caps");
     assert_eq!(
         ok.outline(),
         (Some(8.0), Duration::from_secs(36), Some(240))
     );
     // Above them: refused before anything is sent, naming the cap.
     let over = SEARCH.replace("max_rate = 8", "max_rate = 50");
-    let e = RunPlan::parse(
-        &over,
-        Path::new("search.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .expect_err("over the rate cap")
-    .to_string();
+    let e = parse(&over).expect_err("over the rate cap").to_string();
     assert!(e.contains("production cap of 10 req/s"), "{e}");
     let long = SEARCH.replace("plateaus = 6", "plateaus = 60");
-    let e = RunPlan::parse(
-        &long,
-        Path::new("search.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .expect_err("over the duration cap")
-    .to_string();
+    let e = parse(&long).expect_err("over the duration cap").to_string();
     assert!(e.contains("production cap of 5m"), "{e}");
     // Keys of other models, and bad search keys, name the key.
     for (from, to, key) in [
@@ -236,22 +227,12 @@ fn the_capacity_search_plans_within_the_production_caps() {
             "load.step",
         ),
     ] {
-        let e = RunPlan::parse(
-            &SEARCH.replace(from, to),
-            Path::new("search.toml"),
-            mss_contract::Contract::embedded(),
-        )
-        .expect_err(key)
-        .to_string();
+        let e = parse(&SEARCH.replace(from, to)).expect_err(key).to_string();
         assert!(e.contains(key), "{key}: {e}");
     }
-    let e = RunPlan::parse(
-        &SEARCH.replace("model = \"search\"", "model = \"open\""),
-        Path::new("search.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .expect_err("search keys in the open model")
-    .to_string();
+    let e = parse(&SEARCH.replace("model = \"search\"", "model = \"open\""))
+        .expect_err("search keys in the open model")
+        .to_string();
     assert!(e.contains("load.max_rate"), "{e}");
 }
 

@@ -148,21 +148,12 @@ fn check_jsonschema_passes_both_templates_and_fails_broken_copies() {
 }
 
 /// A short scenario against the embedded mock, for the templates' scripts.
-const SHORT: &str = r#"
-name = "ci-template"
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 20 }
-[load]
-model = "open"
-stages = [{ rate = 40, duration = "2s" }]
-max_in_flight = 50
-[invalid]
-VAL01 = 0.05
-[thresholds]
-global = ["p99 < 2s", "error_rate < 1%"]
-"#;
+fn short() -> crate::scenario_file::ScenarioFile {
+    crate::scenario_file::ScenarioFile::open("ci-template", 40, "2s", 50)
+        .mock_latency_ms(20)
+        .table("[invalid]\nVAL01 = 0.05")
+        .table("[thresholds]\nglobal = [\"p99 < 2s\", \"error_rate < 1%\"]")
+}
 
 fn yaml(path: &str) -> yaml_rust2::Yaml {
     yaml_rust2::YamlLoader::load_from_str(&template(path))
@@ -189,14 +180,7 @@ fn bash(script: &str, dir: &Path, env: &[(&str, String)]) -> (i32, String) {
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .expect("bash");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), crate::util::printed(&out))
 }
 
 /// The templates' own scripts, run as written against the harness built
@@ -208,7 +192,7 @@ fn bash(script: &str, dir: &Path, env: &[(&str, String)]) -> (i32, String) {
 #[test]
 fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
     let root = crate::util::temp_dir("ci-scripts");
-    std::fs::write(root.join("ci-template.toml"), SHORT).expect("scenario");
+    short().write(&root, "ci-template.toml");
     // The committed baseline, made as the templates' comments say.
     let o = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
         .args([

@@ -187,20 +187,8 @@ fn a_dashboard_address_after_a_space_is_the_dashboards() {
 #[test]
 fn an_earlier_runs_folder_is_refused_and_replaced_only_when_asked() {
     let dir = crate::util::temp_dir("out-twice");
-    let scenario = dir.join("short.toml");
-    std::fs::write(
-        &scenario,
-        r#"
-name = "out-twice"
-[target]
-url = "mock"
-[load]
-model = "open"
-stages = [{ rate = 20, duration = "1s" }]
-max_in_flight = 10
-"#,
-    )
-    .expect("scenario");
+    let scenario = crate::scenario_file::ScenarioFile::open("out-twice", 20, "1s", 10)
+        .write(&dir, "short.toml");
     let out = dir.join("out");
     std::fs::create_dir(&out).expect("out");
     std::fs::write(out.join("summary.json"), "{}").expect("an earlier run");
@@ -236,8 +224,5 @@ max_in_flight = 10
         !out.join("goose-report.html").exists(),
         "the earlier run's file"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
-            .expect("JSON");
-    assert_eq!(summary["scenario"], "out-twice");
+    assert_eq!(crate::util::summary(&out)["scenario"], "out-twice");
 }

@@ -7,8 +7,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use mss_harness::scenario::RunPlan;
 use mss_harness::session::run_scenario;
+
+use crate::scenario_file::ScenarioFile;
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::util::temp_dir(&format!("compare-{name}"))
@@ -18,27 +19,11 @@ fn temp_dir(name: &str) -> PathBuf {
 /// the embedded mock answering with a lognormal latency of median
 /// `median_ms`.
 async fn run_at(median_ms: u32, name: &str) -> PathBuf {
-    let text = format!(
-        r#"
-name = "compare-test"
-[target]
-url = "mock"
-[target.mock]
-latency = {{ distribution = "lognormal", median_ms = {median_ms}, sigma = 0.5, cap_ms = 1000 }}
-[load]
-model = "open"
-stages = [{{ rate = 100, duration = "10s" }}]
-max_in_flight = 400
-"#
-    );
-    let scenario = RunPlan::parse(
-        &text,
-        Path::new("compare-test.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .expect("scenario");
+    let scenario = ScenarioFile::open("compare-test", 100, "10s", 400).mock(&format!(
+        "latency = {{ distribution = \"lognormal\", median_ms = {median_ms}, sigma = 0.5, cap_ms = 1000 }}"
+    ));
     let dir = temp_dir(name);
-    let outcome = run_scenario(scenario, Some(dir.clone()))
+    let outcome = run_scenario(scenario.plan(), Some(dir.clone()))
         .await
         .expect("run");
     assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
@@ -58,14 +43,7 @@ fn compare_with(bases: &[&Path], cur: &Path, args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .expect("mss-harness compare");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), crate::util::printed(&out))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

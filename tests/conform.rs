@@ -3,31 +3,40 @@
 //! no other check fails then; the checks follow the contract files; no secret
 //! reaches any output.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use mss_contract::Contract;
 use mss_harness::conform::{self, Probe, Report, Setup, Verdict, catalogue};
 
-async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
-    let (mock, base, creds) =
-        conform::embedded_mock(mss_contract::Contract::embedded(), "230301", deviations)
-            .await
-            .expect("embedded mock");
-    let as_of = mock.clock().today();
-    let setup = Setup {
+/// The suite's set-up against `mock` served at `base` with `creds` (the
+/// default administrator's, 230301), the mock attached for its counts.
+fn setup(
+    base: String,
+    creds: HashMap<String, conform::Creds>,
+    mock: &mss_mock::Mock,
+    seed: u64,
+) -> Setup {
+    Setup {
         base_url: base,
         administradora: "230301".into(),
         seed,
         creds,
-        mock: Some(mock),
+        mock: Some(mock.clone()),
         slow: false,
         admin_clock: false,
         writes: true,
-        as_of,
+        as_of: mock.clock().today(),
         timeout: Duration::from_secs(10),
         client: None,
-    };
+    }
+}
+
+async fn suite(deviations: &[String], only: &[String], seed: u64) -> Report {
+    let (mock, base, creds) = conform::embedded_mock(Contract::embedded(), "230301", deviations)
+        .await
+        .expect("embedded mock");
+    let setup = setup(base, creds, &mock, seed);
     let contract = Contract::embedded();
     let checks = conform::select(catalogue(contract), only).expect("select");
     conform::run_suite(setup, contract, &checks, "mock")
@@ -238,24 +247,15 @@ async fn boundary_pairs_fail_on_their_off_by_one_deviations() {
 /// AUT02, and every check after them passes with tokens the cache renewed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
-    let (mock, base, creds) =
-        conform::embedded_mock_with(mss_contract::Contract::embedded(), "230301", |c| {
-            c.token_ttl_seconds = 10;
-        })
-        .await
-        .expect("mock");
+    let (mock, base, creds) = conform::embedded_mock_with(Contract::embedded(), "230301", |c| {
+        c.token_ttl_seconds = 10;
+    })
+    .await
+    .expect("mock");
     let setup = Setup {
-        base_url: base,
-        administradora: "230301".into(),
-        seed: 1,
-        creds,
         mock: None,
         slow: true,
-        admin_clock: false,
-        writes: true,
-        as_of: mock.clock().today(),
-        timeout: Duration::from_secs(10),
-        client: None,
+        ..setup(base, creds, &mock, 1)
     };
     let contract = Contract::embedded();
     let checks = catalogue(contract);
@@ -314,32 +314,19 @@ async fn slow_waits_out_a_ten_second_token_and_keeps_working() {
 /// again, and every check still passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_renewed_once_and_the_suite_goes_on() {
-    let (mock, base, creds) =
-        conform::embedded_mock_with(mss_contract::Contract::embedded(), "230301", |c| {
-            c.faults = vec![mss_mock::faults::FaultSpec {
-                kind: "revoke_tokens".into(),
-                // Fires once, at the first retraction (AUTH-RET-001, sent
-                // without a token); the next check using the cached token is
-                // AUTH-RET-007, which must get 403 AUT03, not 401.
-                route: Some("ReportarRetractoAfiliacion".into()),
-                ..Default::default()
-            }];
-        })
-        .await
-        .expect("mock");
-    let setup = Setup {
-        base_url: base,
-        administradora: "230301".into(),
-        seed: 1,
-        creds,
-        mock: Some(mock.clone()),
-        slow: false,
-        admin_clock: false,
-        writes: true,
-        as_of: mock.clock().today(),
-        timeout: Duration::from_secs(10),
-        client: None,
-    };
+    let (mock, base, creds) = conform::embedded_mock_with(Contract::embedded(), "230301", |c| {
+        c.faults = vec![mss_mock::faults::FaultSpec {
+            kind: "revoke_tokens".into(),
+            // Fires once, at the first retraction (AUTH-RET-001, sent
+            // without a token); the next check using the cached token is
+            // AUTH-RET-007, which must get 403 AUT03, not 401.
+            route: Some("ReportarRetractoAfiliacion".into()),
+            ..Default::default()
+        }];
+    })
+    .await
+    .expect("mock");
+    let setup = setup(base, creds, &mock, 1);
     let contract = Contract::embedded();
     let checks = catalogue(contract);
     let report = conform::run_suite(setup, contract, &checks, "mock revoking tokens")
@@ -450,24 +437,13 @@ fn the_catalogue_matches_its_snapshot_and_the_readme() {
     );
 }
 
-fn copy_contract() -> std::path::PathBuf {
-    let dir = crate::util::temp_dir("contract");
-    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
-            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    dir
-}
-
 #[test]
 fn the_checks_follow_the_contract_files() {
     let before: Vec<String> = catalogue(Contract::embedded())
         .into_iter()
         .map(|c| c.id)
         .collect();
-    let dir = copy_contract();
+    let dir = crate::util::copy_contract("contract");
     let path = dir.join("openapi.json");
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
@@ -522,17 +498,14 @@ fn the_checks_follow_the_contract_files() {
     );
 
     // The command line reads the same folder.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(["conform", "--list", "--contract"])
-        .arg(&dir)
-        .output()
-        .expect("run");
+    let out = crate::util::harness(&[
+        "conform",
+        "--list",
+        "--contract",
+        dir.to_str().expect("utf-8"),
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::succeeded(&out);
     assert!(text.contains("ENUM-AFI-autorizacionManejoDatos-S"));
     assert!(!text.contains("ENUM-AFI-autorizacionManejoDatos-N"));
     assert!(
@@ -547,7 +520,7 @@ fn the_checks_follow_the_contract_files() {
 /// titles follow it, and every other id stays as it was.
 #[test]
 fn a_renamed_codigo_renames_the_checks_of_its_rule() {
-    let dir = copy_contract();
+    let dir = crate::util::copy_contract("contract");
     let renames = [("NEG01", "DUP77"), ("NEG02", "EDA88")];
     for name in ["errores.csv", "openapi.json"] {
         let path = dir.join(name);
@@ -603,29 +576,22 @@ fn a_renamed_codigo_renames_the_checks_of_its_rule() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_output_holds_the_password() {
     let canary = format!("CANARIO-{:016x}", rand::random::<u64>());
-    let mut config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
-        username: "conform-canario".into(),
+    let cred = crate::util::Cred {
         password: canary.clone(),
-        client_id: "conform-canario-ambos".into(),
-        administradora: "230301".into(),
-        services: None,
-    }]);
-    config.deviate = [
-        "TOK-001",
-        "TOK-008",
-        "AUTH-AFI-001",
-        "REQ-AFI-sexo",
-        "SCH-001",
-    ]
-    .map(String::from)
-    .to_vec();
-    let mock =
-        mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(mock.serve(listener));
+        ..crate::util::Cred::new("conform-canario", "conform-canario-ambos")
+    };
+    let mock = cred.mock(|config| {
+        config.deviate = [
+            "TOK-001",
+            "TOK-008",
+            "AUTH-AFI-001",
+            "REQ-AFI-sexo",
+            "SCH-001",
+        ]
+        .map(String::from)
+        .to_vec();
+    });
+    let addr = format!("127.0.0.1:{}", crate::util::serve(&mock).await);
     let dir = crate::util::temp_dir("conform-canary");
     let out_dir = dir.clone();
     let out = tokio::task::spawn_blocking(move || {
@@ -709,19 +675,20 @@ fn bad_flags_and_unreachable_targets_exit_2_naming_them() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("999999"));
 }
 
+/// `mss-harness conform --only P… --out DIR`, which must exit 0.
+pub fn run_only(dir: &std::path::Path, prefixes: &[&str]) {
+    let mut args = vec!["conform"];
+    for p in prefixes {
+        args.extend(["--only", p]);
+    }
+    args.extend(["--out", dir.to_str().expect("utf-8")]);
+    crate::util::succeeded(&crate::util::harness(&args));
+}
+
 #[test]
 fn a_run_writes_its_outputs_and_exits_0() {
     let dir = crate::util::temp_dir("conform-out");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(["conform", "--only", "TOK-", "--only", "RUL-NEG12", "--out"])
-        .arg(&dir)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    run_only(&dir, &["TOK-", "RUL-NEG12"]);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("conformance.json")).expect("json"))
             .expect("parse");

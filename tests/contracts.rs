@@ -4,16 +4,16 @@
 //! accepts its own contract's bodies and refuses the other's, and two runs,
 //! one per contract, go at once — nothing of a contract is process-wide.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use mss_contract::{Contract, Role, Service};
-use mss_harness::generator::{AffiliationGenerator, GeneratorConfig};
 use mss_harness::scenario::{ContractChoice, RunPlan};
 use mss_harness::session::run_scenario;
 use serde_json::Value;
 
-use crate::util::TestMock;
+use crate::scenario_file::ScenarioFile;
+use crate::util::{TestMock, copy_contract, edit_file};
 
 /// The bundled spellings the edited copy renames, and their new spelling.
 const RENAMED: [(&str, &str); 3] = [
@@ -22,50 +22,28 @@ const RENAMED: [(&str, &str); 3] = [
     ("OK", "ACEPTADO"),
 ];
 
-/// A copy of contract/ in a fresh folder.
-fn copy_of_contract(name: &str) -> PathBuf {
-    let dir = crate::util::temp_dir(name);
-    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
-        let path = entry.expect("entry").path();
-        if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("csv" | "json")
-        ) {
-            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    dir
-}
-
 /// A copy of contract/ with [`RENAMED`] applied: the regime in
 /// `openapi.json` and `administradoras.csv`, the novelty in `openapi.json`,
 /// the success codigo in `errores.csv` only (`sync_code_lists` states it in
 /// the document's `x-codigos`).
 fn edited_contract() -> Arc<Contract> {
-    let dir = copy_of_contract("two-contracts");
-    let edit = |file: &str, f: &dyn Fn(String) -> String| {
-        let path = dir.join(file);
-        let text = std::fs::read_to_string(&path).expect("read");
-        std::fs::write(&path, f(text)).expect("write");
-    };
-    edit("openapi.json", &|t| {
+    let dir = copy_contract("two-contracts");
+    edit_file(&dir, "openapi.json", |t| {
         t.replace("\"RAIS\"", "\"RAI\"")
             .replace("\"TRASLADO_REGIMEN\"", "\"TRASLADO_DE_REGIMEN\"")
     });
-    edit("administradoras.csv", &|t| t.replace(",RAIS", ",RAI"));
-    edit("errores.csv", &|t| {
+    edit_file(&dir, "administradoras.csv", |t| t.replace(",RAIS", ",RAI"));
+    edit_file(&dir, "errores.csv", |t| {
         t.replace("\n200,OK,", "\n200,ACEPTADO,")
     });
     Contract::sync_code_lists(&dir).expect("sync-contract");
     Arc::new(Contract::from_dir(&dir).expect("the edited contract loads"))
 }
 
-/// `n` affiliations of administrator 230301 (RAIS) generated with
-/// `contract`, dated on the mock's today.
-fn bodies(contract: &Arc<Contract>, mock: &TestMock, n: usize) -> Vec<Value> {
-    let mut config = GeneratorConfig::new(contract, 5, "230301");
-    config.as_of = mock.today();
-    let mut g = AffiliationGenerator::new(config).expect("generator");
+/// `n` affiliations of administrator 230301 (RAIS) generated with the
+/// contract `mock` serves (seed 5), dated on the mock's today.
+fn bodies(mock: &TestMock, n: usize) -> Vec<Value> {
+    let (mut g, _) = mock.generators(5, "230301");
     (0..n)
         .map(|_| serde_json::to_value(g.next_affiliation().expect("affiliation")).expect("json"))
         .collect()
@@ -81,10 +59,7 @@ async fn each_mock_accepts_its_own_contracts_bodies_and_refuses_the_others() {
     let mocks = contracts.map(|(_, c)| TestMock::with_contract(c, |_| {}));
     // The bodies of both generators, drawn in turn: same seed, same
     // administrator, their own spellings.
-    let drawn = [
-        bodies(&bundled, &mocks[0], 40),
-        bodies(&edited, &mocks[1], 40),
-    ];
+    let drawn = [bodies(&mocks[0], 40), bodies(&mocks[1], 40)];
     for (body_b, body_e) in drawn[0].iter().zip(&drawn[1]) {
         assert_eq!(body_b["regimenDestino"], "RAIS", "{body_b}");
         assert_eq!(body_e["regimenDestino"], "RAI", "{body_e}");
@@ -149,25 +124,9 @@ async fn each_mock_accepts_its_own_contracts_bodies_and_refuses_the_others() {
 
 /// A short open run of `contract` against its own embedded mock.
 fn plan(contract: &Arc<Contract>, name: &str) -> RunPlan {
-    let text = format!(
-        r#"
-name = "{name}"
-[target]
-url = "mock"
-[load]
-model = "open"
-stages = [{{ rate = 20, duration = "2s" }}]
-max_in_flight = 20
-[invalid]
-VAL02 = 0.1
-"#
-    );
-    RunPlan::parse(
-        &text,
-        Path::new("two-contracts.toml"),
-        ContractChoice::Given(Arc::clone(contract)),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    ScenarioFile::open(name, 20, "2s", 20)
+        .table("[invalid]\nVAL02 = 0.1")
+        .plan_with(ContractChoice::Given(Arc::clone(contract)))
 }
 
 fn results(name: &str) -> PathBuf {
@@ -210,14 +169,14 @@ async fn two_runs_with_different_contracts_go_at_once() {
 /// parsed first, the contract read after, the default filled in then.
 #[test]
 fn the_default_administrator_is_the_given_contracts() {
-    let dir = copy_of_contract("default-admin");
-    let path = dir.join("administradoras.csv");
-    let text = std::fs::read_to_string(&path).expect("read");
-    let moved = text
-        .replace("230301,Porvenir,RAIS,S", "230301,Porvenir,RAIS,N")
-        .replace("231001,Colfondos,RAIS,N", "231001,Colfondos,RAIS,S");
-    assert_ne!(moved, text);
-    std::fs::write(&path, moved).expect("write");
+    let dir = copy_contract("default-admin");
+    edit_file(&dir, "administradoras.csv", |text| {
+        let moved = text
+            .replace("230301,Porvenir,RAIS,S", "230301,Porvenir,RAIS,N")
+            .replace("231001,Colfondos,RAIS,N", "231001,Colfondos,RAIS,S");
+        assert_ne!(moved, text);
+        moved
+    });
     let edited = Arc::new(Contract::from_dir(&dir).expect("loads"));
     let args = [
         "mss-harness",

@@ -195,14 +195,7 @@ fn each_worker_serves_its_metrics_where_the_scrape_annotations_point() {
 /// `kubernetes-validate` (the Python package, pinned in scripts/ci-tools.sh)
 /// in `$MSS_VENV`.
 fn kubernetes_validate() -> std::path::PathBuf {
-    let venv = std::env::var_os("MSS_VENV").unwrap_or_else(|| "/opt/mss-venv".into());
-    let bin = Path::new(&venv).join("bin/kubernetes-validate");
-    assert!(
-        bin.is_file(),
-        "{} is missing: scripts/ci-tools.sh installs kubernetes-validate into $MSS_VENV",
-        bin.display()
-    );
-    bin
+    crate::util::venv_tool("kubernetes-validate", "kubernetes-validate")
 }
 
 /// Kubernetes' published OpenAPI schemas, as kubernetes-validate ships them.

@@ -1,12 +1,16 @@
 //! Fault injection end to end: one short run per fault kind against the
-//! embedded mock, each asserting the one error class of docs/protocol.md ("How the harness classes an answer") the kind
-//! maps to, that the run completes, and that every output is written.
+//! embedded mock, each asserting the one error class of docs/protocol.md ("How
+//! the harness classes an answer") the kind maps to, that the run completes,
+//! and that every output is written. The kinds are one table
+//! ([`fault_tests!`]): a row is a test, and a new kind is a new row.
 
 use std::path::{Path, PathBuf};
 
 use mss_harness::scenario::RunPlan;
 use mss_harness::session::run_scenario;
 use serde_json::Value;
+
+use crate::scenario_file::{ScenarioFile, run_command};
 
 const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
 
@@ -78,71 +82,103 @@ impl Ran {
     }
 }
 
-/// Run a short open scenario against the embedded mock with `faults` (a TOML
-/// array) and `extra` tables.
-async fn run(name: &str, faults: &str, rate: u32, seconds: u32, extra: &str) -> Ran {
-    run_with_timeout(name, faults, rate, seconds, extra, "3s").await
-}
-
-async fn run_with_timeout(
-    name: &str,
-    faults: &str,
+/// One fault kind's run: a short open scenario against the embedded mock
+/// with `faults` (a TOML array), and what its results must show.
+#[derive(Clone, Copy)]
+struct Case {
+    faults: &'static str,
+    /// Requests per second and seconds of load.
     rate: u32,
     seconds: u32,
-    extra: &str,
-    timeout: &str,
-) -> Ran {
-    // A lost answer is retried within the retry budget (10% by default): the
-    // tests of its resolution lose far more than that, so they lift it.
-    let budget = if faults.contains("after_commit") {
-        "retry_budget = \"100%\""
-    } else {
-        ""
-    };
-    let text = format!(
-        r#"
-name = "fault-{name}"
-faults = {faults}
-[target]
-url = "mock"
-{extra}
-[load]
-model = "open"
-stages = [{{ rate = {rate}, duration = "{seconds}s" }}]
-max_in_flight = 100
-[http]
-timeout = "{timeout}"
-{budget}
-"#
-    );
-    let scenario = RunPlan::parse(
-        &text,
-        Path::new("fault.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let dir = crate::util::temp_dir(&format!("fault-{name}"));
-    let outcome = run_scenario(scenario, Some(dir.clone()))
-        .await
-        .unwrap_or_else(|e| panic!("fault {name}: the run failed: {e:#}"));
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("summary.json")).expect("summary.json"),
-    )
-    .expect("json");
-    let ran = Ran {
-        dir,
-        summary,
-        exit: outcome.exit,
-    };
-    ran.assert_outputs();
-    ran
+    /// `[http] timeout`.
+    timeout: &'static str,
+    /// Further tables of the scenario.
+    extra: &'static str,
+    /// The one error class the kind maps to (`ok` for a harmless kind).
+    class: &'static str,
+    /// Whether requests the fault spared (`ok`) may appear beside `class`.
+    with_ok: bool,
+    /// What the kind shows besides its class (a latency, a listing).
+    also: fn(&Ran),
 }
 
-fn p50_ms(ran: &Ran) -> f64 {
-    ran.summary["services"]["ReportarAfiliaciontraslado"]["latency_us"]["p50"]
+impl Case {
+    /// What most rows share: 20 req/s for 2 s, a 3 s timeout, `ok` allowed.
+    const BASE: Case = Case {
+        faults: "[]",
+        rate: 20,
+        seconds: 2,
+        timeout: "3s",
+        extra: "",
+        class: "ok",
+        with_ok: true,
+        also: |_| {},
+    };
+
+    /// Run the case as `name`: every output written and valid, the only
+    /// classes `class` (and `ok` when allowed), what `also` checks, and the
+    /// reconciliation holding.
+    async fn check(self, name: &str) {
+        let ran = self.run(name).await;
+        ran.assert_only(self.class, self.with_ok);
+        (self.also)(&ran);
+        assert_reconciled(&ran);
+    }
+
+    async fn run(self, name: &str) -> Ran {
+        let mut scenario = ScenarioFile::open(
+            &format!("fault-{name}"),
+            self.rate,
+            &format!("{}s", self.seconds),
+            100,
+        )
+        .top(&format!("faults = {}", self.faults));
+        if !self.extra.is_empty() {
+            scenario = scenario.table(self.extra);
+        }
+        // A lost answer is retried within the retry budget (10% by default): the
+        // tests of its resolution lose far more than that, so they lift it.
+        let budget = if self.faults.contains("after_commit") {
+            "\nretry_budget = \"100%\""
+        } else {
+            ""
+        };
+        let scenario = scenario.table(&format!("[http]\ntimeout = \"{}\"{budget}", self.timeout));
+        let dir = crate::util::temp_dir(&format!("fault-{name}"));
+        let outcome = run_scenario(scenario.plan(), Some(dir.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("fault {name}: the run failed: {e:#}"));
+        let ran = Ran {
+            summary: crate::util::summary(&dir),
+            dir,
+            exit: outcome.exit,
+        };
+        ran.assert_outputs();
+        ran
+    }
+}
+
+/// `#[test]`s from one table: each row is a test named for its fault kind,
+/// running [`Case::check`] on the row's fields over [`Case::BASE`].
+macro_rules! fault_tests {
+    ($($(#[doc = $doc:literal])* $test:ident { $($field:ident: $value:expr),* $(,)? })*) => {
+        $(
+            $(#[doc = $doc])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                Case { $($field: $value,)* ..Case::BASE }.check(stringify!($test)).await;
+            }
+        )*
+    };
+}
+
+/// The run's median latency of affiliations is at least `ms`.
+fn p50_at_least(ran: &Ran, ms: f64) {
+    let p50 = ran.summary["services"]["ReportarAfiliaciontraslado"]["latency_us"]["p50"]
         .as_f64()
         .unwrap_or(0.0)
-        / 1000.0
+        / 1000.0;
+    assert!(p50 >= ms, "p50 {p50} ms");
 }
 
 /// Reconciliation holds: what the harness knows stored equals the mock.
@@ -152,237 +188,48 @@ fn assert_reconciled(ran: &Ran) {
     assert_eq!(ran.exit, 0, "{}", ran.dir.display());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delay_is_ok_and_slower() {
-    let ran = run(
-        "delay",
-        r#"[{kind = "delay", route = "reports", ms = 250}]"#,
-        20,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("ok", true);
-    assert!(p50_ms(&ran) >= 250.0, "p50 {} ms", p50_ms(&ran));
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_body_is_ok_and_slower() {
-    let ran = run(
-        "slow-body",
-        r#"[{kind = "slow_body", route = "reports", chunk_bytes = 16, interval_ms = 30}]"#,
-        20,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("ok", true);
-    // An envelope of ~120 bytes in 16-byte chunks 30 ms apart.
-    assert!(p50_ms(&ran) >= 150.0, "p50 {} ms", p50_ms(&ran));
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_429_is_http_4xx_429() {
-    let ran = run(
-        "429",
-        r#"[{kind = "status", status = 429, retry_after_s = 2, route = "reports", probability = 0.5, seed = 3}]"#,
-        30,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("http_4xx:429", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_5xx_is_http_5xx_of_that_status() {
-    for status in [500, 502, 503, 504] {
-        let ran = run(
-            &format!("{status}"),
-            &format!(r#"[{{kind = "status", status = {status}, route = "reports"}}]"#),
-            20,
-            1,
-            "",
-        )
-        .await;
-        ran.assert_only(&format!("http_5xx:{status}"), false);
-        assert_reconciled(&ran);
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reset_is_reset() {
-    let ran = run(
-        "reset",
-        r#"[{kind = "reset", route = "reports", probability = 0.5, seed = 1}]"#,
-        30,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("reset", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn empty_response_is_reset() {
-    let ran = run(
-        "empty",
-        r#"[{kind = "empty", route = "reports", probability = 0.5, seed = 2}]"#,
-        30,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("reset", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hang_is_read_timeout() {
-    let ran = run_with_timeout(
-        "hang",
-        r#"[{kind = "hang", route = "reports", hold_s = 5, probability = 0.5, seed = 4}]"#,
-        20,
-        2,
-        "",
-        "1s",
-    )
-    .await;
-    ran.assert_only("read_timeout", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn truncated_body_is_truncated() {
-    let ran = run(
-        "truncated",
-        r#"[{kind = "truncated", route = "reports", probability = 0.5, seed = 5}]"#,
-        30,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("truncated", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_json_is_invalid_body() {
-    let ran = run(
-        "malformed",
-        r#"[{kind = "malformed_json", route = "reports", probability = 0.5, seed = 6}]"#,
-        30,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("invalid_body", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stall_is_read_timeout() {
-    // Answers held past the 1 s timeout (the stall outlasts the run): every
-    // client gives up, and the mock, holding them in front of the service,
-    // never processes them.
-    let ran = run_with_timeout(
-        "stall",
-        r#"[{kind = "stall", at = "500ms", duration = "30s"}]"#,
-        20,
-        2,
-        "",
-        "1s",
-    )
-    .await;
-    ran.assert_only("read_timeout", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_outage_is_token_unavailable() {
-    // Tokens live 3 s and are refreshed 1 s before: the refresh at ~2 s meets
-    // the outage, and once the token expires the reports cannot be sent.
-    let ran = run(
-        "token-outage",
-        r#"[{kind = "token_outage", route = "token", at = "500ms", retry_after_s = 1}]"#,
-        20,
-        5,
-        "[target.mock]\ntoken_ttl_seconds = 3\n[token]\nrefresh_margin = \"1s\"\nrefresh_jitter = \"0s\"",
-    )
-    .await;
-    ran.assert_only("token_unavailable", true);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revoked_tokens_are_refreshed_and_ok() {
-    let ran = run(
-        "revoke",
-        r#"[{kind = "revoke_tokens", at = "1s"}]"#,
-        20,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("ok", true);
+/// The revocation was injected once, and the run asked for a new token: the
+/// first one, and one after the revocation.
+fn assert_token_renewed(ran: &Ran) {
     assert_eq!(ran.summary["faults"]["injected"]["revoke_tokens"], 1);
-    // The first token, and one after the revocation.
     assert!(
         ran.summary["token"]["requests"].as_u64() >= Some(2),
         "{}",
         ran.summary["token"]
     );
-    assert_reconciled(&ran);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_clock_ten_days_back_is_business_val02() {
-    let ran = run(
-        "clock-skew",
-        r#"[{kind = "clock_skew", route = "reports", seconds = -864000}]"#,
-        20,
-        2,
-        "",
-    )
-    .await;
-    // Every fechaSolicitud is "in the future" of the mock.
-    ran.assert_only("business:VAL02", false);
-    assert_reconciled(&ran);
-}
+/// Tokens that live 3 s, refreshed 1 s before they expire.
+const SHORT_LIVED_TOKENS: &str = "[target.mock]\ntoken_ttl_seconds = 3\n[token]\nrefresh_margin = \"1s\"\nrefresh_jitter = \"0s\"";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reset_after_commit_is_unknown_outcome_and_reconciled() {
-    let ran = run(
-        "reset-after-commit",
-        r#"[{kind = "reset_after_commit", route = "reports", probability = 0.3, seed = 9}]"#,
-        30,
-        2,
-        "",
-    )
-    .await;
-    ran.assert_only("unknown_outcome", true);
-    assert_unknown_listed(&ran);
-    assert_reconciled(&ran);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hang_after_commit_is_unknown_outcome_and_reconciled() {
-    let ran = run_with_timeout(
-        "hang-after-commit",
-        r#"[{kind = "hang_after_commit", route = "reports", hold_s = 5, probability = 0.3, seed = 10}]"#,
-        20,
-        2,
-        "",
-        "1s",
-    )
-    .await;
-    ran.assert_only("unknown_outcome", true);
-    assert_unknown_listed(&ran);
-    assert_reconciled(&ran);
+// One row a fault kind: the test's name { the fields that differ from
+// Case::BASE }.
+fault_tests! {
+    delay_is_ok_and_slower { faults: r#"[{kind = "delay", route = "reports", ms = 250}]"#, also: |ran| p50_at_least(ran, 250.0) }
+    /// An envelope of ~120 bytes in 16-byte chunks 30 ms apart.
+    slow_body_is_ok_and_slower { faults: r#"[{kind = "slow_body", route = "reports", chunk_bytes = 16, interval_ms = 30}]"#, also: |ran| p50_at_least(ran, 150.0) }
+    status_429_is_http_4xx_429 { faults: r#"[{kind = "status", status = 429, retry_after_s = 2, route = "reports", probability = 0.5, seed = 3}]"#, rate: 30, class: "http_4xx:429" }
+    status_500_is_http_5xx_500 { faults: r#"[{kind = "status", status = 500, route = "reports"}]"#, seconds: 1, class: "http_5xx:500", with_ok: false }
+    status_502_is_http_5xx_502 { faults: r#"[{kind = "status", status = 502, route = "reports"}]"#, seconds: 1, class: "http_5xx:502", with_ok: false }
+    status_503_is_http_5xx_503 { faults: r#"[{kind = "status", status = 503, route = "reports"}]"#, seconds: 1, class: "http_5xx:503", with_ok: false }
+    status_504_is_http_5xx_504 { faults: r#"[{kind = "status", status = 504, route = "reports"}]"#, seconds: 1, class: "http_5xx:504", with_ok: false }
+    reset_is_reset { faults: r#"[{kind = "reset", route = "reports", probability = 0.5, seed = 1}]"#, rate: 30, class: "reset" }
+    empty_response_is_reset { faults: r#"[{kind = "empty", route = "reports", probability = 0.5, seed = 2}]"#, rate: 30, class: "reset" }
+    hang_is_read_timeout { faults: r#"[{kind = "hang", route = "reports", hold_s = 5, probability = 0.5, seed = 4}]"#, timeout: "1s", class: "read_timeout" }
+    truncated_body_is_truncated { faults: r#"[{kind = "truncated", route = "reports", probability = 0.5, seed = 5}]"#, rate: 30, class: "truncated" }
+    malformed_json_is_invalid_body { faults: r#"[{kind = "malformed_json", route = "reports", probability = 0.5, seed = 6}]"#, rate: 30, class: "invalid_body" }
+    /// Answers held past the 1 s timeout (the stall outlasts the run): every
+    /// client gives up, and the mock, holding them in front of the service,
+    /// never processes them.
+    stall_is_read_timeout { faults: r#"[{kind = "stall", at = "500ms", duration = "30s"}]"#, timeout: "1s", class: "read_timeout" }
+    /// Tokens live 3 s and are refreshed 1 s before: the refresh at ~2 s meets
+    /// the outage, and once the token expires the reports cannot be sent.
+    token_outage_is_token_unavailable { faults: r#"[{kind = "token_outage", route = "token", at = "500ms", retry_after_s = 1}]"#, seconds: 5, class: "token_unavailable", extra: SHORT_LIVED_TOKENS }
+    revoked_tokens_are_refreshed_and_ok { faults: r#"[{kind = "revoke_tokens", at = "1s"}]"#, also: assert_token_renewed }
+    /// Every fechaSolicitud is "in the future" of the mock.
+    a_clock_ten_days_back_is_business_val02 { faults: r#"[{kind = "clock_skew", route = "reports", seconds = -864000}]"#, class: "business:VAL02", with_ok: false }
+    reset_after_commit_is_unknown_outcome_and_reconciled { faults: r#"[{kind = "reset_after_commit", route = "reports", probability = 0.3, seed = 9}]"#, rate: 30, class: "unknown_outcome", also: assert_unknown_listed }
+    hang_after_commit_is_unknown_outcome_and_reconciled { faults: r#"[{kind = "hang_after_commit", route = "reports", hold_s = 5, probability = 0.3, seed = 10}]"#, timeout: "1s", class: "unknown_outcome", also: assert_unknown_listed }
 }
 
 /// The reconciliation lists the radicado of every `unknown_outcome` once
@@ -509,32 +356,14 @@ async fn the_admin_api_sets_lists_and_clears_faults() {
 /// harness's memory is bounded however long the target hangs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_target_holds_the_harness_to_max_in_flight() {
-    let text = r#"
-name = "fault-hang-all"
-faults = [{kind = "hang", route = "reports", hold_s = 30}]
-[target]
-url = "mock"
-[load]
-model = "open"
-stages = [{ rate = 200, duration = "2s" }]
-max_in_flight = 10
-[http]
-timeout = "1s"
-"#;
-    let scenario = RunPlan::parse(
-        text,
-        Path::new("hang.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let scenario = ScenarioFile::open("fault-hang-all", 200, "2s", 10)
+        .top(r#"faults = [{kind = "hang", route = "reports", hold_s = 30}]"#)
+        .table("[http]\ntimeout = \"1s\"");
     let dir = crate::util::temp_dir("fault-hang-all");
-    run_scenario(scenario, Some(dir.clone()))
+    run_scenario(scenario.plan(), Some(dir.clone()))
         .await
         .expect("run");
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("summary.json")).expect("summary.json"),
-    )
-    .expect("json");
+    let summary = crate::util::summary(&dir);
     // 10 senders, each holding a request for the 1 s timeout (and its
     // retries): at most 10 × 2 s / 1 s sent, the other ~380 dropped.
     let sent = summary["faults"]["injected"]["hang"].as_u64().unwrap_or(0);
@@ -556,41 +385,16 @@ async fn the_listed_radicados_are_exactly_the_records_stored_without_an_ok() {
     let base = mock.serve().await;
     let cred = mock.cred("230301").clone();
     let dir = crate::util::temp_dir("fault-listed");
-    let file = dir.join("lost.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "lost-after-commit"
-faults = [{{kind = "reset_after_commit", route = "reports", probability = 0.25, seed = 21}}]
-[target]
-url = "{base}"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "LOST_USER"
-password_env = "LOST_PASSWORD"
-client_id_env = "LOST_CLIENT"
-[load]
-model = "open"
-stages = [{{ rate = 40, duration = "2s" }}]
-max_in_flight = 20
-[http]
-# A quarter of the answers are lost: lift the retry budget (10% by default)
-# so that every one is resolved.
-retry_budget = "100%"
-"#
-        ),
-    )
-    .expect("scenario");
+    let file = ScenarioFile::open("lost-after-commit", 40, "2s", 20)
+        .at(&base, "LOST")
+        .top(r#"faults = [{kind = "reset_after_commit", route = "reports", probability = 0.25, seed = 21}]"#)
+        // A quarter of the answers are lost: lift the retry budget (10% by
+        // default) so that every one is resolved.
+        .table("[http]\nretry_budget = \"100%\"")
+        .write(&dir, "lost.toml");
     let out = dir.join("run");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"));
+    let mut command = run_command(&file, &out, "LOST", &cred);
     command
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .env("LOST_USER", &cred.username)
-        .env("LOST_PASSWORD", &cred.password)
-        .env("LOST_CLIENT", &cred.client_id)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     // The mock serves on this runtime while the binary runs.
@@ -598,9 +402,7 @@ retry_budget = "100%"
         .await
         .expect("join")
         .expect("run");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
-            .expect("json");
+    let summary = crate::util::summary(&out);
     assert_eq!(status.code(), Some(0), "{:#}", summary["reconciliation"]);
     let r = &summary["reconciliation"];
     assert_eq!(

@@ -9,29 +9,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::scenario_file::ScenarioFile;
+use crate::util::{harness, succeeded as ok, summary};
+
 const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
-
-fn harness(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(args)
-        .output()
-        .expect("run mss-harness")
-}
-
-fn ok(o: &std::process::Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{text}");
-    text
-}
-
-fn summary(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
-        .expect("json")
-}
 
 /// HdrHistogram's Java library (Debian's `libhdrhistogram-java`).
 fn jar() -> PathBuf {
@@ -106,24 +87,10 @@ fn every_hlog_of_a_smoke_run_reads_in_hdrhistograms_own_log_processor() {
         jar().display()
     );
     let dir = crate::util::temp_dir("hlog-java");
-    let scenario = dir.join("smoke-short.toml");
     // The smoke scenario's shape (the embedded mock, both services), 4 s long.
-    std::fs::write(
-        &scenario,
-        r#"
-name = "smoke-short"
-[target]
-url = "mock"
-[load]
-model = "open"
-stages = [{ rate = 50, duration = "4s" }]
-max_in_flight = 50
-[mix]
-ReportarAfiliaciontraslado = 3
-ReportarRetractoAfiliacion = 1
-"#,
-    )
-    .expect("scenario");
+    let scenario = ScenarioFile::open("smoke-short", 50, "4s", 50)
+        .table("[mix]\nReportarAfiliaciontraslado = 3\nReportarRetractoAfiliacion = 1")
+        .write(&dir, "smoke-short.toml");
     let out = dir.join("out");
     ok(&harness(&[
         "run",

@@ -109,32 +109,25 @@ fn a_synthetic_week_gives_every_number() {
         "2026-11-16 07:00 (1)"
     );
     assert!(md.contains("| **total** | **26** |"), "{md}");
-    // 2. per day and per hour of the day (columns: afiliación, retracto, token).
-    for (day, counts) in [
-        ("2026-11-16", ["10", "0", "1"]),
-        ("2026-11-17", ["5", "0", "0"]),
-        ("2026-11-18", ["0", "5", "0"]),
-        ("2026-11-19", ["0", "0", "0"]),
-        ("2026-11-20", ["4", "0", "0"]),
-        ("2026-11-21", ["0", "0", "0"]),
-        ("2026-11-22", ["1", "0", "0"]),
+    // 2. per day and per hour of the day (columns: afiliación, retracto,
+    // token): a day's row starts "| 2026-11-16 |", an hour's "| 07:00–".
+    for (starts, counts) in [
+        ("| 2026-11-16 |", ["10", "0", "1"]),
+        ("| 2026-11-17 |", ["5", "0", "0"]),
+        ("| 2026-11-18 |", ["0", "5", "0"]),
+        ("| 2026-11-19 |", ["0", "0", "0"]),
+        ("| 2026-11-20 |", ["4", "0", "0"]),
+        ("| 2026-11-21 |", ["0", "0", "0"]),
+        ("| 2026-11-22 |", ["1", "0", "0"]),
+        ("| 07:00–", ["0", "0", "1"]),
+        ("| 08:00–", ["10", "0", "0"]),
+        ("| 09:00–", ["5", "0", "0"]),
+        ("| 10:00–", ["0", "3", "0"]),
+        ("| 12:00–", ["4", "0", "0"]),
+        ("| 23:00–", ["1", "2", "0"]),
+        ("| 00:00–", ["0", "0", "0"]),
     ] {
-        assert_eq!(cells(row(&md, &format!("| {day} |")))[1..], counts, "{day}");
-    }
-    for (hour, counts) in [
-        ("07:00", ["0", "0", "1"]),
-        ("08:00", ["10", "0", "0"]),
-        ("09:00", ["5", "0", "0"]),
-        ("10:00", ["0", "3", "0"]),
-        ("12:00", ["4", "0", "0"]),
-        ("23:00", ["1", "2", "0"]),
-        ("00:00", ["0", "0", "0"]),
-    ] {
-        assert_eq!(
-            cells(row(&md, &format!("| {hour}–")))[1..],
-            counts,
-            "{hour}"
-        );
+        assert_eq!(cells(row(&md, starts))[1..], counts, "{starts}");
     }
     // 3. response times: mín, promedio, p50, p90, p95, p99, máx (ms).
     // (Histograms keep three significant digits: 1,000 ms may read 999.9.)
@@ -252,26 +245,10 @@ fn bad_flags_exit_2_naming_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_results_folder_counts_like_its_summary() {
     let dir = temp_dir("run");
-    let text = r#"
-name = "informe-run"
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 3 }
-[load]
-model = "open"
-stages = [{ rate = 50, duration = "3s" }]
-max_in_flight = 50
-[invalid]
-NEG01 = 0.1
-"#;
-    let scenario = mss_harness::scenario::RunPlan::parse(
-        text,
-        std::path::Path::new("i.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .expect("scenario");
-    let outcome = mss_harness::session::run_scenario(scenario, Some(dir.clone()))
+    let scenario = crate::scenario_file::ScenarioFile::open("informe-run", 50, "3s", 50)
+        .mock_latency_ms(3)
+        .table("[invalid]\nNEG01 = 0.1");
+    let outcome = mss_harness::session::run_scenario(scenario.plan(), Some(dir.clone()))
         .await
         .expect("run");
     let s = &outcome.summary;

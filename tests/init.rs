@@ -9,20 +9,14 @@ use std::process::{Command, Output};
 
 use mss_harness::scenario::RunPlan;
 
+use crate::util::printed as text;
+
 fn harness(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+    crate::util::harness_command()
         .args(args)
         .current_dir(cwd)
         .output()
         .expect("run mss-harness")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

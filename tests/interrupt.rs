@@ -3,35 +3,24 @@
 //! in flight abandoned as `interrupted`, every output written, nothing sent
 //! after the signal) or by two quick SIGINTs (exits at once).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use crate::scenario_file::{ScenarioFile, run_command};
+use crate::util::{Background, Cred};
 
-const USER: &str = "stop-user";
-const CLIENT: &str = "stop-client";
 const SERVICES: [&str; 2] = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"];
 /// How long the mock holds every answer once the run is under way: far longer
 /// than the grace periods below, so requests are in flight when the signal comes.
 const SLOW_MS: f64 = 20_000.0;
 
-/// A run against the mock.
+/// A run against the mock (killed if a failed assertion leaves it sending).
 struct Run {
     mock: mss_mock::Mock,
-    child: Child,
-    dir: PathBuf,
+    process: Background,
     out: PathBuf,
     /// Requests the mock had received when it began holding every answer.
     held_from: u64,
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        // A failed assertion must not leave the child sending.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Report requests the mock received (accepted or rejected).
@@ -65,65 +54,21 @@ async fn until(what: &str, limit: Duration, f: impl Fn() -> bool) {
 /// its requests are in flight (the mock answers at once until the run has its
 /// token, then holds every answer [`SLOW_MS`]).
 async fn start(name: &str, grace: &str) -> Run {
-    let password = crate::util::throwaway_password();
-    let config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
-        username: USER.into(),
-        password: password.clone(),
-        client_id: CLIENT.into(),
-        administradora: "230301".into(),
-        services: None,
-    }]);
-    let mock =
-        mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(mock.clone().serve(listener));
+    let cred = Cred::new("stop-user", "stop-client");
+    let mock = cred.mock(|_| {});
+    let port = crate::util::serve(&mock).await;
     let dir = crate::util::temp_dir(&format!("interrupt-{name}"));
-    let file = dir.join("stop.toml");
     // 30 s planned; the test stops it after a couple of seconds.
-    let scenario = format!(
-        r#"name = "stop"
-[target]
-url = "http://127.0.0.1:{port}"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "MSS_STOP_USER"
-password_env = "MSS_STOP_PASSWORD"
-client_id_env = "MSS_STOP_CLIENT"
-[load]
-model = "open"
-stages = [{{ rate = 20, duration = "30s" }}]
-max_in_flight = 200
-[http]
-timeout = "60s"
-[thresholds]
-global = ["p99 < 60s"]
-"#
-    );
-    std::fs::write(&file, scenario).expect("scenario");
+    let file = ScenarioFile::open("stop", 20, "30s", 200)
+        .at(&format!("http://127.0.0.1:{port}"), "MSS_STOP")
+        .table("[http]\ntimeout = \"60s\"\n[thresholds]\nglobal = [\"p99 < 60s\"]")
+        .write(&dir, "stop.toml");
     let out = dir.join("out");
-    let log = |n: &str| std::fs::File::create(dir.join(n)).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .args(["--grace", grace])
-        .env("MSS_STOP_USER", USER)
-        .env("MSS_STOP_PASSWORD", &password)
-        .env("MSS_STOP_CLIENT", CLIENT)
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(log("stdout.txt"))
-        .stderr(log("stderr.txt"))
-        .spawn()
-        .expect("spawn mss-harness");
+    let mut command = run_command(&file, &out, "MSS_STOP", &cred);
+    command.args(["--grace", grace]).env("RUST_BACKTRACE", "0");
     let mut run = Run {
         mock,
-        child,
-        dir,
+        process: Background::spawn(&mut command, &dir),
         out,
         held_from: 0,
     };
@@ -143,54 +88,25 @@ global = ["p99 < 60s"]
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        run.child.try_wait().expect("try_wait").is_none(),
+        run.process.running(),
         "the run ended early: {}",
-        run.stderr()
+        run.process.stderr()
     );
     run
 }
 
 impl Run {
-    fn pid(&self) -> String {
-        self.child.id().to_string()
+    /// Send `signal` and wait (5 s at most) until the harness says it
+    /// stopped sending.
+    async fn stop(&self, signal: &str) {
+        self.process.signal(signal);
+        until(
+            &format!("the harness to take SIG{signal} and stop sending"),
+            Duration::from_secs(5),
+            || self.process.stderr().contains("nothing more is sent"),
+        )
+        .await;
     }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.pid()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill -{name}");
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
-    }
-
-    fn stdout(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stdout.txt")).unwrap_or_default()
-    }
-
-    /// Wait for the child to exit, at most `limit`.
-    async fn exit(&mut self, limit: Duration) -> (ExitStatus, Duration) {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return (status, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < limit,
-                "mss-harness still running {limit:?} after the signal\nstderr: {}",
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-fn summary(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
-        .expect("json")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,19 +114,13 @@ async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() 
     let mut run = start("term", "1s").await;
     // The sender's memory: no transparent huge pages (mss_mock::huge_pages_off).
     assert!(
-        !crate::util::thp_enabled(run.child.id()),
+        !crate::util::thp_enabled(run.process.child.id()),
         "mss-harness run left transparent huge pages on"
     );
-    run.signal("TERM");
-    until(
-        "the harness to say it stopped sending",
-        Duration::from_secs(5),
-        || run.stderr().contains("nothing more is sent"),
-    )
-    .await;
-    let (status, took) = run.exit(Duration::from_secs(15)).await;
+    run.stop("TERM").await;
+    let (status, took) = run.process.exit(Duration::from_secs(15)).await;
     let at_exit = received(&run.mock);
-    let (stdout, stderr) = (run.stdout(), run.stderr());
+    let (stdout, stderr) = (run.process.stdout(), run.process.stderr());
     assert_eq!(status.code(), Some(143), "{stderr}\n{stdout}");
     // The grace period (1 s) and the outputs; not the mock's 20 s answers.
     assert!(took < Duration::from_secs(10), "{took:?}");
@@ -220,7 +130,7 @@ async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() 
     for file in crate::run::OUTPUTS {
         assert!(run.out.join(file).is_file(), "{file} missing\n{stderr}");
     }
-    let s = summary(&run.out);
+    let s = crate::util::summary(&run.out);
     if let Err(e) = crate::run::summary_schema().validate(&s) {
         panic!("summary.json does not match results/summary.schema.json: {e}\n{s:#}");
     }
@@ -275,27 +185,21 @@ async fn sigterm_stops_sending_waits_the_grace_period_and_writes_every_output() 
     assert!(md.contains("interrupted"), "{md}");
     let junit = std::fs::read_to_string(run.out.join("junit.xml")).expect("junit.xml");
     assert!(junit.contains(r#"<failure type="interrupted""#), "{junit}");
-    let _ = std::fs::remove_dir_all(&run.dir);
+    let _ = std::fs::remove_dir_all(&run.process.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigint_exits_at_once() {
     let mut run = start("twice", "60s").await;
-    run.signal("INT");
     // The first one is taken: the run is waiting out its 60 s grace period.
-    until(
-        "the first SIGINT to be taken",
-        Duration::from_secs(5),
-        || run.stderr().contains("nothing more is sent"),
-    )
-    .await;
+    run.stop("INT").await;
     let at_first = received(&run.mock);
-    run.signal("INT");
-    let (status, took) = run.exit(Duration::from_secs(10)).await;
-    let stderr = run.stderr();
+    run.process.signal("INT");
+    let (status, took) = run.process.exit(Duration::from_secs(10)).await;
+    let stderr = run.process.stderr();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(took < Duration::from_secs(3), "{took:?}\n{stderr}");
     assert!(stderr.contains("again: exiting at once"), "{stderr}");
     assert_eq!(received(&run.mock), at_first, "sent after the first signal");
-    let _ = std::fs::remove_dir_all(&run.dir);
+    let _ = std::fs::remove_dir_all(&run.process.dir);
 }

@@ -10,25 +10,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const USER: &str = "live-user";
-const CLIENT: &str = "live-client";
+use crate::scenario_file::{ScenarioFile, run_command};
+use crate::util::{Background, Cred};
 
 /// A harness run with `--dashboard` against a mock served by the test.
 struct LiveRun {
     mock: mss_mock::Mock,
     mock_url: String,
-    child: Child,
-    dir: PathBuf,
+    process: Background,
     out: PathBuf,
     /// `http://127.0.0.1:PORT` of the dashboard.
     url: String,
-}
-
-impl Drop for LiveRun {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl LiveRun {
@@ -36,72 +28,28 @@ impl LiveRun {
     /// `--dashboard --dashboard-linger LINGER`; returns once the dashboard's
     /// address is printed.
     async fn start(name: &str, rate: u32, seconds: u32, linger: &str) -> LiveRun {
-        let password = crate::util::throwaway_password();
-        let config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
-            username: USER.into(),
-            password: password.clone(),
-            client_id: CLIENT.into(),
-            administradora: "230301".into(),
-            services: None,
-        }]);
-        let mock =
-            mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        tokio::spawn(mock.clone().serve(listener));
+        let cred = Cred::new("live-user", "live-client");
+        let mock = cred.mock(|_| {});
+        let port = crate::util::serve(&mock).await;
         let dir = crate::util::temp_dir(&format!("live-{name}"));
-        let file = dir.join("live.toml");
         // A few invalid records, and a gateway that fails 5% of the reports:
         // errors by class on the page.
-        let scenario = format!(
-            r#"name = "live"
-description = "a live dashboard test"
-faults = [{{ kind = "status", status = 503, route = "reports", probability = 0.05, seed = 2 }}]
-[target]
-url = "http://127.0.0.1:{port}"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "MSS_LIVE_USER"
-password_env = "MSS_LIVE_PASSWORD"
-client_id_env = "MSS_LIVE_CLIENT"
-[load]
-model = "open"
-stages = [{{ rate = {rate}, duration = "{seconds}s" }}]
-max_in_flight = 100
-[mix]
-ReportarAfiliaciontraslado = 3
-ReportarRetractoAfiliacion = 1
-[invalid]
-NEG01 = 0.05
-[thresholds]
-global = ["p99 < 10s"]
-"#
-        );
-        std::fs::write(&file, scenario).expect("scenario");
+        let file = ScenarioFile::open("live", rate, &format!("{seconds}s"), 100)
+            .top("description = \"a live dashboard test\"")
+            .top(r#"faults = [{ kind = "status", status = 503, route = "reports", probability = 0.05, seed = 2 }]"#)
+            .at(&format!("http://127.0.0.1:{port}"), "MSS_LIVE")
+            .table("[mix]\nReportarAfiliaciontraslado = 3\nReportarRetractoAfiliacion = 1")
+            .table("[invalid]\nNEG01 = 0.05\n[thresholds]\nglobal = [\"p99 < 10s\"]")
+            .write(&dir, "live.toml");
         let out = dir.join("out");
-        let log = |n: &str| std::fs::File::create(dir.join(n)).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-            .arg("run")
-            .arg(&file)
-            .arg("--out")
-            .arg(&out)
+        let mut command = run_command(&file, &out, "MSS_LIVE", &cred);
+        command
             .args(["--dashboard", "--dashboard-linger", linger])
-            .env("MSS_LIVE_USER", USER)
-            .env("MSS_LIVE_PASSWORD", &password)
-            .env("MSS_LIVE_CLIENT", CLIENT)
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null())
-            .stdout(log("stdout.txt"))
-            .stderr(log("stderr.txt"))
-            .spawn()
-            .expect("spawn mss-harness");
+            .env("RUST_BACKTRACE", "0");
         let mut run = LiveRun {
             mock,
             mock_url: format!("http://127.0.0.1:{port}"),
-            child,
-            dir,
+            process: Background::spawn(&mut command, &dir),
             out,
             url: String::new(),
         };
@@ -117,7 +65,7 @@ global = ["p99 < 10s"]
                 break;
             }
             assert!(
-                run.child.try_wait().expect("try_wait").is_none(),
+                run.process.running(),
                 "the run ended before its dashboard came up: {err}"
             );
             assert!(Instant::now() < deadline, "no dashboard address: {err}");
@@ -127,23 +75,12 @@ global = ["p99 < 10s"]
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+        self.process.stderr()
     }
 
     /// Wait for the process to end (at most `limit`); its exit code.
     async fn exit(&mut self, limit: Duration) -> i32 {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the run did not end in {limit:?}: {}",
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.process.exit(limit).await.0.code().unwrap_or(-1)
     }
 
     /// Wait until the run has written summary.json (the dashboard lingers).

@@ -3,89 +3,40 @@
 //! --test-threads=1`). Each is bounded in time and talks only to a mock on
 //! 127.0.0.1.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mss_harness::engine::Target;
-use mss_harness::scenario::RunPlan;
-use mss_harness::secret::Secret;
-use mss_harness::session::{RunOptions, RunOutcome, run_prepared};
-use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
+use mss_harness::session::RunOutcome;
 use serde_json::Value;
 
+use crate::scenario_file::ScenarioFile;
 use crate::util::TestMock;
-
-fn caches(t: &TestMock, base: &str, http: &reqwest::Client, scenario: &RunPlan) -> Target {
-    let policy = TokenPolicy {
-        margin: scenario.token.refresh_margin,
-        jitter: scenario.token.refresh_jitter,
-        ..TokenPolicy::default()
-    };
-    let make = |admin: &str| {
-        let c = t.cred(admin);
-        Arc::new(TokenCache::new(
-            http.clone(),
-            format!("{base}/token"),
-            Credentials {
-                username: c.username.clone(),
-                password: Secret::new(c.password.clone()),
-                client_id: c.client_id.clone(),
-            },
-            policy,
-        ))
-    };
-    let own = make(&scenario.data.administradora);
-    let others: HashMap<String, Arc<TokenCache>> = mss_contract::Contract::embedded()
-        .administradoras
-        .iter()
-        .filter(|a| a.codigo != scenario.data.administradora)
-        .map(|a| (a.codigo.clone(), make(&a.codigo)))
-        .collect();
-    Target {
-        base_url: base.to_owned(),
-        tokens: [own.clone(), own],
-        others,
-        caps: None,
-    }
-}
 
 async fn run(
     t: &TestMock,
     base: String,
-    text: &str,
+    scenario: &ScenarioFile,
     on_start: Option<mss_harness::session::OnStart>,
 ) -> RunOutcome {
-    let scenario = RunPlan::parse(
-        text,
-        std::path::Path::new("acceptance.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .expect("scenario");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    let target = caches(t, &base, &http, &scenario);
+    let scenario = scenario.plan();
     let dir = std::env::temp_dir().join(format!(
         "mss-acceptance-{}-{:x}",
         scenario.name,
         rand::random::<u32>()
     ));
-    let out = run_prepared(
-        scenario,
-        Some(dir.clone()),
-        http,
-        target,
-        Some(t.mock.clone()),
-        &base,
-        on_start,
-        &RunOptions::default(),
-    )
-    .await
-    .expect("run");
+    let out = t.run(&base, scenario, &dir, on_start).await;
     let _ = std::fs::remove_dir_all(&dir);
     out
+}
+
+/// What a run does `seconds` after its load starts.
+fn after(seconds: u64, act: impl FnOnce() + Send + 'static) -> mss_harness::session::OnStart {
+    Box::new(move |_ctx| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            act();
+        });
+    })
 }
 
 fn all_errors(summary: &Value) -> Vec<String> {
@@ -121,20 +72,12 @@ async fn five_hundred_users_share_one_token_per_refresh_interval() {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((before, after));
         });
     });
-    let text = r#"
-name = "tokens-500"
-[target]
-url = "mock"
-[load]
-model = "closed"
-users = 500
-think_time = "1s"
-run_time = "60s"
-[token]
-refresh_margin = "2s"
-refresh_jitter = "1s"
-"#;
-    let out = run(&t, base, text, Some(hook)).await;
+    let scenario = ScenarioFile::with_load(
+        "tokens-500",
+        "model = \"closed\"\nusers = 500\nthink_time = \"1s\"\nrun_time = \"60s\"",
+    )
+    .table("[token]\nrefresh_margin = \"2s\"\nrefresh_jitter = \"1s\"");
+    let out = run(&t, base, &scenario, Some(hook)).await;
     let stats = t.mock.stats();
     let issued = stats["token"]["issued"].as_u64().expect("issued");
     // About one per 7–8 s refresh interval over 60 s, plus one for the revocation.
@@ -162,30 +105,19 @@ refresh_jitter = "1s"
     assert!(requests > 20_000, "{requests}");
 }
 
-const STALL_RUN: &str = r#"
-name = "stall"
-[target]
-url = "mock"
-[load]
-model = "open"
-stages = [{ rate = 500, duration = "40s" }]
-max_in_flight = 3000
-"#;
+/// 20,000 requests at 500 req/s.
+fn stall_run() -> ScenarioFile {
+    ScenarioFile::open("stall", 500, "40s", 3000)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "80 s; run with --ignored"]
 async fn a_four_second_stall_shows_in_the_tail_measured_from_intended_time() {
     // With the stall.
-    let t = TestMock::new();
-    let base = t.serve().await;
+    let (t, base) = TestMock::served().await;
     let mock = t.mock.clone();
-    let hook: mss_harness::session::OnStart = Box::new(move |_ctx| {
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            mock.pacing().stall(4.0);
-        });
-    });
-    let out = run(&t, base, STALL_RUN, Some(hook)).await;
+    let hook = after(10, move || mock.pacing().stall(4.0));
+    let out = run(&t, base, &stall_run(), Some(hook)).await;
     let s = &out.summary["services"]["ReportarAfiliaciontraslado"];
     let p99 = s["latency_us"]["p99"].as_f64().expect("p99") / 1e6;
     let p95 = s["latency_us"]["p95"].as_f64().expect("p95") / 1e6;
@@ -203,9 +135,8 @@ async fn a_four_second_stall_shows_in_the_tail_measured_from_intended_time() {
     );
 
     // The same run without the stall.
-    let t = TestMock::new();
-    let base = t.serve().await;
-    let out = run(&t, base, STALL_RUN, None).await;
+    let (t, base) = TestMock::served().await;
+    let out = run(&t, base, &stall_run(), None).await;
     let p99 = out.summary["services"]["ReportarAfiliaciontraslado"]["latency_us"]["p99"]
         .as_f64()
         .expect("p99")
@@ -247,16 +178,8 @@ async fn the_open_model_holds_its_rate_at_the_target() {
         )
         .await
     });
-    let text = r#"
-name = "rate"
-[target]
-url = "mock"
-[load]
-model = "open"
-stages = [{ rate = 1000, duration = "30s" }]
-max_in_flight = 500
-"#;
-    let out = run(&t, format!("http://{addr}"), text, None).await;
+    let scenario = ScenarioFile::open("rate", 1000, "30s", 500);
+    let out = run(&t, format!("http://{addr}"), &scenario, None).await;
     let times = arrivals
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -284,28 +207,20 @@ max_in_flight = 500
 #[ignore = "22 s; run with --ignored"]
 async fn go_live_reports_the_highest_rate_within_the_thresholds() {
     // Two plateaus; the mock turns slow during the second one.
-    let t = TestMock::new();
-    let base = t.serve().await;
+    let (t, base) = TestMock::served().await;
     let mock = t.mock.clone();
-    let hook: mss_harness::session::OnStart = Box::new(move |_ctx| {
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(11)).await;
-            mock.pacing()
-                .set_profile(mss_mock::LatencyProfile::Fixed { ms: 300.0 });
-        });
+    let hook = after(11, move || {
+        mock.pacing()
+            .set_profile(mss_mock::LatencyProfile::Fixed { ms: 300.0 });
     });
-    let text = r#"
-name = "mini-go-live"
-[target]
-url = "mock"
-[load]
-model = "open"
+    let scenario = ScenarioFile::with_load(
+        "mini-go-live",
+        r#"model = "open"
 stages = [{ rate = 50, duration = "10s" }, { rate = 150, duration = "2s" }, { rate = 150, duration = "10s" }]
-max_in_flight = 500
-[thresholds]
-global = ["p99 < 100ms", "error_rate < 1%"]
-"#;
-    let out = run(&t, base, text, Some(hook)).await;
+max_in_flight = 500"#,
+    )
+    .table("[thresholds]\nglobal = [\"p99 < 100ms\", \"error_rate < 1%\"]");
+    let out = run(&t, base, &scenario, Some(hook)).await;
     assert_eq!(out.exit, 1, "the run as a whole misses p99");
     let stages = out.summary["stages"].as_array().expect("stages");
     assert_eq!(stages.len(), 2, "{stages:?}");

@@ -3,31 +3,28 @@
 //! two-process acceptance against one mock is `workers::two_workers_equal_one_run`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::Output;
 
 use serde_json::Value;
 
-const SCENARIO: &str = r#"
-name = "merge-me"
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 2 }
-[load]
-model = "open"
-stages = [{ rate = 40, duration = "3s" }]
-max_in_flight = 20
-[invalid]
-VAL01 = 0.1
-[thresholds]
-global = ["p99 < 2s", "error_rate < 1%"]
-"#;
+use crate::scenario_file::ScenarioFile;
+use crate::util::{harness, summary};
 
-fn harness(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(args)
-        .output()
-        .expect("run")
+/// The scenario the workers share, at `rate` req/s for 3 s.
+fn scenario(rate: u32) -> String {
+    ScenarioFile::open("merge-me", rate, "3s", 20)
+        .mock_latency_ms(2)
+        .table("[invalid]\nVAL01 = 0.1")
+        .table("[thresholds]\nglobal = [\"p99 < 2s\", \"error_rate < 1%\"]")
+        .to_string()
+}
+
+/// `mss-harness merge WORKERS --out OUT`.
+fn merge(workers: &[&Path], out: &Path) -> Output {
+    let mut args = vec!["merge"];
+    args.extend(workers.iter().map(|w| w.to_str().expect("utf-8")));
+    args.extend(["--out", out.to_str().expect("utf-8")]);
+    harness(&args)
 }
 
 fn worker(dir: &Path, file: &Path, spec: &str, name: &str) -> PathBuf {
@@ -75,12 +72,7 @@ fn first_difference(a: &str, b: &str) -> String {
 /// used.
 pub fn assert_merge_of_one_is_the_run(run: &Path) {
     let merged = run.with_extension("merged");
-    let o = harness(&[
-        "merge",
-        run.to_str().expect("utf-8"),
-        "--out",
-        merged.to_str().expect("utf-8"),
-    ]);
+    let o = merge(&[run], &merged);
     assert!(
         matches!(o.status.code(), Some(0 | 1)),
         "{}",
@@ -111,11 +103,6 @@ pub fn assert_merge_of_one_is_the_run(run: &Path) {
     }
 }
 
-fn summary(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
-        .expect("json")
-}
-
 /// A run with invalid records, a status fault and answers lost after commit
 /// (reconciled against the embedded mock, retried, the faults counted), and
 /// the merge of its one folder: the same summary.
@@ -128,7 +115,7 @@ fn the_merge_of_one_run_is_that_run() {
   { kind = "reset_after_commit", route = "ReportarAfiliaciontraslado", probability = 0.1, seed = 4 },
 ]
 "#;
-    std::fs::write(&file, format!("{faults}{SCENARIO}")).expect("scenario");
+    std::fs::write(&file, format!("{faults}{}", scenario(40))).expect("scenario");
     let out = dir.join("single");
     let o = harness(&[
         "run",
@@ -201,7 +188,7 @@ fn the_merge_of_one_run_is_that_run() {
 fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     let dir = crate::util::temp_dir("merge");
     let file = dir.join("merge-me.toml");
-    std::fs::write(&file, SCENARIO).expect("scenario");
+    std::fs::write(&file, scenario(40)).expect("scenario");
     let w0 = worker(&dir, &file, "0/2", "w0");
     let w1 = worker(&dir, &file, "1/2", "w1");
     let (s0, s1) = (summary(&w0), summary(&w1));
@@ -219,13 +206,7 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     assert_eq!(requests(&s0) + requests(&s1), 120, "{s0}\n{s1}");
 
     let merged = dir.join("merged");
-    let o = harness(&[
-        "merge",
-        w0.to_str().expect("utf-8"),
-        w1.to_str().expect("utf-8"),
-        "--out",
-        merged.to_str().expect("utf-8"),
-    ]);
+    let o = merge(&[&w0, &w1], &merged);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m = summary(&merged);
     assert_eq!(requests(&m), 120);
@@ -234,17 +215,7 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     if let Err(e) = schema.validate(&m) {
         panic!("merged summary.json: {e} at {}", e.instance_path());
     }
-    for f in [
-        "latency.hlog",
-        "histograms.hlog",
-        "token.hlog",
-        "timeseries.csv",
-        "errors.csv",
-        "report.html",
-        "report.md",
-        "junit.xml",
-        "scenario.toml",
-    ] {
+    for f in crate::run::OUTPUTS {
         assert!(merged.join(f).is_file(), "{f} missing");
     }
     // Stored reports and invalid records rejected as expected add up.
@@ -283,26 +254,14 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     assert_eq!(requests, 120);
 
     // The same worker twice: refused.
-    let o = harness(&[
-        "merge",
-        w0.to_str().expect("utf-8"),
-        w0.to_str().expect("utf-8"),
-        "--out",
-        dir.join("x").to_str().expect("utf-8"),
-    ]);
+    let o = merge(&[&w0, &w0], &dir.join("x"));
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("overlapping worker indexes"));
     // Another scenario: refused.
     let other = dir.join("other.toml");
-    std::fs::write(&other, SCENARIO.replace("rate = 40", "rate = 30")).expect("scenario");
+    std::fs::write(&other, scenario(30)).expect("scenario");
     let w2 = worker(&dir, &other, "1/2", "w2");
-    let o = harness(&[
-        "merge",
-        w0.to_str().expect("utf-8"),
-        w2.to_str().expect("utf-8"),
-        "--out",
-        dir.join("y").to_str().expect("utf-8"),
-    ]);
+    let o = merge(&[&w0, &w2], &dir.join("y"));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("different scenarios"),
@@ -343,13 +302,7 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     };
     let (o0, o1) = (v1(&w0, "v1-w0"), v1(&w1, "v1-w1"));
     let from_v1 = dir.join("merged-v1");
-    let o = harness(&[
-        "merge",
-        o0.to_str().expect("utf-8"),
-        o1.to_str().expect("utf-8"),
-        "--out",
-        from_v1.to_str().expect("utf-8"),
-    ]);
+    let o = merge(&[&o0, &o1], &from_v1);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mv1 = summary(&from_v1);
     assert_eq!(mv1["services"], m["services"]);
@@ -362,13 +315,7 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     let mut future = summary(&o0);
     future["schema_version"] = 3.into();
     std::fs::write(o0.join("summary.json"), future.to_string()).expect("write");
-    let o = harness(&[
-        "merge",
-        o0.to_str().expect("utf-8"),
-        o1.to_str().expect("utf-8"),
-        "--out",
-        dir.join("z").to_str().expect("utf-8"),
-    ]);
+    let o = merge(&[&o0, &o1], &dir.join("z"));
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

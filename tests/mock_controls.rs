@@ -12,10 +12,8 @@ use crate::util::{TestMock, assert_envelope};
 
 #[tokio::test]
 async fn revoked_tokens_are_refused_and_new_ones_work() {
-    let t = TestMock::new();
     let admin = "230301";
-    let token = t.token(t.cred(admin)).await;
-    let (mut g, _) = t.generators(1, admin);
+    let (t, token, mut g, _) = TestMock::session(admin, 1).await;
     let body = serde_json::to_value(g.next_affiliation().expect("record")).expect("json");
     let revoked = t.admin(Method::POST, "/__admin/revoke-tokens", "").await;
     assert_eq!(revoked["revoked"], 1);
@@ -134,18 +132,14 @@ async fn a_stall_holds_every_answer_including_those_in_flight() {
         "{:?}",
         again.elapsed()
     );
-    let (status, _, _) = t
-        .call(Method::POST, "/__admin/stall", &[], r#"{"seconds": -1}"#)
+    t.assert_bad_request(Method::POST, "/__admin/stall", r#"{"seconds": -1}"#)
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn deviations_are_set_listed_checked_and_cleared_at_run_time() {
-    let t = TestMock::new();
     let admin = "230301";
-    let token = t.token(t.cred(admin)).await;
-    let (mut g, _) = t.generators(3, admin);
+    let (t, token, mut g, _) = TestMock::session(admin, 3).await;
     let mut body = serde_json::to_value(g.next_affiliation().expect("record")).expect("json");
     body["primerApellido"] = "A".repeat(21).into();
     let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;

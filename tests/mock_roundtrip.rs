@@ -8,13 +8,30 @@ use serde_json::Value;
 
 use crate::util::{TestMock, schema_validator};
 
+/// Post `record` to `service` after checking it against the service's
+/// request `schema`: the mock must store it (200). Its answer.
+async fn stored(
+    t: &TestMock,
+    token: &str,
+    service: Service,
+    record: &impl serde::Serialize,
+    schema: &jsonschema::Validator,
+    what: &str,
+) -> Value {
+    let body = serde_json::to_value(record).expect("json");
+    if let Err(e) = schema.validate(&body) {
+        panic!("{what} does not match the schema: {e}\n{body}");
+    }
+    let (status, answer) = t.post(token, service, &body).await;
+    assert_eq!(status, StatusCode::OK, "{what}: {answer}\n{body}");
+    answer
+}
+
 #[tokio::test]
 async fn ten_thousand_affiliations_then_a_tenth_retracted_are_all_accepted_and_schema_valid() {
     // Arrange
-    let t = TestMock::new();
     let admin = "230301";
-    let token = t.token(t.cred(admin)).await;
-    let (mut affiliations, mut retractions) = t.generators(20261125, admin);
+    let (t, token, mut affiliations, mut retractions) = TestMock::session(admin, 20261125).await;
     let afiliacion_schema = schema_validator("ReportarAfiliaciontrasladoRequest");
     let retracto_schema = schema_validator("ReportarRetractoAfiliacionRequest");
     let envelope_schema = schema_validator("Envelope");
@@ -23,12 +40,16 @@ async fn ten_thousand_affiliations_then_a_tenth_retracted_are_all_accepted_and_s
     let mut accepted = Vec::new();
     for i in 0..10_000 {
         let a = affiliations.next_affiliation().expect("generator");
-        let body = serde_json::to_value(&a).expect("json");
-        if let Err(e) = afiliacion_schema.validate(&body) {
-            panic!("affiliation {i} does not match the schema: {e}\n{body}");
-        }
-        let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
-        assert_eq!(status, StatusCode::OK, "affiliation {i}: {answer}\n{body}");
+        let what = format!("affiliation {i}");
+        let answer = stored(
+            &t,
+            &token,
+            Service::Afiliacion,
+            &a,
+            &afiliacion_schema,
+            &what,
+        )
+        .await;
         assert!(envelope_schema.is_valid(&answer), "{answer}");
         let numero = answer["numeroTransaccion"]
             .as_str()
@@ -39,12 +60,8 @@ async fn ten_thousand_affiliations_then_a_tenth_retracted_are_all_accepted_and_s
     // Act: retract every tenth.
     for (i, a) in accepted.iter().step_by(10).enumerate() {
         let r = retractions.retraction(a).expect("window open");
-        let body = serde_json::to_value(&r).expect("json");
-        if let Err(e) = retracto_schema.validate(&body) {
-            panic!("retraction {i} does not match the schema: {e}\n{body}");
-        }
-        let (status, answer) = t.post(&token, Service::Retracto, &body).await;
-        assert_eq!(status, StatusCode::OK, "retraction {i}: {answer}\n{body}");
+        let what = format!("retraction {i}");
+        let answer = stored(&t, &token, Service::Retracto, &r, &retracto_schema, &what).await;
         assert!(envelope_schema.is_valid(&answer), "{answer}");
     }
 
@@ -73,28 +90,18 @@ async fn ten_thousand_affiliations_then_a_tenth_retracted_are_all_accepted_and_s
 
 #[tokio::test]
 async fn colpensiones_affiliations_and_retractions_are_accepted() {
-    let t = TestMock::new();
     let admin = "25-14";
-    let token = t.token(t.cred(admin)).await;
-    let (mut affiliations, mut retractions) = t.generators(2027, admin);
+    let (t, token, mut affiliations, mut retractions) = TestMock::session(admin, 2027).await;
     let schema = schema_validator("ReportarAfiliaciontrasladoRequest");
     for i in 0..2_000 {
         let a = affiliations.next_affiliation().expect("generator");
-        let body = serde_json::to_value(&a).expect("json");
-        assert!(schema.is_valid(&body), "{body}");
-        let (status, answer) = t.post(&token, Service::Afiliacion, &body).await;
-        assert_eq!(status, StatusCode::OK, "affiliation {i}: {answer}\n{body}");
+        let what = format!("affiliation {i}");
+        let answer = stored(&t, &token, Service::Afiliacion, &a, &schema, &what).await;
         if i % 10 == 0 {
             let accepted =
                 AcceptedAffiliation::of(&a, answer["numeroTransaccion"].as_str().expect("numero"));
             let r = retractions.retraction(&accepted).expect("window open");
-            let (status, answer) = t
-                .post(
-                    &token,
-                    Service::Retracto,
-                    &serde_json::to_value(&r).expect("json"),
-                )
-                .await;
+            let (status, answer) = t.post_record(&token, Service::Retracto, &r).await;
             assert_eq!(status, StatusCode::OK, "retraction {i}: {answer}");
         }
     }
@@ -102,21 +109,13 @@ async fn colpensiones_affiliations_and_retractions_are_accepted() {
 
 #[tokio::test]
 async fn records_are_paginated_json_lines_and_reset_forgets_them() {
-    let t = TestMock::new();
     let admin = "25-14";
-    let token = t.token(t.cred(admin)).await;
-    let (mut affiliations, _) = t.generators(3, admin);
+    let (t, token, mut affiliations, _) = TestMock::session(admin, 3).await;
     let mut radicados = Vec::new();
     for _ in 0..25 {
         let a = affiliations.next_affiliation().expect("generator");
         radicados.push(a.numero_radicado.clone());
-        let (status, answer) = t
-            .post(
-                &token,
-                Service::Afiliacion,
-                &serde_json::to_value(&a).expect("json"),
-            )
-            .await;
+        let (status, answer) = t.post_record(&token, Service::Afiliacion, &a).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
     }
     let (status, headers, body) = t
@@ -144,26 +143,16 @@ async fn records_are_paginated_json_lines_and_reset_forgets_them() {
     assert_eq!(stats["records"]["kept"], 0);
     // After a reset the same radicado is new again (and the token still works).
     let again = affiliations.next_affiliation().expect("generator");
-    let (status, answer) = t
-        .post(
-            &token,
-            Service::Afiliacion,
-            &serde_json::to_value(&again).expect("json"),
-        )
-        .await;
+    let (status, answer) = t.post_record(&token, Service::Afiliacion, &again).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let (status, _, _) = t
-        .call(Method::GET, "/__admin/records?limit=abc", &[], "")
+    t.assert_bad_request(Method::GET, "/__admin/records?limit=abc", "")
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn routes_are_case_insensitive_and_wrong_methods_get_405() {
-    let t = TestMock::new();
     let admin = "230201";
-    let token = t.token(t.cred(admin)).await;
-    let (mut affiliations, _) = t.generators(4, admin);
+    let (t, token, mut affiliations, _) = TestMock::session(admin, 4).await;
     let auth = format!("bEaReR {token}");
     for path in [
         "/ReportarAfiliaciontraslado",

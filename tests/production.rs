@@ -6,12 +6,18 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
+use crate::scenario_file::ScenarioFile;
+use crate::util::Cred;
+
 const USER: &str = "ap-produccion";
 const CLIENT: &str = "ap-produccion-ambos";
+/// `$USER` of every run here: not this machine's, so that the audit trail is
+/// seen to read it.
+const OS_USER: &str = "auditora-mss";
 
 struct Ministry {
     mock: mss_mock::Mock,
@@ -44,15 +50,11 @@ impl Ministry {
         std::fs::write(&ca_path, ca.pem()).expect("write CA");
         let tls = mss_mock::tls_config(leaf.pem().as_bytes(), leaf_key.serialize_pem().as_bytes())
             .expect("TLS config");
-        let config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
-            username: USER.into(),
-            password: password.into(),
-            client_id: CLIENT.into(),
-            administradora: "230301".into(),
-            services: None,
-        }]);
-        let mock =
-            mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
+        let cred = Cred {
+            password: password.to_owned(),
+            ..Cred::new(USER, CLIENT)
+        };
+        let mock = cred.mock(|_| {});
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -106,37 +108,47 @@ impl Ministry {
             - s["token"]["rejected"].as_u64().unwrap_or(0)
     }
 
-    fn scenario(&self, extra: &str) -> PathBuf {
-        let text = format!(
-            r#"name = "produccion"
-[target]
-url = "{}"
-allowed_hosts = ["ministerio.test"]
-[credentials]
-username_env = "MSS_T_USER"
-password_env = "MSS_T_PASSWORD"
-client_id_env = "MSS_T_CLIENT"
-[data]
-radicado_prefix = "PRUEBAMSS"
-{extra}"#,
-            self.url()
-        );
-        let path = self
-            .dir
-            .join(format!("scenario-{:x}.toml", rand::random::<u32>()));
-        std::fs::write(&path, text).expect("scenario");
-        path
+    /// A scenario against the ministry with the `[load]` table's `load` and
+    /// further tables `extra` (production caps), in a file of its own.
+    fn scenario(&self, load: &str, extra: &str) -> PathBuf {
+        ScenarioFile::with_load("produccion", load)
+            .at(&self.url(), "MSS_T")
+            .table("[data]\nradicado_prefix = \"PRUEBAMSS\"")
+            .table(extra)
+            .write(
+                &self.dir,
+                &format!("scenario-{:x}.toml", rand::random::<u32>()),
+            )
+    }
+
+    /// `run SCENARIO` confirmed for the ministry, its CA trusted, its name
+    /// resolved to the mock, with `more` arguments.
+    fn confirmed_run(&self, scenario: &Path, more: &[&str]) -> Vec<String> {
+        let mut a = args(&[
+            "run",
+            scenario.to_str().expect("utf-8"),
+            "--confirm-production",
+            "ministerio.test",
+            "--ca-cert",
+            self.ca.to_str().expect("utf-8"),
+            "--resolve",
+            &self.resolve(),
+        ]);
+        a.extend(args(more));
+        a
     }
 }
 
 async fn harness(args: Vec<String>, password: &str) -> Output {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+        crate::util::harness_command()
             .args(&args)
             .env("MSS_T_USER", USER)
             .env("MSS_T_PASSWORD", &password)
             .env("MSS_T_CLIENT", CLIENT)
+            // The operating-system user the audit trail names.
+            .env("USER", OS_USER)
             .env("MSS_USERNAME", USER)
             .env("MSS_PASSWORD", &password)
             .env("MSS_CLIENT_ID", CLIENT)
@@ -149,30 +161,19 @@ async fn harness(args: Vec<String>, password: &str) -> Output {
     .expect("join")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
-const CLOSED: &str = r#"[load]
-model = "closed"
-users = 5
-ramp = "0s"
-think_time = "0s"
-run_time = "3s"
-[production]
-max_rate = 20
-max_duration = "3s"
-max_requests = 40
-"#;
+/// Five users with no think time for `run_time`.
+fn closed(run_time: &str) -> String {
+    format!(
+        "model = \"closed\"\nusers = 5\nramp = \"0s\"\nthink_time = \"0s\"\nrun_time = \"{run_time}\""
+    )
+}
+
+/// The caps of the closed runs: 20 req/s, 3 s, 40 requests.
+const CAPS: &str = "[production]\nmax_rate = 20\nmax_duration = \"3s\"\nmax_requests = 40";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_reports_every_stage_and_names_what_is_wrong() {
@@ -186,7 +187,7 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
     };
     // No CA: the certificate does not verify, and nothing but the handshake happened.
     let o = harness(base(&[]), "clave-correcta-1").await;
-    let t = text(&o);
+    let t = crate::util::described(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(
         t.contains("TLS handshake") && t.contains("does not verify"),
@@ -199,12 +200,11 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
     assert_eq!(m.requests(), 0, "{t}");
     // --insecure is refused for a host that is not loopback.
     let o = harness(base(&["--insecure"]), "clave-correcta-1").await;
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("--insecure"), "{}", text(&o));
+    crate::util::assert_exit(&o, 2, "--insecure");
     // With the CA every stage works.
     let ca = m.ca.to_str().expect("utf-8").to_owned();
     let o = harness(base(&["--ca-cert", &ca]), "clave-correcta-1").await;
-    let t = text(&o);
+    let t = crate::util::described(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     for stage in [
         "DNS resolution",
@@ -233,7 +233,7 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
     assert_eq!(m.mock.stats()["records"]["kept"], 0);
     // A wrong password: the token stage fails, naming the refusal.
     let o = harness(base(&["--ca-cert", &ca]), "clave-equivocada").await;
-    let t = text(&o);
+    let t = crate::util::described(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(
         t.contains("preflight FAILED at token") && t.contains("invalid_grant"),
@@ -259,7 +259,7 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
         "clave-correcta-1",
     )
     .await;
-    let t = text(&o);
+    let t = crate::util::described(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("preflight FAILED at TCP connect"), "{t}");
     let _ = std::fs::remove_dir_all(&m.dir);
@@ -269,7 +269,7 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
 async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
     let m = Ministry::start("clave-2").await;
     let ca = m.ca.to_str().expect("utf-8").to_owned();
-    let scenario = m.scenario(CLOSED);
+    let scenario = m.scenario(&closed("3s"), CAPS);
     let s = scenario.to_str().expect("utf-8").to_owned();
     let out = m.dir.join("out").to_str().expect("utf-8").to_owned();
     let common = |extra: &[&str]| {
@@ -287,17 +287,10 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
         a
     };
     let o = harness(common(&[]), "clave-2").await;
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("--confirm-production ministerio.test"),
-        "{}",
-        text(&o)
-    );
+    crate::util::assert_exit(&o, 2, "--confirm-production ministerio.test");
     let o = harness(common(&["--confirm-production", "otro.test"]), "clave-2").await;
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::util::described(&o));
     let o = harness(common(&["--dry-run"]), "clave-2").await;
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{t}");
     for part in [
         "PRODUCTION host ministerio.test",
         "caps",
@@ -305,7 +298,7 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
         "40 requests",
         "NO: the run needs --confirm-production",
     ] {
-        assert!(t.contains(part), "{part}: {t}");
+        crate::util::assert_exit(&o, 0, part);
     }
     // Confirmed, but the certificate does not verify without the CA: the run
     // stops at its first token request, which never passes the handshake.
@@ -323,25 +316,15 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
         "clave-2",
     )
     .await;
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("invalid peer certificate"),
-        "{}",
-        text(&o)
-    );
+    crate::util::assert_exit(&o, 2, "invalid peer certificate");
     let o = harness(
         common(&["--confirm-production", "ministerio.test", "--insecure"]),
         "clave-2",
     )
     .await;
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("--insecure is for the mock on loopback only"),
-        "{}",
-        text(&o)
-    );
+    crate::util::assert_exit(&o, 2, "--insecure is for the mock on loopback only");
     // Outside allowed_hosts, even confirmed.
-    let elsewhere = m.scenario(CLOSED).to_str().expect("utf-8").to_owned();
+    let elsewhere = m.scenario(&closed("3s"), CAPS);
     let text_of = std::fs::read_to_string(&elsewhere).expect("read");
     std::fs::write(
         &elsewhere,
@@ -351,44 +334,15 @@ async fn nothing_is_sent_without_confirmation_allowlist_or_with_dry_run() {
         ),
     )
     .expect("write");
-    let o = harness(
-        args(&[
-            "run",
-            &elsewhere,
-            "--confirm-production",
-            "ministerio.test",
-            "--ca-cert",
-            &ca,
-            "--resolve",
-            &m.resolve(),
-        ]),
-        "clave-2",
-    )
-    .await;
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("allowed_hosts"), "{}", text(&o));
+    let o = harness(m.confirmed_run(&elsewhere, &[]), "clave-2").await;
+    crate::util::assert_exit(&o, 2, "allowed_hosts");
     // A plan over the default caps is refused when the file is read.
-    let over = m.scenario("[load]\nmodel = \"open\"\nstages = [{ rate = 50, duration = \"10s\" }]\nmax_in_flight = 10\n");
-    let o = harness(
-        args(&[
-            "run",
-            over.to_str().expect("utf-8"),
-            "--confirm-production",
-            "ministerio.test",
-            "--ca-cert",
-            &ca,
-            "--resolve",
-            &m.resolve(),
-        ]),
-        "clave-2",
-    )
-    .await;
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("production cap of 10 req/s"),
-        "{}",
-        text(&o)
+    let over = m.scenario(
+        "model = \"open\"\nstages = [{ rate = 50, duration = \"10s\" }]\nmax_in_flight = 10",
+        "",
     );
+    let o = harness(m.confirmed_run(&over, &[]), "clave-2").await;
+    crate::util::assert_exit(&o, 2, "production cap of 10 req/s");
     assert_eq!(m.requests(), 0, "something reached the ministry");
     let _ = std::fs::remove_dir_all(&m.dir);
 }
@@ -410,28 +364,16 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 async fn caps_hold_at_the_server_and_no_output_holds_the_password() {
     let canary = format!("CANARIO-{:016x}", rand::random::<u64>());
     let m = Ministry::start(&canary).await;
-    let ca = m.ca.to_str().expect("utf-8").to_owned();
     // Five users with no think time would send thousands of requests in 3 s;
     // the caps allow 20 per second and 40 in all.
-    let scenario = m.scenario(CLOSED);
+    let scenario = m.scenario(&closed("3s"), CAPS);
     let results = m.dir.join("results");
     let o = harness(
-        args(&[
-            "run",
-            scenario.to_str().expect("utf-8"),
-            "--out",
-            results.to_str().expect("utf-8"),
-            "--confirm-production",
-            "ministerio.test",
-            "--ca-cert",
-            &ca,
-            "--resolve",
-            &m.resolve(),
-        ]),
+        m.confirmed_run(&scenario, &["--out", results.to_str().expect("utf-8")]),
         &canary,
     )
     .await;
-    let t = text(&o);
+    let t = crate::util::described(&o);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{t}");
     assert_eq!(m.reports(), 40, "max_requests: {t}");
     // Per second at the server: at most 20 (+1 for a second's boundary).
@@ -453,40 +395,25 @@ async fn caps_hold_at_the_server_and_no_output_holds_the_password() {
             .is_some_and(|x| x.starts_with("PRUEBAMSS"))),
         "every record carries the scenario's radicado prefix"
     );
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(results.join("summary.json")).expect("summary"),
-    )
-    .expect("json");
-    let audit = &summary["audit"];
-    assert_eq!(
-        audit["production"]["cap_reached"], "max_requests 40",
-        "{audit}"
-    );
-    assert_eq!(audit["scenario_sha256"].as_str().map(str::len), Some(64));
-    assert!(audit["os_user"].is_string() && audit["machine"].is_string());
+    assert_audit_trail(&m, &results);
 
     // The duration cap: a faster rate for 2 s, and nothing arrives after it.
     let before = m.reports();
     let short = m.scenario(
-        "[load]\nmodel = \"closed\"\nusers = 5\nramp = \"0s\"\nthink_time = \"0s\"\nrun_time = \"2s\"\n[production]\nmax_rate = 50\nmax_duration = \"2s\"\nmax_requests = 100000\n",
+        &closed("2s"),
+        "[production]\nmax_rate = 50\nmax_duration = \"2s\"\nmax_requests = 100000",
     );
+    let results2 = m.dir.join("results2");
     let o = harness(
-        args(&[
-            "run",
-            short.to_str().expect("utf-8"),
-            "--out",
-            m.dir.join("results2").to_str().expect("utf-8"),
-            "--confirm-production",
-            "ministerio.test",
-            "--ca-cert",
-            &ca,
-            "--resolve",
-            &m.resolve(),
-        ]),
+        m.confirmed_run(&short, &["--out", results2.to_str().expect("utf-8")]),
         &canary,
     )
     .await;
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        crate::util::described(&o)
+    );
     let sent = m.reports() - before;
     assert!((60..=101).contains(&sent), "{sent} requests in 2 s at 50/s");
 
@@ -510,6 +437,45 @@ async fn caps_hold_at_the_server_and_no_output_holds_the_password() {
         );
     }
     let _ = std::fs::remove_dir_all(&m.dir);
+}
+
+/// The audit trail of the capped run in `results`: who ran it (the `$USER`
+/// it was given), on which machine (the kernel's host name), the SHA-256 of
+/// the `scenario.toml` it wrote, this harness's version, the target, the caps
+/// and the one that stopped the run, and when.
+fn assert_audit_trail(m: &Ministry, results: &Path) {
+    use sha2::Digest as _;
+    let summary = crate::util::summary(results);
+    let audit = &summary["audit"];
+    assert_eq!(audit["os_user"], OS_USER, "{audit}");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+    assert_eq!(audit["machine"], host.trim(), "{audit}");
+    let toml = std::fs::read(results.join("scenario.toml")).expect("scenario.toml");
+    assert_eq!(
+        audit["scenario_sha256"],
+        hex::encode(sha2::Sha256::digest(&toml)),
+        "the digest of {}: {audit}",
+        results.join("scenario.toml").display()
+    );
+    assert_eq!(audit["harness_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(audit["target"], m.url(), "{audit}");
+    assert_eq!(
+        audit["production"],
+        serde_json::json!({
+            "max_rate": 20.0,
+            "max_duration_s": 3.0,
+            "max_requests": 40,
+            "requests_admitted": 40,
+            "cap_reached": "max_requests 40",
+        }),
+        "{audit}"
+    );
+    let time = |k: &str| {
+        assert_eq!(audit[k], summary[k], "{k}: {audit}");
+        chrono::DateTime::parse_from_rfc3339(audit[k].as_str().expect(k))
+            .unwrap_or_else(|e| panic!("{k}: {e}: {audit}"))
+    };
+    assert!(time("started_at") <= time("ended_at"), "{audit}");
 }
 
 fn records(m: &Ministry) -> (Vec<Value>, usize) {
@@ -544,11 +510,7 @@ async fn a_redirect_to_another_host_is_refused() {
                 .into_response()
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let port = crate::util::serve_router(app).await.port();
     let o = harness(
         args(&[
             "preflight",
@@ -560,7 +522,7 @@ async fn a_redirect_to_another_host_is_refused() {
         "clave-3",
     )
     .await;
-    let t = text(&o);
+    let t = crate::util::described(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(
         t.contains("redirect to another host (otro.test) refused"),

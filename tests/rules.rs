@@ -16,10 +16,9 @@ async fn transfer(
     age: u32,
     days_until_birthday: u64,
 ) -> (StatusCode, serde_json::Value) {
-    let t = TestMock::new();
-    let admin = "25-14"; // Colpensiones receives regime transfers from the AFPs.
-    let token = t.token(t.cred(admin)).await;
-    let (mut g, _) = t.generators(u64::from(age) * 10 + days_until_birthday, admin);
+    // Colpensiones receives regime transfers from the AFPs.
+    let seed = u64::from(age) * 10 + days_until_birthday;
+    let (t, token, mut g, _) = TestMock::session("25-14", seed).await;
     // A fixed past request day keeps the test independent of today's date.
     let fecha = crate::util::date("2026-06-15");
     let birthday = fecha + Days::new(days_until_birthday);
@@ -33,36 +32,32 @@ async fn transfer(
         ..g.persona(fecha, Some(30)).expect("persona")
     };
     let a = g.affiliation_of(&persona, Novedad::TrasladoRegimen, fecha);
-    t.post(
-        &token,
-        Service::Afiliacion,
-        &serde_json::to_value(&a).expect("json"),
-    )
-    .await
+    t.post_record(&token, Service::Afiliacion, &a).await
+}
+
+/// A transfer requested on the day `sexo` turns `age` is refused with
+/// NEG02; one requested the day before, accepted.
+async fn refused_on_the_birthday_accepted_the_day_before(sexo: Sexo, age: u32) {
+    let (status, answer) = transfer(sexo, age, 0).await;
+    assert_envelope(status, &answer, "NEG02");
+    let (status, answer) = transfer(sexo, age, 1).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
 #[tokio::test]
 async fn woman_turning_47_on_the_request_day_is_refused_the_day_before_accepted() {
-    let (status, answer) = transfer(Sexo::F, 47, 0).await;
-    assert_envelope(status, &answer, "NEG02");
-    let (status, answer) = transfer(Sexo::F, 47, 1).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    refused_on_the_birthday_accepted_the_day_before(Sexo::F, 47).await;
 }
 
 #[tokio::test]
 async fn man_turning_52_on_the_request_day_is_refused_the_day_before_accepted() {
-    let (status, answer) = transfer(Sexo::M, 52, 0).await;
-    assert_envelope(status, &answer, "NEG02");
-    let (status, answer) = transfer(Sexo::M, 52, 1).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    refused_on_the_birthday_accepted_the_day_before(Sexo::M, 52).await;
 }
 
 #[tokio::test]
 async fn implausible_dates_are_refused_with_val02() {
-    let t = TestMock::new();
     let admin = "230301";
-    let token = t.token(t.cred(admin)).await;
-    let (mut g, mut r) = t.generators(8, admin);
+    let (t, token, mut g, mut r) = TestMock::session(admin, 8).await;
     let today = t.today();
     let cases: [(&str, String); 5] = [
         ("fechaSolicitud", "0000-03-01".into()),
@@ -88,26 +83,14 @@ async fn implausible_dates_are_refused_with_val02() {
         );
     }
     let a = g.next_affiliation().expect("record");
-    let (status, answer) = t
-        .post(
-            &token,
-            Service::Afiliacion,
-            &serde_json::to_value(&a).expect("json"),
-        )
-        .await;
+    let (status, answer) = t.post_record(&token, Service::Afiliacion, &a).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let accepted = mss_harness::generator::AcceptedAffiliation::of(
         &a,
         answer["numeroTransaccion"].as_str().expect("numero"),
     );
     let old = r.retraction_dated(&accepted, crate::util::date("0000-03-03"), None);
-    let (status, answer) = t
-        .post(
-            &token,
-            Service::Retracto,
-            &serde_json::to_value(&old).expect("json"),
-        )
-        .await;
+    let (status, answer) = t.post_record(&token, Service::Retracto, &old).await;
     assert_envelope(status, &answer, "VAL02");
 }
 

@@ -8,17 +8,10 @@ use mss_harness::scenario::RunPlan;
 use mss_harness::session::run_scenario;
 use serde_json::Value;
 
+use crate::scenario_file::ScenarioFile;
+
 fn temp_dir(name: &str) -> PathBuf {
     crate::util::temp_dir(&format!("run-{name}"))
-}
-
-fn scenario(text: &str) -> RunPlan {
-    RunPlan::parse(
-        text,
-        Path::new("test.toml"),
-        mss_contract::Contract::embedded(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Validate `file` against the common JUnit XML schema (Jenkins junit-10.xsd,
@@ -87,24 +80,16 @@ fn the_summary_schema_is_the_one_generated_from_the_type() {
     let _ = summary_schema();
 }
 
-const OPEN: &str = r#"
-name = "short-open"
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 2 }
-[load]
-model = "open"
-stages = [{ rate = 60, duration = "4s" }]
-max_in_flight = 50
-[invalid]
-VAL01 = 0.05
-NEG03 = 0.03
-NEG12 = 0.03
-[thresholds]
-global = ["p99 < 2s", "error_rate < 1%"]
-ReportarAfiliaciontraslado = ["max < 5s"]
-"#;
+/// 240 tickets at 60 req/s against a mock answering in 2 ms, some invalid
+/// cases, three thresholds.
+fn open() -> ScenarioFile {
+    ScenarioFile::open("short-open", 60, "4s", 50)
+        .mock_latency_ms(2)
+        .table("[invalid]\nVAL01 = 0.05\nNEG03 = 0.03\nNEG12 = 0.03")
+        .table(
+            "[thresholds]\nglobal = [\"p99 < 2s\", \"error_rate < 1%\"]\nReportarAfiliaciontraslado = [\"max < 5s\"]",
+        )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_run_writes_every_output_reconciles_and_passes() {
@@ -114,7 +99,7 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         ..Default::default()
     };
     let outcome =
-        mss_harness::session::run_scenario_with(scenario(OPEN), Some(dir.clone()), &options)
+        mss_harness::session::run_scenario_with(open().plan(), Some(dir.clone()), &options)
             .await
             .expect("run");
     assert_eq!(outcome.exit, 0, "{:#}", outcome.summary);
@@ -154,16 +139,10 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     for f in ["report.html", "report.md", "junit.xml"] {
         std::fs::remove_file(dir.join(f)).expect("remove");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .arg("report")
-        .arg(&dir)
-        .output()
-        .expect("mss-harness report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::succeeded(&crate::util::harness(&[
+        "report",
+        dir.to_str().expect("utf-8"),
+    ]));
     assert_eq!(
         std::fs::read_to_string(dir.join("report.md")).expect("md"),
         md
@@ -173,9 +152,7 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         junit
     );
     assert!(dir.join("report.html").is_file());
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary"))
-            .expect("json");
+    let summary = crate::util::summary(&dir);
     if let Err(e) = summary_schema().validate(&summary) {
         panic!("summary.json does not match results/summary.schema.json: {e}\n{summary:#}");
     }
@@ -190,18 +167,38 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     for s in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
         let errors = services[s]["errors"].as_object().expect("errors");
         assert!(errors.is_empty(), "{s}: {errors:?}");
-        // Every sent request has a send lag, below its latency (which runs
-        // from the same intended time to the answer).
+        // Every sent request has a send lag, and its latency (which runs
+        // from the same intended time to the answer) is that lag and then its
+        // service time, request by request: the means add up. Each value is
+        // whole microseconds (at least 1) and each histogram keeps three
+        // significant digits, hence the tolerance.
         let lag = &services[s]["send_lag_us"];
         let p50 = lag["p50"].as_u64().expect("send lag p50");
         assert!(p50 >= 1, "{s}: no send lag recorded: {lag}");
+        let mean = |k: &str| services[s][k]["mean"].as_f64().expect("mean");
+        let (latency, service, lag) = (
+            mean("latency_us"),
+            mean("service_time_us"),
+            mean("send_lag_us"),
+        );
         assert!(
-            p50 <= services[s]["latency_us"]["p50"]
-                .as_u64()
-                .expect("latency p50"),
-            "{s}: send lag {lag} above the latency"
+            (latency - service - lag).abs() <= 2.0 + (latency + service + lag) / 1024.0,
+            "{s}: mean latency {latency} µs is not mean send lag {lag} µs + mean service time {service} µs"
         );
     }
+    // The run's one token was fetched for its first request, which waited
+    // for it: the longest send lag is at least that token request's latency.
+    let token_us = summary["token"]["latency_us"]["max"]
+        .as_f64()
+        .expect("token latency");
+    let longest_lag = ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"]
+        .iter()
+        .map(|s| services[s]["send_lag_us"]["max"].as_f64().expect("max"))
+        .fold(0.0, f64::max);
+    assert!(
+        longest_lag * (1.0 + 1.0 / 1024.0) + 1.0 >= token_us,
+        "the longest send lag ({longest_lag} µs) is shorter than the wait for the first token ({token_us} µs)"
+    );
     assert_eq!(summary["dropped"], 0);
     assert_eq!(summary["token"]["requests"], 1);
     // The resolved scenario reads back.
@@ -227,19 +224,12 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_run_and_a_failing_threshold_exit_1() {
     let dir = temp_dir("closed");
-    let text = r#"
-name = "short-closed"
-[target]
-url = "mock"
-[load]
-model = "closed"
-users = 4
-think_time = "20ms"
-run_time = "2s"
-[thresholds]
-global = ["p99 < 1us"]
-"#;
-    let outcome = run_scenario(scenario(text), Some(dir.clone()))
+    let closed = ScenarioFile::with_load(
+        "short-closed",
+        "model = \"closed\"\nusers = 4\nthink_time = \"20ms\"\nrun_time = \"2s\"",
+    )
+    .table("[thresholds]\nglobal = [\"p99 < 1us\"]");
+    let outcome = run_scenario(closed.plan(), Some(dir.clone()))
         .await
         .expect("run");
     assert_eq!(outcome.exit, 1, "{:#}", outcome.summary);
@@ -355,14 +345,7 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
 /// the invalid cases it refused as planned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    use mss_harness::engine::Target;
     use mss_harness::results::table::table;
-    use mss_harness::secret::Secret;
-    use mss_harness::session::{RunOptions, run_prepared};
-    use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 
     let scenario = RunPlan::load("smoke", mss_contract::Contract::embedded()).expect("smoke");
     let latency = scenario.target.mock().and_then(|m| m.latency);
@@ -372,51 +355,9 @@ async fn smoke_counts_what_the_mock_stored_and_the_invalid_cases_it_refused() {
         }
     });
     let base = t.serve().await;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    let cache = |admin: &str| {
-        let c = t.cred(admin);
-        Arc::new(TokenCache::new(
-            http.clone(),
-            format!("{base}/token"),
-            Credentials {
-                username: c.username.clone(),
-                password: Secret::new(c.password.clone()),
-                client_id: c.client_id.clone(),
-            },
-            TokenPolicy::default(),
-        ))
-    };
-    let own = cache(&scenario.data.administradora);
-    let others: HashMap<_, _> = mss_contract::Contract::embedded()
-        .administradoras
-        .iter()
-        .filter(|a| a.codigo != scenario.data.administradora)
-        .map(|a| (a.codigo.clone(), cache(&a.codigo)))
-        .collect();
     let dir = temp_dir("smoke");
-    let out = run_prepared(
-        scenario,
-        Some(dir.clone()),
-        http.clone(),
-        Target {
-            base_url: base.clone(),
-            tokens: [own.clone(), own],
-            others,
-            caps: None,
-        },
-        Some(t.mock.clone()),
-        &base,
-        None,
-        &RunOptions::default(),
-    )
-    .await
-    .expect("smoke run");
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary"))
-            .expect("json");
+    let out = t.run(&base, scenario, &dir, None).await;
+    let summary = crate::util::summary(&dir);
     if let Err(e) = summary_schema().validate(&summary) {
         panic!("summary.json does not match results/summary.schema.json: {e}");
     }
@@ -511,25 +452,11 @@ fn an_unknown_scenario_name_lists_the_shipped_ones() {
 #[test]
 fn after_the_load_the_progress_line_names_the_resending() {
     let dir = temp_dir("lost");
-    let file = dir.join("lost.toml");
-    std::fs::write(
-        &file,
-        r#"
-name = "lost"
-faults = [{ kind = "reset", route = "reports", at = "2s" }]
-[target]
-url = "mock"
-[target.mock]
-latency = { distribution = "fixed", ms = 100 }
-[http]
-retry_budget = "100%"
-[load]
-model = "open"
-stages = [{ rate = 20, duration = "3s" }]
-max_in_flight = 100
-"#,
-    )
-    .expect("scenario");
+    let file = ScenarioFile::open("lost", 20, "3s", 100)
+        .top(r#"faults = [{ kind = "reset", route = "reports", at = "2s" }]"#)
+        .mock_latency_ms(100)
+        .table("[http]\nretry_budget = \"100%\"")
+        .write(&dir, "lost.toml");
     let out = harness(
         &[
             "run",

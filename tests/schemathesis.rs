@@ -12,14 +12,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn st() -> PathBuf {
-    let venv = std::env::var_os("MSS_VENV").unwrap_or_else(|| "/opt/mss-venv".into());
-    let st = Path::new(&venv).join("bin/st");
-    assert!(
-        st.is_file(),
-        "{} is missing: Schemathesis 4.32.5 is needed (scripts/ci-tools.sh installs it; MSS_VENV names the venv)",
-        st.display()
-    );
-    st
+    crate::util::venv_tool("st", "Schemathesis 4.32.5")
 }
 
 fn repo(path: &str) -> PathBuf {

@@ -40,3 +40,6 @@ mod token;
 mod token_cache;
 mod workers;
 mod xsd;
+
+// Helpers the modules above share, beside `util`.
+mod scenario_file;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use mss_harness::secret::Secret;
-use mss_harness::token::{Credentials, TokenCache, TokenError, TokenPolicy};
+use mss_harness::token::{Credentials, Token, TokenCache, TokenError, TokenPolicy};
 
 use crate::util::TestMock;
 
@@ -22,18 +22,50 @@ fn policy(margin_ms: u64) -> TokenPolicy {
     }
 }
 
-async fn cache_for(t: &TestMock, base: &str, margin_ms: u64) -> Arc<TokenCache> {
-    let cred = t.cred("230301");
+/// A cache asking `url` with these credentials.
+fn cache(
+    url: String,
+    username: &str,
+    password: &str,
+    client_id: &str,
+    margin_ms: u64,
+) -> Arc<TokenCache> {
     Arc::new(TokenCache::new(
         reqwest::Client::new(),
-        format!("{base}/token"),
+        url,
         Credentials {
-            username: cred.username.clone(),
-            password: Secret::new(cred.password.clone()),
-            client_id: cred.client_id.clone(),
+            username: username.to_owned(),
+            password: Secret::new(password.to_owned()),
+            client_id: client_id.to_owned(),
         },
         policy(margin_ms),
     ))
+}
+
+async fn cache_for(t: &TestMock, base: &str, margin_ms: u64) -> Arc<TokenCache> {
+    let cred = t.cred("230301");
+    cache(
+        format!("{base}/token"),
+        &cred.username,
+        &cred.password,
+        &cred.client_id,
+        margin_ms,
+    )
+}
+
+/// `n` users asking `cache` for a token at once; what each got.
+async fn at_once(cache: &Arc<TokenCache>, n: usize) -> Vec<Result<Token, TokenError>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let c = cache.clone();
+            tokio::spawn(async move { c.get().await })
+        })
+        .collect();
+    let mut got = Vec::with_capacity(n);
+    for task in tasks {
+        got.push(task.await.expect("task"));
+    }
+    got
 }
 
 async fn issued(t: &TestMock) -> u64 {
@@ -45,15 +77,9 @@ async fn two_hundred_waiting_users_cause_one_token_request() {
     let t = TestMock::new();
     let base = t.serve().await;
     let cache = cache_for(&t, &base, 1000).await;
-    let tasks: Vec<_> = (0..200)
-        .map(|_| {
-            let c = cache.clone();
-            tokio::spawn(async move { c.get().await })
-        })
-        .collect();
     let mut generations = std::collections::HashSet::new();
-    for task in tasks {
-        generations.insert(task.await.expect("task").expect("token").generation);
+    for got in at_once(&cache, 200).await {
+        generations.insert(got.expect("token").generation);
     }
     assert_eq!(generations.len(), 1);
     assert_eq!(issued(&t).await, 1);
@@ -102,24 +128,16 @@ async fn refreshes_before_expiry_and_once_after_invalidation() {
 async fn wrong_credentials_are_auth_failed_without_a_storm() {
     let t = TestMock::new();
     let base = t.serve().await;
-    let cache = Arc::new(TokenCache::new(
-        reqwest::Client::new(),
+    let client_id = &t.cred("230301").client_id;
+    let cache = cache(
         format!("{base}/token"),
-        Credentials {
-            username: "nobody".into(),
-            password: Secret::new("canary-wrong-password"),
-            client_id: t.cred("230301").client_id.clone(),
-        },
-        policy(1000),
-    ));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let c = cache.clone();
-            tokio::spawn(async move { c.get().await })
-        })
-        .collect();
-    for task in tasks {
-        let err = task.await.expect("task").expect_err("refused");
+        "nobody",
+        "canary-wrong-password",
+        client_id,
+        1000,
+    );
+    for got in at_once(&cache, 50).await {
+        let err = got.expect_err("refused");
         assert!(
             matches!(err, TokenError::Refused { ref error, .. } if error == "invalid_grant"),
             "{err}"
@@ -146,29 +164,10 @@ async fn a_failing_endpoint_is_asked_once_per_retry_after() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let cache = Arc::new(TokenCache::new(
-        reqwest::Client::new(),
-        format!("http://{addr}/token"),
-        Credentials {
-            username: "u".into(),
-            password: Secret::new("p"),
-            client_id: "c".into(),
-        },
-        policy(1000),
-    ));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let c = cache.clone();
-            tokio::spawn(async move { c.get().await })
-        })
-        .collect();
-    for task in tasks {
-        let err = task.await.expect("task").expect_err("unavailable");
+    let addr = crate::util::serve_router(app).await;
+    let cache = cache(format!("http://{addr}/token"), "u", "p", "c", 1000);
+    for got in at_once(&cache, 50).await {
+        let err = got.expect_err("unavailable");
         assert!(matches!(err, TokenError::Unavailable(_)), "{err}");
     }
     assert_eq!(calls.load(Ordering::Relaxed), 1);
@@ -194,21 +193,8 @@ async fn a_huge_expires_in_is_capped_not_a_panic() {
             )
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let cache = TokenCache::new(
-        reqwest::Client::new(),
-        format!("http://{addr}/token"),
-        Credentials {
-            username: "u".into(),
-            password: Secret::new("p".to_owned()),
-            client_id: "c".into(),
-        },
-        policy(0),
-    );
+    let addr = crate::util::serve_router(app).await;
+    let cache = cache(format!("http://{addr}/token"), "u", "p", "c", 0);
     let token = cache.get().await.expect("a token");
     let left = token.expires_at - tokio::time::Instant::now();
     assert!(left <= Duration::from_secs(86_400), "{left:?}");

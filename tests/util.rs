@@ -1,8 +1,11 @@
-//! Shared helpers: an in-process mock with throw-away credentials, and calls to
-//! it through the router (`tower::ServiceExt::oneshot`) or over a socket.
+//! Shared helpers: an in-process mock with throw-away credentials, calls to
+//! it through the router (`tower::ServiceExt::oneshot`) or over a socket, a
+//! run's target made of it; the harness binary run to its end or in the
+//! background, what it printed, and the summary it wrote.
 
 #![allow(dead_code, missing_debug_implementations)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -10,8 +13,13 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::NaiveDate;
 use http_body_util::BodyExt;
 use mss_contract::{Contract, Service};
+use mss_harness::engine::Target;
 use mss_harness::generator::invalid::{InvalidCase, PENDING_TRANSACTION};
 use mss_harness::generator::{AffiliationGenerator, GeneratorConfig, RetractionGenerator};
+use mss_harness::scenario::RunPlan;
+use mss_harness::secret::Secret;
+use mss_harness::session::{OnStart, RunOptions, RunOutcome, run_prepared};
+use mss_harness::token::{Credentials, TokenCache, TokenPolicy};
 use mss_mock::{App, ClientConfig, Mock, MockConfig};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -28,6 +36,53 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A copy of contract/'s files (its CSV files and `openapi.json`) in a fresh
+/// folder, to edit as an annex would.
+pub fn copy_contract(name: &str) -> std::path::PathBuf {
+    let dir = temp_dir(name);
+    for entry in std::fs::read_dir(mss_contract::source_dir()).expect("contract dir") {
+        let path = entry.expect("entry").path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("csv" | "json")
+        ) {
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
+
+/// Rewrite `dir/file` with `f` of its text.
+pub fn edit_file(dir: &std::path::Path, file: &str, f: impl FnOnce(String) -> String) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, f(text)).expect("write");
+}
+
+/// A scripted peer (wiremock) on 127.0.0.1 whose `POST /token` answers 200
+/// with `token` (a token response's JSON); the test mounts the services'
+/// answers.
+pub async fn token_server(token: &str) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/token"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(token, "application/json"))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The requests `server` received on `path`, in order.
+pub async fn received_on(server: &wiremock::MockServer, path: &str) -> Vec<wiremock::Request> {
+    server
+        .received_requests()
+        .await
+        .expect("recording on")
+        .into_iter()
+        .filter(|r| r.url.path() == path)
+        .collect()
+}
+
 /// A credential the test mock accepts (generated per test, never written down).
 #[derive(Debug, Clone)]
 pub struct Cred {
@@ -40,6 +95,116 @@ pub struct Cred {
 /// A random password: tests hold no secret in their source.
 pub fn throwaway_password() -> String {
     format!("pw-{:016x}", rand::random::<u64>())
+}
+
+impl Cred {
+    /// `username` and `client_id` of the default administrator (230301),
+    /// with a throw-away password.
+    pub fn new(username: &str, client_id: &str) -> Self {
+        Cred {
+            username: username.to_owned(),
+            password: throwaway_password(),
+            client_id: client_id.to_owned(),
+            administradora: "230301".to_owned(),
+        }
+    }
+
+    /// A mock configuration whose only client is this one (both services).
+    pub fn mock_config(&self) -> MockConfig {
+        MockConfig::with_clients(vec![ClientConfig {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            client_id: self.client_id.clone(),
+            administradora: self.administradora.clone(),
+            services: None,
+        }])
+    }
+
+    /// A mock of the bundled contract whose only client is this one, its
+    /// configuration adjusted.
+    pub fn mock(&self, adjust: impl FnOnce(&mut MockConfig)) -> Mock {
+        let mut config = self.mock_config();
+        adjust(&mut config);
+        Mock::new(config, Arc::clone(Contract::embedded())).expect("mock")
+    }
+}
+
+/// Serve `mock` on 127.0.0.1 (port 0) in a background task; its port.
+pub async fn serve(mock: &Mock) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(mock.clone().serve(listener));
+    port
+}
+
+/// Serve `app` on 127.0.0.1 (port 0) in a background task; its address.
+pub async fn serve_router(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// The `mss-harness` binary built with these tests, as a command to add
+/// arguments to.
+pub fn harness_command() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+}
+
+/// Run `mss-harness ARGS` to its end.
+pub fn harness(args: &[&str]) -> std::process::Output {
+    harness_command()
+        .args(args)
+        .output()
+        .expect("run mss-harness")
+}
+
+/// What a process printed: its standard output, then its standard error.
+pub fn printed(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A process's exit code and what it printed, for an assertion's message.
+pub fn described(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Assert that `o` exited with `code` and printed `needle` (on either
+/// stream).
+pub fn assert_exit(o: &std::process::Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", described(o));
+    assert!(
+        printed(o).contains(needle),
+        "{needle:?} not printed: {}",
+        described(o)
+    );
+}
+
+/// Assert that `o` exited 0; what it printed.
+pub fn succeeded(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", described(o));
+    printed(o)
+}
+
+/// `dir/summary.json`, parsed.
+pub fn summary(dir: &std::path::Path) -> Value {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// An in-process mock with one client per administrator (both services) and,
@@ -99,6 +264,26 @@ impl TestMock {
         TestMock { mock, app, creds }
     }
 
+    /// A fresh mock, a token of `administradora`'s client of both services
+    /// and that administrator's generators seeded with `seed`: where most
+    /// calls to the mock start.
+    pub async fn session(
+        administradora: &str,
+        seed: u64,
+    ) -> (Self, String, AffiliationGenerator, RetractionGenerator) {
+        let t = TestMock::new();
+        let token = t.token(t.cred(administradora)).await;
+        let (affiliations, retractions) = t.generators(seed, administradora);
+        (t, token, affiliations, retractions)
+    }
+
+    /// A fresh mock served on 127.0.0.1, and its base URL.
+    pub async fn served() -> (Self, String) {
+        let t = TestMock::new();
+        let base = t.serve().await;
+        (t, base)
+    }
+
     /// Serve the mock on 127.0.0.1 (port 0) in a background task; its base URL.
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -107,6 +292,81 @@ impl TestMock {
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(self.mock.clone().serve(listener));
         format!("http://{addr}")
+    }
+
+    /// Run `plan` against this mock served at `base`, writing its results
+    /// into `dir` (the mock's own counts reconcile the run); `on_start` is
+    /// called as the load starts.
+    pub async fn run(
+        &self,
+        base: &str,
+        plan: RunPlan,
+        dir: &std::path::Path,
+        on_start: Option<OnStart>,
+    ) -> RunOutcome {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let policy = TokenPolicy {
+            margin: plan.token.refresh_margin,
+            jitter: plan.token.refresh_jitter,
+            ..TokenPolicy::default()
+        };
+        let target = self.target(base, &http, &plan.data.administradora, policy);
+        run_prepared(
+            plan,
+            Some(dir.to_owned()),
+            http,
+            target,
+            Some(self.mock.clone()),
+            base,
+            on_start,
+            &RunOptions::default(),
+        )
+        .await
+        .expect("run")
+    }
+
+    /// The mock served at `base` as a run's target: a token cache (with
+    /// `policy`) for `administradora`'s client of both services, and one for
+    /// every other administrator (the invalid cases that need another
+    /// sender).
+    pub fn target(
+        &self,
+        base: &str,
+        http: &reqwest::Client,
+        administradora: &str,
+        policy: TokenPolicy,
+    ) -> Target {
+        let cache = |admin: &str| {
+            let c = self.cred(admin);
+            Arc::new(TokenCache::new(
+                http.clone(),
+                format!("{base}/token"),
+                Credentials {
+                    username: c.username.clone(),
+                    password: Secret::new(c.password.clone()),
+                    client_id: c.client_id.clone(),
+                },
+                policy,
+            ))
+        };
+        let own = cache(administradora);
+        let others: HashMap<String, Arc<TokenCache>> = self
+            .mock
+            .contract()
+            .administradoras
+            .iter()
+            .filter(|a| a.codigo != administradora)
+            .map(|a| (a.codigo.clone(), cache(&a.codigo)))
+            .collect();
+        Target {
+            base_url: base.to_owned(),
+            tokens: [own.clone(), own],
+            others,
+            caps: None,
+        }
     }
 
     /// The client with both services for `administradora`.
@@ -142,6 +402,18 @@ impl TestMock {
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         (status, headers, bytes.to_vec())
+    }
+
+    /// Assert that `method path` with `body` (and no headers) is refused
+    /// with 400.
+    pub async fn assert_bad_request(&self, method: Method, path: &str, body: &str) {
+        let (status, _, answer) = self.call(method, path, &[], body.to_owned()).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            String::from_utf8_lossy(&answer)
+        );
     }
 
     pub async fn token_request(&self, form: &str) -> (StatusCode, Value) {
@@ -188,6 +460,18 @@ impl TestMock {
             status,
             serde_json::from_slice(&bytes).expect("envelope is JSON"),
         )
+    }
+
+    /// [`post`](Self::post) a generated record (an affiliation, a
+    /// retraction) as its JSON.
+    pub async fn post_record(
+        &self,
+        token: &str,
+        service: Service,
+        record: &impl serde::Serialize,
+    ) -> (StatusCode, Value) {
+        let body = serde_json::to_value(record).expect("json");
+        self.post(token, service, &body).await
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: &str) -> Value {
@@ -310,6 +594,20 @@ pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
+/// The program `name` of the Python venv the tests use (`$MSS_VENV`, by
+/// default `/opt/mss-venv`; scripts/ci-tools.sh installs it); `what` says
+/// which package, for the message when it is missing.
+pub fn venv_tool(name: &str, what: &str) -> std::path::PathBuf {
+    let venv = std::env::var_os("MSS_VENV").unwrap_or_else(|| "/opt/mss-venv".into());
+    let bin = std::path::Path::new(&venv).join("bin").join(name);
+    assert!(
+        bin.is_file(),
+        "{} is missing: {what} is needed (scripts/ci-tools.sh installs it; MSS_VENV names the venv)",
+        bin.display()
+    );
+    bin
+}
+
 /// Whether transparent huge pages are allowed for process `pid` (the
 /// `THP_enabled` line of its /proc status, Linux 5.0 on).
 pub fn thp_enabled(pid: u32) -> bool {
@@ -319,4 +617,78 @@ pub fn thp_enabled(pid: u32) -> bool {
         .find(|l| l.starts_with("THP_enabled:"))
         .unwrap_or_else(|| panic!("no THP_enabled line in /proc/{pid}/status:\n{status}"));
     line.split_whitespace().nth(1) == Some("1")
+}
+
+/// A process a test started, killed (and reaped) when dropped so that a
+/// failed assertion leaves nothing running; its standard output and error
+/// are written to `dir/stdout.txt` and `dir/stderr.txt`.
+pub struct Background {
+    pub child: std::process::Child,
+    pub dir: std::path::PathBuf,
+}
+
+impl Background {
+    /// Spawn `command` (no standard input) logging into `dir`.
+    pub fn spawn(command: &mut std::process::Command, dir: &std::path::Path) -> Self {
+        let log = |n: &str| std::fs::File::create(dir.join(n)).expect("log file");
+        let child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(log("stdout.txt"))
+            .stderr(log("stderr.txt"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        Background {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stdout.txt")).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// Send signal `name` (`TERM`, `INT`) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Wait for the process to exit, at most `limit`: its status, and how
+    /// long the wait took.
+    pub async fn exit(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> (std::process::ExitStatus, std::time::Duration) {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "still running after {limit:?}\nstderr: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -3,50 +3,26 @@
 //! between). Long: `cargo test --release --test tests -- --ignored workers`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
+use crate::scenario_file::{ScenarioFile, run_command};
+use crate::util::Cred;
+
 const USER: &str = "worker-user";
-const PASSWORD: &str = "worker-password-not-secret";
 const CLIENT: &str = "worker-client";
 
-fn scenario(port: u16) -> String {
-    format!(
-        r#"name = "workers"
-[target]
-url = "http://127.0.0.1:{port}"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "MSS_W_USER"
-password_env = "MSS_W_PASSWORD"
-client_id_env = "MSS_W_CLIENT"
-[load]
-model = "open"
-stages = [{{ rate = 300, duration = "10s" }}]
-max_in_flight = 200
-"#
-    )
+fn scenario(port: u16) -> ScenarioFile {
+    ScenarioFile::open("workers", 300, "10s", 200).at(&format!("http://127.0.0.1:{port}"), "MSS_W")
 }
 
-fn run(file: &Path, out: &Path, extra: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
+fn run(file: &Path, out: &Path, extra: &[&str], cred: &Cred) -> std::process::Child {
+    run_command(file, out, "MSS_W", cred)
         .args(extra)
-        .env("MSS_W_USER", USER)
-        .env("MSS_W_PASSWORD", PASSWORD)
-        .env("MSS_W_CLIENT", CLIENT)
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn")
-}
-
-fn summary(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
-        .expect("json")
 }
 
 fn accepted(mock: &mss_mock::Mock) -> u64 {
@@ -70,42 +46,31 @@ fn totals(s: &Value) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: two 10-second runs of 3,000 requests; run with --ignored"]
 async fn two_workers_equal_one_run() {
-    let mut config = mss_mock::MockConfig::with_clients(vec![mss_mock::ClientConfig {
-        username: USER.into(),
-        password: PASSWORD.into(),
-        client_id: CLIENT.into(),
-        administradora: "230301".into(),
-        services: None,
-    }]);
+    let cred = Cred::new(USER, CLIENT);
     // A 100 ms median: the machine's own pauses (5-12 ms on a small VM, a
     // few times a run) then move a handful of answers by a few percent of the
     // tail instead of pushing them past it. With a 20 ms median the p99 of
     // two runs of the same load differed by 20% in CI; the p50 by 1.5%.
-    config.latency = mss_mock::LatencyProfile::Lognormal {
-        median_ms: 100.0,
-        sigma: 0.1,
-        cap_ms: 1000.0,
-    };
-    let mock =
-        mss_mock::Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(mock.clone().serve(listener));
+    let mock = cred.mock(|config| {
+        config.latency = mss_mock::LatencyProfile::Lognormal {
+            median_ms: 100.0,
+            sigma: 0.1,
+            cap_ms: 1000.0,
+        };
+    });
+    let port = crate::util::serve(&mock).await;
     let dir = crate::util::temp_dir("workers");
-    let file = dir.join("workers.toml");
-    std::fs::write(&file, scenario(port)).expect("scenario");
+    let file = scenario(port).write(&dir, "workers.toml");
 
     // One process.
     let single = dir.join("single");
-    let (f, s) = (file.clone(), single.clone());
-    let status = tokio::task::spawn_blocking(move || run(&f, &s, &[]).wait())
+    let (f, s, c) = (file.clone(), single.clone(), cred.clone());
+    let status = tokio::task::spawn_blocking(move || run(&f, &s, &[], &c).wait())
         .await
         .expect("join")
         .expect("wait");
     assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
-    let one = summary(&single);
+    let one = crate::util::summary(&single);
     assert_eq!(
         totals(&one).1,
         accepted(&mock),
@@ -118,15 +83,15 @@ async fn two_workers_equal_one_run() {
     let (w0, w1) = (dir.join("w0"), dir.join("w1"));
     let (f, a, b, at) = (file.clone(), w0.clone(), w1.clone(), start.clone());
     let statuses = tokio::task::spawn_blocking(move || {
-        let mut c0 = run(&f, &a, &["--worker", "0/2", "--start-at", &at]);
-        let mut c1 = run(&f, &b, &["--worker", "1/2", "--start-at", &at]);
+        let mut c0 = run(&f, &a, &["--worker", "0/2", "--start-at", &at], &cred);
+        let mut c1 = run(&f, &b, &["--worker", "1/2", "--start-at", &at], &cred);
         (c0.wait().expect("wait"), c1.wait().expect("wait"))
     })
     .await
     .expect("join");
     assert!(matches!(statuses.0.code(), Some(0 | 1)) && matches!(statuses.1.code(), Some(0 | 1)));
     let merged = dir.join("merged");
-    let out = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+    let out = crate::util::harness_command()
         .args(["merge"])
         .arg(&w0)
         .arg(&w1)
@@ -137,9 +102,9 @@ async fn two_workers_equal_one_run() {
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        crate::util::described(&out)
     );
-    let two = summary(&merged);
+    let two = crate::util::summary(&merged);
 
     let (r1, _) = totals(&one);
     let (r2, ok2) = totals(&two);

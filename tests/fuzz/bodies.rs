@@ -14,6 +14,8 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
 use serde_json::Value;
 
+use super::at;
+
 // ---------------------------------------------------------------------------
 // JSON: values as raw text (so that 1e400, lone surrogates and 300-deep arrays
 // can be written), and valid report bodies mutated field by field.
@@ -301,15 +303,14 @@ impl MutatedBody {
         let mut entries = self.seed.get(seeds).clone();
         for m in &self.mutations {
             let len = entries.len();
-            let at = |i: &Index| (len > 0).then(|| i.index(len));
             match m {
                 Mutation::Remove(i) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         entries.remove(i);
                     }
                 }
                 Mutation::Replace(i, v) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         entries[i].1 = v.clone();
                     }
                 }
@@ -318,33 +319,33 @@ impl MutatedBody {
                     entries.insert(i, (k.clone(), v.clone()));
                 }
                 Mutation::Duplicate(i) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         let e = entries[i].clone();
                         entries.push(e);
                     }
                 }
                 Mutation::Resize(i, n, pad) => {
-                    if let Some(i) = at(i)
+                    if let Some(i) = at(i, len)
                         && let Some(v) = resize(&entries[i].1, *n, *pad)
                     {
                         entries[i].1 = v;
                     }
                 }
                 Mutation::Swap(i, j) => {
-                    if let (Some(i), Some(j)) = (at(i), at(j)) {
+                    if let (Some(i), Some(j)) = (at(i, len), at(j, len)) {
                         let v = entries[i].1.clone();
                         entries[i].1 = std::mem::replace(&mut entries[j].1, v);
                     }
                 }
                 Mutation::Recase(i, upper) => {
-                    if let Some(i) = at(i)
+                    if let Some(i) = at(i, len)
                         && let Some(v) = recase(&entries[i].1, *upper)
                     {
                         entries[i].1 = v;
                     }
                 }
                 Mutation::Rename(i, k) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         entries[i].0 = k.clone();
                     }
                 }

@@ -42,6 +42,12 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 // The runner: a case count from the environment, a tally printed at the end.
 // ---------------------------------------------------------------------------
 
+/// The item `i` picks of a list of `len` items, when the list has any (the
+/// mutations of a seed address its entries or lines this way).
+pub(super) fn at(i: &proptest::sample::Index, len: usize) -> Option<usize> {
+    (len > 0).then(|| i.index(len))
+}
+
 /// Cases per property: `MSS_FUZZ_CASES`, else `default`.
 pub(super) fn cases(default: u32) -> u32 {
     match std::env::var("MSS_FUZZ_CASES") {

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::path::Path;
 
 use super::bodies::any_text;
-use super::fuzz;
+use super::{at, fuzz};
 use mss_harness::generator::{AffiliationGenerator, GeneratorConfig};
 use mss_harness::scenario::{BUILT_IN, LoadModel, RunPlan};
 use mss_harness::schedule::ArrivalSchedule;
@@ -425,33 +425,32 @@ impl ScenarioInput {
         let mut lines: Vec<String> = seed.get(seeds).lines().map(str::to_owned).collect();
         for m in mutations {
             let len = lines.len();
-            let at = |i: &Index| (len > 0).then(|| i.index(len));
             match m {
                 LineMutation::Drop(i) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         lines.remove(i);
                     }
                 }
                 LineMutation::Duplicate(i) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         let l = lines[i].clone();
                         lines.insert(i, l);
                     }
                 }
                 LineMutation::Swap(i, j) => {
-                    if let (Some(i), Some(j)) = (at(i), at(j)) {
+                    if let (Some(i), Some(j)) = (at(i, len), at(j, len)) {
                         lines.swap(i, j);
                     }
                 }
                 LineMutation::SetValue(i, v) => {
-                    if let Some(i) = at(i)
+                    if let Some(i) = at(i, len)
                         && let Some(eq) = lines[i].find('=')
                     {
                         lines[i] = format!("{}= {v}", &lines[i][..eq]);
                     }
                 }
                 LineMutation::SetInner(i, j, v) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         let spans = value_spans(&lines[i]);
                         if !spans.is_empty() {
                             let s = j.get(&spans).clone();
@@ -460,7 +459,7 @@ impl ScenarioInput {
                     }
                 }
                 LineMutation::Tweak(i, j, number, text) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         let spans = value_spans(&lines[i]);
                         if !spans.is_empty() {
                             let s = j.get(&spans).clone();
@@ -478,7 +477,7 @@ impl ScenarioInput {
                     lines.insert(i, l.clone());
                 }
                 LineMutation::Replace(i, l) => {
-                    if let Some(i) = at(i) {
+                    if let Some(i) = at(i, len) {
                         lines[i] = l.clone();
                     }
                 }
