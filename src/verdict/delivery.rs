@@ -8,12 +8,13 @@
 //!
 //! - **connections**: requests that failed to connect;
 //! - **the harness**: in the seconds that fell short, its busiest worker
-//!   thread at [`BUSY_WORKER_PCT`] of a core or more, or its requests
-//!   leaving [`LATE_SEND_MS`] or more late (send lag p99), while the
-//!   in-flight cap was not full — the latencies it measured are then partly
-//!   its own;
-//! - **the target**: in those seconds the in-flight cap was full — every
-//!   sender waited on an answer. Little's law says how many requests in
+//!   thread at [`BUSY_WORKER_PCT`] of a core or more (even with the
+//!   in-flight cap full: a harness at a full core reads answers late and so
+//!   fills its own cap), or its requests leaving [`LATE_SEND_MS`] or more
+//!   late (send lag p99) while the cap was not full — the latencies it
+//!   measured are then partly its own;
+//! - **the target**: in those seconds the in-flight cap was full and the
+//!   harness had room — every sender waited on an answer. Little's law says how many requests in
 //!   flight the planned rate needs at the answer time measured;
 //! - **stopped**: a production cap ended the sending.
 //!
@@ -229,9 +230,13 @@ fn services(d: &DeliveryRecord) -> BTreeMap<String, ServiceDelivery> {
         .collect()
 }
 
-/// Whether a second shows a busy harness.
-fn harness_busy(r: &DeliveryRow) -> bool {
-    r.busiest_worker_pct.is_some_and(|p| p >= BUSY_WORKER_PCT) || r.send_lag_p99_ms >= LATE_SEND_MS
+/// Whether a second shows a busy harness: a worker thread near a full core
+/// (then the service times that fill the in-flight cap are partly the
+/// harness's own, reading answers late), or requests leaving late while the
+/// cap still had room (with the cap full, a late send is the cap's wait).
+fn harness_busy(r: &DeliveryRow, cap_full: bool) -> bool {
+    r.busiest_worker_pct.is_some_and(|p| p >= BUSY_WORKER_PCT)
+        || (r.send_lag_p99_ms >= LATE_SEND_MS && !cap_full)
 }
 
 /// What held the run back, from the seconds that fell short.
@@ -245,7 +250,7 @@ fn bound_by(
     let short: Vec<&DeliveryRow> = d.rows.iter().filter(|r| r.dropped > 0).collect();
     let cap = d.in_flight_cap;
     let full = |r: &DeliveryRow| cap > 0 && r.in_flight_peak >= cap;
-    let busy = |r: &DeliveryRow| harness_busy(r) && !full(r);
+    let busy = |r: &DeliveryRow| harness_busy(r, full(r));
     let seconds_cap_full = short.iter().filter(|r| full(r)).count() as u64;
     let seconds_harness_busy = short.iter().filter(|r| busy(r)).count() as u64;
     let (mut service_us, mut answered) = (0.0, 0u64);
@@ -347,13 +352,21 @@ fn explain(limit: Limit, e: &Evidence, since: Option<u64>, cap_reached: Option<&
             need = e.needed_in_flight.round(),
         ),
         Limit::Harness => format!(
-            "held back by the harness: in {busy} of the {n} seconds that fell short{from} its busiest worker thread reached {cpu} of a core or requests left up to {lag:.1} ms late (send lag p99) while the in-flight cap was not full. The latencies measured are partly the harness's own: use a release build, fewer senders per process, or scale out (--worker)",
+            "held back by the harness: in {busy} of the {n} seconds that fell short{from} its busiest worker thread reached {cpu} of a core or requests left up to {lag:.1} ms late (send lag p99) with room in flight{full}. The latencies measured are partly the harness's own: use a release build, fewer senders per process, or scale out (--worker)",
             busy = e.seconds_harness_busy,
             n = e.seconds_short,
             cpu = e
                 .busiest_worker_max_pct
                 .map_or_else(|| "an unknown share".to_owned(), |p| format!("{p:.0}%")),
             lag = e.send_lag_p99_max_ms,
+            full = if e.seconds_cap_full > 0 {
+                format!(
+                    "; the in-flight cap ({}) was full in {} of them, filled by answers a harness at a full core read late",
+                    e.in_flight_cap, e.seconds_cap_full
+                )
+            } else {
+                String::new()
+            },
         ),
         Limit::Connections => format!(
             "held back by connections: {} requests failed to connect (refused, timed out, not resolved or no TLS){from}: check the address, DNS, TLS and the connection limits (local ports, the target's pool)",
@@ -493,9 +506,17 @@ mod tests {
             "{}",
             b.explanation
         );
-        // The same seconds with the cap full: the target.
+        // The same seconds with the cap full and the harness's worker at a
+        // full core: still the harness (its own slowness filled the cap).
         let d = record(
             (3..10).map(|s| row(s, 90, 1000, 99.0, 45.0)).collect(),
+            1000,
+        );
+        let b = bound_by(&d, &totals(1000, 1, (Outcome::Dropped, 630)), None, 0, 630);
+        assert_eq!(b.limit, Limit::Harness, "{b:#?}");
+        // The cap full, requests waiting for it, the harness idle: the target.
+        let d = record(
+            (3..10).map(|s| row(s, 90, 1000, 20.0, 45.0)).collect(),
             1000,
         );
         let b = bound_by(&d, &totals(1000, 1, (Outcome::Dropped, 630)), None, 0, 630);
