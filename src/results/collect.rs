@@ -282,9 +282,18 @@ pub fn write(
     let metrics = ctx.metrics();
     let totals = metrics.totals();
     let seconds = summary.duration_s;
-    super::write_summary(dir, summary)?;
+    // Every second's histogram must read back before anything is written:
+    // a summary or a time series standing on seconds read as zeros is wrong.
     let mut hlog = Vec::new();
-    metrics.write_hlog(&mut hlog).context("latency.hlog")?;
+    metrics
+        .write_hlog(&mut hlog)
+        .context("the run's time series could not be read back; no results written")?;
+    if let Some(failure) = metrics.series_failure() {
+        anyhow::bail!(
+            "the run's time series could not be read back; no results written: {failure}"
+        );
+    }
+    super::write_summary(dir, summary)?;
     super::write_file(dir, "latency.hlog", &hlog)?;
     let mut totals_log = Vec::new();
     crate::metrics::write_totals_hlog(&totals, metrics.started_wall(), seconds, &mut totals_log)
