@@ -100,8 +100,12 @@ fn a_plan_the_target_held_back_fails_and_names_the_target() {
 }
 
 /// 500 senders hold 200 req/s of 1-s answers (about 200 in flight): every
-/// request of the plan goes out and the run passes.
+/// request of the plan goes out and the run passes. Run alone in a release
+/// build (CI's `--ignored` pass): a debug build among tests running in
+/// parallel on two cores can stall longer than the 100 ms a ticket may
+/// wait, and the run then rightly fails, naming the harness.
 #[test]
+#[ignore = "release build, one at a time: .ci/run's --ignored pass"]
 fn the_same_plan_with_room_in_flight_is_delivered_and_passes() {
     let dir = crate::util::temp_dir("delivery-room");
     let (code, stdout, stderr, s) = run(&scenario(&dir, 500), &dir.join("out"));

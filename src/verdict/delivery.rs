@@ -230,13 +230,17 @@ fn services(d: &DeliveryRecord) -> BTreeMap<String, ServiceDelivery> {
         .collect()
 }
 
-/// Whether a second shows a busy harness: a worker thread near a full core
-/// (then the service times that fill the in-flight cap are partly the
-/// harness's own, reading answers late), or requests leaving late while the
-/// cap still had room (with the cap full, a late send is the cap's wait).
-fn harness_busy(r: &DeliveryRow, cap_full: bool) -> bool {
+/// Whether a second that fell short shows the harness as the limit: a
+/// worker thread near a full core (then the service times that fill the
+/// in-flight cap are partly the harness's own, reading answers late), or,
+/// while the cap (when known) still had room, requests leaving late or
+/// tickets taken too late at all — a sender was free and did not run in
+/// time: the harness was busy, or did not get the CPU (another process on
+/// the machine, a paused VM). With the cap full a late send is the cap's
+/// wait.
+fn harness_busy(r: &DeliveryRow, cap_full: bool, cap_known: bool) -> bool {
     r.busiest_worker_pct.is_some_and(|p| p >= BUSY_WORKER_PCT)
-        || (r.send_lag_p99_ms >= LATE_SEND_MS && !cap_full)
+        || (!cap_full && (r.send_lag_p99_ms >= LATE_SEND_MS || (cap_known && r.dropped > 0)))
 }
 
 /// What held the run back, from the seconds that fell short.
@@ -250,7 +254,7 @@ fn bound_by(
     let short: Vec<&DeliveryRow> = d.rows.iter().filter(|r| r.dropped > 0).collect();
     let cap = d.in_flight_cap;
     let full = |r: &DeliveryRow| cap > 0 && r.in_flight_peak >= cap;
-    let busy = |r: &DeliveryRow| harness_busy(r, full(r));
+    let busy = |r: &DeliveryRow| harness_busy(r, full(r), cap > 0);
     let seconds_cap_full = short.iter().filter(|r| full(r)).count() as u64;
     let seconds_harness_busy = short.iter().filter(|r| busy(r)).count() as u64;
     let (mut service_us, mut answered) = (0.0, 0u64);
@@ -351,6 +355,20 @@ fn explain(limit: Limit, e: &Evidence, since: Option<u64>, cap_reached: Option<&
             rate = e.planned_rate,
             need = e.needed_in_flight.round(),
         ),
+        Limit::Harness
+            if e.busiest_worker_max_pct
+                .is_some_and(|p| p < BUSY_WORKER_PCT) =>
+        {
+            format!(
+                "held back by the harness, which did not run in time: in {busy} of the {n} seconds that fell short{from} requests were taken too late or left up to {lag:.1} ms late (send lag p99) while the in-flight cap had room, and its busiest worker thread reached only {cpu} of a core: something else on this machine took the CPU (another process, a paused virtual machine). The latencies measured in those seconds are partly the machine's: run the harness on a quieter machine",
+                busy = e.seconds_harness_busy,
+                n = e.seconds_short,
+                cpu = e
+                    .busiest_worker_max_pct
+                    .map_or_else(|| "an unknown share".to_owned(), |p| format!("{p:.0}%")),
+                lag = e.send_lag_p99_max_ms,
+            )
+        }
         Limit::Harness => format!(
             "held back by the harness: in {busy} of the {n} seconds that fell short{from} its busiest worker thread reached {cpu} of a core or requests left up to {lag:.1} ms late (send lag p99) with room in flight{full}. The latencies measured are partly the harness's own: use a release build, fewer senders per process, or scale out (--worker)",
             busy = e.seconds_harness_busy,
@@ -521,6 +539,25 @@ mod tests {
         );
         let b = bound_by(&d, &totals(1000, 1, (Outcome::Dropped, 630)), None, 0, 630);
         assert_eq!(b.limit, Limit::Target, "{b:#?}");
+    }
+
+    #[test]
+    fn tickets_late_with_room_in_flight_and_an_idle_harness_name_a_starved_harness() {
+        // One second of a stall: 11 tickets taken late, the cap far from
+        // full, the harness's worker at 20% (it was not scheduled).
+        let mut rows: Vec<DeliveryRow> = (0..10).map(|s| row(s, 0, 200, 20.0, 0.3)).collect();
+        rows[1] = row(1, 11, 397, 20.0, 0.3);
+        let d = record(rows, 500);
+        let b = bound_by(&d, &totals(1989, 1000, (Outcome::Dropped, 11)), None, 0, 11);
+        assert_eq!(b.limit, Limit::Harness, "{b:#?}");
+        assert_eq!(b.since_s, Some(1));
+        assert!(
+            b.explanation.contains("did not run in time")
+                && b.explanation
+                    .contains("something else on this machine took the CPU"),
+            "{}",
+            b.explanation
+        );
     }
 
     #[test]
