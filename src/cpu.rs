@@ -13,8 +13,11 @@ use std::time::Instant;
 
 /// The thread an embedded mock serves from ([`crate::target`]), left out.
 const MOCK_THREAD: &str = "mss-mock";
-/// The name Tokio gives its worker (and blocking) threads.
-const WORKER_THREAD: &str = "tokio-runtime-worker";
+/// The name `run`'s runtime gives its worker threads (src/session/), then
+/// the names Tokio gives its worker threads by default (older and newer
+/// releases), for a runtime built elsewhere.
+pub const WORKER_THREAD: &str = "mss-worker";
+const WORKER_THREADS: [&str; 3] = [WORKER_THREAD, "tokio-runtime-worker", "tokio-rt-worker"];
 
 /// Whether the kernel's name of a thread, `comm`, is `name`: the kernel keeps
 /// only the first 15 bytes of a name (`tokio-runtime-w`).
@@ -105,7 +108,7 @@ fn usage(
             .ticks
             .saturating_sub(before.get(tid).map_or(0, |b| b.ticks));
         process += used;
-        if named(&t.name, WORKER_THREAD) {
+        if WORKER_THREADS.iter().any(|w| named(&t.name, w)) {
             workers.push(pct(used));
         }
     }
@@ -199,11 +202,11 @@ mod tests {
         ]);
         let after = HashMap::from([
             (1, thread("mss-harness", 110)),
-            (2, thread("tokio-runtime-w", 1_098)),
+            (2, thread("mss-worker", 1_098)),
             (3, thread("tokio-runtime-w", 1_040)),
             (4, thread(MOCK_THREAD, 5_100)),
             // Born between the readings.
-            (5, thread("tokio-runtime-w", 2)),
+            (5, thread("tokio-rt-worker", 2)),
         ]);
         let u = usage(&before, &after, 1.0, 100.0).expect("usage");
         assert!((u.process_pct - 150.0).abs() < 1e-9, "{u:?}");

@@ -218,6 +218,24 @@ impl ArrivalSchedule {
         }
     }
 
+    /// The due times of this sender's share of the schedule, in order (the
+    /// plan, ticket by ticket, as far as it is written).
+    pub fn dues(&self) -> impl Iterator<Item = Duration> + '_ {
+        let (index, count) = self.share;
+        (0u64..)
+            .map_while(move |k| k.checked_mul(count)?.checked_add(index))
+            .map_while(|n| self.due(n))
+    }
+
+    /// The due times of this sender's share's tickets never taken, in order.
+    pub fn untaken_dues(&self) -> impl Iterator<Item = Duration> + '_ {
+        let (index, count) = self.share;
+        let from = self.next.load(Ordering::Relaxed);
+        (from..)
+            .map_while(move |k| k.checked_mul(count)?.checked_add(index))
+            .map_while(|n| self.due(n))
+    }
+
     /// Tickets of this sender's share never taken (every sender was still
     /// busy when the run ended): requests the schedule planned and nobody sent.
     pub fn untaken(&self) -> u64 {

@@ -12,6 +12,7 @@ mod compare;
 mod compare_stats;
 mod conform;
 mod contracts;
+mod delivery;
 mod deploy;
 mod faults;
 mod fuzz;

@@ -390,6 +390,13 @@ pub fn analyse(mut points: Vec<Point>, slo: Threshold) -> Analysis {
     }
     let crossing = crossing(&points, &slo, fit.as_ref());
     if let Some(f) = &fit
+        && f.resamples == 0
+    {
+        warnings.push(
+            "no interval: none of the bootstrap resamples could be fitted, so the figures have no 95% interval; measure more plateaus, longer".to_owned(),
+        );
+    }
+    if let Some(f) = &fit
         && f.peak.high.is_infinite()
     {
         warnings.push(
@@ -630,6 +637,38 @@ mod tests {
         assert!(
             es.contains("entre los escalones medidos de 4.500 y 6.000"),
             "{es}"
+        );
+    }
+
+    #[test]
+    fn a_fit_without_intervals_says_no_interval_never_nan() {
+        let points: Vec<Point> = [250.0, 500.0, 1000.0, 2000.0, 4000.0, 4500.0, 6000.0, 8000.0]
+            .iter()
+            .map(|&r| point(r, 5000.0))
+            .collect();
+        let mut a = analyse(points, parse_slo("p99 < 100ms").expect("slo"));
+        // What no fitted resample leaves: the fit on every sample alone.
+        let f = a.fit.as_mut().expect("fit");
+        let none = |e: &mut usl::Estimate| {
+            e.low = f64::NAN;
+            e.high = f64::NAN;
+        };
+        for e in [&mut f.lambda, &mut f.sigma, &mut f.kappa, &mut f.peak] {
+            none(e);
+        }
+        if let Some(at) = f.peak_at.as_mut() {
+            none(at);
+        }
+        f.resamples = 0;
+        let text = a.text();
+        assert!(!text.contains("NaN"), "{text}");
+        assert!(text.contains("no interval"), "{text}");
+        assert!(text.contains("95% confidence interval: none"), "{text}");
+        assert!(!a.paragraph(Lang::Es).contains("NaN"));
+        let section = serde_json::to_value(a.to_section()).expect("json");
+        assert_eq!(
+            section["fit"]["peak_throughput"]["low"],
+            serde_json::Value::Null
         );
     }
 

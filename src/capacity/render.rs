@@ -131,14 +131,12 @@ impl Analysis {
         match (&self.fit, &self.refused) {
             (Some(f), _) => {
                 let peak = &f.peak;
-                let range = |e: &Estimate| {
-                    if e.high.is_finite() {
-                        format!("{}–{}", n(e.low), n(e.high))
-                    } else if es {
-                        format!("{} o más", n(e.low))
-                    } else {
-                        format!("{} or more", n(e.low))
-                    }
+                let range = |e: &Estimate| match e.bounds() {
+                    None if es => "ninguno, no se pudo ajustar ningún remuestreo".to_owned(),
+                    None => "none, no resample could be fitted".to_owned(),
+                    Some((low, high)) if high.is_finite() => format!("{}–{}", n(low), n(high)),
+                    Some((low, _)) if es => format!("{} o más", n(low)),
+                    Some((low, _)) => format!("{} or more", n(low)),
                 };
                 if es {
                     let _ = write!(
@@ -291,11 +289,11 @@ impl Analysis {
             );
         }
         if let Some(f) = &self.fit {
-            let e = |name: &str, v: &Estimate, d: usize| {
-                format!(
-                    "  {name:<18} {:.d$}  [{:.d$}, {:.d$}]\n",
-                    v.value, v.low, v.high
-                )
+            let e = |name: &str, v: &Estimate, d: usize| match v.bounds() {
+                Some((low, high)) => {
+                    format!("  {name:<18} {:.d$}  [{low:.d$}, {high:.d$}]\n", v.value)
+                }
+                None => format!("  {name:<18} {:.d$}  no interval\n", v.value),
             };
             let _ = writeln!(
                 t,

@@ -177,7 +177,8 @@ pub fn fit_levelling_at(samples: &[Sample], ceiling: f64) -> Result<Usl, FitErro
 pub struct Estimate {
     /// The fit on every sample.
     pub value: f64,
-    /// 2.5th percentile of the bootstrap fits.
+    /// 2.5th percentile of the bootstrap fits (NaN when none could be
+    /// fitted: see [`Estimate::bounds`]).
     pub low: f64,
     /// 97.5th percentile of the bootstrap fits (infinite when some of them
     /// have no finite value, e.g. no maximum).
@@ -211,7 +212,22 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+impl Estimate {
+    /// The 95% interval, or `None` when no resample could be fitted (there
+    /// is then no interval to give, only the fit on every sample).
+    pub fn bounds(&self) -> Option<(f64, f64)> {
+        (!self.low.is_nan() && !self.high.is_nan()).then_some((self.low, self.high))
+    }
+}
+
 fn interval(value: f64, mut draws: Vec<f64>, total: usize) -> Estimate {
+    if total == 0 {
+        return Estimate {
+            value,
+            low: f64::NAN,
+            high: f64::NAN,
+        };
+    }
     // Resamples without a finite value sort last, as +∞.
     let infinite = total - draws.len();
     draws.sort_by(f64::total_cmp);
@@ -466,6 +482,39 @@ mod tests {
         for n in [1.0, 50.0, 100.0, 1000.0, 1e6] {
             assert!(bounded.usl.throughput(n) < 5000.0, "{n}: {:?}", bounded.usl);
         }
+    }
+
+    #[test]
+    fn with_contention_at_or_above_one_the_peak_is_lambda_at_one_in_flight() {
+        for (sigma, kappa) in [(1.5, 0.0), (1.0, 0.001), (2.0, 0.01)] {
+            let u = Usl {
+                lambda: 100.0,
+                sigma,
+                kappa,
+            };
+            let (x, n) = u.peak().expect("a peak");
+            assert_eq!((x, n), (100.0, Some(1.0)), "σ {sigma} κ {kappa}");
+            // Nothing on the curve beats it.
+            for n in [1.5, 2.0, 10.0, 100.0] {
+                assert!(u.throughput(n) < x, "σ {sigma} κ {kappa} N {n}");
+            }
+        }
+        // σ = 1, κ = 0: flat at λ, no maximum to name.
+        let flat = Usl {
+            lambda: 100.0,
+            sigma: 1.0,
+            kappa: 0.0,
+        };
+        assert_eq!(flat.peak(), Some((100.0, None)));
+    }
+
+    #[test]
+    fn no_resample_fitted_gives_no_interval_not_nan() {
+        let e = interval(5.0, Vec::new(), 0);
+        assert_eq!(e.value, 5.0);
+        assert_eq!(e.bounds(), None);
+        let e = interval(5.0, vec![4.0, 6.0], 2);
+        assert_eq!(e.bounds(), Some((4.0, 6.0)));
     }
 
     #[test]

@@ -50,7 +50,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     merged.write(&args.out, &summary)?;
     crate::report::write_all(&args.out).context("the reports")?;
     crate::results::table::print(&summary, &args.out);
-    let passed = summary.thresholds.iter().all(|t| t.ok);
+    // The merged plan delivered and every threshold held (the reconciliation
+    // and the faults describe one worker's target: not judged here).
+    let passed =
+        summary.delivery.as_ref().is_none_or(|d| d.ok) && summary.thresholds.iter().all(|t| t.ok);
     Ok(if passed { 0 } else { 1 })
 }
 

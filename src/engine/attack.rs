@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::data::DataSource;
 use super::stop::StopState;
 use super::timer::PreciseTimers;
-use super::{Doubts, Limiter, RunContext, Unexpected};
+use super::{Doubts, Limiter, RunContext, Unexpected, delivery};
 use crate::domain::Service;
 use crate::generator::GeneratorConfig;
 use crate::metrics::Metrics;
@@ -80,7 +80,15 @@ pub fn prepare(
         reqwest::Url::parse(&text).map_err(|e| format!("target URL {text:?}: {e}"))
     };
     let urls = [url(Service::Afiliacion)?, url(Service::Retracto)?];
+    let planned_seconds = schedule
+        .as_ref()
+        .map_or(plan.duration(), ArrivalSchedule::duration)
+        .as_secs()
+        + 1;
     Ok(Arc::new(RunContext {
+        delivery: delivery::DeliveryCounter::new(planned_seconds),
+        samples: delivery::LoadSamples::default(),
+        senders: users(plan, worker),
         urls,
         base_url: target.base_url,
         http,
@@ -220,10 +228,12 @@ pub async fn execute(
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             };
+            ctx.start_sampling();
             let mut tick =
                 tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
             loop {
                 tick.tick().await;
+                ctx.sample_second();
                 ctx.metrics.harvest(false);
             }
         })

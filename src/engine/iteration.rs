@@ -124,11 +124,14 @@ impl RunContext {
         if self.admit(work.requests()).await != Some(true) {
             return;
         }
+        let second = self.second_of(due);
         if self.schedule.is_some() && Instant::now() > due + LATE_TOLERANCE {
             self.metrics
                 .record(shard, work.service(), Outcome::Dropped, Timing::default());
+            self.delivery.dropped(second, work.service());
             return;
         }
+        self.delivery.sent(second, work.service());
         match work {
             Work::Single {
                 service,
@@ -254,15 +257,15 @@ impl RunContext {
         if self.stop.interrupted() || self.limiter.as_ref().is_some_and(|l| l.reached().is_some()) {
             return;
         }
-        let untaken = schedule.untaken();
         let mut data = self
             .data
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for _ in 0..untaken {
+        for due in schedule.untaken_dues() {
             let service = data.next().map_or(Service::Afiliacion, |w| w.service());
             self.metrics
                 .record(0, service, Outcome::Dropped, Timing::default());
+            self.delivery.dropped(due.as_secs(), service);
         }
     }
 }

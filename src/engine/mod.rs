@@ -49,6 +49,7 @@ use crate::token::TokenCache;
 mod attack;
 mod context;
 mod data;
+mod delivery;
 mod iteration;
 mod limiter;
 mod resolve;
@@ -57,6 +58,7 @@ mod stop;
 mod timer;
 
 pub use attack::{Target, execute, prepare, users};
+pub use delivery::{DeliverySecond, LoadSecond};
 pub use limiter::Limiter;
 pub use resolve::{Doubts, Resolution};
 pub use send::Unexpected;
@@ -109,6 +111,12 @@ pub struct RunContext {
     retries_refused: [AtomicU64; 2],
     /// Answers with a codigo the contract does not list.
     unexpected: Mutex<Unexpected>,
+    /// The plan's tickets sent and dropped, by the second they were due.
+    delivery: delivery::DeliveryCounter,
+    /// Once a second: the in-flight peak and the harness's CPU.
+    samples: delivery::LoadSamples,
+    /// The Goose users sending: the most requests in flight at once.
+    senders: usize,
     /// The contract the run follows (its plan's).
     contract: Arc<Contract>,
 }

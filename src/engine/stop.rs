@@ -151,6 +151,8 @@ pub(super) struct StopState {
     /// goes out, so that a request either sees an interruption or is counted
     /// by it.
     in_flight: AtomicUsize,
+    /// The most requests in flight at once since the last [`take_peak`](Self::take_peak).
+    peak: AtomicUsize,
     /// Woken when the last request in flight of an interrupted run ends.
     settled: Notify,
 }
@@ -164,6 +166,7 @@ impl StopState {
             fatal: OnceLock::new(),
             interruption: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             settled: Notify::new(),
         }
     }
@@ -233,12 +236,20 @@ impl StopState {
     /// A request is about to go out: counted in flight, unless the run has
     /// been interrupted (false: it must not be sent).
     pub(super) fn begin_flight(&self) -> bool {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
         if self.interrupted() {
             self.end_flight();
             return false;
         }
         true
+    }
+
+    /// The most requests in flight at once since the last call; the next
+    /// period starts from those in flight now.
+    pub(super) fn take_peak(&self) -> usize {
+        self.peak
+            .swap(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed)
     }
 
     /// A request in flight has ended; the last one of an interrupted run says so.

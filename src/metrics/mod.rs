@@ -11,7 +11,7 @@
 //! Memory stays flat over long runs: histograms grow only to the largest value
 //! they have seen (auto-resizing, so a run whose answers take 20 ms holds ~50 KB
 //! per histogram rather than the ~190 KB that 1 µs..1 h needs up front), and
-//! each closed second's histogram is encoded (V2) and spilled to an unlinked
+//! each closed second's histogram is encoded (V2) and spilled to a
 //! temporary file; what stays in memory per second is a few counters.
 
 use std::sync::Mutex;
@@ -167,6 +167,11 @@ impl Metrics {
                         } else {
                             latency.value_at_quantile(0.90)
                         },
+                        send_lag_p99_us: c
+                            .send_lag
+                            .as_ref()
+                            .filter(|h| !h.is_empty())
+                            .map_or(0, |h| h.value_at_quantile(0.99)),
                         service_us: {
                             let s = c.service_all();
                             if s.is_empty() {
@@ -241,13 +246,26 @@ impl Metrics {
         for i in intervals.iter().filter(|i| (from..to).contains(&i.second)) {
             completed += i.completed - i.dropped;
             errors += i.errors - i.dropped;
-            if let Ok(bytes) = spill.read(i.spilled)
-                && let Ok(part) = deserializer.deserialize::<u64, _>(&mut bytes.as_slice())
-            {
-                let _ = h.add(&part);
+            // A failure is kept by the spill: `series_failure` fails the
+            // results before anything is written from these seconds.
+            let Ok(bytes) = spill.read(i.spilled) else {
+                continue;
+            };
+            match deserializer.deserialize::<u64, _>(&mut bytes.as_slice()) {
+                Ok(part) => {
+                    let _ = h.add(&part);
+                }
+                Err(e) => spill.corrupt(i.second, e),
             }
         }
         (h, completed, errors)
+    }
+
+    /// Why the run's per-second histograms could not be read back, naming
+    /// the file they were spilled to: none when every read so far worked.
+    /// The results are not written from a time series that failed.
+    pub fn series_failure(&self) -> Option<String> {
+        lock(&self.aggregate).spill.failure().map(str::to_owned)
     }
 }
 
@@ -256,6 +274,51 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_time_series_that_cannot_be_read_back_fails_naming_its_file() {
+        let metrics = Metrics::new(Instant::now(), 1);
+        for n in 0..100u64 {
+            metrics.record(
+                0,
+                Service::Afiliacion,
+                Outcome::Ok,
+                Timing {
+                    latency: Some(Duration::from_micros(1_000 + n)),
+                    service_time: Some(Duration::from_micros(900)),
+                    send_lag: Some(Duration::from_micros(10)),
+                },
+            );
+        }
+        metrics.harvest(true);
+        let (h, sent, _) = metrics.window(0, 10);
+        assert_eq!((h.len(), sent), (100, 100));
+        assert_eq!(metrics.series_failure(), None);
+        let path = lock(&metrics.aggregate)
+            .spill
+            .path()
+            .expect("a spill file")
+            .to_owned();
+        // The file loses its bytes (a full disk, a cleaner of /tmp).
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(0))
+            .expect("truncate the spill");
+        let (h, sent, _) = metrics.window(0, 10);
+        assert_eq!(
+            (h.len(), sent),
+            (0, 100),
+            "the counts stay, the histogram is lost"
+        );
+        let failure = metrics.series_failure().expect("the failure is kept");
+        let name = path.display().to_string();
+        assert!(failure.contains(&name), "{failure}");
+        let err = metrics
+            .write_hlog(&mut Vec::new())
+            .expect_err("the log cannot be written");
+        assert!(err.to_string().contains(&name), "{err}");
+    }
 
     #[test]
     fn coordinated_omission_oracle() {

@@ -1,8 +1,7 @@
 //! The time series: one [`Interval`] per second and service, its counters
 //! kept in memory and its latency histogram encoded (V2) into a [`Spill`],
-//! an unlinked temporary file, so that a long run's memory stays flat.
+//! a temporary file, so that a long run's memory stays flat.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use serde::Serialize;
@@ -38,32 +37,77 @@ pub struct Interval {
     /// dashboard's).
     #[serde(skip)]
     pub service_us: [u64; 3],
+    /// Send lag p99 of those requests, µs: how late the harness sent them
+    /// (0 when none had one).
+    #[serde(skip)]
+    pub send_lag_p99_us: u64,
     /// Where its encoded histogram lies in the spill.
     #[serde(skip)]
     pub(super) spilled: (u64, usize),
 }
 
-/// Encoded interval histograms: an unlinked temporary file, or memory when
-/// no temporary file can be made.
+/// Encoded interval histograms: a temporary file (deleted when the run's
+/// metrics go), or memory when no temporary file can be made or written.
+/// A failure to read them back is kept ([`Spill::failure`]): the results
+/// must not stand on seconds that read as zeros.
 #[derive(Debug)]
-pub(super) enum Spill {
-    File { file: File, len: u64 },
+pub(super) struct Spill {
+    store: Store,
+    /// What went wrong first, naming the file.
+    failure: Option<String>,
+}
+
+#[derive(Debug)]
+enum Store {
+    File {
+        file: tempfile::NamedTempFile,
+        len: u64,
+    },
     Memory(Vec<u8>),
 }
 
 impl Spill {
     pub(super) fn new() -> Self {
-        match tempfile::tempfile() {
-            Ok(file) => Spill::File { file, len: 0 },
-            Err(_) => Spill::Memory(Vec::new()),
+        let store = match tempfile::Builder::new().prefix("mss-series-").tempfile() {
+            Ok(file) => Store::File { file, len: 0 },
+            Err(_) => Store::Memory(Vec::new()),
+        };
+        Spill {
+            store,
+            failure: None,
         }
+    }
+
+    /// Where the histograms lie, for a message.
+    fn name(&self) -> String {
+        match &self.store {
+            Store::File { file, .. } => {
+                format!("the spilled time series {}", file.path().display())
+            }
+            Store::Memory(_) => "the time series kept in memory".to_owned(),
+        }
+    }
+
+    /// The file the histograms are spilled to, if any.
+    #[cfg(test)]
+    pub(super) fn path(&self) -> Option<&std::path::Path> {
+        match &self.store {
+            Store::File { file, .. } => Some(file.path()),
+            Store::Memory(_) => None,
+        }
+    }
+
+    /// The first failure to keep or read the histograms, naming the file.
+    pub(super) fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
     }
 
     /// Append `bytes`; returns where they lie.
     pub(super) fn push(&mut self, bytes: &[u8]) -> (u64, usize) {
-        match self {
-            Spill::File { file, len } => {
+        match &mut self.store {
+            Store::File { file, len } => {
                 let at = *len;
+                let file = file.as_file_mut();
                 let written = file
                     .seek(SeekFrom::Start(at))
                     .and_then(|_| file.write_all(bytes));
@@ -78,16 +122,18 @@ impl Spill {
                         let copied = file
                             .seek(SeekFrom::Start(0))
                             .and_then(|_| file.read_exact(&mut memory));
-                        if copied.is_err() {
-                            memory.clear();
-                            memory.resize(at as usize, 0);
+                        if let Err(e) = copied {
+                            self.failure.get_or_insert(format!(
+                                "{}: its first {at} bytes could not be read back after a write failed: {e}",
+                                self.name()
+                            ));
                         }
-                        *self = Spill::Memory(memory);
+                        self.store = Store::Memory(memory);
                         self.push(bytes)
                     }
                 }
             }
-            Spill::Memory(memory) => {
+            Store::Memory(memory) => {
                 let at = memory.len() as u64;
                 memory.extend_from_slice(bytes);
                 (at, bytes.len())
@@ -95,19 +141,33 @@ impl Spill {
         }
     }
 
+    /// Keep a failure found in what was read (second `second`): the bytes
+    /// are not a histogram.
+    pub(super) fn corrupt(&mut self, second: u64, e: impl std::fmt::Debug) {
+        let message = format!("{}: second {second}: not a histogram: {e:?}", self.name());
+        self.failure.get_or_insert(message);
+    }
+
+    /// The bytes at `(at, len)`. A failure names the file and is kept.
     pub(super) fn read(&mut self, (at, len): (u64, usize)) -> io::Result<Vec<u8>> {
-        match self {
-            Spill::File { file, .. } => {
+        let read = match &mut self.store {
+            Store::File { file, .. } => {
+                let file = file.as_file_mut();
                 let mut bytes = vec![0; len];
-                file.seek(SeekFrom::Start(at))?;
-                file.read_exact(&mut bytes)?;
-                Ok(bytes)
+                file.seek(SeekFrom::Start(at))
+                    .and_then(|_| file.read_exact(&mut bytes))
+                    .map(|()| bytes)
             }
-            Spill::Memory(memory) => memory
+            Store::Memory(memory) => memory
                 .get(at as usize..at as usize + len)
                 .map(<[u8]>::to_vec)
                 .ok_or_else(|| io::Error::other("interval outside the spill")),
-        }
+        };
+        read.map_err(|e| {
+            let message = format!("{}: bytes {at}..{}: {e}", self.name(), at + len as u64);
+            self.failure.get_or_insert(message.clone());
+            io::Error::new(e.kind(), message)
+        })
     }
 }
 

@@ -206,10 +206,16 @@ impl Usl {
     }
 
     /// The highest throughput and the concurrency where it occurs (`None`
-    /// when the curve levels off without a maximum: κ = 0). `None` for both
-    /// when nothing bounds the throughput (σ = κ = 0, or σ ≥ 1 ...).
+    /// when the curve levels off without a maximum: κ = 0, 0 < σ ≤ 1). `None`
+    /// for both when nothing bounds the throughput (σ = κ = 0).
+    ///
+    /// X(N) rises while 1 − σ − κN² > 0: with σ ≥ 1 it never does (σ = 1
+    /// and κ = 0 excepted: flat at λ), so the highest throughput is λ, at
+    /// one request in flight.
     pub fn peak(&self) -> Option<(f64, Option<f64>)> {
-        if self.kappa > 0.0 && self.sigma < 1.0 {
+        if self.sigma >= 1.0 && (self.kappa > 0.0 || self.sigma > 1.0) {
+            Some((self.lambda, Some(1.0)))
+        } else if self.kappa > 0.0 {
             let n = ((1.0 - self.sigma) / self.kappa).sqrt();
             // Below one request in flight the law has no meaning: the peak is
             // then at N = 1.

@@ -9,7 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::record::{RunFacts, RunRecord, StoredCounts, StoredRecord, TokenLatency, TokenRecord};
+use super::delivery::DeliveryRow;
+use super::record::{
+    DeliveryRecord, RunFacts, RunRecord, StoredCounts, StoredRecord, TokenLatency, TokenRecord,
+};
 use super::{
     Audit, Faults, Interrupted, Meta, Production, Retries, Signal, Stage, Summary, TimeseriesRow,
     TokenEvent, UnknownOutcome, Unresolved, Worker,
@@ -179,7 +182,47 @@ pub fn record<'a>(facts: &RunFacts, ctx: &'a RunContext, end: RunEnd) -> RunReco
         stored,
         faults: Some(end.faults),
         search_steps: end.search_steps,
+        delivery: Some(delivery(ctx)),
         window: Box::new(move |from, to| metrics.window(from, to)),
+    }
+}
+
+/// The run's delivery, second by second: the plan's tickets by the second
+/// they were due, the in-flight peak, the harness's CPU and the services'
+/// highest send-lag p99 in each second.
+fn delivery(ctx: &RunContext) -> DeliveryRecord {
+    let mut lag = std::collections::BTreeMap::<u64, u64>::new();
+    for i in ctx.metrics().intervals() {
+        let l = lag.entry(i.second).or_default();
+        *l = (*l).max(i.send_lag_p99_us);
+    }
+    let tenth = |v: f64| (v * 10.0).round() / 10.0;
+    let mut services = [[0u64; 2]; 2];
+    let rows = ctx
+        .delivery()
+        .into_iter()
+        .map(|s| {
+            for (into, from) in services.iter_mut().zip(s.counts) {
+                into[0] += from[0];
+                into[1] += from[1];
+            }
+            DeliveryRow {
+                second: s.second,
+                planned: s.planned,
+                sent: s.counts.iter().map(|c| c[0]).sum(),
+                dropped: s.counts.iter().map(|c| c[1]).sum(),
+                in_flight_peak: s.load.in_flight_peak,
+                send_lag_p99_ms: lag.get(&s.second).copied().unwrap_or(0) as f64 / 1000.0,
+                harness_cpu_pct: s.load.cpu.map(|c| tenth(c.process_pct)),
+                busiest_worker_pct: s.load.cpu.map(|c| tenth(c.busiest_worker_pct)),
+                idlest_worker_pct: s.load.cpu.map(|c| tenth(c.idlest_worker_pct)),
+            }
+        })
+        .collect();
+    DeliveryRecord {
+        rows,
+        services,
+        in_flight_cap: ctx.in_flight_cap(),
     }
 }
 
@@ -228,19 +271,29 @@ fn token_latency(ctx: &RunContext) -> hdrhistogram::Histogram<u64> {
 }
 
 /// Write a run's results folder `dir`: `summary`, the interval logs, the
-/// time series, the errors and `scenario_toml`.
+/// time series, the delivery of `record`, the errors and `scenario_toml`.
 pub fn write(
     dir: &Path,
     summary: &Summary,
+    record: &RunRecord<'_>,
     ctx: &RunContext,
     scenario_toml: &str,
 ) -> anyhow::Result<()> {
     let metrics = ctx.metrics();
     let totals = metrics.totals();
     let seconds = summary.duration_s;
-    super::write_summary(dir, summary)?;
+    // Every second's histogram must read back before anything is written:
+    // a summary or a time series standing on seconds read as zeros is wrong.
     let mut hlog = Vec::new();
-    metrics.write_hlog(&mut hlog).context("latency.hlog")?;
+    metrics
+        .write_hlog(&mut hlog)
+        .context("the run's time series could not be read back; no results written")?;
+    if let Some(failure) = metrics.series_failure() {
+        anyhow::bail!(
+            "the run's time series could not be read back; no results written: {failure}"
+        );
+    }
+    super::write_summary(dir, summary)?;
     super::write_file(dir, "latency.hlog", &hlog)?;
     let mut totals_log = Vec::new();
     crate::metrics::write_totals_hlog(&totals, metrics.started_wall(), seconds, &mut totals_log)
@@ -275,6 +328,8 @@ pub fn write(
         })
         .collect();
     super::write_file(dir, "timeseries.csv", &super::rows::timeseries_csv(&rows)?)?;
+    let delivery = record.delivery.as_ref().map_or(&[][..], |d| &d.rows);
+    super::write_file(dir, "delivery.csv", &super::delivery::csv(delivery)?)?;
     super::write_file(
         dir,
         "errors.csv",

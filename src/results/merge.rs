@@ -21,7 +21,8 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 
 use super::record::{
-    RunFacts, RunRecord, StoredCounts, StoredRecord, TokenLatency, TokenRecord, UnexpectedCounts,
+    DeliveryRecord, RunFacts, RunRecord, StoredCounts, StoredRecord, TokenLatency, TokenRecord,
+    UnexpectedCounts,
 };
 use super::{Interrupted, Retries, Summary, TimeseriesRow, TokenEvent, Worker as WorkerShare};
 use crate::domain::Service;
@@ -46,6 +47,7 @@ struct Worker {
     totals: Vec<(String, Histogram<u64>)>,
     token: Option<Histogram<u64>>,
     rows: Vec<TimeseriesRow>,
+    delivery: Vec<super::delivery::DeliveryRow>,
 }
 
 fn read_log(path: &Path) -> anyhow::Result<(Option<SystemTime>, Entries)> {
@@ -74,6 +76,7 @@ impl Worker {
             _ => None,
         };
         let rows = super::read_timeseries(dir)?;
+        let delivery = super::delivery::read(dir)?;
         let path = dir.join("summary.json");
         let worker = summary
             .meta
@@ -91,6 +94,7 @@ impl Worker {
             totals: totals.into_iter().map(|(t, _, h)| (t, h)).collect(),
             token,
             rows,
+            delivery,
         })
     }
 
@@ -290,6 +294,33 @@ impl Merged {
             .round() as u64
     }
 
+    /// The workers' delivery joined on wall-clock seconds; `None` when a
+    /// worker's folder was written before delivery was recorded.
+    fn delivery(&self) -> Option<DeliveryRecord> {
+        let mut services = [[0u64; 2]; 2];
+        let mut in_flight_cap = 0;
+        for w in &self.workers {
+            let d = w.summary.delivery.as_ref()?;
+            in_flight_cap += d.in_flight_cap;
+            for (i, s) in Service::ALL.into_iter().enumerate() {
+                if let Some(sd) = d.services.get(s.name()) {
+                    services[i][0] += sd.sent;
+                    services[i][1] += sd.dropped;
+                }
+            }
+        }
+        let parts: Vec<(u64, &[super::delivery::DeliveryRow])> = self
+            .workers
+            .iter()
+            .map(|w| (self.offset(w), &w.delivery[..]))
+            .collect();
+        Some(DeliveryRecord {
+            rows: super::delivery::join(&parts),
+            services,
+            in_flight_cap,
+        })
+    }
+
     /// Intervals, time series, totals and token latency, on wall-clock
     /// seconds from the earliest start.
     fn join(&mut self, workers: &[Worker]) -> anyhow::Result<()> {
@@ -422,6 +453,7 @@ impl Merged {
             meta.merged_workers = Some(workers.iter().map(|w| w.index).collect());
         }
         let alone = (workers.len() == 1).then_some(first);
+        let delivery = self.delivery();
         Ok(RunRecord {
             target: first.summary.target.clone(),
             started_at: started,
@@ -439,6 +471,7 @@ impl Merged {
                 None => StoredRecord::default(),
             },
             faults: alone.and_then(|w| w.summary.faults.clone()),
+            delivery,
             search_steps: self.facts.search.then(|| first.summary.stages.clone()),
             window: Box::new(|from, to| self.window(from, to)),
         })
@@ -508,6 +541,8 @@ impl Merged {
             })
             .collect();
         write("timeseries.csv", &super::rows::timeseries_csv(&rows)?)?;
+        let delivery = self.delivery().map(|d| d.rows).unwrap_or_default();
+        write("delivery.csv", &super::delivery::csv(&delivery)?)?;
         write(
             "errors.csv",
             &super::rows::errors_csv(&super::rows::error_rows(&self.totals))?,

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod capacity;
 pub mod collect;
 pub mod comparison;
+pub mod delivery;
 pub mod folder;
 mod keys;
 pub mod merge;

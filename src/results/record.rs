@@ -125,14 +125,30 @@ pub struct RunRecord<'a> {
     /// A capacity search's plateaus, judged as it ran (`None` for another
     /// model: its plateaus are judged from [`Self::window`]).
     pub search_steps: Option<Vec<Stage>>,
+    /// What the plan asked and what went out (`None`: folders written
+    /// before it was recorded).
+    pub delivery: Option<DeliveryRecord>,
     /// The load's seconds: `window(from, to)`.
     pub window: Box<Window<'a>>,
+}
+
+/// A run's delivery as recorded: second by second, and per service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryRecord {
+    /// `delivery.csv`'s rows.
+    pub rows: Vec<super::delivery::DeliveryRow>,
+    /// `[sent, dropped]` per service, in `Service::ALL` order.
+    pub services: [[u64; 2]; 2],
+    /// The most requests the run lets be in flight at once (its senders; a
+    /// merge adds its workers').
+    pub in_flight_cap: u64,
 }
 
 impl std::fmt::Debug for RunRecord<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunRecord")
             .field("target", &self.target)
+            .field("delivery", &self.delivery)
             .field("started_at", &self.started_at)
             .field("ended_at", &self.ended_at)
             .field("seconds", &self.seconds)

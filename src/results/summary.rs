@@ -63,6 +63,10 @@ pub struct Summary {
     /// Requests the harness dropped (never sent: the in-flight cap was
     /// reached), every service.
     pub dropped: u64,
+    /// Whether the run sent what it planned, and what held it back (every
+    /// run writes it; summaries written before it was added lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<super::delivery::Delivery>,
     /// Each threshold of the scenario, judged over the whole load.
     pub thresholds: Vec<ThresholdResult>,
     /// Open model: each plateau (a stage holding its rate for 10 s or more)

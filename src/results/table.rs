@@ -29,6 +29,24 @@ pub fn interruption_text(summary: &Summary) -> Option<String> {
     ))
 }
 
+/// What the latency percentiles cover: `latency percentiles over 215 sent
+/// of 2,000 planned requests` (`None` for a summary without delivery).
+pub fn coverage(summary: &Summary) -> Option<String> {
+    let d = summary.delivery.as_ref()?;
+    let grouped = super::delivery::grouped;
+    Some(match d.planned {
+        Some(planned) => format!(
+            "latency percentiles over {} sent of {} planned requests",
+            grouped(d.sent),
+            grouped(planned)
+        ),
+        None => format!(
+            "latency percentiles over {} requests sent (a closed model plans users, not requests)",
+            grouped(d.sent)
+        ),
+    })
+}
+
 /// The summary table: per service the requests, how many the target stored,
 /// how many invalid records it refused with their expected codigo, the errors
 /// (each class below), the latency; then tokens, thresholds, the
@@ -66,6 +84,9 @@ pub fn table(summary: &Summary, dir: &Path) -> String {
             let _ = writeln!(out, "    {class:<24} {n:>8}");
         }
     }
+    if let Some(line) = coverage(summary) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(
         out,
         "tokens: {} requests, {} refreshes; dropped: {}",
@@ -76,6 +97,13 @@ pub fn table(summary: &Summary, dir: &Path) -> String {
             out,
             "INTERRUPTED: {line}; the thresholds below judge the load until then"
         );
+    }
+    if let Some(d) = &summary.delivery {
+        let mark = if d.ok { "pass" } else { "FAIL" };
+        let _ = writeln!(out, "  [{mark}] {}", d.verdict);
+        if let Some(b) = &d.bound_by {
+            let _ = writeln!(out, "         {}", b.explanation);
+        }
     }
     for t in &summary.thresholds {
         let mark = if t.ok { "pass" } else { "FAIL" };

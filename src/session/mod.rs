@@ -127,6 +127,7 @@ pub fn run_blocking(
     bound: Option<crate::live::Bound>,
 ) -> anyhow::Result<RunOutcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(crate::cpu::WORKER_THREAD)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

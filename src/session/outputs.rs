@@ -20,6 +20,6 @@ pub(crate) fn write_outputs(
     let facts = RunFacts::of(scenario)?;
     let record = crate::results::collect::record(&facts, ctx, end);
     let summary = crate::verdict::build_summary(&record, &facts);
-    crate::results::collect::write(dir, &summary, ctx, &facts.scenario_toml)?;
+    crate::results::collect::write(dir, &summary, &record, ctx, &facts.scenario_toml)?;
     Ok(summary)
 }

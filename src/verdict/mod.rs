@@ -23,6 +23,7 @@ use crate::results::record::Window;
 use crate::results::{PlateauCheck, Reconciled, Reconciliation, Stage, Summary, ThresholdResult};
 use crate::scenario::{Metric, Threshold};
 
+pub mod delivery;
 mod summary;
 
 pub use summary::build_summary;
@@ -193,10 +194,12 @@ pub fn reconcile(target: [u64; 2], harness: [u64; 2], unanswered: [u64; 2]) -> R
     r
 }
 
-/// Whether a run passed: every threshold held, the reconciliation (when
-/// checked) agreed, and no answer had a codigo the contract does not list.
+/// Whether a run passed: it delivered its plan ([`delivery`]), every
+/// threshold held, the reconciliation (when checked) agreed, and no answer
+/// had a codigo the contract does not list.
 pub fn passed(summary: &Summary) -> bool {
-    summary.thresholds.iter().all(|t| t.ok)
+    summary.delivery.as_ref().is_none_or(|d| d.ok)
+        && summary.thresholds.iter().all(|t| t.ok)
         && summary.reconciliation.ok != Some(false)
         && hints(summary).is_empty()
 }

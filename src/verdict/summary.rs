@@ -46,6 +46,7 @@ pub fn build_summary(record: &RunRecord<'_>, facts: &RunFacts) -> Summary {
         ),
         (None, None) => (Vec::new(), None),
     };
+    let delivery = super::delivery::delivery(record, facts, &stages, highest);
     let capacity = crate::capacity::of_run(
         &facts.name,
         crate::capacity::scenario_slo(&facts.thresholds),
@@ -74,6 +75,7 @@ pub fn build_summary(record: &RunRecord<'_>, facts: &RunFacts) -> Summary {
         audit: record.audit.clone(),
         meta: record.meta.clone(),
         dropped,
+        delivery,
         thresholds,
         stages,
         highest_sustained_rate: highest,
