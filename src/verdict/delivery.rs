@@ -489,56 +489,53 @@ mod tests {
         }
     }
 
+    /// `bound_by` of `rows` under an in-flight cap of `cap`; `totals`,
+    /// `stopped` (a production cap), `unsent` and `dropped` as it takes them.
+    fn judge(
+        rows: Vec<DeliveryRow>,
+        cap: u64,
+        totals: &[ServiceTotals],
+        stopped: Option<&str>,
+        (unsent, dropped): (u64, u64),
+    ) -> BoundBy {
+        bound_by(&record(rows, cap), totals, stopped, unsent, dropped)
+    }
+
+    /// The limit named, and words its explanation holds.
+    fn names(b: &BoundBy, limit: Limit, words: &[&str]) {
+        assert_eq!(b.limit, limit, "{b:#?}");
+        for w in words {
+            assert!(b.explanation.contains(w), "{w:?} in {}", b.explanation);
+        }
+    }
+
     #[test]
     fn a_full_in_flight_cap_names_the_target_with_littles_law() {
-        let d = record((0..10).map(|s| row(s, 180, 20, 3.0, 0.2)).collect(), 20);
-        let b = bound_by(
-            &d,
-            &totals(200, 1090, (Outcome::Dropped, 1800)),
-            None,
-            0,
-            1800,
-        );
-        assert_eq!(b.limit, Limit::Target, "{b:#?}");
+        let rows = (0..10).map(|s| row(s, 180, 20, 3.0, 0.2)).collect();
+        let t = totals(200, 1090, (Outcome::Dropped, 1800));
+        let b = judge(rows, 20, &t, None, (0, 1800));
+        names(&b, Limit::Target, &["about 218 requests in flight"]);
         assert_eq!(b.since_s, Some(0));
         assert_eq!(b.evidence.seconds_cap_full, 10);
         // 200 req/s × 1.09 s.
         assert!((b.evidence.needed_in_flight - 218.0).abs() < 1.0, "{b:#?}");
-        assert!(
-            b.explanation.contains("about 218 requests in flight"),
-            "{}",
-            b.explanation
-        );
     }
 
     #[test]
     fn a_busy_harness_below_its_cap_names_the_harness_from_when_it_began() {
+        let t = totals(1000, 1, (Outcome::Dropped, 630));
         let mut rows: Vec<DeliveryRow> = (0..3).map(|s| row(s, 0, 50, 40.0, 0.2)).collect();
         rows.extend((3..10).map(|s| row(s, 90, 300, 99.0, 45.0)));
-        let d = record(rows, 1000);
-        let b = bound_by(&d, &totals(1000, 1, (Outcome::Dropped, 630)), None, 0, 630);
-        assert_eq!(b.limit, Limit::Harness, "{b:#?}");
+        let b = judge(rows, 1000, &t, None, (0, 630));
+        names(&b, Limit::Harness, &["partly the harness's own"]);
         assert_eq!(b.since_s, Some(3));
-        assert!(
-            b.explanation.contains("partly the harness's own"),
-            "{}",
-            b.explanation
-        );
         // The same seconds with the cap full and the harness's worker at a
-        // full core: still the harness (its own slowness filled the cap).
-        let d = record(
-            (3..10).map(|s| row(s, 90, 1000, 99.0, 45.0)).collect(),
-            1000,
-        );
-        let b = bound_by(&d, &totals(1000, 1, (Outcome::Dropped, 630)), None, 0, 630);
-        assert_eq!(b.limit, Limit::Harness, "{b:#?}");
-        // The cap full, requests waiting for it, the harness idle: the target.
-        let d = record(
-            (3..10).map(|s| row(s, 90, 1000, 20.0, 45.0)).collect(),
-            1000,
-        );
-        let b = bound_by(&d, &totals(1000, 1, (Outcome::Dropped, 630)), None, 0, 630);
-        assert_eq!(b.limit, Limit::Target, "{b:#?}");
+        // full core: still the harness (its own slowness filled the cap);
+        // the cap full, requests waiting for it, the harness idle: the target.
+        for (busiest, limit) in [(99.0, Limit::Harness), (20.0, Limit::Target)] {
+            let rows = (3..10).map(|s| row(s, 90, 1000, busiest, 45.0)).collect();
+            names(&judge(rows, 1000, &t, None, (0, 630)), limit, &[]);
+        }
     }
 
     #[test]
@@ -547,44 +544,26 @@ mod tests {
         // full, the harness's worker at 20% (it was not scheduled).
         let mut rows: Vec<DeliveryRow> = (0..10).map(|s| row(s, 0, 200, 20.0, 0.3)).collect();
         rows[1] = row(1, 11, 397, 20.0, 0.3);
-        let d = record(rows, 500);
-        let b = bound_by(&d, &totals(1989, 1000, (Outcome::Dropped, 11)), None, 0, 11);
-        assert_eq!(b.limit, Limit::Harness, "{b:#?}");
+        let t = totals(1989, 1000, (Outcome::Dropped, 11));
+        let b = judge(rows, 500, &t, None, (0, 11));
+        let words = [
+            "did not run in time",
+            "something else on this machine took the CPU",
+        ];
+        names(&b, Limit::Harness, &words);
         assert_eq!(b.since_s, Some(1));
-        assert!(
-            b.explanation.contains("did not run in time")
-                && b.explanation
-                    .contains("something else on this machine took the CPU"),
-            "{}",
-            b.explanation
-        );
     }
 
     #[test]
     fn failed_connections_and_a_production_cap_are_named() {
-        let d = record((0..5).map(|s| row(s, 50, 10, 3.0, 0.2)).collect(), 20);
-        let b = bound_by(
-            &d,
-            &totals(100, 5, (Outcome::ConnectTimeout, 40)),
-            None,
-            0,
-            250,
-        );
-        assert_eq!(b.limit, Limit::Connections, "{b:#?}");
+        let rows = (0..5).map(|s| row(s, 50, 10, 3.0, 0.2)).collect();
+        let t = totals(100, 5, (Outcome::ConnectTimeout, 40));
+        let b = judge(rows, 20, &t, None, (0, 250));
+        names(&b, Limit::Connections, &[]);
         assert_eq!(b.evidence.connection_errors, 40);
-        let d = record((0..5).map(|s| row(s, 0, 3, 3.0, 0.2)).collect(), 20);
-        let b = bound_by(
-            &d,
-            &totals(100, 5, (Outcome::Dropped, 0)),
-            Some("max_requests 40"),
-            900,
-            0,
-        );
-        assert_eq!(b.limit, Limit::Stopped, "{b:#?}");
-        assert!(
-            b.explanation.contains("max_requests 40"),
-            "{}",
-            b.explanation
-        );
+        let rows = (0..5).map(|s| row(s, 0, 3, 3.0, 0.2)).collect();
+        let t = totals(100, 5, (Outcome::Dropped, 0));
+        let b = judge(rows, 20, &t, Some("max_requests 40"), (900, 0));
+        names(&b, Limit::Stopped, &["max_requests 40"]);
     }
 }
