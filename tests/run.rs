@@ -113,8 +113,8 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
     assert_eq!(
         html.matches("<svg").count(),
-        4,
-        "two latency charts, throughput, distribution"
+        5,
+        "delivery, two latency charts, throughput, distribution"
     );
     for needle in [
         "p99 &lt; 2s",
