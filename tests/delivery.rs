@@ -150,6 +150,12 @@ fn a_plan_the_target_held_back_fails_and_names_the_target() {
     ] {
         assert!(html.contains(&needle), "report.html lacks {needle}");
     }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains(&format!(r#"<failure type="delivery" message="{verdict}">"#)),
+        "{junit}"
+    );
+    crate::run::assert_valid_junit(&out.join("junit.xml"));
 }
 
 /// 500 senders hold 200 req/s of 1-s answers (about 200 in flight): every
