@@ -106,10 +106,16 @@ pub fn section(summary: &Summary) -> Option<Section> {
     let mut figures = Vec::new();
     match d.planned {
         Some(p) => figures.push(("planned".to_owned(), grouped(p))),
-        None => figures.push((
-            "planned".to_owned(),
-            format!("{} users", grouped(d.in_flight_cap)),
-        )),
+        None => {
+            let seconds = summary
+                .interrupted
+                .as_ref()
+                .map_or(summary.duration_s, |i| i.planned_duration_s);
+            figures.push((
+                "planned".to_owned(),
+                format!("{} users × {seconds:.0} s", grouped(d.in_flight_cap)),
+            ));
+        }
     }
     figures.push(("sent".to_owned(), grouped(d.sent)));
     figures.push(("dropped".to_owned(), grouped(d.dropped)));

@@ -161,7 +161,8 @@ pub(crate) fn active_services(summary: &Summary) -> Vec<(&str, &ServiceSummary)>
 }
 
 /// What a latency shown covers: `over 215 sent of 2,000 planned requests`
-/// (a closed model plans users, not requests: `over 1,234 requests sent`);
+/// (a closed model plans users, not requests: `over 1,234 requests the users
+/// sent`);
 /// `None` for a summary written before delivery was recorded.
 pub(crate) fn covered(summary: &Summary) -> Option<String> {
     let d = summary.delivery.as_ref()?;
@@ -172,10 +173,7 @@ pub(crate) fn covered(summary: &Summary) -> Option<String> {
             grouped(d.sent),
             grouped(planned)
         ),
-        None => format!(
-            "over {} requests sent (a closed model plans users, not requests)",
-            grouped(d.sent)
-        ),
+        None => format!("over {} requests the users sent", grouped(d.sent)),
     })
 }
 
