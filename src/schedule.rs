@@ -227,6 +227,32 @@ impl ArrivalSchedule {
             .map_while(|n| self.due(n))
     }
 
+    /// Tickets of this sender's share due by `t` (as far as the timetable is
+    /// written): what the plan has asked for so far.
+    pub fn due_by(&self, t: Duration) -> u64 {
+        let (index, count) = self.share;
+        let total = self.total();
+        let mine = if index < total {
+            (total - index).div_ceil(count)
+        } else {
+            0
+        };
+        // Due times rise with n: the first of the share due after `t`.
+        let (mut lo, mut hi) = (0u64, mine);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match mid
+                .checked_mul(count)
+                .and_then(|n| n.checked_add(index))
+                .and_then(|n| self.due(n))
+            {
+                Some(due) if due <= t => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+
     /// The due times of this sender's share's tickets never taken, in order.
     pub fn untaken_dues(&self) -> impl Iterator<Item = Duration> + '_ {
         let (index, count) = self.share;
@@ -318,6 +344,28 @@ mod tests {
             .collect();
         merged.sort_unstable();
         assert_eq!(merged, (0..all.total()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn due_by_counts_what_the_timetable_has_asked_for_so_far() {
+        // A ramp 0 -> 40 req/s over 5 s then 40 req/s for 3 s, and shares.
+        for (index, count) in [(0, 1), (1, 3), (2, 3)] {
+            let s = ArrivalSchedule::new(0.0, &[stage(40.0, 5), stage(40.0, 3)])
+                .with_share(index, count);
+            let dues: Vec<Duration> = s.dues().collect();
+            for ms in [0, 1, 250, 999, 1000, 2500, 4999, 5000, 6123, 8000, 9000] {
+                let t = Duration::from_millis(ms);
+                let expected = dues.iter().filter(|d| **d <= t).count() as u64;
+                assert_eq!(s.due_by(t), expected, "share {index}/{count} at {ms} ms");
+            }
+            assert_eq!(s.due_by(Duration::MAX), dues.len() as u64);
+        }
+        // An open-ended timetable: as far as it is written.
+        let s = ArrivalSchedule::open_ended(Duration::from_secs(10));
+        assert_eq!(s.due_by(Duration::from_secs(5)), 0);
+        s.extend(10.0, Duration::from_secs(2));
+        assert_eq!(s.due_by(Duration::from_secs(5)), 20);
+        assert_eq!(s.due_by(Duration::from_millis(950)), 10);
     }
 
     #[test]

@@ -8,6 +8,18 @@ use std::process::Command;
 use serde_json::Value;
 
 fn scenario(dir: &Path, max_in_flight: u32) -> std::path::PathBuf {
+    scenario_of(dir, 1000, 200, 10, max_in_flight)
+}
+
+/// An open plan of `rate` req/s for `seconds` against the embedded mock
+/// answering in `latency_ms`, `max_in_flight` senders.
+fn scenario_of(
+    dir: &Path,
+    latency_ms: u32,
+    rate: u32,
+    seconds: u32,
+    max_in_flight: u32,
+) -> std::path::PathBuf {
     let file = dir.join(format!("slow-{max_in_flight}.toml"));
     std::fs::write(
         &file,
@@ -16,10 +28,10 @@ fn scenario(dir: &Path, max_in_flight: u32) -> std::path::PathBuf {
 [target]
 url = "mock"
 [target.mock]
-latency = {{ distribution = "fixed", ms = 1000 }}
+latency = {{ distribution = "fixed", ms = {latency_ms} }}
 [load]
 model = "open"
-stages = [{{ rate = 200, duration = "10s" }}]
+stages = [{{ rate = {rate}, duration = "{seconds}s" }}]
 max_in_flight = {max_in_flight}
 [thresholds]
 global = ["p99 < 3s", "error_rate < 1%"]
@@ -97,6 +109,53 @@ fn a_plan_the_target_held_back_fails_and_names_the_target() {
         )),
         "{stdout}"
     );
+    // The reports say it too: first, in the same words, with what held the
+    // run back; their latency headings say what the percentiles cover.
+    let out = dir.join("out");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(
+        md.starts_with("# mss-harness: `slow-target` — ❌ failed"),
+        "{md}"
+    );
+    let delivery = md.find("## Delivery").expect("a delivery section");
+    assert!(
+        delivery < md.find("## Latency").expect("latency")
+            && delivery < md.find("## Thresholds").expect("thresholds"),
+        "{md}"
+    );
+    for needle in [
+        format!("❌ **{verdict}**"),
+        "**bound_by: `target`**".to_owned(),
+        "the cap was 20.".to_owned(),
+        format!("## Latency over {sent} sent of 2,000 planned requests (ms"),
+        "| 1 | 200 | 0–10 s | 2,000 |".to_owned(),
+    ] {
+        assert!(md.contains(&needle), "report.md lacks {needle}:\n{md}");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(
+        html.contains(r#"<span class="verdict fail">FAILED</span>"#),
+        "the header"
+    );
+    let section = html
+        .find(r#"<section id="delivery">"#)
+        .expect("a delivery section");
+    assert!(section < html.find("<h2>Thresholds</h2>").expect("thresholds"));
+    for needle in [
+        format!("<b>{verdict}</b>"),
+        "bound_by: <code>target</code>".to_owned(),
+        "Little&#x27;s law: 200 req&#x2f;s".to_owned(),
+        format!("over {sent} sent of 2,000 planned requests"),
+        "Delivery per second: planned against sent".to_owned(),
+    ] {
+        assert!(html.contains(&needle), "report.html lacks {needle}");
+    }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains(&format!(r#"<failure type="delivery" message="{verdict}">"#)),
+        "{junit}"
+    );
+    crate::run::assert_valid_junit(&out.join("junit.xml"));
 }
 
 /// 500 senders hold 200 req/s of 1-s answers (about 200 in flight): every
@@ -199,4 +258,140 @@ fn a_plan_beyond_one_core_is_named_harness_bound() {
     let words = d["bound_by"]["explanation"].as_str().expect("explanation");
     assert!(words.starts_with("held back by the harness"), "{d:#}");
     assert!(e["busiest_worker_max_pct"].as_f64().is_some(), "{e:#}");
+}
+
+/// The delivery section of a report as headless Chromium draws it: a plan
+/// the target held back (100 req/s of 500-ms answers, 5 in flight, 4 s)
+/// shows first among the verdicts, in the words the table prints, with
+/// `bound_by` and Little's law, its stage and services, and the per-second
+/// chart drawn (an SVG of real size with its lines); every latency heading
+/// says what it covers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver: run by .ci/run (cargo test -- --ignored)"]
+async fn a_headless_chromium_draws_the_delivery_section_first() {
+    let dir = crate::util::temp_dir("delivery-chromium");
+    let out = dir.join("out");
+    let (code, stdout, stderr, s) = run(&scenario_of(&dir, 500, 100, 4, 5), &out);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let d = &s["delivery"];
+    let verdict = d["verdict"].as_str().expect("verdict").to_owned();
+    let sent = d["sent"].as_u64().expect("sent");
+    assert!(verdict.starts_with("plan not delivered"), "{d:#}");
+    let browser = crate::live::Browser::start(&dir).await;
+    let url = format!("file://{}", out.join("report.html").display());
+    browser
+        .call(
+            reqwest::Method::POST,
+            "/url",
+            serde_json::json!({ "url": url }),
+        )
+        .await;
+    let seen = browser
+        .call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            serde_json::json!({
+                "script": "const d = document.getElementById('delivery'); \
+                    const sections = [...document.querySelectorAll('main > section')]; \
+                    const titled = (t) => sections.findIndex((x) => (x.querySelector('h2') || {}).textContent === t); \
+                    const chart = d.querySelector('#delivery-chart svg'); \
+                    const box = chart ? chart.getBoundingClientRect() : {width: 0, height: 0}; \
+                    const text = (sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent.trim()); \
+                    return { \
+                      delivery_at: sections.indexOf(d), \
+                      thresholds_at: titled('Thresholds'), \
+                      badge: d.querySelector('h2 .badge').textContent, \
+                      verdict: d.querySelector('#delivery-verdict').textContent.trim(), \
+                      bound_by: d.querySelector('#bound-by').innerText, \
+                      stages: [...d.querySelectorAll('#delivery-stages tr')].slice(1).map((r) => [...r.cells].map((c) => c.textContent.trim())), \
+                      services: d.querySelectorAll('#delivery-services tr').length - 1, \
+                      chart: [box.width, box.height], \
+                      lines: Object.fromEntries(['#969696', '#1F77B4', '#D62728', '#9467BD'].map((c) => [c, \
+                        [...(chart ? chart.querySelectorAll(`polyline[stroke='${c}']`) : [])] \
+                          .map((p) => p.getBBox()).map((b) => [b.width, b.y + b.height / 2])])), \
+                      chart_text: chart ? chart.textContent : '', \
+                      coverage: text('.coverage'), \
+                    };",
+                "args": [],
+            }),
+        )
+        .await;
+    println!("{seen:#}");
+    let at = |k: &str| seen[k].as_i64().unwrap_or(-1);
+    assert!(
+        at("delivery_at") >= 0 && at("delivery_at") < at("thresholds_at"),
+        "the delivery section comes before the thresholds: {seen:#}"
+    );
+    assert_eq!(seen["badge"], "FAIL");
+    assert_eq!(seen["verdict"], verdict.as_str());
+    let bound_by = seen["bound_by"].as_str().unwrap_or_default();
+    assert!(
+        bound_by.contains("bound_by: target")
+            && bound_by.contains("Little's law: 100 req/s")
+            && bound_by.contains("the cap was 5."),
+        "{bound_by}"
+    );
+    let stage = &seen["stages"][0];
+    assert_eq!(stage[3], "400", "planned: {seen:#}");
+    assert_eq!(stage[7], "NOT delivered", "{seen:#}");
+    assert!(
+        seen["services"].as_i64().is_some_and(|n| n >= 1),
+        "{seen:#}"
+    );
+    let (w, h) = (
+        seen["chart"][0].as_f64().unwrap_or(0.0),
+        seen["chart"][1].as_f64().unwrap_or(0.0),
+    );
+    assert!(w > 500.0 && h > 300.0, "the chart's size: {seen:#}");
+    // The lines drawn across the run's seconds (the widest of each colour;
+    // the legend's samples are short): planned (grey) high, sent on time
+    // (blue) far below it, dropped (red), the in-flight peak (purple).
+    let widest = |color: &str| -> (f64, f64) {
+        seen["lines"][color]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| Some((b[0].as_f64()?, b[1].as_f64()?)))
+            .fold((0.0, 0.0), |a, b| if b.0 > a.0 { b } else { a })
+    };
+    let (planned, sent_line) = (widest("#969696"), widest("#1F77B4"));
+    for color in ["#969696", "#1F77B4", "#D62728", "#9467BD"] {
+        assert!(
+            widest(color).0 > 400.0,
+            "{color} not drawn across: {seen:#}"
+        );
+    }
+    assert!(
+        sent_line.1 > planned.1 + 100.0,
+        "sent is drawn far below planned (SVG y grows downwards): {seen:#}"
+    );
+    let chart_text = seen["chart_text"].as_str().unwrap_or_default();
+    for label in [
+        "planned",
+        "sent on time",
+        "held back from second",
+        "in-flight cap (5)",
+    ] {
+        assert!(
+            chart_text.contains(label),
+            "{label} not drawn: {chart_text}"
+        );
+    }
+    let coverage = seen["coverage"].as_array().expect("coverage");
+    let phrase = format!("over {sent} sent of 400 planned requests");
+    // The KPIs, the latency table, each service's latency chart and the
+    // distribution.
+    assert!(coverage.len() >= 4, "{seen:#}");
+    assert!(
+        coverage
+            .iter()
+            .all(|c| c.as_str().is_some_and(|c| c.contains(&phrase))),
+        "{seen:#}"
+    );
+    let png = browser
+        .call(reqwest::Method::GET, "/screenshot", Value::Null)
+        .await;
+    assert!(png.as_str().is_some_and(|p| p.len() > 1000), "a screenshot");
+    let _ = browser.call(reqwest::Method::DELETE, "", Value::Null).await;
+    let _ = std::fs::remove_dir_all(dir);
 }

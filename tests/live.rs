@@ -28,15 +28,27 @@ impl LiveRun {
     /// `--dashboard --dashboard-linger LINGER`; returns once the dashboard's
     /// address is printed.
     async fn start(name: &str, rate: u32, seconds: u32, linger: &str) -> LiveRun {
+        Self::start_with(name, rate, seconds, linger, 100, "").await
+    }
+
+    /// [`LiveRun::start`] with `max_in_flight` and more faults (`, {..}`).
+    async fn start_with(
+        name: &str,
+        rate: u32,
+        seconds: u32,
+        linger: &str,
+        max_in_flight: u32,
+        faults: &str,
+    ) -> LiveRun {
         let cred = Cred::new("live-user", "live-client");
         let mock = cred.mock(|_| {});
         let port = crate::util::serve(&mock).await;
         let dir = crate::util::temp_dir(&format!("live-{name}"));
         // A few invalid records, and a gateway that fails 5% of the reports:
         // errors by class on the page.
-        let file = ScenarioFile::open("live", rate, &format!("{seconds}s"), 100)
+        let file = ScenarioFile::open("live", rate, &format!("{seconds}s"), max_in_flight)
             .top("description = \"a live dashboard test\"")
-            .top(r#"faults = [{ kind = "status", status = 503, route = "reports", probability = 0.05, seed = 2 }]"#)
+            .top(&format!(r#"faults = [{{ kind = "status", status = 503, route = "reports", probability = 0.05, seed = 2 }}{faults}]"#))
             .at(&format!("http://127.0.0.1:{port}"), "MSS_LIVE")
             .table("[mix]\nReportarAfiliaciontraslado = 3\nReportarRetractoAfiliacion = 1")
             .table("[invalid]\nNEG01 = 0.05\n[thresholds]\nglobal = [\"p99 < 10s\"]")
@@ -263,6 +275,28 @@ async fn the_page_its_events_and_metrics_follow_a_run_and_browsers_may_leave() {
         b["elapsed_s"].as_f64() > a["elapsed_s"].as_f64() && requests(b) > requests(a),
         "the numbers did not move: {a} then {b}"
     );
+    // The plan delivered so far moves with it: what was due by then, and of
+    // it what went out on time.
+    let so_far = |f: &Value, k: &str| f["delivery"][k].as_u64().unwrap_or(0);
+    assert!(
+        so_far(b, "planned") > so_far(a, "planned") && so_far(b, "sent") > so_far(a, "sent"),
+        "the plan so far did not move: {a} then {b}"
+    );
+    // 40 req/s for the seconds elapsed (the timetable's first ticket is due
+    // at 0), and no more sent than was due.
+    let elapsed = b["elapsed_s"].as_f64().unwrap_or(0.0);
+    let due = so_far(b, "planned") as f64;
+    assert!(
+        (due - 40.0 * elapsed).abs() <= 40.0 * 0.2 + 1.0,
+        "{due} planned in {elapsed} s: {b}"
+    );
+    assert!(so_far(b, "sent") <= so_far(b, "planned"), "{b}");
+    assert!(
+        b["delivery"]["covered"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("over ") && c.contains(" planned requests so far")),
+        "{b}"
+    );
     let left = (stalled, reader);
     // Mid-run: the exposition, with the run's labels.
     let (ct, metrics) = get(&format!("{}/metrics", run.url)).await;
@@ -291,6 +325,33 @@ async fn the_page_its_events_and_metrics_follow_a_run_and_browsers_may_leave() {
         .sum();
     assert_eq!(ok as u64, accepted, "ok requests");
     assert_eq!(sum_of(&metrics, "mss_run_running"), 0.0);
+    // The plan delivered, as summary.json's delivery says it: the final
+    // frame and the counters.
+    let d = &summary["delivery"];
+    for k in ["planned", "sent", "dropped"] {
+        assert_eq!(snapshot["delivery"][k], d[k], "{k}: {snapshot} vs {d}");
+    }
+    assert_eq!(
+        snapshot["delivery"]["delivered_share"], d["delivered_share"],
+        "{snapshot} vs {d}"
+    );
+    assert_eq!(
+        sum_of(&metrics, "mss_planned_total") as u64,
+        d["planned"].as_u64().expect("planned"),
+        "{metrics}"
+    );
+    assert_eq!(
+        sum_of(&metrics, "mss_sent_total") as u64,
+        d["sent"].as_u64().expect("sent"),
+        "{metrics}"
+    );
+    for (service, s) in d["services"].as_object().expect("services") {
+        let line = format!(
+            r#"mss_sent_total{{worker="0",scenario="live",run_id="out",service="{service}"}} {}"#,
+            s["sent"]
+        );
+        assert!(metrics.contains(&line), "{line}: {metrics}");
+    }
     assert!(
         snapshot["services"]["ReportarAfiliaciontraslado"]["errors"]["http_5xx:503"]
             .as_u64()
@@ -521,6 +582,38 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
     assert_eq!(by_service.len(), 2);
     let ok = scalar(&query(&api, r#"sum(mss_requests_total{class="ok"})"#, at).await);
     assert_eq!(ok, accepted as f64);
+    // The plan delivered, as summary.json's delivery says it: planned, and
+    // sent per service.
+    let d = &summary["delivery"];
+    let planned = scalar(&query(&api, r#"sum(mss_planned_total{run_id="out"})"#, at).await);
+    assert_eq!(planned, d["planned"].as_f64().expect("planned"), "{d}");
+    let sent = query(
+        &api,
+        r#"sum by (service) (mss_sent_total{run_id="out"})"#,
+        at,
+    )
+    .await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for r in &sent {
+        let service = r["metric"]["service"].as_str().expect("service");
+        assert_eq!(
+            r["value"][1].as_str().and_then(|v| v.parse::<u64>().ok()),
+            d["services"][service]["sent"].as_u64(),
+            "{service}"
+        );
+    }
+    let share = scalar(
+        &query(
+            &api,
+            r#"sum(mss_sent_total{run_id="out"}) / sum(mss_planned_total{run_id="out"})"#,
+            at,
+        )
+        .await,
+    );
+    assert!(
+        (share - d["delivered_share"].as_f64().expect("share")).abs() < 1e-4,
+        "the delivered share: {share} vs {d}"
+    );
     let mock_accepted = scalar(&query(&api, "sum(mss_mock_accepted_total)", at).await);
     assert_eq!(mock_accepted, stored as f64, "the mock's records");
     let workers = query(
@@ -642,7 +735,17 @@ impl Browser {
 async fn a_headless_chromium_sees_the_run_by_name_and_its_numbers_move() {
     let work = crate::util::temp_dir("live-chromium");
     let browser = Browser::start(&work).await;
-    let run = LiveRun::start("chromium", 40, 12, "2s").await;
+    // Two senders and reports answered in 100 ms: about 20 of the 40 req/s
+    // planned go out, so sent and planned differ on the page.
+    let run = LiveRun::start_with(
+        "chromium",
+        40,
+        12,
+        "2s",
+        2,
+        r#", { kind = "delay", route = "reports", ms = 100 }"#,
+    )
+    .await;
     browser
         .call(
             reqwest::Method::POST,
@@ -650,7 +753,17 @@ async fn a_headless_chromium_sees_the_run_by_name_and_its_numbers_move() {
             serde_json::json!({"url": format!("{}/", run.url)}),
         )
         .await;
-    let ids = ["scenario", "phase", "total-requests", "elapsed", "updated"];
+    let ids = [
+        "scenario",
+        "phase",
+        "total-requests",
+        "elapsed",
+        "updated",
+        "d-planned",
+        "d-sent",
+        "k-delivered",
+        "covered",
+    ];
     // The first look, once the first second is on the page.
     let deadline = Instant::now() + Duration::from_secs(15);
     let first = loop {
@@ -692,6 +805,38 @@ async fn a_headless_chromium_sees_the_run_by_name_and_its_numbers_move() {
     assert!(
         n(&second, 3) > n(&first, 3),
         "elapsed: {first:?} then {second:?}"
+    );
+    // The plan so far: planned and sent move, the delivered share is a
+    // percentage, and the thresholds say what they cover, in those numbers.
+    assert!(
+        n(&second, 5) > n(&first, 5) && n(&second, 6) > n(&first, 6),
+        "planned and sent: {first:?} then {second:?}"
+    );
+    assert!(
+        n(&second, 6) < n(&second, 5) * 0.8,
+        "two senders send far fewer than planned: {second:?}"
+    );
+    let share = second[7]
+        .trim_end_matches('%')
+        .parse::<f64>()
+        .unwrap_or(f64::NAN);
+    assert!(
+        second[7].ends_with('%') && (share - 100.0 * n(&second, 6) / n(&second, 5)).abs() < 0.01,
+        "the delivered share: {second:?}"
+    );
+    // One script reads every text: one frame's numbers.
+    let grouped = |t: &str| {
+        t.parse::<u64>()
+            .map(mss_harness::results::delivery::grouped)
+            .unwrap_or_else(|_| panic!("a count: {t:?} in {second:?}"))
+    };
+    assert_eq!(
+        second[8],
+        format!(
+            "over {} sent of {} planned requests so far",
+            grouped(&second[6]),
+            grouped(&second[5])
+        )
     );
     // The page as the browser drew it (MSS_SCREENSHOT=docs/dashboard.png
     // keeps it).

@@ -108,13 +108,18 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     }
     assert_valid_junit(&dir.join("junit.xml"));
     let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit");
-    // Three thresholds and two services' reconciliation, all passing.
-    assert!(junit.contains(r#"tests="5" failures="0""#), "{junit}");
+    // The plan delivered, three thresholds and two services'
+    // reconciliation, all passing.
+    assert!(junit.contains(r#"tests="6" failures="0""#), "{junit}");
+    assert!(
+        junit.contains(r#"name="plan delivered" time="0"/>"#),
+        "{junit}"
+    );
     let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
     assert_eq!(
         html.matches("<svg").count(),
-        4,
-        "two latency charts, throughput, distribution"
+        5,
+        "delivery, two latency charts, throughput, distribution"
     );
     for needle in [
         "p99 &lt; 2s",

@@ -13,6 +13,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -194,6 +195,21 @@ impl RunContext {
             out[i] += 1;
         }
         Some(out)
+    }
+
+    /// The plan so far, for the live dashboard: the tickets of this worker
+    /// due in the first `elapsed` of the load (`None` for a closed model,
+    /// which plans users), and `[sent, dropped]` per service counted until
+    /// now (in `Service::ALL` order).
+    pub fn delivered_so_far(&self, elapsed: Duration) -> (Option<u64>, [[u64; 2]; 2]) {
+        let mut counts = [[0u64; 2]; 2];
+        for second in self.delivery.counts() {
+            for (into, from) in counts.iter_mut().zip(second) {
+                into[0] += from[0];
+                into[1] += from[1];
+            }
+        }
+        (self.schedule.as_ref().map(|s| s.due_by(elapsed)), counts)
     }
 
     /// The most requests in flight the run allows at once: its senders.

@@ -10,6 +10,8 @@
 //! | `mss_request_latency_seconds` | histogram | `service` (from the intended send time) |
 //! | `mss_request_service_time_seconds` | histogram | `service` (from the actual send) |
 //! | `mss_dropped_total` | counter | `service` (due but never sent) |
+//! | `mss_planned_total` | counter | (requests the plan asked for so far: due by now; open model and search only) |
+//! | `mss_sent_total` | counter | `service` (requests of the plan sent on time; a closed model: sent) |
 //! | `mss_token_requests_total`, `mss_token_failures_total` | counter | |
 //! | `mss_in_flight` | gauge | |
 //! | `mss_planned_rate`, `mss_actual_rate` | gauge (req/s) | |
@@ -136,6 +138,29 @@ impl Collector for RunCollector {
                 ConstCounter::new(s.dropped).encode(family.encode_family(&labels)?)?;
             }
         }
+        // The plan delivered: sent over planned, summed by run_id, is the
+        // delivered share (a ticket's service is drawn when it is taken, so
+        // the plan has no service until then).
+        if let Some(planned) = c.planned {
+            counter(
+                &mut encoder,
+                "mss_planned",
+                "Report requests the plan asked for so far (due by now; this worker's share)",
+                planned,
+            )?;
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "mss_sent",
+                "Report requests of the plan sent on time (a closed model: sent)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (service, s) in &c.services {
+                let labels = [("service", service.name())];
+                ConstCounter::new(s.sent).encode(family.encode_family(&labels)?)?;
+            }
+        }
         counter(
             &mut encoder,
             "mss_token_requests",
@@ -208,7 +233,8 @@ mod tests {
                 .collect(),
             latency: Buckets::of(&h),
             service_time: Buckets::of(&h),
-            dropped: 0,
+            dropped: 2,
+            sent: 9,
         };
         let frame = Frame {
             json: "{}".into(),
@@ -216,6 +242,7 @@ mod tests {
                 services: vec![(Service::Afiliacion, service)],
                 token_requests: 3,
                 planned_rate: Some(12.5),
+                planned: Some(11),
                 ..Counts::default()
             }),
             labels: Arc::new(vec![
@@ -236,6 +263,34 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("mss_planned_rate{"), "{text}");
+        // The plan delivered: planned (no service: drawn when a ticket is
+        // taken), sent and dropped per service.
+        assert!(text.contains("# TYPE mss_planned counter"), "{text}");
+        assert!(
+            text.contains(r#"mss_planned_total{worker="1",scenario="say \"hi\"",run_id="r1"} 11"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"mss_sent_total{worker="1",scenario="say \"hi\"",run_id="r1",service="ReportarAfiliaciontraslado"} 9"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"mss_dropped_total{worker="1",scenario="say \"hi\"",run_id="r1",service="ReportarAfiliaciontraslado"} 2"#),
+            "{text}"
+        );
+        // A closed model plans users: no planned counter.
+        let closed = Frame {
+            counts: Arc::new(Counts {
+                planned: None,
+                ..(*frame.counts).clone()
+            }),
+            ..frame.clone()
+        };
+        assert!(
+            !encode(&closed)
+                .expect("encodes")
+                .contains("mss_planned_total")
+        );
         assert!(text.contains("mss_token_requests_total{"), "{text}");
     }
 }

@@ -1,11 +1,13 @@
 //! One second of a live run as the dashboard and `/metrics` see it: a
 //! [`Frame`] built once a second from what [`crate::metrics::Metrics`] has
 //! already aggregated (the closed one-second intervals and the run's totals),
-//! the token caches' counts and the in-flight gauge — never from a request's
-//! path.
+//! the plan delivered so far (what the timetable asked for, what went out on
+//! time and what was dropped), the token caches' counts and the in-flight
+//! gauge — never from a request's path.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
@@ -100,6 +102,8 @@ pub struct ServiceCounts {
     pub service_time: Buckets,
     /// Requests dropped (never sent).
     pub dropped: u64,
+    /// Requests of the plan sent on time (a closed model: sent).
+    pub sent: u64,
 }
 
 /// What `/metrics` exposes.
@@ -115,6 +119,9 @@ pub struct Counts {
     pub in_flight: u64,
     /// The plan's rate now (this worker's share), req/s; `None` in the closed model.
     pub planned_rate: Option<f64>,
+    /// Requests the plan has asked of this worker so far (due by now); `None`
+    /// in the closed model, which plans users.
+    pub planned: Option<u64>,
     /// Requests completed in the last closed second.
     pub actual_rate: f64,
     /// Seconds since the load started.
@@ -235,9 +242,11 @@ impl Builder {
             .take_while(|i| Some(i.second) == last)
             .map(|i| i.completed)
             .sum();
+        let delivered = self.delivered(phase, elapsed);
         let mut services = Vec::new();
         let mut services_json = serde_json::Map::new();
         for t in &totals {
+            let sent = delivered.counts[service_index(t.service)][0];
             let classes: BTreeMap<String, u64> = t
                 .outcomes
                 .iter()
@@ -255,6 +264,7 @@ impl Builder {
                     "stored": t.stored(),
                     "rejected_as_expected": t.rejected_as_expected(),
                     "dropped": dropped,
+                    "sent": sent,
                     "errors": errors,
                 }),
             );
@@ -265,6 +275,7 @@ impl Builder {
                     service_time: Buckets::of(&t.service_time),
                     classes,
                     dropped,
+                    sent,
                 },
             ));
         }
@@ -296,6 +307,7 @@ impl Builder {
             "duration_s": duration,
             "planned_rate": planned_rate.map(|r| (r * 10.0).round() / 10.0),
             "in_flight": in_flight,
+            "delivery": delivered.json(),
             "services": services_json,
             "token": token,
             "thresholds": thresholds,
@@ -307,6 +319,7 @@ impl Builder {
             token_failures: token["failures"].as_u64().unwrap_or(0),
             in_flight,
             planned_rate,
+            planned: delivered.planned,
             actual_rate: actual_rate as f64,
             elapsed_s: elapsed,
             duration_s: duration,
@@ -317,6 +330,37 @@ impl Builder {
             counts: Arc::new(counts),
             labels: self.labels.clone(),
         }
+    }
+
+    /// The plan so far: while the load runs, the tickets due by now against
+    /// those sent and dropped; once it is over, the run's own count (what
+    /// `summary.json`'s `delivery` says, untaken tickets dropped and an
+    /// interrupted plan ending at its signal).
+    fn delivered(&self, phase: Phase, elapsed: f64) -> SoFar {
+        let (planned, counts) = match phase {
+            Phase::Waiting => (None, [[0; 2]; 2]),
+            Phase::Running => self
+                .ctx
+                .delivered_so_far(Duration::from_secs_f64(elapsed.max(0.0))),
+            Phase::Finished => {
+                let mut counts = [[0u64; 2]; 2];
+                let mut planned: Option<u64> = None;
+                for second in self.ctx.delivery() {
+                    planned = match (planned, second.planned) {
+                        (p, Some(n)) => Some(p.unwrap_or(0) + n),
+                        (p, None) => p,
+                    };
+                    for (into, from) in counts.iter_mut().zip(second.counts) {
+                        into[0] += from[0];
+                        into[1] += from[1];
+                    }
+                }
+                (planned, counts)
+            }
+        };
+        // A closed model plans users: no number of requests.
+        let planned = planned.filter(|_| !matches!(self.scenario.load, LoadModel::Closed { .. }));
+        SoFar { planned, counts }
     }
 
     /// Token requests, failures and the latest events (one cache may serve
@@ -350,6 +394,56 @@ impl Builder {
             "events": events.iter().map(|(at, ok)| json!({"at_s": at, "ok": ok})).collect::<Vec<_>>(),
         })
     }
+}
+
+/// The plan delivered so far.
+#[derive(Debug, Clone, Copy)]
+struct SoFar {
+    /// Requests due by now (`None`: a closed model).
+    planned: Option<u64>,
+    /// `[sent, dropped]` per service, in `Service::ALL` order.
+    counts: [[u64; 2]; 2],
+}
+
+impl SoFar {
+    /// The frame's `delivery`: planned, sent, dropped, the delivered share
+    /// (`sent / planned`, null for a closed model) and what the latencies
+    /// cover, in words.
+    fn json(&self) -> Value {
+        let sent: u64 = self.counts.iter().map(|c| c[0]).sum();
+        let dropped: u64 = self.counts.iter().map(|c| c[1]).sum();
+        let grouped = crate::results::delivery::grouped;
+        let (share, covered) = match self.planned {
+            Some(planned) => (
+                Some(if planned == 0 {
+                    1.0
+                } else {
+                    (sent as f64 / planned as f64).min(1.0)
+                }),
+                format!(
+                    "over {} sent of {} planned requests so far",
+                    grouped(sent),
+                    grouped(planned)
+                ),
+            ),
+            None => (
+                None,
+                format!("over {} requests the users sent so far", grouped(sent)),
+            ),
+        };
+        json!({
+            "planned": self.planned,
+            "sent": sent,
+            "dropped": dropped,
+            "delivered_share": share.map(|s| (s * 10_000.0).round() / 10_000.0),
+            "covered": covered,
+        })
+    }
+}
+
+/// The index of a service in the per-service counts (`Service::ALL`'s order).
+fn service_index(s: Service) -> usize {
+    Service::ALL.iter().position(|x| *x == s).unwrap_or(0)
 }
 
 /// The dashboard's short name of a service in the series.

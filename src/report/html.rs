@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use minijinja::{Environment, context};
 use serde_json::Value;
 
-use super::{RunData, active_services, charts, fmt_ms};
+use super::{RunData, active_services, charts, delivery_chart, delivery_section, fmt_ms};
 
 const TEMPLATE: &str = include_str!("report.html.j2");
 
@@ -105,7 +105,24 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
     } else {
         Vec::new()
     };
-    let passed = thresholds.iter().all(|t| t.ok) && s.reconciliation.ok != Some(false);
+    let passed = s.delivery.as_ref().is_none_or(|d| d.ok)
+        && thresholds.iter().all(|t| t.ok)
+        && s.reconciliation.ok != Some(false);
+    // The delivery section, first in the verdict area, with its chart from
+    // delivery.csv (a folder written before it has neither).
+    let delivery = delivery_section::section(s);
+    let delivery_chart = match (&s.delivery, data.delivery.is_empty()) {
+        (Some(d), false) => Some(delivery_chart::delivery(
+            &data.delivery,
+            delivery_chart::Marks {
+                in_flight_cap: d.in_flight_cap,
+                since_s: d.bound_by.as_ref().and_then(|b| b.since_s),
+            },
+        )?),
+        _ => None,
+    };
+    // What every latency shown covers.
+    let covered = super::covered(s);
     let meta_of = s.meta.as_ref();
     let meta: Vec<(String, String)> = vec![
         ("scenario".into(), s.scenario.clone()),
@@ -162,6 +179,9 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 scenario => s.scenario.clone(),
                 description,
                 passed,
+                delivery,
+                delivery_chart,
+                covered,
                 total_requests => requests,
                 total_stored => stored,
                 total_rejected_as_expected => rejected,

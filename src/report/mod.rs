@@ -2,7 +2,10 @@
 //! self-contained page, inline SVG charts drawn with plotters), `report.md`
 //! (for CI logs and pull requests) and `junit.xml` (each threshold and the
 //! reconciliation a testcase). Every run writes them; `mss-harness report DIR`
-//! writes them again from the folder's files alone.
+//! writes them again from the folder's files alone. Each says first whether
+//! the run delivered its plan (`summary.json`'s `delivery`), and each
+//! latency it shows says what it covers: over how many sent of how many
+//! planned requests.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +19,8 @@ use crate::results::{ServiceSummary, Summary};
 
 pub mod charts;
 pub mod comparison;
+pub mod delivery_chart;
+mod delivery_section;
 mod html;
 pub mod junit;
 pub mod markdown;
@@ -59,6 +64,9 @@ pub struct RunData {
     pub curves: Vec<Curve>,
     /// The folder's `compare.json`, when `compare --out` wrote one.
     pub comparison: Option<crate::results::comparison::Comparison>,
+    /// Per second, what was planned, sent and dropped, and the harness's
+    /// load (`delivery.csv`; empty for a folder written before it).
+    pub delivery: Vec<crate::results::delivery::DeliveryRow>,
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -125,6 +133,7 @@ pub fn load(dir: &Path) -> anyhow::Result<RunData> {
         counts,
         curves,
         comparison: crate::results::comparison::read(dir)?,
+        delivery: crate::results::delivery::read(dir)?,
     })
 }
 
@@ -149,6 +158,23 @@ pub(crate) fn active_services(summary: &Summary) -> Vec<(&str, &ServiceSummary)>
         .filter(|(_, v)| v.requests > 0)
         .map(|(k, v)| (k.as_str(), v))
         .collect()
+}
+
+/// What a latency shown covers: `over 215 sent of 2,000 planned requests`
+/// (a closed model plans users, not requests: `over 1,234 requests the users
+/// sent`);
+/// `None` for a summary written before delivery was recorded.
+pub(crate) fn covered(summary: &Summary) -> Option<String> {
+    let d = summary.delivery.as_ref()?;
+    let grouped = crate::results::delivery::grouped;
+    Some(match d.planned {
+        Some(planned) => format!(
+            "over {} sent of {} planned requests",
+            grouped(d.sent),
+            grouped(planned)
+        ),
+        None => format!("over {} requests the users sent", grouped(d.sent)),
+    })
 }
 
 /// Microseconds as milliseconds with one decimal.
