@@ -12,6 +12,8 @@
 //! - [`estimate`]: one run's estimate of one metric with its variance;
 //! - [`change`]: the interval of the change from one or several baselines to
 //!   a run, with the spread between baseline runs when there are three or more;
+//! - [`changepoint`]: change points of a run history's series (E-Divisive
+//!   with a permutation test), for `history report`;
 //! - [`multiplicity`]: the per-line level that keeps the false-alarm rate of a
 //!   whole comparison (Bonferroni);
 //! - [`verdict`]: the four words (`regressed`, `improved`, `unchanged`,
@@ -26,6 +28,7 @@
 pub mod batch;
 pub mod bootstrap;
 pub mod change;
+pub mod changepoint;
 pub mod compare;
 pub mod dist;
 pub mod estimate;
