@@ -16,6 +16,7 @@ mod deploy;
 mod faults;
 mod fuzz;
 mod garbage;
+mod history;
 mod hlog;
 mod informe;
 mod init;

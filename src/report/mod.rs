@@ -15,7 +15,9 @@ pub use crate::results::table::interruption_text;
 use crate::results::{ServiceSummary, Summary};
 
 pub mod charts;
+pub mod compare_out;
 pub mod comparison;
+pub mod history;
 mod html;
 pub mod junit;
 pub mod markdown;

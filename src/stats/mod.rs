@@ -21,7 +21,9 @@
 //! - [`limits`]: the fixed percentage limits of `compare`'s older flags, now
 //!   extra checks applied only when given;
 //! - [`compare`]: all of it over every service and metric, as
-//!   [`crate::results::comparison::Comparison`] (`compare.json`).
+//!   [`crate::results::comparison::Comparison`] (`compare.json`);
+//! - [`flags`]: the flags that say how to judge, shared by `compare` and
+//!   `history check`.
 //!
 //! The reports never import this module: they read `compare.json`.
 
@@ -32,6 +34,7 @@ pub mod changepoint;
 pub mod compare;
 pub mod dist;
 pub mod estimate;
+pub mod flags;
 pub mod limits;
 pub mod multiplicity;
 pub mod sample;
