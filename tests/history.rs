@@ -332,6 +332,76 @@ fn a_history_of_another_version_or_program_is_refused() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// What is not a history is named, by the commands that read and by those
+/// that add, and nothing panics: an empty file (left empty by the readers,
+/// made a history by `add`), a folder, a file cut short.
+#[test]
+fn an_empty_a_folder_or_a_damaged_history_is_named() {
+    let dir = temp_dir("damaged");
+    std::fs::write(dir.join("empty.db"), b"").expect("empty");
+    for args in [
+        &["history", "list", "--history", "empty.db"][..],
+        &["history", "check", "--history", "empty.db"],
+        &[
+            "history",
+            "report",
+            "--history",
+            "empty.db",
+            "--out",
+            "page",
+        ],
+    ] {
+        let (code, out) = harness(&dir, args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            out.contains("empty.db: not an mss-harness run history (an empty file;"),
+            "{args:?}: {out}"
+        );
+    }
+    assert_eq!(std::fs::read(dir.join("empty.db")).expect("read").len(), 0);
+
+    std::fs::create_dir(dir.join("folder.db")).expect("folder");
+    for args in [
+        &["history", "list", "--history", "folder.db"][..],
+        &["history", "add", "--history", "folder.db", "x"],
+        &["run", "smoke", "--out", "never", "--history", "folder.db"],
+    ] {
+        let (code, out) = harness(&dir, args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            out.contains("folder.db: a folder, not a run history file"),
+            "{args:?}: {out}"
+        );
+    }
+    assert!(!dir.join("never").exists(), "the run started");
+
+    // A history cut to its first half: SQLite finds its pages missing.
+    let file = stepped(&dir);
+    let len = std::fs::metadata(&file).expect("size").len();
+    let bytes = std::fs::read(&file).expect("read");
+    std::fs::write(&file, &bytes[..(len / 2) as usize]).expect("cut");
+    for args in [
+        &["history", "list", "--history", "stepped.db"][..],
+        &[
+            "history",
+            "report",
+            "--history",
+            "stepped.db",
+            "--out",
+            "page",
+        ],
+    ] {
+        let (code, out) = harness(&dir, args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            out.contains("stepped.db: the run history is damaged (SQLite: "),
+            "{args:?}: {out}"
+        );
+        assert!(!out.contains("panicked"), "{args:?}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// 30 runs, a +20% step of the latency after the 15th (5% run-to-run noise,
 /// a fixed pattern); the p99 moves with the p50, the throughput and the error
 /// rate stay.

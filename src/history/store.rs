@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::record::{Record, ServiceRow};
 use crate::stats::compare::{RunMeasures, ServiceMeasures};
@@ -80,6 +80,19 @@ pub enum StoreError {
         "{0}: no run history there (`mss-harness run --history FILE` or `mss-harness history add` makes one)"
     )]
     Missing(PathBuf),
+    /// A folder where the history's file was expected.
+    #[error(
+        "{0}: a folder, not a run history file (--history names the file, e.g. results/history.db)"
+    )]
+    Folder(PathBuf),
+    /// The folder of a new history file could not be made.
+    #[error("{path}: cannot make its folder: {error}")]
+    NoFolder {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// A file of another program (or not SQLite).
     #[error("{path}: not an mss-harness run history ({why})")]
     Foreign {
@@ -100,14 +113,48 @@ pub enum StoreError {
         /// This harness's version.
         harness: &'static str,
     },
-    /// SQLite failed.
-    #[error("{path}: {source}")]
+    /// A file SQLite finds damaged (cut short, overwritten).
+    #[error(
+        "{path}: the run history is damaged (SQLite: {message}); restore the file from a copy, or start a new history file"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        message: String,
+    },
+    /// Runs are to be added to a file this process may not write.
+    #[error("{0}: cannot add runs to it: the file is read-only to this user")]
+    ReadOnly(PathBuf),
+    /// SQLite failed otherwise.
+    #[error("{path}: {cause}")]
     Sqlite {
         /// The file.
         path: PathBuf,
         /// SQLite's error.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
+}
+
+impl StoreError {
+    /// SQLite's error `e` on the file `path`, named for what it means.
+    fn sqlite(path: &Path, e: rusqlite::Error) -> StoreError {
+        let path = path.to_path_buf();
+        match &e {
+            rusqlite::Error::SqliteFailure(f, message) => match f.code {
+                rusqlite::ErrorCode::DatabaseCorrupt => StoreError::Damaged {
+                    path,
+                    message: message.clone().unwrap_or_else(|| f.to_string()),
+                },
+                rusqlite::ErrorCode::NotADatabase => StoreError::Foreign {
+                    path,
+                    why: "not an SQLite database".into(),
+                },
+                _ => StoreError::Sqlite { path, cause: e },
+            },
+            _ => StoreError::Sqlite { path, cause: e },
+        }
+    }
 }
 
 /// A run as listed: its row of `runs` and its services' rows.
@@ -166,80 +213,101 @@ pub struct History {
     path: PathBuf,
 }
 
+/// How a history file is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// To read: never written, an empty file refused.
+    Read,
+    /// To add runs: made when absent or empty, refused when read-only.
+    Write,
+}
+
+/// A file's header: (application id, user version, tables and indexes).
+fn header(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), \
+                (SELECT user_version FROM pragma_user_version), \
+                (SELECT count(*) FROM sqlite_master)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
 impl History {
-    /// Open the history at `path`, making it (and its folder) when there is
-    /// none; a file that is not a history of [`SCHEMA_VERSION`] is refused.
+    /// Open the history at `path` to add runs, making it (and its folder)
+    /// when there is none; a file that is not a history of
+    /// [`SCHEMA_VERSION`], or that this user may not write, is refused.
     pub fn open_or_create(path: &Path) -> Result<History, StoreError> {
+        if path.is_dir() {
+            return Err(StoreError::Folder(path.to_path_buf()));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Foreign {
+            std::fs::create_dir_all(dir).map_err(|error| StoreError::NoFolder {
                 path: path.to_path_buf(),
-                why: format!("cannot create its folder: {e}"),
+                error,
             })?;
         }
-        Self::open_at(path)
+        Self::open_at(path, Mode::Write)
     }
 
-    /// Open the existing history at `path`.
+    /// Open the existing history at `path` to read it (read-only: the file
+    /// is never written).
     pub fn open(path: &Path) -> Result<History, StoreError> {
+        if path.is_dir() {
+            return Err(StoreError::Folder(path.to_path_buf()));
+        }
         if !path.is_file() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        Self::open_at(path)
+        Self::open_at(path, Mode::Read)
     }
 
-    fn open_at(path: &Path) -> Result<History, StoreError> {
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
+    fn open_at(path: &Path, mode: Mode) -> Result<History, StoreError> {
+        let sql = |e| StoreError::sqlite(path, e);
+        let flags = match mode {
+            Mode::Read => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            Mode::Write => OpenFlags::default(),
         };
-        let conn = Connection::open(path).map_err(sql)?;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(sql)?;
         // Another CI job writing the same file waits instead of failing.
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
-        let header = conn.query_row(
-            "SELECT (SELECT application_id FROM pragma_application_id), \
-                    (SELECT user_version FROM pragma_user_version), \
-                    (SELECT count(*) FROM sqlite_master)",
-            [],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            },
-        );
-        let (app, version, objects) = match header {
-            Ok(h) => h,
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::NotADatabase =>
-            {
+        let mut found = header(&conn).map_err(sql)?;
+        if found == (0, 0, 0) {
+            if mode == Mode::Read {
                 return Err(StoreError::Foreign {
                     path: path.to_path_buf(),
-                    why: "not an SQLite database".into(),
+                    why: "an empty file; `mss-harness run --history FILE` or `history add` makes a history of it".into(),
                 });
             }
-            Err(e) => return Err(sql(e)),
-        };
-        match (app, version) {
-            (0, 0) if objects == 0 => {
-                let tx = conn.unchecked_transaction().map_err(sql)?;
+            if conn.is_readonly(rusqlite::MAIN_DB).map_err(sql)? {
+                return Err(StoreError::ReadOnly(path.to_path_buf()));
+            }
+            // Made under SQLite's write lock, and only if another process
+            // did not make it meanwhile.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql)?;
+            if header(&tx).map_err(sql)? == (0, 0, 0) {
                 tx.execute_batch(SCHEMA).map_err(sql)?;
                 tx.execute_batch(&format!(
                     "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
                 ))
                 .map_err(sql)?;
-                tx.commit().map_err(sql)?;
             }
-            (APPLICATION_ID, SCHEMA_VERSION) => {}
-            (APPLICATION_ID, found) => {
+            tx.commit().map_err(sql)?;
+            found = header(&conn).map_err(sql)?;
+        }
+        match found {
+            (APPLICATION_ID, SCHEMA_VERSION, _) => {}
+            (APPLICATION_ID, version, _) => {
                 return Err(StoreError::UnknownVersion {
                     path: path.to_path_buf(),
-                    found,
+                    found: version,
                     harness: env!("CARGO_PKG_VERSION"),
                 });
             }
-            _ => {
+            (app, _, objects) => {
                 return Err(StoreError::Foreign {
                     path: path.to_path_buf(),
                     why: format!(
@@ -247,6 +315,9 @@ impl History {
                     ),
                 });
             }
+        }
+        if mode == Mode::Write && conn.is_readonly(rusqlite::MAIN_DB).map_err(sql)? {
+            return Err(StoreError::ReadOnly(path.to_path_buf()));
         }
         conn.execute_batch("PRAGMA foreign_keys = ON")
             .map_err(sql)?;
@@ -261,21 +332,15 @@ impl History {
         &self.path
     }
 
-    fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::sqlite(&self.path, e)
     }
 
     /// Append `r` (in one transaction); a summary already there is not added
     /// twice.
     pub fn add(&mut self, r: &Record) -> Result<Added, StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = |e| StoreError::sqlite(&path, e);
         let tx = self.conn.transaction().map_err(sql)?;
         let existing: Option<i64> = tx
             .query_row(
