@@ -5,6 +5,7 @@
 //! runs before it by `history check` (the CI gate once a history exists).
 //!
 //! - [`store`]: the file, its tables and its schema version;
+//! - [`error`]: why a file cannot be used;
 //! - [`record`]: what is kept of a results folder;
 //! - [`check`]: the newest run against its window, with `compare`'s
 //!   statistics;
@@ -17,6 +18,7 @@
 use std::path::Path;
 
 pub mod check;
+pub mod error;
 pub mod record;
 pub mod store;
 pub mod trend;
