@@ -12,6 +12,7 @@ use minijinja::{Environment, context};
 use plotters::prelude::*;
 use serde_json::{Value, json};
 
+use crate::history::store::RunRow;
 use crate::history::trend::{Group, Series, Trend};
 
 const TEMPLATE: &str = include_str!("history.html.j2");
@@ -112,6 +113,15 @@ fn chart(g: &Group, s: &Series) -> anyhow::Result<String> {
     Ok(svg)
 }
 
+/// A run's start as `2026-12-07 19:07 UTC` (its summary's text when the
+/// time is out of range).
+fn when(run: &RunRow) -> String {
+    chrono::DateTime::from_timestamp_millis(run.started_ms).map_or_else(
+        || run.started_at.clone(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
 /// Short form of a commit.
 fn short(commit: &Option<String>) -> String {
     commit
@@ -145,11 +155,7 @@ pub fn render(t: &Trend) -> anyhow::Result<String> {
                 }));
                 for x in &series.shifts {
                     let run = &g.runs[x.at];
-                    let started = chrono::DateTime::from_timestamp_millis(run.started_ms)
-                        .map_or_else(
-                            || run.started_at.clone(),
-                            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-                        );
+                    let started = when(run);
                     let unit = if m.relative() { "%" } else { "pp" };
                     shifts.push(json!({
                         "service": s.service, "metric": m.name(), "run": x.run_id,
@@ -169,7 +175,7 @@ pub fn render(t: &Trend) -> anyhow::Result<String> {
             .rev()
             .map(|r| {
                 json!({
-                    "id": r.id, "started_at": r.started_at, "commit": short(&r.commit),
+                    "id": r.id, "started_at": when(r), "commit": short(&r.commit),
                     "passed": r.passed,
                     "services": g.services.iter().map(|s| {
                         r.service(&s.service).filter(|x| x.requests > 0).map_or_else(
@@ -185,8 +191,8 @@ pub fn render(t: &Trend) -> anyhow::Result<String> {
             .collect();
         groups.push(json!({
             "scenario": g.scenario, "target": g.target,
-            "first": g.runs.first().map(|r| r.started_at.clone()),
-            "last": g.runs.last().map(|r| r.started_at.clone()),
+            "first": g.runs.first().map(when),
+            "last": g.runs.last().map(when),
             "count": g.runs.len(), "left_out": g.left_out,
             "service_names": g.services.iter().map(|s| s.service.clone()).collect::<Vec<_>>(),
             "services": services, "shifts": shifts, "runs": runs,
