@@ -287,6 +287,15 @@ fn check_judges_the_newest_run_against_its_window() {
     let (code, out) = check(&file);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("the window holds 2 runs (#11 … #12)"), "{out}");
+
+    // A window that could never show the spread between runs is refused.
+    let f = file.to_str().expect("utf-8");
+    let (code, out) = harness(&dir, &["history", "check", "--history", f, "--window", "2"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("invalid value '2' for '--window <N>': 2 is not in 3.."),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -93,7 +93,7 @@ pub struct CheckArgs {
     /// Judge against the previous N runs of the same scenario and target
     /// (at least 3 are needed).
     #[arg(long, value_name = "N", default_value_t = check::DEFAULT_WINDOW,
-          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+          value_parser = clap::value_parser!(u32).range(check::MIN_WINDOW as i64..).map(|n| n as usize))]
     pub window: usize,
     /// Until the window holds N runs, compare the newest run's folder with
     /// these baseline folders instead (as `compare` does).
