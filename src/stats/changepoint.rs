@@ -249,7 +249,10 @@ pub(crate) mod tests {
     }
 
     /// The acceptance of issue 32: a +20% step after 15 runs (5% run-to-run
-    /// noise) has its change point at run 16 (index 15), for every seed.
+    /// noise) has its change point at run 16 (index 15), in each of these 20
+    /// seeded histories. Over many, no placement is always exact (the noise
+    /// moves a run next to the step across it now and then):
+    /// benches/changepoint.rs counts how often.
     #[test]
     fn a_twenty_percent_step_after_fifteen_runs_is_found_at_that_run() {
         for seed in 0..20 {
