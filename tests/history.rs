@@ -106,6 +106,26 @@ fn run_appends_and_list_check_report_read_the_history() {
         "{check}"
     );
 
+    // From another folder, with a baseline until the window is full: the
+    // newest run's folder is found where it was made.
+    std::fs::create_dir(dir.join("elsewhere")).expect("folder");
+    let (code, out) = harness(
+        &dir.join("elsewhere"),
+        &[
+            "history",
+            "check",
+            "--history",
+            "../results/history.db",
+            "--baseline",
+            "../r1",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("so the run's folder is compared with the baseline folders"),
+        "{out}"
+    );
+
     let (code, report) = harness(&dir, &["history", "report", "--out", "trend"]);
     assert_eq!(code, 0, "{report}");
     let html = std::fs::read_to_string(dir.join("trend/history.html")).expect("history.html");

@@ -71,7 +71,7 @@ pub struct Record {
     pub passed: bool,
     /// The harness that ran it.
     pub harness_version: String,
-    /// The results folder, as given.
+    /// The results folder, absolute.
     pub source: String,
     /// When it was added, RFC 3339.
     pub added_at: String,
@@ -152,7 +152,12 @@ pub fn read(dir: &Path, commit: Option<String>) -> anyhow::Result<Readout> {
         target: summary.target.clone(),
         passed: crate::verdict::passed(&summary),
         harness_version: summary.version.clone(),
-        source: dir.display().to_string(),
+        // Absolute (symbolic links kept), so that `history check --baseline`
+        // finds the folder from wherever it runs.
+        source: std::path::absolute(dir)
+            .unwrap_or_else(|_| dir.to_path_buf())
+            .display()
+            .to_string(),
         added_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         summary_sha256: hex::encode(Sha256::digest(summary_json.as_bytes())),
         services: services(&summary),
