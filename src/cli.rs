@@ -47,6 +47,11 @@ pub enum Command {
     /// Compare a run with one or several baseline runs: per service and metric
     /// the change with its interval and a verdict (exit 1 on `regressed`).
     Compare(cmd::compare::CompareArgs),
+    /// The run history (SQLite, `run --history FILE`): list the runs, add
+    /// results folders, write the trend page with its change points, or
+    /// check the newest run against the runs before it (exit 1 on
+    /// `regressed`).
+    History(cmd::history::HistoryArgs),
     /// Merge the results folders of N workers into one run's results, exactly
     /// (exit 1 when a threshold fails on the merged result).
     Merge(cmd::merge::MergeArgs),
@@ -77,6 +82,7 @@ impl Command {
             Command::Mock(a) => a.contract.as_deref(),
             Command::Informe(a) => a.contract.as_deref(),
             Command::Compare(_)
+            | Command::History(_)
             | Command::Merge(_)
             | Command::Report(_)
             | Command::Init(_)
@@ -176,10 +182,10 @@ where
     if let Command::Compare(args) = &cli.command {
         return match cmd::compare::compare(args) {
             Ok(c) => {
-                let failed = cmd::compare::fails(&c, args.fail_on_inconclusive);
+                let failed = cmd::compare::fails(&c, args.judge.fail_on_inconclusive);
                 match cmd::compare::print(
                     &c,
-                    args.fail_on_inconclusive,
+                    args.judge.fail_on_inconclusive,
                     &mut std::io::stdout().lock(),
                 ) {
                     Ok(()) if failed => ExitCode::from(1),
@@ -196,9 +202,19 @@ where
             }
         };
     }
+    if let Command::History(args) = &cli.command {
+        return match cmd::history::run(args, &mut std::io::stdout().lock()) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("mss-harness: history: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let result = match cli.command {
         Command::Run(_)
         | Command::Compare(_)
+        | Command::History(_)
         | Command::Conform(_)
         | Command::Preflight(_)
         | Command::Capacity(_)

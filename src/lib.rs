@@ -20,6 +20,7 @@ pub mod domain;
 pub mod engine;
 pub mod generator;
 pub mod hdr;
+pub mod history;
 pub mod hlog;
 pub mod informe;
 pub mod interrupt;

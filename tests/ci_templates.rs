@@ -89,6 +89,12 @@ fn actionlint_passes_the_workflow_and_fails_broken_copies() {
             "if-no-file-found: warn",
             "if-no-file-found",
         ),
+        (
+            "an unknown input of the cache restoring the history",
+            "restore-keys:",
+            "restore-key:",
+            "restore-key",
+        ),
     ] {
         let (ok, out) = lint(
             &actionlint,
@@ -134,7 +140,16 @@ fn check_jsonschema_passes_both_templates_and_fails_broken_copies() {
     assert!(!ok && out.contains("timeout-minutes"), "{out}");
     for (from, to, needle) in [
         ("    reports:\n", "    report:\n", "'report' was unexpected"),
-        ("  when: always\n", "  when: sometimes\n", "when"),
+        (
+            "  artifacts:\n    when: always\n",
+            "  artifacts:\n    when: sometimes\n",
+            "when",
+        ),
+        (
+            "      fallback_keys:\n        - mss-history-$CI_DEFAULT_BRANCH\n",
+            "      fallback_keys: mss-history-$CI_DEFAULT_BRANCH\n",
+            "fallback_keys",
+        ),
         (
             "  stage: test\n",
             "  stage: test\n  scripts: [true]\n",
@@ -184,11 +199,13 @@ fn bash(script: &str, dir: &Path, env: &[(&str, String)]) -> (i32, String) {
 }
 
 /// The templates' own scripts, run as written against the harness built
-/// here: a run of a mock scenario compared with its baseline passes and
-/// leaves junit.xml, report.html and compare.json where the templates publish
-/// them; against a baseline twenty times faster (by an explicit limit: a run
-/// of 2 s is too short for the statistical verdict, every line inconclusive),
-/// the job fails and still leaves them.
+/// here: a run of a mock scenario, appended to the run history, judged
+/// against its baseline (the history holding fewer than WINDOW runs) passes
+/// and leaves junit.xml, report.html, compare.json and history.html where the
+/// templates publish them; against a baseline twenty times faster (by an
+/// explicit limit: a run of 2 s is too short for the statistical verdict,
+/// every line inconclusive), the job fails and still leaves them. Once the
+/// history holds WINDOW runs, the run is judged against them instead.
 #[test]
 fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
     let root = crate::util::temp_dir("ci-scripts");
@@ -236,10 +253,13 @@ fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
         .map(|l| l.as_str().expect("a script line"))
         .collect();
     let script = script.join("\n");
-    let flags = job["variables"]["COMPARE_FLAGS"]
-        .as_str()
-        .expect("COMPARE_FLAGS")
-        .to_owned();
+    let var = |name: &str| {
+        job["variables"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("GitLab variable {name}"))
+            .to_owned()
+    };
+    let (flags, history, window) = (var("COMPARE_FLAGS"), var("HISTORY"), var("WINDOW"));
     // GitHub: the steps that run the scenario, compare, and give the verdict.
     let gh = yaml(WORKFLOW);
     let steps = gh["jobs"]["regression"]["steps"].as_vec().expect("steps");
@@ -252,11 +272,18 @@ fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
             .to_owned()
     };
     let (gh_run, gh_compare, gh_verdict) = (step("run"), step("compare"), step("Verdict"));
-    assert_eq!(
-        gh["env"]["COMPARE_FLAGS"].as_str(),
-        Some(flags.as_str()),
-        "the two templates compare alike"
-    );
+    let gh_trends = step("Draw the history's trends (history.html)");
+    for (name, value) in [
+        ("COMPARE_FLAGS", &flags),
+        ("HISTORY", &history),
+        ("WINDOW", &window),
+    ] {
+        assert_eq!(
+            gh["env"][name].as_str(),
+            Some(value.as_str()),
+            "the two templates judge alike: {name}"
+        );
+    }
 
     for (baseline, passes) in [
         ("results/baseline/ci-template", true),
@@ -269,6 +296,8 @@ fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
             // test machine: the fast baseline's 1 ms against a 20 ms mock is
             // still +1900%.
             ("COMPARE_FLAGS", format!("{flags} --max-p99-increase 1000%")),
+            ("HISTORY", history.clone()),
+            ("WINDOW", window.clone()),
         ];
         let _ = std::fs::remove_dir_all(root.join("results/ci"));
         let (code, out) = bash(&script, &root, &env);
@@ -277,7 +306,13 @@ fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
             passes,
             "GitLab job against {baseline}: exit {code}\n{out}"
         );
-        for f in ["junit.xml", "report.html", "compare.txt", "compare.json"] {
+        for f in [
+            "junit.xml",
+            "report.html",
+            "compare.txt",
+            "compare.json",
+            "history.html",
+        ] {
             assert!(root.join("results/ci").join(f).is_file(), "{f}: {out}");
         }
         let html = std::fs::read_to_string(root.join("results/ci/report.html")).expect("html");
@@ -288,6 +323,11 @@ fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
         let compare =
             std::fs::read_to_string(root.join("results/ci/compare.txt")).expect("compare");
         assert_eq!(compare.contains("REGRESSION"), !passes, "{compare}");
+        // Fewer than WINDOW runs in the history: the baseline judged.
+        assert!(
+            compare.contains("so the run's folder is compared with the baseline folders"),
+            "{compare}"
+        );
 
         // The same through the workflow's steps, with the runner's files.
         let _ = std::fs::remove_dir_all(root.join("results/ci"));
@@ -320,7 +360,31 @@ fn the_templates_scripts_run_compare_and_fail_on_a_regression() {
             "report.md in the step summary"
         );
         assert!(root.join("results/ci/junit.xml").is_file());
+        let (code, out) = bash(&gh_trends, &root, &env);
+        assert_eq!(code, 0, "{out}");
+        assert!(root.join("results/ci/history.html").is_file(), "{out}");
     }
+    // Four runs in the history now: with a window of 3 the next run is
+    // judged against the three before it, the baseline no longer read.
+    let env = [
+        ("SCENARIO", "ci-template.toml".to_owned()),
+        ("BASELINE", "results/baseline/fast".to_owned()),
+        ("COMPARE_FLAGS", flags.clone()),
+        ("HISTORY", history.clone()),
+        ("WINDOW", "3".to_owned()),
+    ];
+    let _ = std::fs::remove_dir_all(root.join("results/ci"));
+    let (code, out) = bash(&script, &root, &env);
+    assert_eq!(
+        code, 0,
+        "GitLab job against its history: exit {code}\n{out}"
+    );
+    let compare = std::fs::read_to_string(root.join("results/ci/compare.txt")).expect("compare");
+    assert!(
+        compare.contains("history check: run #5")
+            && compare.contains("judged against the 3 runs before it (#2 … #4; window 3)"),
+        "{compare}"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 

@@ -17,6 +17,7 @@ mod deploy;
 mod faults;
 mod fuzz;
 mod garbage;
+mod history;
 mod hlog;
 mod informe;
 mod init;

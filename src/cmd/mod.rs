@@ -2,6 +2,7 @@
 
 pub mod capacity;
 pub mod compare;
+pub mod history;
 pub mod init;
 pub mod merge;
 pub mod payload;

@@ -17,6 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::domain::Contract;
+use crate::history::History;
 use crate::scenario::{ContractChoice, RunPlan};
 use crate::session::{RunOptions, RunOutcome, run_blocking};
 use crate::usage::usage;
@@ -78,6 +79,15 @@ pub struct RunArgs {
     /// fewer requests per second).
     #[arg(long)]
     pub goose_report: bool,
+    /// After the run, add it to this run history (SQLite, made if absent;
+    /// see `mss-harness history`). A worker's share is not added: add the
+    /// merged folder with `history add`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["worker", "workers"])]
+    pub history: Option<PathBuf>,
+    /// The commit under test, kept with the run in --history [default:
+    /// $GITHUB_SHA, $CI_COMMIT_SHA, or `git rev-parse HEAD` here].
+    #[arg(long, value_name = "SHA", requires = "history")]
+    pub commit: Option<String>,
 }
 
 /// `--worker INDEX/COUNT`, or `--workers COUNT` with INDEX from
@@ -152,7 +162,26 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
         print!("{}", crate::session::dry_run::text(&scenario, &options));
         return Ok(None);
     }
-    // Before anything is sent: an address in use stops the run here.
+    // Before anything is sent: an address in use, or a history file of
+    // another version, stops the run here.
     let dashboard = crate::live::bind(&args.dashboard).map_err(|e| usage(e.to_string()))?;
-    run_blocking(scenario, args.out.clone(), options, dashboard).map(Some)
+    let history = args
+        .history
+        .as_deref()
+        .map(History::open_or_create)
+        .transpose()
+        .map_err(|e| usage(format!("--history: {e}")))?;
+    let outcome = run_blocking(scenario, args.out.clone(), options, dashboard)?;
+    if let (Some(mut h), Some(file)) = (history, &args.history) {
+        let commit = crate::history::record::commit(args.commit.as_deref());
+        let added = crate::history::add(&mut h, &outcome.dir, commit).map_err(|e| {
+            e.context(format!(
+                "--history {}: the run's results are in {}",
+                file.display(),
+                outcome.dir.display()
+            ))
+        })?;
+        println!("history: {}", added.line(&outcome.dir, file));
+    }
+    Ok(Some(outcome))
 }

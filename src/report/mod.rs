@@ -18,9 +18,11 @@ pub use crate::results::table::interruption_text;
 use crate::results::{ServiceSummary, Summary};
 
 pub mod charts;
+pub mod compare_out;
 pub mod comparison;
 pub mod delivery_chart;
 mod delivery_section;
+pub mod history;
 mod html;
 pub mod junit;
 pub mod markdown;

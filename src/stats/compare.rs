@@ -169,23 +169,86 @@ struct Pending {
     requests: u64,
 }
 
+/// One service of a run as the verdict reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceMeasures {
+    /// Requests that were due.
+    pub requests: u64,
+    /// Every metric, in [`Metric::ALL`]'s order.
+    pub metrics: Vec<(Metric, Measured)>,
+}
+
+/// A run as the verdict reads it: every service's estimates. Made from a
+/// results folder ([`measure`]) or kept in a run history and read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunMeasures {
+    /// How the comparison names the run (a folder as given, a history run).
+    pub name: String,
+    /// What an error about the run names (its `summary.json`).
+    pub source: String,
+    /// The scenario it ran.
+    pub scenario: String,
+    /// How long the load lasted, seconds.
+    pub seconds: f64,
+    /// Per service named in the summary.
+    pub services: BTreeMap<String, ServiceMeasures>,
+}
+
+/// The estimates of `run`, which stands at `position` in a comparison (the
+/// bootstrap's seed: baselines 0, 1, …, then the judged run).
+pub fn measure(run: &RunSample, position: usize) -> RunMeasures {
+    RunMeasures {
+        name: run.dir.display().to_string(),
+        source: run.dir.join("summary.json").display().to_string(),
+        scenario: run.summary.scenario.clone(),
+        seconds: run.seconds(),
+        services: run
+            .services
+            .iter()
+            .map(|(name, s)| {
+                let metrics = estimate::estimates(s, run.seconds(), seed(position, name));
+                (
+                    name.clone(),
+                    ServiceMeasures {
+                        requests: s.requests,
+                        metrics,
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
 /// [`compare`] of runs already read.
 pub fn judge(
     baselines: &[RunSample],
     current: &RunSample,
     opts: &Options,
 ) -> anyhow::Result<Comparison> {
-    for b in baselines {
-        if b.summary.scenario != current.summary.scenario {
-            bail!(
-                "different scenarios: the baseline {} ran {} and the current run {}; compare runs of one scenario",
-                b.dir.display(),
-                b.summary.scenario,
-                current.summary.scenario
-            );
-        }
-    }
-    // The services with requests in a baseline, in the summary's order.
+    let bs: Vec<RunMeasures> = baselines
+        .iter()
+        .enumerate()
+        .map(|(i, b)| measure(b, i))
+        .collect();
+    let mut c = judge_measures(
+        &bs,
+        &measure(current, baselines.len()),
+        &opts.min_effect,
+        opts.family_alpha,
+    )?;
+    let summaries: Vec<&crate::results::Summary> = baselines.iter().map(|b| &b.summary).collect();
+    c.limits = limits::check(
+        &opts.limits,
+        &summaries,
+        &current.summary,
+        &judged_services(&bs),
+    );
+    c.regressed = c.regressed || c.limits.iter().any(|l| !l.ok);
+    Ok(c)
+}
+
+/// The services with requests in a baseline, in the summaries' order.
+fn judged_services(baselines: &[RunMeasures]) -> Vec<String> {
     let mut services: Vec<String> = Vec::new();
     for b in baselines {
         for (name, s) in &b.services {
@@ -194,28 +257,44 @@ pub fn judge(
             }
         }
     }
+    services
+}
+
+/// The statistical verdict of `current` against `baselines` (at least one),
+/// every line at the Bonferroni level of `family_alpha`; no explicit limits.
+pub fn judge_measures(
+    baselines: &[RunMeasures],
+    current: &RunMeasures,
+    min_effect: &MinEffect,
+    family_alpha: f64,
+) -> anyhow::Result<Comparison> {
+    let Some(first) = baselines.first() else {
+        bail!("no baseline given");
+    };
+    for b in baselines {
+        if b.scenario != current.scenario {
+            bail!(
+                "different scenarios: the baseline {} ran {} and the current run {}; compare runs of one scenario",
+                b.name,
+                b.scenario,
+                current.scenario
+            );
+        }
+    }
+    let services = judged_services(baselines);
     if services.is_empty() {
-        bail!(
-            "{}: the baseline has no requests",
-            baselines[0].dir.join("summary.json").display()
-        );
+        bail!("{}: the baseline has no requests", first.source);
     }
     let mut pending = Vec::new();
     for name in &services {
-        let missing = |r: &RunSample| {
-            anyhow::anyhow!(
-                "{}: key `services.{name}` missing",
-                r.dir.join("summary.json").display()
-            )
-        };
+        let missing =
+            |r: &RunMeasures| anyhow::anyhow!("{}: key `services.{name}` missing", r.source);
         let mut per_base = Vec::new();
-        for (i, b) in baselines.iter().enumerate() {
-            let s = b.services.get(name).ok_or_else(|| missing(b))?;
-            per_base.push(estimate::estimates(s, b.seconds(), seed(i, name)));
+        for b in baselines {
+            per_base.push(&b.services.get(name).ok_or_else(|| missing(b))?.metrics);
         }
         let cs = current.services.get(name).ok_or_else(|| missing(current))?;
-        let cur = estimate::estimates(cs, current.seconds(), seed(baselines.len(), name));
-        for (k, (metric, c)) in cur.into_iter().enumerate() {
+        for (k, (metric, c)) in cs.metrics.iter().enumerate() {
             let bm: Vec<&Measured> = per_base.iter().map(|e| &e[k].1).collect();
             let value_of = |m: &Measured| match m {
                 Measured::Estimate(e) => Some(e.shown),
@@ -224,7 +303,7 @@ pub fn judge(
             let bvals: Vec<f64> = bm.iter().filter_map(|m| value_of(m)).collect();
             let baseline =
                 (!bvals.is_empty()).then(|| bvals.iter().sum::<f64>() / bvals.len() as f64);
-            let too_few = std::iter::once(&c)
+            let too_few = std::iter::once(c)
                 .chain(bm.iter().copied())
                 .find_map(|m| match m {
                     Measured::TooFew { why, needs, .. } => Some(match needs {
@@ -235,7 +314,7 @@ pub fn judge(
                     }),
                     Measured::Estimate(_) => None,
                 });
-            let judged = match (too_few, &c) {
+            let judged = match (too_few, c) {
                 (Some(why), _) => Err(why),
                 (None, Measured::Estimate(e)) => Ok((
                     bm.iter()
@@ -250,39 +329,33 @@ pub fn judge(
             };
             pending.push(Pending {
                 service: name.clone(),
-                metric,
+                metric: *metric,
                 baseline,
-                current: value_of(&c),
+                current: value_of(c),
                 judged,
                 requests: cs.requests,
             });
         }
     }
     let judged_lines = pending.iter().filter(|p| p.judged.is_ok()).count();
-    let tail = multiplicity::per_line(opts.family_alpha, judged_lines);
-    let seconds = current.seconds();
+    let tail = multiplicity::per_line(family_alpha, judged_lines);
+    let seconds = current.seconds;
     let lines: Vec<Line> = pending
         .into_iter()
-        .map(|p| line(p, tail, &opts.min_effect, seconds))
+        .map(|p| line(p, tail, min_effect, seconds))
         .collect();
-    let summaries: Vec<&crate::results::Summary> = baselines.iter().map(|b| &b.summary).collect();
-    let limits = limits::check(&opts.limits, &summaries, &current.summary, &services);
-    let regressed = lines.iter().any(|l| l.verdict == Verdict::Regressed.word())
-        || limits.iter().any(|l| !l.ok);
+    let regressed = lines.iter().any(|l| l.verdict == Verdict::Regressed.word());
     Ok(Comparison {
         schema_version: SCHEMA_VERSION,
-        scenario: current.summary.scenario.clone(),
-        baselines: baselines
-            .iter()
-            .map(|b| b.dir.display().to_string())
-            .collect(),
-        current: current.dir.display().to_string(),
-        family_alpha: opts.family_alpha,
+        scenario: current.scenario.clone(),
+        baselines: baselines.iter().map(|b| b.name.clone()).collect(),
+        current: current.name.clone(),
+        family_alpha,
         lines_judged: judged_lines,
-        line_confidence_pct: multiplicity::line_confidence(opts.family_alpha, judged_lines),
+        line_confidence_pct: multiplicity::line_confidence(family_alpha, judged_lines),
         between_runs: baselines.len() >= MIN_BASELINES_FOR_SPREAD,
         lines,
-        limits,
+        limits: Vec::new(),
         regressed,
     })
 }

@@ -12,6 +12,8 @@
 //! - [`estimate`]: one run's estimate of one metric with its variance;
 //! - [`change`]: the interval of the change from one or several baselines to
 //!   a run, with the spread between baseline runs when there are three or more;
+//! - [`changepoint`]: change points of a run history's series (E-Divisive
+//!   with a permutation test), for `history report`;
 //! - [`multiplicity`]: the per-line level that keeps the false-alarm rate of a
 //!   whole comparison (Bonferroni);
 //! - [`verdict`]: the four words (`regressed`, `improved`, `unchanged`,
@@ -19,16 +21,20 @@
 //! - [`limits`]: the fixed percentage limits of `compare`'s older flags, now
 //!   extra checks applied only when given;
 //! - [`compare`]: all of it over every service and metric, as
-//!   [`crate::results::comparison::Comparison`] (`compare.json`).
+//!   [`crate::results::comparison::Comparison`] (`compare.json`);
+//! - [`flags`]: the flags that say how to judge, shared by `compare` and
+//!   `history check`.
 //!
 //! The reports never import this module: they read `compare.json`.
 
 pub mod batch;
 pub mod bootstrap;
 pub mod change;
+pub mod changepoint;
 pub mod compare;
 pub mod dist;
 pub mod estimate;
+pub mod flags;
 pub mod limits;
 pub mod multiplicity;
 pub mod sample;
