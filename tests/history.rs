@@ -313,7 +313,7 @@ fn check_judges_the_newest_run_against_its_window() {
     let (code, out) = harness(&dir, &["history", "check", "--history", f, "--window", "2"]);
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("invalid value '2' for '--window <N>': 2 is not in 3.."),
+        out.contains("invalid value '2' for '--window <RUNS>': 2 is not in 3.."),
         "{out}"
     );
     let _ = std::fs::remove_dir_all(dir);

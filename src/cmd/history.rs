@@ -57,8 +57,8 @@ pub enum HistoryCommand {
 /// Flags of `history list`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ListArgs {
-    /// Only the newest N runs.
-    #[arg(long, value_name = "N")]
+    /// List only this many of the newest runs.
+    #[arg(long, value_name = "RUNS")]
     pub last: Option<usize>,
 }
 
@@ -81,8 +81,8 @@ pub struct ReportArgs {
     /// Write history.html into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Draw the newest N runs of each scenario and target.
-    #[arg(long, value_name = "N", default_value_t = trend::DEFAULT_LAST,
+    /// Draw this many of the newest runs of each scenario and target.
+    #[arg(long, value_name = "RUNS", default_value_t = trend::DEFAULT_LAST,
           value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     pub last: usize,
 }
@@ -90,12 +90,12 @@ pub struct ReportArgs {
 /// Flags of `history check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// Judge against the previous N runs of the same scenario and target
-    /// (at least 3 are needed).
-    #[arg(long, value_name = "N", default_value_t = check::DEFAULT_WINDOW,
+    /// How many earlier runs of the same scenario and target to judge
+    /// against (at least 3).
+    #[arg(long, value_name = "RUNS", default_value_t = check::DEFAULT_WINDOW,
           value_parser = clap::value_parser!(u32).range(check::MIN_WINDOW as i64..).map(|n| n as usize))]
     pub window: usize,
-    /// Until the window holds N runs, compare the newest run's folder with
+    /// Until the window is full, compare the newest run's folder with
     /// these baseline folders instead (as `compare` does).
     #[arg(long = "baseline", value_name = "DIR", num_args = 1..)]
     pub baselines: Vec<PathBuf>,
