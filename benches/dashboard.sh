@@ -41,10 +41,7 @@ export MSS_USERNAME=porvenir-demo MSS_PASSWORD=solo-para-el-mock MSS_CLIENT_ID=p
 cat >"$work/dashboard.toml" <<TOML
 name = "dashboard-bench"
 $(local_target_toml "http://127.0.0.1:$port")
-[load]
-model = "open"
-stages = [{ rate = $rate, duration = "${seconds}s" }]
-max_in_flight = 500
+$(open_load_toml "$rate" "${seconds}s" 500)
 TOML
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

@@ -22,3 +22,15 @@ password_env = "${3:-MSS_PASSWORD}"
 client_id_env = "${4:-MSS_CLIENT_ID}"
 TOML
 }
+
+# The [load] table of one open-model stage: RATE requests/s for DURATION
+# (humantime, e.g. "30s"), at most MAX_IN_FLIGHT requests in flight.
+# Usage: open_load_toml RATE DURATION MAX_IN_FLIGHT
+open_load_toml() {
+  cat <<TOML
+[load]
+model = "open"
+stages = [{ rate = $1, duration = "$2" }]
+max_in_flight = $3
+TOML
+}

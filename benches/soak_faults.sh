@@ -73,10 +73,7 @@ faults = [
 $(incidents)
 ]
 $(local_target_toml "http://127.0.0.1:$port" SOAK_USER SOAK_PASSWORD SOAK_CLIENT)
-[load]
-model = "open"
-stages = [{ rate = 200, duration = "${minutes}m" }]
-max_in_flight = 300
+$(open_load_toml 200 "${minutes}m" 300)
 [http]
 timeout = "2s"
 [data]

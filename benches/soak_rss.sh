@@ -66,10 +66,7 @@ export MSS_USERNAME=soak MSS_PASSWORD=soak-password MSS_CLIENT_ID=soak
 cat >"$work/soak.toml" <<TOML
 name = "soak"
 $(local_target_toml "$base")
-[load]
-model = "open"
-stages = [{ rate = $rate, duration = "$duration" }]
-max_in_flight = $max_in_flight
+$(open_load_toml "$rate" "$duration" "$max_in_flight")
 [mix]
 ReportarAfiliaciontraslado = 1
 ReportarRetractoAfiliacion = 0
