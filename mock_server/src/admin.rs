@@ -387,7 +387,7 @@ impl Mock {
                     "codigoAdministradora": admin,
                     "tipoDocumento": tipo,
                     "numeroDocumento": r.documento.as_str(),
-                    "tipoNovedad": r.novedad().spelling(contract),
+                    "tipoNovedad": contract.enumerations().spelling(r.novedad()),
                     "fechaSolicitud": r.fecha().to_string(),
                     "retractada": r.retracted,
                     "recibido": recibido,
