@@ -46,15 +46,6 @@ fn own<'c>(contract: &'c Contract, g: &AffiliationGenerator) -> Result<&'c Admin
         .ok_or_else(|| format!("administrator {code} is not in the contract"))
 }
 
-fn step(a: &Afiliacion) -> Step {
-    Step {
-        service: mss_contract::Service::Afiliacion,
-        sender: a.codigo_administradora.clone(),
-        body: serde_json::to_value(a).unwrap_or_default(),
-        transaction_from: None,
-    }
-}
-
 fn person(
     g: &mut AffiliationGenerator,
     on: NaiveDate,
@@ -102,19 +93,18 @@ fn window(
     Some((since, first, fecha))
 }
 
-/// The plan of a transfer away from `origen`: `previa` (the joining of
-/// `origen`) first, then `probe`, which names `origen` as the one it leaves.
+/// The plan of a transfer away from `origen` (see [`Step::transfer`]).
 fn transfer(
     origen: &Administradora,
     previa: &Afiliacion,
-    mut probe: Afiliacion,
+    probe: Afiliacion,
     codigo: Option<String>,
     dates: String,
 ) -> Plan {
-    probe.codigo_administradora_origen = Some(origen.codigo.clone());
+    let (setup, probe) = Step::transfer(origen, previa, probe);
     Plan {
-        setup: vec![step(previa)],
-        probe: step(&probe),
+        setup,
+        probe,
         codigo,
         dates,
     }
@@ -171,7 +161,7 @@ pub fn plan(
             let a = g.affiliation_of(&persona, novedad, fecha);
             Ok(Plan {
                 setup: vec![],
-                probe: step(&a),
+                probe: Step::affiliation(&a),
                 codigo,
                 dates: format!(
                     "born {birth}, fechaSolicitud {fecha}, {} birthday {}",
@@ -241,7 +231,7 @@ pub fn plan(
             let accepted = AcceptedAffiliation::of(&a, PENDING_TRANSACTION);
             let retraction = r.retraction_dated(&accepted, fecha, None);
             Ok(Plan {
-                setup: vec![step(&a)],
+                setup: vec![Step::affiliation(&a)],
                 probe: Step {
                     service: mss_contract::Service::Retracto,
                     sender: a.codigo_administradora.clone(),
