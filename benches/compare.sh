@@ -50,6 +50,8 @@
 # be told from the machine's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 json_out=${JSON_OUT:-}
 against=${AGAINST:-}
@@ -103,7 +105,7 @@ if [ -z "${NO_BUILD:-}" ]; then
   cargo build --profile "$profile" -q -p mss-mock --bin mss-mock --example minimal_target
   cargo build --profile "$profile" -q -p mss-harness --example bare_goose --example bare_reqwest
 fi
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]+)".*/\1/')
+target_dir=$(cargo_target_dir)
 bin="$target_dir/$profile"
 [ "$profile" != dev ] || bin="$target_dir/debug"
 work=$(mktemp -d)
@@ -153,13 +155,7 @@ print(h["p999"], h["max"], s["records"]["kept"])' 2>/dev/null || echo "- - -"
 scenario() {
   cat >"$work/compare.toml" <<TOML
 name = "compare"
-[target]
-url = "$base"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "MSS_USERNAME"
-password_env = "MSS_PASSWORD"
-client_id_env = "MSS_CLIENT_ID"
+$(local_target_toml "$base")
 [load]
 model = "closed"
 users = $1

@@ -15,6 +15,8 @@
 # folder with mss-harness and mss-mock; default: a release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 rate=${RATE:-1000}
 seconds=${SECONDS_PER_RUN:-15}
 rounds=${ROUNDS:-3}
@@ -23,7 +25,7 @@ dport=${DASHBOARD_PORT:-18064}
 if [ -z "${BIN:-}" ]; then
   cargo build --release -q -p mss-mock --bin mss-mock
   cargo build --release -q --bin mss-harness
-  target_dir=$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]+)".*/\1/')
+  target_dir=$(cargo_target_dir)
   BIN="$target_dir/release"
 fi
 work=$(mktemp -d)
@@ -38,17 +40,8 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/__admin/stats" >/dev/
 export MSS_USERNAME=porvenir-demo MSS_PASSWORD=solo-para-el-mock MSS_CLIENT_ID=porvenir-ambos
 cat >"$work/dashboard.toml" <<TOML
 name = "dashboard-bench"
-[target]
-url = "http://127.0.0.1:$port"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "MSS_USERNAME"
-password_env = "MSS_PASSWORD"
-client_id_env = "MSS_CLIENT_ID"
-[load]
-model = "open"
-stages = [{ rate = $rate, duration = "${seconds}s" }]
-max_in_flight = 500
+$(local_target_toml "http://127.0.0.1:$port")
+$(open_load_toml "$rate" "${seconds}s" 500)
 TOML
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

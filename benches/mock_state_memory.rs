@@ -9,11 +9,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use mss_harness::generator::{AffiliationGenerator, GeneratorConfig};
-use mss_mock::{ClientConfig, Mock, MockConfig};
-use tower::ServiceExt;
+mod in_process;
 
 struct Counting;
 
@@ -52,33 +48,11 @@ fn measure(max_records: usize, checkpoints: &[u64]) -> Vec<(u64, f64)> {
         .enable_all()
         .build()
         .expect("runtime");
-    let password = format!("bench-{:x}", rand::random::<u64>());
-    let mut config = MockConfig::with_clients(vec![ClientConfig {
-        username: "bench".into(),
-        password: password.clone(),
-        client_id: "bench".into(),
-        administradora: "230301".into(),
-        services: None,
-    }]);
-    config.max_records = max_records;
-    let mock = Mock::new(config, mss_contract::Contract::embedded().clone()).expect("mock");
+    let (mock, password) = in_process::mock(|config| config.max_records = max_records);
     let app = mock.app();
-    let mut gen_config = GeneratorConfig::new(mss_contract::Contract::embedded(), 2, "230301");
-    gen_config.as_of = mock.clock().today();
-    let mut generator = AffiliationGenerator::new(gen_config).expect("generator");
+    let mut generator = in_process::generator(&mock, 2);
     rt.block_on(async {
-        let form =
-            format!("grant_type=password&username=bench&password={password}&client_id=bench");
-        let req = Request::post("/token")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .expect("request");
-        let resp = app.clone().oneshot(req).await.expect("infallible");
-        let bytes = axum::body::to_bytes(resp.into_body(), 4096)
-            .await
-            .expect("body");
-        let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-        let auth = format!("Bearer {}", v["access_token"].as_str().expect("token"));
+        let auth = in_process::bearer(&app, &password).await;
         // Warm up lazily initialised tables before the baseline.
         let _ = generator.next_affiliation();
         let baseline = LIVE.load(Ordering::Relaxed);
@@ -88,14 +62,7 @@ fn measure(max_records: usize, checkpoints: &[u64]) -> Vec<(u64, f64)> {
             while sent < checkpoint {
                 let body = serde_json::to_vec(&generator.next_affiliation().expect("record"))
                     .expect("json");
-                let req = Request::post("/ReportarAfiliaciontraslado")
-                    .header("authorization", auth.as_str())
-                    .header("content-type", "application/json")
-                    .body(Body::from(body))
-                    .expect("request");
-                let resp = app.clone().oneshot(req).await.expect("infallible");
-                assert_eq!(resp.status(), StatusCode::OK);
-                drop(axum::body::to_bytes(resp.into_body(), 4096).await);
+                in_process::post_affiliation(&app, &auth, body).await;
                 sent += 1;
             }
             let live = LIVE.load(Ordering::Relaxed) - baseline;

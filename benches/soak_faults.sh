@@ -14,12 +14,14 @@
 # Usage: benches/soak_faults.sh            Environment: MINUTES (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 minutes=${MINUTES:-10}
 [ "$minutes" -ge 2 ] || { echo "MINUTES must be at least 2" >&2; exit 2; }
 seconds=$((minutes * 60))
 
 cargo build --release -q --bin mss-harness
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]+)".*/\1/')
+target_dir=$(cargo_target_dir)
 bin="$target_dir/release/mss-harness"
 work=$(mktemp -d)
 mock_pid=""
@@ -70,17 +72,8 @@ faults = [
   { kind = "slow_body", route = "reports", chunk_bytes = 32, interval_ms = 20, probability = 0.01, seed = 11 },
 $(incidents)
 ]
-[target]
-url = "http://127.0.0.1:$port"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "SOAK_USER"
-password_env = "SOAK_PASSWORD"
-client_id_env = "SOAK_CLIENT"
-[load]
-model = "open"
-stages = [{ rate = 200, duration = "${minutes}m" }]
-max_in_flight = 300
+$(local_target_toml "http://127.0.0.1:$port" SOAK_USER SOAK_PASSWORD SOAK_CLIENT)
+$(open_load_toml 200 "${minutes}m" 300)
 [http]
 timeout = "2s"
 [data]

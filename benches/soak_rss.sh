@@ -18,6 +18,8 @@
 #   PROFILE (default release), NO_BUILD (set: build nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 tsv=
 while [ $# -gt 0 ]; do
@@ -39,7 +41,7 @@ if [ -z "${NO_BUILD:-}" ]; then
   cargo build --profile "$profile" -q --bin mss-harness -p mss-harness
   cargo build --profile "$profile" -q -p mss-mock --example minimal_target
 fi
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]+)".*/\1/')
+target_dir=$(cargo_target_dir)
 bin="$target_dir/$profile"
 [ "$profile" != dev ] || bin="$target_dir/debug"
 work=$(mktemp -d)
@@ -63,17 +65,8 @@ done
 export MSS_USERNAME=soak MSS_PASSWORD=soak-password MSS_CLIENT_ID=soak
 cat >"$work/soak.toml" <<TOML
 name = "soak"
-[target]
-url = "$base"
-allowed_hosts = ["127.0.0.1"]
-[credentials]
-username_env = "MSS_USERNAME"
-password_env = "MSS_PASSWORD"
-client_id_env = "MSS_CLIENT_ID"
-[load]
-model = "open"
-stages = [{ rate = $rate, duration = "$duration" }]
-max_in_flight = $max_in_flight
+$(local_target_toml "$base")
+$(open_load_toml "$rate" "$duration" "$max_in_flight")
 [mix]
 ReportarAfiliaciontraslado = 1
 ReportarRetractoAfiliacion = 0

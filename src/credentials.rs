@@ -2,7 +2,6 @@
 //! credentials file that only its owner can read — never from flags. One
 //! client_id for both services, or one per service.
 
-use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -10,8 +9,9 @@ use serde::Deserialize;
 
 use crate::secret::Secret;
 
-/// "Usuario de conexión", "Password" and the client_id(s).
-#[derive(Clone)]
+/// "Usuario de conexión", "Password" (a [`Secret`]: never printed) and the
+/// client_id(s).
+#[derive(Clone, Debug)]
 pub struct CredentialSet {
     /// "Usuario de conexión".
     pub username: String,
@@ -23,18 +23,6 @@ pub struct CredentialSet {
     pub client_id_afiliacion: Option<String>,
     /// The client_id of ReportarRetractoAfiliacion.
     pub client_id_retracto: Option<String>,
-}
-
-impl fmt::Debug for CredentialSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CredentialSet")
-            .field("username", &self.username)
-            .field("password", &self.password)
-            .field("client_id", &self.client_id)
-            .field("client_id_afiliacion", &self.client_id_afiliacion)
-            .field("client_id_retracto", &self.client_id_retracto)
-            .finish()
-    }
 }
 
 impl CredentialSet {
@@ -201,12 +189,15 @@ mod tests {
         f.into_temp_path()
     }
 
+    /// A well-formed credentials file of mode `mode` holding `password`.
+    fn valid(mode: u32, password: &str) -> tempfile::TempPath {
+        let text = format!("username = \"u\"\npassword = \"{password}\"\nclient_id = \"c\"\n");
+        write(mode, &text)
+    }
+
     #[test]
     fn a_private_file_is_read_and_its_password_never_printed() {
-        let p = write(
-            0o600,
-            "username = \"u\"\npassword = \"CANARIO-1\"\nclient_id = \"c\"\n",
-        );
+        let p = valid(0o600, "CANARIO-1");
         let c = from_file(&p).expect("read");
         assert_eq!(c.client_ids().expect("ids"), ("c".into(), "c".into()));
         assert!(!format!("{c:?}").contains("CANARIO-1"));
@@ -215,10 +206,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_file_others_may_read_is_refused() {
-        let p = write(
-            0o644,
-            "username = \"u\"\npassword = \"p\"\nclient_id = \"c\"\n",
-        );
+        let p = valid(0o644, "p");
         let e = from_file(&p).expect_err("refused");
         assert!(e.to_string().contains("644"), "{e}");
     }

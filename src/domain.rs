@@ -51,26 +51,20 @@ mod tests {
 
     #[test]
     fn regime_transfer_age_limit() {
-        assert!(may_transfer_regime(
-            Sexo::F,
-            d("1980-06-15"),
-            d("2027-06-14")
-        ));
-        assert!(!may_transfer_regime(
-            Sexo::F,
-            d("1980-06-15"),
-            d("2027-06-15")
-        ));
-        assert!(may_transfer_regime(
-            Sexo::M,
-            d("1975-06-15"),
-            d("2027-06-14")
-        ));
-        assert!(!may_transfer_regime(
-            Sexo::M,
-            d("1975-06-15"),
-            d("2027-06-15")
-        ));
+        // (sex, born, fechaSolicitud, may transfer): the day before the
+        // limit (47 for women, 52 for men), and the day itself.
+        for (sexo, born, on, may) in [
+            (Sexo::F, "1980-06-15", "2027-06-14", true),
+            (Sexo::F, "1980-06-15", "2027-06-15", false),
+            (Sexo::M, "1975-06-15", "2027-06-14", true),
+            (Sexo::M, "1975-06-15", "2027-06-15", false),
+        ] {
+            assert_eq!(
+                may_transfer_regime(sexo, d(born), d(on)),
+                may,
+                "{sexo:?} {born} {on}"
+            );
+        }
     }
 
     #[test]

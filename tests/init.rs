@@ -198,23 +198,7 @@ fn init_shows_every_key_with_its_default() {
     let o = harness(&["init"], &root);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let written = std::fs::read_to_string(root.join("scenario.toml")).expect("scenario");
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/README.md"))
-            .expect("scenarios/README.md");
-    let keys: Vec<String> = readme
-        .lines()
-        .skip_while(|l| !l.starts_with("## Keys"))
-        .filter(|l| l.starts_with("| "))
-        .filter_map(|l| l.split('|').nth(1))
-        .flat_map(|cell| {
-            cell.split('`')
-                .skip(1)
-                .step_by(2)
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .filter(|k| k != "key")
-        .collect();
+    let keys = crate::util::documented_scenario_keys();
     assert!(keys.len() > 30, "{keys:?}");
     for key in &keys {
         let line = |l: &str| {

@@ -24,6 +24,27 @@ use mss_mock::{App, ClientConfig, Mock, MockConfig};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// The keys of the scenario format as the key table of scenarios/README.md
+/// names them, in its order (a table as `[name]`).
+pub fn documented_scenario_keys() -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/README.md");
+    let readme = std::fs::read_to_string(path).expect("scenarios/README.md");
+    readme
+        .lines()
+        .skip_while(|l| !l.starts_with("## Keys"))
+        .filter(|l| l.starts_with("| "))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|k| k != "key")
+        .collect()
+}
+
 /// A fresh folder under the system's temporary directory, unique to this
 /// process and call: `mss-{name}-{pid}-{random}`.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {

@@ -68,41 +68,61 @@ fn shift(date: NaiveDate, days: i64) -> NaiveDate {
         .unwrap_or(date)
 }
 
-/// The holidays Ley 51/1983 moves to the following Monday: month, day, name.
-const MOVED: [(u32, u32, &str); 7] = [
-    (1, 6, "Día de los Reyes Magos"),
-    (3, 19, "Día de San José"),
-    (6, 29, "San Pedro y San Pablo"),
-    (8, 15, "Asunción de la Virgen"),
-    (10, 12, "Día de la Raza"),
-    (11, 1, "Día de Todos los Santos"),
-    (11, 11, "Independencia de Cartagena"),
+/// The holidays of Ley 51/1983 on a date of the year: whether it moves to
+/// the following Monday, month, day, name; the six fixed ones first.
+const DATED: [(bool, u32, u32, &str); 13] = [
+    (false, 1, 1, "Año Nuevo"),
+    (false, 5, 1, "Día del Trabajo"),
+    (false, 7, 20, "Día de la Independencia"),
+    (false, 8, 7, "Batalla de Boyacá"),
+    (false, 12, 8, "Inmaculada Concepción"),
+    (false, 12, 25, "Navidad"),
+    (true, 1, 6, "Día de los Reyes Magos"),
+    (true, 3, 19, "Día de San José"),
+    (true, 6, 29, "San Pedro y San Pablo"),
+    (true, 8, 15, "Asunción de la Virgen"),
+    (true, 10, 12, "Día de la Raza"),
+    (true, 11, 1, "Día de Todos los Santos"),
+    (true, 11, 11, "Independencia de Cartagena"),
 ];
 
-/// The holidays of `year` that Ley 51/1983 actually moved to a Monday: their
-/// own date was another weekday (the Easter-based Ascension, Corpus Christi and
-/// Sacred Heart always are; so is Chiquinquirá from 2026 when not on a Monday).
-pub fn trasladados(year: i32) -> Vec<Festivo> {
-    let mut nominal: Vec<(NaiveDate, &'static str)> = MOVED
+/// Every holiday of `year` on its own date, with whether it moves to the
+/// following Monday: the dated ones, Chiquinquirá (from 2026), then the
+/// Easter-based ones.
+fn nominal(year: i32) -> Vec<(bool, NaiveDate, &'static str)> {
+    let mut out: Vec<(bool, NaiveDate, &'static str)> = DATED
         .iter()
-        .map(|&(m, d, nombre)| (ymd(year, m, d), nombre))
+        .map(|&(moves, m, d, nombre)| (moves, ymd(year, m, d), nombre))
         .collect();
     if year >= CHIQUINQUIRA_FROM {
-        nominal.push((
+        out.push((
+            true,
             ymd(year, 7, 9),
             "Nuestra Señora del Rosario de Chiquinquirá",
         ));
     }
     let easter = easter_sunday(year);
-    nominal.extend([
-        (shift(easter, 39), "Ascensión del Señor"),
-        (shift(easter, 60), "Corpus Christi"),
-        (shift(easter, 68), "Sagrado Corazón"),
+    out.extend([
+        (false, shift(easter, -3), "Jueves Santo"),
+        (false, shift(easter, -2), "Viernes Santo"),
+        // Ascension (Easter + 39, a Thursday), Corpus Christi (+60) and
+        // Sacred Heart (+68) are observed on the following Monday: +43, +64
+        // and +71.
+        (true, shift(easter, 39), "Ascensión del Señor"),
+        (true, shift(easter, 60), "Corpus Christi"),
+        (true, shift(easter, 68), "Sagrado Corazón"),
     ]);
-    let mut out: Vec<Festivo> = nominal
+    out
+}
+
+/// The holidays of `year` that Ley 51/1983 actually moved to a Monday: their
+/// own date was another weekday (the Easter-based Ascension, Corpus Christi and
+/// Sacred Heart always are; so is Chiquinquirá from 2026 when not on a Monday).
+pub fn trasladados(year: i32) -> Vec<Festivo> {
+    let mut out: Vec<Festivo> = nominal(year)
         .into_iter()
-        .filter(|(fecha, _)| fecha.weekday() != Weekday::Mon)
-        .map(|(fecha, nombre)| Festivo {
+        .filter(|&(moves, fecha, _)| moves && fecha.weekday() != Weekday::Mon)
+        .map(|(_, fecha, nombre)| Festivo {
             fecha: next_monday(fecha),
             nombre,
         })
@@ -113,53 +133,13 @@ pub fn trasladados(year: i32) -> Vec<Festivo> {
 
 /// Every national holiday of `year`, sorted by date.
 pub fn festivos(year: i32) -> Vec<Festivo> {
-    let fixed = [
-        (1, 1, "Año Nuevo"),
-        (5, 1, "Día del Trabajo"),
-        (7, 20, "Día de la Independencia"),
-        (8, 7, "Batalla de Boyacá"),
-        (12, 8, "Inmaculada Concepción"),
-        (12, 25, "Navidad"),
-    ];
-    let moved = MOVED;
-    let easter = easter_sunday(year);
-    let mut out: Vec<Festivo> = Vec::with_capacity(19);
-    out.extend(fixed.iter().map(|&(m, d, nombre)| Festivo {
-        fecha: ymd(year, m, d),
-        nombre,
-    }));
-    out.extend(moved.iter().map(|&(m, d, nombre)| Festivo {
-        fecha: next_monday(ymd(year, m, d)),
-        nombre,
-    }));
-    if year >= CHIQUINQUIRA_FROM {
-        out.push(Festivo {
-            fecha: next_monday(ymd(year, 7, 9)),
-            nombre: "Nuestra Señora del Rosario de Chiquinquirá",
-        });
-    }
-    out.push(Festivo {
-        fecha: shift(easter, -3),
-        nombre: "Jueves Santo",
-    });
-    out.push(Festivo {
-        fecha: shift(easter, -2),
-        nombre: "Viernes Santo",
-    });
-    // Ascension (Easter + 39, a Thursday), Corpus Christi (+60) and Sacred Heart
-    // (+68) are observed on the following Monday: +43, +64 and +71.
-    out.push(Festivo {
-        fecha: shift(easter, 43),
-        nombre: "Ascensión del Señor",
-    });
-    out.push(Festivo {
-        fecha: shift(easter, 64),
-        nombre: "Corpus Christi",
-    });
-    out.push(Festivo {
-        fecha: shift(easter, 71),
-        nombre: "Sagrado Corazón",
-    });
+    let mut out: Vec<Festivo> = nominal(year)
+        .into_iter()
+        .map(|(moves, fecha, nombre)| Festivo {
+            fecha: if moves { next_monday(fecha) } else { fecha },
+            nombre,
+        })
+        .collect();
     out.sort_by_key(|f| f.fecha);
     out
 }
@@ -202,27 +182,26 @@ pub fn is_business_day(date: NaiveDate) -> bool {
 ///
 /// The 1st business day after a Friday before a holiday Monday is the Tuesday.
 pub fn add_business_days(date: NaiveDate, n: u32) -> NaiveDate {
-    let mut day = date;
-    let mut left = n;
-    while left > 0 {
-        match day.succ_opt() {
-            Some(next) => day = next,
-            None => return day,
-        }
-        if is_business_day(day) {
-            left -= 1;
-        }
-    }
-    day
+    walk_business_days(date, n, NaiveDate::succ_opt)
 }
 
 /// The `n`-th business day before `date` (`n = 0` is `date` itself).
 pub fn sub_business_days(date: NaiveDate, n: u32) -> NaiveDate {
+    walk_business_days(date, n, NaiveDate::pred_opt)
+}
+
+/// The `n`-th business day from `date` walking day by day with `step`
+/// (stopping at the calendar's end).
+fn walk_business_days(
+    date: NaiveDate,
+    n: u32,
+    step: fn(&NaiveDate) -> Option<NaiveDate>,
+) -> NaiveDate {
     let mut day = date;
     let mut left = n;
     while left > 0 {
-        match day.pred_opt() {
-            Some(prev) => day = prev,
+        match step(&day) {
+            Some(next) => day = next,
             None => return day,
         }
         if is_business_day(day) {
@@ -249,10 +228,11 @@ pub fn business_days_between(from: NaiveDate, to: NaiveDate) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn d(s: &str) -> NaiveDate {
+    /// The date written `YYYY-MM-DD` (the contract's tests share it).
+    pub(crate) fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or(NaiveDate::MIN)
     }
 

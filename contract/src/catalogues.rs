@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::files::json_pointer;
-use crate::{CodigoRespuesta, Contract, ContractError, Service};
+use crate::{CodigoRespuesta, Contract, ContractError, Service, TipoDocumento};
 
 /// A rule of the protocol that a JSON Schema cannot state (a date window, an
 /// age, the regime of an administrator, the token's administrator,
@@ -108,18 +108,16 @@ pub(crate) fn parse_reglas(contract: &Contract) -> Result<Vec<Regla>, ContractEr
 /// files say it must hold: (JSON pointer, expected value).
 pub fn expected(contract: &Contract) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    let afiliado: Vec<&str> = contract
-        .tipos_documento
-        .iter()
-        .filter(|t| t.permitido_pensiones)
-        .map(|t| t.codigo.as_str())
-        .collect();
-    let empleador: Vec<&str> = contract
-        .tipos_documento
-        .iter()
-        .filter(|t| t.empleador)
-        .map(|t| t.codigo.as_str())
-        .collect();
+    let tipos = |which: fn(&TipoDocumento) -> bool| -> Vec<&str> {
+        contract
+            .tipos_documento
+            .iter()
+            .filter(|t| which(t))
+            .map(|t| t.codigo.as_str())
+            .collect()
+    };
+    let afiliado = tipos(|t| t.permitido_pensiones);
+    let empleador = tipos(|t| t.empleador);
     let administradoras: Vec<&str> = contract
         .administradoras
         .iter()

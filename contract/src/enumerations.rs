@@ -79,84 +79,44 @@ pub enum SiNo {
     No,
 }
 
-impl Enumerated for Novedad {
-    const FIELD: &'static str = "tipoNovedad";
-    const ALL: &'static [Self] = &[
-        Self::Afiliacion,
-        Self::TrasladoRegimen,
-        Self::TrasladoAdministradora,
-    ];
-    fn key(self) -> &'static str {
-        match self {
-            Self::Afiliacion => "affiliation",
-            Self::TrasladoRegimen => "regime_transfer",
-            Self::TrasladoAdministradora => "administrator_transfer",
+/// `impl Enumerated for $type`: the field it is a value of, where its
+/// spellings are kept, and each value with its key in `x-roles` (in the
+/// order of `ALL`); any other item of the impl follows.
+macro_rules! enumerated {
+    ($type:ty, $field:literal, $spellings:ident, [$($value:ident => $key:literal),+ $(,)?] $($item:item)*) => {
+        impl Enumerated for $type {
+            const FIELD: &'static str = $field;
+            const ALL: &'static [Self] = &[$(Self::$value),+];
+            fn key(self) -> &'static str {
+                match self {
+                    $(Self::$value => $key),+
+                }
+            }
+            fn spellings(e: &Enumerations) -> &[String] {
+                &e.$spellings
+            }
+            $($item)*
         }
-    }
-    fn spellings(e: &Enumerations) -> &[String] {
-        &e.novedad
-    }
+    };
 }
 
-impl Enumerated for TipoAfiliado {
-    const FIELD: &'static str = "tipoAfiliado";
-    const ALL: &'static [Self] = &[Self::Dependiente, Self::Independiente];
-    fn key(self) -> &'static str {
-        match self {
-            Self::Dependiente => "employee",
-            Self::Independiente => "self_employed",
-        }
-    }
-    fn spellings(e: &Enumerations) -> &[String] {
-        &e.tipo_afiliado
-    }
-}
-
-impl Enumerated for Regimen {
-    const FIELD: &'static str = "regimenDestino";
-    const ALL: &'static [Self] = &[Self::Rpm, Self::Rais];
-    fn key(self) -> &'static str {
-        match self {
-            Self::Rpm => "prima_media",
-            Self::Rais => "ahorro_individual",
-        }
-    }
-    fn spellings(e: &Enumerations) -> &[String] {
-        &e.regimen
-    }
-}
-
-impl Enumerated for Sexo {
-    const FIELD: &'static str = "sexo";
-    const ALL: &'static [Self] = &[Self::F, Self::M];
-    fn key(self) -> &'static str {
-        match self {
-            Self::F => "female",
-            Self::M => "male",
-        }
-    }
-    fn spellings(e: &Enumerations) -> &[String] {
-        &e.sexo
-    }
-}
-
-impl Enumerated for SiNo {
-    const FIELD: &'static str = "autorizacionManejoDatos";
-    const ALL: &'static [Self] = &[Self::Si, Self::No];
-    fn key(self) -> &'static str {
-        match self {
-            Self::Si => "yes",
-            Self::No => "no",
-        }
-    }
-    fn spellings(e: &Enumerations) -> &[String] {
-        &e.si_no
-    }
+enumerated!(Novedad, "tipoNovedad", novedad, [
+    Afiliacion => "affiliation",
+    TrasladoRegimen => "regime_transfer",
+    TrasladoAdministradora => "administrator_transfer",
+]);
+enumerated!(TipoAfiliado, "tipoAfiliado", tipo_afiliado, [
+    Dependiente => "employee",
+    Independiente => "self_employed",
+]);
+enumerated!(Regimen, "regimenDestino", regimen, [Rpm => "prima_media", Rais => "ahorro_individual"]);
+enumerated!(Sexo, "sexo", sexo, [F => "female", M => "male"]);
+enumerated!(SiNo, "autorizacionManejoDatos", si_no, [Si => "yes", No => "no"]
     /// A contract may accept only the yes (no data processing without consent).
     fn optional(self) -> bool {
         self == Self::No
     }
-}
+);
 
 /// The spelling of every [`Enumerated`] value, read from `openapi.json`.
 #[derive(Debug, Clone, Default)]

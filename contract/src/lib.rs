@@ -252,6 +252,7 @@ impl fmt::Display for Service {
 /// bundled one, [`embedded`](Self::embedded), or a folder,
 /// [`from_dir`](Self::from_dir)) and hands it to what it runs; two contracts
 /// may live side by side in one process.
+#[derive(Clone)]
 pub struct Contract {
     /// Administrators (`administradoras.csv`).
     pub administradoras: Vec<Administradora>,

@@ -28,15 +28,11 @@ pub const TOKEN_TTL_SECONDS: u64 = 300;
 pub const MIN_AGE_AT_REQUEST: u32 = 15;
 /// Earliest `fechaSolicitud`: the general pension system of Ley 100/1993 began
 /// on 1 April 1994 (inferred bound).
-pub const EARLIEST_REQUEST: NaiveDate = match NaiveDate::from_ymd_opt(1994, 4, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+pub const EARLIEST_REQUEST: NaiveDate =
+    NaiveDate::from_ymd_opt(1994, 4, 1).expect("1 April 1994 is a date");
 /// Earliest `fechaNacimiento` accepted (inferred bound).
-pub const EARLIEST_BIRTH: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+pub const EARLIEST_BIRTH: NaiveDate =
+    NaiveDate::from_ymd_opt(1900, 1, 1).expect("1 January 1900 is a date");
 /// `fechaEfectividad` at most this many months after `fechaSolicitud` (inferred).
 pub const MAX_MONTHS_TO_EFFECTIVE_DATE: u32 = 12;
 
@@ -128,10 +124,7 @@ pub fn nit_check_digit(nit: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or(NaiveDate::MIN)
-    }
+    use crate::calendar::tests::d;
 
     #[test]
     fn age_counts_completed_years() {

@@ -10,7 +10,7 @@ use axum::extract::{FromRequest, Json, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use mss_contract::Service;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -31,57 +31,51 @@ use crate::store::Kind;
 const DEFAULT_PAGE: usize = 1000;
 const MAX_PAGE: usize = 100_000;
 
-/// The admin routes.
+/// The admin routes: path, the methods it answers (named in a 405's
+/// `Allow`), and their handlers.
 pub(crate) fn routes() -> Router<Mock> {
-    Router::new()
-        .route(
-            "/__admin/revoke-tokens",
-            post(revoke).fallback(not_allowed("POST")),
-        )
-        .route("/__admin/stall", post(stall).fallback(not_allowed("POST")))
-        .route(
+    let table: [(&str, &'static str, MethodRouter<Mock>); 10] = [
+        ("/__admin/revoke-tokens", "POST", post(revoke)),
+        ("/__admin/stall", "POST", post(stall)),
+        (
             "/__admin/latency",
-            get(latency_get)
-                .post(latency_set)
-                .fallback(not_allowed("GET, POST")),
-        )
-        .route("/__admin/stats", get(stats).fallback(not_allowed("GET")))
-        .route(
-            "/__admin/metrics",
-            get(metrics_text).fallback(not_allowed("GET")),
-        )
-        .route(
-            "/__admin/records",
-            get(records).fallback(not_allowed("GET")),
-        )
-        .route("/__admin/reset", post(reset).fallback(not_allowed("POST")))
-        .route(
+            "GET, POST",
+            get(latency_get).post(latency_set),
+        ),
+        ("/__admin/stats", "GET", get(stats)),
+        ("/__admin/metrics", "GET", get(metrics_text)),
+        ("/__admin/records", "GET", get(records)),
+        ("/__admin/reset", "POST", post(reset)),
+        (
             "/__admin/deviations",
+            "GET, POST, DELETE",
             get(deviations_get)
                 .post(deviations_set)
-                .delete(deviations_clear)
-                .fallback(not_allowed("GET, POST, DELETE")),
-        )
-        .route(
+                .delete(deviations_clear),
+        ),
+        (
             "/__admin/faults",
-            get(faults_get)
-                .post(faults_set)
-                .delete(faults_clear)
-                .fallback(not_allowed("GET, POST, DELETE")),
-        )
-        .route(
+            "GET, POST, DELETE",
+            get(faults_get).post(faults_set).delete(faults_clear),
+        ),
+        (
             "/__admin/clock",
-            get(clock_get)
-                .post(clock_set)
-                .fallback(not_allowed("GET, POST")),
-        )
+            "GET, POST",
+            get(clock_get).post(clock_set),
+        ),
+    ];
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (path, allow, methods)| {
+            router.route(path, methods.fallback(not_allowed(allow)))
+        })
 }
 
-/// A JSON body an admin route takes: how large it may be and what the
-/// refusal of a bad one says is expected.
+/// A JSON body an admin route takes: how large it may be, what the refusal
+/// of a bad one says is expected, and what its values must be.
 trait AdminBody: DeserializeOwned {
-    /// Largest body read.
-    const LIMIT: usize;
+    /// Largest body read (4 KiB unless the body is a list).
+    const LIMIT: usize = 4096;
     /// The shape expected, for the refusal's message.
     const EXPECTED: &'static str;
 
@@ -89,11 +83,18 @@ trait AdminBody: DeserializeOwned {
     fn explain(_bytes: &[u8], rejection: &JsonRejection) -> String {
         rejection.body_text()
     }
+
+    /// What is wrong with the values of a body of the right shape (a bad
+    /// field); nothing unless the body says.
+    fn values(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An admin route's JSON body, parsed by axum's [`Json`] whatever the
 /// request's `Content-Type` (`curl -d` sends a form type), at most
-/// `T::LIMIT` bytes: 413 beyond, 400 VAL00 when it is not a `T`.
+/// `T::LIMIT` bytes: 413 beyond, 400 VAL00 when it is not a `T`, refused as
+/// a bad field when its values are not what `T::values` allows.
 struct Posted<T>(T);
 
 impl<T: AdminBody> FromRequest<Mock> for Posted<T> {
@@ -104,7 +105,10 @@ impl<T: AdminBody> FromRequest<Mock> for Posted<T> {
             return Err(mock.refuse(Role::BodyTooLarge, "Cuerpo demasiado grande"));
         };
         match Json::<T>::from_bytes(&bytes) {
-            Ok(Json(value)) => Ok(Posted(value)),
+            Ok(Json(value)) => match value.values() {
+                Ok(()) => Ok(Posted(value)),
+                Err(e) => Err(mock.refuse(Role::BadField, e)),
+            },
             Err(rejection) => Err(mock.refuse(
                 Role::MalformedBody,
                 format!(
@@ -138,30 +142,26 @@ struct StallRequest {
 }
 
 impl AdminBody for StallRequest {
-    const LIMIT: usize = 4096;
     const EXPECTED: &'static str = "{\"seconds\": S}";
+
+    fn values(&self) -> Result<(), String> {
+        if self.seconds.is_finite() && (0.0..=latency::MAX_STALL_SECONDS).contains(&self.seconds) {
+            Ok(())
+        } else {
+            Err(format!(
+                "seconds debe estar entre 0 y {}, no {}",
+                latency::MAX_STALL_SECONDS,
+                self.seconds
+            ))
+        }
+    }
 }
 
 /// `POST /__admin/stall`: hold every paced answer for `seconds`.
-async fn stall(
-    State(mock): State<Mock>,
-    Posted(s): Posted<StallRequest>,
-) -> Result<Response, Refusal> {
-    if !(s.seconds.is_finite() && (0.0..=latency::MAX_STALL_SECONDS).contains(&s.seconds)) {
-        return Err(mock.refuse(
-            Role::BadField,
-            format!(
-                "seconds debe estar entre 0 y {}, no {}",
-                latency::MAX_STALL_SECONDS,
-                s.seconds
-            ),
-        ));
-    }
+async fn stall(State(mock): State<Mock>, Posted(s): Posted<StallRequest>) -> Response {
     let pacing = mock.pacing();
     pacing.stall(s.seconds);
-    Ok(ok_json(
-        &serde_json::json!({ "stalled_for_seconds": pacing.stall_left() }),
-    ))
+    ok_json(&serde_json::json!({ "stalled_for_seconds": pacing.stall_left() }))
 }
 
 async fn latency_get(State(mock): State<Mock>) -> Response {
@@ -169,21 +169,21 @@ async fn latency_get(State(mock): State<Mock>) -> Response {
 }
 
 impl AdminBody for LatencyProfile {
-    const LIMIT: usize = 4096;
     const EXPECTED: &'static str =
         "un perfil de latencia (distribution: none, fixed, uniform, lognormal)";
+
+    fn values(&self) -> Result<(), String> {
+        self.check()
+    }
 }
 
 /// `POST /__admin/latency`: replace the latency profile.
 async fn latency_set(
     State(mock): State<Mock>,
     Posted(profile): Posted<LatencyProfile>,
-) -> Result<Response, Refusal> {
-    profile
-        .check()
-        .map_err(|e| mock.refuse(Role::BadField, e))?;
+) -> Response {
     mock.pacing().set_profile(profile);
-    Ok(ok_json(&profile))
+    ok_json(&profile)
 }
 
 async fn stats(State(mock): State<Mock>) -> Response {
@@ -329,7 +329,6 @@ struct ClockChange {
 }
 
 impl AdminBody for ClockChange {
-    const LIMIT: usize = 4096;
     const EXPECTED: &'static str = "{\"advance_seconds\": N}";
 }
 
@@ -388,7 +387,7 @@ impl Mock {
                     "codigoAdministradora": admin,
                     "tipoDocumento": tipo,
                     "numeroDocumento": r.documento.as_str(),
-                    "tipoNovedad": r.novedad().spelling(contract),
+                    "tipoNovedad": contract.enumerations().spelling(r.novedad()),
                     "fechaSolicitud": r.fecha().to_string(),
                     "retractada": r.retracted,
                     "recibido": recibido,

@@ -45,6 +45,28 @@ pub enum LatencyProfile {
 const MAX_MS: f64 = 600_000.0;
 
 impl LatencyProfile {
+    /// Every key a profile is written with, in any of its forms (a fault's
+    /// `delay` and a scenario's `latency` take these).
+    pub const KEYS: &[&str] = &[
+        "distribution",
+        "ms",
+        "min_ms",
+        "max_ms",
+        "median_ms",
+        "sigma",
+        "cap_ms",
+    ];
+
+    /// The keys of this form's numbers (`distribution` aside).
+    pub fn numbers(&self) -> &'static [&'static str] {
+        match self {
+            Self::None => &[],
+            Self::Fixed { .. } => &["ms"],
+            Self::Uniform { .. } => &["min_ms", "max_ms"],
+            Self::Lognormal { .. } => &["median_ms", "sigma", "cap_ms"],
+        }
+    }
+
     /// Check the parameters; the message names the one that is wrong.
     pub fn check(&self) -> Result<(), String> {
         let ms = |name: &str, v: f64| {
@@ -194,6 +216,42 @@ mod tests {
         let median = v[10_000];
         assert!((18.0..22.0).contains(&median), "median {median}");
         assert!(v[20_000] <= 60.0 + 1e-9);
+    }
+
+    #[test]
+    fn keys_are_the_keys_of_every_form() {
+        let forms = [
+            LatencyProfile::None,
+            LatencyProfile::Fixed { ms: 1.0 },
+            LatencyProfile::Uniform {
+                min_ms: 1.0,
+                max_ms: 2.0,
+            },
+            LatencyProfile::Lognormal {
+                median_ms: 1.0,
+                sigma: 0.5,
+                cap_ms: 3.0,
+            },
+        ];
+        let mut written: Vec<String> = forms
+            .iter()
+            .flat_map(|f| match serde_json::to_value(f) {
+                Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect::<Vec<_>>(),
+                other => panic!("{f:?} written as {other:?}"),
+            })
+            .collect();
+        written.sort();
+        written.dedup();
+        let mut keys: Vec<&str> = LatencyProfile::KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(written, keys);
+        for form in forms {
+            let Ok(serde_json::Value::Object(map)) = serde_json::to_value(form) else {
+                panic!("{form:?} is not written as an object");
+            };
+            let numbers: Vec<&String> = map.keys().filter(|k| *k != "distribution").collect();
+            assert_eq!(numbers, form.numbers(), "{form:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use axum::routing::{MethodRouter, post};
 use mss_contract::Service;
 
 use crate::answer::{Envelope, declared_length, json_response, media_type_is};
@@ -24,34 +25,19 @@ use crate::validate::{self, Rejection};
 /// Largest refused body read to its end before answering 413.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
-/// `POST /ReportarAfiliaciontraslado`.
-pub(crate) async fn afiliacion(
-    State(mock): State<Mock>,
-    respelled: Option<Extension<Respelled>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, Refusal> {
-    mock.report(
-        Service::Afiliacion,
-        respelled.is_some(),
-        &uri,
-        &headers,
-        body,
+/// The `POST` route of `service` (`/ReportarAfiliaciontraslado` or
+/// `/ReportarRetractoAfiliacion`).
+pub(crate) fn route(service: Service) -> MethodRouter<Mock> {
+    post(
+        move |State(mock): State<Mock>,
+              respelled: Option<Extension<Respelled>>,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Body| async move {
+            mock.report(service, respelled.is_some(), &uri, &headers, body)
+                .await
+        },
     )
-    .await
-}
-
-/// `POST /ReportarRetractoAfiliacion`.
-pub(crate) async fn retracto(
-    State(mock): State<Mock>,
-    respelled: Option<Extension<Respelled>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, Refusal> {
-    mock.report(Service::Retracto, respelled.is_some(), &uri, &headers, body)
-        .await
 }
 
 impl Mock {

@@ -97,11 +97,11 @@ impl Mock {
             )
             .route(
                 "/reportarafiliaciontraslado",
-                post(report::afiliacion).fallback(not_allowed_on("RUT-002")),
+                report::route(Service::Afiliacion).fallback(not_allowed_on("RUT-002")),
             )
             .route(
                 "/reportarretractoafiliacion",
-                post(report::retracto).fallback(not_allowed_on("RUT-003")),
+                report::route(Service::Retracto).fallback(not_allowed_on("RUT-003")),
             )
             .route_layer(axum::middleware::from_fn_with_state(
                 self.clone(),

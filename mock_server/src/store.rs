@@ -17,7 +17,7 @@ use rustc_hash::FxHasher;
 
 use crate::deviate::Deviations;
 use crate::sharded::{Fingerprints, ShardedMap};
-use crate::validate::{Affiliation, Novedad, Rejection, Retraction};
+use crate::validate::{Affiliation, Novedad, Rejection, Retraction, novedad_byte, novedad_of_byte};
 use mss_contract::Role;
 
 /// A string of at most `N` bytes stored inline.
@@ -115,7 +115,7 @@ pub struct Record {
 impl Record {
     /// The novelty of an affiliation.
     pub fn novedad(&self) -> Novedad {
-        Novedad::from_u8(self.novedad)
+        novedad_of_byte(self.novedad)
     }
 
     /// `fechaSolicitud` (affiliation) or `fechaRetracto` (retraction).
@@ -311,7 +311,7 @@ impl Store {
         let radicado = radicado_fp(a.administradora, a.radicado);
         let person = person_fp(a.tipo_documento, a.numero_documento);
         let fecha = days(a.fecha_solicitud);
-        let event = event_fp(person, a.novedad as u8, fecha);
+        let event = event_fp(person, novedad_byte(a.novedad), fecha);
         let (same_radicado, same_event) = (
             self.radicados.contains(radicado),
             self.events.contains(event),
@@ -367,15 +367,23 @@ impl Store {
                         "codigoAdministradoraOrigen no es la administradora actual de la persona",
                     ));
                 }
+                // The day joined (of days since the epoch) when `a` comes
+                // before the window that opens on `earliest` of it (moved by
+                // the boundary deviation `bnd`, waived by the rule deviation
+                // `rul`).
+                let too_soon = |since: i32, earliest: fn(NaiveDate) -> NaiveDate, bnd, rul| {
+                    from_days(since).filter(|&since| {
+                        a.fecha_solicitud < shifted(earliest(since), dev.shift(bnd))
+                            && !dev.has(rul)
+                    })
+                };
                 if a.novedad == Novedad::TrasladoRegimen {
-                    if let Some(since) = from_days(prev.regime_since)
-                        && a.fecha_solicitud
-                            < shifted(
-                                rules::earliest_regime_transfer(since),
-                                dev.shift("BND-NEG03"),
-                            )
-                        && !dev.has("RUL-NEG03")
-                    {
+                    if let Some(since) = too_soon(
+                        prev.regime_since,
+                        rules::earliest_regime_transfer,
+                        "BND-NEG03",
+                        "RUL-NEG03",
+                    ) {
                         return Err(Rejection::new(
                             Role::RegimeWindow,
                             format!(
@@ -390,14 +398,12 @@ impl Store {
                         admin: a.administradora,
                     }
                 } else {
-                    if let Some(since) = from_days(prev.admin_since)
-                        && a.fecha_solicitud
-                            < shifted(
-                                rules::earliest_administrator_switch(since),
-                                dev.shift("BND-NEG04"),
-                            )
-                        && !dev.has("RUL-NEG04")
-                    {
+                    if let Some(since) = too_soon(
+                        prev.admin_since,
+                        rules::earliest_administrator_switch,
+                        "BND-NEG04",
+                        "RUL-NEG04",
+                    ) {
                         return Err(Rejection::new(
                             Role::AdministratorWindow,
                             format!(
@@ -425,7 +431,7 @@ impl Store {
             kind: Kind::Afiliacion,
             tipo_documento: a.tipo_documento,
             administradora: a.administradora,
-            novedad: a.novedad as u8,
+            novedad: novedad_byte(a.novedad),
             retracted: false,
         });
         self.radicados.insert(radicado);

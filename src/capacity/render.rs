@@ -97,6 +97,16 @@ impl Analysis {
         let es = lang == Lang::Es;
         let n = |v: f64| number(v, es);
         let mut t = String::new();
+        // One sentence in the paragraph's language, its arguments written once.
+        macro_rules! say {
+            (en: $en:literal, es: $es:literal $(, $arg:expr)* $(,)?) => {
+                let _ = if es {
+                    write!(t, $es $(, $arg)*)
+                } else {
+                    write!(t, $en $(, $arg)*)
+                };
+            };
+        }
         let rates: Vec<f64> = self
             .points
             .iter()
@@ -107,23 +117,12 @@ impl Analysis {
             rates.iter().copied().fold(0.0, f64::max),
         );
         let k = self.points.len();
-        if es {
-            if rates.is_empty() {
-                let _ = write!(t, "Con {k} mediciones de carga, ");
-            } else {
-                let _ = write!(
-                    t,
-                    "Con {k} escalones de carga entre {} y {} solicitudes por segundo, ",
-                    n(lo),
-                    n(hi)
-                );
-            }
-        } else if rates.is_empty() {
-            let _ = write!(t, "From {k} load measurements, ");
+        if rates.is_empty() {
+            say!(en: "From {k} load measurements, ", es: "Con {k} mediciones de carga, ");
         } else {
-            let _ = write!(
-                t,
-                "From {k} load plateaus between {} and {} requests per second, ",
+            say!(
+                en: "From {k} load plateaus between {} and {} requests per second, ",
+                es: "Con {k} escalones de carga entre {} y {} solicitudes por segundo, ",
                 n(lo),
                 n(hi)
             );
@@ -138,127 +137,75 @@ impl Analysis {
                     Some((low, _)) if es => format!("{} o más", n(low)),
                     Some((low, _)) => format!("{} or more", n(low)),
                 };
-                if es {
-                    let _ = write!(
-                        t,
-                        "el servicio atiende como máximo unas {} solicitudes por segundo (intervalo de confianza del 95 %: {})",
-                        n(peak.value),
-                        range(peak)
-                    );
-                    match &f.peak_at {
-                        Some(at) => {
-                            let _ = write!(
-                                t,
-                                ", con unas {} solicitudes simultáneas; con más carga, el rendimiento baja. ",
-                                n(at.value)
-                            );
-                        }
-                        None => {
-                            t.push_str("; con más carga, el rendimiento se estanca en ese nivel. ")
-                        }
+                say!(
+                    en: "the service handles at most about {} requests per second (95% confidence interval: {})",
+                    es: "el servicio atiende como máximo unas {} solicitudes por segundo (intervalo de confianza del 95 %: {})",
+                    n(peak.value),
+                    range(peak)
+                );
+                match &f.peak_at {
+                    Some(at) => {
+                        say!(
+                            en: ", with about {} requests in progress at once; more load lowers the throughput. ",
+                            es: ", con unas {} solicitudes simultáneas; con más carga, el rendimiento baja. ",
+                            n(at.value)
+                        );
                     }
-                } else {
-                    let _ = write!(
-                        t,
-                        "the service handles at most about {} requests per second (95% confidence interval: {})",
-                        n(peak.value),
-                        range(peak)
-                    );
-                    match &f.peak_at {
-                        Some(at) => {
-                            let _ = write!(
-                                t,
-                                ", with about {} requests in progress at once; more load lowers the throughput. ",
-                                n(at.value)
-                            );
-                        }
-                        None => t.push_str("; more load does not raise it further. "),
+                    None => {
+                        say!(
+                            en: "; more load does not raise it further. ",
+                            es: "; con más carga, el rendimiento se estanca en ese nivel. "
+                        );
                     }
                 }
             }
             (None, Some(_)) => {
-                t.push_str(if es {
-                    "no es posible estimar la capacidad máxima: las mediciones no muestran saturación o son muy pocas. "
-                } else {
-                    "the maximum capacity cannot be estimated: the measurements show no saturation or are too few. "
-                });
+                say!(
+                    en: "the maximum capacity cannot be estimated: the measurements show no saturation or are too few. ",
+                    es: "no es posible estimar la capacidad máxima: las mediciones no muestran saturación o son muy pocas. "
+                );
             }
             (None, None) => {}
         }
         let slo = &self.slo.expr;
         match &self.crossing {
             Some(Crossing::Interpolated { rate, between }) => {
-                let _ = if es {
-                    write!(
-                        t,
-                        "El objetivo de tiempo de respuesta ({slo}) se deja de cumplir hacia las {} solicitudes por segundo (interpolado entre los escalones medidos de {} y {}). ",
-                        n(*rate),
-                        n(between.0),
-                        n(between.1)
-                    )
-                } else {
-                    write!(
-                        t,
-                        "The response-time objective ({slo}) stops being met at about {} requests per second (interpolated between the measured plateaus at {} and {}). ",
-                        n(*rate),
-                        n(between.0),
-                        n(between.1)
-                    )
-                };
+                say!(
+                    en: "The response-time objective ({slo}) stops being met at about {} requests per second (interpolated between the measured plateaus at {} and {}). ",
+                    es: "El objetivo de tiempo de respuesta ({slo}) se deja de cumplir hacia las {} solicitudes por segundo (interpolado entre los escalones medidos de {} y {}). ",
+                    n(*rate),
+                    n(between.0),
+                    n(between.1)
+                );
             }
             Some(Crossing::Predicted { rate }) => {
-                let _ = if es {
-                    write!(
-                        t,
-                        "Según el modelo ajustado (ley de Little sobre la curva), el objetivo de tiempo de respuesta ({slo}) se dejaría de cumplir hacia las {} solicitudes por segundo; ningún escalón medido llegó a ese punto. ",
-                        n(*rate)
-                    )
-                } else {
-                    write!(
-                        t,
-                        "By the fitted model (Little's law on the curve), the response-time objective ({slo}) would stop being met at about {} requests per second; no measured plateau reached that point. ",
-                        n(*rate)
-                    )
-                };
+                say!(
+                    en: "By the fitted model (Little's law on the curve), the response-time objective ({slo}) would stop being met at about {} requests per second; no measured plateau reached that point. ",
+                    es: "Según el modelo ajustado (ley de Little sobre la curva), el objetivo de tiempo de respuesta ({slo}) se dejaría de cumplir hacia las {} solicitudes por segundo; ningún escalón medido llegó a ese punto. ",
+                    n(*rate)
+                );
             }
             Some(Crossing::BelowLowest { rate }) => {
-                let _ = if es {
-                    write!(
-                        t,
-                        "El objetivo de tiempo de respuesta ({slo}) ya no se cumple con la carga más baja medida ({} solicitudes por segundo). ",
-                        n(*rate)
-                    )
-                } else {
-                    write!(
-                        t,
-                        "The response-time objective ({slo}) is already missed at the lowest load measured ({} requests per second). ",
-                        n(*rate)
-                    )
-                };
+                say!(
+                    en: "The response-time objective ({slo}) is already missed at the lowest load measured ({} requests per second). ",
+                    es: "El objetivo de tiempo de respuesta ({slo}) ya no se cumple con la carga más baja medida ({} solicitudes por segundo). ",
+                    n(*rate)
+                );
             }
             Some(Crossing::NotCrossed { rate }) => {
-                let _ = if es {
-                    write!(
-                        t,
-                        "El objetivo de tiempo de respuesta ({slo}) se cumple en todos los escalones medidos, hasta {} solicitudes por segundo. ",
-                        n(*rate)
-                    )
-                } else {
-                    write!(
-                        t,
-                        "The response-time objective ({slo}) is met at every measured plateau, up to {} requests per second. ",
-                        n(*rate)
-                    )
-                };
+                say!(
+                    en: "The response-time objective ({slo}) is met at every measured plateau, up to {} requests per second. ",
+                    es: "El objetivo de tiempo de respuesta ({slo}) se cumple en todos los escalones medidos, hasta {} solicitudes por segundo. ",
+                    n(*rate)
+                );
             }
             None => {}
         }
         if self.fit.is_some() {
-            t.push_str(if es {
-                "Conviene planear la carga de producción por debajo de esas cifras, con margen."
-            } else {
-                "Production load should be planned below these figures, with a margin."
-            });
+            say!(
+                en: "Production load should be planned below these figures, with a margin.",
+                es: "Conviene planear la carga de producción por debajo de esas cifras, con margen."
+            );
         }
         t.trim_end().to_owned()
     }

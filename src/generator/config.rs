@@ -17,15 +17,11 @@ use crate::domain;
 pub const MAX_WORKER: u16 = 999;
 /// Earliest day the generator accepts as "today" (a year after the general
 /// pension system of Ley 100/1993 began, so set-up dates stay after it).
-pub const FIRST_AS_OF: NaiveDate = match NaiveDate::from_ymd_opt(1995, 4, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+pub const FIRST_AS_OF: NaiveDate =
+    NaiveDate::from_ymd_opt(1995, 4, 1).expect("1 April 1995 is a date");
 /// Last day the generator accepts as "today" (the calendar's table ends in 2100).
-pub const LAST_AS_OF: NaiveDate = match NaiveDate::from_ymd_opt(2100, 12, 31) {
-    Some(d) => d,
-    None => NaiveDate::MAX,
-};
+pub const LAST_AS_OF: NaiveDate =
+    NaiveDate::from_ymd_opt(2100, 12, 31).expect("31 December 2100 is a date");
 /// Default `numeroRadicado` prefix.
 pub const DEFAULT_PREFIX: &str = "MSSH";
 /// Longest prefix that still leaves room for tag, kind, worker and sequence.

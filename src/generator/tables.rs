@@ -260,59 +260,11 @@ pub(super) fn weighted_pick<T>(rng: &mut ChaCha8Rng, items: &[(T, u32)]) -> usiz
 mod tests {
     use super::*;
 
-    /// A copy of the bundled contract with `edit` applied to the file `name`.
-    fn contract_with(name: &str, edit: impl FnOnce(String) -> String) -> Contract {
-        let dir = std::env::temp_dir().join(format!(
-            "mss-tables-{}-{:x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::create_dir_all(&dir).expect("dir");
-        for file in [
-            "openapi.json",
-            "administradoras.csv",
-            "tipos_documento.csv",
-            "divipola.csv",
-            "errores.csv",
-        ] {
-            std::fs::copy(mss_contract::source_dir().join(file), dir.join(file)).expect("copy");
-        }
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path).expect("read");
-        std::fs::write(&path, edit(text)).expect("write");
-        let contract = Contract::from_dir(&dir).expect("the edited contract loads");
-        let _ = std::fs::remove_dir_all(&dir);
+    /// The bundled contract with `edit` applied to its rows.
+    fn contract_with(edit: impl FnOnce(&mut Contract)) -> Contract {
+        let mut contract = Contract::clone(Contract::embedded());
+        edit(&mut contract);
         contract
-    }
-
-    /// `text` (a CSV file) with the cell `column` of data rows 1 and 2 (file
-    /// rows 2 and 3) set to `value`.
-    fn two_rows(text: &str, column: &str, value: &str) -> String {
-        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        let at = lines[0]
-            .split(',')
-            .position(|c| c == column)
-            .expect("column");
-        for line in &mut lines[1..3] {
-            let mut cells = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(line.as_bytes())
-                .records()
-                .next()
-                .expect("row")
-                .expect("csv")
-                .iter()
-                .map(str::to_owned)
-                .collect::<Vec<_>>();
-            cells[at] = value.to_owned();
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(&cells).expect("write");
-            *line = String::from_utf8(w.into_inner().expect("csv"))
-                .expect("utf-8")
-                .trim_end()
-                .to_owned();
-        }
-        lines.join("\n") + "\n"
     }
 
     #[test]
@@ -327,8 +279,13 @@ mod tests {
 
     #[test]
     fn weights_that_overflow_are_refused_naming_file_row_and_column() {
-        let huge = u64::MAX.to_string();
-        let c = contract_with("divipola.csv", |t| two_rows(&t, "poblacion", &huge));
+        // Data rows 1 and 2 (file rows 2 and 3) set so that the sum
+        // overflows at the second.
+        let c = contract_with(|c| {
+            c.municipios[..2]
+                .iter_mut()
+                .for_each(|m| m.poblacion = u64::MAX);
+        });
         let e = Tables::new(&c)
             .expect_err("populations overflow")
             .to_string();
@@ -336,8 +293,10 @@ mod tests {
             e.starts_with("divipola.csv: row 3, column poblacion: the populations add up"),
             "{e}"
         );
-        let c = contract_with("tipos_documento.csv", |t| {
-            two_rows(&t, "peso_generacion", "4000000000")
+        let c = contract_with(|c| {
+            c.tipos_documento[..2]
+                .iter_mut()
+                .for_each(|t| t.peso_generacion = 4_000_000_000);
         });
         let e = Tables::new(&c).expect_err("weights overflow").to_string();
         assert!(
@@ -345,21 +304,7 @@ mod tests {
             "{e}"
         );
         // Populations of 0 weigh 1: every municipality can still be drawn.
-        let c = contract_with("divipola.csv", |t| {
-            t.lines()
-                .enumerate()
-                .map(|(i, l)| {
-                    if i == 0 {
-                        l.to_owned()
-                    } else {
-                        let (head, _) = l.rsplit_once(',').expect("poblacion");
-                        format!("{head},0")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-                + "\n"
-        });
+        let c = contract_with(|c| c.municipios.iter_mut().for_each(|m| m.poblacion = 0));
         Tables::new(&c).expect("all-zero populations draw uniformly");
     }
 }

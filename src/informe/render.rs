@@ -132,21 +132,24 @@ fn model(informe: &Informe, admin: &Administradora) -> Value {
     })
 }
 
+/// The text of `v`, or `missing`.
+fn text<'v>(v: &'v Value, missing: &'v str) -> &'v str {
+    v.as_str().unwrap_or(missing)
+}
+
+/// One row of a Markdown table: `| a | b | c |`.
+fn row(o: &mut String, cells: &[String]) {
+    let _ = writeln!(o, "| {} |", cells.join(" | "));
+}
+
 /// Rows `| label | n | n | n |` of a per-day or per-hour table.
 fn count_rows(o: &mut String, rows: &Value, label: &str) {
     for r in rows.as_array().into_iter().flatten() {
-        let counts: Vec<String> = r["conteos"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| c.to_string())
+        let counts = r["conteos"].as_array().into_iter().flatten();
+        let cells: Vec<String> = std::iter::once(text(&r[label], "").to_owned())
+            .chain(counts.map(Value::to_string))
             .collect();
-        let _ = writeln!(
-            o,
-            "| {} | {} |",
-            r[label].as_str().unwrap_or(""),
-            counts.join(" | ")
-        );
+        row(o, &cells);
     }
 }
 
@@ -157,10 +160,10 @@ pub fn markdown(informe: &Informe, admin: &Administradora) -> String {
     let _ = writeln!(
         o,
         "# Informe inicial de aseguramiento en producción\n\n**Administradora:** {} — {}  \n**Periodo:** {} a {} (hora de Colombia, UTC−5)\n",
-        m["codigo"].as_str().unwrap_or(""),
-        m["nombre"].as_str().unwrap_or(""),
-        m["desde"].as_str().unwrap_or(""),
-        m["hasta"].as_str().unwrap_or("")
+        text(&m["codigo"], ""),
+        text(&m["nombre"], ""),
+        text(&m["desde"], ""),
+        text(&m["hasta"], "")
     );
     let _ = writeln!(o, "## 1. Cantidad de servicios invocados\n");
     let _ = writeln!(
@@ -168,13 +171,12 @@ pub fn markdown(informe: &Informe, admin: &Administradora) -> String {
         "| servicio | invocaciones | hora de mayor uso (invocaciones) |\n|---|---:|---|"
     );
     for s in m["servicios"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} |",
-            s["nombre"].as_str().unwrap_or(""),
-            s["invocaciones"],
-            s["pico"].as_str().unwrap_or("—")
-        );
+        let cells = [
+            text(&s["nombre"], "").to_owned(),
+            s["invocaciones"].to_string(),
+            text(&s["pico"], "—").to_owned(),
+        ];
+        row(&mut o, &cells);
     }
     let _ = writeln!(o, "| **total** | **{}** | |", m["total"]);
     let cols: Vec<&str> = m["columnas"]
@@ -215,11 +217,9 @@ pub fn markdown(informe: &Informe, admin: &Administradora) -> String {
                 .collect(),
             None => vec!["—".to_owned(); 7],
         };
-        let _ = writeln!(
-            o,
-            "| {} | {} |",
-            t["nombre"].as_str().unwrap_or(""),
-            values.join(" | ")
+        row(
+            &mut o,
+            &[&[text(&t["nombre"], "").to_owned()], &values[..]].concat(),
         );
     }
     let _ = writeln!(
@@ -227,16 +227,16 @@ pub fn markdown(informe: &Informe, admin: &Administradora) -> String {
         "\n## 4. Incidencias por tipo y por servicio\n\n| tipo | servicio | ¿se presentó? | cantidad | primera | última |\n|---|---|---|---:|---|---|"
     );
     for i in m["incidencias"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} |",
-            i["tipo"].as_str().unwrap_or(""),
-            i["servicio"].as_str().unwrap_or(""),
+        let cells = [
+            text(&i["tipo"], ""),
+            text(&i["servicio"], ""),
             if i["si"] == true { "Sí" } else { "No" },
-            i["cantidad"],
-            i["primera"].as_str().unwrap_or("—"),
-            i["ultima"].as_str().unwrap_or("—")
-        );
+            &i["cantidad"].to_string(),
+            text(&i["primera"], "—"),
+            text(&i["ultima"], "—"),
+        ]
+        .map(str::to_owned);
+        row(&mut o, &cells);
     }
     let _ = writeln!(
         o,

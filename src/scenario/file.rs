@@ -290,100 +290,68 @@ pub struct LoadSpec {
     pub plateaus: Option<usize>,
 }
 
-/// `[data]`.
+/// `[data]`; a key left out takes its value from [`Default`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DataSpec {
     /// Seed of the synthetic data.
-    #[serde(default = "default_seed")]
     pub seed: u64,
     /// Code of the reporting administrator; `None` in a file that names
     /// none, until the plan fills in the contract's default one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub administradora: Option<String>,
     /// Prefix of every `numeroRadicado`.
-    #[serde(default = "default_prefix")]
     pub radicado_prefix: String,
-}
-
-fn default_seed() -> u64 {
-    1
-}
-fn default_prefix() -> String {
-    crate::generator::DEFAULT_PREFIX.into()
 }
 
 impl Default for DataSpec {
     fn default() -> Self {
         DataSpec {
-            seed: default_seed(),
+            seed: 1,
             administradora: None,
-            radicado_prefix: default_prefix(),
+            radicado_prefix: crate::generator::DEFAULT_PREFIX.into(),
         }
     }
 }
 
-/// `[token]`.
+/// `[token]`; a key left out takes its value from [`Default`].
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TokenSpec {
     /// Refresh this long before expiry.
-    #[serde(default = "default_margin")]
     pub refresh_margin: Span,
     /// Plus a random part up to this long.
-    #[serde(default = "default_jitter")]
     pub refresh_jitter: Span,
-}
-
-fn default_margin() -> Span {
-    Span(Duration::from_secs(30))
-}
-fn default_jitter() -> Span {
-    Span(Duration::from_secs(10))
 }
 
 impl Default for TokenSpec {
     fn default() -> Self {
         TokenSpec {
-            refresh_margin: default_margin(),
-            refresh_jitter: default_jitter(),
+            refresh_margin: Span(Duration::from_secs(30)),
+            refresh_jitter: Span(Duration::from_secs(10)),
         }
     }
 }
 
-/// `[http]`.
+/// `[http]`; a key left out takes its value from [`Default`].
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpSpec {
     /// Timeout of one request, from sending to the end of the answer.
-    #[serde(default = "default_timeout")]
     pub timeout: Span,
     /// Timeout of establishing a connection.
-    #[serde(default = "default_connect_timeout")]
     pub connect_timeout: Span,
     /// What retries (of lost answers, after a 401) may add to the report
     /// requests of any 10-second window (see [`crate::retry_budget`]).
-    #[serde(default = "default_retry_budget")]
     pub retry_budget: Percent,
-}
-
-fn default_retry_budget() -> Percent {
-    Percent(0.1)
-}
-
-fn default_timeout() -> Span {
-    Span(Duration::from_secs(30))
-}
-fn default_connect_timeout() -> Span {
-    Span(Duration::from_secs(5))
 }
 
 impl Default for HttpSpec {
     fn default() -> Self {
         HttpSpec {
-            timeout: default_timeout(),
-            connect_timeout: default_connect_timeout(),
-            retry_budget: default_retry_budget(),
+            timeout: Span(Duration::from_secs(30)),
+            connect_timeout: Span(Duration::from_secs(5)),
+            retry_budget: Percent(0.1),
         }
     }
 }

@@ -19,6 +19,16 @@ fn other_model(keys: &[(&str, bool)], model: &str, bad: Bad<'_>) -> Result<(), S
     }
 }
 
+/// The keys only the closed model takes, each with whether it is written.
+fn closed_keys(l: &LoadSpec) -> [(&'static str, bool); 4] {
+    [
+        ("users", l.users.is_some()),
+        ("ramp", l.ramp.is_some()),
+        ("think_time", l.think_time.is_some()),
+        ("run_time", l.run_time.is_some()),
+    ]
+}
+
 /// `load.max_in_flight` of the open and search models.
 fn max_in_flight(l: &LoadSpec, model: &str, bad: Bad<'_>) -> Result<(), ScenarioError> {
     match l.max_in_flight {
@@ -35,16 +45,13 @@ fn max_in_flight(l: &LoadSpec, model: &str, bad: Bad<'_>) -> Result<(), Scenario
 /// rates, durations and sizes in range. The model itself is [`model`].
 pub(super) fn check(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
     if l.model != Model::Search {
-        other_model(
-            &[
-                ("max_rate", l.max_rate.is_some()),
-                ("step", l.step.is_some()),
-                ("plateau", l.plateau.is_some()),
-                ("plateaus", l.plateaus.is_some()),
-            ],
-            "open or closed",
-            bad,
-        )?;
+        let search_keys = [
+            ("max_rate", l.max_rate.is_some()),
+            ("step", l.step.is_some()),
+            ("plateau", l.plateau.is_some()),
+            ("plateaus", l.plateaus.is_some()),
+        ];
+        other_model(&search_keys, "open or closed", bad)?;
     }
     match l.model {
         Model::Search => check_search(l, bad),
@@ -54,17 +61,8 @@ pub(super) fn check(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
 }
 
 fn check_search(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
-    other_model(
-        &[
-            ("users", l.users.is_some()),
-            ("ramp", l.ramp.is_some()),
-            ("think_time", l.think_time.is_some()),
-            ("run_time", l.run_time.is_some()),
-            ("stages", !l.stages.is_empty()),
-        ],
-        "search",
-        bad,
-    )?;
+    let stages = [("stages", !l.stages.is_empty())];
+    other_model(&[&closed_keys(l)[..], &stages].concat(), "search", bad)?;
     let rate_ok = |r: f64| r.is_finite() && r > 0.0 && r <= 1_000_000.0;
     let start = l.start_rate.ok_or_else(|| {
         bad(
@@ -112,16 +110,7 @@ fn check_search(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
 }
 
 fn check_open(l: &LoadSpec, bad: Bad<'_>) -> Result<(), ScenarioError> {
-    other_model(
-        &[
-            ("users", l.users.is_some()),
-            ("ramp", l.ramp.is_some()),
-            ("think_time", l.think_time.is_some()),
-            ("run_time", l.run_time.is_some()),
-        ],
-        "open",
-        bad,
-    )?;
+    other_model(&closed_keys(l), "open", bad)?;
     if l.stages.is_empty() {
         return Err(bad("load.stages", "at least one stage is needed".into()));
     }

@@ -203,37 +203,47 @@ fn production_caps(
     }
     let caps = caps(p);
     let (peak, duration, total) = load.outline();
+    // What the plan does at `at`, over the cap `cap` that `[production] key`
+    // raises.
+    let over = |at: &str, plans: String, cap: String, key: &str, tail: &str| {
+        Err(bad(
+            at,
+            format!(
+                "{plans}, over the production cap of {cap}; raise [production] {key} explicitly{tail}"
+            ),
+        ))
+    };
     if let Some(peak) = peak
         && peak > caps.max_rate
     {
-        return Err(bad(
+        let (plans, cap) = (
+            format!("peaks at {peak} req/s"),
+            format!("{} req/s", caps.max_rate),
+        );
+        return over(
             "load.stages",
-            format!(
-                "peaks at {peak} req/s, over the production cap of {} req/s; raise [production] max_rate explicitly if the ministry agreed to it",
-                caps.max_rate
-            ),
-        ));
+            plans,
+            cap,
+            "max_rate",
+            " if the ministry agreed to it",
+        );
     }
     if duration > caps.max_duration {
-        return Err(bad(
-            "load",
-            format!(
-                "lasts {}, over the production cap of {}; raise [production] max_duration explicitly",
-                humantime::format_duration(duration),
-                humantime::format_duration(caps.max_duration)
-            ),
-        ));
+        let lasts = format!("lasts {}", humantime::format_duration(duration));
+        let cap = humantime::format_duration(caps.max_duration).to_string();
+        return over("load", lasts, cap, "max_duration", "");
     }
     if let Some(total) = total
         && total > caps.max_requests
     {
-        return Err(bad(
+        let plans = format!("plans {total} requests");
+        return over(
             "load",
-            format!(
-                "plans {total} requests, over the production cap of {}; raise [production] max_requests explicitly",
-                caps.max_requests
-            ),
-        ));
+            plans,
+            caps.max_requests.to_string(),
+            "max_requests",
+            "",
+        );
     }
     Ok(())
 }
@@ -442,9 +452,16 @@ mod tests {
     use crate::domain::Service;
     use crate::scenario::{Caps, CredentialSource, LoadModel, RunPlan, TargetPlan};
 
+    /// The plan of scenario `text` on the bundled contract (`name` names the
+    /// file in errors).
+    fn plan(name: &str, text: &str) -> RunPlan {
+        RunPlan::parse(text, Path::new(name), mss_contract::Contract::embedded()).expect("valid")
+    }
+
     #[test]
     fn a_file_becomes_a_typed_plan_with_its_defaults_filled_in() {
-        let plan = RunPlan::parse(
+        let plan = plan(
+            "typed.toml",
             r#"
 name = "typed"
 [target]
@@ -459,10 +476,7 @@ ReportarRetractoAfiliacion = 1
 global = ["p99 < 800ms", "error_rate < 1%"]
 ReportarAfiliaciontraslado = ["max < 2s"]
 "#,
-            Path::new("typed.toml"),
-            mss_contract::Contract::embedded(),
-        )
-        .expect("valid");
+        );
         assert_eq!(
             plan.load,
             LoadModel::Closed {
@@ -504,7 +518,8 @@ ReportarAfiliaciontraslado = ["max < 2s"]
 
     #[test]
     fn a_url_target_carries_its_host_and_where_its_credentials_come_from() {
-        let plan = RunPlan::parse(
+        let plan = plan(
+            "url.toml",
             r#"
 name = "url"
 [target]
@@ -519,10 +534,7 @@ model = "closed"
 users = 1
 run_time = "10s"
 "#,
-            Path::new("url.toml"),
-            mss_contract::Contract::embedded(),
-        )
-        .expect("valid");
+        );
         assert_eq!(plan.target.host(), Some("ministerio.test"));
         assert!(plan.target.is_production());
         let TargetPlan::Url(url) = &plan.target else {

@@ -4,6 +4,7 @@
 
 use std::fmt::Debug;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use super::bodies::any_text;
 use super::{at, fuzz};
@@ -11,7 +12,7 @@ use mss_harness::generator::{AffiliationGenerator, GeneratorConfig};
 use mss_harness::scenario::{BUILT_IN, LoadModel, RunPlan};
 use mss_harness::schedule::ArrivalSchedule;
 use mss_harness::session::RunOptions;
-use mss_mock::{Mock, MockConfig};
+use mss_mock::{LatencyProfile, Mock, MockConfig};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
@@ -238,59 +239,50 @@ pub(super) fn toml_value() -> BoxedStrategy<String> {
     .boxed()
 }
 
-pub(super) const SCENARIO_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "url",
-    "allowed_hosts",
-    "mock",
-    "token_ttl_seconds",
-    "latency",
-    "distribution",
-    "ms",
-    "min_ms",
-    "max_ms",
-    "median_ms",
-    "sigma",
-    "cap_ms",
-    "max_records",
-    "max_fingerprints",
-    "file",
-    "username_env",
-    "password_env",
-    "client_id_env",
-    "client_id_afiliacion_env",
-    "client_id_retracto_env",
-    "model",
-    "start_rate",
-    "stages",
-    "rate",
-    "duration",
-    "max_in_flight",
-    "users",
-    "ramp",
-    "think_time",
-    "run_time",
-    "seed",
-    "administradora",
-    "radicado_prefix",
-    "refresh_margin",
-    "refresh_jitter",
-    "timeout",
-    "connect_timeout",
-    "global",
-    "ReportarAfiliaciontraslado",
-    "ReportarRetractoAfiliacion",
-    "max_rate",
-    "max_duration",
-    "max_requests",
-    "VAL01",
-    "NEG11",
-];
+/// The keys a written line or inline table takes: those of the format
+/// (scenarios/README.md's key table, a `[table.sub]` as `table` and `sub`),
+/// those the seed scenarios hold, and the latency profile's.
+static SCENARIO_KEYS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let documented = crate::util::documented_scenario_keys()
+        .into_iter()
+        .flat_map(|k| {
+            k.trim_matches(['[', ']'])
+                .split('.')
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
+    let mut keys: Vec<String> = documented
+        .chain(scenario_seeds().into_iter().flat_map(keys_of))
+        .chain(LatencyProfile::KEYS.iter().map(|k| (*k).to_owned()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+});
+
+/// Every key of a TOML text, at any depth.
+fn keys_of(text: &str) -> Vec<String> {
+    fn walk(value: &toml::Value, keys: &mut Vec<String>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (key, inner) in table {
+                    keys.push(key.clone());
+                    walk(inner, keys);
+                }
+            }
+            toml::Value::Array(items) => items.iter().for_each(|v| walk(v, keys)),
+            _ => {}
+        }
+    }
+    let mut keys = Vec::new();
+    let table: toml::Table = text.parse().expect("a seed scenario is TOML");
+    walk(&toml::Value::Table(table), &mut keys);
+    keys
+}
 
 pub(super) fn toml_key() -> impl Strategy<Value = String> + Clone {
     prop_oneof![
-        6 => select(SCENARIO_KEYS).prop_map(str::to_owned),
+        6 => select(SCENARIO_KEYS.clone()),
         1 => "[a-zA-Z_-]{1,12}",
         1 => any::<String>().prop_map(|s| toml_quote(&s)),
     ]

@@ -151,6 +151,21 @@ pub struct FaultSpec {
     pub hold_s: Option<f64>,
 }
 
+impl FaultSpec {
+    /// The numbers of a `delay` (its latency profile's), by key.
+    fn delay_numbers(&self) -> impl Iterator<Item = (&'static str, Option<f64>)> {
+        [
+            ("ms", self.ms),
+            ("min_ms", self.min_ms),
+            ("max_ms", self.max_ms),
+            ("median_ms", self.median_ms),
+            ("sigma", self.sigma),
+            ("cap_ms", self.cap_ms),
+        ]
+        .into_iter()
+    }
+}
+
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
@@ -300,15 +315,7 @@ impl Fault {
         let duration = span("duration", &spec.duration)?;
         // Keys that only some kinds take.
         let allowed: &[&str] = match kind {
-            "delay" => &[
-                "distribution",
-                "ms",
-                "min_ms",
-                "max_ms",
-                "median_ms",
-                "sigma",
-                "cap_ms",
-            ],
+            "delay" => LatencyProfile::KEYS,
             "slow_body" => &["chunk_bytes", "interval_ms"],
             "status" => &["status", "retry_after_s"],
             "token_outage" => &["retry_after_s"],
@@ -320,18 +327,19 @@ impl Fault {
             ("status", spec.status.is_some()),
             ("retry_after_s", spec.retry_after_s.is_some()),
             ("distribution", spec.distribution.is_some()),
-            ("ms", spec.ms.is_some()),
-            ("min_ms", spec.min_ms.is_some()),
-            ("max_ms", spec.max_ms.is_some()),
-            ("median_ms", spec.median_ms.is_some()),
-            ("sigma", spec.sigma.is_some()),
-            ("cap_ms", spec.cap_ms.is_some()),
+        ]
+        .into_iter()
+        .chain(spec.delay_numbers().map(|(k, v)| (k, v.is_some())))
+        .chain([
             ("chunk_bytes", spec.chunk_bytes.is_some()),
             ("interval_ms", spec.interval_ms.is_some()),
             ("seconds", spec.seconds.is_some()),
             ("hold_s", spec.hold_s.is_some()),
-        ];
-        if let Some((key, _)) = given.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+        ]);
+        if let Some((key, _)) = given
+            .into_iter()
+            .find(|(k, set)| *set && !allowed.contains(k))
+        {
             return Err(format!("kind {kind:?} takes no {key}"));
         }
         let need =
@@ -367,32 +375,9 @@ impl Fault {
                     }
                 };
                 // Keys of another distribution are a mistake, not a default.
-                let stray = match profile {
-                    LatencyProfile::Fixed { .. } => [
-                        ("min_ms", spec.min_ms),
-                        ("max_ms", spec.max_ms),
-                        ("median_ms", spec.median_ms),
-                        ("sigma", spec.sigma),
-                        ("cap_ms", spec.cap_ms),
-                    ]
-                    .into_iter()
-                    .find(|(_, v)| v.is_some()),
-                    LatencyProfile::Uniform { .. } => [
-                        ("ms", spec.ms),
-                        ("median_ms", spec.median_ms),
-                        ("sigma", spec.sigma),
-                        ("cap_ms", spec.cap_ms),
-                    ]
-                    .into_iter()
-                    .find(|(_, v)| v.is_some()),
-                    _ => [
-                        ("ms", spec.ms),
-                        ("min_ms", spec.min_ms),
-                        ("max_ms", spec.max_ms),
-                    ]
-                    .into_iter()
-                    .find(|(_, v)| v.is_some()),
-                };
+                let stray = spec
+                    .delay_numbers()
+                    .find(|(k, v)| v.is_some() && !profile.numbers().contains(k));
                 if let Some((key, _)) = stray {
                     return Err(format!("this delay's distribution takes no {key}"));
                 }
@@ -537,77 +522,33 @@ mod tests {
     #[test]
     fn bad_specs_name_the_fault_and_the_key() {
         let cases = [
+            (r#"{"kind": "reset", "probability": 1.5}"#, "probability"),
+            (r#"{"kind": "explode"}"#, "kind \"explode\" is unknown"),
+            (r#"{"kind": "reset", "route": "/otra"}"#, "route \"/otra\""),
+            (r#"{"kind": "status", "status": 418}"#, "status must be"),
+            (r#"{"kind": "status"}"#, "needs status"),
+            (r#"{"kind": "reset", "status": 503}"#, "takes no status"),
+            (r#"{"kind": "stall"}"#, "needs a duration"),
+            (r#"{"kind": "reset", "at": "soon"}"#, "at: \"soon\""),
             (
-                FaultSpec {
-                    probability: Some(1.5),
-                    ..spec("reset")
-                },
-                "probability",
-            ),
-            (spec("explode"), "kind \"explode\" is unknown"),
-            (
-                FaultSpec {
-                    route: Some("/otra".into()),
-                    ..spec("reset")
-                },
-                "route \"/otra\"",
-            ),
-            (
-                FaultSpec {
-                    status: Some(418),
-                    ..spec("status")
-                },
-                "status must be",
-            ),
-            (spec("status"), "needs status"),
-            (
-                FaultSpec {
-                    status: Some(503),
-                    ..spec("reset")
-                },
-                "takes no status",
-            ),
-            (spec("stall"), "needs a duration"),
-            (
-                FaultSpec {
-                    at: Some("soon".into()),
-                    ..spec("reset")
-                },
-                "at: \"soon\"",
-            ),
-            (
-                FaultSpec {
-                    distribution: Some("uniform".into()),
-                    ms: Some(3.0),
-                    ..spec("delay")
-                },
+                r#"{"kind": "delay", "distribution": "uniform", "ms": 3}"#,
                 "needs min_ms",
             ),
             (
-                FaultSpec {
-                    distribution: Some("fixed".into()),
-                    ms: Some(3.0),
-                    sigma: Some(1.0),
-                    ..spec("delay")
-                },
+                r#"{"kind": "delay", "distribution": "fixed", "ms": 3, "sigma": 1}"#,
                 "takes no sigma",
             ),
             (
-                FaultSpec {
-                    route: Some("token".into()),
-                    ..spec("reset_after_commit")
-                },
+                r#"{"kind": "reset_after_commit", "route": "token"}"#,
                 "report services",
             ),
             (
-                FaultSpec {
-                    route: Some("reports".into()),
-                    ..spec("token_outage")
-                },
+                r#"{"kind": "token_outage", "route": "reports"}"#,
                 "token route",
             ),
         ];
-        for (s, want) in cases {
+        for (json, want) in cases {
+            let s: FaultSpec = serde_json::from_str(json).expect(json);
             let e = FaultSet::compile(&[spec("reset"), s]).expect_err(want);
             assert!(
                 e.starts_with("faults[1]") && e.contains(want),

@@ -7,6 +7,7 @@
 //! `contract/README.md` ("Validation order"); the functions below follow it.
 
 use chrono::NaiveDate;
+use mss_contract::enumerations::Enumerated;
 use mss_contract::rules::{self, Sexo};
 use mss_contract::{Contract, Regimen};
 
@@ -53,46 +54,24 @@ impl Rejection {
     }
 }
 
-/// `tipoNovedad`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Novedad {
-    /// First affiliation.
-    Afiliacion = 0,
-    /// Change of regime (RPM ↔ RAIS).
-    TrasladoRegimen = 1,
-    /// Change of administrator within RAIS.
-    TrasladoAdministradora = 2,
+/// `tipoNovedad`, the contract's typed value.
+pub use mss_contract::Novedad;
+
+/// The byte the store keeps for `novedad`: its place in the contract's list.
+pub fn novedad_byte(novedad: Novedad) -> u8 {
+    Novedad::ALL
+        .iter()
+        .position(|&n| n == novedad)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(0)
 }
 
-impl Novedad {
-    /// The novelty `contract` spells `s` (`x-roles` of `tipoNovedad`).
-    fn parse(contract: &Contract, s: &str) -> Option<Self> {
-        Some(
-            match contract.enumerations().parse::<mss_contract::Novedad>(s)? {
-                mss_contract::Novedad::Afiliacion => Self::Afiliacion,
-                mss_contract::Novedad::TrasladoRegimen => Self::TrasladoRegimen,
-                mss_contract::Novedad::TrasladoAdministradora => Self::TrasladoAdministradora,
-            },
-        )
-    }
-
-    /// How `contract` spells it.
-    pub fn spelling(self, contract: &Contract) -> &str {
-        contract.enumerations().spelling(match self {
-            Self::Afiliacion => mss_contract::Novedad::Afiliacion,
-            Self::TrasladoRegimen => mss_contract::Novedad::TrasladoRegimen,
-            Self::TrasladoAdministradora => mss_contract::Novedad::TrasladoAdministradora,
-        })
-    }
-
-    /// From the stored byte.
-    pub fn from_u8(b: u8) -> Self {
-        match b {
-            1 => Self::TrasladoRegimen,
-            2 => Self::TrasladoAdministradora,
-            _ => Self::Afiliacion,
-        }
-    }
+/// The novelty of a stored byte (see [`novedad_byte`]).
+pub fn novedad_of_byte(b: u8) -> Novedad {
+    Novedad::ALL
+        .get(usize::from(b))
+        .copied()
+        .unwrap_or(Novedad::Afiliacion)
 }
 
 /// A `ReportarAfiliaciontraslado` body that passed every stateless check.
@@ -131,32 +110,38 @@ fn need_date(body: &Body<'_>, name: &str) -> Result<NaiveDate, Rejection> {
     date(need(body, name)?).ok_or_else(|| bad(name, "no es una fecha válida AAAA-MM-DD"))
 }
 
-fn index_of_admin(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
-    contract
-        .administradoras
-        .iter()
-        .position(|a| a.codigo == codigo)
+/// The index (as the store keeps it) of the row of `codes` spelled `codigo`;
+/// else refused as `role`, with `unknown` and the codigo as the message.
+fn index_of<'c>(
+    mut codes: impl Iterator<Item = &'c str>,
+    codigo: &str,
+    role: Role,
+    unknown: &str,
+) -> Result<u8, Rejection> {
+    codes
+        .position(|c| c == codigo)
         .and_then(|i| u8::try_from(i).ok())
-        .ok_or_else(|| {
-            Rejection::new(
-                Role::UnknownAdministrator,
-                format!("administradora desconocida {codigo}"),
-            )
-        })
+        .ok_or_else(|| Rejection::new(role, format!("{unknown} {codigo}")))
+}
+
+fn index_of_admin(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
+    let codes = contract.administradoras.iter().map(|a| a.codigo.as_str());
+    index_of(
+        codes,
+        codigo,
+        Role::UnknownAdministrator,
+        "administradora desconocida",
+    )
 }
 
 fn index_of_tipo(contract: &Contract, codigo: &str) -> Result<u8, Rejection> {
-    contract
-        .tipos_documento
-        .iter()
-        .position(|t| t.codigo == codigo)
-        .and_then(|i| u8::try_from(i).ok())
-        .ok_or_else(|| {
-            Rejection::new(
-                Role::BadDocumentType,
-                format!("tipo de documento desconocido {codigo}"),
-            )
-        })
+    let codes = contract.tipos_documento.iter().map(|t| t.codigo.as_str());
+    index_of(
+        codes,
+        codigo,
+        Role::BadDocumentType,
+        "tipo de documento desconocido",
+    )
 }
 
 fn own_administrator(
@@ -194,7 +179,9 @@ pub fn affiliation<'a>(
 ) -> Result<Affiliation<'a>, Rejection> {
     let waived = check_fields(contract, body, dev)?;
     let tipo_novedad = need(body, "tipoNovedad")?;
-    let novedad = Novedad::parse(contract, tipo_novedad)
+    let novedad = contract
+        .enumerations()
+        .parse::<Novedad>(tipo_novedad)
         .ok_or_else(|| bad("tipoNovedad", "valor desconocido"))?;
     let nacimiento = need_date(body, "fechaNacimiento")?;
     let fecha_solicitud = need_date(body, "fechaSolicitud")?;

@@ -163,26 +163,10 @@ impl Ctx<'_> {
                 b["codigoAdministradora"] = other.into();
                 b
             }
-            (Service::Retracto, Auth::SchemeCase) => self.retraction(true, |_| {}).await?,
-            (
-                Service::Afiliacion,
-                Auth::NoHeader
-                | Auth::OtherScheme
-                | Auth::UnknownToken
-                | Auth::Expired
-                | Auth::Challenge
-                | Auth::OtherService
-                | Auth::SchemeCase,
-            ) => self.own_body()?,
-            (
-                Service::Retracto,
-                Auth::NoHeader
-                | Auth::OtherScheme
-                | Auth::UnknownToken
-                | Auth::Expired
-                | Auth::Challenge
-                | Auth::OtherService,
-            ) => self.retraction(false, |_| {}).await?,
+            // Every other check sends a valid report: a retraction of an
+            // accepted affiliation when the check expects it stored.
+            (Service::Afiliacion, _) => self.own_body()?,
+            (Service::Retracto, _) => self.retraction(a.writes(), |_| {}).await?,
         })
     }
 

@@ -212,12 +212,7 @@ impl Ctx<'_> {
         }
         let ex = self.post_as(service, &key, &body).await?;
         let v = self.expect(&ex, Role::MissingField);
-        if v == Verdict::Pass
-            && !ex
-                .field("mensaje")
-                .and_then(Value::as_str)
-                .is_some_and(|m| m.contains(field))
-        {
+        if v == Verdict::Pass && !ex.mensaje_names(field) {
             return Ok(fail(format!(
                 "{} does not name {field}: {}",
                 self.contract.codigo_of(Role::MissingField),

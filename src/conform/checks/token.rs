@@ -2,7 +2,6 @@
 //! variant per check with its id, title, source and what it sends.
 
 use rand::RngExt;
-use reqwest::Method;
 use serde_json::Value;
 
 use super::{Check, Probe, Severity};
@@ -196,14 +195,7 @@ impl Ctx<'_> {
                     .iter()
                     .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
                     .collect();
-                let ex = self
-                    .send(
-                        Method::POST,
-                        "/token",
-                        &[("content-type", "application/json".to_owned())],
-                        serde_json::to_vec(&body).unwrap_or_default(),
-                    )
-                    .await;
+                let ex = self.post_json("/token", &body).await;
                 let error = ex.field("error").and_then(Value::as_str).unwrap_or("");
                 if ex.status == Some(400) && !error.is_empty() {
                     Verdict::Pass

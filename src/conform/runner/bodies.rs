@@ -247,10 +247,7 @@ impl Ctx<'_> {
                     None => self.accepted(&ex),
                 };
                 if let (Verdict::Pass, Some(field)) = (&verdict, names)
-                    && !ex
-                        .field("mensaje")
-                        .and_then(Value::as_str)
-                        .is_some_and(|m| m.contains(field))
+                    && !ex.mensaje_names(field)
                 {
                     return Ok(fail(format!(
                         "the refusal does not name {field}: {}",

@@ -56,6 +56,13 @@ impl Exchange {
         self.json.as_ref().and_then(|j| j.get(name))
     }
 
+    /// Whether the envelope's mensaje names `what`.
+    pub(in crate::conform) fn mensaje_names(&self, what: &str) -> bool {
+        self.field("mensaje")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.contains(what))
+    }
+
     /// What came back, in words: status, codigo, mensaje.
     pub(in crate::conform) fn seen(&self) -> String {
         match self.status {
@@ -118,6 +125,17 @@ impl Ctx<'_> {
             s.append_pair(k, v);
         }
         self.redact(&s.finish())
+    }
+
+    /// `POST path` with `body` as JSON.
+    pub(in crate::conform) async fn post_json(
+        &mut self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Exchange {
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        let json = [("content-type", "application/json".to_owned())];
+        self.send(Method::POST, path, &json, body).await
     }
 
     /// Send one request and record it.

@@ -156,16 +156,8 @@ impl Ctx<'_> {
 
     /// Move a separately started mss-mock's clock (`POST /__admin/clock`).
     pub(in crate::conform) async fn move_clock(&mut self, seconds: i64) -> Step<()> {
-        let body = serde_json::to_vec(&serde_json::json!({ "advance_seconds": seconds }))
-            .unwrap_or_default();
-        let ex = self
-            .send(
-                Method::POST,
-                "/__admin/clock",
-                &[("content-type", "application/json".to_owned())],
-                body,
-            )
-            .await;
+        let body = serde_json::json!({ "advance_seconds": seconds });
+        let ex = self.post_json("/__admin/clock", &body).await;
         if ex.status == Some(200) {
             Ok(())
         } else {

@@ -174,8 +174,8 @@ impl InvalidGenerator<'_> {
             Role::Duplicate => {
                 let a = self.affiliations.next_affiliation()?;
                 Built {
-                    setup: vec![afiliacion_step(&a)],
-                    probe: afiliacion_step(&a),
+                    setup: vec![Step::affiliation(&a)],
+                    probe: Step::affiliation(&a),
                     mutation: "el mismo reporte dos veces".into(),
                 }
             }
@@ -198,7 +198,7 @@ impl InvalidGenerator<'_> {
                 let a = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
                 Built {
                     setup: vec![],
-                    probe: afiliacion_step(&a),
+                    probe: Step::affiliation(&a),
                     mutation: format!(
                         "traslado de régimen a los {age} años ({})",
                         spelled.spelling(sexo)
@@ -214,13 +214,9 @@ impl InvalidGenerator<'_> {
                 let persona = g.persona_for_regime_transfer(as_of)?;
                 let hace_un_ano = as_of.checked_sub_months(Months::new(12)).unwrap_or(as_of);
                 let previa = g.affiliation_by(origen, &persona, Novedad::Afiliacion, hace_un_ano);
-                let mut probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
-                probe.codigo_administradora_origen = Some(origen.codigo.clone());
-                Built {
-                    setup: vec![afiliacion_step(&previa)],
-                    probe: afiliacion_step(&probe),
-                    mutation: format!("régimen elegido con {} hace un año", origen.nombre),
-                }
+                let probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, as_of);
+                let mutation = format!("régimen elegido con {} hace un año", origen.nombre);
+                Built::transfer(origen, &previa, probe, mutation)
             }
             Role::AdministratorWindow => {
                 // Joined an AFP two months ago; another AFP reports the switch.
@@ -245,14 +241,10 @@ impl InvalidGenerator<'_> {
                 let hace_dos_meses = as_of.checked_sub_months(Months::new(2)).unwrap_or(as_of);
                 let previa =
                     g.affiliation_by(origen, &persona, Novedad::Afiliacion, hace_dos_meses);
-                let mut probe =
+                let probe =
                     g.affiliation_by(destino, &persona, Novedad::TrasladoAdministradora, as_of);
-                probe.codigo_administradora_origen = Some(origen.codigo.clone());
-                Built {
-                    setup: vec![afiliacion_step(&previa)],
-                    probe: afiliacion_step(&probe),
-                    mutation: format!("vinculado a {} hace dos meses", origen.nombre),
-                }
+                let mutation = format!("vinculado a {} hace dos meses", origen.nombre);
+                Built::transfer(origen, &previa, probe, mutation)
             }
             Role::SameAdministrator => {
                 let g = &mut *self.affiliations;
@@ -262,7 +254,7 @@ impl InvalidGenerator<'_> {
                     a.codigo_administradora_origen = Some(own.codigo.clone());
                     Built {
                         setup: vec![],
-                        probe: afiliacion_step(&a),
+                        probe: Step::affiliation(&a),
                         mutation: NEG05[0].into(),
                     }
                 } else {
@@ -277,8 +269,8 @@ impl InvalidGenerator<'_> {
                     };
                     let probe = g.affiliation_of(&persona, novedad, as_of);
                     Built {
-                        setup: vec![afiliacion_step(&previa)],
-                        probe: afiliacion_step(&probe),
+                        setup: vec![Step::affiliation(&previa)],
+                        probe: Step::affiliation(&probe),
                         mutation: NEG05[1].into(),
                     }
                 }
@@ -305,7 +297,7 @@ impl InvalidGenerator<'_> {
                 let a = g.affiliation_of(&persona, Novedad::Afiliacion, solicitud);
                 let probe = retracto_step(self.retractions, &a, 0, as_of);
                 Built {
-                    setup: vec![afiliacion_step(&a)],
+                    setup: vec![Step::affiliation(&a)],
                     probe,
                     mutation: "retracto 8 días hábiles después de fechaSolicitud".into(),
                 }
@@ -315,7 +307,7 @@ impl InvalidGenerator<'_> {
                 let first = retracto_step(self.retractions, &a, 0, as_of);
                 let second = retracto_step(self.retractions, &a, 0, as_of);
                 Built {
-                    setup: vec![afiliacion_step(&a), first],
+                    setup: vec![Step::affiliation(&a), first],
                     probe: second,
                     mutation: "segundo retracto de la misma afiliación".into(),
                 }
@@ -344,15 +336,6 @@ fn over_max_length(contract: &Contract, field: &str, c: char) -> String {
 
 fn to_value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn afiliacion_step(a: &Afiliacion) -> Step {
-    Step {
-        service: Service::Afiliacion,
-        sender: a.codigo_administradora.clone(),
-        body: to_value(a),
-        transaction_from: None,
-    }
 }
 
 /// A retraction step of set-up step `of`, dated `fecha`.
@@ -433,6 +416,21 @@ pub(super) struct Built {
 }
 
 impl Built {
+    /// A transfer away from `origen` (see [`Step::transfer`]).
+    fn transfer(
+        origen: &Administradora,
+        previa: &Afiliacion,
+        probe: Afiliacion,
+        mutation: String,
+    ) -> Built {
+        let (setup, probe) = Step::transfer(origen, previa, probe);
+        Built {
+            setup,
+            probe,
+            mutation,
+        }
+    }
+
     fn single(
         sender: &Administradora,
         service: Service,

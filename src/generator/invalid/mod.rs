@@ -19,11 +19,11 @@ mod builders;
 
 use std::sync::Arc;
 
-use mss_contract::{Contract, Role, Service};
+use mss_contract::{Administradora, Contract, Role, Service};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{AffiliationGenerator, GeneratorError, RetractionGenerator};
+use super::{AffiliationGenerator, Afiliacion, GeneratorError, RetractionGenerator};
 
 /// One invalid variant of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +151,30 @@ pub struct Step {
         skip_serializing_if = "Option::is_none"
     )]
     pub transaction_from: Option<usize>,
+}
+
+impl Step {
+    /// Affiliation `a`, sent by the administrator it reports for.
+    pub fn affiliation(a: &Afiliacion) -> Step {
+        Step {
+            service: Service::Afiliacion,
+            sender: a.codigo_administradora.clone(),
+            body: serde_json::to_value(a).unwrap_or(Value::Null),
+            transaction_from: None,
+        }
+    }
+
+    /// A transfer away from `origen`: the set-up `previa` (the joining of
+    /// `origen`), and `probe`, made to name `origen` as the administrator
+    /// the person leaves.
+    pub fn transfer(
+        origen: &Administradora,
+        previa: &Afiliacion,
+        mut probe: Afiliacion,
+    ) -> (Vec<Step>, Step) {
+        probe.codigo_administradora_origen = Some(origen.codigo.clone());
+        (vec![Step::affiliation(previa)], Step::affiliation(&probe))
+    }
 }
 
 fn service_name<S: serde::Serializer>(s: &Service, ser: S) -> Result<S::Ok, S::Error> {

@@ -12,7 +12,9 @@ use super::dates::{add_days, birthday_near, latest_start, retraction_dates};
 use super::{Boundary, Rule, th};
 use crate::domain::Novedad;
 use crate::generator::invalid::{PENDING_TRANSACTION, Step};
-use crate::generator::{AcceptedAffiliation, AffiliationGenerator, Persona, RetractionGenerator};
+use crate::generator::{
+    AcceptedAffiliation, AffiliationGenerator, Afiliacion, Persona, RetractionGenerator,
+};
 
 /// What a boundary check sends: set-up reports that must be accepted, the
 /// probe, and the dates it is about (for a failure's message).
@@ -44,15 +46,6 @@ fn own<'c>(contract: &'c Contract, g: &AffiliationGenerator) -> Result<&'c Admin
         .ok_or_else(|| format!("administrator {code} is not in the contract"))
 }
 
-fn step(a: &crate::generator::Afiliacion) -> Step {
-    Step {
-        service: mss_contract::Service::Afiliacion,
-        sender: a.codigo_administradora.clone(),
-        body: serde_json::to_value(a).unwrap_or_default(),
-        transaction_from: None,
-    }
-}
-
 fn person(
     g: &mut AffiliationGenerator,
     on: NaiveDate,
@@ -67,6 +60,54 @@ fn person(
         p.fecha_nacimiento = b;
     }
     Ok(p)
+}
+
+/// How long a transfer waits after the joining: months, about, and the first
+/// day it is allowed, from the joining's date.
+type Wait = (u32, fn(NaiveDate) -> NaiveDate);
+
+/// A transfer to the other regime.
+const REGIME_TRANSFER: Wait = (
+    12 * rules::YEARS_BETWEEN_REGIME_TRANSFERS,
+    rules::earliest_regime_transfer,
+);
+
+/// A switch to another administrator of the same regime.
+const SWITCH: Wait = (
+    rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH,
+    rules::earliest_administrator_switch,
+);
+
+/// The window of a transfer that waits `wait`: the latest joining `since`
+/// whose window is open on `as_of`, the window's first day, and the
+/// transfer's fechaSolicitud on the side of the boundary asked for (the
+/// first day when `accepted`, else the day before).
+fn window(
+    as_of: NaiveDate,
+    (months, earliest): Wait,
+    accepted: bool,
+) -> Option<(NaiveDate, NaiveDate, NaiveDate)> {
+    let since = latest_start(as_of, months, earliest)?;
+    let first = earliest(since);
+    let fecha = if accepted { first } else { add_days(first, -1) };
+    Some((since, first, fecha))
+}
+
+/// The plan of a transfer away from `origen` (see [`Step::transfer`]).
+fn transfer(
+    origen: &Administradora,
+    previa: &Afiliacion,
+    probe: Afiliacion,
+    codigo: Option<String>,
+    dates: String,
+) -> Plan {
+    let (setup, probe) = Step::transfer(origen, previa, probe);
+    Plan {
+        setup,
+        probe,
+        codigo,
+        dates,
+    }
 }
 
 /// The requests of boundary `b` for a target whose today is `as_of`.
@@ -120,7 +161,7 @@ pub fn plan(
             let a = g.affiliation_of(&persona, novedad, fecha);
             Ok(Plan {
                 setup: vec![],
-                probe: step(&a),
+                probe: Step::affiliation(&a),
                 codigo,
                 dates: format!(
                     "born {birth}, fechaSolicitud {fecha}, {} birthday {}",
@@ -139,18 +180,8 @@ pub fn plan(
                         contract.enumerations().spelling(own.regimen)
                     )
                 })?;
-            let since = latest_start(
-                as_of,
-                12 * rules::YEARS_BETWEEN_REGIME_TRANSFERS,
-                rules::earliest_regime_transfer,
-            )
-            .ok_or_else(no_date)?;
-            let first = rules::earliest_regime_transfer(since);
-            let fecha = if b.accepted {
-                first
-            } else {
-                add_days(first, -1)
-            };
+            let (since, first, fecha) =
+                window(as_of, REGIME_TRANSFER, b.accepted).ok_or_else(no_date)?;
             // Old enough to join on `since`, young enough to transfer on `fecha`.
             let mut persona = person(g, fecha, None, None)?;
             let age = (rules::MIN_AGE_AT_REQUEST
@@ -162,17 +193,12 @@ pub fn plan(
                 .and_then(|d| d.checked_sub_days(Days::new(100)))
                 .ok_or_else(no_date)?;
             let previa = g.affiliation_by(origen, &persona, Novedad::Afiliacion, since);
-            let mut probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, fecha);
-            probe.codigo_administradora_origen = Some(origen.codigo.clone());
-            Ok(Plan {
-                setup: vec![step(&previa)],
-                probe: step(&probe),
-                codigo,
-                dates: format!(
-                    "regime chosen with {} on {since}, transfer requested {fecha}, allowed from {first}",
-                    origen.codigo
-                ),
-            })
+            let probe = g.affiliation_of(&persona, Novedad::TrasladoRegimen, fecha);
+            let dates = format!(
+                "regime chosen with {} on {since}, transfer requested {fecha}, allowed from {first}",
+                origen.codigo
+            );
+            Ok(transfer(origen, &previa, probe, codigo, dates))
         }
         Rule::SwitchWindow => {
             let own = own(&contract, g)?;
@@ -186,32 +212,15 @@ pub fn plan(
             let origen = admins(&contract, Regimen::Rais)
                 .find(|a| a.codigo != destino.codigo)
                 .ok_or_else(|| "the contract needs two RAIS administrators".to_owned())?;
-            let since = latest_start(
-                as_of,
-                rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH,
-                rules::earliest_administrator_switch,
-            )
-            .ok_or_else(no_date)?;
-            let first = rules::earliest_administrator_switch(since);
-            let fecha = if b.accepted {
-                first
-            } else {
-                add_days(first, -1)
-            };
+            let (since, first, fecha) = window(as_of, SWITCH, b.accepted).ok_or_else(no_date)?;
             let persona = person(g, fecha, None, None)?;
             let previa = g.affiliation_by(origen, &persona, Novedad::Afiliacion, since);
-            let mut probe =
-                g.affiliation_by(destino, &persona, Novedad::TrasladoAdministradora, fecha);
-            probe.codigo_administradora_origen = Some(origen.codigo.clone());
-            Ok(Plan {
-                setup: vec![step(&previa)],
-                probe: step(&probe),
-                codigo,
-                dates: format!(
-                    "joined {} on {since}, switch requested {fecha}, allowed from {first}",
-                    origen.codigo
-                ),
-            })
+            let probe = g.affiliation_by(destino, &persona, Novedad::TrasladoAdministradora, fecha);
+            let dates = format!(
+                "joined {} on {since}, switch requested {fecha}, allowed from {first}",
+                origen.codigo
+            );
+            Ok(transfer(origen, &previa, probe, codigo, dates))
         }
         Rule::Retraction(crossing) => {
             let (solicitud, last, next, spans) =
@@ -222,7 +231,7 @@ pub fn plan(
             let accepted = AcceptedAffiliation::of(&a, PENDING_TRANSACTION);
             let retraction = r.retraction_dated(&accepted, fecha, None);
             Ok(Plan {
-                setup: vec![step(&a)],
+                setup: vec![Step::affiliation(&a)],
                 probe: Step {
                     service: mss_contract::Service::Retracto,
                     sender: a.codigo_administradora.clone(),
