@@ -208,28 +208,16 @@ async fn a_headless_chromium_draws_the_comparison_in_the_report() {
     let (code, text) = compare_with(&[&a], &slow, &["--out", slow.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{text}");
     let browser = crate::live::Browser::start(&work).await;
-    let url = format!("file://{}", slow.join("report.html").display());
-    browser
-        .call(
-            reqwest::Method::POST,
-            "/url",
-            serde_json::json!({ "url": url }),
-        )
-        .await;
+    browser.open_file(&slow.join("report.html")).await;
     let seen = browser
-        .call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            serde_json::json!({
-                "script": "const s = document.getElementById('comparison'); \
-                    const rows = [...s.querySelectorAll('tr')].filter((r) => r.querySelector('.badge')); \
-                    return { \
-                      heading: s.querySelector('h2').textContent, \
-                      rows: rows.map((r) => [...r.cells].map((c) => c.textContent.trim())), \
-                      bars: [...s.querySelectorAll('svg.ci')].map((g) => g.getBoundingClientRect().width), \
-                    };",
-                "args": [],
-            }),
+        .run(
+            "const s = document.getElementById('comparison'); \
+            const rows = [...s.querySelectorAll('tr')].filter((r) => r.querySelector('.badge')); \
+            return { \
+              heading: s.querySelector('h2').textContent, \
+              rows: rows.map((r) => [...r.cells].map((c) => c.textContent.trim())), \
+              bars: [...s.querySelectorAll('svg.ci')].map((g) => g.getBoundingClientRect().width), \
+            };",
         )
         .await;
     let heading = seen["heading"].as_str().unwrap_or_default();

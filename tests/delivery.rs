@@ -278,42 +278,30 @@ async fn a_headless_chromium_draws_the_delivery_section_first() {
     let sent = d["sent"].as_u64().expect("sent");
     assert!(verdict.starts_with("plan not delivered"), "{d:#}");
     let browser = crate::live::Browser::start(&dir).await;
-    let url = format!("file://{}", out.join("report.html").display());
-    browser
-        .call(
-            reqwest::Method::POST,
-            "/url",
-            serde_json::json!({ "url": url }),
-        )
-        .await;
+    browser.open_file(&out.join("report.html")).await;
     let seen = browser
-        .call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            serde_json::json!({
-                "script": "const d = document.getElementById('delivery'); \
-                    const sections = [...document.querySelectorAll('main > section')]; \
-                    const titled = (t) => sections.findIndex((x) => (x.querySelector('h2') || {}).textContent === t); \
-                    const chart = d.querySelector('#delivery-chart svg'); \
-                    const box = chart ? chart.getBoundingClientRect() : {width: 0, height: 0}; \
-                    const text = (sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent.trim()); \
-                    return { \
-                      delivery_at: sections.indexOf(d), \
-                      thresholds_at: titled('Thresholds'), \
-                      badge: d.querySelector('h2 .badge').textContent, \
-                      verdict: d.querySelector('#delivery-verdict').textContent.trim(), \
-                      bound_by: d.querySelector('#bound-by').innerText, \
-                      stages: [...d.querySelectorAll('#delivery-stages tr')].slice(1).map((r) => [...r.cells].map((c) => c.textContent.trim())), \
-                      services: d.querySelectorAll('#delivery-services tr').length - 1, \
-                      chart: [box.width, box.height], \
-                      lines: Object.fromEntries(['#969696', '#1F77B4', '#D62728', '#9467BD'].map((c) => [c, \
-                        [...(chart ? chart.querySelectorAll(`polyline[stroke='${c}']`) : [])] \
-                          .map((p) => p.getBBox()).map((b) => [b.width, b.y + b.height / 2])])), \
-                      chart_text: chart ? chart.textContent : '', \
-                      coverage: text('.coverage'), \
-                    };",
-                "args": [],
-            }),
+        .run(
+            "const d = document.getElementById('delivery'); \
+            const sections = [...document.querySelectorAll('main > section')]; \
+            const titled = (t) => sections.findIndex((x) => (x.querySelector('h2') || {}).textContent === t); \
+            const chart = d.querySelector('#delivery-chart svg'); \
+            const box = chart ? chart.getBoundingClientRect() : {width: 0, height: 0}; \
+            const text = (sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent.trim()); \
+            return { \
+              delivery_at: sections.indexOf(d), \
+              thresholds_at: titled('Thresholds'), \
+              badge: d.querySelector('h2 .badge').textContent, \
+              verdict: d.querySelector('#delivery-verdict').textContent.trim(), \
+              bound_by: d.querySelector('#bound-by').innerText, \
+              stages: [...d.querySelectorAll('#delivery-stages tr')].slice(1).map((r) => [...r.cells].map((c) => c.textContent.trim())), \
+              services: d.querySelectorAll('#delivery-services tr').length - 1, \
+              chart: [box.width, box.height], \
+              lines: Object.fromEntries(['#969696', '#1F77B4', '#D62728', '#9467BD'].map((c) => [c, \
+                [...(chart ? chart.querySelectorAll(`polyline[stroke='${c}']`) : [])] \
+                  .map((p) => p.getBBox()).map((b) => [b.width, b.y + b.height / 2])])), \
+              chart_text: chart ? chart.textContent : '', \
+              coverage: text('.coverage'), \
+            };",
         )
         .await;
     println!("{seen:#}");

@@ -337,12 +337,13 @@ fn a_history_of_another_version_or_program_is_refused() {
         &["history", "add", "--history", "h.db", "x"],
         &["run", "smoke", "--out", "never", "--history", "h.db"],
     ] {
-        let (code, out) = harness(&dir, args);
-        assert_eq!(code, 2, "{args:?}: {out}");
-        assert!(
-            out.contains("h.db: a run history of schema version 2; this mss-harness")
-                && out.contains("reads version 1"),
-            "{args:?}: {out}"
+        refused(
+            &dir,
+            args,
+            &[
+                "h.db: a run history of schema version 2; this mss-harness",
+                "reads version 1",
+            ],
         );
     }
     assert!(!dir.join("never").exists(), "the run started");
@@ -380,11 +381,10 @@ fn an_empty_a_folder_or_a_damaged_history_is_named() {
             "page",
         ],
     ] {
-        let (code, out) = harness(&dir, args);
-        assert_eq!(code, 2, "{args:?}: {out}");
-        assert!(
-            out.contains("empty.db: not an mss-harness run history (an empty file;"),
-            "{args:?}: {out}"
+        refused(
+            &dir,
+            args,
+            &["empty.db: not an mss-harness run history (an empty file;"],
         );
     }
     assert_eq!(std::fs::read(dir.join("empty.db")).expect("read").len(), 0);
@@ -395,12 +395,7 @@ fn an_empty_a_folder_or_a_damaged_history_is_named() {
         &["history", "add", "--history", "folder.db", "x"],
         &["run", "smoke", "--out", "never", "--history", "folder.db"],
     ] {
-        let (code, out) = harness(&dir, args);
-        assert_eq!(code, 2, "{args:?}: {out}");
-        assert!(
-            out.contains("folder.db: a folder, not a run history file"),
-            "{args:?}: {out}"
-        );
+        refused(&dir, args, &["folder.db: a folder, not a run history file"]);
     }
     assert!(!dir.join("never").exists(), "the run started");
 
@@ -420,15 +415,24 @@ fn an_empty_a_folder_or_a_damaged_history_is_named() {
             "page",
         ],
     ] {
-        let (code, out) = harness(&dir, args);
-        assert_eq!(code, 2, "{args:?}: {out}");
-        assert!(
-            out.contains("stepped.db: the run history is damaged (SQLite: "),
-            "{args:?}: {out}"
+        refused(
+            &dir,
+            args,
+            &["stepped.db: the run history is damaged (SQLite: "],
         );
-        assert!(!out.contains("panicked"), "{args:?}: {out}");
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `args` run in `dir` exit 2 with each of `words` in their output, and
+/// nothing panics.
+fn refused(dir: &Path, args: &[&str], words: &[&str]) {
+    let (code, out) = harness(dir, args);
+    assert_eq!(code, 2, "{args:?}: {out}");
+    for w in words {
+        assert!(out.contains(w), "{w:?} for {args:?}: {out}");
+    }
+    assert!(!out.contains("panicked"), "{args:?}: {out}");
 }
 
 /// 30 runs, a +20% step of the latency after the 15th (5% run-to-run noise,
@@ -497,31 +501,19 @@ async fn a_headless_chromium_sees_the_change_point_marked() {
     );
     assert_eq!(code, 0, "{out}");
     let browser = crate::live::Browser::start(&dir).await;
-    let url = format!("file://{}", dir.join("page/history.html").display());
-    browser
-        .call(
-            reqwest::Method::POST,
-            "/url",
-            serde_json::json!({ "url": url }),
-        )
-        .await;
+    browser.open_file(&dir.join("page/history.html")).await;
     let seen = browser
-        .call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            serde_json::json!({
-                "script": "const rows = [...document.querySelectorAll('table.changepoints tr')].slice(1) \
-                      .map((r) => [...r.cells].map((c) => c.textContent.trim())); \
-                    const fig = document.querySelector('figure[data-metric=\"p50\"]'); \
-                    const dots = [...fig.querySelectorAll('circle')] \
-                      .map((c) => c.getBoundingClientRect()).map((b) => b.x + b.width / 2) \
-                      .sort((a, b) => a - b); \
-                    const marks = [...fig.querySelectorAll('polyline')] \
-                      .filter((p) => (p.getAttribute('stroke') || '').toUpperCase() === '#D62728') \
-                      .map((p) => { const b = p.getBoundingClientRect(); return b.x + b.width / 2; }); \
-                    return { rows, dots, marks, figures: document.querySelectorAll('figure.trend').length };",
-                "args": [],
-            }),
+        .run(
+            "const rows = [...document.querySelectorAll('table.changepoints tr')].slice(1) \
+              .map((r) => [...r.cells].map((c) => c.textContent.trim())); \
+            const fig = document.querySelector('figure[data-metric=\"p50\"]'); \
+            const dots = [...fig.querySelectorAll('circle')] \
+              .map((c) => c.getBoundingClientRect()).map((b) => b.x + b.width / 2) \
+              .sort((a, b) => a - b); \
+            const marks = [...fig.querySelectorAll('polyline')] \
+              .filter((p) => (p.getAttribute('stroke') || '').toUpperCase() === '#D62728') \
+              .map((p) => { const b = p.getBoundingClientRect(); return b.x + b.width / 2; }); \
+            return { rows, dots, marks, figures: document.querySelectorAll('figure.trend').length };",
         )
         .await;
     let rows = seen["rows"].as_array().expect("rows");

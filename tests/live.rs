@@ -710,6 +710,31 @@ impl Browser {
         v["value"].clone()
     }
 
+    /// Go to `url` (a page of a run, `file://` for a written report).
+    pub(crate) async fn open(&self, url: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/url",
+            serde_json::json!({ "url": url }),
+        )
+        .await;
+    }
+
+    /// Go to the file `path` (a report, a history page).
+    pub(crate) async fn open_file(&self, path: &Path) {
+        self.open(&format!("file://{}", path.display())).await;
+    }
+
+    /// What `script` returns, run in the page.
+    pub(crate) async fn run(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            serde_json::json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
     /// The text of the element with each id.
     async fn texts(&self, ids: &[&str]) -> Vec<String> {
         let v = self
@@ -746,13 +771,7 @@ async fn a_headless_chromium_sees_the_run_by_name_and_its_numbers_move() {
         r#", { kind = "delay", route = "reports", ms = 100 }"#,
     )
     .await;
-    browser
-        .call(
-            reqwest::Method::POST,
-            "/url",
-            serde_json::json!({"url": format!("{}/", run.url)}),
-        )
-        .await;
+    browser.open(&format!("{}/", run.url)).await;
     let ids = [
         "scenario",
         "phase",
