@@ -90,32 +90,39 @@ impl Outcome {
         }
     }
 
+    /// Every class that takes no argument (its label is its whole name).
+    const PLAIN: [Outcome; 15] = [
+        Self::Ok,
+        Self::RejectedAsExpected,
+        Self::Dns,
+        Self::ConnectRefused,
+        Self::ConnectTimeout,
+        Self::Tls,
+        Self::Reset,
+        Self::ReadTimeout,
+        Self::Truncated,
+        Self::InvalidBody,
+        Self::AuthFailed,
+        Self::TokenUnavailable,
+        Self::Dropped,
+        Self::Interrupted,
+        Self::UnknownOutcome,
+    ];
+
     /// The class a [`label`](Self::label) names.
     pub fn from_label(label: &str) -> Option<Self> {
         let (kind, arg) = label.split_once(':').unwrap_or((label, ""));
+        if arg.is_empty() {
+            return Self::PLAIN.into_iter().find(|o| o.label() == kind);
+        }
         let status = || arg.parse::<u16>().ok();
-        Some(match (kind, arg.is_empty()) {
-            ("ok", true) => Self::Ok,
-            ("rejected_as_expected", true) => Self::RejectedAsExpected,
-            ("http_4xx", false) => Self::Http4xx(status()?),
-            ("http_5xx", false) => Self::Http5xx(status()?),
-            ("business", false) => Self::Business(arg.to_owned()),
-            ("check_failed", false) => Self::CheckFailed(arg.to_owned()),
-            ("unexpected_codigo", false) => Self::UnexpectedCodigo(arg.to_owned()),
-            ("cap_reached", false) => Self::CapReached(arg.to_owned()),
-            ("dns", true) => Self::Dns,
-            ("connect_refused", true) => Self::ConnectRefused,
-            ("connect_timeout", true) => Self::ConnectTimeout,
-            ("tls", true) => Self::Tls,
-            ("reset", true) => Self::Reset,
-            ("read_timeout", true) => Self::ReadTimeout,
-            ("truncated", true) => Self::Truncated,
-            ("invalid_body", true) => Self::InvalidBody,
-            ("auth_failed", true) => Self::AuthFailed,
-            ("token_unavailable", true) => Self::TokenUnavailable,
-            ("dropped", true) => Self::Dropped,
-            ("interrupted", true) => Self::Interrupted,
-            ("unknown_outcome", true) => Self::UnknownOutcome,
+        Some(match kind {
+            "http_4xx" => Self::Http4xx(status()?),
+            "http_5xx" => Self::Http5xx(status()?),
+            "business" => Self::Business(arg.to_owned()),
+            "check_failed" => Self::CheckFailed(arg.to_owned()),
+            "unexpected_codigo" => Self::UnexpectedCodigo(arg.to_owned()),
+            "cap_reached" => Self::CapReached(arg.to_owned()),
             _ => return None,
         })
     }
@@ -210,6 +217,19 @@ mod tests {
         let capped = Outcome::CapReached("max_requests".into());
         assert_eq!(capped.label(), "cap_reached:max_requests");
         assert_eq!(Outcome::from_label(&capped.label()), Some(capped));
+        for plain in Outcome::PLAIN {
+            assert_eq!(Outcome::from_label(&plain.label()), Some(plain.clone()));
+            assert_eq!(Outcome::from_label(&format!("{}:x", plain.label())), None);
+        }
+        for bare in [
+            "http_4xx",
+            "http_5xx:",
+            "business",
+            "http_4xx:abc",
+            "nothing",
+        ] {
+            assert_eq!(Outcome::from_label(bare), None, "{bare}");
+        }
     }
 
     #[tokio::test]

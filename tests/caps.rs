@@ -5,9 +5,6 @@
 
 use std::path::Path;
 
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
-
 use crate::scenario_file::{ScenarioFile, run_command};
 use crate::util::Cred;
 
@@ -29,14 +26,8 @@ fn scenario(dir: &Path, port: u16) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_whose_retry_the_cap_refused_names_the_cap() {
     let server = crate::util::token_server(TOKEN).await;
-    Mock::given(method("POST"))
-        .and(path("/ReportarAfiliaciontraslado"))
-        .respond_with(ResponseTemplate::new(401).set_body_raw(
-            r#"{"resultado":"401","codigo":"AUT02","mensaje":"Token vencido"}"#,
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
+    let expired = r#"{"resultado":"401","codigo":"AUT02","mensaje":"Token vencido"}"#;
+    crate::util::answer_json(&server, "/ReportarAfiliaciontraslado", 401, expired).await;
     let port = server.address().port();
     let dir = crate::util::temp_dir("caps-401");
     let file = scenario(&dir, port);

@@ -193,23 +193,8 @@ fn an_earlier_runs_folder_is_refused_and_replaced_only_when_asked() {
     std::fs::create_dir(&out).expect("out");
     std::fs::write(out.join("summary.json"), "{}").expect("an earlier run");
     std::fs::write(out.join("goose-report.html"), "earlier").expect("its Goose report");
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            scenario.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        harness(&args)
-    };
-    let refused = run(&[]);
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("the folder is not empty") && err.contains("--overwrite"),
-        "{err}"
-    );
+    let run = |extra: &[&str]| crate::util::writing_to("run", &scenario, &out, extra);
+    crate::util::assert_refused_without_overwrite(&run(&[]), "the folder is not empty");
     assert_eq!(
         std::fs::read_to_string(out.join("summary.json")).expect("kept"),
         "{}"

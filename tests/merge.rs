@@ -149,23 +149,8 @@ fn the_merge_of_one_run_is_that_run() {
     // (two merges' files would mix), and so is an --out naming a worker's
     // folder; --overwrite replaces the earlier merge.
     let merged = out.with_extension("merged");
-    let again = |extra: &[&str]| {
-        let mut args = vec![
-            "merge",
-            out.to_str().expect("utf-8"),
-            "--out",
-            merged.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        harness(&args)
-    };
-    let refused = again(&[]);
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("not empty") && err.contains("--overwrite"),
-        "{err}"
-    );
+    let again = |extra: &[&str]| crate::util::writing_to("merge", &out, &merged, extra);
+    crate::util::assert_refused_without_overwrite(&again(&[]), "not empty");
     assert!(matches!(again(&["--overwrite"]).status.code(), Some(0 | 1)));
     let into_worker = harness(&[
         "merge",

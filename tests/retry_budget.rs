@@ -14,8 +14,6 @@ use mss_harness::retry_budget::WINDOW;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::scenario_file::{ScenarioFile, run_command};
 use crate::util::Cred;
@@ -54,14 +52,9 @@ async fn run(file: PathBuf, out: PathBuf) -> (Output, Option<Value>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_success_codigo_is_named_and_never_retried() {
     let server = crate::util::token_server(TOKEN).await;
-    Mock::given(method("POST"))
-        .and(path("/ReportarAfiliaciontraslado"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            r#"{"resultado":"200","codigo":"200","mensaje":"Procesado","numeroTransaccion":"T-1"}"#,
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
+    let unknown =
+        r#"{"resultado":"200","codigo":"200","mensaje":"Procesado","numeroTransaccion":"T-1"}"#;
+    crate::util::answer_json(&server, "/ReportarAfiliaciontraslado", 200, unknown).await;
     let dir = crate::util::temp_dir("retry-unexpected");
     let file = scenario(&dir, server.address().port(), 100, 20);
     let out = dir.join("out");

@@ -85,12 +85,19 @@ pub fn edit_file(dir: &std::path::Path, file: &str, f: impl FnOnce(String) -> St
 /// answers.
 pub async fn token_server(token: &str) -> wiremock::MockServer {
     let server = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/token"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(token, "application/json"))
-        .mount(&server)
-        .await;
+    answer_json(&server, "/token", 200, token).await;
     server
+}
+
+/// Have `server` answer every `POST path` with `status` and the JSON `body`.
+pub async fn answer_json(server: &wiremock::MockServer, path: &str, status: u16, body: &str) {
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(path))
+        .respond_with(
+            wiremock::ResponseTemplate::new(status).set_body_raw(body, "application/json"),
+        )
+        .mount(server)
+        .await;
 }
 
 /// The requests `server` received on `path`, in order.
@@ -182,6 +189,38 @@ pub fn harness(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("run mss-harness")
+}
+
+/// Run `mss-harness COMMAND INPUT --out OUT EXTRA...` (a command that writes
+/// a results folder) to its end.
+pub fn writing_to(
+    command: &str,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        command,
+        input.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    harness(&args)
+}
+
+/// Assert that `o` refused an --out folder holding an earlier run: exit 2,
+/// saying `why` and naming --overwrite.
+pub fn assert_refused_without_overwrite(o: &std::process::Output, why: &str) {
+    assert_exit(o, 2, why);
+    assert_exit(o, 2, "--overwrite");
+}
+
+/// Assert that `text` says every one of `needles`.
+pub fn assert_says(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
 }
 
 /// What a process printed: its standard output, then its standard error.

@@ -367,56 +367,52 @@ impl Store {
                         "codigoAdministradoraOrigen no es la administradora actual de la persona",
                     ));
                 }
-                // The day joined (of days since the epoch) when `a` comes
-                // before the window that opens on `earliest` of it (moved by
-                // the boundary deviation `bnd`, waived by the rule deviation
-                // `rul`).
-                let too_soon = |since: i32, earliest: fn(NaiveDate) -> NaiveDate, bnd, rul| {
-                    from_days(since).filter(|&since| {
-                        a.fecha_solicitud < shifted(earliest(since), dev.shift(bnd))
-                            && !dev.has(rul)
-                    })
-                };
-                if a.novedad == Novedad::TrasladoRegimen {
-                    if let Some(since) = too_soon(
-                        prev.regime_since,
-                        rules::earliest_regime_transfer,
-                        "BND-NEG03",
-                        "RUL-NEG03",
-                    ) {
-                        return Err(Rejection::new(
+                // The wait a transfer must have done since the person chose
+                // the regime (or joined the administrator): the day it counts
+                // from (days since the epoch), the first day it is over, the
+                // deviations that move (BND-) or waive (RUL-) it.
+                let regime = a.novedad == Novedad::TrasladoRegimen;
+                let (role, since, earliest, bnd, rul): (_, _, fn(NaiveDate) -> NaiveDate, _, _) =
+                    if regime {
+                        let earliest = rules::earliest_regime_transfer;
+                        (
                             Role::RegimeWindow,
-                            format!(
-                                "Traslado de régimen antes de {} años desde la última selección ({since})",
-                                rules::YEARS_BETWEEN_REGIME_TRANSFERS
-                            ),
-                        ));
-                    }
-                    PersonState {
-                        regime_since: fecha,
-                        admin_since: fecha,
-                        admin: a.administradora,
-                    }
-                } else {
-                    if let Some(since) = too_soon(
-                        prev.admin_since,
-                        rules::earliest_administrator_switch,
-                        "BND-NEG04",
-                        "RUL-NEG04",
-                    ) {
-                        return Err(Rejection::new(
+                            prev.regime_since,
+                            earliest,
+                            "BND-NEG03",
+                            "RUL-NEG03",
+                        )
+                    } else {
+                        let earliest = rules::earliest_administrator_switch;
+                        (
                             Role::AdministratorWindow,
-                            format!(
-                                "Traslado de administradora antes de {} meses desde la vinculación ({since})",
-                                rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH
-                            ),
-                        ));
-                    }
-                    PersonState {
-                        regime_since: prev.regime_since,
-                        admin_since: fecha,
-                        admin: a.administradora,
-                    }
+                            prev.admin_since,
+                            earliest,
+                            "BND-NEG04",
+                            "RUL-NEG04",
+                        )
+                    };
+                if let Some(since) = from_days(since).filter(|&since| {
+                    a.fecha_solicitud < shifted(earliest(since), dev.shift(bnd)) && !dev.has(rul)
+                }) {
+                    let mensaje = if regime {
+                        format!(
+                            "Traslado de régimen antes de {} años desde la última selección ({since})",
+                            rules::YEARS_BETWEEN_REGIME_TRANSFERS
+                        )
+                    } else {
+                        format!(
+                            "Traslado de administradora antes de {} meses desde la vinculación ({since})",
+                            rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH
+                        )
+                    };
+                    return Err(Rejection::new(role, mensaje));
+                }
+                PersonState {
+                    // A regime transfer is a new choice of regime too.
+                    regime_since: if regime { fecha } else { prev.regime_since },
+                    admin_since: fecha,
+                    admin: a.administradora,
                 }
             }
         };
@@ -589,16 +585,36 @@ mod tests {
     }
 
     fn aff<'a>(radicado: &'a str, doc: &'a str) -> Affiliation<'a> {
+        joining(radicado, doc, 2, "2024-03-22")
+    }
+
+    /// A report of `novedad` about the person `doc` by administrator `admin`
+    /// (leaving `origen`), on `fecha`.
+    fn report<'a>(
+        radicado: &'a str,
+        doc: &'a str,
+        novedad: Novedad,
+        admin: u8,
+        origen: Option<u8>,
+        fecha: &str,
+    ) -> Affiliation<'a> {
         Affiliation {
             radicado,
-            administradora: 2,
-            novedad: Novedad::Afiliacion,
-            tipo_novedad: "AFILIACION",
+            administradora: admin,
+            novedad,
+            tipo_novedad: mss_contract::Contract::embedded()
+                .enumerations()
+                .spelling(novedad),
             tipo_documento: 0,
             numero_documento: doc,
-            fecha_solicitud: d("2024-03-22"),
-            origen: None,
+            fecha_solicitud: d(fecha),
+            origen,
         }
+    }
+
+    /// A first affiliation.
+    fn joining<'a>(radicado: &'a str, doc: &'a str, admin: u8, fecha: &str) -> Affiliation<'a> {
+        report(radicado, doc, Novedad::Afiliacion, admin, None, fecha)
     }
 
     #[test]
@@ -618,20 +634,7 @@ mod tests {
         origen: u8,
         fecha: &str,
     ) -> Affiliation<'a> {
-        Affiliation {
-            radicado,
-            administradora: admin,
-            novedad,
-            tipo_novedad: match novedad {
-                Novedad::Afiliacion => "AFILIACION",
-                Novedad::TrasladoRegimen => "TRASLADO_REGIMEN",
-                Novedad::TrasladoAdministradora => "TRASLADO_ADMINISTRADORA",
-            },
-            tipo_documento: 0,
-            numero_documento: doc,
-            fecha_solicitud: d(fecha),
-            origen: Some(origen),
-        }
+        report(radicado, doc, novedad, admin, Some(origen), fecha)
     }
 
     fn retract<'a>(radicado: &'a str, doc: &'a str, admin: u8, fecha: &str) -> Retraction<'a> {
@@ -684,11 +687,7 @@ mod tests {
                     .expect("retraction");
             }
             assert!(store.persons.is_empty(), "order {order:?}");
-            let fresh = Affiliation {
-                novedad: Novedad::Afiliacion,
-                origen: None,
-                ..transfer("C", "123456", Novedad::Afiliacion, 2, 2, "2024-03-27")
-            };
+            let fresh = joining("C", "123456", 2, "2024-03-27");
             store
                 .affiliation(&fresh, 0, &Deviations::default())
                 .expect("a fresh affiliation is accepted");
@@ -698,11 +697,7 @@ mod tests {
     #[test]
     fn retracting_the_latest_report_restores_the_one_before() {
         let mut store = Store::new(1000, 1000);
-        let a = Affiliation {
-            novedad: Novedad::Afiliacion,
-            origen: None,
-            ..transfer("A", "55", Novedad::Afiliacion, 1, 1, "2023-01-10")
-        };
+        let a = joining("A", "55", 1, "2023-01-10");
         store
             .affiliation(&a, 0, &Deviations::default())
             .expect("affiliation");

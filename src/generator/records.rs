@@ -12,6 +12,7 @@ use crate::domain::Sexo;
 /// enumerations (`tipoNovedad`, `sexo`, `regimenDestino`, `tipoAfiliado`, ...)
 /// are spelled as the contract it was generated with spells them
 /// (`Contract::enumerations`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Afiliacion {
@@ -21,38 +22,29 @@ pub struct Afiliacion {
     pub tipo_documento: String,
     pub numero_documento: String,
     pub primer_apellido: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segundo_apellido: Option<String>,
     pub primer_nombre: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segundo_nombre: Option<String>,
     pub sexo: String,
     pub fecha_nacimiento: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codigo_administradora_origen: Option<String>,
     pub regimen_destino: String,
     pub fecha_solicitud: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fecha_efectividad: Option<NaiveDate>,
     pub codigo_departamento: String,
     pub codigo_municipio: String,
     pub tipo_afiliado: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tipo_documento_empleador: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numero_documento_empleador: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digito_verificacion: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asesoria_doble: Option<String>,
     pub autorizacion_manejo_datos: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correo_electronico: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telefono: Option<String>,
 }
 
 /// A `ReportarRetractoAfiliacion` body.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Retracto {
@@ -62,7 +54,6 @@ pub struct Retracto {
     pub numero_documento: String,
     pub numero_transaccion_afiliacion: String,
     pub fecha_retracto: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observacion: Option<String>,
 }
 

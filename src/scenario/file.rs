@@ -124,11 +124,11 @@ pub struct ScenarioFile {
 /// `[contract]`: which contract folder a run uses (an edited copy of
 /// `contract/`, e.g. from the ministry's technical annex); `--contract DIR`
 /// on the command line overrides it. Default: the bundled contract.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ContractSpec {
     /// The folder, relative to the scenario file's folder when not absolute.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
 }
 
@@ -140,17 +140,15 @@ impl ContractSpec {
 
 /// `[production]`: the caps of a run against any host but this machine. The
 /// defaults are low on purpose; a scenario raises them only by writing them.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductionSpec {
     /// Requests per second at most (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<f64>,
     /// How long the run may last (default 5 minutes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<Span>,
     /// Report requests in all (default max_rate × max_duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_requests: Option<u64>,
 }
 
@@ -249,48 +247,40 @@ pub enum Model {
 }
 
 /// `[load]` as written; [`super::LoadModel`] is the checked model.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSpec {
     /// `open` or `closed`.
     pub model: Model,
     /// Open: rate at the start of the first stage [default: the first stage's rate].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_rate: Option<f64>,
     /// Open: the stages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<Stage>,
     /// Open: requests in flight at most; a request that cannot start on time
     /// because of it is counted as `dropped`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<usize>,
     /// Closed: users.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<usize>,
     /// Closed: time to start them all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramp: Option<Span>,
     /// Closed: pause after each answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_time: Option<Span>,
     /// Closed: how long the run lasts after the ramp.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_time: Option<Span>,
     /// Search: the highest rate to try.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<f64>,
     /// Search: each step up multiplies the rate by this (default 2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<f64>,
     /// Search: how long each plateau lasts (default 5 s).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plateau: Option<Span>,
     /// Search: plateaus in all, stepping up then bisecting (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plateaus: Option<usize>,
 }
 
 /// `[data]`; a key left out takes its value from [`Default`].
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataSpec {
@@ -298,7 +288,6 @@ pub struct DataSpec {
     pub seed: u64,
     /// Code of the reporting administrator; `None` in a file that names
     /// none, until the plan fills in the contract's default one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub administradora: Option<String>,
     /// Prefix of every `numeroRadicado`.
     pub radicado_prefix: String,

@@ -89,65 +89,48 @@ impl Route {
 }
 
 /// A fault as written in a file or posted to `/__admin/faults`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// What goes wrong (see the module's table).
     pub kind: String,
     /// `all` (default), `token`, `reports`, `ReportarAfiliaciontraslado`, `ReportarRetractoAfiliacion`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
     /// Share of the route's requests hit, 0–1 (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
     /// Start, from when the set is installed: `"30s"`, `"500ms"`, `"2m"` (default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
     /// How long it lasts (default: until cleared).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// Seed of the draws (default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// `status`: the HTTP status (429, 500, 502, 503, 504).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// `status`, `token_outage`: the `Retry-After` header, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
     /// `delay`: `fixed`, `uniform` or `lognormal` (default `fixed`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<String>,
     /// `delay` fixed: milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<f64>,
     /// `delay` uniform: lower bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_ms: Option<f64>,
     /// `delay` uniform: upper bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ms: Option<f64>,
     /// `delay` lognormal: median.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub median_ms: Option<f64>,
     /// `delay` lognormal: shape.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigma: Option<f64>,
     /// `delay` lognormal: upper bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap_ms: Option<f64>,
     /// `slow_body`: bytes per chunk (default 16).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_bytes: Option<usize>,
     /// `slow_body`: pause between chunks (default 100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_ms: Option<u64>,
     /// `clock_skew`: seconds the clock moves (negative: back).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds: Option<i64>,
     /// `hang`, `hang_after_commit`: how long the connection is held before it
     /// is closed (default 60).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_s: Option<f64>,
 }
 
