@@ -11,8 +11,12 @@ use tower::ServiceExt;
 
 /// The client's username and client_id.
 const CLIENT: &str = "bench";
-/// The administrator the client reports for.
-const ADMINISTRADORA: &str = "230301";
+
+/// The administrator the client reports for: the contract's default one.
+fn administradora() -> String {
+    let contract = mss_contract::Contract::embedded();
+    contract.default_administradora().codigo.clone()
+}
 
 /// A mock whose one client is `bench` with a random password (returned), its
 /// configuration first changed by `configure`.
@@ -22,7 +26,7 @@ pub fn mock(configure: impl FnOnce(&mut MockConfig)) -> (Mock, String) {
         username: CLIENT.into(),
         password: password.clone(),
         client_id: CLIENT.into(),
-        administradora: ADMINISTRADORA.into(),
+        administradora: administradora(),
         services: None,
     }]);
     configure(&mut config);
@@ -32,7 +36,8 @@ pub fn mock(configure: impl FnOnce(&mut MockConfig)) -> (Mock, String) {
 
 /// A generator seeded with `seed` whose "today" is the mock's.
 pub fn generator(mock: &Mock, seed: u64) -> AffiliationGenerator {
-    let mut config = GeneratorConfig::new(mss_contract::Contract::embedded(), seed, ADMINISTRADORA);
+    let mut config =
+        GeneratorConfig::new(mss_contract::Contract::embedded(), seed, &administradora());
     config.as_of = mock.clock().today();
     AffiliationGenerator::new(config).expect("generator")
 }
