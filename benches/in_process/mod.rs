@@ -11,13 +11,11 @@ use tower::ServiceExt;
 
 /// The client's username and client_id.
 const CLIENT: &str = "bench";
-/// The administrator the client reports for: the contract's first.
+
+/// The administrator the client reports for: the contract's default one.
 fn administradora() -> String {
-    mss_contract::Contract::embedded()
-        .administradoras
-        .first()
-        .map(|a| a.codigo.clone())
-        .expect("the embedded contract lists administrators")
+    let contract = mss_contract::Contract::embedded();
+    contract.default_administradora().codigo.clone()
 }
 
 /// A mock whose one client is `bench` with a random password (returned), its
