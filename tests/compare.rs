@@ -19,9 +19,13 @@ fn temp_dir(name: &str) -> PathBuf {
 /// the embedded mock answering with a lognormal latency of median
 /// `median_ms`.
 async fn run_at(median_ms: u32, name: &str) -> PathBuf {
-    let scenario = ScenarioFile::open("compare-test", 100, "10s", 400).mock(&format!(
-        "latency = {{ distribution = \"lognormal\", median_ms = {median_ms}, sigma = 0.5, cap_ms = 1000 }}"
-    ));
+    // What is compared is the latency: the few tickets a debug build among
+    // parallel tests may take more than 100 ms late are not judged here.
+    let scenario = ScenarioFile::open("compare-test", 100, "10s", 400)
+        .mock(&format!(
+            "latency = {{ distribution = \"lognormal\", median_ms = {median_ms}, sigma = 0.5, cap_ms = 1000 }}"
+        ))
+        .table("[thresholds]\nglobal = [\"drop_rate <= 2%\"]");
     let dir = temp_dir(name);
     let outcome = run_scenario(scenario.plan(), Some(dir.clone()))
         .await
