@@ -20,89 +20,17 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 
-use super::record::{
-    DeliveryRecord, RunFacts, RunRecord, StoredCounts, StoredRecord, TokenLatency, TokenRecord,
-    UnexpectedCounts,
-};
-use super::{Interrupted, Retries, Summary, TimeseriesRow, TokenEvent, Worker as WorkerShare};
+use super::record::{DeliveryRecord, RunFacts, RunRecord, StoredRecord, TokenLatency, TokenRecord};
+use super::{Interrupted, Summary, TimeseriesRow, TokenEvent, Worker as WorkerShare};
 use crate::domain::Service;
 use crate::hdr::histogram;
 use crate::metrics::{ServiceTotals, write_tagged_hlog};
 use crate::outcome::Outcome;
 use crate::scenario::RunPlan;
 
-/// An interval log's entries: tag, start in seconds, histogram.
-type Entries = Vec<(String, f64, Histogram<u64>)>;
+mod worker;
 
-/// One worker's folder, read.
-#[derive(Debug)]
-struct Worker {
-    dir: PathBuf,
-    summary: Summary,
-    scenario_text: String,
-    index: u64,
-    count: u64,
-    start: SystemTime,
-    intervals: Entries,
-    totals: Vec<(String, Histogram<u64>)>,
-    token: Option<Histogram<u64>>,
-    rows: Vec<TimeseriesRow>,
-    delivery: Vec<super::delivery::DeliveryRow>,
-}
-
-fn read_log(path: &Path) -> anyhow::Result<(Option<SystemTime>, Entries)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok((
-        crate::hlog::start_time(&bytes),
-        crate::hlog::read(&bytes, path)?,
-    ))
-}
-
-impl Worker {
-    fn read(dir: &Path) -> anyhow::Result<Worker> {
-        let summary = super::read_summary(dir)?;
-        let scenario_text = std::fs::read_to_string(dir.join("scenario.toml"))
-            .with_context(|| format!("cannot read {}", dir.join("scenario.toml").display()))?;
-        let (start, intervals) = read_log(&dir.join("latency.hlog"))?;
-        let start = start.with_context(|| {
-            format!(
-                "{}: no StartTime in its header",
-                dir.join("latency.hlog").display()
-            )
-        })?;
-        let (_, totals) = read_log(&dir.join("histograms.hlog"))?;
-        let token = match dir.join("token.hlog") {
-            p if p.is_file() => read_log(&p)?.1.into_iter().next().map(|(_, _, h)| h),
-            _ => None,
-        };
-        let rows = super::read_timeseries(dir)?;
-        let delivery = super::delivery::read(dir)?;
-        let path = dir.join("summary.json");
-        let worker = summary
-            .meta
-            .as_ref()
-            .and_then(|m| m.worker)
-            .with_context(|| format!("{}: key `meta.worker` missing", path.display()))?;
-        Ok(Worker {
-            dir: dir.to_path_buf(),
-            index: worker.index,
-            count: worker.count,
-            summary,
-            scenario_text,
-            start,
-            intervals,
-            totals: totals.into_iter().map(|(t, _, h)| (t, h)).collect(),
-            token,
-            rows,
-            delivery,
-        })
-    }
-
-    /// Its `summary.json`, for errors.
-    fn summary_path(&self) -> PathBuf {
-        self.dir.join("summary.json")
-    }
-}
+use worker::{Worker, retries, stored, unexpected};
 
 fn add(into: &mut Histogram<u64>, h: &Histogram<u64>) -> anyhow::Result<()> {
     into.add(h)
@@ -550,75 +478,6 @@ impl Merged {
         write("scenario.toml", self.workers[0].scenario_text.as_bytes())?;
         Ok(())
     }
-}
-
-/// The workers' retries per service, summed; `None` unless every worker
-/// counted them for every service it lists.
-fn retries(workers: &[Worker]) -> Option<[Retries; 2]> {
-    let mut sum = [Retries {
-        sent: 0,
-        refused_by_budget: 0,
-    }; 2];
-    for w in workers {
-        for (i, service) in Service::ALL.into_iter().enumerate() {
-            if let Some(s) = w.summary.services.get(service.name()) {
-                let r = s.retries?;
-                sum[i].sent += r.sent;
-                sum[i].refused_by_budget += r.refused_by_budget;
-            }
-        }
-    }
-    Some(sum)
-}
-
-/// The workers' unexpected codigos, summed per service, codigo and status;
-/// `None` unless every worker counted them for every service it lists.
-fn unexpected(workers: &[Worker]) -> Option<UnexpectedCounts> {
-    let mut sum = UnexpectedCounts::new();
-    for w in workers {
-        for service in Service::ALL {
-            if let Some(s) = w.summary.services.get(service.name()) {
-                for u in s.unexpected_codigos.as_ref()? {
-                    *sum.entry((service, u.codigo.clone(), u.http_status))
-                        .or_default() += u.count;
-                }
-            }
-        }
-    }
-    Some(sum)
-}
-
-/// What a lone worker's target stored, as its summary's reconciliation says.
-fn stored(w: &Worker) -> anyhow::Result<StoredRecord> {
-    let r = &w.summary.reconciliation;
-    let counts = if r.checked {
-        let mut c = StoredCounts {
-            target: [0; 2],
-            harness: [0; 2],
-            unanswered: [0; 2],
-        };
-        for (i, service) in Service::ALL.into_iter().enumerate() {
-            let s = r.services.get(service.name()).with_context(|| {
-                format!(
-                    "{}: key `reconciliation.services.{}` missing",
-                    w.summary_path().display(),
-                    service.name()
-                )
-            })?;
-            c.target[i] = s.target;
-            c.harness[i] = s.harness;
-            c.unanswered[i] = s.unanswered;
-        }
-        Some(c)
-    } else {
-        None
-    };
-    Ok(StoredRecord {
-        counts,
-        unknown_outcome: r.unknown_outcome.clone(),
-        idempotent_duplicates: r.idempotent_duplicates,
-        unresolved: r.unresolved.clone(),
-    })
 }
 
 #[cfg(test)]
