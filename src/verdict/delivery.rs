@@ -355,37 +355,34 @@ fn explain(limit: Limit, e: &Evidence, since: Option<u64>, cap_reached: Option<&
             rate = e.planned_rate,
             need = e.needed_in_flight.round(),
         ),
-        Limit::Harness
-            if e.busiest_worker_max_pct
-                .is_some_and(|p| p < BUSY_WORKER_PCT) =>
-        {
-            format!(
-                "held back by the harness, which did not run in time: in {busy} of the {n} seconds that fell short{from} requests were taken too late or left up to {lag:.1} ms late (send lag p99) while the in-flight cap had room, and its busiest worker thread reached only {cpu} of a core: something else on this machine took the CPU (another process, a paused virtual machine). The latencies measured in those seconds are partly the machine's: run the harness on a quieter machine",
-                busy = e.seconds_harness_busy,
-                n = e.seconds_short,
-                cpu = e
-                    .busiest_worker_max_pct
-                    .map_or_else(|| "an unknown share".to_owned(), |p| format!("{p:.0}%")),
-                lag = e.send_lag_p99_max_ms,
-            )
-        }
-        Limit::Harness => format!(
-            "held back by the harness: in {busy} of the {n} seconds that fell short{from} its busiest worker thread reached {cpu} of a core or requests left up to {lag:.1} ms late (send lag p99) with room in flight{full}. The latencies measured are partly the harness's own: use a release build, fewer senders per process, or scale out (--worker)",
-            busy = e.seconds_harness_busy,
-            n = e.seconds_short,
-            cpu = e
+        Limit::Harness => {
+            let (busy, n, lag) = (
+                e.seconds_harness_busy,
+                e.seconds_short,
+                e.send_lag_p99_max_ms,
+            );
+            let cpu = e
                 .busiest_worker_max_pct
-                .map_or_else(|| "an unknown share".to_owned(), |p| format!("{p:.0}%")),
-            lag = e.send_lag_p99_max_ms,
-            full = if e.seconds_cap_full > 0 {
+                .map_or_else(|| "an unknown share".to_owned(), |p| format!("{p:.0}%"));
+            if e.busiest_worker_max_pct
+                .is_some_and(|p| p < BUSY_WORKER_PCT)
+            {
+                return format!(
+                    "held back by the harness, which did not run in time: in {busy} of the {n} seconds that fell short{from} requests were taken too late or left up to {lag:.1} ms late (send lag p99) while the in-flight cap had room, and its busiest worker thread reached only {cpu} of a core: something else on this machine took the CPU (another process, a paused virtual machine). The latencies measured in those seconds are partly the machine's: run the harness on a quieter machine"
+                );
+            }
+            let full = if e.seconds_cap_full > 0 {
                 format!(
                     "; the in-flight cap ({}) was full in {} of them, filled by answers a harness at a full core read late",
                     e.in_flight_cap, e.seconds_cap_full
                 )
             } else {
                 String::new()
-            },
-        ),
+            };
+            format!(
+                "held back by the harness: in {busy} of the {n} seconds that fell short{from} its busiest worker thread reached {cpu} of a core or requests left up to {lag:.1} ms late (send lag p99) with room in flight{full}. The latencies measured are partly the harness's own: use a release build, fewer senders per process, or scale out (--worker)"
+            )
+        }
         Limit::Connections => format!(
             "held back by connections: {} requests failed to connect (refused, timed out, not resolved or no TLS){from}: check the address, DNS, TLS and the connection limits (local ports, the target's pool)",
             e.connection_errors
