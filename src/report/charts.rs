@@ -12,14 +12,16 @@ use crate::results::capacity::{Capacity, CapacityFit};
 /// A point of the drawing, in pixels (plotters' backend coordinate).
 type Pixel = (i32, i32);
 
-const W: u32 = 900;
+/// The width of every chart of the report.
+pub(super) const W: u32 = 900;
 const H: u32 = 300;
-const BLUE: RGBColor = RGBColor(31, 119, 180);
-const ORANGE: RGBColor = RGBColor(255, 127, 14);
-const GREEN: RGBColor = RGBColor(44, 160, 44);
-const RED: RGBColor = RGBColor(214, 39, 40);
-const PURPLE: RGBColor = RGBColor(148, 103, 189);
-const GREY: RGBColor = RGBColor(150, 150, 150);
+/// The report's palette (every chart's).
+pub(super) const BLUE: RGBColor = RGBColor(31, 119, 180);
+pub(super) const ORANGE: RGBColor = RGBColor(255, 127, 14);
+pub(super) const GREEN: RGBColor = RGBColor(44, 160, 44);
+pub(super) const RED: RGBColor = RGBColor(214, 39, 40);
+pub(super) const PURPLE: RGBColor = RGBColor(148, 103, 189);
+pub(super) const GREY: RGBColor = RGBColor(150, 150, 150);
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("chart: {e}")

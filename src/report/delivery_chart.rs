@@ -10,15 +10,10 @@ use plotters::prelude::*;
 
 use crate::results::delivery::DeliveryRow;
 
-const W: u32 = 900;
+use super::charts::{BLUE, GREEN, GREY, ORANGE, PURPLE, RED, W};
+
 const TOP: u32 = 290;
 const BOTTOM: u32 = 250;
-const BLUE: RGBColor = RGBColor(31, 119, 180);
-const ORANGE: RGBColor = RGBColor(255, 127, 14);
-const GREEN: RGBColor = RGBColor(44, 160, 44);
-const RED: RGBColor = RGBColor(214, 39, 40);
-const PURPLE: RGBColor = RGBColor(148, 103, 189);
-const GREY: RGBColor = RGBColor(150, 150, 150);
 const DARK: RGBColor = RGBColor(91, 100, 117);
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
