@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
 use serde_json::Value;
 
-use super::at;
+use super::{at, words};
 
 // ---------------------------------------------------------------------------
 // JSON: values as raw text (so that 1e400, lone surrogates and 300-deep arrays
@@ -94,29 +94,19 @@ pub(super) fn date_text() -> impl Strategy<Value = String> + Clone {
 
 /// Raw JSON text of a string value.
 pub(super) fn json_string() -> impl Strategy<Value = String> + Clone {
-    let words = vocabulary();
+    let vocabulary = vocabulary();
     prop_oneof![
         2 => any::<String>().prop_map(|s| quote(&s)),
         1 => any_text(40).prop_map(|s| quote(&s)),
         2 => "[0-9]{0,25}".prop_map(|s| quote(&s)),
         1 => "[A-Za-zÁÉÍÓÚÑáéíóúñ' .-]{0,70}".prop_map(|s| quote(&s)),
         2 => date_text().prop_map(|s| quote(&s)),
-        3 => (select(words), any::<bool>()).prop_map(|(w, lower)| {
+        3 => (select(vocabulary), any::<bool>()).prop_map(|(w, lower)| {
             quote(&if lower { w.to_lowercase() } else { w })
         }),
         // Escapes serde_json must refuse or decode: lone surrogates, a bad
         // escape, an unterminated string, a NUL, a pair that is an emoji.
-        1 => select(vec![
-            r#""\u0000""#,
-            r#""\ud800""#,
-            r#""\udc00x""#,
-            r#""\uD83D\uDE00""#,
-            r#""\"""#,
-            r#""\/""#,
-            r#""\x""#,
-            r#""unterminated"#,
-            r#""a\nb\tc""#,
-        ])
+        1 => select(words("json_escapes"))
         .prop_map(str::to_owned),
     ]
 }
@@ -134,7 +124,7 @@ pub(super) fn json_scalar() -> impl Strategy<Value = String> + Clone {
         // Huge and odd numbers: hundreds of digits, exponents past f64.
         1 => "-?(0|[1-9][0-9]{0,400})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,6})?",
         // Numbers JSON does not have.
-        1 => select(vec!["01", "1.", "-", "+1", ".5", "1e", "NaN", "Infinity", "0x10"])
+        1 => select(words("json_numbers"))
             .prop_map(str::to_owned),
         6 => json_string(),
     ]

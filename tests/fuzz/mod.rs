@@ -22,7 +22,8 @@
 //! directly), [`router`] (the mock through its router) and [`scenario`] (the
 //! scenario-file parser and what a run does with an accepted file);
 //! [`bodies`] holds the JSON and report-body strategies the first two share,
-//! and this file the runner.
+//! and this file the runner and the reader of the word lists the targets
+//! draw from (`tests/data/fuzz-words.toml`).
 
 mod bodies;
 mod router;
@@ -31,12 +32,31 @@ mod validation;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+/// The word list `name` of tests/data/fuzz-words.toml, in its order.
+pub(super) fn words(name: &str) -> Vec<&'static str> {
+    static LISTS: LazyLock<toml::Table> = LazyLock::new(|| {
+        include_str!("../data/fuzz-words.toml")
+            .parse()
+            .expect("tests/data/fuzz-words.toml is TOML")
+    });
+    let list = LISTS
+        .get(name)
+        .and_then(toml::Value::as_array)
+        .unwrap_or_else(|| panic!("tests/data/fuzz-words.toml has no list {name:?}"));
+    list.iter()
+        .map(|w| {
+            w.as_str()
+                .unwrap_or_else(|| panic!("{name}: {w} is not a string"))
+        })
+        .collect()
+}
 
 // ---------------------------------------------------------------------------
 // The runner: a case count from the environment, a tally printed at the end.

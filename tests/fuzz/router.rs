@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::bodies::*;
-use super::fuzz;
+use super::{fuzz, words};
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -101,7 +101,7 @@ pub(super) fn auth() -> impl Strategy<Value = Auth> {
         8 => Just(Auth::Own),
         2 => any::<Index>().prop_map(Auth::Client),
         1 => (
-            select(vec!["bearer ", "BEARER ", "Bearer  ", " Bearer\t", "Basic ", "Bearer", "Bearer x", ""]),
+            select(words("auth_schemes")),
             any::<Index>()
         )
             .prop_map(|(s, i)| Auth::Scheme(s.to_owned(), i)),
@@ -142,15 +142,7 @@ pub(super) enum TokenBody {
 }
 
 pub(super) fn token_body() -> impl Strategy<Value = TokenBody> {
-    let names = select(vec![
-        "grant_type",
-        "username",
-        "password",
-        "client_id",
-        "scope",
-        "GRANT_TYPE",
-        "",
-    ]);
+    let names = select(words("token_field_names"));
     let value = prop_oneof![
         any::<String>(),
         "[ -~]{0,20}",
@@ -178,17 +170,7 @@ pub(super) fn token_body() -> impl Strategy<Value = TokenBody> {
 /// A path for any route: the services' and /token in other spellings, and
 /// arbitrary ones (the admin API is left out: it changes the mock's behaviour).
 pub(super) fn path() -> impl Strategy<Value = String> {
-    let known = select(vec![
-        "/token",
-        "/ReportarAfiliaciontraslado",
-        "/ReportarRetractoAfiliacion",
-        "/reportarafiliaciontraslado/",
-        "//ReportarRetractoAfiliacion",
-        "/Token?x=1",
-        "/",
-        "",
-        "*",
-    ]);
+    let known = select(words("paths"));
     prop_oneof![
         2 => known.prop_map(str::to_owned),
         2 => "/[A-Za-z0-9._~%/?=&-]{0,40}",
@@ -198,7 +180,7 @@ pub(super) fn path() -> impl Strategy<Value = String> {
 
 pub(super) fn method() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => select(vec!["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT"])
+        4 => select(words("methods"))
             .prop_map(str::to_owned),
         1 => "[A-Za-z!#$%&'*+.^_`|~-]{1,12}",
     ]

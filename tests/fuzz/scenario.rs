@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use super::bodies::any_text;
-use super::{at, fuzz};
+use super::{at, fuzz, words};
 use mss_harness::generator::{AffiliationGenerator, GeneratorConfig};
 use mss_harness::scenario::{BUILT_IN, LoadModel, RunPlan};
 use mss_harness::schedule::ArrivalSchedule;
@@ -113,35 +113,7 @@ pub(super) fn toml_quote(s: &str) -> String {
 
 /// Raw TOML text of a number: odd ones (out of range, not finite, other bases).
 pub(super) fn toml_number() -> impl Strategy<Value = String> + Clone {
-    let numbers = select(vec![
-        "0",
-        "-0",
-        "-1",
-        "1e400",
-        "-1e400",
-        "inf",
-        "-inf",
-        "nan",
-        "+nan",
-        "0.0",
-        "1e-400",
-        "5e-324",
-        "1_000",
-        "0x7fffffff",
-        "0o777",
-        "0b1",
-        "9223372036854775807",
-        "9223372036854775808",
-        "-9223372036854775808",
-        "18446744073709551615",
-        "1e308",
-        "1.7976931348623157e308",
-        "2.5",
-        "100000",
-        "100001",
-        "1000000",
-        "1000001",
-    ]);
+    let numbers = select(words("toml_numbers"));
     prop_oneof![
         3 => numbers.prop_map(str::to_owned),
         2 => (-3i64..200_001).prop_map(|n| n.to_string()),
@@ -153,62 +125,8 @@ pub(super) fn toml_number() -> impl Strategy<Value = String> + Clone {
 /// Raw TOML text of a string: durations (odd ones first) and words a scenario
 /// uses (URLs, models, thresholds, codes).
 pub(super) fn toml_text() -> impl Strategy<Value = String> + Clone {
-    let durations = select(vec![
-        "0s",
-        "-1s",
-        "1e400",
-        "1e400s",
-        "18446744073709551615s",
-        "18446744073709551616s",
-        "584942417355y",
-        "584542046090years",
-        "500000000000y",
-        "1h 30m",
-        "",
-        "  ",
-        "5",
-        "1ms 1ns",
-        "1 s",
-        "NaN s",
-        "∞",
-        "1ns",
-        "999999999999999999999ns",
-    ]);
-    let words = select(vec![
-        "mock",
-        "open",
-        "closed",
-        "http://",
-        "https://ministerio.test",
-        "http://127.0.0.1:1",
-        "http://[::1]:8062",
-        "https://user@:0",
-        "p99 < 800ms",
-        "p999<2s",
-        "error_rate < 1%",
-        "throughput >= 1e400",
-        "p0 < 1s",
-        "p1e400 < 1s",
-        "p-1 < 1s",
-        "pNaN < 1s",
-        "p99 < 18446744073709551615s",
-        "max < 584942417355y",
-        "error_rate < NaN%",
-        "drop_rate >= -0%",
-        "rps > inf",
-        "lognormal",
-        "fixed",
-        "uniform",
-        "none",
-        "ReportarAfiliaciontraslado",
-        "ReportarRetractoAfiliacion",
-        "global",
-        "230301",
-        "25-14",
-        "VAL01",
-        "NEG12",
-        "PRUEBAMSS",
-    ]);
+    let durations = select(words("durations"));
+    let words = select(words("scenario_words"));
     prop_oneof![
         3 => durations.prop_map(toml_quote),
         2 => "[0-9]{1,22}(ns|us|ms|s|m|h|d|w|M|y)( [0-9]{1,5}(ms|s|m|h))?"
@@ -290,22 +208,7 @@ pub(super) fn toml_key() -> impl Strategy<Value = String> + Clone {
 
 /// A line to insert: a key and value, a table header, or anything.
 pub(super) fn toml_line() -> impl Strategy<Value = String> {
-    let headers = select(vec![
-        "[target]",
-        "[target.mock]",
-        "[target.mock.latency]",
-        "[load]",
-        "[[load.stages]]",
-        "[mix]",
-        "[invalid]",
-        "[data]",
-        "[token]",
-        "[http]",
-        "[thresholds]",
-        "[production]",
-        "[credentials]",
-        "[[clients]]",
-    ]);
+    let headers = select(words("table_headers"));
     prop_oneof![
         6 => (toml_key(), toml_value()).prop_map(|(k, v)| format!("{k} = {v}")),
         2 => headers.prop_map(str::to_owned),
