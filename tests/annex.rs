@@ -319,25 +319,13 @@ fn set_two_rows(text: &str, column: &str, value: &str) -> String {
 /// error class, every VAL02 case rejected with VAL02, reconciliation exact.
 #[test]
 fn a_mock_and_a_run_on_the_edited_contract_agree() {
-    use std::io::BufRead;
     let dir = annex();
-    let mut mock = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(["mock", "--listen", "127.0.0.1:0", "--contract"])
-        .arg(&dir)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the mock");
-    let stderr = mock.stderr.take().expect("stderr");
-    let mut line = String::new();
-    std::io::BufReader::new(stderr)
-        .read_line(&mut line)
-        .expect("the mock's first line");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let (mut mock, url) = crate::util::spawn_mock(
+        Command::new(env!("CARGO_BIN_EXE_mss-harness"))
+            .args(["mock", "--listen", "127.0.0.1:0", "--contract"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null()),
+    );
     let file = ScenarioFile::open("annex-against-mock", 30, "5s", 50)
         .at(&url, "ANNEX")
         .table("[invalid]\nVAL02 = 0.2")

@@ -108,24 +108,16 @@ fn bad_flags_are_named() {
 
 #[test]
 fn mock_subcommand_serves_on_the_address_it_prints_and_bad_config_is_named() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{Read, Write};
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mss-harness"))
-        .args(["mock", "--listen", "127.0.0.1:0"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn mock");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("banner");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    let (mut child, url) =
+        crate::util::spawn_mock(Command::new(env!("CARGO_BIN_EXE_mss-harness")).args([
+            "mock",
+            "--listen",
+            "127.0.0.1:0",
+        ]));
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
         .write_all(b"GET /__admin/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .expect("write");

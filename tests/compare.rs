@@ -50,6 +50,13 @@ fn compare_with(bases: &[&Path], cur: &Path, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), crate::util::printed(&out))
 }
 
+/// The printed comparison's p50 line of ReportarAfiliaciontraslado.
+fn p50_row(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.starts_with("ReportarAfiliaciontraslado") && l.contains(" p50 "))
+        .expect("p50 row")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_latency_passes_three_times_slower_fails() {
     let a = run_at(20, "a").await;
@@ -63,10 +70,7 @@ async fn same_latency_passes_three_times_slower_fails() {
     assert!(!text.contains("regressed\n"), "{text}");
     let (code, text) = compare_with(&[&a], &slow, &loose);
     assert_eq!(code, 1, "20 ms -> 60 ms must fail:\n{text}");
-    let p50 = text
-        .lines()
-        .find(|l| l.starts_with("ReportarAfiliaciontraslado") && l.contains(" p50 "))
-        .expect("p50 row");
+    let p50 = p50_row(&text);
     assert!(p50.ends_with("regressed"), "{p50}");
     assert!(
         text.contains("REGRESSION") && text.contains("Bonferroni"),
@@ -82,10 +86,7 @@ async fn same_latency_passes_three_times_slower_fails() {
     let zero = ["--min-effect", "25%", "--min-effect", "p50=0%"];
     let (code, text) = compare_with(&[&a], &a, &zero);
     assert_eq!(code, 0, "{text}");
-    let p50 = text
-        .lines()
-        .find(|l| l.starts_with("ReportarAfiliaciontraslado") && l.contains(" p50 "))
-        .expect("p50 row");
+    let p50 = p50_row(&text);
     assert!(
         p50.contains("+0.0%") && p50.ends_with("inconclusive"),
         "{p50}"
@@ -234,12 +235,7 @@ async fn a_headless_chromium_draws_the_comparison_in_the_report() {
         .find(|r| r[0] == "ReportarAfiliaciontraslado" && r[1] == "p50")
         .expect("p50 row");
     assert_eq!(p50[8], "regressed", "{p50}");
-    let bars: Vec<f64> = seen["bars"]
-        .as_array()
-        .expect("bars")
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
+    let bars = crate::util::numbers(&seen, "bars");
     assert!(!bars.is_empty() && bars.iter().all(|w| *w > 40.0), "{seen}");
     let png = browser
         .call(reqwest::Method::GET, "/screenshot", Value::Null)

@@ -93,27 +93,31 @@ fn line<'a>(
         .unwrap_or_else(|| panic!("{service} {metric}"))
 }
 
+/// `cur` judged against the one baseline `base`, with the default options.
+fn judge_one(base: &RunSample, cur: &RunSample) -> Comparison {
+    judge(std::slice::from_ref(base), cur, &Options::default()).expect("compare")
+}
+
 fn regressed_anywhere(c: &Comparison) -> bool {
     c.lines.iter().any(|l| l.verdict == "regressed")
 }
 
 #[test]
 fn identical_runs_do_not_regress_and_a_shift_does() {
-    let opts = Options::default();
     let (mut false_alarms, mut p50_caught, mut p99_caught) = (0, 0, 0);
     for pair in 0..20u64 {
         let a = run(1000 + pair, 20.0, 30, 90, 10);
         let b = run(2000 + pair, 20.0, 30, 90, 10);
-        let c = judge(std::slice::from_ref(&a), &b, &opts).expect("identical");
+        let c = judge_one(&a, &b);
         // Ten lines judged but the small service's p99 (300 requests).
         assert_eq!(c.lines_judged, 9, "{c:#?}");
         assert_eq!(line(&c, SMALL, "p99").verdict, "inconclusive");
         false_alarms += usize::from(regressed_anywhere(&c));
         let up10 = run(3000 + pair, 22.0, 30, 90, 10);
-        let c = judge(std::slice::from_ref(&a), &up10, &opts).expect("+10%");
+        let c = judge_one(&a, &up10);
         p50_caught += usize::from(line(&c, MAIN, "p50").verdict == "regressed");
         let up30 = run(4000 + pair, 26.0, 30, 90, 10);
-        let c = judge(std::slice::from_ref(&b), &up30, &opts).expect("+30%");
+        let c = judge_one(&b, &up30);
         p99_caught += usize::from(line(&c, MAIN, "p99").verdict == "regressed");
         assert_eq!(line(&c, MAIN, "throughput").verdict, "unchanged");
     }
@@ -133,12 +137,11 @@ fn identical_runs_do_not_regress_and_a_shift_does() {
 
 #[test]
 fn a_service_with_too_few_requests_is_inconclusive_never_regressed() {
-    let opts = Options::default();
     // One request a second of the small service, the current run 2x slower:
     // 30 requests say nothing of a p90 or p99.
     let a = run(7, 20.0, 30, 90, 1);
     let b = run(8, 40.0, 30, 90, 1);
-    let c = judge(std::slice::from_ref(&a), &b, &opts).expect("compare");
+    let c = judge_one(&a, &b);
     for m in ["p90", "p99"] {
         let l = line(&c, SMALL, m);
         assert_eq!(l.verdict, "inconclusive", "{l:?}");
@@ -150,7 +153,7 @@ fn a_service_with_too_few_requests_is_inconclusive_never_regressed() {
     // A run of 4 s: nothing is judged.
     let a = run(9, 20.0, 4, 90, 10);
     let b = run(10, 20.0, 4, 90, 10);
-    let c = judge(std::slice::from_ref(&a), &b, &opts).expect("compare");
+    let c = judge_one(&a, &b);
     assert!(
         c.lines.iter().all(|l| l.verdict == "inconclusive"),
         "{c:#?}"
@@ -162,10 +165,9 @@ fn a_service_with_too_few_requests_is_inconclusive_never_regressed() {
 fn an_inconclusive_line_says_what_would_resolve_it() {
     // +3% on a 10 s run: the p50 interval (about ±5%) straddles the 1%
     // minimum effect.
-    let opts = Options::default();
     let a = run(11, 20.0, 10, 90, 10);
     let b = run(12, 20.6, 10, 90, 10);
-    let c = judge(std::slice::from_ref(&a), &b, &opts).expect("compare");
+    let c = judge_one(&a, &b);
     let l = line(&c, MAIN, "p50");
     assert_eq!(l.verdict, "inconclusive", "{l:?}");
     let note = l.note.as_deref().unwrap_or("");
@@ -212,12 +214,7 @@ fn three_baselines_see_the_noise_between_runs() {
 
 #[test]
 fn bonferroni_over_the_lines_judged() {
-    let c = judge(
-        std::slice::from_ref(&run(41, 20.0, 30, 90, 10)),
-        &run(42, 20.0, 30, 90, 10),
-        &Options::default(),
-    )
-    .expect("compare");
+    let c = judge_one(&run(41, 20.0, 30, 90, 10), &run(42, 20.0, 30, 90, 10));
     // 9 lines at 5% overall: each interval 1 − 2·0.05/9.
     assert!(
         (c.line_confidence_pct - 100.0 * (1.0 - 0.1 / 9.0)).abs() < 1e-9,

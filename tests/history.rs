@@ -310,11 +310,10 @@ fn check_judges_the_newest_run_against_its_window() {
 
     // A window that could never show the spread between runs is refused.
     let f = file.to_str().expect("utf-8");
-    let (code, out) = harness(&dir, &["history", "check", "--history", f, "--window", "2"]);
-    assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("invalid value '2' for '--window <RUNS>': 2 is not in 3.."),
-        "{out}"
+    refused(
+        &dir,
+        &["history", "check", "--history", f, "--window", "2"],
+        &["invalid value '2' for '--window <RUNS>': 2 is not in 3.."],
     );
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -353,11 +352,10 @@ fn a_history_of_another_version_or_program_is_refused() {
     let conn = rusqlite::Connection::open(&other).expect("sqlite");
     conn.execute_batch("CREATE TABLE t (x)").expect("table");
     drop(conn);
-    let (code, out) = harness(&dir, &["history", "--history", "other.db"]);
-    assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("other.db: not an mss-harness run history"),
-        "{out}"
+    refused(
+        &dir,
+        &["history", "--history", "other.db"],
+        &["other.db: not an mss-harness run history"],
     );
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -372,14 +370,7 @@ fn an_empty_a_folder_or_a_damaged_history_is_named() {
     for args in [
         &["history", "list", "--history", "empty.db"][..],
         &["history", "check", "--history", "empty.db"],
-        &[
-            "history",
-            "report",
-            "--history",
-            "empty.db",
-            "--out",
-            "page",
-        ],
+        &report("empty.db"),
     ] {
         refused(
             &dir,
@@ -406,14 +397,7 @@ fn an_empty_a_folder_or_a_damaged_history_is_named() {
     std::fs::write(&file, &bytes[..(len / 2) as usize]).expect("cut");
     for args in [
         &["history", "list", "--history", "stepped.db"][..],
-        &[
-            "history",
-            "report",
-            "--history",
-            "stepped.db",
-            "--out",
-            "page",
-        ],
+        &report("stepped.db"),
     ] {
         refused(
             &dir,
@@ -422,6 +406,11 @@ fn an_empty_a_folder_or_a_damaged_history_is_named() {
         );
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `history report` of the history `file`, its page written to `page/`.
+fn report(file: &str) -> [&str; 6] {
+    ["history", "report", "--history", file, "--out", "page"]
 }
 
 /// `args` run in `dir` exit 2 with each of `words` in their output, and
@@ -454,17 +443,7 @@ fn stepped(dir: &Path) -> PathBuf {
 fn the_report_marks_the_change_point_where_the_step_starts() {
     let dir = temp_dir("report");
     stepped(&dir);
-    let (code, out) = harness(
-        &dir,
-        &[
-            "history",
-            "report",
-            "--history",
-            "stepped.db",
-            "--out",
-            "page",
-        ],
-    );
+    let (code, out) = harness(&dir, &report("stepped.db"));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("(30 runs, 2 change points)"), "{out}");
     let html = std::fs::read_to_string(dir.join("page/history.html")).expect("page");
@@ -488,17 +467,7 @@ fn the_report_marks_the_change_point_where_the_step_starts() {
 async fn a_headless_chromium_sees_the_change_point_marked() {
     let dir = temp_dir("chromium");
     stepped(&dir);
-    let (code, out) = harness(
-        &dir,
-        &[
-            "history",
-            "report",
-            "--history",
-            "stepped.db",
-            "--out",
-            "page",
-        ],
-    );
+    let (code, out) = harness(&dir, &report("stepped.db"));
     assert_eq!(code, 0, "{out}");
     let browser = crate::live::Browser::start(&dir).await;
     browser.open_file(&dir.join("page/history.html")).await;
@@ -532,18 +501,8 @@ async fn a_headless_chromium_sees_the_change_point_marked() {
             .unwrap_or_else(|_| panic!("{seen}"));
         assert!((15.0..25.0).contains(&change), "{seen}");
     }
-    let dots: Vec<f64> = seen["dots"]
-        .as_array()
-        .expect("dots")
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
-    let marks: Vec<f64> = seen["marks"]
-        .as_array()
-        .expect("marks")
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
+    let dots = crate::util::numbers(&seen, "dots");
+    let marks = crate::util::numbers(&seen, "marks");
     assert_eq!(dots.len(), 30, "{seen}");
     assert_eq!(marks.len(), 1, "{seen}");
     assert!(dots[14] < marks[0] && marks[0] < dots[15], "{seen}");

@@ -171,15 +171,17 @@ fn a_synthetic_week_gives_every_number() {
     assert!(md.contains("Líneas ilegibles, no contadas: 2."), "{md}");
     // The HTML says the same, self-contained.
     let html = std::fs::read_to_string(dir.join("informe.html")).expect("informe.html");
-    for needle in [
-        "230301 — Porvenir",
-        "2026-11-17 09:30:00",
-        "Rechazo NEG01",
-        "<svg",
-        "Sí",
-    ] {
-        assert!(html.contains(needle), "informe.html lacks {needle}");
-    }
+    crate::util::assert_contains_all(
+        "informe.html",
+        &html,
+        [
+            "230301 — Porvenir",
+            "2026-11-17 09:30:00",
+            "Rechazo NEG01",
+            "<svg",
+            "Sí",
+        ],
+    );
     assert!(!html.contains("<script") && !html.contains("<link"));
     // --strict refuses the unreadable line.
     let strict = Command::new(env!("CARGO_BIN_EXE_mss-harness"))

@@ -481,6 +481,18 @@ async fn query(prometheus: &str, q: &str, time: f64) -> Vec<Value> {
     r["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
+/// Each series of a `sum by (service)` result: its service and its value, a
+/// whole number.
+fn per_service(result: &[Value]) -> Vec<(&str, Option<u64>)> {
+    result
+        .iter()
+        .map(|r| {
+            let service = r["metric"]["service"].as_str().expect("service");
+            (service, r["value"][1].as_str().and_then(|v| v.parse().ok()))
+        })
+        .collect()
+}
+
 fn scalar(result: &[Value]) -> f64 {
     result
         .first()
@@ -571,10 +583,9 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
         "Prometheus's report requests vs summary.json"
     );
     let by_service = query(&api, "sum by (service) (mss_requests_total)", at).await;
-    for r in &by_service {
-        let service = r["metric"]["service"].as_str().expect("service");
+    for (service, requests) in per_service(&by_service) {
         assert_eq!(
-            r["value"][1].as_str().and_then(|v| v.parse::<u64>().ok()),
+            requests,
             summary["services"][service]["requests"].as_u64(),
             "{service}"
         );
@@ -594,13 +605,8 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
     )
     .await;
     assert_eq!(sent.len(), 2, "{sent:?}");
-    for r in &sent {
-        let service = r["metric"]["service"].as_str().expect("service");
-        assert_eq!(
-            r["value"][1].as_str().and_then(|v| v.parse::<u64>().ok()),
-            d["services"][service]["sent"].as_u64(),
-            "{service}"
-        );
+    for (service, sent) in per_service(&sent) {
+        assert_eq!(sent, d["services"][service]["sent"].as_u64(), "{service}");
     }
     let share = scalar(
         &query(

@@ -121,13 +121,15 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
         5,
         "delivery, two latency charts, throughput, distribution"
     );
-    for needle in [
-        "p99 &lt; 2s",
-        "ReportarRetractoAfiliacion",
-        "reconciliation with the mock",
-    ] {
-        assert!(html.contains(needle), "report.html lacks {needle}");
-    }
+    crate::util::assert_contains_all(
+        "report.html",
+        &html,
+        [
+            "p99 &lt; 2s",
+            "ReportarRetractoAfiliacion",
+            "reconciliation with the mock",
+        ],
+    );
     // Self-contained: nothing is fetched (the SVG namespace is a name, not a request).
     assert!(
         !html.contains("<script") && !html.contains("<link"),

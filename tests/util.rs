@@ -679,6 +679,52 @@ pub fn thp_enabled(pid: u32) -> bool {
     line.split_whitespace().nth(1) == Some("1")
 }
 
+/// The numbers of the array `value[key]` (what a script run in a browser
+/// returned), in order.
+pub fn numbers(value: &Value, key: &str) -> Vec<f64> {
+    value[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no array {key:?} in {value}"))
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect()
+}
+
+/// Assert that `text`, the file `name` (`report.md`, ...), contains each of
+/// `needles`.
+pub fn assert_contains_all<S: AsRef<str>>(
+    name: &str,
+    text: &str,
+    needles: impl IntoIterator<Item = S>,
+) {
+    for needle in needles {
+        let needle = needle.as_ref();
+        assert!(text.contains(needle), "{name} lacks {needle}:\n{text}");
+    }
+}
+
+/// Start `command`, the harness's `mock --listen 127.0.0.1:0 …` (or a
+/// wrapper of it such as `taskset`), and read the banner, its first line on
+/// standard error: the process and the base URL the banner names,
+/// `http://127.0.0.1:PORT`. Standard error is read no further.
+pub fn spawn_mock(command: &mut std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    let mut banner = String::new();
+    std::io::BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut banner)
+        .expect("banner");
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_owned();
+    (child, url)
+}
+
 /// A process a test started, killed (and reaped) when dropped so that a
 /// failed assertion leaves nothing running; its standard output and error
 /// are written to `dir/stdout.txt` and `dir/stderr.txt`.
