@@ -1,6 +1,6 @@
 //! The catalogue of conformance checks, one family per file, each family an
-//! enum whose variants carry their id, title, source, severity and what they
-//! send side by side: `TOK-` ([`token`]), `AUTH-` ([`auth`]), `FMT-`
+//! enum (the business rules: a table) whose variants carry their id, title,
+//! source, severity and what they send side by side: `TOK-` ([`token`]), `AUTH-` ([`auth`]), `FMT-`
 //! ([`format`]), `FUZ-` ([`fuzz`]), `REQ-`/`ENUM-`/`TYP-` ([`fields`]),
 //! `LEN-` ([`length`]), `RUL-`/`DUP-` ([`rules`]), `BND-` ([`boundary`]),
 //! `RUT-` ([`routes`]), `ENV-`/`SCH-` ([`answers`]).

@@ -1,7 +1,8 @@
-//! `RUL-` and `DUP-`: the business rules and code lists of the protocol, one
-//! variant per rule with the role of the codigo it must get (the id is
-//! `RUL-<that codigo>`, spelled as the contract spells it), title, source and
-//! what it sends; and the two kinds of duplicate report.
+//! `RUL-` and `DUP-`: the business rules and code lists of the protocol, a
+//! table with one entry per rule: the role of the codigo it must get (the id
+//! is `RUL-<that codigo>`, spelled as the contract spells it; what it sends
+//! follows from the role), title and source; and the two kinds of duplicate
+//! report.
 
 use mss_contract::{Contract, Regimen, Role, Service};
 use serde_json::Value;
@@ -10,123 +11,100 @@ use super::{Check, Probe, Severity, gets};
 use crate::conform::runner::{Ctx, Step, Verdict, fail};
 use crate::generator::invalid::InvalidGenerator;
 
-/// A business rule or code list.
+/// A business rule or code list: the role of the codigo a report that
+/// breaks it must get (the check's id is `RUL-<that codigo>`), what that
+/// report is (the title, before "gets ..."), the rule's source, and whether
+/// the check creates records at a target that behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rul {
-    /// A document type not valid for pensions.
-    DocumentType,
-    /// regimenDestino of the other regime.
-    Regime,
-    /// A DIVIPOLA code that does not exist.
-    Divipola,
-    /// The same report sent twice.
-    Duplicate,
-    /// A regime transfer too close to the pension age.
-    PensionAge,
-    /// A regime transfer too soon after the last selection.
-    RegimeWindow,
-    /// An administrator switch too soon after joining.
-    AdministratorWindow,
-    /// A transfer to the same, or from a non-current, administrator.
-    SameAdministrator,
-    /// A retraction of an affiliation that does not exist.
-    UnknownAffiliation,
-    /// A retraction after its window.
-    RetractionLate,
-    /// A second retraction.
-    AlreadyRetracted,
+pub struct Rul {
+    role: Role,
+    what: &'static str,
+    source: &'static str,
+    writes: bool,
 }
 
 impl Rul {
     /// Every rule, in the order they run.
     pub const ALL: [Rul; 11] = [
-        Rul::DocumentType,
-        Rul::Regime,
-        Rul::Divipola,
-        Rul::Duplicate,
-        Rul::PensionAge,
-        Rul::RegimeWindow,
-        Rul::AdministratorWindow,
-        Rul::SameAdministrator,
-        Rul::UnknownAffiliation,
-        Rul::RetractionLate,
-        Rul::AlreadyRetracted,
+        Rul {
+            role: Role::BadDocumentType,
+            what: "a document type not valid for pensions",
+            source: "contract/tipos_documento.csv; docs/protocol.md §Fields",
+            writes: false,
+        },
+        Rul {
+            role: Role::UnknownAdministrator,
+            what: "regimenDestino of the other regime",
+            source: "contract/administradoras.csv (regimes); docs/protocol.md §Fields",
+            writes: false,
+        },
+        Rul {
+            role: Role::UnknownDivipola,
+            what: "a DIVIPOLA code that does not exist",
+            source: "contract/divipola.csv (DANE's DIVIPOLA)",
+            writes: false,
+        },
+        Rul {
+            role: Role::Duplicate,
+            what: "the same report sent twice",
+            source: "docs/protocol.md §Codes (numeroRadicado unique); contract/errores.csv",
+            writes: true,
+        },
+        Rul {
+            role: Role::PensionAge,
+            what: "a regime transfer with 10 years or less to pension age",
+            source: "docs/protocol.md §Rules (Ley 100/1993 art. 13(e), Ley 797/2003 art. 2)",
+            writes: false,
+        },
+        Rul {
+            role: Role::RegimeWindow,
+            what: "a regime transfer within 5 years of the last selection",
+            source: "docs/protocol.md §Rules (Ley 797/2003 art. 2)",
+            writes: true,
+        },
+        Rul {
+            role: Role::AdministratorWindow,
+            what: "an administrator switch within 6 months of joining",
+            source: "docs/protocol.md §Rules (6 months)",
+            writes: true,
+        },
+        Rul {
+            role: Role::SameAdministrator,
+            what: "a transfer to the same or from a non-current administrator",
+            source: "contract/errores.csv; docs/protocol.md §Codes",
+            writes: true,
+        },
+        Rul {
+            role: Role::UnknownAffiliation,
+            what: "a retraction of an affiliation that does not exist",
+            source: "contract/errores.csv; docs/protocol.md §Codes",
+            writes: false,
+        },
+        Rul {
+            role: Role::RetractionLate,
+            what: "a retraction after the 5th business day",
+            source: "docs/protocol.md §Rules (Decreto 1161/1994 art. 3, Ley 51/1983)",
+            writes: true,
+        },
+        Rul {
+            role: Role::AlreadyRetracted,
+            what: "a second retraction of an affiliation",
+            source: "contract/errores.csv; docs/protocol.md §Codes",
+            writes: true,
+        },
     ];
-
-    /// The role of the codigo the target must answer with; its title (before
-    /// "gets ...") and source.
-    fn about(self) -> (Role, &'static str, &'static str) {
-        match self {
-            Rul::DocumentType => (
-                Role::BadDocumentType,
-                "a document type not valid for pensions",
-                "contract/tipos_documento.csv; docs/protocol.md §Fields",
-            ),
-            Rul::Regime => (
-                Role::UnknownAdministrator,
-                "regimenDestino of the other regime",
-                "contract/administradoras.csv (regimes); docs/protocol.md §Fields",
-            ),
-            Rul::Divipola => (
-                Role::UnknownDivipola,
-                "a DIVIPOLA code that does not exist",
-                "contract/divipola.csv (DANE's DIVIPOLA)",
-            ),
-            Rul::Duplicate => (
-                Role::Duplicate,
-                "the same report sent twice",
-                "docs/protocol.md §Codes (numeroRadicado unique); contract/errores.csv",
-            ),
-            Rul::PensionAge => (
-                Role::PensionAge,
-                "a regime transfer with 10 years or less to pension age",
-                "docs/protocol.md §Rules (Ley 100/1993 art. 13(e), Ley 797/2003 art. 2)",
-            ),
-            Rul::RegimeWindow => (
-                Role::RegimeWindow,
-                "a regime transfer within 5 years of the last selection",
-                "docs/protocol.md §Rules (Ley 797/2003 art. 2)",
-            ),
-            Rul::AdministratorWindow => (
-                Role::AdministratorWindow,
-                "an administrator switch within 6 months of joining",
-                "docs/protocol.md §Rules (6 months)",
-            ),
-            Rul::SameAdministrator => (
-                Role::SameAdministrator,
-                "a transfer to the same or from a non-current administrator",
-                "contract/errores.csv; docs/protocol.md §Codes",
-            ),
-            Rul::UnknownAffiliation => (
-                Role::UnknownAffiliation,
-                "a retraction of an affiliation that does not exist",
-                "contract/errores.csv; docs/protocol.md §Codes",
-            ),
-            Rul::RetractionLate => (
-                Role::RetractionLate,
-                "a retraction after the 5th business day",
-                "docs/protocol.md §Rules (Decreto 1161/1994 art. 3, Ley 51/1983)",
-            ),
-            Rul::AlreadyRetracted => (
-                Role::AlreadyRetracted,
-                "a second retraction of an affiliation",
-                "contract/errores.csv; docs/protocol.md §Codes",
-            ),
-        }
-    }
 
     /// The role of the codigo the target must answer with.
     pub fn role(self) -> Role {
-        self.about().0
+        self.role
     }
 
     /// The catalogue's entry.
     pub fn check(self, contract: &Contract) -> Check {
-        let (role, what, source) = self.about();
         Check {
-            id: format!("RUL-{}", contract.codigo_of(role)),
-            title: format!("{what} {}", gets(contract, role)),
-            source: source.to_owned(),
+            id: format!("RUL-{}", contract.codigo_of(self.role)),
+            title: format!("{} {}", self.what, gets(contract, self.role)),
+            source: self.source.to_owned(),
             severity: Severity::Major,
             probe: Probe::Rul(self),
         }
@@ -134,19 +112,7 @@ impl Rul {
 
     /// Whether the check creates records at a target that behaves.
     pub fn writes(self) -> bool {
-        match self {
-            Rul::DocumentType
-            | Rul::Regime
-            | Rul::Divipola
-            | Rul::PensionAge
-            | Rul::UnknownAffiliation => false,
-            Rul::Duplicate
-            | Rul::RegimeWindow
-            | Rul::AdministratorWindow
-            | Rul::SameAdministrator
-            | Rul::RetractionLate
-            | Rul::AlreadyRetracted => true,
-        }
+        self.writes
     }
 }
 
@@ -195,18 +161,12 @@ impl Ctx<'_> {
     /// Run the check of rule `r`.
     pub(super) async fn rule_check(&mut self, r: Rul) -> Step<Verdict> {
         // A code list: one field of a valid report changed.
-        let change: fn(&Contract, &str, &mut Value) -> Step<()> = match r {
-            Rul::DocumentType => refused_document_type,
-            Rul::Regime => other_regime,
-            Rul::Divipola => unknown_municipio,
-            Rul::Duplicate
-            | Rul::PensionAge
-            | Rul::RegimeWindow
-            | Rul::AdministratorWindow
-            | Rul::SameAdministrator
-            | Rul::UnknownAffiliation
-            | Rul::RetractionLate
-            | Rul::AlreadyRetracted => return self.invalid_case(r).await,
+        // The other rules: the invalid-report generator's case.
+        let change: fn(&Contract, &str, &mut Value) -> Step<()> = match r.role {
+            Role::BadDocumentType => refused_document_type,
+            Role::UnknownAdministrator => other_regime,
+            Role::UnknownDivipola => unknown_municipio,
+            _ => return self.invalid_case(r).await,
         };
         let key = self.key_for(Service::Afiliacion);
         let own = self.setup.administradora.clone();
