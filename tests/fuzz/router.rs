@@ -186,18 +186,22 @@ pub(super) fn method() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A request to a report service.
+#[derive(Debug, Clone)]
+pub(super) struct ReportCase {
+    service: Service,
+    spelling: Spelling,
+    content_type: HeaderInput,
+    auth: Auth,
+    content_length: Option<String>,
+    body: BodyInput,
+    /// Make the body this long (past the mock's 64 KiB limit).
+    big: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
 pub(super) enum RouterCase {
-    Report {
-        service: Service,
-        spelling: Spelling,
-        content_type: HeaderInput,
-        auth: Auth,
-        content_length: Option<String>,
-        body: BodyInput,
-        /// Make the body this long (past the mock's 64 KiB limit).
-        big: Option<usize>,
-    },
+    Report(ReportCase),
     Token {
         content_type: HeaderInput,
         body: TokenBody,
@@ -232,7 +236,7 @@ pub(super) fn router_case() -> impl Strategy<Value = RouterCase> {
             big,
         )
             .prop_map(|(service, spelling, content_type, auth, content_length, body, big)| {
-                RouterCase::Report {
+                RouterCase::Report(ReportCase {
                     service,
                     spelling,
                     content_type,
@@ -240,7 +244,7 @@ pub(super) fn router_case() -> impl Strategy<Value = RouterCase> {
                     content_length,
                     body,
                     big,
-                }
+                })
             }),
         2 => (content_type(FORM_TYPES), token_body())
             .prop_map(|(content_type, body)| RouterCase::Token { content_type, body }),
@@ -406,34 +410,27 @@ impl Harness {
         let body: Vec<u8>;
         let ctype;
         match case {
-            RouterCase::Report {
-                service,
-                spelling,
-                content_type,
-                auth,
-                content_length,
-                body: input,
-                big,
-            } => {
-                let path = match spelling {
+            RouterCase::Report(report) => {
+                let service = report.service;
+                let path = match &report.spelling {
                     Spelling::Protocol => service.path().to_owned(),
                     Spelling::Lower => service.path().to_lowercase(),
                     Spelling::Upper => service.path().to_uppercase(),
                     Spelling::Query(q) => format!("{}?{q}", service.path()),
                 };
                 builder = Request::builder().method(Method::POST).uri(path);
-                let mut bytes = self.seeds.render(*service, input);
-                if let Some(n) = big {
-                    bytes.resize(*n, b' ');
+                let mut bytes = self.seeds.render(service, &report.body);
+                if let Some(n) = report.big {
+                    bytes.resize(n, b' ');
                 }
                 body = bytes;
                 let admin = admin_index(&body).unwrap_or(0);
                 let n = self.clients.len();
-                let value: Option<Vec<u8>> = match auth {
+                let value: Option<Vec<u8>> = match &report.auth {
                     Auth::Own => Some(
                         format!(
                             "Bearer {}",
-                            self.own_token(admin, *service)
+                            self.own_token(admin, service)
                                 .unwrap_or_else(|| self.token(0))
                         )
                         .into_bytes(),
@@ -450,13 +447,14 @@ impl Harness {
                 if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(&v).ok()) {
                     builder = builder.header("authorization", v);
                 }
-                if let Some(v) = content_length
+                if let Some(v) = report
+                    .content_length
                     .as_deref()
                     .and_then(|v| HeaderValue::from_str(v).ok())
                 {
                     builder = builder.header("content-length", v);
                 }
-                ctype = content_type;
+                ctype = &report.content_type;
             }
             RouterCase::Token {
                 content_type,

@@ -2,70 +2,53 @@
 //! (Content-Type, resultado, the Envelope and TokenError schemas). They send
 //! nothing; the runner evaluates them last.
 
+use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::{Check, Probe, Severity};
 use crate::conform::runner::{Ctx, Exchange, Verdict, fail, media_type};
 
-/// A check of every envelope (`ENV-`).
+/// A check of every answer of a kind (`ENV-`, `SCH-`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Env {
+pub enum Aggregate {
     /// Every answer of the report services is JSON.
     Json,
     /// resultado equals the HTTP status.
     Resultado,
+    /// Answers of the report services: the Envelope schema.
+    Envelope,
+    /// Refusals of /token: the TokenError schema.
+    TokenError,
 }
 
-impl Env {
-    /// Both, in the order they are listed.
-    pub const ALL: [Env; 2] = [Env::Json, Env::Resultado];
+impl Aggregate {
+    /// Every one, in the order they are listed.
+    pub const ALL: [Aggregate; 4] = [
+        Aggregate::Json,
+        Aggregate::Resultado,
+        Aggregate::Envelope,
+        Aggregate::TokenError,
+    ];
 
     /// The catalogue's entry.
     pub fn check(self) -> Check {
         let (id, title, source) = match self {
-            Env::Json => (
+            Aggregate::Json => (
                 "ENV-001",
                 "every answer of the report services is application/json",
                 "contract/openapi.json responses; docs/protocol.md §Codes",
             ),
-            Env::Resultado => (
+            Aggregate::Resultado => (
                 "ENV-002",
                 "every envelope's resultado equals the HTTP status",
                 "docs/protocol.md §Envelope",
             ),
-        };
-        Check {
-            id: id.to_owned(),
-            title: title.to_owned(),
-            source: source.to_owned(),
-            severity: Severity::Major,
-            probe: Probe::Env(self),
-        }
-    }
-}
-
-/// A schema every answer of a kind must match (`SCH-`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sch {
-    /// Answers of the report services: Envelope.
-    Envelope,
-    /// Refusals of /token: TokenError.
-    TokenError,
-}
-
-impl Sch {
-    /// Both, in the order they are listed.
-    pub const ALL: [Sch; 2] = [Sch::Envelope, Sch::TokenError];
-
-    /// The catalogue's entry.
-    pub fn check(self) -> Check {
-        let (id, title, source) = match self {
-            Sch::Envelope => (
+            Aggregate::Envelope => (
                 "SCH-001",
                 "every answer of the report services matches the Envelope schema",
                 "contract/openapi.json components/schemas/Envelope",
             ),
-            Sch::TokenError => (
+            Aggregate::TokenError => (
                 "SCH-002",
                 "every refusal of /token matches the TokenError schema",
                 "contract/openapi.json components/schemas/TokenError; RFC 6749 §5.2",
@@ -76,15 +59,7 @@ impl Sch {
             title: title.to_owned(),
             source: source.to_owned(),
             severity: Severity::Major,
-            probe: Probe::Sch(self),
-        }
-    }
-
-    /// The schema's name in contract/openapi.json.
-    fn schema(self) -> &'static str {
-        match self {
-            Sch::Envelope => "Envelope",
-            Sch::TokenError => "TokenError",
+            probe: Probe::Aggregate(self),
         }
     }
 }
@@ -124,13 +99,13 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Run envelope check `c` over every answer so far.
-    pub(super) fn envelope_check(&self, c: Env) -> Judged {
+    /// Run check `c` over every answer so far.
+    pub(super) fn aggregate_check(&self, c: Aggregate) -> Judged {
         let services = self.service_answers();
         match c {
-            Env::Json => first_bad(
+            Aggregate::Json => first_bad(
                 &|e| {
-                    let ct = e.content_type.as_deref().unwrap_or("");
+                    let ct = e.header(CONTENT_TYPE).unwrap_or("");
                     (media_type(ct) != "application/json").then(|| {
                         format!(
                             "{} {} answered {} with Content-Type {ct:?}",
@@ -142,7 +117,7 @@ impl Ctx<'_> {
                 },
                 &services,
             ),
-            Env::Resultado => first_bad(
+            Aggregate::Resultado => first_bad(
                 &|e| {
                     let status = e.status.unwrap_or(0).to_string();
                     let resultado = e.field("resultado").and_then(Value::as_str);
@@ -151,20 +126,21 @@ impl Ctx<'_> {
                 },
                 &services,
             ),
+            Aggregate::Envelope => self.schema_check("Envelope", &services),
+            Aggregate::TokenError => {
+                let refusals: Vec<&Exchange> = self
+                    .log
+                    .iter()
+                    .filter(|e| e.token && e.status == Some(400))
+                    .collect();
+                self.schema_check("TokenError", &refusals)
+            }
         }
     }
 
-    /// Run schema check `c` over every answer so far.
-    pub(super) fn schema_check(&self, c: Sch) -> Judged {
-        let over: Vec<&Exchange> = match c {
-            Sch::Envelope => self.service_answers(),
-            Sch::TokenError => self
-                .log
-                .iter()
-                .filter(|e| e.token && e.status == Some(400))
-                .collect(),
-        };
-        let name = c.schema();
+    /// Whether every answer of `over` matches the schema `name` of
+    /// contract/openapi.json.
+    fn schema_check(&self, name: &str, over: &[&Exchange]) -> Judged {
         let Some(schema) = self.contract.schema(name) else {
             return (
                 fail(format!("contract/openapi.json has no schema {name}")),
@@ -198,7 +174,7 @@ impl Ctx<'_> {
                     )
                 }),
             },
-            &over,
+            over,
         )
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use mss_contract::{Contract, Role, Service};
 use rand::RngExt;
+use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::Value;
 
 use super::{Check, Probe, Severity, gets, tag};
@@ -208,7 +209,7 @@ impl Ctx<'_> {
             Auth::Expired => self.expired(service, key, &body).await?,
             Auth::Challenge => {
                 let ex = self.post(service, None, &body).await;
-                match ex.www_authenticate.as_deref() {
+                match ex.header(WWW_AUTHENTICATE) {
                     Some(w)
                         if ex.status == Some(401)
                             && w.trim_start().to_ascii_lowercase().starts_with("bearer") =>

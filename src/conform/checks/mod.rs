@@ -28,7 +28,7 @@ pub mod token;
 use mss_contract::{Contract, Role, Service};
 use serde::Serialize;
 
-pub use answers::{Env, Sch};
+pub use answers::Aggregate;
 pub use auth::Auth;
 pub use boundary::Boundary;
 pub use fields::{TypKind, required_fields};
@@ -59,10 +59,8 @@ pub enum Probe {
     Tok(Tok),
     /// An authentication check on a service.
     Auth(Service, Auth),
-    /// An envelope check over every answer of the report services.
-    Env(Env),
-    /// A schema check over every answer of a kind.
-    Sch(Sch),
+    /// A check over every answer of a kind (envelopes, schemas).
+    Aggregate(Aggregate),
     /// A body format check on a service.
     Fmt(Service, Fmt),
     /// Malformed inputs: no 5xx.
@@ -107,8 +105,7 @@ impl Probe {
             Probe::Len { at, .. } => at.accepted(),
             Probe::Rul(r) => r.writes(),
             Probe::Tok(_)
-            | Probe::Env(_)
-            | Probe::Sch(_)
+            | Probe::Aggregate(_)
             | Probe::Fmt(..)
             | Probe::Fuz(_)
             | Probe::Typ(..)
@@ -121,7 +118,7 @@ impl Probe {
     /// Whether the check judges the answers of the others (it runs last and
     /// sends nothing).
     pub fn is_aggregate(&self) -> bool {
-        matches!(self, Probe::Env(_) | Probe::Sch(_))
+        matches!(self, Probe::Aggregate(_))
     }
 }
 
@@ -175,8 +172,7 @@ pub fn catalogue(contract: &Contract) -> Vec<Check> {
     out.extend(boundary::checks(contract));
     out.extend(Dup::ALL.into_iter().map(|d| d.check(contract)));
     out.extend(Rut::ALL.into_iter().map(Rut::check));
-    out.extend(Env::ALL.into_iter().map(Env::check));
-    out.extend(Sch::ALL.into_iter().map(Sch::check));
+    out.extend(Aggregate::ALL.into_iter().map(Aggregate::check));
     out
 }
 
@@ -225,7 +221,7 @@ impl Ctx<'_> {
             Probe::Dup(d) => self.duplicate_check(*d).await,
             Probe::Rut(r) => self.route_check(*r).await,
             Probe::Bnd(b) => self.boundary(*b).await,
-            Probe::Env(_) | Probe::Sch(_) => Ok(Verdict::Skip("evaluated at the end".into())),
+            Probe::Aggregate(_) => Ok(Verdict::Skip("evaluated at the end".into())),
         }
     }
 
@@ -237,8 +233,7 @@ impl Ctx<'_> {
         probe: &Probe,
     ) -> Option<(Verdict, usize, Option<Exchange>)> {
         match probe {
-            Probe::Env(c) => Some(self.envelope_check(*c)),
-            Probe::Sch(c) => Some(self.schema_check(*c)),
+            Probe::Aggregate(c) => Some(self.aggregate_check(*c)),
             Probe::Tok(_)
             | Probe::Auth(..)
             | Probe::Fmt(..)

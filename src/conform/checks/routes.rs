@@ -4,6 +4,7 @@
 
 use mss_contract::Service;
 use reqwest::Method;
+use reqwest::header::ALLOW;
 
 use super::{Check, Probe, Severity};
 use crate::conform::runner::{Ctx, Step, Verdict, fail};
@@ -113,8 +114,7 @@ impl Ctx<'_> {
     async fn post_only(&mut self, path: &str) -> Verdict {
         let ex = self.send(Method::GET, path, &[], Vec::new()).await;
         let allow_post = ex
-            .allow
-            .as_deref()
+            .header(ALLOW)
             .is_some_and(|a| a.split(',').any(|m| m.trim().eq_ignore_ascii_case("POST")));
         if ex.status == Some(405) && allow_post {
             Verdict::Pass
@@ -122,7 +122,7 @@ impl Ctx<'_> {
             fail(format!(
                 "expected 405 with Allow: POST, got {} with Allow {:?}",
                 ex.seen(),
-                ex.allow
+                ex.header(ALLOW)
             ))
         }
     }

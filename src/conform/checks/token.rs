@@ -2,6 +2,7 @@
 //! variant per check with its id, title, source and what it sends.
 
 use rand::RngExt;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::Value;
 
 use super::{Check, Probe, Severity};
@@ -141,8 +142,7 @@ impl Ctx<'_> {
             Tok::Issued => {
                 let ex = self.token_request(&form).await;
                 let json_ct = ex
-                    .content_type
-                    .as_deref()
+                    .header(CONTENT_TYPE)
                     .is_some_and(|c| media_type(c) == "application/json");
                 let token = ex
                     .field("access_token")
@@ -154,7 +154,7 @@ impl Ctx<'_> {
                     fail(format!(
                         "expected 200 application/json with access_token, got {} ({})",
                         ex.seen(),
-                        ex.content_type.as_deref().unwrap_or("no Content-Type")
+                        ex.header(CONTENT_TYPE).unwrap_or("no Content-Type")
                     ))
                 }
             }
@@ -211,7 +211,7 @@ impl Ctx<'_> {
                 form.retain(|(k, _)| k != "grant_type");
                 let refused = self.token_request(&form).await;
                 let no_store = |ex: &Exchange| {
-                    ex.cache_control.as_deref().is_some_and(|c| {
+                    ex.header(CACHE_CONTROL).is_some_and(|c| {
                         c.split(',')
                             .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
                     })
@@ -222,9 +222,9 @@ impl Ctx<'_> {
                         "the {} answer has Cache-Control {:?}",
                         if a { "refusal" } else { "token" },
                         if a {
-                            &refused.cache_control
+                            refused.header(CACHE_CONTROL)
                         } else {
-                            &ok.cache_control
+                            ok.header(CACHE_CONTROL)
                         }
                     )),
                 }

@@ -3,6 +3,7 @@
 //! tokens) from what it records.
 
 use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -25,14 +26,9 @@ pub struct Exchange {
     pub status: Option<u16>,
     /// Answer body, or the transport error (shortened when long).
     pub response: String,
+    /// Answer headers (none when no answer came), read by [`header`](Self::header).
     #[serde(skip)]
-    pub(in crate::conform) content_type: Option<String>,
-    #[serde(skip)]
-    pub(in crate::conform) www_authenticate: Option<String>,
-    #[serde(skip)]
-    pub(in crate::conform) allow: Option<String>,
-    #[serde(skip)]
-    pub(in crate::conform) cache_control: Option<String>,
+    pub(in crate::conform) answer_headers: HeaderMap,
     #[serde(skip)]
     pub(in crate::conform) json: Option<Value>,
     #[serde(skip)]
@@ -42,6 +38,11 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// The answer's header `name`, when it came and is text.
+    pub(in crate::conform) fn header(&self, name: HeaderName) -> Option<&str> {
+        self.answer_headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// The envelope's codigo, empty when there is none.
     pub(in crate::conform) fn codigo(&self) -> &str {
         self.json
@@ -180,10 +181,7 @@ impl Ctx<'_> {
             body: body_text,
             status: None,
             response: String::new(),
-            content_type: None,
-            www_authenticate: None,
-            allow: None,
-            cache_control: None,
+            answer_headers: HeaderMap::new(),
             json: None,
             service,
             token: path == "/token",
@@ -191,16 +189,7 @@ impl Ctx<'_> {
         match req.body(body).send().await {
             Ok(resp) => {
                 ex.status = Some(resp.status().as_u16());
-                let h = |n: reqwest::header::HeaderName| {
-                    resp.headers()
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                ex.content_type = h(reqwest::header::CONTENT_TYPE);
-                ex.www_authenticate = h(reqwest::header::WWW_AUTHENTICATE);
-                ex.allow = h(reqwest::header::ALLOW);
-                ex.cache_control = h(reqwest::header::CACHE_CONTROL);
+                ex.answer_headers = resp.headers().clone();
                 match resp.bytes().await {
                     Ok(bytes) => {
                         ex.json = serde_json::from_slice(&bytes).ok();
