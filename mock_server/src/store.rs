@@ -308,8 +308,8 @@ impl Store {
         received: u32,
         dev: &Deviations,
     ) -> Result<u64, Rejection> {
-        let radicado = radicado_fp(a.administradora, a.radicado);
-        let person = person_fp(a.tipo_documento, a.numero_documento);
+        let radicado = radicado_fp(a.filing.administradora, a.filing.radicado);
+        let person = person_fp(a.filing.tipo_documento, a.filing.numero_documento);
         let fecha = days(a.fecha_solicitud);
         let event = event_fp(person, novedad_byte(a.novedad), fecha);
         let (same_radicado, same_event) = (
@@ -328,7 +328,7 @@ impl Store {
                 Role::Duplicate,
                 format!(
                     "Reporte duplicado: numeroRadicado {} ya fue recibido",
-                    a.radicado
+                    a.filing.radicado
                 ),
             ));
         }
@@ -357,7 +357,7 @@ impl Store {
                 PersonState {
                     regime_since: fecha,
                     admin_since: fecha,
-                    admin: a.administradora,
+                    admin: a.filing.administradora,
                 }
             }
             Novedad::TrasladoRegimen | Novedad::TrasladoAdministradora => {
@@ -412,7 +412,7 @@ impl Store {
                     // A regime transfer is a new choice of regime too.
                     regime_since: if regime { fecha } else { prev.regime_since },
                     admin_since: fecha,
-                    admin: a.administradora,
+                    admin: a.filing.administradora,
                 }
             }
         };
@@ -422,11 +422,11 @@ impl Store {
             prev_record,
             fecha,
             received,
-            radicado: Inline::new(a.radicado),
-            documento: Inline::new(a.numero_documento),
+            radicado: Inline::new(a.filing.radicado),
+            documento: Inline::new(a.filing.numero_documento),
             kind: Kind::Afiliacion,
-            tipo_documento: a.tipo_documento,
-            administradora: a.administradora,
+            tipo_documento: a.filing.tipo_documento,
+            administradora: a.filing.administradora,
             novedad: novedad_byte(a.novedad),
             retracted: false,
         });
@@ -452,13 +452,13 @@ impl Store {
         received: u32,
         dev: &Deviations,
     ) -> Result<u64, Rejection> {
-        let radicado = radicado_fp(r.administradora, r.radicado);
+        let radicado = radicado_fp(r.filing.administradora, r.filing.radicado);
         if self.radicados.contains(radicado) {
             return Err(Rejection::new(
                 Role::Duplicate,
                 format!(
                     "Reporte duplicado: numeroRadicado {} ya fue recibido",
-                    r.radicado
+                    r.filing.radicado
                 ),
             ));
         }
@@ -470,16 +470,16 @@ impl Store {
                 Role::UnknownAffiliation,
                 format!(
                     "No existe una afiliación {} de esta administradora para {}",
-                    r.transaccion, r.numero_documento
+                    r.transaccion, r.filing.numero_documento
                 ),
             )
         };
         let index = affiliation.ok_or_else(unknown)?;
         let aff = *self.records.get(index).ok_or_else(unknown)?;
         if aff.kind != Kind::Afiliacion
-            || aff.administradora != r.administradora
-            || aff.tipo_documento != r.tipo_documento
-            || aff.documento.as_str() != r.numero_documento
+            || aff.administradora != r.filing.administradora
+            || aff.tipo_documento != r.filing.tipo_documento
+            || aff.documento.as_str() != r.filing.numero_documento
         {
             return Err(unknown());
         }
@@ -518,11 +518,11 @@ impl Store {
             prev_record: NO_RECORD,
             fecha: days(r.fecha_retracto),
             received,
-            radicado: Inline::new(r.radicado),
-            documento: Inline::new(r.numero_documento),
+            radicado: Inline::new(r.filing.radicado),
+            documento: Inline::new(r.filing.numero_documento),
             kind: Kind::Retracto,
-            tipo_documento: r.tipo_documento,
-            administradora: r.administradora,
+            tipo_documento: r.filing.tipo_documento,
+            administradora: r.filing.administradora,
             novedad: 0,
             retracted: false,
         });
@@ -579,6 +579,7 @@ fn shifted(date: NaiveDate, days: i32) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::Filing;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
@@ -586,6 +587,16 @@ mod tests {
 
     fn aff<'a>(radicado: &'a str, doc: &'a str) -> Affiliation<'a> {
         joining(radicado, doc, 2, "2024-03-22")
+    }
+
+    /// Report `radicado` by administrator `admin` about the person `doc`.
+    fn filing<'a>(radicado: &'a str, doc: &'a str, admin: u8) -> Filing<'a> {
+        Filing {
+            radicado,
+            administradora: admin,
+            tipo_documento: 0,
+            numero_documento: doc,
+        }
     }
 
     /// A report of `novedad` about the person `doc` by administrator `admin`
@@ -599,14 +610,11 @@ mod tests {
         fecha: &str,
     ) -> Affiliation<'a> {
         Affiliation {
-            radicado,
-            administradora: admin,
+            filing: filing(radicado, doc, admin),
             novedad,
             tipo_novedad: mss_contract::Contract::embedded()
                 .enumerations()
                 .spelling(novedad),
-            tipo_documento: 0,
-            numero_documento: doc,
             fecha_solicitud: d(fecha),
             origen,
         }
@@ -639,10 +647,7 @@ mod tests {
 
     fn retract<'a>(radicado: &'a str, doc: &'a str, admin: u8, fecha: &str) -> Retraction<'a> {
         Retraction {
-            radicado,
-            administradora: admin,
-            tipo_documento: 0,
-            numero_documento: doc,
+            filing: filing(radicado, doc, admin),
             transaccion: "",
             fecha_retracto: d(fecha),
         }

@@ -120,10 +120,10 @@ pub(super) fn fuzz_mock_validation() {
                 Service::Afiliacion => {
                     validate::affiliation(contract, &body, token_admin, today, &dev).map(|a| {
                         (
-                            a.administradora,
-                            a.tipo_documento,
+                            a.filing.administradora,
+                            a.filing.tipo_documento,
                             a.fecha_solicitud,
-                            a.radicado.is_empty() || a.numero_documento.is_empty(),
+                            a.filing.radicado.is_empty() || a.filing.numero_documento.is_empty(),
                             a.origen.is_none_or(|o| usize::from(o) < admins),
                         )
                     })
@@ -131,11 +131,11 @@ pub(super) fn fuzz_mock_validation() {
                 Service::Retracto => {
                     validate::retraction(contract, &body, token_admin, today, &dev).map(|r| {
                         (
-                            r.administradora,
-                            r.tipo_documento,
+                            r.filing.administradora,
+                            r.filing.tipo_documento,
                             r.fecha_retracto,
-                            r.radicado.is_empty()
-                                || r.numero_documento.is_empty()
+                            r.filing.radicado.is_empty()
+                                || r.filing.numero_documento.is_empty()
                                 || r.transaccion.is_empty(),
                             true,
                         )

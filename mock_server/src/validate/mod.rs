@@ -74,16 +74,23 @@ pub fn novedad_of_byte(b: u8) -> Novedad {
         .unwrap_or(Novedad::Afiliacion)
 }
 
+/// What every report body names: its numeroRadicado, the administrator that
+/// files it, and the person it is about (the document).
+#[derive(Debug)]
+pub struct Filing<'a> {
+    pub radicado: &'a str,
+    pub administradora: u8,
+    pub tipo_documento: u8,
+    pub numero_documento: &'a str,
+}
+
 /// A `ReportarAfiliaciontraslado` body that passed every stateless check.
 #[derive(Debug)]
 pub struct Affiliation<'a> {
-    pub radicado: &'a str,
-    pub administradora: u8,
+    pub filing: Filing<'a>,
     pub novedad: Novedad,
     /// `tipoNovedad` as the body, and so the contract, spells it (for messages).
     pub tipo_novedad: &'a str,
-    pub tipo_documento: u8,
-    pub numero_documento: &'a str,
     pub fecha_solicitud: NaiveDate,
     pub origen: Option<u8>,
 }
@@ -91,12 +98,23 @@ pub struct Affiliation<'a> {
 /// A `ReportarRetractoAfiliacion` body that passed every stateless check.
 #[derive(Debug)]
 pub struct Retraction<'a> {
-    pub radicado: &'a str,
-    pub administradora: u8,
-    pub tipo_documento: u8,
-    pub numero_documento: &'a str,
+    pub filing: Filing<'a>,
     pub transaccion: &'a str,
     pub fecha_retracto: NaiveDate,
+}
+
+/// The [`Filing`] of a body whose administrator (its index) is known.
+fn filing<'a>(
+    contract: &Contract,
+    body: &'a Body<'_>,
+    administradora: u8,
+) -> Result<Filing<'a>, Rejection> {
+    Ok(Filing {
+        radicado: need(body, "numeroRadicado")?,
+        administradora,
+        tipo_documento: index_of_tipo(contract, need(body, "tipoDocumento")?)?,
+        numero_documento: need(body, "numeroDocumento")?,
+    })
 }
 
 /// Everything after [`check_fields`] needs these fields; they are present and
@@ -319,12 +337,9 @@ pub fn affiliation<'a>(
         }
     }
     Ok(Affiliation {
-        radicado: need(body, "numeroRadicado")?,
-        administradora,
+        filing: filing(contract, body, administradora)?,
         novedad,
         tipo_novedad,
-        tipo_documento: index_of_tipo(contract, need(body, "tipoDocumento")?)?,
-        numero_documento: need(body, "numeroDocumento")?,
         fecha_solicitud,
         origen,
     })
@@ -360,10 +375,7 @@ pub fn retraction<'a>(
         own_administrator(contract, administradora, token_admin)?;
     }
     Ok(Retraction {
-        radicado: need(body, "numeroRadicado")?,
-        administradora,
-        tipo_documento: index_of_tipo(contract, need(body, "tipoDocumento")?)?,
-        numero_documento: need(body, "numeroDocumento")?,
+        filing: filing(contract, body, administradora)?,
         transaccion: need(body, "numeroTransaccionAfiliacion")?,
         fecha_retracto,
     })
