@@ -361,17 +361,26 @@ impl History {
         Ok(Added::New(id))
     }
 
+    /// The rows `sql` selects with `params`, each read by `row`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
+        stmt.query_map(params, row)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sql(e))
+    }
+
     /// Every run, oldest first (by start, then id), with its services.
     pub fn runs(&self) -> Result<Vec<RunRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, started_at, started_ms, commit_sha, scenario, scenario_sha256, \
-                 target, passed, source FROM runs ORDER BY started_ms, id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let mut runs: Vec<RunRow> = stmt
-            .query_map([], |r| {
+        let mut runs = self.rows(
+            "SELECT id, started_at, started_ms, commit_sha, scenario, scenario_sha256, \
+             target, passed, source FROM runs ORDER BY started_ms, id",
+            [],
+            |r| {
                 Ok(RunRow {
                     id: r.get(0)?,
                     started_at: r.get(1)?,
@@ -384,29 +393,26 @@ impl History {
                     source: r.get(8)?,
                     services: Vec::new(),
                 })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.sql(e))?;
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT run_id, service, requests, sent, stored, rejected_as_expected, errors, \
-                 dropped, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms, throughput, \
-                 error_rate FROM services ORDER BY run_id, service",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| {
+            },
+        )?;
+        // A count column: never negative in a file this harness wrote.
+        let count = |r: &rusqlite::Row<'_>, i| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
+        let rows = self.rows(
+            "SELECT run_id, service, requests, sent, stored, rejected_as_expected, errors, \
+             dropped, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms, throughput, \
+             error_rate FROM services ORDER BY run_id, service",
+            [],
+            |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     ServiceRow {
                         service: r.get(1)?,
-                        requests: r.get::<_, i64>(2)?.max(0) as u64,
-                        sent: r.get::<_, i64>(3)?.max(0) as u64,
-                        stored: r.get::<_, i64>(4)?.max(0) as u64,
-                        rejected_as_expected: r.get::<_, i64>(5)?.max(0) as u64,
-                        errors: r.get::<_, i64>(6)?.max(0) as u64,
-                        dropped: r.get::<_, i64>(7)?.max(0) as u64,
+                        requests: count(r, 2)?,
+                        sent: count(r, 3)?,
+                        stored: count(r, 4)?,
+                        rejected_as_expected: count(r, 5)?,
+                        errors: count(r, 6)?,
+                        dropped: count(r, 7)?,
                         p50_ms: r.get(8)?,
                         p90_ms: r.get(9)?,
                         p95_ms: r.get(10)?,
@@ -417,9 +423,8 @@ impl History {
                         error_rate: r.get(15)?,
                     },
                 ))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         for (run_id, s) in rows {
             if let Some(run) = runs.iter_mut().find(|r| r.id == run_id) {
                 run.services.push(s);
@@ -430,13 +435,6 @@ impl History {
 
     /// The estimates of run `run` as the verdict reads them.
     pub fn measures(&self, run: &RunRow) -> Result<RunMeasures, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT service, metric, shown, value, variance, requests, too_few, needs \
-                 FROM estimates WHERE run_id = ?1",
-            )
-            .map_err(|e| self.sql(e))?;
         type Row = (
             String,
             String,
@@ -447,21 +445,12 @@ impl History {
             Option<String>,
             Option<i64>,
         );
-        let rows: Vec<Row> = stmt
-            .query_map([run.id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.sql(e))?;
+        let rows: Vec<Row> = self.rows(
+            "SELECT service, metric, shown, value, variance, requests, too_few, needs \
+             FROM estimates WHERE run_id = ?1",
+            [run.id],
+            |r| Row::try_from(r),
+        )?;
         let duration_s: f64 = self
             .conn
             .query_row("SELECT duration_s FROM runs WHERE id = ?1", [run.id], |r| {
