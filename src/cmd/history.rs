@@ -162,27 +162,16 @@ pub fn run(args: &HistoryArgs, out: &mut impl Write) -> anyhow::Result<u8> {
     }
 }
 
-/// A run's start as `2026-12-07 17:06:22 UTC`.
-fn when(r: &RunRow) -> String {
-    chrono::DateTime::from_timestamp_millis(r.started_ms).map_or_else(
-        || r.started_at.clone(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    )
-}
-
-fn short(commit: &Option<String>) -> String {
-    commit
-        .as_deref()
-        .map_or_else(|| "—".to_owned(), |c| c.chars().take(12).collect())
-}
+/// A run's start as it is shown here: `2026-12-07 17:06:22 UTC`.
+const WHEN: &str = "%Y-%m-%d %H:%M:%S UTC";
 
 /// What the newest run was judged against, in one line.
 fn basis_line(newest: &RunRow, basis: &Basis, window: usize) -> String {
     let head = format!(
         "history check: run #{} ({}, commit {}) of {} against {}",
         newest.id,
-        when(newest),
-        short(&newest.commit),
+        newest.started(WHEN),
+        newest.short_commit(),
         newest.scenario,
         newest.target
     );
@@ -236,8 +225,8 @@ fn list(h: &History, a: &ListArgs, out: &mut impl Write) -> anyhow::Result<u8> {
             out,
             "{:>5}  {:<23}  {:<12}  {:<16}  {:<20}  {}",
             format!("#{}", r.id),
-            when(r),
-            short(&r.commit),
+            r.started(WHEN),
+            r.short_commit(),
             r.scenario,
             r.target,
             if r.passed { "pass" } else { "FAIL" }

@@ -111,6 +111,20 @@ impl RunRow {
     pub fn service(&self, name: &str) -> Option<&ServiceRow> {
         self.services.iter().find(|s| s.service == name)
     }
+
+    /// Its start in UTC, written by `format` (chrono's: `%Y-%m-%d %H:%M UTC`);
+    /// as its summary says when the time is out of range.
+    pub fn started(&self, format: &str) -> String {
+        chrono::DateTime::from_timestamp_millis(self.started_ms)
+            .map_or_else(|| self.started_at.clone(), |t| t.format(format).to_string())
+    }
+
+    /// Its commit, short (12 characters); `—` when not known.
+    pub fn short_commit(&self) -> String {
+        self.commit
+            .as_deref()
+            .map_or_else(|| "—".to_owned(), |c| c.chars().take(12).collect())
+    }
 }
 
 /// What [`History::add`] did.
