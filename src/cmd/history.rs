@@ -149,7 +149,11 @@ pub fn run(args: &HistoryArgs, out: &mut impl Write) -> anyhow::Result<u8> {
             };
             let c = check::check(&h, &opts)?;
             if let Some(dir) = &a.judge.out {
-                crate::report::compare_out::write(dir, Path::new(&c.newest.source), &c.comparison)?;
+                crate::report::compare_out::write(
+                    dir,
+                    Path::new(&c.newest.run.source),
+                    &c.comparison,
+                )?;
             }
             writeln!(out, "{}", basis_line(&c.newest, &c.basis, a.window))?;
             let fail = a.judge.fail_on_inconclusive;
@@ -172,8 +176,8 @@ fn basis_line(newest: &RunRow, basis: &Basis, window: usize) -> String {
         newest.id,
         newest.started(WHEN),
         newest.short_commit(),
-        newest.scenario,
-        newest.target
+        newest.run.scenario,
+        newest.run.target
     );
     let ids = |runs: &[RunRow]| match (runs.first(), runs.last()) {
         (Some(a), Some(b)) if a.id != b.id => format!("#{} … #{}", a.id, b.id),
@@ -227,11 +231,11 @@ fn list(h: &History, a: &ListArgs, out: &mut impl Write) -> anyhow::Result<u8> {
             format!("#{}", r.id),
             r.started(WHEN),
             r.short_commit(),
-            r.scenario,
-            r.target,
-            if r.passed { "pass" } else { "FAIL" }
+            r.run.scenario,
+            r.run.target,
+            if r.run.passed { "pass" } else { "FAIL" }
         )?;
-        for s in r.services.iter().filter(|s| s.requests > 0) {
+        for s in r.run.services.iter().filter(|s| s.requests > 0) {
             writeln!(
                 out,
                 "{:>5}    {:<26} {:>9.1} {:>9.1} {:>10.1} {:>7}",

@@ -162,7 +162,7 @@ pub fn render(t: &Trend) -> anyhow::Result<String> {
             .map(|r| {
                 json!({
                     "id": r.id, "started_at": r.started(WHEN), "commit": r.short_commit(),
-                    "passed": r.passed,
+                    "passed": r.run.passed,
                     "services": g.services.iter().map(|s| {
                         r.service(&s.service).filter(|x| x.requests > 0).map_or_else(
                             || json!({"p50": "—", "p99": "—", "throughput": "—", "errors": "—"}),
