@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mss_harness::history::History;
-use mss_harness::history::record::{Record, ServiceRow};
+use mss_harness::history::record::{Record, Run, ServiceRow};
 use mss_harness::stats::compare::{RunMeasures, ServiceMeasures};
 use mss_harness::stats::estimate::{Estimate, Measured, Metric};
 use serde_json::Value;
@@ -170,36 +170,38 @@ fn record(i: i64, p50: f64, scenario: &str) -> Record {
         .expect("time")
         .to_rfc3339();
     Record {
-        started_at,
-        started_ms,
+        run: Run {
+            started_at,
+            started_ms,
+            commit: Some(format!("{i:040x}")),
+            scenario: scenario.to_owned(),
+            scenario_sha256: Some("ab".repeat(32)),
+            target: "mock (embedded)".to_owned(),
+            passed: true,
+            source: format!("synthetic/{i}"),
+            services: vec![ServiceRow {
+                service: SERVICE.to_owned(),
+                requests: 2700,
+                sent: 2700,
+                stored: 2700,
+                rejected_as_expected: 0,
+                errors: 0,
+                dropped: 0,
+                p50_ms: p50,
+                p90_ms: 2.0 * p50,
+                p95_ms: 2.5 * p50,
+                p99_ms: 3.0 * p50,
+                p999_ms: 4.0 * p50,
+                max_ms: 5.0 * p50,
+                throughput: 90.0,
+                error_rate: Some(0.0),
+            }],
+        },
         duration_s: 30.0,
-        commit: Some(format!("{i:040x}")),
-        scenario: scenario.to_owned(),
-        scenario_sha256: Some("ab".repeat(32)),
-        target: "mock (embedded)".to_owned(),
-        passed: true,
         harness_version: "0.1.0".to_owned(),
-        source: format!("synthetic/{i}"),
         added_at: "2026-01-01T00:00:00Z".to_owned(),
         summary_sha256: format!("{scenario}-{i}"),
         summary_json: "{}".to_owned(),
-        services: vec![ServiceRow {
-            service: SERVICE.to_owned(),
-            requests: 2700,
-            sent: 2700,
-            stored: 2700,
-            rejected_as_expected: 0,
-            errors: 0,
-            dropped: 0,
-            p50_ms: p50,
-            p90_ms: 2.0 * p50,
-            p95_ms: 2.5 * p50,
-            p99_ms: 3.0 * p50,
-            p999_ms: 4.0 * p50,
-            max_ms: 5.0 * p50,
-            throughput: 90.0,
-            error_rate: Some(0.0),
-        }],
         measures: RunMeasures {
             name: format!("synthetic/{i}"),
             source: format!("synthetic/{i}/summary.json"),

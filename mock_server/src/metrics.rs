@@ -46,14 +46,16 @@ fn rejected(v: &Value) -> u64 {
         .map_or(0, |r| r.values().map(n).sum())
 }
 
-fn counter(
+/// One metric without labels of its own (a `ConstCounter`, a `ConstGauge`),
+/// under its `# HELP` and `# TYPE`: the mock's and the harness's `/metrics`
+/// (src/live/exposition.rs) encode theirs with it.
+pub fn constant(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    value: u64,
+    metric: impl EncodeMetric,
 ) -> Result<(), std::fmt::Error> {
-    let c = ConstCounter::new(value);
-    c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
 impl Collector for StatsCollector {
@@ -93,25 +95,24 @@ impl Collector for StatsCollector {
                 }
             }
         }
-        counter(
+        constant(
             &mut encoder,
             "mss_mock_token_issued",
             "Tokens issued",
-            n(&s["token"]["issued"]),
+            ConstCounter::new(n(&s["token"]["issued"])),
         )?;
-        counter(
+        constant(
             &mut encoder,
             "mss_mock_token_rejected",
             "Token requests refused",
-            n(&s["token"]["rejected"]),
+            ConstCounter::new(n(&s["token"]["rejected"])),
         )?;
-        let kept = ConstGauge::new(n(&s["records"]["kept"]) as i64);
-        kept.encode(encoder.encode_descriptor(
+        constant(
+            &mut encoder,
             "mss_mock_records_kept",
             "Records the mock holds",
-            None,
-            kept.metric_type(),
-        )?)?;
+            ConstGauge::new(n(&s["records"]["kept"]) as i64),
+        )?;
         {
             let mut family = encoder.encode_descriptor(
                 "mss_mock_faults_injected",
@@ -124,11 +125,11 @@ impl Collector for StatsCollector {
                     .encode(family.encode_family(&[("kind", kind.as_str())])?)?;
             }
         }
-        counter(
+        constant(
             &mut encoder,
             "mss_mock_shed",
             "Requests shed by the capacity gate (max_concurrent)",
-            n(&s["shed"]),
+            ConstCounter::new(n(&s["shed"])),
         )
     }
 }

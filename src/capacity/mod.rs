@@ -606,12 +606,17 @@ mod tests {
         measure(&plateau, &slo, &seconds).expect("point")
     }
 
+    /// The plateaus at `rates` of a target of 5,000 req/s ([`point`]).
+    fn plateaus(rates: &[f64]) -> Vec<Point> {
+        rates.iter().map(|&r| point(r, 5000.0)).collect()
+    }
+
+    /// Eight plateaus, four beyond the knee of a target of 5,000 req/s.
+    const SATURATING: [f64; 8] = [250.0, 500.0, 1000.0, 2000.0, 4000.0, 4500.0, 6000.0, 8000.0];
+
     #[test]
     fn a_saturating_target_is_fitted_and_the_slo_crossing_interpolated() {
-        let points: Vec<Point> = [250.0, 500.0, 1000.0, 2000.0, 4000.0, 4500.0, 6000.0, 8000.0]
-            .iter()
-            .map(|&r| point(r, 5000.0))
-            .collect();
+        let points = plateaus(&SATURATING);
         assert!(
             (points[2].concurrency - 20.0).abs() < 0.1,
             "{}",
@@ -642,10 +647,7 @@ mod tests {
 
     #[test]
     fn a_fit_without_intervals_says_no_interval_never_nan() {
-        let points: Vec<Point> = [250.0, 500.0, 1000.0, 2000.0, 4000.0, 4500.0, 6000.0, 8000.0]
-            .iter()
-            .map(|&r| point(r, 5000.0))
-            .collect();
+        let points = plateaus(&SATURATING);
         let mut a = analyse(points, parse_slo("p99 < 100ms").expect("slo"));
         // What no fitted resample leaves: the fit on every sample alone.
         let f = a.fit.as_mut().expect("fit");
@@ -675,10 +677,7 @@ mod tests {
     #[test]
     fn too_few_plateaus_or_no_saturation_are_refused_with_what_to_run() {
         let slo = parse_slo("p99 < 100ms").expect("slo");
-        let few: Vec<Point> = [250.0, 500.0, 8000.0]
-            .iter()
-            .map(|&r| point(r, 5000.0))
-            .collect();
+        let few = plateaus(&[250.0, 500.0, 8000.0]);
         let a = analyse(few, slo.clone());
         assert!(a.fit.is_none());
         let why = a.refused.expect("refused");
@@ -686,10 +685,7 @@ mod tests {
             why.contains("at least 4") && why.contains("mss-harness run capacity"),
             "{why}"
         );
-        let linear: Vec<Point> = [250.0, 500.0, 1000.0, 2000.0, 3000.0]
-            .iter()
-            .map(|&r| point(r, 5000.0))
-            .collect();
+        let linear = plateaus(&[250.0, 500.0, 1000.0, 2000.0, 3000.0]);
         let a = analyse(linear, slo);
         let why = a.refused.expect("refused");
         assert!(why.starts_with("no saturation seen"), "{why}");

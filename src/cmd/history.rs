@@ -149,7 +149,11 @@ pub fn run(args: &HistoryArgs, out: &mut impl Write) -> anyhow::Result<u8> {
             };
             let c = check::check(&h, &opts)?;
             if let Some(dir) = &a.judge.out {
-                crate::report::compare_out::write(dir, Path::new(&c.newest.source), &c.comparison)?;
+                crate::report::compare_out::write(
+                    dir,
+                    Path::new(&c.newest.run.source),
+                    &c.comparison,
+                )?;
             }
             writeln!(out, "{}", basis_line(&c.newest, &c.basis, a.window))?;
             let fail = a.judge.fail_on_inconclusive;
@@ -162,29 +166,18 @@ pub fn run(args: &HistoryArgs, out: &mut impl Write) -> anyhow::Result<u8> {
     }
 }
 
-/// A run's start as `2026-12-07 17:06:22 UTC`.
-fn when(r: &RunRow) -> String {
-    chrono::DateTime::from_timestamp_millis(r.started_ms).map_or_else(
-        || r.started_at.clone(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    )
-}
-
-fn short(commit: &Option<String>) -> String {
-    commit
-        .as_deref()
-        .map_or_else(|| "—".to_owned(), |c| c.chars().take(12).collect())
-}
+/// A run's start as it is shown here: `2026-12-07 17:06:22 UTC`.
+const WHEN: &str = "%Y-%m-%d %H:%M:%S UTC";
 
 /// What the newest run was judged against, in one line.
 fn basis_line(newest: &RunRow, basis: &Basis, window: usize) -> String {
     let head = format!(
         "history check: run #{} ({}, commit {}) of {} against {}",
         newest.id,
-        when(newest),
-        short(&newest.commit),
-        newest.scenario,
-        newest.target
+        newest.started(WHEN),
+        newest.short_commit(),
+        newest.run.scenario,
+        newest.run.target
     );
     let ids = |runs: &[RunRow]| match (runs.first(), runs.last()) {
         (Some(a), Some(b)) if a.id != b.id => format!("#{} … #{}", a.id, b.id),
@@ -236,13 +229,13 @@ fn list(h: &History, a: &ListArgs, out: &mut impl Write) -> anyhow::Result<u8> {
             out,
             "{:>5}  {:<23}  {:<12}  {:<16}  {:<20}  {}",
             format!("#{}", r.id),
-            when(r),
-            short(&r.commit),
-            r.scenario,
-            r.target,
-            if r.passed { "pass" } else { "FAIL" }
+            r.started(WHEN),
+            r.short_commit(),
+            r.run.scenario,
+            r.run.target,
+            if r.run.passed { "pass" } else { "FAIL" }
         )?;
-        for s in r.services.iter().filter(|s| s.requests > 0) {
+        for s in r.run.services.iter().filter(|s| s.requests > 0) {
             writeln!(
                 out,
                 "{:>5}    {:<26} {:>9.1} {:>9.1} {:>10.1} {:>7}",

@@ -77,7 +77,7 @@ pub fn check(h: &History, opts: &CheckOptions) -> anyhow::Result<Check> {
         .collect();
     earlier.reverse();
     if earlier.len() < opts.window && !opts.baselines.is_empty() {
-        let folder = Path::new(&newest.source);
+        let folder = Path::new(&newest.run.source);
         if !folder.join("summary.json").is_file() {
             anyhow::bail!(
                 "run #{} of {}: its results folder {} is gone; the window holds {} of {} runs, so it is compared with the baselines from its folder",

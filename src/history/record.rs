@@ -50,15 +50,15 @@ pub struct ServiceRow {
     pub error_rate: Option<f64>,
 }
 
-/// What the history keeps of one run.
-#[derive(Debug, Clone)]
-pub struct Record {
-    /// RFC 3339, as the summary says.
+/// A run as the history lists it: when it ran, the commit, scenario and
+/// target, whether it passed, the folder it was read from, and its services'
+/// numbers: what a [`Record`] adds and the history's rows read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// RFC 3339, as its summary says.
     pub started_at: String,
-    /// The same, milliseconds since the Unix epoch.
+    /// The same, milliseconds since the Unix epoch: the runs' order.
     pub started_ms: i64,
-    /// How long the load lasted, seconds.
-    pub duration_s: f64,
     /// The commit under test, when known ([`commit`]).
     pub commit: Option<String>,
     /// The scenario's name.
@@ -67,20 +67,30 @@ pub struct Record {
     pub scenario_sha256: Option<String>,
     /// "mock (embedded)" or the base URL.
     pub target: String,
-    /// Whether the run passed ([`crate::verdict::passed`]).
+    /// Whether the run passed ([`crate::verdict::passed`]: thresholds,
+    /// reconciliation).
     pub passed: bool,
-    /// The harness that ran it.
-    pub harness_version: String,
     /// The results folder, absolute.
     pub source: String,
+    /// Its services, by name.
+    pub services: Vec<ServiceRow>,
+}
+
+/// What the history keeps of one run.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The run as it is listed.
+    pub run: Run,
+    /// How long the load lasted, seconds.
+    pub duration_s: f64,
+    /// The harness that ran it.
+    pub harness_version: String,
     /// When it was added, RFC 3339.
     pub added_at: String,
     /// SHA-256 of `summary.json`: the same run is not added twice.
     pub summary_sha256: String,
     /// `summary.json`, whole.
     pub summary_json: String,
-    /// Per service.
-    pub services: Vec<ServiceRow>,
     /// The estimates the verdict judges with.
     pub measures: RunMeasures,
 }
@@ -144,24 +154,26 @@ pub fn read(dir: &Path, commit: Option<String>) -> anyhow::Result<Readout> {
         without_histograms(dir, &summary)
     };
     Ok(Readout::Run(Box::new(Record {
-        started_ms,
+        run: Run {
+            started_at: summary.started_at.clone(),
+            started_ms,
+            commit,
+            scenario: summary.scenario.clone(),
+            scenario_sha256,
+            target: summary.target.clone(),
+            passed: crate::verdict::passed(&summary),
+            // Absolute (symbolic links kept), so that `history check
+            // --baseline` finds the folder from wherever it runs.
+            source: std::path::absolute(dir)
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .display()
+                .to_string(),
+            services: services(&summary),
+        },
         duration_s: summary.duration_s,
-        commit,
-        scenario: summary.scenario.clone(),
-        scenario_sha256,
-        target: summary.target.clone(),
-        passed: crate::verdict::passed(&summary),
         harness_version: summary.version.clone(),
-        // Absolute (symbolic links kept), so that `history check --baseline`
-        // finds the folder from wherever it runs.
-        source: std::path::absolute(dir)
-            .unwrap_or_else(|_| dir.to_path_buf())
-            .display()
-            .to_string(),
         added_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         summary_sha256: hex::encode(Sha256::digest(summary_json.as_bytes())),
-        services: services(&summary),
-        started_at: summary.started_at.clone(),
         summary_json,
         measures,
     })))
@@ -310,8 +322,9 @@ mod tests {
         let Readout::Run(r) = read(&dir, None).expect("read") else {
             panic!("skipped")
         };
-        assert_eq!(r.scenario, "smoke");
+        assert_eq!(r.run.scenario, "smoke");
         let a = r
+            .run
             .services
             .iter()
             .find(|s| s.service == "ReportarAfiliaciontraslado")

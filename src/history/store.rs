@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 pub use super::error::StoreError;
-use super::record::{Record, ServiceRow};
+use super::record::{Record, Run, ServiceRow};
 use crate::stats::compare::{RunMeasures, ServiceMeasures};
 use crate::stats::estimate::{Estimate, Measured, Metric};
 
@@ -73,43 +73,43 @@ CREATE TABLE estimates (
 );
 ";
 
-/// A run as listed: its row of `runs` and its services' rows.
+/// A run as listed: its id in the history and the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRow {
     /// Its id in the history.
     pub id: i64,
-    /// RFC 3339, as its summary says.
-    pub started_at: String,
-    /// Milliseconds since the Unix epoch: the runs' order.
-    pub started_ms: i64,
-    /// The commit under test, when known.
-    pub commit: Option<String>,
-    /// The scenario's name.
-    pub scenario: String,
-    /// SHA-256 of its `scenario.toml`, when known.
-    pub scenario_sha256: Option<String>,
-    /// "mock (embedded)" or the base URL.
-    pub target: String,
-    /// Whether the run passed (thresholds, reconciliation).
-    pub passed: bool,
-    /// The results folder it was read from.
-    pub source: String,
-    /// Its services, by name.
-    pub services: Vec<ServiceRow>,
+    /// Its row of `runs` and its services' rows.
+    pub run: Run,
 }
 
 impl RunRow {
     /// Whether `other` ran the same scenario (name and file) against the same
     /// target: runs a window compares.
     pub fn same_series(&self, other: &RunRow) -> bool {
-        self.scenario == other.scenario
-            && self.scenario_sha256 == other.scenario_sha256
-            && self.target == other.target
+        let (a, b) = (&self.run, &other.run);
+        a.scenario == b.scenario && a.scenario_sha256 == b.scenario_sha256 && a.target == b.target
     }
 
     /// The service named `name`.
     pub fn service(&self, name: &str) -> Option<&ServiceRow> {
-        self.services.iter().find(|s| s.service == name)
+        self.run.services.iter().find(|s| s.service == name)
+    }
+
+    /// Its start in UTC, written by `format` (chrono's: `%Y-%m-%d %H:%M UTC`);
+    /// as its summary says when the time is out of range.
+    pub fn started(&self, format: &str) -> String {
+        chrono::DateTime::from_timestamp_millis(self.run.started_ms).map_or_else(
+            || self.run.started_at.clone(),
+            |t| t.format(format).to_string(),
+        )
+    }
+
+    /// Its commit, short (12 characters); `—` when not known.
+    pub fn short_commit(&self) -> String {
+        self.run
+            .commit
+            .as_deref()
+            .map_or_else(|| "—".to_owned(), |c| c.chars().take(12).collect())
     }
 }
 
@@ -275,16 +275,16 @@ impl History {
              summary_sha256, summary_json) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
-                r.started_at,
-                r.started_ms,
+                r.run.started_at,
+                r.run.started_ms,
                 r.duration_s,
-                r.commit,
-                r.scenario,
-                r.scenario_sha256,
-                r.target,
-                r.passed,
+                r.run.commit,
+                r.run.scenario,
+                r.run.scenario_sha256,
+                r.run.target,
+                r.run.passed,
                 r.harness_version,
-                r.source,
+                r.run.source,
                 r.added_at,
                 r.summary_sha256,
                 r.summary_json,
@@ -292,7 +292,7 @@ impl History {
         )
         .map_err(sql)?;
         let id = tx.last_insert_rowid();
-        for s in &r.services {
+        for s in &r.run.services {
             tx.execute(
                 "INSERT INTO services (run_id, service, requests, sent, stored, \
                  rejected_as_expected, errors, dropped, p50_ms, p90_ms, p95_ms, p99_ms, \
@@ -361,52 +361,60 @@ impl History {
         Ok(Added::New(id))
     }
 
+    /// The rows `sql` selects with `params`, each read by `row`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
+        stmt.query_map(params, row)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sql(e))
+    }
+
     /// Every run, oldest first (by start, then id), with its services.
     pub fn runs(&self) -> Result<Vec<RunRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, started_at, started_ms, commit_sha, scenario, scenario_sha256, \
-                 target, passed, source FROM runs ORDER BY started_ms, id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let mut runs: Vec<RunRow> = stmt
-            .query_map([], |r| {
+        let mut runs = self.rows(
+            "SELECT id, started_at, started_ms, commit_sha, scenario, scenario_sha256, \
+             target, passed, source FROM runs ORDER BY started_ms, id",
+            [],
+            |r| {
                 Ok(RunRow {
                     id: r.get(0)?,
-                    started_at: r.get(1)?,
-                    started_ms: r.get(2)?,
-                    commit: r.get(3)?,
-                    scenario: r.get(4)?,
-                    scenario_sha256: r.get(5)?,
-                    target: r.get(6)?,
-                    passed: r.get(7)?,
-                    source: r.get(8)?,
-                    services: Vec::new(),
+                    run: Run {
+                        started_at: r.get(1)?,
+                        started_ms: r.get(2)?,
+                        commit: r.get(3)?,
+                        scenario: r.get(4)?,
+                        scenario_sha256: r.get(5)?,
+                        target: r.get(6)?,
+                        passed: r.get(7)?,
+                        source: r.get(8)?,
+                        services: Vec::new(),
+                    },
                 })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.sql(e))?;
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT run_id, service, requests, sent, stored, rejected_as_expected, errors, \
-                 dropped, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms, throughput, \
-                 error_rate FROM services ORDER BY run_id, service",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| {
+            },
+        )?;
+        // A count column: never negative in a file this harness wrote.
+        let count = |r: &rusqlite::Row<'_>, i| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
+        let rows = self.rows(
+            "SELECT run_id, service, requests, sent, stored, rejected_as_expected, errors, \
+             dropped, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms, throughput, \
+             error_rate FROM services ORDER BY run_id, service",
+            [],
+            |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     ServiceRow {
                         service: r.get(1)?,
-                        requests: r.get::<_, i64>(2)?.max(0) as u64,
-                        sent: r.get::<_, i64>(3)?.max(0) as u64,
-                        stored: r.get::<_, i64>(4)?.max(0) as u64,
-                        rejected_as_expected: r.get::<_, i64>(5)?.max(0) as u64,
-                        errors: r.get::<_, i64>(6)?.max(0) as u64,
-                        dropped: r.get::<_, i64>(7)?.max(0) as u64,
+                        requests: count(r, 2)?,
+                        sent: count(r, 3)?,
+                        stored: count(r, 4)?,
+                        rejected_as_expected: count(r, 5)?,
+                        errors: count(r, 6)?,
+                        dropped: count(r, 7)?,
                         p50_ms: r.get(8)?,
                         p90_ms: r.get(9)?,
                         p95_ms: r.get(10)?,
@@ -417,12 +425,11 @@ impl History {
                         error_rate: r.get(15)?,
                     },
                 ))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         for (run_id, s) in rows {
             if let Some(run) = runs.iter_mut().find(|r| r.id == run_id) {
-                run.services.push(s);
+                run.run.services.push(s);
             }
         }
         Ok(runs)
@@ -430,13 +437,6 @@ impl History {
 
     /// The estimates of run `run` as the verdict reads them.
     pub fn measures(&self, run: &RunRow) -> Result<RunMeasures, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT service, metric, shown, value, variance, requests, too_few, needs \
-                 FROM estimates WHERE run_id = ?1",
-            )
-            .map_err(|e| self.sql(e))?;
         type Row = (
             String,
             String,
@@ -447,21 +447,12 @@ impl History {
             Option<String>,
             Option<i64>,
         );
-        let rows: Vec<Row> = stmt
-            .query_map([run.id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.sql(e))?;
+        let rows: Vec<Row> = self.rows(
+            "SELECT service, metric, shown, value, variance, requests, too_few, needs \
+             FROM estimates WHERE run_id = ?1",
+            [run.id],
+            |r| Row::try_from(r),
+        )?;
         let duration_s: f64 = self
             .conn
             .query_row("SELECT duration_s FROM runs WHERE id = ?1", [run.id], |r| {
@@ -469,13 +460,13 @@ impl History {
             })
             .map_err(|e| self.sql(e))?;
         let mut measures = RunMeasures {
-            name: format!("run #{} ({})", run.id, run.started_at),
+            name: format!("run #{} ({})", run.id, run.run.started_at),
             source: format!("{} run #{}", self.path.display(), run.id),
-            scenario: run.scenario.clone(),
+            scenario: run.run.scenario.clone(),
             seconds: duration_s,
             services: Default::default(),
         };
-        for s in &run.services {
+        for s in &run.run.services {
             let mut metrics = Vec::new();
             for metric in Metric::ALL {
                 let row = rows

@@ -149,12 +149,12 @@ pub fn trend(h: &History, last: usize, p: &Params) -> anyhow::Result<Trend> {
     for run in runs {
         match groups
             .iter_mut()
-            .find(|g| g.scenario == run.scenario && g.target == run.target)
+            .find(|g| g.scenario == run.run.scenario && g.target == run.run.target)
         {
             Some(g) => g.runs.push(run),
             None => groups.push(Group {
-                scenario: run.scenario.clone(),
-                target: run.target.clone(),
+                scenario: run.run.scenario.clone(),
+                target: run.run.target.clone(),
                 runs: vec![run],
                 left_out: 0,
                 services: Vec::new(),
@@ -168,7 +168,7 @@ pub fn trend(h: &History, last: usize, p: &Params) -> anyhow::Result<Trend> {
         }
         let mut names: Vec<String> = Vec::new();
         for r in &g.runs {
-            for s in r.services.iter().filter(|s| s.requests > 0) {
+            for s in r.run.services.iter().filter(|s| s.requests > 0) {
                 if !names.contains(&s.service) {
                     names.push(s.service.clone());
                 }
@@ -205,15 +205,17 @@ mod tests {
     fn run(id: i64) -> RunRow {
         RunRow {
             id,
-            started_at: String::new(),
-            started_ms: id,
-            commit: None,
-            scenario: "s".into(),
-            scenario_sha256: None,
-            target: "t".into(),
-            passed: true,
-            source: String::new(),
-            services: Vec::new(),
+            run: crate::history::record::Run {
+                started_at: String::new(),
+                started_ms: id,
+                commit: None,
+                scenario: "s".into(),
+                scenario_sha256: None,
+                target: "t".into(),
+                passed: true,
+                source: String::new(),
+                services: Vec::new(),
+            },
         }
     }
 

@@ -19,6 +19,7 @@
 
 use std::borrow::Cow;
 
+use mss_mock::metrics::constant;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
@@ -26,7 +27,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::frame::{Buckets, Counts, Frame};
+use super::frame::{Buckets, Counts, Frame, ServiceCounts};
+use crate::domain::Service;
 
 /// The media type of [`encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -66,24 +68,25 @@ impl EncodeMetric for ConstHistogram<'_> {
     }
 }
 
-fn gauge(
-    encoder: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    value: f64,
-) -> Result<(), std::fmt::Error> {
-    let g = ConstGauge::new(value);
-    g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
-}
+/// A counter's unit and type.
+const COUNTER: (Option<&Unit>, MetricType) = (None, MetricType::Counter);
 
-fn counter(
+/// A family of one metric per service (labelled `service`), made of its
+/// counts by `metric`; `(unit, type)` as its descriptor says.
+fn per_service<'s, M: EncodeMetric>(
     encoder: &mut DescriptorEncoder<'_>,
+    services: &'s [(Service, ServiceCounts)],
     name: &str,
     help: &str,
-    value: u64,
+    (unit, kind): (Option<&Unit>, MetricType),
+    metric: impl Fn(&'s ServiceCounts) -> M,
 ) -> Result<(), std::fmt::Error> {
-    let c = ConstCounter::new(value);
-    c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)
+    let mut family = encoder.encode_descriptor(name, help, unit, kind)?;
+    for (service, s) in services {
+        let labels = [("service", service.name())];
+        metric(s).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 impl Collector for RunCollector {
@@ -107,7 +110,7 @@ impl Collector for RunCollector {
             (
                 "mss_request_latency",
                 "Report request latency from the intended send time (coordinated omission included)",
-                (|s: &super::frame::ServiceCounts| &s.latency) as fn(&_) -> &Buckets,
+                (|s: &ServiceCounts| &s.latency) as fn(&_) -> &Buckets,
             ),
             (
                 "mss_request_service_time",
@@ -115,102 +118,88 @@ impl Collector for RunCollector {
                 |s| &s.service_time,
             ),
         ] {
-            let mut family = encoder.encode_descriptor(
-                name,
-                help,
-                Some(&Unit::Seconds),
-                MetricType::Histogram,
-            )?;
-            for (service, s) in &c.services {
-                let labels = [("service", service.name())];
-                ConstHistogram(pick(s)).encode(family.encode_family(&labels)?)?;
-            }
+            let seconds = (Some(&Unit::Seconds), MetricType::Histogram);
+            per_service(&mut encoder, &c.services, name, help, seconds, |s| {
+                ConstHistogram(pick(s))
+            })?;
         }
-        {
-            let mut family = encoder.encode_descriptor(
-                "mss_dropped",
-                "Report requests due but never sent (every sender busy)",
-                None,
-                MetricType::Counter,
-            )?;
-            for (service, s) in &c.services {
-                let labels = [("service", service.name())];
-                ConstCounter::new(s.dropped).encode(family.encode_family(&labels)?)?;
-            }
-        }
+        per_service(
+            &mut encoder,
+            &c.services,
+            "mss_dropped",
+            "Report requests due but never sent (every sender busy)",
+            COUNTER,
+            |s| ConstCounter::new(s.dropped),
+        )?;
         // The plan delivered: sent over planned, summed by run_id, is the
         // delivered share (a ticket's service is drawn when it is taken, so
         // the plan has no service until then).
         if let Some(planned) = c.planned {
-            counter(
+            constant(
                 &mut encoder,
                 "mss_planned",
                 "Report requests the plan asked for so far (due by now; this worker's share)",
-                planned,
+                ConstCounter::new(planned),
             )?;
         }
-        {
-            let mut family = encoder.encode_descriptor(
-                "mss_sent",
-                "Report requests of the plan sent on time (a closed model: sent)",
-                None,
-                MetricType::Counter,
-            )?;
-            for (service, s) in &c.services {
-                let labels = [("service", service.name())];
-                ConstCounter::new(s.sent).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        counter(
+        per_service(
+            &mut encoder,
+            &c.services,
+            "mss_sent",
+            "Report requests of the plan sent on time (a closed model: sent)",
+            COUNTER,
+            |s| ConstCounter::new(s.sent),
+        )?;
+        constant(
             &mut encoder,
             "mss_token_requests",
             "Requests to the token endpoint",
-            c.token_requests,
+            ConstCounter::new(c.token_requests),
         )?;
-        counter(
+        constant(
             &mut encoder,
             "mss_token_failures",
             "Requests to the token endpoint that produced no token",
-            c.token_failures,
+            ConstCounter::new(c.token_failures),
         )?;
-        gauge(
-            &mut encoder,
-            "mss_in_flight",
-            "Report requests in flight",
-            c.in_flight as f64,
-        )?;
-        if let Some(r) = c.planned_rate {
-            gauge(
-                &mut encoder,
+        // The gauges, in this order; a `None` (the closed model's planned
+        // rate) is left out.
+        for (name, help, value) in [
+            (
+                "mss_in_flight",
+                "Report requests in flight",
+                Some(c.in_flight as f64),
+            ),
+            (
                 "mss_planned_rate",
                 "The plan's rate now for this worker, requests per second",
-                r,
-            )?;
+                c.planned_rate,
+            ),
+            (
+                "mss_actual_rate",
+                "Report requests completed in the last whole second",
+                Some(c.actual_rate),
+            ),
+            (
+                "mss_run_elapsed_seconds",
+                "Seconds since the load started",
+                Some(c.elapsed_s),
+            ),
+            (
+                "mss_run_duration_seconds",
+                "Planned length of the load",
+                Some(c.duration_s),
+            ),
+            (
+                "mss_run_running",
+                "1 while load is sent, 0 before and after",
+                Some(if c.running { 1.0 } else { 0.0 }),
+            ),
+        ] {
+            if let Some(value) = value {
+                constant(&mut encoder, name, help, ConstGauge::new(value))?;
+            }
         }
-        gauge(
-            &mut encoder,
-            "mss_actual_rate",
-            "Report requests completed in the last whole second",
-            c.actual_rate,
-        )?;
-        gauge(
-            &mut encoder,
-            "mss_run_elapsed_seconds",
-            "Seconds since the load started",
-            c.elapsed_s,
-        )?;
-        gauge(
-            &mut encoder,
-            "mss_run_duration_seconds",
-            "Planned length of the load",
-            c.duration_s,
-        )?;
-        gauge(
-            &mut encoder,
-            "mss_run_running",
-            "1 while load is sent, 0 before and after",
-            if c.running { 1.0 } else { 0.0 },
-        )?;
         Ok(())
     }
 }

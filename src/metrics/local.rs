@@ -68,21 +68,18 @@ impl Local {
     /// Record one request: its outcome and its [`Timing`].
     pub(super) fn record(&mut self, outcome: Outcome, timing: Timing) {
         let ok = outcome.is_ok();
-        if let Some(l) = timing.latency {
-            let h = if ok {
-                &mut self.latency_ok
-            } else {
-                &mut self.latency_err
-            };
-            record_into(h, micros(l));
-        }
-        if let Some(s) = timing.service_time {
-            let h = if ok {
-                &mut self.service_ok
-            } else {
-                &mut self.service_err
-            };
-            record_into(h, micros(s));
+        // Each span into its histogram of the outcome's side.
+        for (span, if_ok, if_err) in [
+            (timing.latency, &mut self.latency_ok, &mut self.latency_err),
+            (
+                timing.service_time,
+                &mut self.service_ok,
+                &mut self.service_err,
+            ),
+        ] {
+            if let Some(d) = span {
+                record_into(if ok { if_ok } else { if_err }, micros(d));
+            }
         }
         if let Some(lag) = timing.send_lag {
             record_into(&mut self.send_lag, micros(lag));

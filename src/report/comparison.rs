@@ -104,23 +104,7 @@ fn drawing(l: &Line) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn line(verdict: &str, low: Option<f64>) -> Line {
-        Line {
-            service: "S".into(),
-            metric: "p50".into(),
-            unit: "ms".into(),
-            baseline: Some(20.0),
-            current: Some(22.0),
-            change_unit: "%".into(),
-            change: low.map(|l| l + 4.0),
-            low,
-            high: low.map(|l| l + 8.0),
-            min_effect: 3.0,
-            verdict: verdict.into(),
-            note: None,
-        }
-    }
+    use crate::results::comparison::tests::line;
 
     /// The number after `key="` in `svg`, from the `nth` match.
     fn attr(svg: &str, key: &str, nth: usize) -> f64 {

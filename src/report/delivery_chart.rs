@@ -6,6 +6,8 @@
 //! the cap was full or the harness busy then. Drawn with plotters into an SVG
 //! string, as the other charts (src/report/charts.rs).
 
+use plotters::chart::SeriesAnno;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::results::delivery::DeliveryRow;
@@ -36,24 +38,109 @@ pub fn delivery(rows: &[DeliveryRow], marks: Marks) -> anyhow::Result<String> {
         let root = SVGBackend::with_string(&mut svg, (W, TOP + BOTTOM)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(TOP);
-        let x_max = rows
-            .iter()
-            .map(|r| r.second as f64 + 1.0)
-            .fold(1.0, f64::max);
-        plan_against_sent(&top, rows, marks, x_max)?;
-        harness(&bottom, rows, marks, x_max)?;
+        let panels = Panels {
+            rows,
+            marks,
+            x_max: rows
+                .iter()
+                .map(|r| r.second as f64 + 1.0)
+                .fold(1.0, f64::max),
+        };
+        panels.plan_against_sent(&top)?;
+        panels.harness(&bottom)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
 }
 
+/// Both charts' coordinates: seconds across, their measure up.
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A chart of the delivery chart, captioned, its left and bottom axes' room
+/// made.
+fn builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(60);
+    builder
+}
+
+/// A series' entry in the legend: `label` beside a short line in `style`.
+fn legend<DB: DrawingBackend>(
+    series: &mut SeriesAnno<'_, DB>,
+    label: impl Into<String>,
+    style: ShapeStyle,
+) {
+    series
+        .label(label)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+}
+
+/// A line through `points` in `style`, with its entry in the legend.
+fn line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    points: Vec<(f64, f64)>,
+    style: ShapeStyle,
+    label: impl Into<String>,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let series = chart
+        .draw_series(LineSeries::new(points, style))
+        .map_err(err)?;
+    legend(series, label, style);
+    Ok(())
+}
+
+/// The grid, with the axes described.
+fn mesh<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    x: &str,
+    y: &str,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x)
+        .y_desc(y)
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)
+}
+
+/// The legend's box, at `position`.
+fn legend_box<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY)
+        .position(position)
+        .draw()
+        .map_err(err)
+}
+
 /// The vertical line at `since_s`, labelled, from 0 to `y_max`.
 fn since_line<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut Chart<'_, DB>,
     since: Option<u64>,
     y_max: f64,
     labelled: bool,
@@ -72,193 +159,154 @@ where
         ))
         .map_err(err)?;
     if labelled {
-        series
-            .label(format!("held back from second {s}"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], ORANGE.stroke_width(2)));
+        legend(
+            series,
+            format!("held back from second {s}"),
+            ORANGE.stroke_width(2),
+        );
     }
     Ok(())
 }
 
-/// Above: planned, sent and dropped per second (by the second each request
-/// was due).
-fn plan_against_sent<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    rows: &[DeliveryRow],
+/// What both panels draw from: the rows, the marks, and the seconds across
+/// (the same for both, so that the seconds line up).
+#[derive(Debug, Clone, Copy)]
+struct Panels<'r> {
+    rows: &'r [DeliveryRow],
     marks: Marks,
     x_max: f64,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    // Each second's counts drawn across the second, as steps.
-    let steps = |pick: &dyn Fn(&DeliveryRow) -> f64| -> Vec<(f64, f64)> {
-        rows.iter()
-            .flat_map(|r| {
-                let (x, y) = (r.second as f64, pick(r));
-                [(x, y), (x + 1.0, y)]
-            })
-            .collect()
-    };
-    let planned: Option<Vec<(f64, f64)>> = rows
-        .iter()
-        .all(|r| r.planned.is_some())
-        .then(|| steps(&|r| r.planned.unwrap_or(0) as f64))
-        .filter(|p| !p.is_empty());
-    let sent = steps(&|r| r.sent as f64);
-    let dropped = steps(&|r| r.dropped as f64);
-    let y_max = planned
-        .iter()
-        .flatten()
-        .chain(&sent)
-        .chain(&dropped)
-        .map(|p| p.1)
-        .fold(1.0, f64::max)
-        * 1.15;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "Delivery per second: planned against sent",
-            ("sans-serif", 18),
-        )
-        .margin(10)
-        // The width of the chart below's right axis: the seconds line up.
-        .margin_right(10 + 60)
-        .x_label_area_size(35)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("second the requests were due")
-        .y_desc("requests")
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(err)?;
-    if let Some(planned) = planned {
-        chart
-            .draw_series(LineSeries::new(planned, GREY.stroke_width(3)))
-            .map_err(err)?
-            .label("planned")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], GREY.stroke_width(3)));
-    }
-    chart
-        .draw_series(LineSeries::new(sent, BLUE.stroke_width(2)))
-        .map_err(err)?
-        .label("sent on time")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE.stroke_width(2)));
-    chart
-        .draw_series(LineSeries::new(dropped, RED.stroke_width(2)))
-        .map_err(err)?
-        .label("dropped")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
-    since_line(&mut chart, marks.since_s, y_max, true)?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(GREY)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)?;
-    Ok(())
 }
 
-/// Below: the in-flight peak against the cap (left axis), the harness's CPU
-/// and its busiest worker thread (right axis, % of one core).
-fn harness<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    rows: &[DeliveryRow],
-    marks: Marks,
-    x_max: f64,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    let mid = |r: &DeliveryRow| r.second as f64 + 0.5;
-    let in_flight: Vec<(f64, f64)> = rows
-        .iter()
-        .map(|r| (mid(r), r.in_flight_peak as f64))
-        .collect();
-    let percent = |pick: fn(&DeliveryRow) -> Option<f64>| -> Vec<(f64, f64)> {
-        rows.iter()
-            .filter_map(|r| Some((mid(r), pick(r)?)))
-            .collect()
-    };
-    let cpu = percent(|r| r.harness_cpu_pct);
-    let busiest = percent(|r| r.busiest_worker_pct);
-    let y_max = in_flight
-        .iter()
-        .map(|p| p.1)
-        .chain(std::iter::once(marks.in_flight_cap as f64))
-        .fold(1.0, f64::max)
-        * 1.15;
-    let pct_max = cpu
-        .iter()
-        .chain(&busiest)
-        .map(|p| p.1)
-        .fold(100.0, f64::max)
-        * 1.1;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
+impl Panels<'_> {
+    /// Above: planned, sent and dropped per second (by the second each request
+    /// was due).
+    fn plan_against_sent<DB: DrawingBackend>(
+        self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let Panels { rows, marks, x_max } = self;
+        // Each second's counts drawn across the second, as steps.
+        let steps = |pick: &dyn Fn(&DeliveryRow) -> f64| -> Vec<(f64, f64)> {
+            rows.iter()
+                .flat_map(|r| {
+                    let (x, y) = (r.second as f64, pick(r));
+                    [(x, y), (x + 1.0, y)]
+                })
+                .collect()
+        };
+        let planned: Option<Vec<(f64, f64)>> = rows
+            .iter()
+            .all(|r| r.planned.is_some())
+            .then(|| steps(&|r| r.planned.unwrap_or(0) as f64))
+            .filter(|p| !p.is_empty());
+        let sent = steps(&|r| r.sent as f64);
+        let dropped = steps(&|r| r.dropped as f64);
+        let y_max = planned
+            .iter()
+            .flatten()
+            .chain(&sent)
+            .chain(&dropped)
+            .map(|p| p.1)
+            .fold(1.0, f64::max)
+            * 1.15;
+        let mut chart = builder(area, "Delivery per second: planned against sent")
+            // The width of the chart below's right axis: the seconds line up.
+            .margin_right(10 + 60)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(err)?;
+        mesh(&mut chart, "second the requests were due", "requests")?;
+        if let Some(planned) = planned {
+            line(&mut chart, planned, GREY.stroke_width(3), "planned")?;
+        }
+        line(&mut chart, sent, BLUE.stroke_width(2), "sent on time")?;
+        line(&mut chart, dropped, RED.stroke_width(2), "dropped")?;
+        since_line(&mut chart, marks.since_s, y_max, true)?;
+        legend_box(&mut chart, SeriesLabelPosition::LowerRight)
+    }
+
+    /// Below: the in-flight peak against the cap (left axis), the harness's CPU
+    /// and its busiest worker thread (right axis, % of one core).
+    fn harness<DB: DrawingBackend>(self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let Panels { rows, marks, x_max } = self;
+        let mid = |r: &DeliveryRow| r.second as f64 + 0.5;
+        let in_flight: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|r| (mid(r), r.in_flight_peak as f64))
+            .collect();
+        let percent = |pick: fn(&DeliveryRow) -> Option<f64>| -> Vec<(f64, f64)> {
+            rows.iter()
+                .filter_map(|r| Some((mid(r), pick(r)?)))
+                .collect()
+        };
+        let cpu = percent(|r| r.harness_cpu_pct);
+        let busiest = percent(|r| r.busiest_worker_pct);
+        let y_max = in_flight
+            .iter()
+            .map(|p| p.1)
+            .chain(std::iter::once(marks.in_flight_cap as f64))
+            .fold(1.0, f64::max)
+            * 1.15;
+        let pct_max = cpu
+            .iter()
+            .chain(&busiest)
+            .map(|p| p.1)
+            .fold(100.0, f64::max)
+            * 1.1;
+        let mut chart = builder(
+            area,
             "The harness per second: requests in flight and its CPU",
-            ("sans-serif", 18),
         )
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(60)
         .right_y_label_area_size(60)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)
         .map_err(err)?
         .set_secondary_coord(0.0..x_max, 0.0..pct_max);
-    chart
-        .configure_mesh()
-        .x_desc("second")
-        .y_desc("most in flight")
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(err)?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("% of one core")
-        .draw()
-        .map_err(err)?;
-    if marks.in_flight_cap > 0 {
-        let cap = marks.in_flight_cap as f64;
+        mesh(&mut chart, "second", "most in flight")?;
         chart
-            .draw_series(LineSeries::new(
-                [(0.0, cap), (x_max, cap)],
+            .configure_secondary_axes()
+            .y_desc("% of one core")
+            .draw()
+            .map_err(err)?;
+        if marks.in_flight_cap > 0 {
+            let cap = marks.in_flight_cap as f64;
+            line(
+                &mut chart,
+                vec![(0.0, cap), (x_max, cap)],
                 DARK.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label(format!("in-flight cap ({})", marks.in_flight_cap))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], DARK));
+                format!("in-flight cap ({})", marks.in_flight_cap),
+            )?;
+        }
+        line(
+            &mut chart,
+            in_flight,
+            PURPLE.stroke_width(2),
+            "most in flight",
+        )?;
+        // The right axis: the line of the CPU lighter than its legend's.
+        for (points, style, key, label) in [
+            (cpu, ORANGE.mix(0.8), ORANGE, "harness CPU (right axis)"),
+            (
+                busiest,
+                GREEN.into(),
+                GREEN,
+                "busiest worker thread (right axis)",
+            ),
+        ] {
+            if !points.is_empty() {
+                let series = chart
+                    .draw_secondary_series(LineSeries::new(points, style.stroke_width(1)))
+                    .map_err(err)?;
+                legend(series, label, key.into());
+            }
+        }
+        since_line(&mut chart, marks.since_s, y_max, false)?;
+        legend_box(&mut chart, SeriesLabelPosition::UpperRight)
     }
-    chart
-        .draw_series(LineSeries::new(in_flight, PURPLE.stroke_width(2)))
-        .map_err(err)?
-        .label("most in flight")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], PURPLE.stroke_width(2)));
-    if !cpu.is_empty() {
-        chart
-            .draw_secondary_series(LineSeries::new(cpu, ORANGE.mix(0.8).stroke_width(1)))
-            .map_err(err)?
-            .label("harness CPU (right axis)")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], ORANGE));
-    }
-    if !busiest.is_empty() {
-        chart
-            .draw_secondary_series(LineSeries::new(busiest, GREEN.stroke_width(1)))
-            .map_err(err)?
-            .label("busiest worker thread (right axis)")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], GREEN));
-    }
-    since_line(&mut chart, marks.since_s, y_max, false)?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(GREY)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use minijinja::{Environment, context};
 use plotters::prelude::*;
 use serde_json::{Value, json};
 
-use crate::history::store::RunRow;
 use crate::history::trend::{Group, Series, Trend};
 
 const TEMPLATE: &str = include_str!("history.html.j2");
@@ -113,21 +112,8 @@ fn chart(g: &Group, s: &Series) -> anyhow::Result<String> {
     Ok(svg)
 }
 
-/// A run's start as `2026-12-07 19:07 UTC` (its summary's text when the
-/// time is out of range).
-fn when(run: &RunRow) -> String {
-    chrono::DateTime::from_timestamp_millis(run.started_ms).map_or_else(
-        || run.started_at.clone(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
-}
-
-/// Short form of a commit.
-fn short(commit: &Option<String>) -> String {
-    commit
-        .as_deref()
-        .map_or_else(|| "—".to_owned(), |c| c.chars().take(12).collect())
-}
+/// A run's start as it is shown here: `2026-12-07 19:07 UTC`.
+const WHEN: &str = "%Y-%m-%d %H:%M UTC";
 
 /// The value of a metric as shown.
 fn shown(unit: &str, v: f64) -> String {
@@ -155,11 +141,11 @@ pub fn render(t: &Trend) -> anyhow::Result<String> {
                 }));
                 for x in &series.shifts {
                     let run = &g.runs[x.at];
-                    let started = when(run);
+                    let started = run.started(WHEN);
                     let unit = if m.relative() { "%" } else { "pp" };
                     shifts.push(json!({
                         "service": s.service, "metric": m.name(), "run": x.run_id,
-                        "started_at": started, "commit": short(&run.commit),
+                        "started_at": started, "commit": run.short_commit(),
                         "before": shown(m.unit(), x.before), "after": shown(m.unit(), x.after),
                         "change": format!("{:+.1}{unit}", x.change),
                         "worse": if m.worse_up() { x.change > 0.0 } else { x.change < 0.0 },
@@ -175,8 +161,8 @@ pub fn render(t: &Trend) -> anyhow::Result<String> {
             .rev()
             .map(|r| {
                 json!({
-                    "id": r.id, "started_at": when(r), "commit": short(&r.commit),
-                    "passed": r.passed,
+                    "id": r.id, "started_at": r.started(WHEN), "commit": r.short_commit(),
+                    "passed": r.run.passed,
                     "services": g.services.iter().map(|s| {
                         r.service(&s.service).filter(|x| x.requests > 0).map_or_else(
                             || json!({"p50": "—", "p99": "—", "throughput": "—", "errors": "—"}),
@@ -191,8 +177,8 @@ pub fn render(t: &Trend) -> anyhow::Result<String> {
             .collect();
         groups.push(json!({
             "scenario": g.scenario, "target": g.target,
-            "first": g.runs.first().map(when),
-            "last": g.runs.last().map(when),
+            "first": g.runs.first().map(|r| r.started(WHEN)),
+            "last": g.runs.last().map(|r| r.started(WHEN)),
             "count": g.runs.len(), "left_out": g.left_out,
             "service_names": g.services.iter().map(|s| s.service.clone()).collect::<Vec<_>>(),
             "services": services, "shifts": shifts, "runs": runs,

@@ -124,14 +124,16 @@ pub fn render(summary: &Summary) -> String {
 mod tests {
     use super::*;
 
+    /// A committed worker's summary, its scenario named `smoke`.
+    fn smoke() -> Summary {
+        let (_, mut summary) = crate::report::tests::committed_worker();
+        summary.scenario = "smoke".into();
+        summary
+    }
+
     #[test]
     fn a_failed_threshold_is_a_failure_and_counts() {
-        let mut summary = crate::results::read_summary(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/data/results-v0.1-hlog/w0"),
-        )
-        .expect("summary");
-        summary.scenario = "smoke".into();
+        let mut summary = smoke();
         summary.thresholds = serde_json::from_value(serde_json::json!([
             {"scope": "global", "expr": "p99 < 500ms", "ok": true, "value": 60000.0, "shown": "60.0 ms"},
             {"scope": "global", "expr": "error_rate < 1%", "ok": false, "value": 0.03, "shown": "3.000%"}
@@ -155,12 +157,7 @@ mod tests {
 
     #[test]
     fn a_plan_not_delivered_is_a_failed_testcase_in_the_verdicts_words() {
-        let mut summary = crate::results::read_summary(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/data/results-v0.1-hlog/w0"),
-        )
-        .expect("summary");
-        summary.scenario = "smoke".into();
+        let mut summary = smoke();
         summary.thresholds = Vec::new();
         let verdict = "plan not delivered: 215 of 2,000 planned requests sent (10.8%)";
         summary.delivery = Some(

@@ -223,9 +223,7 @@ mod tests {
     /// A capacity search's run: three plateaus, the knee at 200 req/s, the
     /// one past it short by design.
     fn search_run() -> RunData {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/results-v0.1-hlog/w0");
-        let mut summary = crate::results::read_summary(&dir).expect("summary");
+        let (dir, mut summary) = crate::report::tests::committed_worker();
         summary.highest_sustained_rate = Some(200.0);
         let stage = |rate: f64, start_s: u64, planned: u64, sent: u64, delivered: bool| {
             serde_json::json!({"rate": rate, "start_s": start_s, "end_s": start_s + 5,

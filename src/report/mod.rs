@@ -185,8 +185,17 @@ pub(crate) fn fmt_ms(us: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A committed worker's results folder (tests/data) and its summary:
+    /// what the reports' tests start from.
+    pub(crate) fn committed_worker() -> (std::path::PathBuf, crate::results::Summary) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/results-v0.1-hlog/w0");
+        let summary = crate::results::read_summary(&dir).expect("summary");
+        (dir, summary)
+    }
 
     #[test]
     fn a_curve_rises_and_ends_at_the_maximum() {

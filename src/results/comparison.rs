@@ -123,8 +123,27 @@ pub fn read(dir: &Path) -> anyhow::Result<Option<Comparison>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A p50 line of 20 -> 22 ms judged `verdict`: its interval from `low`
+    /// to `low + 8` around a change of `low + 4` (none when `low` is none).
+    pub(crate) fn line(verdict: &str, low: Option<f64>) -> Line {
+        Line {
+            service: "S".into(),
+            metric: "p50".into(),
+            unit: "ms".into(),
+            baseline: Some(20.0),
+            current: Some(22.0),
+            change_unit: "%".into(),
+            change: low.map(|l| l + 4.0),
+            low,
+            high: low.map(|l| l + 8.0),
+            min_effect: 3.0,
+            verdict: verdict.into(),
+            note: None,
+        }
+    }
 
     #[test]
     fn round_trips_and_a_bad_key_is_named() {
@@ -137,20 +156,7 @@ mod tests {
             lines_judged: 1,
             line_confidence_pct: 90.0,
             between_runs: false,
-            lines: vec![Line {
-                service: "S".into(),
-                metric: "p50".into(),
-                unit: "ms".into(),
-                baseline: Some(20.0),
-                current: Some(22.0),
-                change_unit: "%".into(),
-                change: Some(10.0),
-                low: Some(6.0),
-                high: Some(14.0),
-                min_effect: 3.0,
-                verdict: "regressed".into(),
-                note: None,
-            }],
+            lines: vec![line("regressed", Some(6.0))],
             limits: Vec::new(),
             regressed: true,
         };

@@ -11,7 +11,7 @@ use anyhow::bail;
 
 use super::change::{self, MIN_BASELINES_FOR_SPREAD};
 use super::estimate::{self, Estimate, Measured, Metric};
-use super::limits::{self, Limits};
+use super::limits::{self, Flag, Limits};
 use super::multiplicity;
 use super::sample::{self, RunSample};
 use super::verdict::{self, Resolution, Verdict};
@@ -67,32 +67,28 @@ impl MinEffect {
     pub fn parse(values: &[String]) -> anyhow::Result<MinEffect> {
         let mut me = MinEffect::default();
         for v in values {
-            let (metric, number) = match v.split_once('=') {
-                Some((m, n)) => {
-                    let metric = Metric::from_name(m.trim()).ok_or_else(|| {
+            let (key, number) = Flag::split(v);
+            let metric = key
+                .map(|m| {
+                    Metric::from_name(m).ok_or_else(|| {
                         anyhow::anyhow!(
-                            "--min-effect {v:?}: unknown metric {:?} (p50, p90, p99, throughput or error_rate)",
-                            m.trim()
+                            "--min-effect {v:?}: unknown metric {m:?} (p50, p90, p99, throughput or error_rate)"
                         )
-                    })?;
-                    (Some(metric), n.trim())
-                }
-                None => (None, v.trim()),
-            };
+                    })
+                })
+                .transpose()?;
             let unit = if metric == Some(Metric::ErrorRate) {
                 "pp"
             } else {
                 "%"
             };
-            let n = number
-                .strip_suffix(unit)
-                .ok_or_else(|| {
-                    anyhow::anyhow!("--min-effect {v:?}: write the value in {unit}, e.g. 5{unit}")
-                })?
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite() && *n >= 0.0 && (unit == "pp" || *n < 100.0))
+            let flag = Flag {
+                name: "--min-effect",
+                unit,
+            };
+            let n = flag
+                .number(v, number, 5)?
+                .filter(|n| unit == "pp" || *n < 100.0)
                 .ok_or_else(|| {
                     anyhow::anyhow!("--min-effect {v:?}: not a number from 0 (below 100%)")
                 })?;

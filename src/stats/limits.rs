@@ -22,6 +22,31 @@ pub struct Flag {
     pub unit: &'static str,
 }
 
+impl Flag {
+    /// `value` (`NUMBER` or `KEY=NUMBER`, as given) split at its `=`: the key
+    /// and the number, both trimmed.
+    pub fn split(value: &str) -> (Option<&str>, &str) {
+        match value.split_once('=') {
+            Some((key, n)) => (Some(key.trim()), n.trim()),
+            None => (None, value.trim()),
+        }
+    }
+
+    /// `number` (of `value`) read in this flag's unit: an error naming the
+    /// unit (`e.g. {example}{unit}`) when it is not written in it, `None`
+    /// when it is not a non-negative number.
+    pub fn number(self, value: &str, number: &str, example: u32) -> anyhow::Result<Option<f64>> {
+        let (flag, unit) = (self.name, self.unit);
+        let n = number.strip_suffix(unit).ok_or_else(|| {
+            anyhow::anyhow!("{flag} {value:?}: write the value in {unit}, e.g. {example}{unit}")
+        })?;
+        Ok(n.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0))
+    }
+}
+
 /// `--max-p99-increase`.
 pub const P99: Flag = Flag {
     name: "--max-p99-increase",
@@ -55,22 +80,12 @@ impl Limit {
 /// Parse the values of flag `f` (`25%`, `SERVICE=40%`); none given is no
 /// limit.
 pub fn parse(f: Flag, values: &[String]) -> anyhow::Result<Limit> {
-    let (flag, unit) = (f.name, f.unit);
+    let flag = f.name;
     let mut limit = Limit::default();
     for v in values {
-        let (service, number) = match v.split_once('=') {
-            Some((s, n)) => (Some(s.trim()), n.trim()),
-            None => (None, v.trim()),
-        };
-        let n = number
-            .strip_suffix(unit)
-            .ok_or_else(|| {
-                anyhow::anyhow!("{flag} {v:?}: write the value in {unit}, e.g. 25{unit}")
-            })?
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
+        let (service, number) = Flag::split(v);
+        let n = f
+            .number(v, number, 25)?
             .ok_or_else(|| anyhow::anyhow!("{flag} {v:?}: not a non-negative number"))?;
         match service {
             Some(s) => {

@@ -351,18 +351,13 @@ impl Merged {
             },
             events,
         };
-        let started = workers
-            .iter()
-            .map(|w| w.summary.started_at.as_str())
+        // The first start and the last end.
+        let times = |pick: fn(&Summary) -> &str| workers.iter().map(move |w| pick(&w.summary));
+        let started = times(|s| &s.started_at)
             .min()
             .unwrap_or_default()
             .to_owned();
-        let ended = workers
-            .iter()
-            .map(|w| w.summary.ended_at.as_str())
-            .max()
-            .unwrap_or_default()
-            .to_owned();
+        let ended = times(|s| &s.ended_at).max().unwrap_or_default().to_owned();
         let mut audit = first.summary.audit.clone();
         if let Some(audit) = &mut audit {
             audit.started_at = started.clone();
