@@ -122,6 +122,11 @@ pub fn prepare(
         retries_refused: [AtomicU64::new(0), AtomicU64::new(0)],
         unexpected: Mutex::new(Unexpected::new()),
         contract: Arc::clone(&plan.contract),
+        traceparent: plan
+            .file()
+            .target
+            .traceparent
+            .unwrap_or(!plan.target.is_production()),
     }))
 }
 
