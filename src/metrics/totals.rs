@@ -25,7 +25,7 @@ pub struct ServiceTotals {
     /// [`super::SLOWEST`]).
     pub slowest: Vec<super::SlowRequest>,
     /// Per bucket of the `/metrics` latency histogram ([`super::BUCKETS_S`],
-    /// then `+Inf`) the latest request with a trace id in it; empty when
+    /// then `+Inf`) the slowest request with a trace id in it; empty when
     /// not kept (a merged run).
     pub exemplars: Vec<Option<super::Exemplar>>,
 }

@@ -3,14 +3,14 @@
 //! [`SLOWEST`] slowest requests of the run (latency from the intended send
 //! time, as everywhere) with their trace id, send time, class and radicado;
 //! and per bucket of the `/metrics` latency histogram ([`BUCKETS_S`]) the
-//! latest request that fell in it, with its trace id (an OpenMetrics
-//! exemplar).
+//! slowest traced request that fell in it (an OpenMetrics exemplar: the top
+//! bucket's is the run's slowest request, the one the reports list first).
 //!
 //! Cheap on a request's path: a shard compares a latency with its list's
 //! current threshold (the smallest latency kept once the list is full) and
 //! builds an entry — its radicado read from the body, its wall-clock time —
-//! only when the request beats it; an exemplar is three words copied into
-//! its bucket's slot. The shards' lists are joined when the totals are read,
+//! only when the request beats it; an exemplar is a comparison with its
+//! bucket's and, when it wins, three words copied. The shards' lists are joined when the totals are read,
 //! and `merge` joins workers' lists the same way ([`keep_slowest`]).
 
 use std::time::SystemTime;
@@ -46,7 +46,7 @@ pub struct SlowRequest {
     pub radicado: String,
 }
 
-/// The latest request in one bucket of a latency histogram.
+/// The slowest traced request in one bucket of a latency histogram.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Exemplar {
     /// Its trace id.
@@ -81,14 +81,14 @@ pub(super) fn bucket_of(us: u64) -> usize {
 pub(super) struct Remembered {
     /// The slowest, slowest first, at most [`SLOWEST`].
     slowest: Vec<SlowRequest>,
-    /// Per bucket, the latest traced request: (trace id, latency µs, sent).
+    /// Per bucket, the slowest traced request: (trace id, latency µs, sent).
     exemplars: [Option<(TraceId, u64, Instant)>; BUCKETS_S.len() + 1],
 }
 
 impl Remembered {
     /// Keep the request whose latency is `latency_us` when it is among the
-    /// slowest so far (`make` builds it only then); note it as its bucket's
-    /// exemplar when it carried a trace id.
+    /// slowest so far (`make` builds it only then); its bucket's exemplar
+    /// when it carried a trace id and is the bucket's slowest so far.
     pub(super) fn offer(
         &mut self,
         latency_us: u64,
@@ -96,7 +96,10 @@ impl Remembered {
         make: impl FnOnce() -> SlowRequest,
     ) {
         if let Some(trace_id) = traced.trace_id {
-            self.exemplars[bucket_of(latency_us)] = Some((trace_id, latency_us, traced.sent_at));
+            let slot = &mut self.exemplars[bucket_of(latency_us)];
+            if slot.is_none_or(|(_, slowest, _)| latency_us > slowest) {
+                *slot = Some((trace_id, latency_us, traced.sent_at));
+            }
         }
         let beaten = self.slowest.len() < SLOWEST
             || self
@@ -113,7 +116,7 @@ impl Remembered {
         keep_slowest(&mut self.slowest, other.slowest.iter().cloned());
         for (mine, theirs) in self.exemplars.iter_mut().zip(&other.exemplars) {
             if let Some(t) = theirs
-                && mine.is_none_or(|m| m.2 < t.2)
+                && mine.is_none_or(|m| t.1 > m.1)
             {
                 *mine = Some(*t);
             }
@@ -125,7 +128,7 @@ impl Remembered {
         self.slowest.clone()
     }
 
-    /// Per bucket of [`BUCKETS_S`] (then `+Inf`) its latest traced request.
+    /// Per bucket of [`BUCKETS_S`] (then `+Inf`) its slowest traced request.
     pub(super) fn exemplars(&self) -> Vec<Option<Exemplar>> {
         let (now, wall) = (Instant::now(), SystemTime::now());
         self.exemplars
@@ -194,52 +197,32 @@ mod tests {
     }
 
     #[test]
-    fn shards_join_into_the_slowest_of_both_and_the_latest_exemplar_per_bucket() {
+    fn shards_join_into_the_slowest_of_both_and_the_slowest_exemplar_per_bucket() {
         let (mut a, mut b) = (Remembered::default(), Remembered::default());
-        let early = Instant::now();
-        let late = early + std::time::Duration::from_millis(5);
-        let (t1, t2) = (TraceId::random(), TraceId::random());
+        let at = Instant::now();
+        let traced = |trace_id| Traced {
+            trace_id,
+            sent_at: at,
+        };
         for n in 0..10 {
-            a.offer(
-                100 + n,
-                Traced {
-                    trace_id: None,
-                    sent_at: early,
-                },
-                || slow(100 + n),
-            );
-            b.offer(
-                50 + 10 * n,
-                Traced {
-                    trace_id: None,
-                    sent_at: early,
-                },
-                || slow(50 + 10 * n),
-            );
+            a.offer(100 + n, traced(None), || slow(100 + n));
+            b.offer(50 + 10 * n, traced(None), || slow(50 + 10 * n));
         }
-        a.offer(
-            3_000,
-            Traced {
-                trace_id: Some(t1),
-                sent_at: late,
-            },
-            || slow(3_000),
-        );
-        b.offer(
-            4_000,
-            Traced {
-                trace_id: Some(t2),
-                sent_at: early,
-            },
-            || slow(4_000),
-        );
+        let (t1, t2, t3) = (TraceId::random(), TraceId::random(), TraceId::random());
+        a.offer(4_000, traced(Some(t1)), || slow(4_000));
+        a.offer(3_000, traced(Some(t2)), || slow(3_000));
+        b.offer(4_500, traced(Some(t3)), || slow(4_500));
         a.add(&b);
         let kept: Vec<u64> = a.slowest().iter().map(|s| s.latency_us).collect();
-        assert_eq!(kept, [4_000, 3_000, 140, 130, 120, 110, 109, 108, 107, 106]);
-        // 3 ms and 4 ms share the 5 ms bucket: the later one stays.
+        assert_eq!(
+            kept,
+            [4_500, 4_000, 3_000, 140, 130, 120, 110, 109, 108, 107]
+        );
+        // 3, 4 and 4.5 ms share the 5-ms bucket: the slowest stays, whichever
+        // shard and order it came in.
         let e = a.exemplars();
         assert_eq!(bucket_of(3_000), 2);
-        assert_eq!(e[2].map(|e| (e.trace_id, e.latency_us)), Some((t1, 3_000)));
+        assert_eq!(e[2].map(|e| (e.trace_id, e.latency_us)), Some((t3, 4_500)));
         assert_eq!(e.iter().flatten().count(), 1);
         assert_eq!(bucket_of(1_000), 0, "le is inclusive");
         assert_eq!(bucket_of(400_000_000), BUCKETS_S.len(), "+Inf");
