@@ -125,8 +125,7 @@ pub fn prepare(
         traceparent: plan
             .file()
             .target
-            .traceparent
-            .unwrap_or(!plan.target.is_production()),
+            .sends_traceparent(plan.target.is_production()),
     }))
 }
 

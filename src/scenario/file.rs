@@ -179,6 +179,14 @@ pub struct TargetSpec {
     pub traceparent: Option<bool>,
 }
 
+impl TargetSpec {
+    /// Whether report requests carry a `traceparent`: as written, or by
+    /// default when the target is not a `production` host (another machine).
+    pub fn sends_traceparent(&self, production: bool) -> bool {
+        self.traceparent.unwrap_or(!production)
+    }
+}
+
 /// `[target.mock]`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
