@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::scenario_file::{ScenarioFile, run_command};
 use crate::util::Cred;
@@ -20,19 +20,27 @@ const STORED: &str =
     r#"{"resultado":"200","codigo":"OK","mensaje":"Procesado","numeroTransaccion":"T-1"}"#;
 const REPORTS: &str = "/ReportarAfiliaciontraslado";
 
-/// Affiliations stored after `delay`, for the first `n` requests that reach
-/// it (all when `None`), tried in `priority` order.
-fn stored_after(delay: Duration, n: Option<u64>, priority: u8) -> Mock {
-    let mock = Mock::given(method("POST")).and(path(REPORTS)).respond_with(
+/// Affiliations stored, the `n`th to arrive after a delay: the first lost
+/// (3 s, past the run's 1-s timeout), the 41st to 43rd after 600 ms (late
+/// in the run: a list that stopped taking requests once full would miss
+/// them), the others at once.
+struct SlowTail(std::sync::atomic::AtomicUsize);
+
+/// The arrivals [`SlowTail`] answers slowly.
+const SLOW: [usize; 4] = [0, 40, 41, 42];
+
+impl Respond for SlowTail {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let delay = match n {
+            0 => Duration::from_secs(3),
+            n if SLOW.contains(&n) => Duration::from_millis(600),
+            _ => Duration::ZERO,
+        };
         ResponseTemplate::new(200)
             .set_body_raw(STORED, "application/json")
-            .set_delay(delay),
-    );
-    match n {
-        Some(n) => mock.up_to_n_times(n),
-        None => mock,
+            .set_delay(delay)
     }
-    .with_priority(priority)
 }
 
 /// A report request as the target received it: its `traceparent` (if any)
@@ -81,21 +89,19 @@ async fn run(file: std::path::PathBuf, out: std::path::PathBuf, more: Vec<String
     .expect("join")
 }
 
-/// 10 affiliations a second for 2 s against a loopback target: the first
-/// report's answer is lost (3 s against a 1-s timeout) and resent, the next
-/// three take 600 ms, the rest are immediate.
+/// 40 affiliations a second for 2 s against a loopback target answering as
+/// [`SlowTail`]: the first report's answer is lost and resent, three later
+/// ones take 600 ms, the rest are immediate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_report_carries_a_traceparent_and_the_slowest_are_listed_with_theirs() {
     let server = crate::util::token_server(TOKEN).await;
-    stored_after(Duration::from_secs(3), Some(1), 1)
+    Mock::given(method("POST"))
+        .and(path(REPORTS))
+        .respond_with(SlowTail(Default::default()))
         .mount(&server)
         .await;
-    stored_after(Duration::from_millis(600), Some(3), 2)
-        .mount(&server)
-        .await;
-    stored_after(Duration::ZERO, None, 3).mount(&server).await;
     let dir = crate::util::temp_dir("trace-loopback");
-    let file = ScenarioFile::open("trace-loopback", 10, "2s", 20)
+    let file = ScenarioFile::open("trace-loopback", 40, "2s", 20)
         .at(&server.uri(), "MSS_TRACE")
         .table("[mix]\nReportarAfiliaciontraslado = 1.0")
         .table("[http]\ntimeout = \"1s\"\nretry_budget = \"100%\"")
@@ -103,7 +109,7 @@ async fn every_report_carries_a_traceparent_and_the_slowest_are_listed_with_thei
     let out = dir.join("out");
     let stderr = run(file, out.clone(), Vec::new()).await;
     let reports = received(&server).await;
-    assert!(reports.len() >= 15, "{} reports: {stderr}", reports.len());
+    assert!(reports.len() >= 60, "{} reports: {stderr}", reports.len());
 
     // Every request: a well-formed header, its own parent id; one trace per
     // report, kept by its resend.
@@ -135,8 +141,8 @@ async fn every_report_carries_a_traceparent_and_the_slowest_are_listed_with_thei
     let distinct: BTreeSet<_> = traces.values().flatten().collect();
     assert_eq!(distinct.len(), traces.len(), "two reports share a trace id");
 
-    // The slowest: the requests the slow answers went to (the first four to
-    // arrive), with the trace ids and radicados the target saw.
+    // The slowest: the requests the slow answers went to, with the trace ids
+    // and radicados the target saw.
     let s = crate::util::summary(&out);
     let service = &s["services"]["ReportarAfiliaciontraslado"];
     let slowest = service["slowest"].as_array().expect("slowest listed");
@@ -157,12 +163,12 @@ async fn every_report_carries_a_traceparent_and_the_slowest_are_listed_with_thei
         .filter(|e| e["latency_us"].as_u64() >= Some(500_000))
         .map(|e| e["trace_id"].as_str().expect("trace_id"))
         .collect();
-    let first_four: BTreeSet<&str> = reports[..4]
+    let answered_slowly: BTreeSet<&str> = SLOW
         .iter()
-        .filter_map(|r| r.traceparent.as_deref())
+        .filter_map(|&n| reports[n].traceparent.as_deref())
         .filter_map(mss_harness::trace::trace_id_of)
         .collect();
-    assert_eq!(slow_traces, first_four, "{slowest:#?}");
+    assert_eq!(slow_traces, answered_slowly, "{slowest:#?}");
     for e in slowest {
         let trace_id = e["trace_id"].as_str().expect("trace_id");
         let radicado = e["radicado"].as_str().expect("radicado");
@@ -183,7 +189,7 @@ async fn every_report_carries_a_traceparent_and_the_slowest_are_listed_with_thei
 async fn a_target_elsewhere_gets_a_traceparent_only_when_the_scenario_asks() {
     for (switch, wanted) in [(None, false), (Some("traceparent = true"), true)] {
         let server = crate::util::token_server(TOKEN).await;
-        stored_after(Duration::ZERO, None, 1).mount(&server).await;
+        crate::util::answer_json(&server, REPORTS, 200, STORED).await;
         let port = server.address().port();
         let dir = crate::util::temp_dir("trace-elsewhere");
         let mut scenario = ScenarioFile::open("trace-elsewhere", 5, "1s", 5)
