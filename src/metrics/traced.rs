@@ -209,9 +209,11 @@ mod tests {
             b.offer(50 + 10 * n, traced(None), || slow(50 + 10 * n));
         }
         let (t1, t2, t3) = (TraceId::random(), TraceId::random(), TraceId::random());
-        a.offer(4_000, traced(Some(t1)), || slow(4_000));
-        a.offer(3_000, traced(Some(t2)), || slow(3_000));
-        b.offer(4_500, traced(Some(t3)), || slow(4_500));
+        a.offer(3_000, traced(Some(t1)), || slow(3_000));
+        a.offer(4_500, traced(Some(t2)), || slow(4_500));
+        b.offer(4_000, traced(Some(t3)), || slow(4_000));
+        let mut b_then_a = b.clone();
+        b_then_a.add(&a);
         a.add(&b);
         let kept: Vec<u64> = a.slowest().iter().map(|s| s.latency_us).collect();
         assert_eq!(
@@ -222,7 +224,8 @@ mod tests {
         // shard and order it came in.
         let e = a.exemplars();
         assert_eq!(bucket_of(3_000), 2);
-        assert_eq!(e[2].map(|e| (e.trace_id, e.latency_us)), Some((t3, 4_500)));
+        assert_eq!(e[2].map(|e| (e.trace_id, e.latency_us)), Some((t2, 4_500)));
+        assert_eq!(b_then_a.exemplars()[2].map(|e| e.trace_id), Some(t2));
         assert_eq!(e.iter().flatten().count(), 1);
         assert_eq!(bucket_of(1_000), 0, "le is inclusive");
         assert_eq!(bucket_of(400_000_000), BUCKETS_S.len(), "+Inf");
