@@ -152,7 +152,7 @@ impl Remembered {
 pub fn keep_slowest(list: &mut Vec<SlowRequest>, more: impl IntoIterator<Item = SlowRequest>) {
     list.extend(more);
     // Stable: among equal latencies the earlier entry stays ahead.
-    list.sort_by(|a, b| b.latency_us.cmp(&a.latency_us));
+    list.sort_by_key(|s| std::cmp::Reverse(s.latency_us));
     list.truncate(SLOWEST);
 }
 
