@@ -40,5 +40,6 @@ pub mod setup;
 pub mod stats;
 pub mod target;
 pub mod token;
+pub mod trace;
 pub mod usage;
 pub mod verdict;

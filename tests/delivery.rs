@@ -297,6 +297,7 @@ async fn a_headless_chromium_draws_the_delivery_section_first() {
                   .map((p) => p.getBBox()).map((b) => [b.width, b.y + b.height / 2])])), \
               chart_text: chart ? chart.textContent : '', \
               coverage: text('.coverage'), \
+              slowest: [...document.querySelectorAll('#slowest tr')].slice(1).map((r) => [...r.cells].map((c) => c.textContent.trim())), \
             };",
         )
         .await;
@@ -372,6 +373,38 @@ async fn a_headless_chromium_draws_the_delivery_section_first() {
             .all(|c| c.as_str().is_some_and(|c| c.contains(&phrase))),
         "{seen:#}"
     );
+    // The slowest requests, as summary.json lists them: service, trace id,
+    // time sent, latency, class, radicado.
+    let listed: Vec<Vec<String>> = s["services"]
+        .as_object()
+        .expect("services")
+        .iter()
+        .flat_map(|(name, v)| {
+            v["slowest"].as_array().into_iter().flatten().map(move |e| {
+                let text = |k: &str| e[k].as_str().expect(k).to_owned();
+                vec![
+                    name.clone(),
+                    text("trace_id"),
+                    text("sent_at"),
+                    text("class"),
+                    text("radicado"),
+                ]
+            })
+        })
+        .collect();
+    let shown: Vec<Vec<String>> = seen["slowest"]
+        .as_array()
+        .expect("the slowest table")
+        .iter()
+        .map(|r| {
+            [0, 1, 2, 4, 5]
+                .iter()
+                .map(|&i| r[i].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .collect();
+    assert!(!listed.is_empty(), "{:#}", s["services"]);
+    assert_eq!(shown, listed, "{seen:#}");
     let png = browser
         .call(reqwest::Method::GET, "/screenshot", Value::Null)
         .await;

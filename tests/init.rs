@@ -231,6 +231,7 @@ fn init_shows_every_key_with_its_default() {
         "max_records",
         "max_fingerprints",
         "start_rate",
+        "traceparent",
     ];
     let uncommented: String = written
         .lines()
@@ -265,6 +266,8 @@ fn init_shows_every_key_with_its_default() {
     assert_eq!(format!("{:?}", a.http), format!("{:?}", b.http));
     assert_eq!(a.caps, b.caps);
     assert_eq!(a.load, b.load);
+    let traceparent = |p: &RunPlan| p.file().target.sends_traceparent(p.target.is_production());
+    assert_eq!(traceparent(&a), traceparent(&b));
     // The mock's settings: what the mock takes when none is given.
     let mock = mss_mock::MockConfig::with_clients(Vec::new());
     let m = b.target.mock().expect("the embedded mock");

@@ -462,23 +462,30 @@ impl Drop for Killed {
     }
 }
 
-/// An instant query to Prometheus's HTTP API at `time` (Unix seconds); the
-/// result vector.
-async fn query(prometheus: &str, q: &str, time: f64) -> Vec<Value> {
-    let encoded: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("query", q)
-        .append_pair("time", &format!("{time:.3}"))
-        .finish();
-    let r: Value = reqwest::Client::new()
-        .get(format!("{prometheus}/api/v1/query?{encoded}"))
-        .send()
+/// A GET of Prometheus's HTTP API `endpoint` (`query`, `query_exemplars`)
+/// with `params`; its `data`, once its status says success.
+async fn api_get(prometheus: &str, endpoint: &str, params: &[(&str, String)]) -> Value {
+    let mut encoded = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        encoded.append_pair(k, v);
+    }
+    let url = format!("{prometheus}/api/v1/{endpoint}?{}", encoded.finish());
+    let r: Value = reqwest::get(&url)
         .await
         .expect("query Prometheus")
         .json()
         .await
         .expect("JSON");
-    assert_eq!(r["status"], "success", "{q}: {r}");
-    r["data"]["result"].as_array().cloned().unwrap_or_default()
+    assert_eq!(r["status"], "success", "{url}: {r}");
+    r["data"].clone()
+}
+
+/// An instant query to Prometheus's HTTP API at `time` (Unix seconds); the
+/// result vector.
+async fn query(prometheus: &str, q: &str, time: f64) -> Vec<Value> {
+    let params = [("query", q.to_owned()), ("time", format!("{time:.3}"))];
+    let data = api_get(prometheus, "query", &params).await;
+    data["result"].as_array().cloned().unwrap_or_default()
 }
 
 /// Each series of a `sum by (service)` result: its service and its value, a
@@ -533,6 +540,7 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
                 work.join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--enable-feature=exemplar-storage")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -620,6 +628,7 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
         (share - d["delivered_share"].as_f64().expect("share")).abs() < 1e-4,
         "the delivered share: {share} vs {d}"
     );
+    exemplars_are_the_runs_requests(&api, &summary, at).await;
     let mock_accepted = scalar(&query(&api, "sum(mss_mock_accepted_total)", at).await);
     assert_eq!(mock_accepted, stored as f64, "the mock's records");
     let workers = query(
@@ -646,6 +655,43 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
         "{}",
         run.stderr()
     );
+}
+
+/// Prometheus stored the latency histogram's exemplars (its OpenMetrics
+/// parser took the text): each a well-formed trace id, and per service the
+/// run's slowest request (summary.json's first `slowest`) among them — the
+/// top bucket's exemplar.
+async fn exemplars_are_the_runs_requests(api: &str, summary: &Value, at: f64) {
+    let params = [
+        ("query", "mss_request_latency_seconds_bucket".to_owned()),
+        ("start", format!("{:.3}", at - 120.0)),
+        ("end", format!("{at:.3}")),
+    ];
+    let data = api_get(api, "query_exemplars", &params).await;
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for series in data.as_array().expect("series") {
+        let service = series["seriesLabels"]["service"].as_str().expect("service");
+        for e in series["exemplars"].as_array().expect("exemplars") {
+            let id = e["labels"]["trace_id"].as_str().expect("trace_id");
+            assert!(
+                id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{e}"
+            );
+            seen.entry(service.to_owned())
+                .or_default()
+                .push(id.to_owned());
+        }
+    }
+    for (service, v) in summary["services"].as_object().expect("services") {
+        let slowest = v["slowest"][0]["trace_id"]
+            .as_str()
+            .expect("a slowest request");
+        assert!(
+            seen.get(service)
+                .is_some_and(|ids| ids.iter().any(|i| i == slowest)),
+            "{service}: the slowest request {slowest} is not an exemplar: {seen:?}"
+        );
+    }
 }
 
 /// A WebDriver session on Debian's chromedriver and headless Chromium (also

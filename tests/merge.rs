@@ -203,6 +203,24 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     for f in crate::run::OUTPUTS {
         assert!(merged.join(f).is_file(), "{f} missing");
     }
+    // Each service's slowest requests: the slowest of both workers' lists.
+    for service in ["ReportarAfiliaciontraslado", "ReportarRetractoAfiliacion"] {
+        let list = |s: &Value| s["services"][service]["slowest"].as_array().cloned();
+        let mut both: Vec<Value> = [&s0, &s1].into_iter().filter_map(list).flatten().collect();
+        both.sort_by_key(|e| std::cmp::Reverse(e["latency_us"].as_u64()));
+        both.truncate(10);
+        let joined = list(&m).expect("merged slowest");
+        let latency = |l: &[Value]| {
+            l.iter()
+                .map(|e| e["latency_us"].as_u64())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(latency(&joined), latency(&both), "{service}");
+        assert!(
+            joined.iter().all(|e| both.contains(e)),
+            "{service}: {joined:#?}"
+        );
+    }
     // Stored reports and invalid records rejected as expected add up.
     for k in ["stored", "rejected_as_expected"] {
         let n = |s: &Value| s["services"]["ReportarAfiliaciontraslado"][k].as_u64();

@@ -73,6 +73,12 @@ impl ScenarioFile {
         self
     }
 
+    /// A key of the `[target]` table (`traceparent = true`).
+    pub fn target_key(mut self, line: &str) -> Self {
+        self.target.insert(1, line.to_owned());
+        self
+    }
+
     /// A top-level line (`faults = [...]`, `description = "..."`).
     pub fn top(mut self, line: &str) -> Self {
         self.top.push(line.to_owned());

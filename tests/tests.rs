@@ -39,6 +39,7 @@ mod schemathesis;
 mod sources;
 mod token;
 mod token_cache;
+mod trace;
 mod workers;
 mod xsd;
 

@@ -119,6 +119,9 @@ pub struct RunContext {
     senders: usize,
     /// The contract the run follows (its plan's).
     contract: Arc<Contract>,
+    /// Report requests carry a W3C `traceparent` (`[target] traceparent`;
+    /// by default against this machine only).
+    traceparent: bool,
 }
 
 /// The index of `s` in the per-service arrays.

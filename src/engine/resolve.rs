@@ -22,6 +22,7 @@ use super::{RunContext, service_index};
 use crate::domain::{Role, Service};
 use crate::outcome::Outcome;
 use crate::token::TokenCache;
+use crate::trace::TraceId;
 
 /// Retries of a report whose answer was lost (connection failed after it was
 /// sent), to learn whether the target stored it.
@@ -80,7 +81,7 @@ pub struct Doubts {
 }
 
 /// The `numeroRadicado` of a report body (empty when it has none).
-fn radicado_of(body: &[u8]) -> String {
+pub(super) fn radicado_of(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct R {
         #[serde(rename = "numeroRadicado", default)]
@@ -89,6 +90,13 @@ fn radicado_of(body: &[u8]) -> String {
     serde_json::from_slice::<R>(body)
         .map(|r| r.numero_radicado)
         .unwrap_or_default()
+}
+
+impl Unresolved {
+    /// The report's trace id: every resend of it keeps it.
+    fn trace_id(&self) -> Option<TraceId> {
+        self.lost.first().and_then(|l| l.trace_id)
+    }
 }
 
 impl RunContext {
@@ -159,7 +167,7 @@ impl RunContext {
     ) -> (Outcome, Option<String>) {
         let shard = user.weighted_users_index;
         let Some(first) = self
-            .attempt(user, cache, service, body.clone(), due, expect, true)
+            .attempt(user, cache, service, body.clone(), due, expect, true, None)
             .await
         else {
             return (Outcome::Interrupted, None);
@@ -191,6 +199,7 @@ impl RunContext {
                     Instant::now(),
                     expect,
                     false,
+                    lost[0].trace_id,
                 )
                 .await
             else {
@@ -303,6 +312,7 @@ impl RunContext {
         cache: &TokenCache,
         service: Service,
         body: Bytes,
+        trace: Option<TraceId>,
     ) -> Option<Sent> {
         if !self.stop.begin_flight() {
             return None;
@@ -310,7 +320,7 @@ impl RunContext {
         let start = Instant::now();
         let answer = self
             .stop
-            .unless_abandoned(self.resend(cache, service, body))
+            .unless_abandoned(self.resend(cache, service, body.clone(), trace))
             .await;
         self.stop.end_flight();
         match answer {
@@ -323,6 +333,9 @@ impl RunContext {
                     latency: Some(took),
                     service_time: Some(took),
                     send_lag: None,
+                    trace_id: trace,
+                    sent_at: Some(start),
+                    body,
                 })
             }
         }
@@ -349,7 +362,7 @@ impl RunContext {
                 continue;
             }
             match self
-                .resend_unless_stopped(&u.cache, u.service, u.body.clone())
+                .resend_unless_stopped(&u.cache, u.service, u.body.clone(), u.trace_id())
                 .await
             {
                 Some(r) if self.settles(&r.outcome) => {
@@ -407,7 +420,7 @@ impl RunContext {
             let radicado = radicado_of(&u.body);
             let retry = if resend && !self.stop.interrupted() && self.retry_allowed(u.service, true)
             {
-                self.resend_unless_stopped(&u.cache, u.service, u.body.clone())
+                self.resend_unless_stopped(&u.cache, u.service, u.body.clone(), u.trace_id())
                     .await
             } else {
                 None

@@ -20,9 +20,10 @@ use tokio::time::Instant;
 
 use super::{RunContext, service_index};
 use crate::domain::Service;
-use crate::metrics::Timing;
+use crate::metrics::{Timing, Traced};
 use crate::outcome::Outcome;
 use crate::token::{TokenCache, TokenError};
+use crate::trace::{TRACEPARENT, TraceId, TraceParent};
 
 /// What the target expects of a request.
 #[derive(Debug, Clone)]
@@ -40,6 +41,12 @@ pub(super) struct Sent {
     pub(super) service_time: Option<Duration>,
     /// From the intended send time to the first attempt's send.
     pub(super) send_lag: Option<Duration>,
+    /// The report's trace id (`traceparent`), when the run sends one.
+    pub(super) trace_id: Option<TraceId>,
+    /// When it went out (first attempt), if it did.
+    pub(super) sent_at: Option<Instant>,
+    /// The report sent (its radicado is read only if it is among the slowest).
+    pub(super) body: Bytes,
 }
 
 /// The answer's envelope, borrowed from the body where it can be: an object
@@ -62,6 +69,8 @@ pub type Unexpected = std::collections::BTreeMap<(Service, String, u16), u64>;
 impl RunContext {
     /// Send one request (retrying once after a 401 with a fresh token) and
     /// return its answer, not recorded; `None` when a stopping run sent nothing.
+    /// Each HTTP request carries a `traceparent` of the report's trace (`trace`;
+    /// a new one when `None`) when the run sends them.
     // `first`: whether this is the report's first send (it earns retry budget).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn attempt(
@@ -73,6 +82,7 @@ impl RunContext {
         due: Instant,
         expect: &Expect,
         first: bool,
+        mut trace: Option<TraceId>,
     ) -> Option<Sent> {
         let url = &self.urls[service_index(service)];
         let mut sent_at = None;
@@ -110,13 +120,15 @@ impl RunContext {
             if first && attempt == 0 {
                 self.budget.original();
             }
-            let builder = self
-                .http
-                .post(url.clone())
-                .header(AUTHORIZATION, token.bearer.clone())
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(body.clone())
-                .timeout(self.timeout);
+            let builder = self.traced(
+                self.http
+                    .post(url.clone())
+                    .header(AUTHORIZATION, token.bearer.clone())
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .body(body.clone())
+                    .timeout(self.timeout),
+                &mut trace,
+            );
             // Combinators rather than an async block: each step is polled in
             // place instead of being held beside what it was made from.
             let exchange = if self.through_goose.load(Ordering::Relaxed) {
@@ -186,7 +198,25 @@ impl RunContext {
             latency: sent_at.map(|_| end - due),
             service_time: sent_at.map(|s| end - s),
             send_lag: sent_at.map(|s| s - due),
+            trace_id: trace,
+            sent_at,
+            body,
         })
+    }
+
+    /// `builder` with a `traceparent` header of trace `trace` (a new trace,
+    /// written back, when `None`) and a new parent id, when the run sends them.
+    fn traced(
+        &self,
+        builder: reqwest::RequestBuilder,
+        trace: &mut Option<TraceId>,
+    ) -> reqwest::RequestBuilder {
+        if !self.traceparent {
+            return builder;
+        }
+        let parent = TraceParent::new(*trace);
+        *trace = Some(parent.trace_id);
+        builder.header(TRACEPARENT, parent.header())
     }
 
     /// One request sent through `GooseUser::request`, for Goose's own metrics
@@ -231,16 +261,20 @@ impl RunContext {
         cache: &TokenCache,
         service: Service,
         body: Bytes,
+        mut trace: Option<TraceId>,
     ) -> Option<Sent> {
         let token = cache.get().await.ok()?;
         let start = Instant::now();
         let answer = self
-            .http
-            .post(self.urls[service_index(service)].clone())
-            .header(AUTHORIZATION, token.bearer.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body)
-            .timeout(self.timeout)
+            .traced(
+                self.http
+                    .post(self.urls[service_index(service)].clone())
+                    .header(AUTHORIZATION, token.bearer.clone())
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .body(body.clone())
+                    .timeout(self.timeout),
+                &mut trace,
+            )
             .send()
             .await;
         let (outcome, numero) = match answer {
@@ -261,21 +295,36 @@ impl RunContext {
             service_time: Some(took),
             // Sent after the load, on no timetable.
             send_lag: None,
+            trace_id: trace,
+            sent_at: Some(start),
+            body,
         })
     }
 
-    /// Record `sent` in the run's metrics.
+    /// Record `sent` in the run's metrics (with its trace id, time and
+    /// radicado when it is among the slowest).
     pub(super) fn record(&self, shard: usize, service: Service, sent: &Sent) {
-        self.metrics.record(
-            shard,
-            service,
-            sent.outcome.clone(),
-            Timing {
-                latency: sent.latency,
-                service_time: sent.service_time,
-                send_lag: sent.send_lag,
-            },
-        );
+        let timing = Timing {
+            latency: sent.latency,
+            service_time: sent.service_time,
+            send_lag: sent.send_lag,
+        };
+        match sent.sent_at {
+            Some(at) => self.metrics.record_traced(
+                shard,
+                service,
+                sent.outcome.clone(),
+                timing,
+                Traced {
+                    trace_id: sent.trace_id,
+                    sent_at: at,
+                },
+                || super::resolve::radicado_of(&sent.body),
+            ),
+            None => self
+                .metrics
+                .record(shard, service, sent.outcome.clone(), timing),
+        }
     }
 
     /// The class of an answer. A stored report is the contract's success

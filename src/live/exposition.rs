@@ -7,7 +7,7 @@
 //! | metric | type | labels |
 //! |---|---|---|
 //! | `mss_requests_total` | counter | `service`, `class` (`ok`, `business:NEG01`, `dropped`…) |
-//! | `mss_request_latency_seconds` | histogram | `service` (from the intended send time) |
+//! | `mss_request_latency_seconds` | histogram | `service` (from the intended send time); each bucket's exemplar: the slowest request in it, `# {trace_id="…"} seconds timestamp` |
 //! | `mss_request_service_time_seconds` | histogram | `service` (from the actual send) |
 //! | `mss_dropped_total` | counter | `service` (due but never sent) |
 //! | `mss_planned_total` | counter | (requests the plan asked for so far: due by now; open model and search only) |
@@ -27,8 +27,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::frame::{Buckets, Counts, Frame, ServiceCounts};
+use super::frame::{BUCKETS_S, Buckets, Counts, Frame, ServiceCounts};
 use crate::domain::Service;
+use crate::metrics::Exemplar;
 
 /// The media type of [`encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -43,7 +44,67 @@ pub fn encode(frame: &Frame) -> Result<String, std::fmt::Error> {
     registry.register_collector(Box::new(RunCollector(frame.counts.clone())));
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
-    Ok(out)
+    Ok(with_exemplars(&out, &frame.counts))
+}
+
+/// The latency histogram's name as encoded (with its unit).
+const LATENCY_BUCKET: &str = "mss_request_latency_seconds_bucket{";
+
+/// `text` with each latency bucket's exemplar appended to its line:
+/// ` # {trace_id="…"} <seconds> <unix seconds>`. `prometheus-client` encodes
+/// exemplars only of the metrics it records itself (its `Exemplar` cannot be
+/// built from outside), and the histograms here are HdrHistogram's totals; so
+/// the crate writes the text and this adds the exemplars where OpenMetrics
+/// puts them. A bucket line is found by its `le` and `service`, the last
+/// two labels the crate writes (a label value cannot hold an unescaped `"`).
+fn with_exemplars(text: &str, counts: &Counts) -> String {
+    let mut out = String::with_capacity(text.len() + 2048);
+    for line in text.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        out.push_str(body);
+        if body.starts_with(LATENCY_BUCKET)
+            && let Some(e) = exemplar_of(body, counts)
+        {
+            let at =
+                e.at.duration_since(std::time::SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default();
+            let _ = std::fmt::Write::write_fmt(
+                &mut out,
+                format_args!(
+                    " # {{trace_id=\"{}\"}} {} {}.{:03}",
+                    e.trace_id,
+                    e.latency_us as f64 / 1e6,
+                    at.as_secs(),
+                    at.subsec_millis()
+                ),
+            );
+        }
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The exemplar of the latency bucket a line of the histogram encodes.
+fn exemplar_of(line: &str, counts: &Counts) -> Option<Exemplar> {
+    let value = |label: &str| {
+        let at = line
+            .rfind(&format!(",{label}=\""))
+            .map(|i| i + label.len() + 3)?;
+        line[at..].split('"').next()
+    };
+    let le = value("le")?;
+    let service = Service::from_name(value("service")?)?;
+    let bucket = match le {
+        "+Inf" => BUCKETS_S.len(),
+        le => {
+            let le: f64 = le.parse().ok()?;
+            BUCKETS_S.iter().position(|b| *b == le)?
+        }
+    };
+    let (_, s) = counts.services.iter().find(|(s, _)| *s == service)?;
+    s.latency_exemplars.get(bucket).copied().flatten()
 }
 
 #[derive(Debug)]
@@ -222,6 +283,17 @@ mod tests {
                 .collect(),
             latency: Buckets::of(&h),
             service_time: Buckets::of(&h),
+            latency_exemplars: {
+                // One request of 3 ms, in the 5-ms bucket (index 2).
+                let mut e = vec![None; BUCKETS_S.len() + 1];
+                e[2] = Some(Exemplar {
+                    trace_id: crate::trace::TraceId([0xab; 16]),
+                    latency_us: 3_000,
+                    at: std::time::SystemTime::UNIX_EPOCH
+                        + std::time::Duration::from_millis(1_765_000_000_250),
+                });
+                e
+            },
             dropped: 2,
             sent: 9,
         };
@@ -248,9 +320,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(r#"mss_request_latency_seconds_bucket{worker="1",scenario="say \"hi\"",run_id="r1",le="0.005",service="ReportarAfiliaciontraslado"} 1"#),
+            text.contains(r#"mss_request_latency_seconds_bucket{worker="1",scenario="say \"hi\"",run_id="r1",le="0.005",service="ReportarAfiliaciontraslado"} 1 # {trace_id="abababababababababababababababab"} 0.003 1765000000.250"#),
             "{text}"
         );
+        // Only the latency histogram's bucket that has one carries an exemplar.
+        assert_eq!(text.matches(" # {trace_id=").count(), 1, "{text}");
         assert!(text.contains("mss_planned_rate{"), "{text}");
         // The plan delivered: planned (no service: drawn when a ticket is
         // taken), sent and dropped per service.

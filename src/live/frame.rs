@@ -25,10 +25,9 @@ pub const HISTORY_SECONDS: usize = 900;
 /// Token events a frame lists (the latest).
 const TOKEN_EVENTS: usize = 20;
 
-/// Upper bounds of the Prometheus latency histograms, in seconds.
-pub const BUCKETS_S: [f64; 16] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
-];
+/// Upper bounds of the Prometheus latency histograms, in seconds (the
+/// metrics keep an exemplar per bucket of them).
+pub use crate::metrics::BUCKETS_S;
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +99,9 @@ pub struct ServiceCounts {
     pub latency: Buckets,
     /// Service time from the actual send.
     pub service_time: Buckets,
+    /// Per bucket of `latency` the slowest request with a trace id in it
+    /// (OpenMetrics exemplars).
+    pub latency_exemplars: Vec<Option<crate::metrics::Exemplar>>,
     /// Requests dropped (never sent).
     pub dropped: u64,
     /// Requests of the plan sent on time (a closed model: sent).
@@ -273,6 +275,7 @@ impl Builder {
                 ServiceCounts {
                     latency: Buckets::of(&t.latency),
                     service_time: Buckets::of(&t.service_time),
+                    latency_exemplars: t.exemplars.clone(),
                     classes,
                     dropped,
                     sent,

@@ -35,7 +35,8 @@ pub(super) struct Local {
     pub(super) outcomes: BTreeMap<Outcome, u64>,
 }
 
-fn micros(d: Duration) -> u64 {
+/// `d` in whole microseconds as the histograms record it (1 µs at least).
+pub(super) fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, MAX_US)
 }
 

@@ -29,6 +29,7 @@ mod local;
 mod log;
 mod series;
 mod totals;
+mod traced;
 
 use local::Local;
 pub use local::Timing;
@@ -36,6 +37,8 @@ pub use log::{write_tagged_hlog, write_totals_hlog};
 pub use series::Interval;
 use series::Spill;
 pub use totals::ServiceTotals;
+use traced::Remembered;
+pub use traced::{BUCKETS_S, Exemplar, SLOWEST, SlowRequest, Traced, keep_slowest};
 
 fn index(service: Service) -> usize {
     match service {
@@ -53,12 +56,21 @@ struct Aggregate {
     harvested: u64,
 }
 
+/// One recording shard: per service its histograms and counts of the current
+/// second (folded into the aggregate by each harvest) and the requests it
+/// remembers one by one over the whole run (joined when the totals are read).
+#[derive(Debug, Default)]
+struct Shard {
+    services: [Local; 2],
+    remembered: [Remembered; 2],
+}
+
 /// The metrics of one run.
 #[derive(Debug)]
 pub struct Metrics {
     started: Mutex<Instant>,
     started_wall: Mutex<SystemTime>,
-    shards: Box<[Mutex<[Local; 2]>]>,
+    shards: Box<[Mutex<Shard>]>,
     aggregate: Mutex<Aggregate>,
 }
 
@@ -73,7 +85,7 @@ impl Metrics {
             started: Mutex::new(started),
             started_wall: Mutex::new(SystemTime::now()),
             shards: (0..shards.max(1))
-                .map(|_| Mutex::new([Local::new(), Local::new()]))
+                .map(|_| Mutex::new(Shard::default()))
                 .collect(),
             aggregate: Mutex::new(Aggregate {
                 totals: [Local::new(), Local::new()],
@@ -102,7 +114,37 @@ impl Metrics {
     /// request that never went out: dropped, no token).
     pub fn record(&self, shard: usize, service: Service, outcome: Outcome, timing: Timing) {
         let mut guard = lock(&self.shards[shard % self.shards.len()]);
-        guard[index(service)].record(outcome, timing);
+        guard.services[index(service)].record(outcome, timing);
+    }
+
+    /// Record one request that went out ([`Metrics::record`]), and remember
+    /// it when it is among the service's slowest so far or carried a trace
+    /// id ([`Traced`]); `radicado` reads its report's radicado, called only
+    /// for a request kept among the slowest.
+    pub fn record_traced(
+        &self,
+        shard: usize,
+        service: Service,
+        outcome: Outcome,
+        timing: Timing,
+        traced: Traced,
+        radicado: impl FnOnce() -> String,
+    ) {
+        let mut guard = lock(&self.shards[shard % self.shards.len()]);
+        if let Some(latency) = timing.latency {
+            let latency_us = local::micros(latency);
+            guard.remembered[index(service)].offer(latency_us, traced, || SlowRequest {
+                trace_id: traced.trace_id,
+                sent_at: SystemTime::now()
+                    .checked_sub(traced.sent_at.elapsed())
+                    .unwrap_or_else(SystemTime::now),
+                latency_us,
+                service_time_us: timing.service_time.map_or(0, local::micros),
+                outcome: outcome.clone(),
+                radicado: radicado(),
+            });
+        }
+        guard.services[index(service)].record(outcome, timing);
     }
 
     /// Fold the shards into the current interval and close every whole second
@@ -113,8 +155,8 @@ impl Metrics {
         for shard in self.shards.iter() {
             let mut s = lock(shard);
             for i in 0..2 {
-                agg.current[i].add(&s[i]);
-                s[i].reset();
+                agg.current[i].add(&s.services[i]);
+                s.services[i].reset();
             }
         }
         let elapsed = lock(&self.started).elapsed().as_secs();
@@ -195,11 +237,20 @@ impl Metrics {
     /// Totals per service (call after the final harvest).
     pub fn totals(&self) -> Vec<ServiceTotals> {
         let agg = lock(&self.aggregate);
+        let mut remembered = [Remembered::default(), Remembered::default()];
+        for shard in self.shards.iter() {
+            let s = lock(shard);
+            for (r, theirs) in remembered.iter_mut().zip(&s.remembered) {
+                r.add(theirs);
+            }
+        }
         Service::ALL
             .into_iter()
             .enumerate()
             .map(|(i, service)| ServiceTotals {
                 service,
+                slowest: remembered[i].slowest(),
+                exemplars: remembered[i].exemplars(),
                 latency: agg.totals[i].latency_all(),
                 service_time: agg.totals[i].service_all(),
                 send_lag: agg.totals[i].send_lag.clone().unwrap_or_else(histogram),

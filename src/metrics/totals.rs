@@ -21,6 +21,13 @@ pub struct ServiceTotals {
     pub send_lag: Histogram<u64>,
     /// Requests per outcome class (dropped and interrupted included).
     pub outcomes: BTreeMap<Outcome, u64>,
+    /// The slowest requests of the run, slowest first (at most
+    /// [`super::SLOWEST`]).
+    pub slowest: Vec<super::SlowRequest>,
+    /// Per bucket of the `/metrics` latency histogram ([`super::BUCKETS_S`],
+    /// then `+Inf`) the slowest request with a trace id in it; empty when
+    /// not kept (a merged run).
+    pub exemplars: Vec<Option<super::Exemplar>>,
 }
 
 impl ServiceTotals {

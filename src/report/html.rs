@@ -199,6 +199,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 comparison => data.comparison.as_ref().map(super::comparison::section),
                 error_classes => classes.into_iter().collect::<Vec<_>>(),
                 error_rows,
+                slowest => super::slowest::rows(s),
                 meta,
             })
         })

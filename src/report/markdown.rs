@@ -84,6 +84,7 @@ pub fn render(data: &RunData) -> String {
             cell(l.max, st.max)
         );
     }
+    slowest(&mut m, &super::slowest::rows(s));
     let _ = writeln!(m, "\n## Thresholds\n");
     if s.thresholds.is_empty() {
         let _ = writeln!(m, "None set.");
@@ -151,6 +152,37 @@ pub fn render(data: &RunData) -> String {
         let _ = writeln!(m, "\nNo rate plateau held within the thresholds.");
     }
     m
+}
+
+/// The slowest requests per service with their trace ids (nothing when the
+/// summary lists none).
+fn slowest(m: &mut String, rows: &[super::slowest::Row]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        m,
+        "\n## Slowest requests (ms, from the intended send time; service time in brackets)\n"
+    );
+    let _ = writeln!(
+        m,
+        "| service | trace id | sent (UTC) | latency | class | radicado |\n|---|---|---|---:|---|---|"
+    );
+    // A table cell cannot hold `|`.
+    let cell = |s: &str| s.replace('|', "\\|");
+    for r in rows {
+        let _ = writeln!(
+            m,
+            "| {} | `{}` | {} | {} ({}) | `{}` | `{}` |",
+            r.service,
+            r.trace_id,
+            r.sent_at,
+            r.latency_ms,
+            r.service_time_ms,
+            cell(&r.class),
+            cell(&r.radicado)
+        );
+    }
 }
 
 /// The delivery section: the verdict's first line, the figures, the bound,

@@ -20,6 +20,7 @@ mod keys;
 pub mod merge;
 pub mod record;
 pub mod rows;
+pub mod slowest;
 pub mod summary;
 pub mod table;
 pub mod unexpected;

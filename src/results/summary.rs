@@ -221,6 +221,11 @@ pub struct ServiceSummary {
     /// edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unexpected_codigos: Option<Vec<UnexpectedCodigo>>,
+    /// The slowest requests of the run (at most 10), slowest first, with
+    /// their trace id, time sent and radicado, to find them in the AP's and
+    /// the ministry's logs (summaries written before it was kept lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowest: Option<Vec<super::slowest::Slow>>,
 }
 
 impl ServiceSummary {

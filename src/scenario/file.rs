@@ -172,6 +172,19 @@ pub struct TargetSpec {
     /// Settings of the embedded mock (only with `url = "mock"`).
     #[serde(default)]
     pub mock: MockSpec,
+    /// Whether report requests carry a W3C `traceparent` header; default:
+    /// on against the embedded mock and this machine, off against any
+    /// other host (a real target sees it only when the scenario says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<bool>,
+}
+
+impl TargetSpec {
+    /// Whether report requests carry a `traceparent`: as written, or by
+    /// default when the target is not a `production` host (another machine).
+    pub fn sends_traceparent(&self, production: bool) -> bool {
+        self.traceparent.unwrap_or(!production)
+    }
 }
 
 /// `[target.mock]`.

@@ -475,6 +475,8 @@ mod tests {
             service_time,
             send_lag: crate::hdr::histogram(),
             outcomes,
+            slowest: Vec::new(),
+            exemplars: Vec::new(),
         }]
     }
 

@@ -250,6 +250,8 @@ mod tests {
             service_time: crate::hdr::histogram(),
             send_lag: crate::hdr::histogram(),
             outcomes: Default::default(),
+            slowest: Vec::new(),
+            exemplars: Vec::new(),
         };
         t.outcomes.insert(Outcome::Ok, 97);
         t.outcomes.insert(Outcome::Dropped, 2);

@@ -12,6 +12,7 @@ use crate::domain::Service;
 use crate::metrics::ServiceTotals;
 use crate::outcome::Outcome;
 use crate::results::record::{RunFacts, RunRecord, StoredRecord, TokenLatency};
+use crate::results::slowest::Slow;
 use crate::results::{Percentiles, Reconciliation, ServiceSummary, Summary, Token};
 
 /// The summary of the run `record` of the scenario `facts`.
@@ -106,6 +107,7 @@ fn services(totals: &[ServiceTotals]) -> BTreeMap<String, ServiceSummary> {
                     .collect(),
                 retries: None,
                 unexpected_codigos: None,
+                slowest: Some(t.slowest.iter().map(Slow::of).collect()),
             };
             (t.service.name().to_owned(), summary)
         })

@@ -159,6 +159,7 @@ fn totals(
     let mut totals = Vec::new();
     for service in Service::ALL {
         let mut outcomes: BTreeMap<Outcome, u64> = BTreeMap::new();
+        let mut slowest = Vec::new();
         let mut listed = false;
         for w in workers {
             let Some(s) = w.summary.services.get(service.name()) else {
@@ -175,6 +176,16 @@ fn totals(
                     )
                 })?;
                 *outcomes.entry(o).or_default() += n;
+            }
+            for slow in s.slowest.iter().flatten() {
+                let request = slow.request().map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: services.{}.slowest: {e}",
+                        w.summary_path().display(),
+                        service.name()
+                    )
+                })?;
+                crate::metrics::keep_slowest(&mut slowest, [request]);
             }
         }
         outcomes.retain(|_, n| *n > 0);
@@ -193,6 +204,8 @@ fn totals(
             service_time: get("service_time"),
             send_lag: get("send_lag"),
             outcomes,
+            slowest,
+            exemplars: Vec::new(),
         });
     }
     Ok(totals)
