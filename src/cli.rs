@@ -145,114 +145,105 @@ where
     let contract = given
         .clone()
         .unwrap_or_else(|| Arc::clone(Contract::embedded()));
-    if let Command::Merge(args) = &cli.command {
-        return match cmd::merge::run(args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("mss-harness: merge: {e:#}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Command::Capacity(args) = &cli.command {
-        return match cmd::capacity::run(args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("mss-harness: capacity: {e:#}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Command::Preflight(args) = &cli.command {
-        return ExitCode::from(cmd::preflight::run(args, &contract));
-    }
-    if let Command::Run(args) = &cli.command {
-        return match cmd::run::run(args, given) {
-            Ok(Some(outcome)) => ExitCode::from(outcome.exit),
-            Ok(None) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("mss-harness: {e:#}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Command::Conform(args) = &cli.command {
-        return ExitCode::from(crate::conform::run(args, &contract));
-    }
-    if let Command::Compare(args) = &cli.command {
-        return match cmd::compare::compare(args) {
-            Ok(c) => {
-                let failed = cmd::compare::fails(&c, args.judge.fail_on_inconclusive);
-                match cmd::compare::print(
-                    &c,
-                    args.judge.fail_on_inconclusive,
-                    &mut std::io::stdout().lock(),
-                ) {
-                    Ok(()) if failed => ExitCode::from(1),
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("mss-harness: {e}");
-                        ExitCode::from(2)
+    // Each command's exit code; an error is printed, prefixed with the
+    // command's name where it has one, and exits 2.
+    let ok = |()| 0;
+    match cli.command {
+        Command::Merge(args) => exit("merge: ", cmd::merge::run(&args)),
+        Command::Capacity(args) => exit("capacity: ", cmd::capacity::run(&args)),
+        Command::Preflight(args) => ExitCode::from(cmd::preflight::run(&args, &contract)),
+        Command::Run(args) => exit(
+            "",
+            cmd::run::run(&args, given).map(|outcome| outcome.map_or(0, |o| o.exit)),
+        ),
+        Command::Conform(args) => ExitCode::from(crate::conform::run(&args, &contract)),
+        Command::Compare(args) => compare(&args),
+        Command::History(args) => exit(
+            "history: ",
+            cmd::history::run(&args, &mut std::io::stdout().lock()),
+        ),
+        Command::Informe(args) => exit(
+            "",
+            crate::informe::run(&args, contract).map(|written| {
+                for p in written {
+                    println!("wrote {}", p.display());
+                }
+                0
+            }),
+        ),
+        Command::Report(args) => exit(
+            "",
+            crate::report::write_all(&args.dir).map(|()| {
+                println!(
+                    "wrote {}, report.md and junit.xml",
+                    args.dir.join("report.html").display()
+                );
+                0
+            }),
+        ),
+        Command::Payload(args) => exit(
+            "",
+            cmd::payload::run(&args, &contract, &mut std::io::stdout().lock()).map(ok),
+        ),
+        Command::Init(args) => exit("", cmd::init::run(&args).map(ok)),
+        Command::SyncContract(args) => exit(
+            "",
+            Contract::sync_code_lists(&args.dir)
+                .map(|changed| {
+                    let file = args.dir.join("openapi.json");
+                    if changed.is_empty() {
+                        println!("{}: already states the CSV files", file.display());
                     }
-                }
-            }
-            Err(e) => {
-                eprintln!("mss-harness: compare: {e:#}");
-                ExitCode::from(2)
-            }
-        };
+                    for pointer in changed {
+                        println!("{}: rewrote {pointer}", file.display());
+                    }
+                    0
+                })
+                .map_err(|e| anyhow::anyhow!("sync-contract {}: {e}", args.dir.display())),
+        ),
+        Command::Mock(args) => exit(
+            "",
+            tokio::runtime::Runtime::new()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(mss_mock::cli::run(args, contract)))
+                .map(ok),
+        ),
     }
-    if let Command::History(args) = &cli.command {
-        return match cmd::history::run(args, &mut std::io::stdout().lock()) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("mss-harness: history: {e:#}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    let result = match cli.command {
-        Command::Run(_)
-        | Command::Compare(_)
-        | Command::History(_)
-        | Command::Conform(_)
-        | Command::Preflight(_)
-        | Command::Capacity(_)
-        | Command::Merge(_) => Ok(()),
-        Command::Informe(args) => crate::informe::run(&args, contract).map(|written| {
-            for p in written {
-                println!("wrote {}", p.display());
-            }
-        }),
-        Command::Report(args) => crate::report::write_all(&args.dir).map(|()| {
-            println!(
-                "wrote {}, report.md and junit.xml",
-                args.dir.join("report.html").display()
-            );
-        }),
-        Command::Payload(args) => {
-            cmd::payload::run(&args, &contract, &mut std::io::stdout().lock())
-        }
-        Command::Init(args) => cmd::init::run(&args),
-        Command::SyncContract(args) => Contract::sync_code_lists(&args.dir)
-            .map(|changed| {
-                let file = args.dir.join("openapi.json");
-                if changed.is_empty() {
-                    println!("{}: already states the CSV files", file.display());
-                }
-                for pointer in changed {
-                    println!("{}: rewrote {pointer}", file.display());
-                }
-            })
-            .map_err(|e| anyhow::anyhow!("sync-contract {}: {e}", args.dir.display())),
-        Command::Mock(args) => tokio::runtime::Runtime::new()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(mss_mock::cli::run(args, contract))),
-    };
+}
+
+/// A command's exit code: its own, or 2 after printing its error (after
+/// `mss-harness: ` and `prefix`).
+fn exit(prefix: &str, result: anyhow::Result<u8>) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("mss-harness: {e:#}");
+            eprintln!("mss-harness: {prefix}{e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `compare`: exit 1 on a regression (or, when asked, an inconclusive
+/// metric), 2 when the runs cannot be compared or the table not printed.
+fn compare(args: &cmd::compare::CompareArgs) -> ExitCode {
+    match cmd::compare::compare(args) {
+        Ok(c) => {
+            let failed = cmd::compare::fails(&c, args.judge.fail_on_inconclusive);
+            match cmd::compare::print(
+                &c,
+                args.judge.fail_on_inconclusive,
+                &mut std::io::stdout().lock(),
+            ) {
+                Ok(()) if failed => ExitCode::from(1),
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mss-harness: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("mss-harness: compare: {e:#}");
             ExitCode::from(2)
         }
     }
