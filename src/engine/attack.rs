@@ -18,6 +18,7 @@ use super::stop::StopState;
 use super::timer::PreciseTimers;
 use super::{Doubts, Limiter, RunContext, Unexpected, delivery};
 use crate::domain::Service;
+use crate::feeder::{Feeder, FeederConfig};
 use crate::generator::GeneratorConfig;
 use crate::metrics::Metrics;
 use crate::retry_budget::RetryBudget;
@@ -74,7 +75,23 @@ pub fn prepare(
         0.0
     };
     let invalid = plan.invalid.clone();
-    let data = DataSource::new(config, plan.data.seed, retract_share, invalid)?;
+    let mut data = DataSource::new(config, plan.data.seed, retract_share, invalid)?;
+    if let Some(f) = &plan.data.feeder {
+        // The whole file is checked here, before anything is sent.
+        let fills = data.fills();
+        let feeder = Feeder::open(
+            &plan.contract,
+            FeederConfig {
+                path: f.path.clone(),
+                strategy: f.strategy,
+                seed: plan.data.seed,
+                worker,
+                fills,
+            },
+        )
+        .map_err(|e| format!("data.file: {e}"))?;
+        data = data.with_feeder(feeder, f.share);
+    }
     let url = |s: Service| {
         let text = format!("{}{}", target.base_url, s.path());
         reqwest::Url::parse(&text).map_err(|e| format!("target URL {text:?}: {e}"))

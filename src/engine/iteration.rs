@@ -115,7 +115,13 @@ impl RunContext {
             data.next()
         };
         let work = match work {
-            Ok(w) => w,
+            Ok(Some(w)) => w,
+            // The feeder's rows ran out: nothing more is sent, and the rest
+            // of the plan is left undelivered (the run's record says why).
+            Ok(None) => {
+                self.stop.cap();
+                return;
+            }
             Err(e) => {
                 self.stop.fail(format!("data: {e}"));
                 return;
@@ -249,20 +255,24 @@ impl RunContext {
     /// After the load: the schedule's tickets no sender took (every one was
     /// still busy — a hanging target — when the run ended) are `dropped`, each
     /// under the service its work would have gone to; not after a stop or a
-    /// production cap, which end the sending on purpose.
+    /// production cap or a feeder's rows running out, which end the sending
+    /// on purpose.
     pub fn drop_untaken(&self) {
         let Some(schedule) = &self.schedule else {
             return;
         };
-        if self.stop.interrupted() || self.limiter.as_ref().is_some_and(|l| l.reached().is_some()) {
-            return;
-        }
         let mut data = self
             .data
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.stop.interrupted()
+            || self.limiter.as_ref().is_some_and(|l| l.reached().is_some())
+            || data.feeder_state().is_some_and(|f| f.exhausted)
+        {
+            return;
+        }
         for due in schedule.untaken_dues() {
-            let service = data.next().map_or(Service::Afiliacion, |w| w.service());
+            let service = data.next_untaken();
             self.metrics
                 .record(0, service, Outcome::Dropped, Timing::default());
             self.delivery.dropped(due.as_secs(), service);

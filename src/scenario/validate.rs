@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use mss_contract::Contract;
 
-use super::file::{CredentialsSpec, HttpSpec, ProductionSpec, ScenarioFile, TargetSpec};
+use super::file::{CredentialsSpec, DataSpec, HttpSpec, ProductionSpec, ScenarioFile, TargetSpec};
 use super::plan::{
-    Caps, CredentialSource, DataPlan, HttpPlan, LoadModel, Mix, RunPlan, TargetPlan, TokenPlan,
-    UrlTarget,
+    Caps, CredentialSource, DataPlan, FeederPlan, HttpPlan, LoadModel, Mix, RunPlan, TargetPlan,
+    TokenPlan, UrlTarget,
 };
 use super::threshold::Threshold;
 use super::{Bad, ScenarioError};
@@ -81,6 +81,7 @@ pub fn plan(
             seed: file.data.seed,
             administradora,
             radicado_prefix: file.data.radicado_prefix.clone(),
+            feeder: feeder(&file.data, bad)?,
         },
         token: TokenPlan {
             refresh_margin: file.token.refresh_margin.0,
@@ -94,6 +95,38 @@ pub fn plan(
         faults: file.faults.clone(),
         file,
     })
+}
+
+/// `[data] file`, `strategy` and `share`: a strategy or a share only with a
+/// file; a share in (0, 1].
+fn feeder(data: &DataSpec, bad: Bad<'_>) -> Result<Option<FeederPlan>, ScenarioError> {
+    let Some(path) = &data.file else {
+        if data.strategy.is_some() {
+            return Err(bad(
+                "data.strategy",
+                "names no file's strategy: add `file`".into(),
+            ));
+        }
+        if data.share.is_some() {
+            return Err(bad(
+                "data.share",
+                "names no file's share: add `file`".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let share = data.share.unwrap_or(1.0);
+    if !(share > 0.0 && share <= 1.0) {
+        return Err(bad(
+            "data.share",
+            format!("{share} is not a share in (0, 1] of the affiliations"),
+        ));
+    }
+    Ok(Some(FeederPlan {
+        path: path.clone(),
+        strategy: data.strategy.unwrap_or_default(),
+        share,
+    }))
 }
 
 fn name(name: &str, bad: Bad<'_>) -> Result<(), ScenarioError> {

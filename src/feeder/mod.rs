@@ -1,0 +1,346 @@
+//! Feeders: an administrator's own affiliations, read from a CSV or JSON
+//! Lines file in the contract's field names (`[data] file` of a scenario),
+//! instead of the generator's synthetic people.
+//!
+//! [`Feeder::open`] reads the whole file once before anything is sent: each
+//! row, with the fields the harness fills in ([`Fill`]), must pass the
+//! contract's field rules — the same check the mock makes
+//! (`mss_mock::validate::check_fields`) —, else the file is refused naming
+//! its path, the row's line and the field. Nothing a refusal prints quotes a
+//! value in full: document numbers and names are personal data ([`mask`]).
+//! That pass also builds the sparse index ([`rows::STRIDE`]) that random and
+//! shuffled access needs; memory stays at 8 bytes per 64 rows whatever the
+//! file's size. [`Feeder::next`] then hands out rows in the order of the
+//! [`Strategy`], over this worker's share of them ([`order`]).
+
+mod order;
+mod rows;
+
+use std::path::{Path, PathBuf};
+
+use mss_contract::{Contract, Service};
+use mss_mock::Deviations;
+use mss_mock::validate::{Body, check_fields};
+use serde_json::{Map, Value};
+
+pub use order::Strategy;
+pub use rows::STRIDE;
+use rows::{Format, Reader};
+
+/// Why a feeder file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FeederError {
+    /// The file cannot be read.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A row breaks the contract's rules, or cannot be read.
+    #[error("{}: line {line}, field {field}: {message}", path.display())]
+    Row {
+        /// The file.
+        path: PathBuf,
+        /// The row's line (1-based).
+        line: u64,
+        /// The field, as the contract spells it (`-` when the row as a whole is unreadable).
+        field: String,
+        /// What is wrong (the value masked).
+        message: String,
+    },
+}
+
+/// A field the harness writes into every row: `value` when the row leaves
+/// the field out; a row that writes it must write `value` itself, unless
+/// `owned`, when a row may not write it at all.
+#[derive(Debug, Clone)]
+pub struct Fill {
+    /// The field, as the contract spells it.
+    pub field: String,
+    /// Its value.
+    pub value: String,
+    /// Whether the harness alone writes it (each report's `numeroRadicado`).
+    pub owned: bool,
+}
+
+/// What a feeder reads and how.
+#[derive(Debug, Clone)]
+pub struct FeederConfig {
+    /// The file (`.csv`, `.jsonl` or `.ndjson`).
+    pub path: PathBuf,
+    /// How rows are handed out.
+    pub strategy: Strategy,
+    /// Seed of `random` and `shuffle`.
+    pub seed: u64,
+    /// (index, count) of this worker.
+    pub worker: (u16, u16),
+    /// Fields the harness fills in (checked with each row).
+    pub fills: Vec<Fill>,
+}
+
+/// An open, checked feeder file and this worker's order over its rows.
+pub struct Feeder {
+    path: PathBuf,
+    reader: Reader,
+    /// Byte offset of every [`STRIDE`]th row.
+    index: Vec<u64>,
+    rows: u64,
+    /// The row the reader stands before.
+    at: u64,
+    order: order::Order,
+    strategy: Strategy,
+}
+
+impl std::fmt::Debug for Feeder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feeder")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .field("strategy", &self.strategy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `value` with all but its last three characters hidden (`*******789`):
+/// how anything the harness prints shows a value of a feeder's row.
+pub fn mask(value: &str) -> String {
+    let n = value.chars().count();
+    let shown = n.saturating_sub(3);
+    value
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < shown { '*' } else { c })
+        .collect()
+}
+
+impl Feeder {
+    /// Open `config.path`, check every row against `contract`'s rules for
+    /// affiliations (with `config.fills` filled in) and index it; the first
+    /// bad row is the error.
+    pub fn open(contract: &Contract, config: FeederConfig) -> Result<Feeder, FeederError> {
+        let path = config.path.clone();
+        let file_error = |message: String| FeederError::File {
+            path: path.clone(),
+            message,
+        };
+        let format = Format::of(&path).ok_or_else(|| {
+            file_error("a feeder file ends in .csv, .jsonl or .ndjson".to_owned())
+        })?;
+        let mut reader = Reader::open(&path, format).map_err(file_error)?;
+        let spec = contract.service(Service::Afiliacion);
+        if let Some(unknown) = reader.headers().iter().find(|h| spec.field(h).is_none()) {
+            return Err(FeederError::Row {
+                path,
+                line: 1,
+                field: unknown.clone(),
+                message: format!(
+                    "not a field of {} in the contract",
+                    Service::Afiliacion.name()
+                ),
+            });
+        }
+        let deviations = Deviations::default();
+        let mut index = Vec::new();
+        let mut rows = 0u64;
+        let mut body = Vec::with_capacity(1024);
+        loop {
+            let record = match reader.next() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err((line, message)) => {
+                    return Err(FeederError::Row {
+                        path,
+                        line,
+                        field: "-".to_owned(),
+                        message,
+                    });
+                }
+            };
+            if rows.is_multiple_of(STRIDE) {
+                index.push(record.offset);
+            }
+            let bad = |field: &str, message: String| FeederError::Row {
+                path: path.clone(),
+                line: record.line,
+                field: field.to_owned(),
+                message,
+            };
+            let mut fields = record.fields;
+            fill(&mut fields, &config.fills).map_err(|(f, m)| bad(&f, m))?;
+            body.clear();
+            serde_json::to_writer(&mut body, &fields).map_err(|e| bad("-", e.to_string()))?;
+            let checked = Body::parse(spec, &body)
+                .and_then(|b| check_fields(contract, &b, &deviations).map(|_| ()));
+            if let Err(rejection) = checked {
+                let field = rejection.campo.unwrap_or_else(|| "-".to_owned());
+                let shown = fields
+                    .get(&field)
+                    .and_then(Value::as_str)
+                    .map_or_else(String::new, |v| format!(" (value {})", mask(v)));
+                return Err(bad(
+                    &field,
+                    format!(
+                        "{} — {}{shown}",
+                        contract.codigo_of(rejection.codigo),
+                        without_values(&rejection.mensaje)
+                    ),
+                ));
+            }
+            rows += 1;
+        }
+        if rows == 0 {
+            return Err(file_error("holds no rows".to_owned()));
+        }
+        let order = order::Order::new(config.strategy, rows, config.worker, config.seed);
+        if order.own() == 0 && config.strategy != Strategy::Queue {
+            return Err(file_error(format!(
+                "{rows} row(s) cannot be shared among {} workers with strategy {} (worker {} would have none)",
+                config.worker.1,
+                config.strategy.name(),
+                config.worker.0
+            )));
+        }
+        let mut reader = Reader::open(&path, format).map_err(file_error)?;
+        if let Some(&first) = index.first() {
+            reader.seek(first).map_err(file_error)?;
+        }
+        Ok(Feeder {
+            path,
+            reader,
+            index,
+            rows,
+            at: 0,
+            order,
+            strategy: config.strategy,
+        })
+    }
+
+    /// Rows in the file.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Rows this worker owns.
+    pub fn own(&self) -> u64 {
+        self.order.own()
+    }
+
+    /// Rows handed out so far.
+    pub fn taken(&self) -> u64 {
+        self.order.taken()
+    }
+
+    /// The strategy.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The next row's fields, with `fills` filled in; `Ok(None)` when the
+    /// data has run out (a queue that sent its rows).
+    pub fn next(&mut self, fills: &[Fill]) -> Result<Option<Map<String, Value>>, FeederError> {
+        let Some(k) = self.order.next() else {
+            return Ok(None);
+        };
+        let io = |message: String| FeederError::File {
+            path: self.path.clone(),
+            message,
+        };
+        if k != self.at {
+            let block = k / STRIDE;
+            let offset = *self
+                .index
+                .get(block as usize)
+                .ok_or_else(|| io(format!("row {k} is past the index")))?;
+            self.reader.seek(offset).map_err(io)?;
+            self.at = block * STRIDE;
+        }
+        let mut fields = loop {
+            let record = self
+                .reader
+                .next()
+                .map_err(|(_, m)| io(m))?
+                .ok_or_else(|| io("the file shrank since it was checked".to_owned()))?;
+            self.at += 1;
+            if self.at > k {
+                break record.fields;
+            }
+        };
+        fill(&mut fields, fills).map_err(|(_, m)| io(m))?;
+        Ok(Some(fields))
+    }
+}
+
+/// Write `fills` into `fields`; `Err((field, message))` when the row writes
+/// a field the harness owns, or another value than the harness's.
+fn fill(fields: &mut Map<String, Value>, fills: &[Fill]) -> Result<(), (String, String)> {
+    for f in fills {
+        match fields.get(&f.field) {
+            None => {
+                fields.insert(f.field.clone(), Value::String(f.value.clone()));
+            }
+            Some(_) if f.owned => {
+                return Err((
+                    f.field.clone(),
+                    "the harness numbers each report: leave this field out".to_owned(),
+                ));
+            }
+            Some(v) if v.as_str() == Some(f.value.as_str()) => {}
+            Some(_) => {
+                return Err((
+                    f.field.clone(),
+                    format!(
+                        "the run reports as {}: leave this field out or write that",
+                        f.value
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A mock refusal's message with every run of three or more digits but its
+/// last three hidden: the mock's messages name fields and codes, and a value
+/// they might quote is masked as [`mask`] masks it.
+fn without_values(mensaje: &str) -> String {
+    let mut out = String::with_capacity(mensaje.len());
+    let mut digits = String::new();
+    for c in mensaje.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if digits.len() > 3 {
+            out.push_str(&mask(&digits));
+        } else {
+            out.push_str(&digits);
+        }
+        digits.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mask_keeps_the_last_three_characters() {
+        assert_eq!(mask("1234567890"), "*******890");
+        assert_eq!(mask("GARZÓN"), "***ZÓN");
+        assert_eq!(mask("12"), "12");
+        assert_eq!(
+            without_values("Campo x inválido: 1234567 ({5,10})"),
+            "Campo x inválido: ****567 ({5,10})"
+        );
+    }
+}
