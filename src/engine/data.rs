@@ -12,12 +12,104 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::domain::Service;
-use crate::feeder::{Feeder, Fill, Strategy};
+use crate::feeder::{Feeder, FeederConfig, Fill, Strategy};
 use crate::generator::invalid::{InvalidCase, InvalidGenerator};
 use crate::generator::{
     AcceptedAffiliation, AffiliationGenerator, Afiliacion, CODIGO_ADMINISTRADORA, GeneratorConfig,
     NUMERO_RADICADO, RetractionGenerator,
 };
+use crate::scenario::RunPlan;
+
+/// The fields the harness writes into a feeder's row: `generator`'s next
+/// radicado, and its administrator.
+pub(super) fn fills(generator: &mut AffiliationGenerator) -> Vec<Fill> {
+    let administradora = generator.administradora().codigo.clone();
+    vec![
+        Fill {
+            field: NUMERO_RADICADO.to_owned(),
+            value: generator.next_radicado(),
+            owned: true,
+        },
+        Fill {
+            field: CODIGO_ADMINISTRADORA.to_owned(),
+            value: administradora,
+            owned: false,
+        },
+    ]
+}
+
+/// A feeder opened and checked before the run contacts its target (so that
+/// a bad file is refused with nothing sent, not even a token request), for
+/// [`super::prepare`] to take; shared by the clones of the run's options.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedFeeder(std::sync::Arc<std::sync::Mutex<Option<Feeder>>>);
+
+impl CheckedFeeder {
+    /// Open and check `plan`'s feeder for `worker`, if it names one.
+    pub fn check(&self, plan: &RunPlan, worker: (u16, u16)) -> Result<(), String> {
+        let feeder = open_feeder(plan, worker)?;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = feeder;
+        Ok(())
+    }
+
+    /// A line of the dry run: the file, its rows, and this worker's share.
+    pub fn describe(&self) -> Option<String> {
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.as_ref().map(|f| {
+            format!(
+                "  feeder      {}: {} rows checked, strategy {}, {} of them this worker's",
+                f.path().display(),
+                f.rows(),
+                f.strategy().name(),
+                f.own()
+            )
+        })
+    }
+
+    /// The checked feeder, once.
+    pub(super) fn take(&self) -> Option<Feeder> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// The generator settings of `plan` for `worker`.
+pub(super) fn generator_config(plan: &RunPlan, worker: (u16, u16)) -> GeneratorConfig {
+    let mut config =
+        GeneratorConfig::new(&plan.contract, plan.data.seed, &plan.data.administradora);
+    config.radicado_prefix = plan.data.radicado_prefix.clone();
+    config.worker = worker.0;
+    config
+}
+
+/// `plan`'s feeder, opened and checked whole for `worker` (`None` without one).
+pub(super) fn open_feeder(plan: &RunPlan, worker: (u16, u16)) -> Result<Option<Feeder>, String> {
+    let Some(f) = &plan.data.feeder else {
+        return Ok(None);
+    };
+    let mut generator =
+        AffiliationGenerator::new(generator_config(plan, worker)).map_err(|e| e.to_string())?;
+    Feeder::open(
+        &plan.contract,
+        FeederConfig {
+            path: f.path.clone(),
+            strategy: f.strategy,
+            seed: plan.data.seed,
+            worker,
+            fills: fills(&mut generator),
+        },
+    )
+    .map(Some)
+    .map_err(|e| format!("data.file: {e}"))
+}
 
 /// Why [`DataSource::draw`] has no work.
 enum Drawn {
@@ -59,6 +151,8 @@ pub(super) enum Work {
         body: Bytes,
         /// The affiliation to keep for a later retraction once accepted.
         pool: Option<AcceptedAffiliation>,
+        /// Whether it is a feeder's row (given back when not sent).
+        fed: bool,
     },
     Case(Box<InvalidCase>),
 }
@@ -104,6 +198,9 @@ struct FeederSource {
     feeder: Feeder,
     share: f64,
     exhausted: bool,
+    /// Rows handed out but not sent (taken too late, or refused by a cap):
+    /// handed out again first.
+    returned: Vec<Work>,
 }
 
 /// The data of a run, shared by every user.
@@ -146,26 +243,15 @@ impl DataSource {
             feeder,
             share,
             exhausted: false,
+            returned: Vec::new(),
         });
         self
     }
 
     /// The fields the harness writes into a feeder's row: the next
     /// radicado, and the run's administrator.
-    pub(super) fn fills(&mut self) -> Vec<Fill> {
-        let administradora = self.affiliations.administradora().codigo.clone();
-        vec![
-            Fill {
-                field: NUMERO_RADICADO.to_owned(),
-                value: self.affiliations.next_radicado(),
-                owned: true,
-            },
-            Fill {
-                field: CODIGO_ADMINISTRADORA.to_owned(),
-                value: administradora,
-                owned: false,
-            },
-        ]
+    fn fills(&mut self) -> Vec<Fill> {
+        fills(&mut self.affiliations)
     }
 
     /// What the feeder has sent, if the run has one.
@@ -175,7 +261,7 @@ impl DataSource {
             strategy: f.feeder.strategy(),
             rows: f.feeder.rows(),
             own: f.feeder.own(),
-            taken: f.feeder.taken(),
+            taken: f.feeder.taken() - f.returned.len() as u64,
             exhausted: f.exhausted,
         })
     }
@@ -195,6 +281,9 @@ impl DataSource {
     /// The next ticket's work; `Ok(None)` when the data has run out (a
     /// feeder's queue sent its rows).
     pub(super) fn next(&mut self) -> Result<Option<Work>, String> {
+        if let Some(work) = self.feeder.as_mut().and_then(|f| f.returned.pop()) {
+            return Ok(Some(work));
+        }
         if self.feeder.as_ref().is_some_and(|f| f.exhausted) {
             return Ok(None);
         }
@@ -234,6 +323,7 @@ impl DataSource {
                         service: Service::Retracto,
                         body: body.into(),
                         pool: None,
+                        fed: false,
                     });
                 }
             }
@@ -254,6 +344,7 @@ impl DataSource {
             service: Service::Afiliacion,
             body: body.into(),
             pool,
+            fed: false,
         })
     }
 
@@ -279,7 +370,16 @@ impl DataSource {
             service: Service::Afiliacion,
             body: body.into(),
             pool,
+            fed: true,
         })
+    }
+
+    /// `work` was not sent: a feeder's row is handed out again (no row of
+    /// a queue is skipped); other work is forgotten.
+    pub(super) fn give_back(&mut self, work: Work) {
+        if let (Work::Single { fed: true, .. }, Some(f)) = (&work, &mut self.feeder) {
+            f.returned.push(work);
+        }
     }
 
     /// The target accepted affiliation `a` as transaction `numero`: kept for

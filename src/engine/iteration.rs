@@ -128,6 +128,7 @@ impl RunContext {
             }
         };
         if self.admit(work.requests()).await != Some(true) {
+            self.give_back(work);
             return;
         }
         let second = self.second_of(due);
@@ -135,6 +136,7 @@ impl RunContext {
             self.metrics
                 .record(shard, work.service(), Outcome::Dropped, Timing::default());
             self.delivery.dropped(second, work.service());
+            self.give_back(work);
             return;
         }
         self.delivery.sent(second, work.service());
@@ -143,6 +145,7 @@ impl RunContext {
                 service,
                 body,
                 pool,
+                ..
             } => {
                 let (outcome, numero) = self
                     .send_as(user, &self.own, service, body, due, &Expect::Accepted)
@@ -162,6 +165,14 @@ impl RunContext {
                 .sleep_until(Instant::now() + self.think_time)
                 .await;
         }
+    }
+
+    /// `work` taken but not sent: a feeder's row goes back to be sent later.
+    fn give_back(&self, work: Work) {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .give_back(work);
     }
 
     /// An invalid case: its set-up (each step must be accepted), then its

@@ -58,7 +58,7 @@ mod stop;
 mod timer;
 
 pub use attack::{Target, execute, prepare, users};
-pub use data::FeederState;
+pub use data::{CheckedFeeder, FeederState};
 pub use delivery::{DeliverySecond, LoadSecond};
 pub use limiter::Limiter;
 pub use resolve::{Doubts, Resolution};

@@ -99,7 +99,7 @@ pub async fn run_prepared(
         LoadModel::Search(search) => Some(search),
         _ => None,
     };
-    let ctx = engine::prepare(&plan, target, http, worker).map_err(usage)?;
+    let ctx = engine::prepare(&plan, target, http, worker, Some(&options.feeder)).map_err(usage)?;
     if let Some(d) = &options.dashboard {
         let run_id = dir
             .file_name()
