@@ -332,6 +332,165 @@ fn without_values(mensaje: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generator::{AffiliationGenerator, GeneratorConfig};
+
+    /// `n` generated affiliations without their radicado, as a file's rows.
+    fn rows(n: usize) -> Vec<Map<String, Value>> {
+        let config = GeneratorConfig::new(Contract::embedded(), 5, "230301");
+        let mut g = AffiliationGenerator::new(config).expect("generator");
+        (0..n)
+            .map(|_| {
+                let Ok(Value::Object(mut row)) =
+                    serde_json::to_value(g.next_affiliation().expect("a"))
+                else {
+                    panic!("an object");
+                };
+                row.remove("numeroRadicado");
+                row
+            })
+            .collect()
+    }
+
+    fn fills() -> Vec<Fill> {
+        vec![
+            Fill {
+                field: "numeroRadicado".into(),
+                value: "MSSH53PRA0000000000000".into(),
+                owned: true,
+            },
+            Fill {
+                field: "codigoAdministradora".into(),
+                value: "230301".into(),
+                owned: false,
+            },
+        ]
+    }
+
+    /// The file `rows` as `name` (.csv or .jsonl) in a fresh folder.
+    fn write(name: &str, rows: &[Map<String, Value>]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(name);
+        if name.ends_with(".csv") {
+            let spec = Contract::embedded().service(Service::Afiliacion);
+            let fields: Vec<&str> = spec
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|f| *f != "numeroRadicado")
+                .collect();
+            let mut w = csv::Writer::from_path(&path).expect("csv");
+            w.write_record(&fields).expect("header");
+            for r in rows {
+                let cells = fields
+                    .iter()
+                    .map(|f| r.get(*f).and_then(Value::as_str).unwrap_or(""));
+                w.write_record(cells).expect("row");
+            }
+            w.flush().expect("flush");
+        } else {
+            let text: String = rows
+                .iter()
+                .map(|r| format!("{}\n\n", Value::Object(r.clone())))
+                .collect();
+            std::fs::write(&path, text).expect("write");
+        }
+        (dir, path)
+    }
+
+    fn open(path: &Path, strategy: Strategy, worker: (u16, u16)) -> Result<Feeder, FeederError> {
+        let config = FeederConfig {
+            path: path.to_owned(),
+            strategy,
+            seed: 3,
+            worker,
+            fills: fills(),
+        };
+        Feeder::open(Contract::embedded(), config)
+    }
+
+    fn documento(row: &Map<String, Value>) -> String {
+        row["numeroDocumento"]
+            .as_str()
+            .expect("numeroDocumento")
+            .to_owned()
+    }
+
+    /// Rows read through the sparse index (a seek to every 64th row, then
+    /// rows read past) are the file's rows, in CSV and in JSON Lines.
+    #[test]
+    fn rows_read_through_the_index_are_the_files_rows() {
+        let all = rows(150);
+        for name in ["a.csv", "a.jsonl"] {
+            let (_dir, path) = write(name, &all);
+            // Worker 1 of 3, circular: rows 1, 4, ..., 148, then 1 again — a
+            // seek for each, across three blocks of the index.
+            let mut f = open(&path, Strategy::Circular, (1, 3)).expect("open");
+            assert_eq!((f.rows(), f.own()), (150, 50));
+            for k in (1..150).step_by(3).chain([1, 4]) {
+                let row = f.next(&fills()).expect("next").expect("a row");
+                assert_eq!(documento(&row), documento(&all[k]), "{name}: row {k}");
+                assert_eq!(row["numeroRadicado"], "MSSH53PRA0000000000000");
+            }
+            // A shuffle's pass: every row once, in another order.
+            let mut f = open(&path, Strategy::Shuffle, (0, 1)).expect("open");
+            let pass: Vec<String> = (0..150)
+                .map(|_| documento(&f.next(&fills()).expect("next").expect("row")))
+                .collect();
+            let mut sorted = pass.clone();
+            sorted.sort();
+            let mut expected: Vec<String> = all.iter().map(documento).collect();
+            assert_ne!(pass, expected, "{name}: shuffled");
+            expected.sort();
+            assert_eq!(sorted, expected, "{name}: each row once per pass");
+        }
+    }
+
+    /// A bad row is refused by its line (a CSV's header is line 1; a JSON
+    /// Lines file's blank lines count) and field; the harness's own fields
+    /// and a file's shape are refused too.
+    #[test]
+    fn a_bad_row_is_refused_by_line_and_field() {
+        let mut all = rows(6);
+        all[4].insert("numeroDocumento".into(), "12345678901234567890123".into());
+        let (_d, csv) = write("bad.csv", &all);
+        let e = open(&csv, Strategy::Queue, (0, 1))
+            .expect_err("bad")
+            .to_string();
+        assert!(e.contains("line 6, field numeroDocumento"), "{e}");
+        assert!(
+            e.contains("*123)") && !e.contains("12345678901234567890123"),
+            "{e}"
+        );
+        let (_d, jsonl) = write("bad.jsonl", &all);
+        let e = open(&jsonl, Strategy::Queue, (0, 1))
+            .expect_err("bad")
+            .to_string();
+        assert!(e.contains("line 9, field numeroDocumento"), "{e}");
+        let mut own = rows(2);
+        own[1].insert("numeroRadicado".into(), "X1".into());
+        let (_d, p) = write("own.jsonl", &own);
+        let e = open(&p, Strategy::Queue, (0, 1))
+            .expect_err("own")
+            .to_string();
+        assert!(
+            e.contains("line 3, field numeroRadicado: the harness numbers"),
+            "{e}"
+        );
+        let (_d, p) = write("few.jsonl", &rows(2));
+        let e = open(&p, Strategy::Circular, (2, 3))
+            .map(|_| ())
+            .expect_err("few")
+            .to_string();
+        assert!(
+            e.contains("2 row(s) cannot be shared among 3 workers"),
+            "{e}"
+        );
+        assert!(open(&p, Strategy::Queue, (2, 3)).is_ok_and(|f| f.own() == 0));
+        let e = open(&p.with_extension("txt"), Strategy::Queue, (0, 1))
+            .map(|_| ())
+            .expect_err("ext");
+        assert!(e.to_string().contains(".csv, .jsonl or .ndjson"), "{e}");
+    }
 
     #[test]
     fn a_mask_keeps_the_last_three_characters() {

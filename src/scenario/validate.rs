@@ -585,3 +585,45 @@ run_time = "10s"
         );
     }
 }
+
+#[cfg(test)]
+mod feeder_tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::feeder::Strategy;
+    use crate::scenario::RunPlan;
+
+    const HEAD: &str = "name = \"f\"\n[target]\nurl = \"mock\"\n[load]\nmodel = \"open\"\nstages = [{ rate = 1, duration = \"1s\" }]\nmax_in_flight = 1\n[data]\n";
+
+    fn parse(data: &str) -> Result<RunPlan, String> {
+        RunPlan::parse(
+            &format!("{HEAD}{data}"),
+            Path::new("qa/s.toml"),
+            mss_contract::Contract::embedded(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_feeder_is_relative_to_the_scenario_and_its_keys_need_a_file() {
+        let plan = parse("file = \"rows.csv\"\nstrategy = \"shuffle\"\nshare = 0.5").expect("plan");
+        let feeder = plan.data.feeder.expect("a feeder");
+        assert_eq!(feeder.path, PathBuf::from("qa/rows.csv"));
+        assert_eq!((feeder.strategy, feeder.share), (Strategy::Shuffle, 0.5));
+        let plan = parse("file = \"/abs/rows.jsonl\"").expect("plan");
+        let feeder = plan.data.feeder.expect("a feeder");
+        assert_eq!(feeder.path, PathBuf::from("/abs/rows.jsonl"));
+        assert_eq!((feeder.strategy, feeder.share), (Strategy::Queue, 1.0));
+        assert!(parse("").expect("plan").data.feeder.is_none());
+        for (data, says) in [
+            ("strategy = \"queue\"", "data.strategy: names no file's strategy"),
+            ("share = 0.5", "data.share: names no file's share"),
+            ("file = \"r.csv\"\nshare = 0.0", "data.share: 0 is not a share in (0, 1]"),
+            ("file = \"r.csv\"\nshare = 1.5", "data.share: 1.5 is not a share"),
+            ("file = \"r.csv\"\nstrategy = \"lifo\"", "unknown variant `lifo`"),
+        ] {
+            let e = parse(data).map(|_| ()).expect_err(data);
+            assert!(e.contains(says), "{data}: {e}");
+        }
+    }
+}
