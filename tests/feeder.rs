@@ -123,14 +123,20 @@ fn run_workers(file: &Path, dir: &Path, workers: u16, cred: &Cred) -> Vec<(PathB
         .collect()
 }
 
+/// A mock serving one client (`cred`'s) on 127.0.0.1, and its port.
+async fn served() -> (Cred, mss_mock::Mock, u16) {
+    let cred = Cred::new("feeder-user", "feeder-client");
+    let mock = cred.mock(|_| {});
+    let port = crate::util::serve(&mock).await;
+    (cred, mock, port)
+}
+
 /// Every row of a queue is stored exactly once, by one process and by three
 /// workers against one mock; the plan outlasts the rows, so each run says
 /// its data ran out and counts the rest of the plan as undelivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_sends_every_row_exactly_once_by_one_and_by_three_workers() {
-    let cred = Cred::new("feeder-user", "feeder-client");
-    let mock = cred.mock(|_| {});
-    let port = crate::util::serve(&mock).await;
+    let (cred, mock, port) = served().await;
     let dir = crate::util::temp_dir("feeder-queue");
     let rows = rows(300, 11);
     write_jsonl(&dir.join("afiliados.jsonl"), &rows);
@@ -187,9 +193,7 @@ async fn a_queue_sends_every_row_exactly_once_by_one_and_by_three_workers() {
 /// line 7 and the field, exit 2, the number masked; the mock saw nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_row_on_line_7_is_refused_by_line_and_field_before_anything_is_sent() {
-    let cred = Cred::new("feeder-user", "feeder-client");
-    let mock = cred.mock(|_| {});
-    let port = crate::util::serve(&mock).await;
+    let (cred, mock, port) = served().await;
     let dir = crate::util::temp_dir("feeder-bad");
     let mut rows = rows(8, 12);
     // Line 1 is the header: the sixth row stands on line 7.

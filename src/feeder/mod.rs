@@ -450,46 +450,41 @@ mod tests {
     /// and a file's shape are refused too.
     #[test]
     fn a_bad_row_is_refused_by_line_and_field() {
+        let refused = |path: &Path, strategy, worker| {
+            open(path, strategy, worker)
+                .map(|_| ())
+                .expect_err("refused")
+                .to_string()
+        };
         let mut all = rows(6);
         all[4].insert("numeroDocumento".into(), "12345678901234567890123".into());
         let (_d, csv) = write("bad.csv", &all);
-        let e = open(&csv, Strategy::Queue, (0, 1))
-            .expect_err("bad")
-            .to_string();
+        let e = refused(&csv, Strategy::Queue, (0, 1));
         assert!(e.contains("line 6, field numeroDocumento"), "{e}");
         assert!(
             e.contains("*123)") && !e.contains("12345678901234567890123"),
             "{e}"
         );
         let (_d, jsonl) = write("bad.jsonl", &all);
-        let e = open(&jsonl, Strategy::Queue, (0, 1))
-            .expect_err("bad")
-            .to_string();
+        let e = refused(&jsonl, Strategy::Queue, (0, 1));
         assert!(e.contains("line 9, field numeroDocumento"), "{e}");
         let mut own = rows(2);
         own[1].insert("numeroRadicado".into(), "X1".into());
         let (_d, p) = write("own.jsonl", &own);
-        let e = open(&p, Strategy::Queue, (0, 1))
-            .expect_err("own")
-            .to_string();
+        let e = refused(&p, Strategy::Queue, (0, 1));
         assert!(
             e.contains("line 3, field numeroRadicado: the harness numbers"),
             "{e}"
         );
         let (_d, p) = write("few.jsonl", &rows(2));
-        let e = open(&p, Strategy::Circular, (2, 3))
-            .map(|_| ())
-            .expect_err("few")
-            .to_string();
+        let e = refused(&p, Strategy::Circular, (2, 3));
         assert!(
             e.contains("2 row(s) cannot be shared among 3 workers"),
             "{e}"
         );
         assert!(open(&p, Strategy::Queue, (2, 3)).is_ok_and(|f| f.own() == 0));
-        let e = open(&p.with_extension("txt"), Strategy::Queue, (0, 1))
-            .map(|_| ())
-            .expect_err("ext");
-        assert!(e.to_string().contains(".csv, .jsonl or .ndjson"), "{e}");
+        let e = refused(&p.with_extension("txt"), Strategy::Queue, (0, 1));
+        assert!(e.contains(".csv, .jsonl or .ndjson"), "{e}");
     }
 
     #[test]

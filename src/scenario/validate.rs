@@ -101,16 +101,14 @@ pub fn plan(
 /// file; a share in (0, 1].
 fn feeder(data: &DataSpec, bad: Bad<'_>) -> Result<Option<FeederPlan>, ScenarioError> {
     let Some(path) = &data.file else {
-        if data.strategy.is_some() {
+        let given = [
+            ("strategy", data.strategy.is_some()),
+            ("share", data.share.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(_, given)| *given) {
             return Err(bad(
-                "data.strategy",
-                "names no file's strategy: add `file`".into(),
-            ));
-        }
-        if data.share.is_some() {
-            return Err(bad(
-                "data.share",
-                "names no file's share: add `file`".into(),
+                &format!("data.{key}"),
+                format!("names no file's {key}: add `file`"),
             ));
         }
         return Ok(None);
@@ -616,11 +614,23 @@ mod feeder_tests {
         assert_eq!((feeder.strategy, feeder.share), (Strategy::Queue, 1.0));
         assert!(parse("").expect("plan").data.feeder.is_none());
         for (data, says) in [
-            ("strategy = \"queue\"", "data.strategy: names no file's strategy"),
+            (
+                "strategy = \"queue\"",
+                "data.strategy: names no file's strategy",
+            ),
             ("share = 0.5", "data.share: names no file's share"),
-            ("file = \"r.csv\"\nshare = 0.0", "data.share: 0 is not a share in (0, 1]"),
-            ("file = \"r.csv\"\nshare = 1.5", "data.share: 1.5 is not a share"),
-            ("file = \"r.csv\"\nstrategy = \"lifo\"", "unknown variant `lifo`"),
+            (
+                "file = \"r.csv\"\nshare = 0.0",
+                "data.share: 0 is not a share in (0, 1]",
+            ),
+            (
+                "file = \"r.csv\"\nshare = 1.5",
+                "data.share: 1.5 is not a share",
+            ),
+            (
+                "file = \"r.csv\"\nstrategy = \"lifo\"",
+                "unknown variant `lifo`",
+            ),
         ] {
             let e = parse(data).map(|_| ()).expect_err(data);
             assert!(e.contains(says), "{data}: {e}");
