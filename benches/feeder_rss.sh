@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A feeder's memory (issue 34): a file of ROWS affiliations (default 10
-# million, CSV, about 2.4 GB) must not be held in memory — the harness keeps
+# million, CSV, about 1.6 GB) must not be held in memory — the harness keeps
 # a sparse index of it (8 bytes per 64 rows) and reads rows from the file.
 #
 # The script writes the file in a temporary folder (1,000 distinct valid rows
