@@ -18,6 +18,7 @@ pub mod cpu;
 pub mod credentials;
 pub mod domain;
 pub mod engine;
+pub mod feeder;
 pub mod generator;
 pub mod hdr;
 pub mod history;

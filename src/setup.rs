@@ -346,6 +346,15 @@ ReportarRetractoAfiliacion = 1
 # administradora = \"230301\"
 # Prefix of every numeroRadicado (at most 12 of A-Z a-z 0-9 -).
 # radicado_prefix = \"MSSH\"
+# A feeder: your own affiliations from a CSV or JSON Lines file in the
+# contract's field names (relative to this file; no numeroRadicado column:
+# the harness numbers each report), checked whole before anything is sent.
+# file = \"afiliados.csv\"
+# How rows are handed out: queue (each row once, then the sending stops),
+# circular, random or shuffle (seeded by seed; split among --worker processes).
+# strategy = \"queue\"
+# Share of the affiliations taken from the file, the rest generated.
+# share = 1.0
 
 [token]
 # Refresh the token this long before it expires, plus a random part.

@@ -15,6 +15,7 @@ mod contracts;
 mod delivery;
 mod deploy;
 mod faults;
+mod feeder;
 mod fuzz;
 mod garbage;
 mod history;

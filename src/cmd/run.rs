@@ -157,9 +157,18 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
         dashboard: None,
         goose_report: args.goose_report,
         overwrite: args.overwrite,
+        feeder: Default::default(),
     };
     if args.dry_run {
+        // The feeder's whole file is read and checked: a bad row stops here too.
+        options
+            .feeder
+            .check(&scenario, options.worker())
+            .map_err(usage)?;
         print!("{}", crate::session::dry_run::text(&scenario, &options));
+        if let Some(line) = options.feeder.describe() {
+            println!("{line}");
+        }
         return Ok(None);
     }
     // Before anything is sent: an address in use, or a history file of

@@ -13,12 +13,11 @@ use goose::config::GooseConfiguration;
 use goose::prelude::{GooseAttack, GooseUser, Transaction, TransactionFunction};
 use tokio::time::Instant;
 
-use super::data::DataSource;
+use super::data::{CheckedFeeder, DataSource, generator_config, open_feeder};
 use super::stop::StopState;
 use super::timer::PreciseTimers;
 use super::{Doubts, Limiter, RunContext, Unexpected, delivery};
 use crate::domain::Service;
-use crate::generator::GeneratorConfig;
 use crate::metrics::Metrics;
 use crate::retry_budget::RetryBudget;
 use crate::scenario::{Caps, LoadModel, RunPlan};
@@ -39,12 +38,14 @@ pub struct Target {
     pub caps: Option<Caps>,
 }
 
-/// Build the shared context of a run of `plan` against `target`, starting now.
+/// Build the shared context of a run of `plan` against `target`, starting
+/// now; its feeder is the one `checked` holds, else opened (and checked) here.
 pub fn prepare(
     plan: &RunPlan,
     target: Target,
     http: reqwest::Client,
     worker: (u16, u16),
+    checked: Option<&CheckedFeeder>,
 ) -> Result<Arc<RunContext>, String> {
     let (schedule, think_time) = match &plan.load {
         LoadModel::Open {
@@ -62,10 +63,7 @@ pub fn prepare(
             Duration::ZERO,
         ),
     };
-    let mut config =
-        GeneratorConfig::new(&plan.contract, plan.data.seed, &plan.data.administradora);
-    config.radicado_prefix = plan.data.radicado_prefix.clone();
-    config.worker = worker.0;
+    let config = generator_config(plan, worker);
     let weights = |s: Service| plan.mix.weight(s);
     let total = weights(Service::Afiliacion) + weights(Service::Retracto);
     let retract_share = if total > 0.0 {
@@ -74,7 +72,16 @@ pub fn prepare(
         0.0
     };
     let invalid = plan.invalid.clone();
-    let data = DataSource::new(config, plan.data.seed, retract_share, invalid)?;
+    let mut data = DataSource::new(config, plan.data.seed, retract_share, invalid)?;
+    if let Some(f) = &plan.data.feeder {
+        // Checked whole before anything is sent: by the caller before it
+        // contacted the target, else here.
+        let feeder = match checked.and_then(CheckedFeeder::take) {
+            Some(feeder) => feeder,
+            None => open_feeder(plan, worker)?.ok_or("data.file: no feeder")?,
+        };
+        data = data.with_feeder(feeder, f.share);
+    }
     let url = |s: Service| {
         let text = format!("{}{}", target.base_url, s.path());
         reqwest::Url::parse(&text).map_err(|e| format!("target URL {text:?}: {e}"))

@@ -97,6 +97,14 @@ impl RunContext {
         self.stop.fatal()
     }
 
+    /// What the run's feeder has sent, if it has one.
+    pub fn feeder(&self) -> Option<super::data::FeederState> {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .feeder_state()
+    }
+
     /// (index, count) of this worker.
     pub fn worker(&self) -> (u16, u16) {
         self.worker

@@ -1,7 +1,9 @@
 //! The run's synthetic data: what each ticket sends — an affiliation, a
 //! retraction of an affiliation the target accepted earlier (the retraction
 //! pool), or an invalid case with its set-up — drawn by the scenario's mix and
-//! invalid shares from one seeded stream shared by every user.
+//! invalid shares from one seeded stream shared by every user. With a feeder
+//! (`[data] file`), its share of the affiliations comes from the file's rows
+//! instead ([`crate::feeder`]); a queue that has sent its rows ends the data.
 
 use std::collections::VecDeque;
 
@@ -10,10 +12,133 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::domain::Service;
+use crate::feeder::{Feeder, FeederConfig, Fill, Strategy};
 use crate::generator::invalid::{InvalidCase, InvalidGenerator};
 use crate::generator::{
-    AcceptedAffiliation, AffiliationGenerator, GeneratorConfig, RetractionGenerator,
+    AcceptedAffiliation, AffiliationGenerator, Afiliacion, CODIGO_ADMINISTRADORA, GeneratorConfig,
+    NUMERO_RADICADO, RetractionGenerator,
 };
+use crate::scenario::RunPlan;
+
+/// The fields the harness writes into a feeder's row: `generator`'s next
+/// radicado, and its administrator.
+pub(super) fn fills(generator: &mut AffiliationGenerator) -> Vec<Fill> {
+    let administradora = generator.administradora().codigo.clone();
+    vec![
+        Fill {
+            field: NUMERO_RADICADO.to_owned(),
+            value: generator.next_radicado(),
+            owned: true,
+        },
+        Fill {
+            field: CODIGO_ADMINISTRADORA.to_owned(),
+            value: administradora,
+            owned: false,
+        },
+    ]
+}
+
+/// A feeder opened and checked before the run contacts its target (so that
+/// a bad file is refused with nothing sent, not even a token request), for
+/// [`super::prepare`] to take; shared by the clones of the run's options.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedFeeder(std::sync::Arc<std::sync::Mutex<Option<Feeder>>>);
+
+impl CheckedFeeder {
+    /// Open and check `plan`'s feeder for `worker`, if it names one.
+    pub fn check(&self, plan: &RunPlan, worker: (u16, u16)) -> Result<(), String> {
+        let feeder = open_feeder(plan, worker)?;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = feeder;
+        Ok(())
+    }
+
+    /// A line of the dry run: the file, its rows, and this worker's share.
+    pub fn describe(&self) -> Option<String> {
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.as_ref().map(|f| {
+            format!(
+                "  feeder      {}: {} rows checked, strategy {}, {} of them this worker's",
+                f.path().display(),
+                f.rows(),
+                f.strategy().name(),
+                f.own()
+            )
+        })
+    }
+
+    /// The checked feeder, once.
+    pub(super) fn take(&self) -> Option<Feeder> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// The generator settings of `plan` for `worker`.
+pub(super) fn generator_config(plan: &RunPlan, worker: (u16, u16)) -> GeneratorConfig {
+    let mut config =
+        GeneratorConfig::new(&plan.contract, plan.data.seed, &plan.data.administradora);
+    config.radicado_prefix = plan.data.radicado_prefix.clone();
+    config.worker = worker.0;
+    config
+}
+
+/// `plan`'s feeder, opened and checked whole for `worker` (`None` without one).
+pub(super) fn open_feeder(plan: &RunPlan, worker: (u16, u16)) -> Result<Option<Feeder>, String> {
+    let Some(f) = &plan.data.feeder else {
+        return Ok(None);
+    };
+    let mut generator =
+        AffiliationGenerator::new(generator_config(plan, worker)).map_err(|e| e.to_string())?;
+    Feeder::open(
+        &plan.contract,
+        FeederConfig {
+            path: f.path.clone(),
+            strategy: f.strategy,
+            seed: plan.data.seed,
+            worker,
+            fills: fills(&mut generator),
+        },
+    )
+    .map(Some)
+    .map_err(|e| format!("data.file: {e}"))
+}
+
+/// Why [`DataSource::draw`] has no work.
+enum Drawn {
+    /// The feeder's queue has sent its rows.
+    Exhausted,
+    /// A data error (the run ends with it).
+    Failed(String),
+}
+
+/// A serde error's message without any value it may quote.
+trait ClassifyField {
+    fn classify_field(&self) -> String;
+}
+
+impl ClassifyField for serde_json::Error {
+    fn classify_field(&self) -> String {
+        let text = self.to_string();
+        // "unknown field `x`, expected one of ..." names fields only; any
+        // other message may quote a value and is reduced to its category.
+        if text.starts_with("unknown field") || text.starts_with("missing field") {
+            text.split(", expected")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            "a value the generator's affiliation cannot hold".to_owned()
+        }
+    }
+}
 
 /// Accepted affiliations kept for retractions.
 const POOL: usize = 10_000;
@@ -26,6 +151,8 @@ pub(super) enum Work {
         body: Bytes,
         /// The affiliation to keep for a later retraction once accepted.
         pool: Option<AcceptedAffiliation>,
+        /// Whether it is a feeder's row (given back when not sent).
+        fed: bool,
     },
     Case(Box<InvalidCase>),
 }
@@ -48,7 +175,35 @@ impl Work {
     }
 }
 
-/// The synthetic data of a run, shared by every user.
+/// What a feeder has sent, for the run's record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeederState {
+    /// The file.
+    pub file: String,
+    /// Its strategy.
+    pub strategy: Strategy,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Rows this worker owns.
+    pub own: u64,
+    /// Rows handed out (sent, or about to be).
+    pub taken: u64,
+    /// Whether the data ran out (a queue sent every row it owns).
+    pub exhausted: bool,
+}
+
+/// A run's feeder and the share of the affiliations it supplies.
+#[derive(Debug)]
+struct FeederSource {
+    feeder: Feeder,
+    share: f64,
+    exhausted: bool,
+    /// Rows handed out but not sent (taken too late, or refused by a cap):
+    /// handed out again first.
+    returned: Vec<Work>,
+}
+
+/// The data of a run, shared by every user.
 #[derive(Debug)]
 pub(super) struct DataSource {
     affiliations: AffiliationGenerator,
@@ -57,6 +212,7 @@ pub(super) struct DataSource {
     rng: ChaCha8Rng,
     retract_share: f64,
     invalid: Vec<(String, f64)>,
+    feeder: Option<FeederSource>,
 }
 
 impl DataSource {
@@ -77,11 +233,73 @@ impl DataSource {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x006d_6978),
             retract_share,
             invalid,
+            feeder: None,
         })
     }
 
-    /// The next ticket's work.
-    pub(super) fn next(&mut self) -> Result<Work, String> {
+    /// The same source taking `share` of its affiliations from `feeder`.
+    pub(super) fn with_feeder(mut self, feeder: Feeder, share: f64) -> Self {
+        self.feeder = Some(FeederSource {
+            feeder,
+            share,
+            exhausted: false,
+            returned: Vec::new(),
+        });
+        self
+    }
+
+    /// The fields the harness writes into a feeder's row: the next
+    /// radicado, and the run's administrator.
+    fn fills(&mut self) -> Vec<Fill> {
+        fills(&mut self.affiliations)
+    }
+
+    /// What the feeder has sent, if the run has one.
+    pub(super) fn feeder_state(&self) -> Option<FeederState> {
+        self.feeder.as_ref().map(|f| FeederState {
+            file: f.feeder.path().display().to_string(),
+            strategy: f.feeder.strategy(),
+            rows: f.feeder.rows(),
+            own: f.feeder.own(),
+            taken: f.feeder.taken() - f.returned.len() as u64,
+            exhausted: f.exhausted,
+        })
+    }
+
+    /// The service of the next ticket no user took (recorded as dropped):
+    /// drawn as [`next`](Self::next) draws it, but no feeder row is used up.
+    pub(super) fn next_untaken(&mut self) -> Service {
+        if self.feeder.is_some() {
+            return Service::Afiliacion;
+        }
+        self.next()
+            .ok()
+            .flatten()
+            .map_or(Service::Afiliacion, |w| w.service())
+    }
+
+    /// The next ticket's work; `Ok(None)` when the data has run out (a
+    /// feeder's queue sent its rows).
+    pub(super) fn next(&mut self) -> Result<Option<Work>, String> {
+        if let Some(work) = self.feeder.as_mut().and_then(|f| f.returned.pop()) {
+            return Ok(Some(work));
+        }
+        if self.feeder.as_ref().is_some_and(|f| f.exhausted) {
+            return Ok(None);
+        }
+        self.draw().map(Some).or_else(|e| match e {
+            Drawn::Exhausted => {
+                if let Some(f) = &mut self.feeder {
+                    f.exhausted = true;
+                }
+                Ok(None)
+            }
+            Drawn::Failed(e) => Err(e),
+        })
+    }
+
+    /// The next ticket's work, or why there is none.
+    fn draw(&mut self) -> Result<Work, Drawn> {
         let roll: f64 = self.rng.random();
         let mut acc = 0.0;
         for (codigo, fraction) in &self.invalid {
@@ -92,7 +310,7 @@ impl DataSource {
                 return g
                     .case(&codigo)
                     .map(|c| Work::Case(Box::new(c)))
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| Drawn::Failed(e.to_string()));
             }
         }
         if self.rng.random::<f64>() < self.retract_share {
@@ -100,27 +318,68 @@ impl DataSource {
             // a target that keeps only its latest records.
             while let Some(a) = self.pool.pop_back() {
                 if let Some(r) = self.retractions.retraction(&a) {
-                    let body = serde_json::to_vec(&r).map_err(|e| e.to_string())?;
+                    let body = serde_json::to_vec(&r).map_err(|e| Drawn::Failed(e.to_string()))?;
                     return Ok(Work::Single {
                         service: Service::Retracto,
                         body: body.into(),
                         pool: None,
+                        fed: false,
                     });
                 }
             }
+        }
+        if let Some(share) = self.feeder.as_ref().map(|f| f.share)
+            && (share >= 1.0 || self.rng.random::<f64>() < share)
+        {
+            return self.feeder_row();
         }
         let mut body = Vec::with_capacity(1024);
         let drawn = self
             .affiliations
             .next_affiliation_json(&mut body)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Drawn::Failed(e.to_string()))?;
         // Kept for a later retraction only when the mix has retractions.
         let pool = (self.retract_share > 0.0).then(|| drawn.accepted(""));
         Ok(Work::Single {
             service: Service::Afiliacion,
             body: body.into(),
             pool,
+            fed: false,
         })
+    }
+
+    /// The feeder's next row as an affiliation.
+    fn feeder_row(&mut self) -> Result<Work, Drawn> {
+        let fills = self.fills();
+        let Some(f) = &mut self.feeder else {
+            return Err(Drawn::Exhausted);
+        };
+        let row = f
+            .feeder
+            .next(&fills)
+            .map_err(|e| Drawn::Failed(e.to_string()))?
+            .ok_or(Drawn::Exhausted)?;
+        // Checked against the contract when the feeder was opened: a row the
+        // generator's type cannot hold is a contract with other fields. The
+        // error names the field only (serde's messages here quote no value).
+        let afiliacion: Afiliacion = serde_json::from_value(serde_json::Value::Object(row))
+            .map_err(|e| Drawn::Failed(format!("a feeder row: {}", e.classify_field())))?;
+        let body = serde_json::to_vec(&afiliacion).map_err(|e| Drawn::Failed(e.to_string()))?;
+        let pool = (self.retract_share > 0.0).then(|| AcceptedAffiliation::of(&afiliacion, ""));
+        Ok(Work::Single {
+            service: Service::Afiliacion,
+            body: body.into(),
+            pool,
+            fed: true,
+        })
+    }
+
+    /// `work` was not sent: a feeder's row is handed out again (no row of
+    /// a queue is skipped); other work is forgotten.
+    pub(super) fn give_back(&mut self, work: Work) {
+        if let (Work::Single { fed: true, .. }, Some(f)) = (&work, &mut self.feeder) {
+            f.returned.push(work);
+        }
     }
 
     /// The target accepted affiliation `a` as transaction `numero`: kept for

@@ -115,13 +115,20 @@ impl RunContext {
             data.next()
         };
         let work = match work {
-            Ok(w) => w,
+            Ok(Some(w)) => w,
+            // The feeder's rows ran out: nothing more is sent, and the rest
+            // of the plan is left undelivered (the run's record says why).
+            Ok(None) => {
+                self.stop.cap();
+                return;
+            }
             Err(e) => {
                 self.stop.fail(format!("data: {e}"));
                 return;
             }
         };
         if self.admit(work.requests()).await != Some(true) {
+            self.give_back(work);
             return;
         }
         let second = self.second_of(due);
@@ -129,6 +136,7 @@ impl RunContext {
             self.metrics
                 .record(shard, work.service(), Outcome::Dropped, Timing::default());
             self.delivery.dropped(second, work.service());
+            self.give_back(work);
             return;
         }
         self.delivery.sent(second, work.service());
@@ -137,6 +145,7 @@ impl RunContext {
                 service,
                 body,
                 pool,
+                ..
             } => {
                 let (outcome, numero) = self
                     .send_as(user, &self.own, service, body, due, &Expect::Accepted)
@@ -156,6 +165,14 @@ impl RunContext {
                 .sleep_until(Instant::now() + self.think_time)
                 .await;
         }
+    }
+
+    /// `work` taken but not sent: a feeder's row goes back to be sent later.
+    fn give_back(&self, work: Work) {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .give_back(work);
     }
 
     /// An invalid case: its set-up (each step must be accepted), then its
@@ -249,20 +266,24 @@ impl RunContext {
     /// After the load: the schedule's tickets no sender took (every one was
     /// still busy — a hanging target — when the run ended) are `dropped`, each
     /// under the service its work would have gone to; not after a stop or a
-    /// production cap, which end the sending on purpose.
+    /// production cap or a feeder's rows running out, which end the sending
+    /// on purpose.
     pub fn drop_untaken(&self) {
         let Some(schedule) = &self.schedule else {
             return;
         };
-        if self.stop.interrupted() || self.limiter.as_ref().is_some_and(|l| l.reached().is_some()) {
-            return;
-        }
         let mut data = self
             .data
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.stop.interrupted()
+            || self.limiter.as_ref().is_some_and(|l| l.reached().is_some())
+            || data.feeder_state().is_some_and(|f| f.exhausted)
+        {
+            return;
+        }
         for due in schedule.untaken_dues() {
-            let service = data.next().map_or(Service::Afiliacion, |w| w.service());
+            let service = data.next_untaken();
             self.metrics
                 .record(0, service, Outcome::Dropped, Timing::default());
             self.delivery.dropped(due.as_secs(), service);

@@ -58,6 +58,7 @@ mod stop;
 mod timer;
 
 pub use attack::{Target, execute, prepare, users};
+pub use data::{CheckedFeeder, FeederState};
 pub use delivery::{DeliverySecond, LoadSecond};
 pub use limiter::Limiter;
 pub use resolve::{Doubts, Resolution};

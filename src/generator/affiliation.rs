@@ -226,6 +226,12 @@ impl AffiliationGenerator {
         self.draft(admin, persona, novedad, fecha).to_afiliacion()
     }
 
+    /// The next `numeroRadicado` of this generator's space (a feeder's row
+    /// takes one).
+    pub fn next_radicado(&mut self) -> String {
+        self.radicados.next_radicado()
+    }
+
     /// The next valid affiliation, as [`next_affiliation`](Self::next_affiliation)
     /// would draw it, written as JSON into `out` (cleared first) without
     /// building an [`Afiliacion`]: byte for byte what `serde_json::to_vec` of

@@ -30,7 +30,10 @@ pub use config::{
     DEFAULT_PREFIX, FIRST_AS_OF, GeneratorConfig, LAST_AS_OF, MAX_PREFIX_LEN, MAX_WORKER,
 };
 pub use identity::{MAX_SEQ, RadicadoSpace, check_document_types};
-pub use records::{AcceptedAffiliation, Afiliacion, DrawnAffiliation, Persona, Retracto};
+pub use records::{
+    AcceptedAffiliation, Afiliacion, CODIGO_ADMINISTRADORA, DrawnAffiliation, NUMERO_RADICADO,
+    Persona, Retracto,
+};
 pub use retraction::RetractionGenerator;
 
 use chrono::NaiveDate;

@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Sexo;
 
+/// The field of a report the harness numbers, whatever a feeder's row says.
+pub const NUMERO_RADICADO: &str = "numeroRadicado";
+/// The field naming the reporting administrator, the run's.
+pub const CODIGO_ADMINISTRADORA: &str = "codigoAdministradora";
+
 /// A `ReportarAfiliaciontraslado` body, fields in the protocol's order. Its
 /// enumerations (`tipoNovedad`, `sexo`, `regimenDestino`, `tipoAfiliado`, ...)
 /// are spelled as the contract it was generated with spells them

@@ -14,8 +14,8 @@ use super::record::{
     DeliveryRecord, RunFacts, RunRecord, StoredCounts, StoredRecord, TokenLatency, TokenRecord,
 };
 use super::{
-    Audit, Faults, Interrupted, Meta, Production, Retries, Signal, Stage, Summary, TimeseriesRow,
-    TokenEvent, UnknownOutcome, Unresolved, Worker,
+    Audit, Faults, FeederAudit, Interrupted, Meta, Production, Retries, Signal, Stage, Summary,
+    TimeseriesRow, TokenEvent, UnknownOutcome, Unresolved, Worker,
 };
 use crate::domain::Service;
 use crate::engine::{self, RunContext};
@@ -165,6 +165,13 @@ pub fn record<'a>(facts: &RunFacts, ctx: &'a RunContext, end: RunEnd) -> RunReco
             scenario_sha256: super::audit::sha256_hex(facts.scenario_toml.as_bytes()),
             target: end.target_label,
             production,
+            feeder: ctx.feeder().map(|f| FeederAudit {
+                file: f.file,
+                strategy: f.strategy.name().to_owned(),
+                rows: f.rows,
+                rows_sent: f.taken,
+                exhausted: f.exhausted,
+            }),
             started_at,
             ended_at,
         }),

@@ -319,12 +319,32 @@ pub struct Audit {
     #[serde(deserialize_with = "nullable")]
     #[schemars(with = "Nullable<Production>")]
     pub production: Option<Production>,
+    /// The feeder the data came from (`[data] file`); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feeder: Option<FeederAudit>,
     /// RFC 3339.
     #[schemars(extend("format" = "date-time"))]
     pub started_at: String,
     /// RFC 3339.
     #[schemars(extend("format" = "date-time"))]
     pub ended_at: String,
+}
+
+/// What a run's feeder sent (never a value of its rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeederAudit {
+    /// The file.
+    pub file: String,
+    /// `queue`, `circular`, `random` or `shuffle`.
+    pub strategy: String,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Rows handed out to be sent (summed over workers).
+    pub rows_sent: u64,
+    /// Whether the data ran out (a queue sent every row) before the plan
+    /// was done: the rest of the plan was not sent.
+    pub exhausted: bool,
 }
 
 /// The production caps of a run.

@@ -304,6 +304,15 @@ pub struct DataSpec {
     pub administradora: Option<String>,
     /// Prefix of every `numeroRadicado`.
     pub radicado_prefix: String,
+    /// A feeder: a CSV or JSON Lines file of affiliations in the contract's
+    /// field names, relative to the scenario file's folder when not absolute
+    /// (see [`crate::feeder`]).
+    pub file: Option<PathBuf>,
+    /// How the feeder hands out its rows (default `queue`).
+    pub strategy: Option<crate::feeder::Strategy>,
+    /// Share of the affiliations taken from the feeder, the rest generated
+    /// (default 1: all of them).
+    pub share: Option<f64>,
 }
 
 impl Default for DataSpec {
@@ -312,6 +321,9 @@ impl Default for DataSpec {
             seed: 1,
             administradora: None,
             radicado_prefix: crate::generator::DEFAULT_PREFIX.into(),
+            file: None,
+            strategy: None,
+            share: None,
         }
     }
 }

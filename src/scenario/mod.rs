@@ -27,8 +27,8 @@ pub mod validate;
 pub use builtin::BUILT_IN;
 pub use file::{MockSpec, ScenarioFile, Span, Stage};
 pub use plan::{
-    Caps, CredentialSource, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE, DataPlan, HttpPlan, LoadModel,
-    Mix, RunPlan, SEARCH_PAUSE, SearchPlan, TargetPlan, TokenPlan, UrlTarget,
+    Caps, CredentialSource, DEFAULT_MAX_DURATION, DEFAULT_MAX_RATE, DataPlan, FeederPlan, HttpPlan,
+    LoadModel, Mix, RunPlan, SEARCH_PAUSE, SearchPlan, TargetPlan, TokenPlan, UrlTarget,
 };
 pub use threshold::{Metric, Op, Threshold};
 
@@ -153,6 +153,11 @@ impl RunPlan {
             }
         };
         file.contract.dir = dir;
+        if let (Some(feeder), Some(parent)) = (&mut file.data.file, path.parent())
+            && feeder.is_relative()
+        {
+            *feeder = parent.join(&*feeder);
+        }
         validate::plan(file, path, contract)
     }
 }

@@ -159,7 +159,7 @@ impl Mix {
 }
 
 /// `[data]`, checked: the generator accepts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DataPlan {
     /// Seed of the synthetic data.
     pub seed: u64,
@@ -167,6 +167,20 @@ pub struct DataPlan {
     pub administradora: String,
     /// Prefix of every `numeroRadicado`.
     pub radicado_prefix: String,
+    /// The feeder, if the scenario names one.
+    pub feeder: Option<FeederPlan>,
+}
+
+/// `[data] file`, checked: the file's rows replace `share` of the synthetic
+/// affiliations (the file itself is read and checked when a run opens it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeederPlan {
+    /// The file, relative to the scenario's folder made absolute.
+    pub path: std::path::PathBuf,
+    /// How rows are handed out.
+    pub strategy: crate::feeder::Strategy,
+    /// Share of the affiliations taken from the file, in (0, 1].
+    pub share: f64,
 }
 
 /// `[token]`: when cached tokens are refreshed.

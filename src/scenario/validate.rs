@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use mss_contract::Contract;
 
-use super::file::{CredentialsSpec, HttpSpec, ProductionSpec, ScenarioFile, TargetSpec};
+use super::file::{CredentialsSpec, DataSpec, HttpSpec, ProductionSpec, ScenarioFile, TargetSpec};
 use super::plan::{
-    Caps, CredentialSource, DataPlan, HttpPlan, LoadModel, Mix, RunPlan, TargetPlan, TokenPlan,
-    UrlTarget,
+    Caps, CredentialSource, DataPlan, FeederPlan, HttpPlan, LoadModel, Mix, RunPlan, TargetPlan,
+    TokenPlan, UrlTarget,
 };
 use super::threshold::Threshold;
 use super::{Bad, ScenarioError};
@@ -81,6 +81,7 @@ pub fn plan(
             seed: file.data.seed,
             administradora,
             radicado_prefix: file.data.radicado_prefix.clone(),
+            feeder: feeder(&file.data, bad)?,
         },
         token: TokenPlan {
             refresh_margin: file.token.refresh_margin.0,
@@ -94,6 +95,36 @@ pub fn plan(
         faults: file.faults.clone(),
         file,
     })
+}
+
+/// `[data] file`, `strategy` and `share`: a strategy or a share only with a
+/// file; a share in (0, 1].
+fn feeder(data: &DataSpec, bad: Bad<'_>) -> Result<Option<FeederPlan>, ScenarioError> {
+    let Some(path) = &data.file else {
+        let given = [
+            ("strategy", data.strategy.is_some()),
+            ("share", data.share.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(bad(
+                &format!("data.{key}"),
+                format!("names no file's {key}: add `file`"),
+            ));
+        }
+        return Ok(None);
+    };
+    let share = data.share.unwrap_or(1.0);
+    if !(share > 0.0 && share <= 1.0) {
+        return Err(bad(
+            "data.share",
+            format!("{share} is not a share in (0, 1] of the affiliations"),
+        ));
+    }
+    Ok(Some(FeederPlan {
+        path: path.clone(),
+        strategy: data.strategy.unwrap_or_default(),
+        share,
+    }))
 }
 
 fn name(name: &str, bad: Bad<'_>) -> Result<(), ScenarioError> {
@@ -550,5 +581,59 @@ run_time = "10s"
                 client_id_retracto: None,
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod feeder_tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::feeder::Strategy;
+    use crate::scenario::RunPlan;
+
+    const HEAD: &str = "name = \"f\"\n[target]\nurl = \"mock\"\n[load]\nmodel = \"open\"\nstages = [{ rate = 1, duration = \"1s\" }]\nmax_in_flight = 1\n[data]\n";
+
+    fn parse(data: &str) -> Result<RunPlan, String> {
+        RunPlan::parse(
+            &format!("{HEAD}{data}"),
+            Path::new("qa/s.toml"),
+            mss_contract::Contract::embedded(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_feeder_is_relative_to_the_scenario_and_its_keys_need_a_file() {
+        let plan = parse("file = \"rows.csv\"\nstrategy = \"shuffle\"\nshare = 0.5").expect("plan");
+        let feeder = plan.data.feeder.expect("a feeder");
+        assert_eq!(feeder.path, PathBuf::from("qa/rows.csv"));
+        assert_eq!((feeder.strategy, feeder.share), (Strategy::Shuffle, 0.5));
+        let plan = parse("file = \"/abs/rows.jsonl\"").expect("plan");
+        let feeder = plan.data.feeder.expect("a feeder");
+        assert_eq!(feeder.path, PathBuf::from("/abs/rows.jsonl"));
+        assert_eq!((feeder.strategy, feeder.share), (Strategy::Queue, 1.0));
+        assert!(parse("").expect("plan").data.feeder.is_none());
+        for (data, says) in [
+            (
+                "strategy = \"queue\"",
+                "data.strategy: names no file's strategy",
+            ),
+            ("share = 0.5", "data.share: names no file's share"),
+            (
+                "file = \"r.csv\"\nshare = 0.0",
+                "data.share: 0 is not a share in (0, 1]",
+            ),
+            (
+                "file = \"r.csv\"\nshare = 1.5",
+                "data.share: 1.5 is not a share",
+            ),
+            (
+                "file = \"r.csv\"\nstrategy = \"lifo\"",
+                "unknown variant `lifo`",
+            ),
+        ] {
+            let e = parse(data).map(|_| ()).expect_err(data);
+            assert!(e.contains(says), "{data}: {e}");
+        }
     }
 }

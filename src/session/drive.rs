@@ -99,7 +99,7 @@ pub async fn run_prepared(
         LoadModel::Search(search) => Some(search),
         _ => None,
     };
-    let ctx = engine::prepare(&plan, target, http, worker).map_err(usage)?;
+    let ctx = engine::prepare(&plan, target, http, worker, Some(&options.feeder)).map_err(usage)?;
     if let Some(d) = &options.dashboard {
         let run_id = dir
             .file_name()
@@ -223,7 +223,10 @@ pub async fn run_prepared(
     crate::report::write_all(&dir).context("the reports")?;
     let passed = crate::verdict::passed(&summary);
     crate::results::table::print(&summary, &dir);
-    for line in crate::verdict::hints(&summary) {
+    for line in crate::verdict::hints(&summary)
+        .into_iter()
+        .chain(crate::verdict::notes(&summary))
+    {
         eprintln!("{line}");
     }
     if let Some(d) = &options.dashboard {

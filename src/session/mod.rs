@@ -51,6 +51,8 @@ pub struct RunOptions {
     /// `--overwrite`: replace an earlier run's results folder named by
     /// `--out` (see [`crate::results::folder`]).
     pub overwrite: bool,
+    /// The scenario's feeder, checked before the target is contacted.
+    pub feeder: crate::engine::CheckedFeeder,
 }
 
 impl RunOptions {
@@ -93,6 +95,11 @@ pub async fn run_scenario_with(
     options: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
     let plan = plan.for_worker(options.worker());
+    // A bad feeder file is refused before anything is sent (a token included).
+    options
+        .feeder
+        .check(&plan, options.worker())
+        .map_err(crate::usage::usage)?;
     let resolved = crate::target::resolve(
         &plan,
         &options.connect,

@@ -64,11 +64,22 @@ pub fn delivery(
     let (bound, bound_source, holds) = bound(facts);
     let sent: u64 = d.rows.iter().map(|r| r.sent).sum();
     let dropped: u64 = d.rows.iter().map(|r| r.dropped).sum();
-    let cap_reached = record
-        .audit
-        .as_ref()
-        .and_then(|a| a.production.as_ref())
-        .and_then(|p| p.cap_reached.clone());
+    // What ended the sending on purpose: a production cap, or a feeder's
+    // rows running out.
+    let cap_reached = record.audit.as_ref().and_then(|a| {
+        a.production
+            .as_ref()
+            .and_then(|p| p.cap_reached.as_ref())
+            .map(|c| format!("the production cap {c} was reached"))
+            .or_else(|| {
+                a.feeder.as_ref().filter(|f| f.exhausted).map(|f| {
+                    format!(
+                        "the feeder's data ran out ({} of {} rows, strategy {})",
+                        f.rows_sent, f.rows, f.strategy
+                    )
+                })
+            })
+    });
     let (planned, unsent, share) = match model {
         DeliveryModel::Closed => {
             let planned_s = facts.planned.as_secs_f64().max(1e-9);
@@ -388,7 +399,7 @@ fn explain(limit: Limit, e: &Evidence, since: Option<u64>, cap_reached: Option<&
             e.connection_errors
         ),
         Limit::Stopped => format!(
-            "the sending stopped before the plan was done: the production cap {} was reached{from}",
+            "the sending stopped before the plan was done: {}{from}",
             cap_reached.unwrap_or("(unknown)")
         ),
         Limit::Unknown => format!(

@@ -214,6 +214,24 @@ pub fn hints(summary: &Summary) -> Vec<String> {
         .collect()
 }
 
+/// What a person must know of how the sending ended, beyond the verdict:
+/// a feeder whose data ran out before the plan was done.
+pub fn notes(summary: &Summary) -> Vec<String> {
+    summary
+        .audit
+        .as_ref()
+        .and_then(|a| a.feeder.as_ref())
+        .filter(|f| f.exhausted)
+        .map(|f| {
+            format!(
+                "mss-harness: the feeder's data ran out: {} of its {} rows sent (strategy {}), and the sending stopped there; the rest of the plan was not sent",
+                f.rows_sent, f.rows, f.strategy
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,8 @@ pub fn check_fields<'s>(
                     return Err(Rejection::new(
                         Role::MissingField,
                         format!("Falta el campo obligatorio {name} ({} = {v})", cond.field),
-                    ));
+                    )
+                    .on(name));
                 }
             }
         }
@@ -67,10 +68,9 @@ pub fn check_fields<'s>(
         && let Some(unknown) = &body.unknown
         && !dev.on(service, PerService::FmtUnknownFieldsIgnored)
     {
-        return Err(Rejection::new(
-            Role::BadField,
-            format!("Campo no reconocido: {unknown}"),
-        ));
+        return Err(
+            Rejection::new(Role::BadField, format!("Campo no reconocido: {unknown}")).on(unknown),
+        );
     }
     for (field, slot) in spec.fields.iter().zip(&body.slots) {
         let value: &str = match slot {
@@ -141,13 +141,15 @@ pub fn check_fields<'s>(
                         "{name}: {} ({}) no es válido para pensiones",
                         t.codigo, t.significado
                     ),
-                ));
+                )
+                .on(name));
             }
             None => {
                 return Err(Rejection::new(
                     Role::BadDocumentType,
                     format!("{name}: tipo de documento desconocido {value}"),
-                ));
+                )
+                .on(name));
             }
         }
     }
@@ -156,18 +158,20 @@ pub fn check_fields<'s>(
             return Err(Rejection::new(
                 Role::UnknownAdministrator,
                 format!("{name}: administradora desconocida {value}"),
-            ));
+            )
+            .on(name));
         }
     }
-    let divipola: Vec<&str> = with_list(CodeList::Divipola).map(|(_, v)| v).collect();
-    if let [departamento, municipio] = divipola[..]
+    let divipola: Vec<(&str, &str)> = with_list(CodeList::Divipola).collect();
+    if let [(_, departamento), (campo, municipio)] = divipola[..]
         && contract.municipio(departamento, municipio).is_none()
         && !dev.has("RUL-VAL05")
     {
         return Err(Rejection::new(
             Role::UnknownDivipola,
             format!("Código DIVIPOLA desconocido {departamento}{municipio}"),
-        ));
+        )
+        .on(campo));
     }
     if let (Some(tipo), Some(numero)) = (text(body, "tipoDocumento"), text(body, "numeroDocumento"))
         && let Some(t) = contract.tipo_documento(tipo)
@@ -190,8 +194,9 @@ pub(super) fn missing(name: &str) -> Rejection {
         Role::MissingField,
         format!("Falta el campo obligatorio {name}"),
     )
+    .on(name)
 }
 
 pub(super) fn bad(name: &str, what: &str) -> Rejection {
-    Rejection::new(Role::BadField, format!("Campo {name} inválido: {what}"))
+    Rejection::new(Role::BadField, format!("Campo {name} inválido: {what}")).on(name)
 }

@@ -33,6 +33,9 @@ pub struct Rejection {
     /// An internal error outside the contract (only a deviation fakes one):
     /// answered 500 with a codigo the contract does not list.
     pub internal: bool,
+    /// The field the refusal is about, when the field rules name one (the
+    /// harness's feeder reports a bad row by it).
+    pub campo: Option<String>,
 }
 
 impl Rejection {
@@ -42,7 +45,14 @@ impl Rejection {
             codigo,
             mensaje: mensaje.into(),
             internal: false,
+            campo: None,
         }
+    }
+
+    /// The same refusal, about field `campo`.
+    pub fn on(mut self, campo: &str) -> Self {
+        self.campo = Some(campo.to_owned());
+        self
     }
 
     /// An internal error (a 500 outside the contract).

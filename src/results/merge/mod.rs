@@ -382,6 +382,15 @@ impl Merged {
                     .map(|p| p.requests_admitted)
                     .sum();
             }
+            if let Some(f) = &mut audit.feeder {
+                let all = || {
+                    workers
+                        .iter()
+                        .filter_map(|w| w.summary.audit.as_ref()?.feeder.as_ref())
+                };
+                f.rows_sent = all().map(|f| f.rows_sent).sum();
+                f.exhausted = all().any(|f| f.exhausted);
+            }
         }
         let mut meta = first.summary.meta.clone();
         if let Some(meta) = &mut meta {
