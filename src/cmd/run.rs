@@ -79,6 +79,12 @@ pub struct RunArgs {
     /// fewer requests per second).
     #[arg(long)]
     pub goose_report: bool,
+    /// Against a URL target: the ledger of what the run sent, appended to
+    /// this file (kept across runs; mode 600) instead of `ledger.jsonl` in
+    /// the results folder. `mss-harness cleanup FILE` retracts what it shows
+    /// stored.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
     /// After the run, add it to this run history (SQLite, made if absent;
     /// see `mss-harness history`). A worker's share is not added: add the
     /// merged folder with `history add`.
@@ -157,6 +163,7 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
         dashboard: None,
         goose_report: args.goose_report,
         overwrite: args.overwrite,
+        ledger: args.ledger.clone(),
     };
     if args.dry_run {
         print!("{}", crate::session::dry_run::text(&scenario, &options));

@@ -122,6 +122,7 @@ pub fn prepare(
         retries_refused: [AtomicU64::new(0), AtomicU64::new(0)],
         unexpected: Mutex::new(Unexpected::new()),
         contract: Arc::clone(&plan.contract),
+        ledger: OnceLock::new(),
     }))
 }
 

@@ -51,6 +51,9 @@ pub struct RunOptions {
     /// `--overwrite`: replace an earlier run's results folder named by
     /// `--out` (see [`crate::results::folder`]).
     pub overwrite: bool,
+    /// `--ledger FILE`: the ledger a run against a URL appends to, instead
+    /// of `ledger.jsonl` in its results folder (see [`crate::ledger`]).
+    pub ledger: Option<PathBuf>,
 }
 
 impl RunOptions {

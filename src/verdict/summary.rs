@@ -82,6 +82,7 @@ pub fn build_summary(record: &RunRecord<'_>, facts: &RunFacts) -> Summary {
         reconciliation: reconciliation(&record.stored),
         faults: record.faults.clone(),
         capacity,
+        ledger: record.ledger.clone(),
     }
 }
 

@@ -402,6 +402,7 @@ impl Merged {
             delivery,
             search_steps: self.facts.search.then(|| first.summary.stages.clone()),
             window: Box::new(|from, to| self.window(from, to)),
+            ledger: None,
         })
     }
 
