@@ -68,7 +68,9 @@ fn scenario(port: u16, rate: u32, duration: &str) -> ScenarioFile {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_run_leaves_an_intent_for_every_record_the_target_stored() {
     let cred = Cred::new("ledger-user", "ledger-client");
-    let mock = cred.mock(|_| {});
+    // The mock stores a report, then holds its answer 50 ms: when the
+    // harness dies, a few records are stored and their answers unsent.
+    let mock = cred.mock(|c| c.latency = mss_mock::LatencyProfile::Fixed { ms: 50.0 });
     let port = crate::util::serve(&mock).await;
     let dir = temp_dir("ledger-kill");
     let file = scenario(port, 100, "30s").write(&dir, "s.toml");
