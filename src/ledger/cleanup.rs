@@ -366,12 +366,33 @@ impl Sender {
     }
 }
 
-impl Cleanup {
-    /// Affiliations in `state`'s kind.
-    fn count(&self, f: fn(&State) -> bool) -> usize {
-        self.items.iter().filter(|i| f(&i.state)).count()
-    }
+/// The report's headings, in its order.
+const HEADINGS: [&str; 7] = [
+    "to retract",
+    "not sent (stopped)",
+    "retracted",
+    "already retracted",
+    "outside the window (take up with the ministry)",
+    "in doubt (take up with the ministry)",
+    "failed",
+];
 
+impl State {
+    /// Its heading in the report (one of [`HEADINGS`]).
+    fn heading(&self, dry_run: bool) -> &'static str {
+        match self {
+            State::Pending if dry_run => HEADINGS[0],
+            State::Pending => HEADINGS[1],
+            State::Retracted(_) => HEADINGS[2],
+            State::AlreadyRetracted => HEADINGS[3],
+            State::OutsideWindow(_) => HEADINGS[4],
+            State::InDoubt(_) => HEADINGS[5],
+            State::Failed(_) => HEADINGS[6],
+        }
+    }
+}
+
+impl Cleanup {
     /// The exit code: 0 when every stored affiliation is retracted (or, dry,
     /// can be), 1 when some are left (outside the window, in doubt, failed),
     /// 130/143 when a signal stopped it.
@@ -379,13 +400,13 @@ impl Cleanup {
         if let Some(s) = self.interrupted {
             return s.exit_code();
         }
-        let left = self.count(|s| {
+        let left = self.items.iter().any(|i| {
             matches!(
-                s,
+                i.state,
                 State::OutsideWindow(_) | State::InDoubt(_) | State::Failed(_)
             )
         });
-        u8::from(left > 0)
+        u8::from(left)
     }
 
     /// The report printed: counts, then one line per affiliation (document
@@ -402,29 +423,15 @@ impl Cleanup {
             "cleanup against {} as of {} ({verb})",
             self.target, self.today
         );
-        let rows: [(&str, fn(&State) -> bool); 6] = [
-            (
-                if self.dry_run {
-                    "to retract"
-                } else {
-                    "not sent (stopped)"
-                },
-                |s| *s == State::Pending,
-            ),
-            ("retracted", |s| matches!(s, State::Retracted(_))),
-            ("already retracted", |s| *s == State::AlreadyRetracted),
-            ("outside the window (take up with the ministry)", |s| {
-                matches!(s, State::OutsideWindow(_))
-            }),
-            ("in doubt (take up with the ministry)", |s| {
-                matches!(s, State::InDoubt(_))
-            }),
-            ("failed", |s| matches!(s, State::Failed(_))),
-        ];
-        for (label, f) in rows {
-            let n = self.count(f);
-            if n > 0 || !label.starts_with("not sent") && !label.starts_with("to retract") {
-                let _ = writeln!(t, "  {label}: {n}");
+        for (k, heading) in HEADINGS.into_iter().enumerate() {
+            let n = self
+                .items
+                .iter()
+                .filter(|i| i.state.heading(self.dry_run) == heading)
+                .count();
+            // The first two only when they apply.
+            if n > 0 || k >= 2 {
+                let _ = writeln!(t, "  {heading}: {n}");
             }
         }
         let _ = writeln!(
@@ -435,13 +442,11 @@ impl Cleanup {
         for i in &self.items {
             let a = &i.intent;
             let what = match &i.state {
-                State::Pending if self.dry_run => "to retract".to_owned(),
-                State::Pending => "not sent (stopped)".to_owned(),
                 State::Retracted(n) => format!("retracted (numeroTransaccion {n})"),
-                State::AlreadyRetracted => "already retracted".to_owned(),
                 State::OutsideWindow(d) => format!("outside the window (closed {d})"),
                 State::InDoubt(why) => format!("in doubt: {why}"),
                 State::Failed(why) => format!("failed: {why}"),
+                other => other.heading(self.dry_run).to_owned(),
             };
             let fecha = a
                 .fecha_solicitud
