@@ -265,3 +265,28 @@ async fn cleanup_retracts_every_stored_affiliation_once_across_interruptions() {
         );
     }
 }
+
+#[test]
+fn a_ledger_is_refused_where_it_cannot_be_kept_or_does_not_match() {
+    let dir = temp_dir("ledger-refused");
+    let ledger = dir.join("ledger.jsonl");
+    let o = crate::util::harness(&["run", "smoke", "--ledger", ledger.to_str().expect("utf-8")]);
+    crate::util::assert_exit(
+        &o,
+        2,
+        "--ledger: a run against the embedded mock keeps no ledger",
+    );
+    assert!(!ledger.exists(), "nothing written");
+    // A ledger of another target than the scenario's.
+    let header = r#"{"kind":"header","format":1,"command":"run","target":"http://127.0.0.1:9","scenario":"s","run_id":"r","at":"2026-12-07T15:00:00Z"}"#;
+    std::fs::write(&ledger, format!("{header}\n")).expect("ledger");
+    let file = scenario(10, 1, "1s").write(&dir, "s.toml");
+    let o = cleanup(&ledger, &file, &Cred::new("u", "c"), &["--dry-run"])
+        .output()
+        .expect("cleanup");
+    crate::util::assert_exit(
+        &o,
+        2,
+        "the ledger was written against http://127.0.0.1:9, the scenario's target is http://127.0.0.1:10",
+    );
+}

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::Contract;
 use crate::history::History;
-use crate::scenario::{ContractChoice, RunPlan};
+use crate::scenario::{ContractChoice, RunPlan, TargetPlan};
 use crate::session::{RunOptions, RunOutcome, run_blocking};
 use crate::usage::usage;
 
@@ -141,6 +141,11 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
         None => ContractChoice::Default(Arc::clone(Contract::embedded())),
     };
     let scenario = RunPlan::load(&args.scenario, contract).map_err(|e| usage(e.to_string()))?;
+    if args.ledger.is_some() && matches!(scenario.target, TargetPlan::Mock(_)) {
+        return Err(usage(
+            "--ledger: a run against the embedded mock keeps no ledger (what it stores ends with the run)",
+        ));
+    }
     let start_at = args
         .start_at
         .as_deref()
