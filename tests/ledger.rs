@@ -146,6 +146,11 @@ async fn cleanup_retracts_every_stored_affiliation_once_across_interruptions() {
         summary["ledger"]["lines"].as_u64(),
         Some(lines(&ledger).len() as u64)
     );
+    // The merge of the one folder names its ledger as the run did.
+    let merged = dir.join("merged");
+    let o = crate::util::writing_to("merge", &out, &merged, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{o:?}");
+    assert_eq!(crate::util::summary(&merged)["ledger"], summary["ledger"]);
     let affiliations = |mock: &mss_mock::Mock| -> Vec<Value> {
         stored(mock)
             .into_values()

@@ -94,8 +94,8 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
     /// A run against a target other than the embedded mock: the ledger of
-    /// what it sent (absent otherwise, and from a merged result: each
-    /// worker's folder names its own).
+    /// what it sent (absent otherwise, and from a merge of several folders:
+    /// each worker's folder names its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<LedgerFile>,
 }
