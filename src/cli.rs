@@ -52,6 +52,11 @@ pub enum Command {
     /// check the newest run against the runs before it (exit 1 on
     /// `regressed`).
     History(cmd::history::HistoryArgs),
+    /// Retract what a run against a real target stored, from its ledger:
+    /// every stored affiliation still inside its retraction window, under
+    /// the same guards and caps as `run`; resumable, never twice (exit 1
+    /// when some are left to take up with the ministry).
+    Cleanup(cmd::cleanup::CleanupArgs),
     /// Merge the results folders of N workers into one run's results, exactly
     /// (exit 1 when a threshold fails on the merged result).
     Merge(cmd::merge::MergeArgs),
@@ -81,6 +86,7 @@ impl Command {
             Command::Preflight(a) => a.contract.as_deref(),
             Command::Mock(a) => a.contract.as_deref(),
             Command::Informe(a) => a.contract.as_deref(),
+            Command::Cleanup(a) => a.contract.as_deref(),
             Command::Compare(_)
             | Command::History(_)
             | Command::Merge(_)
@@ -156,6 +162,7 @@ where
             "",
             cmd::run::run(&args, given).map(|outcome| outcome.map_or(0, |o| o.exit)),
         ),
+        Command::Cleanup(args) => exit("cleanup: ", cmd::cleanup::run(&args, given)),
         Command::Conform(args) => ExitCode::from(crate::conform::run(&args, &contract)),
         Command::Compare(args) => compare(&args),
         Command::History(args) => exit(

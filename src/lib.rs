@@ -26,6 +26,7 @@ pub mod hlog;
 pub mod informe;
 pub mod interrupt;
 pub mod junit;
+pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod outcome;

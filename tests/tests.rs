@@ -25,6 +25,7 @@ mod init;
 mod interrupt;
 mod invalid_variants;
 mod layering;
+mod ledger;
 mod live;
 mod load_acceptance;
 mod merge;

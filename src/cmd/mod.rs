@@ -1,6 +1,7 @@
 //! One module per subcommand, each exposing `run(..)`.
 
 pub mod capacity;
+pub mod cleanup;
 pub mod compare;
 pub mod history;
 pub mod init;

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::Contract;
 use crate::history::History;
-use crate::scenario::{ContractChoice, RunPlan};
+use crate::scenario::{ContractChoice, RunPlan, TargetPlan};
 use crate::session::{RunOptions, RunOutcome, run_blocking};
 use crate::usage::usage;
 
@@ -79,6 +79,12 @@ pub struct RunArgs {
     /// fewer requests per second).
     #[arg(long)]
     pub goose_report: bool,
+    /// Against a URL target: the ledger of what the run sent, appended to
+    /// this file (kept across runs; mode 600) instead of `ledger.jsonl` in
+    /// the results folder. `mss-harness cleanup FILE` retracts what it shows
+    /// stored.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
     /// After the run, add it to this run history (SQLite, made if absent;
     /// see `mss-harness history`). A worker's share is not added: add the
     /// merged folder with `history add`.
@@ -135,6 +141,11 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
         None => ContractChoice::Default(Arc::clone(Contract::embedded())),
     };
     let scenario = RunPlan::load(&args.scenario, contract).map_err(|e| usage(e.to_string()))?;
+    if args.ledger.is_some() && matches!(scenario.target, TargetPlan::Mock(_)) {
+        return Err(usage(
+            "--ledger: a run against the embedded mock keeps no ledger (what it stores ends with the run)",
+        ));
+    }
     let start_at = args
         .start_at
         .as_deref()
@@ -158,6 +169,7 @@ pub fn run(args: &RunArgs, contract: Option<Arc<Contract>>) -> anyhow::Result<Op
         goose_report: args.goose_report,
         overwrite: args.overwrite,
         feeder: Default::default(),
+        ledger: args.ledger.clone(),
     };
     if args.dry_run {
         // The feeder's whole file is read and checked: a bad row stops here too.

@@ -133,6 +133,7 @@ pub fn prepare(
             .file()
             .target
             .sends_traceparent(plan.target.is_production()),
+        ledger: OnceLock::new(),
     }))
 }
 

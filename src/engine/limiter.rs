@@ -60,7 +60,7 @@ impl Limiter {
     /// Wait for the slot of `n` more requests of a run that started at
     /// `start`; false when a cap forbids them (the run stops sending). Once
     /// false, false for every later call: the clock and the count only rise.
-    pub(super) async fn admit(&self, start: Instant, n: u64) -> bool {
+    pub async fn admit(&self, start: Instant, n: u64) -> bool {
         let end = start + self.caps.max_duration;
         if Instant::now() >= end {
             self.stop_at_duration();

@@ -31,6 +31,8 @@
 //!   into an [`Outcome`];
 //! - `resolve`: reports whose answers were lost — retries, the retry budget,
 //!   the end-of-run resolution ([`Doubts`], [`Resolution`]);
+//! - `ledger_hook`: the run's ledger, written before each valid report goes
+//!   out and when its answer comes;
 //! - `context`: what the rest of the harness reads of a running run.
 
 use std::collections::HashMap;
@@ -51,6 +53,7 @@ mod context;
 mod data;
 mod delivery;
 mod iteration;
+mod ledger_hook;
 mod limiter;
 mod resolve;
 mod send;
@@ -123,6 +126,9 @@ pub struct RunContext {
     /// Report requests carry a W3C `traceparent` (`[target] traceparent`;
     /// by default against this machine only).
     traceparent: bool,
+    /// What a run against a target that keeps its records sent
+    /// ([`crate::ledger`]); set once, before the load.
+    ledger: OnceLock<crate::ledger::Ledger>,
 }
 
 /// The index of `s` in the per-service arrays.

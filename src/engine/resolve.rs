@@ -140,6 +140,7 @@ impl RunContext {
     /// list its radicado.
     fn confirm_stored(&self, service: Service, body: &[u8]) {
         self.stored[service_index(service)].fetch_add(1, Ordering::Relaxed);
+        self.ledger_found(service, &radicado_of(body));
         let mut d = self
             .doubts
             .lock()

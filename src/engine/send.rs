@@ -115,6 +115,11 @@ impl RunContext {
                 result = Some((Outcome::Interrupted, None));
                 break;
             }
+            let Ok(noted) = self.ledger_intent(service, &body, expect) else {
+                self.stop.end_flight();
+                result = Some((Outcome::Interrupted, None));
+                break;
+            };
             let start = Instant::now();
             sent_at.get_or_insert(start);
             if first && attempt == 0 {
@@ -154,6 +159,7 @@ impl RunContext {
                 .await
                 .unwrap_or(Err(Outcome::Interrupted));
             self.stop.end_flight();
+            self.ledger_answer(noted, &answer);
             match answer {
                 Err(outcome) => {
                     result = Some((outcome, None));
@@ -264,6 +270,7 @@ impl RunContext {
         mut trace: Option<TraceId>,
     ) -> Option<Sent> {
         let token = cache.get().await.ok()?;
+        let noted = self.ledger_intent(service, &body, &Expect::Accepted).ok()?;
         let start = Instant::now();
         let answer = self
             .traced(
@@ -277,15 +284,20 @@ impl RunContext {
             )
             .send()
             .await;
-        let (outcome, numero) = match answer {
+        let answer = match answer {
             Ok(r) => {
                 let status = r.status();
-                match r.bytes().await {
-                    Ok(b) => self.classify(service, status, &b, &Expect::Accepted),
-                    Err(e) => (Outcome::of_transport(&e), None),
-                }
+                r.bytes()
+                    .await
+                    .map(|b| (status, b))
+                    .map_err(|e| Outcome::of_transport(&e))
             }
-            Err(e) => (Outcome::of_transport(&e), None),
+            Err(e) => Err(Outcome::of_transport(&e)),
+        };
+        self.ledger_answer(noted, &answer);
+        let (outcome, numero) = match answer {
+            Ok((status, b)) => self.classify(service, status, &b, &Expect::Accepted),
+            Err(o) => (o, None),
         };
         let took = start.elapsed();
         Some(Sent {

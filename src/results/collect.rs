@@ -191,6 +191,10 @@ pub fn record<'a>(facts: &RunFacts, ctx: &'a RunContext, end: RunEnd) -> RunReco
         search_steps: end.search_steps,
         delivery: Some(delivery(ctx)),
         window: Box::new(move |from, to| metrics.window(from, to)),
+        ledger: ctx.ledger().map(|l| super::summary::LedgerFile {
+            file: l.path().display().to_string(),
+            lines: l.lines(),
+        }),
     }
 }
 

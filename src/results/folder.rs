@@ -36,6 +36,18 @@ pub enum FolderError {
         /// One entry it holds.
         first: String,
     },
+    /// `--overwrite` was given, but the folder holds a run's ledger: the
+    /// only record of what a real target stored.
+    #[error(
+        "--out {}: --overwrite would delete {name}, the record of what a real target stored: nothing was deleted; run `mss-harness cleanup` on it or move it first, or choose another folder",
+        dir.display()
+    )]
+    HoldsLedger {
+        /// The folder.
+        dir: PathBuf,
+        /// The ledger's file name.
+        name: String,
+    },
     /// The folder cannot be read, emptied or created.
     #[error("--out {}: {source}", dir.display())]
     Io {
@@ -82,6 +94,15 @@ pub fn claim(dir: &Path, overwrite: bool) -> Result<(), FolderError> {
                 first: first.clone(),
             });
         }
+        if let Some(name) = names
+            .iter()
+            .find(|n| n.as_str() == crate::ledger::FILE_NAME)
+        {
+            return Err(FolderError::HoldsLedger {
+                dir: dir.to_owned(),
+                name: name.clone(),
+            });
+        }
         std::fs::remove_dir_all(dir).map_err(io)?;
     }
     std::fs::create_dir_all(dir).map_err(io)
@@ -118,6 +139,18 @@ mod tests {
         assert!(dir.join("goose-report.html").exists(), "nothing deleted");
         claim(&dir, true).expect("replaced");
         assert_eq!(std::fs::read_dir(&dir).expect("read").count(), 0);
+        // A run's ledger is never deleted.
+        std::fs::write(dir.join("summary.json"), "old").expect("write");
+        std::fs::write(dir.join(crate::ledger::FILE_NAME), "{}").expect("write");
+        let e = claim(&dir, true).expect_err("holds a ledger").to_string();
+        assert!(
+            e.contains("ledger.jsonl, the record of what a real target stored"),
+            "{e}"
+        );
+        assert!(
+            dir.join(crate::ledger::FILE_NAME).exists(),
+            "nothing deleted"
+        );
     }
 
     #[test]

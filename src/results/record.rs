@@ -130,6 +130,8 @@ pub struct RunRecord<'a> {
     pub delivery: Option<DeliveryRecord>,
     /// The load's seconds: `window(from, to)`.
     pub window: Box<Window<'a>>,
+    /// The ledger the run wrote, if it kept one.
+    pub ledger: Option<super::summary::LedgerFile>,
 }
 
 /// A run's delivery as recorded: second by second, and per service.

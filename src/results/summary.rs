@@ -93,6 +93,22 @@ pub struct Summary {
     /// `mss-harness capacity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
+    /// A run against a target other than the embedded mock: the ledger of
+    /// what it sent (absent otherwise, and from a merge of several folders:
+    /// each worker's folder names its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerFile>,
+}
+
+/// The ledger a run wrote (its format: docs/results.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerFile {
+    /// The file, as the run named it (`<out>/ledger.jsonl`, or `run
+    /// --ledger FILE`).
+    pub file: String,
+    /// Lines this run appended to it, its header included.
+    pub lines: u64,
 }
 
 /// How a signal stopped the run.

@@ -16,7 +16,7 @@ use super::faults::FaultTarget;
 use super::{RunOptions, RunOutcome};
 use crate::engine::{self, RunContext, Target};
 use crate::results::collect::RunEnd;
-use crate::scenario::{LoadModel, RunPlan};
+use crate::scenario::{LoadModel, RunPlan, TargetPlan};
 use crate::target::records;
 use crate::usage::usage;
 
@@ -100,6 +100,11 @@ pub async fn run_prepared(
         _ => None,
     };
     let ctx = engine::prepare(&plan, target, http, worker, Some(&options.feeder)).map_err(usage)?;
+    if let TargetPlan::Url(_) = &plan.target {
+        // Before the first report: a target that keeps what it stores.
+        let ledger = super::outputs::open_ledger(&dir, options, &plan, &base_url, started_at)?;
+        ctx.keep_ledger(ledger);
+    }
     if let Some(d) = &options.dashboard {
         let run_id = dir
             .file_name()
@@ -219,6 +224,9 @@ pub async fn run_prepared(
         faults: serde_json::from_value(faults_json).context("faults")?,
         search_steps,
     };
+    if let Some(Err(e)) = ctx.ledger().map(crate::ledger::Ledger::sync) {
+        eprintln!("mss-harness: {e}");
+    }
     let summary = super::outputs::write_outputs(&dir, &plan, &ctx, end)?;
     crate::report::write_all(&dir).context("the reports")?;
     let passed = crate::verdict::passed(&summary);

@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub overwrite: bool,
     /// The scenario's feeder, checked before the target is contacted.
     pub feeder: crate::engine::CheckedFeeder,
+    /// `--ledger FILE`: the ledger a run against a URL appends to, instead
+    /// of `ledger.jsonl` in its results folder (see [`crate::ledger`]).
+    pub ledger: Option<PathBuf>,
 }
 
 impl RunOptions {

@@ -83,6 +83,7 @@ pub fn build_summary(record: &RunRecord<'_>, facts: &RunFacts) -> Summary {
         reconciliation: reconciliation(&record.stored),
         faults: record.faults.clone(),
         capacity,
+        ledger: record.ledger.clone(),
     }
 }
 

@@ -419,6 +419,9 @@ impl Merged {
             delivery,
             search_steps: self.facts.search.then(|| first.summary.stages.clone()),
             window: Box::new(|from, to| self.window(from, to)),
+            // One folder's ledger is the run's; several workers' are each
+            // their own (named in their folders).
+            ledger: alone.and_then(|w| w.summary.ledger.clone()),
         })
     }
 
