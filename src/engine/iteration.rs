@@ -11,7 +11,7 @@ use goose::prelude::GooseUser;
 use tokio::time::Instant;
 
 use super::data::Work;
-use super::send::Expect;
+use super::send::{Expect, Report};
 use super::stop::Phase;
 use super::{LATE_TOLERANCE, RunContext, service_index};
 use crate::domain::Service;
@@ -259,8 +259,17 @@ impl RunContext {
                 }
             }
         };
-        self.send_with(user, cache, service, body, due, expect)
-            .await
+        self.send_with(
+            user,
+            cache,
+            Report {
+                service,
+                body,
+                expect,
+            },
+            due,
+        )
+        .await
     }
 
     /// After the load: the schedule's tickets no sender took (every one was

@@ -17,7 +17,7 @@ use goose::prelude::GooseUser;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::send::{Expect, Sent};
+use super::send::{Expect, Report, Sent};
 use super::{RunContext, service_index};
 use crate::domain::{Role, Service};
 use crate::outcome::Outcome;
@@ -161,16 +161,12 @@ impl RunContext {
         &self,
         user: &mut GooseUser,
         cache: &TokenCache,
-        service: Service,
-        body: Bytes,
+        report: Report<'_>,
         due: Instant,
-        expect: &Expect,
     ) -> (Outcome, Option<String>) {
         let shard = user.weighted_users_index;
-        let Some(first) = self
-            .attempt(user, cache, service, body.clone(), due, expect, true, None)
-            .await
-        else {
+        let (service, expect) = (report.service, report.expect);
+        let Some(first) = self.attempt(user, cache, &report, due, true, None).await else {
             return (Outcome::Interrupted, None);
         };
         if !(matches!(expect, Expect::Accepted) && in_doubt(&first.outcome)) {
@@ -195,10 +191,8 @@ impl RunContext {
                 .attempt(
                     user,
                     cache,
-                    service,
-                    body.clone(),
+                    &report,
                     Instant::now(),
-                    expect,
                     false,
                     lost[0].trace_id,
                 )
@@ -212,7 +206,7 @@ impl RunContext {
             }
             if unreadable(&retry.outcome) {
                 let outcome = retry.outcome.clone();
-                self.give_up(shard, service, &body, lost, retry);
+                self.give_up(shard, service, &report.body, lost, retry);
                 return (outcome, None);
             }
             if !self.settles(&retry.outcome) {
@@ -223,7 +217,7 @@ impl RunContext {
             }
             let outcome = retry.outcome.clone();
             let numero = retry.numero.clone();
-            self.settle(shard, service, &body, lost, retry);
+            self.settle(shard, service, &report.body, lost, retry);
             return if self.is_duplicate(&outcome) {
                 (Outcome::Ok, None)
             } else {
@@ -245,7 +239,7 @@ impl RunContext {
                 .push(Unresolved {
                     service,
                     shard,
-                    body,
+                    body: report.body,
                     cache,
                     lost,
                 }),
@@ -367,17 +361,9 @@ impl RunContext {
                 .await
             {
                 Some(r) if self.settles(&r.outcome) => {
-                    let radicado = radicado_of(&u.body);
-                    let resolution = if self.settle(u.shard, u.service, &u.body, u.lost, r) {
-                        Resolution::StoredBefore
-                    } else {
-                        Resolution::SentAgain
-                    };
-                    self.doubts
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .unresolved
-                        .push((u.service, radicado, resolution));
+                    let (service, radicado) = (u.service, radicado_of(&u.body));
+                    let resolution = self.resolution(u, r);
+                    self.list(service, radicado, resolution);
                 }
                 Some(r) if in_doubt(&r.outcome) => {
                     u.lost.push(r);
@@ -399,6 +385,26 @@ impl RunContext {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         unresolved.extend(waiting);
         self.resending.store(0, Ordering::Relaxed);
+    }
+
+    /// Record `u`'s lost attempts with the `answer` that settled its fate
+    /// ([`Self::settle`]): stored by one of them, or only by this answer.
+    fn resolution(&self, u: Unresolved, answer: Sent) -> Resolution {
+        if self.settle(u.shard, u.service, &u.body, u.lost, answer) {
+            Resolution::StoredBefore
+        } else {
+            Resolution::SentAgain
+        }
+    }
+
+    /// List the report `radicado` of `service` whose answer was lost, with
+    /// what became of it.
+    fn list(&self, service: Service, radicado: String, resolution: Resolution) {
+        self.doubts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unresolved
+            .push((service, radicado, resolution));
     }
 
     /// After the load: send every report still unresolved once more (when
@@ -426,26 +432,17 @@ impl RunContext {
             } else {
                 None
             };
+            let service = u.service;
             let resolution = match retry {
-                Some(r) if self.settles(&r.outcome) => {
-                    if self.settle(u.shard, u.service, &u.body, u.lost, r) {
-                        Resolution::StoredBefore
-                    } else {
-                        Resolution::SentAgain
-                    }
-                }
+                Some(r) if self.settles(&r.outcome) => self.resolution(u, r),
                 other => {
                     for l in u.lost.iter().chain(other.iter()) {
-                        self.record(u.shard, u.service, l);
+                        self.record(u.shard, service, l);
                     }
                     Resolution::Unknown
                 }
             };
-            self.doubts
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .unresolved
-                .push((u.service, radicado, resolution));
+            self.list(service, radicado, resolution);
         }
         self.resending.store(0, Ordering::Relaxed);
         self.metrics.harvest(true);

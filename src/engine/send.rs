@@ -32,6 +32,15 @@ pub(super) enum Expect {
     Rejected { codigo: String, status: u16 },
 }
 
+/// A report as the engine sends it: to which service, its body, and the
+/// answer the target should give.
+#[derive(Debug, Clone)]
+pub(super) struct Report<'e> {
+    pub(super) service: Service,
+    pub(super) body: Bytes,
+    pub(super) expect: &'e Expect,
+}
+
 /// One request sent (or attempted) and its answer, not yet recorded.
 #[derive(Debug, Clone)]
 pub(super) struct Sent {
@@ -72,18 +81,20 @@ impl RunContext {
     /// Each HTTP request carries a `traceparent` of the report's trace (`trace`;
     /// a new one when `None`) when the run sends them.
     // `first`: whether this is the report's first send (it earns retry budget).
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn attempt(
         &self,
         user: &mut GooseUser,
         cache: &TokenCache,
-        service: Service,
-        body: Bytes,
+        report: &Report<'_>,
         due: Instant,
-        expect: &Expect,
         first: bool,
         mut trace: Option<TraceId>,
     ) -> Option<Sent> {
+        let Report {
+            service,
+            ref body,
+            expect,
+        } = *report;
         let url = &self.urls[service_index(service)];
         let mut sent_at = None;
         let mut result = None;
@@ -115,7 +126,7 @@ impl RunContext {
                 result = Some((Outcome::Interrupted, None));
                 break;
             }
-            let Ok(noted) = self.ledger_intent(service, &body, expect) else {
+            let Ok(noted) = self.ledger_intent(service, body, expect) else {
                 self.stop.end_flight();
                 result = Some((Outcome::Interrupted, None));
                 break;
@@ -206,7 +217,7 @@ impl RunContext {
             send_lag: sent_at.map(|s| s - due),
             trace_id: trace,
             sent_at,
-            body,
+            body: body.clone(),
         })
     }
 
