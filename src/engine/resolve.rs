@@ -320,19 +320,7 @@ impl RunContext {
         self.stop.end_flight();
         match answer {
             Some(sent) => sent,
-            None => {
-                let took = start.elapsed();
-                Some(Sent {
-                    outcome: Outcome::Interrupted,
-                    numero: None,
-                    latency: Some(took),
-                    service_time: Some(took),
-                    send_lag: None,
-                    trace_id: trace,
-                    sent_at: Some(start),
-                    body,
-                })
-            }
+            None => Some(Sent::resent(Outcome::Interrupted, None, start, trace, body)),
         }
     }
 

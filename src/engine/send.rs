@@ -58,6 +58,30 @@ pub(super) struct Sent {
     pub(super) body: Bytes,
 }
 
+impl Sent {
+    /// A resend that went out at `start`, on no timetable (its latency is
+    /// its service time), answered until now.
+    pub(super) fn resent(
+        outcome: Outcome,
+        numero: Option<String>,
+        start: Instant,
+        trace_id: Option<TraceId>,
+        body: Bytes,
+    ) -> Sent {
+        let took = start.elapsed();
+        Sent {
+            outcome,
+            numero,
+            latency: Some(took),
+            service_time: Some(took),
+            send_lag: None,
+            trace_id,
+            sent_at: Some(start),
+            body,
+        }
+    }
+}
+
 /// The answer's envelope, borrowed from the body where it can be: an object
 /// with a string `resultado` and `codigo` (`numeroTransaccion` is read when
 /// there).
@@ -310,18 +334,7 @@ impl RunContext {
             Ok((status, b)) => self.classify(service, status, &b, &Expect::Accepted),
             Err(o) => (o, None),
         };
-        let took = start.elapsed();
-        Some(Sent {
-            outcome,
-            numero,
-            latency: Some(took),
-            service_time: Some(took),
-            // Sent after the load, on no timetable.
-            send_lag: None,
-            trace_id: trace,
-            sent_at: Some(start),
-            body,
-        })
+        Some(Sent::resent(outcome, numero, start, trace, body))
     }
 
     /// Record `sent` in the run's metrics (with its trace id, time and
