@@ -5,6 +5,18 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// `value` with all but its last three characters hidden (`*******789`):
+/// how a personal value (a document number, a name from an AP's file)
+/// appears in anything the harness prints or writes but the ledger.
+pub fn mask(value: &str) -> String {
+    let shown_from = value.chars().count().saturating_sub(3);
+    value
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < shown_from { '*' } else { c })
+        .collect()
+}
+
 /// A secret string. Cloning shares it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Arc<str>);
@@ -43,6 +55,15 @@ mod tests {
             "<redacted> <redacted> Some(<redacted>)"
         );
         assert_eq!(s.expose(), "canary-password");
+    }
+
+    #[test]
+    fn a_mask_keeps_the_last_three_characters() {
+        use super::mask;
+        assert_eq!(mask("1234567890"), "*******890");
+        assert_eq!(mask("GARZÓN"), "***ZÓN");
+        assert_eq!(mask("12"), "12");
+        assert_eq!(mask(""), "");
     }
 }
 

@@ -18,6 +18,7 @@ mod rows;
 
 use std::path::{Path, PathBuf};
 
+use crate::secret::mask;
 use mss_contract::{Contract, Service};
 use mss_mock::Deviations;
 use mss_mock::validate::{Body, check_fields};
@@ -101,18 +102,6 @@ impl std::fmt::Debug for Feeder {
             .field("strategy", &self.strategy)
             .finish_non_exhaustive()
     }
-}
-
-/// `value` with all but its last three characters hidden (`*******789`):
-/// how anything the harness prints shows a value of a feeder's row.
-pub fn mask(value: &str) -> String {
-    let n = value.chars().count();
-    let shown = n.saturating_sub(3);
-    value
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i < shown { '*' } else { c })
-        .collect()
 }
 
 impl Feeder {
@@ -488,10 +477,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mask_keeps_the_last_three_characters() {
-        assert_eq!(mask("1234567890"), "*******890");
-        assert_eq!(mask("GARZÓN"), "***ZÓN");
-        assert_eq!(mask("12"), "12");
+    fn values_in_a_message_keep_their_last_three_characters() {
         assert_eq!(
             without_values("Campo x inválido: 1234567 ({5,10})"),
             "Campo x inválido: ****567 ({5,10})"

@@ -25,13 +25,14 @@ use chrono::{NaiveDate, Utc};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use super::book::{Book, Fate};
-use super::{Answer, Class, Entry, Header, Intent, Ledger, mask};
+use super::{Answer, Class, Entry, Header, Intent, Ledger};
 use crate::connect::ConnectArgs;
 use crate::domain::{Contract, Role, Service};
 use crate::engine::Limiter;
 use crate::generator::Retracto;
 use crate::outcome::Outcome;
 use crate::scenario::{RunPlan, TargetPlan};
+use crate::secret::mask;
 use crate::token::TokenCache;
 use crate::usage::usage;
 

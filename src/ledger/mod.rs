@@ -421,17 +421,6 @@ pub fn read(path: &Path) -> Result<Read, LedgerError> {
     Ok(read)
 }
 
-/// `numero` with all but its last three characters hidden (`*******123`):
-/// how a document number appears in any output but the ledger.
-pub fn mask(numero: &str) -> String {
-    let n = numero.chars().count();
-    numero
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i + 3 < n { '*' } else { c })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,11 +504,5 @@ mod tests {
         );
         let unsent = Answer::of(c, Service::Afiliacion, "R", Err(&Outcome::ConnectRefused));
         assert_eq!(unsent.class, Class::NotSent);
-    }
-
-    #[test]
-    fn masks_keep_the_last_three() {
-        assert_eq!(mask("1234567890"), "*******890");
-        assert_eq!(mask("12"), "12");
     }
 }
