@@ -43,5 +43,6 @@ pub mod stats;
 pub mod target;
 pub mod token;
 pub mod trace;
+pub mod transport;
 pub mod usage;
 pub mod verdict;

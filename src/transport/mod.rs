@@ -1,0 +1,7 @@
+//! One HTTP exchange, timed by phase: where a request's time went (DNS,
+//! connect, TLS, the request written, the time to the answer's first byte,
+//! the body read). The report requests and the token requests go through it.
+
+mod phases;
+
+pub use phases::{Opening, Phase, Phases};
