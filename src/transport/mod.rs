@@ -3,5 +3,7 @@
 //! the body read). The report requests and the token requests go through it.
 
 mod phases;
+mod record;
 
 pub use phases::{Opening, Phase, Phases};
+pub use record::PhaseHistograms;
