@@ -150,6 +150,10 @@ pub struct TokenCache {
     refresh: tokio::sync::Mutex<Backoff>,
     generation: AtomicU64,
     stats: Mutex<TokenStats>,
+    // MERGE NOTE (issue 33, presenting half): a minimal stand-in so the
+    // readers of the token phases compile before the send path that records
+    // them (T's branch) is merged; that branch's field and method win.
+    phases: Mutex<crate::transport::PhaseHistograms>,
 }
 
 impl TokenCache {
@@ -176,6 +180,7 @@ impl TokenCache {
                 latency_us: crate::hdr::histogram(),
                 events: Vec::new(),
             }),
+            phases: Mutex::new(crate::transport::PhaseHistograms::new()),
         }
     }
 
@@ -252,6 +257,15 @@ impl TokenCache {
         if current.as_ref().is_some_and(|t| t.generation == generation) {
             *current = None;
         }
+    }
+
+    /// The token requests' phase timings so far (MERGE NOTE: stand-in until
+    /// the send path that records them is merged; same signature).
+    pub fn phases(&self) -> crate::transport::PhaseHistograms {
+        self.phases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Counts and latency so far.

@@ -145,6 +145,11 @@ fn the_merge_of_one_run_is_that_run() {
         "{s:#}"
     );
     assert_merge_of_one_is_the_run(&out);
+    // Its exchanges timed by phase: the merge keeps the phase histograms
+    // and shows them as the run did.
+    let timed = timed_copy(&dir, &out, "timed", 100);
+    assert_merge_of_one_is_the_run(&timed);
+    assert_eq!(summary(&timed)["phases"]["token"]["opened"], 10);
     // The merged folder now holds a merge: a second merge into it is refused
     // (two merges' files would mix), and so is an --out naming a worker's
     // folder; --overwrite replaces the earlier merge.
@@ -329,5 +334,93 @@ fn workers_merge_into_one_run_and_bad_sets_are_refused() {
     let o = harness(&["run", file.to_str().expect("utf-8"), "--worker", "2/2"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("INDEX must be below COUNT"));
+    phases_merge_as_histograms(&dir, &w0, &w1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A copy of the folder `run` as `name` in `dir`, as if its exchanges had
+/// been timed: `n` token exchanges, one in ten opening a connection (TLS
+/// 200 ms), kept as a run keeps them (`phases.hlog`, `connections.csv`) and
+/// shown in its summary's `phases` section as the summary builder shows them.
+fn timed_copy(dir: &Path, run: &Path, name: &str, n: u32) -> PathBuf {
+    use mss_harness::results::phases::{self, PhaseRecord, ServicePhases};
+    use mss_harness::transport::{Opening, PhaseHistograms, Phases};
+    let to = dir.join(name);
+    std::fs::create_dir_all(&to).expect("dir");
+    for f in std::fs::read_dir(run).expect("run") {
+        let f = f.expect("entry").path();
+        std::fs::copy(&f, to.join(f.file_name().expect("name"))).expect("copy");
+    }
+    let ms = std::time::Duration::from_millis;
+    let mut h = PhaseHistograms::new();
+    for i in 0..n {
+        let reused = Phases {
+            opened: None,
+            send: ms(1),
+            wait: ms(30 + u64::from(i % 7)),
+            receive: ms(1),
+        };
+        let opened = Phases {
+            opened: Some(Opening {
+                dns: Some(ms(2)),
+                connect: ms(3),
+                tls: Some(ms(200)),
+            }),
+            ..reused
+        };
+        h.record(
+            if i % 10 == 0 { &opened } else { &reused },
+            u64::from(i % 3),
+        );
+    }
+    let record: PhaseRecord = [(phases::TOKEN.to_owned(), ServicePhases::of(&h))].into();
+    let path = to.join("summary.json");
+    let mut s = mss_harness::results::read_summary(&to).expect("summary");
+    let log = std::fs::read(to.join("latency.hlog")).expect("latency.hlog");
+    let start = mss_harness::hlog::start_time(&log).expect("start");
+    phases::write(&to, &record, start, s.duration_s).expect("phases");
+    s.phases = Some(
+        record
+            .iter()
+            .map(|(k, v)| (k.clone(), phases::ExchangePhases::of(v, s.duration_s)))
+            .collect(),
+    );
+    mss_harness::results::write_summary(&to, &s).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    to
+}
+
+/// Workers' phase timings merge as histograms: two add their exchanges,
+/// openings and histograms (a run alone merges to its own summary, phases
+/// and all: `the_merge_of_one_run_is_that_run`).
+fn phases_merge_as_histograms(dir: &Path, w0: &Path, w1: &Path) {
+    let t0 = timed_copy(dir, w0, "timed-w0", 100);
+    let t1 = timed_copy(dir, w1, "timed-w1", 50);
+    let merged = dir.join("merged-timed");
+    let o = merge(&[&t0, &t1], &merged);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = summary(&merged);
+    if let Err(e) = crate::run::summary_schema().validate(&m) {
+        panic!(
+            "merged summary.json with phases: {e} at {}",
+            e.instance_path()
+        );
+    }
+    let token = &m["phases"]["token"];
+    assert_eq!(
+        (&token["exchanges"], &token["opened"], &token["reused"]),
+        (&150.into(), &15.into(), &135.into()),
+        "{token:#}"
+    );
+    assert_eq!(token["tls"]["count"], 15, "{token:#}");
+    assert_eq!(token["wait"]["count"], 150, "{token:#}");
+    let tls = token["tls"]["p50_ms"].as_f64().expect("tls p50");
+    assert!((199.0..=201.0).contains(&tls), "{token:#}");
+    // The workers started apart: their openings' seconds do not all fall
+    // together (the first worker opened at most 4 in a second, the second 2).
+    let most = token["opened_per_second"]["max"].as_u64().expect("max");
+    assert!((4..=6).contains(&most), "{token:#}");
+    let kept = mss_harness::results::phases::read(&merged)
+        .expect("read")
+        .expect("the merge keeps phases");
+    assert_eq!(kept["token"].exchanges, 150);
 }

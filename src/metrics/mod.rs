@@ -27,6 +27,7 @@ use crate::outcome::Outcome;
 
 mod local;
 mod log;
+mod phases;
 mod series;
 mod totals;
 mod traced;
@@ -63,6 +64,9 @@ struct Aggregate {
 struct Shard {
     services: [Local; 2],
     remembered: [Remembered; 2],
+    /// Per service, its exchanges' phase timings over the whole run (folded
+    /// when read: [`Metrics::phases`]).
+    phases: [crate::transport::PhaseHistograms; 2],
 }
 
 /// The metrics of one run.

@@ -121,6 +121,8 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
         )?),
         _ => None,
     };
+    // Where the time went (a run whose exchanges were timed).
+    let phases = super::phases_section::section(s)?;
     // What every latency shown covers.
     let covered = super::covered(s);
     let meta_of = s.meta.as_ref();
@@ -195,6 +197,7 @@ pub fn render(data: &RunData) -> anyhow::Result<String> {
                 latency_charts,
                 throughput_chart,
                 distribution_chart,
+                phases,
                 capacity,
                 comparison => data.comparison.as_ref().map(super::comparison::section),
                 error_classes => classes.into_iter().collect::<Vec<_>>(),

@@ -84,6 +84,7 @@ pub fn render(data: &RunData) -> String {
             cell(l.max, st.max)
         );
     }
+    super::phases_section::markdown(&mut m, &super::phases_section::rows(s));
     slowest(&mut m, &super::slowest::rows(s));
     let _ = writeln!(m, "\n## Thresholds\n");
     if s.thresholds.is_empty() {

@@ -26,6 +26,7 @@ pub mod history;
 mod html;
 pub mod junit;
 pub mod markdown;
+mod phases_section;
 mod slowest;
 
 /// Latency percentiles of one second of one service, in milliseconds.

@@ -195,7 +195,29 @@ pub fn record<'a>(facts: &RunFacts, ctx: &'a RunContext, end: RunEnd) -> RunReco
             file: l.path().display().to_string(),
             lines: l.lines(),
         }),
+        phases: Some(phases(ctx)),
     }
+}
+
+/// The run's phase timings: each report service's, and the token requests'
+/// (one token cache may serve both services, each counted once); a service
+/// that timed no exchange is left out.
+fn phases(ctx: &RunContext) -> super::phases::PhaseRecord {
+    use super::phases::{PhaseRecord, ServicePhases, TOKEN};
+    let mut record = PhaseRecord::new();
+    for (service, h) in Service::ALL.into_iter().zip(ctx.metrics().phases()) {
+        if h.exchanges() > 0 {
+            record.insert(service.name().to_owned(), ServicePhases::of(&h));
+        }
+    }
+    let mut token = crate::transport::PhaseHistograms::new();
+    for cache in ctx.token_caches() {
+        token.add(&cache.phases());
+    }
+    if token.exchanges() > 0 {
+        record.insert(TOKEN.to_owned(), ServicePhases::of(&token));
+    }
+    record
 }
 
 /// The run's delivery, second by second: the plan's tickets by the second
@@ -324,6 +346,9 @@ pub fn write(
     )
     .context("token.hlog")?;
     super::write_file(dir, "token.hlog", &token_log)?;
+    if let Some(phases) = &record.phases {
+        super::phases::write(dir, phases, metrics.started_wall(), seconds)?;
+    }
     let rows: Vec<TimeseriesRow> = metrics
         .intervals()
         .iter()

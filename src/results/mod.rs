@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod folder;
 mod keys;
 pub mod merge;
+pub mod phases;
 pub mod record;
 pub mod rows;
 pub mod slowest;
@@ -25,6 +26,7 @@ pub mod summary;
 pub mod table;
 pub mod unexpected;
 
+pub use phases::{ExchangePhases, OpenedRate, PhaseStats};
 pub use rows::{ErrorRow, TimeseriesRow};
 pub use summary::*;
 

@@ -132,6 +132,9 @@ pub struct RunRecord<'a> {
     pub window: Box<Window<'a>>,
     /// The ledger the run wrote, if it kept one.
     pub ledger: Option<super::summary::LedgerFile>,
+    /// Where the exchanges' time went, per service and the token service
+    /// (`None`: not timed; a service that timed nothing is absent).
+    pub phases: Option<super::phases::PhaseRecord>,
 }
 
 /// A run's delivery as recorded: second by second, and per service.
@@ -164,6 +167,7 @@ impl std::fmt::Debug for RunRecord<'_> {
             .field("stored", &self.stored)
             .field("faults", &self.faults)
             .field("search_steps", &self.search_steps)
+            .field("phases", &self.phases)
             .finish_non_exhaustive()
     }
 }

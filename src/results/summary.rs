@@ -53,6 +53,11 @@ pub struct Summary {
     pub services: BTreeMap<String, ServiceSummary>,
     /// The OAuth token requests.
     pub token: Token,
+    /// Where the time went: per service (by its protocol name) and for the
+    /// token service (`token`), its exchanges timed by phase. Absent when no
+    /// exchange was timed (and from folders written before phases were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<BTreeMap<String, super::phases::ExchangePhases>>,
     /// Who ran what, from where, against what (summaries of version 1 may lack
     /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,7 @@ use crate::metrics::ServiceTotals;
 use crate::outcome::Outcome;
 use crate::results::record::{RunFacts, RunRecord, StoredRecord, TokenLatency};
 use crate::results::slowest::Slow;
-use crate::results::{Percentiles, Reconciliation, ServiceSummary, Summary, Token};
+use crate::results::{ExchangePhases, Percentiles, Reconciliation, ServiceSummary, Summary, Token};
 
 /// The summary of the run `record` of the scenario `facts`.
 pub fn build_summary(record: &RunRecord<'_>, facts: &RunFacts) -> Summary {
@@ -73,6 +73,11 @@ pub fn build_summary(record: &RunRecord<'_>, facts: &RunFacts) -> Summary {
             },
             events: record.token.events.clone(),
         },
+        phases: record.phases.as_ref().filter(|p| !p.is_empty()).map(|p| {
+            p.iter()
+                .map(|(name, s)| (name.clone(), ExchangePhases::of(s, seconds)))
+                .collect()
+        }),
         audit: record.audit.clone(),
         meta: record.meta.clone(),
         dropped,

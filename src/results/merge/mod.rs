@@ -62,6 +62,8 @@ pub struct Merged {
     token_h: Option<Histogram<u64>>,
     /// Per service: histograms and outcome classes.
     totals: Vec<ServiceTotals>,
+    /// Per service and the token service: the phase timings, added.
+    phases: super::phases::PhaseRecord,
     /// How long the joined load lasted.
     seconds: f64,
 }
@@ -140,6 +142,7 @@ pub fn read(
         totals_h: BTreeMap::new(),
         token_h: Some(histogram()),
         totals: Vec::new(),
+        phases: Default::default(),
         seconds: 0.0,
         workers: Vec::new(),
     };
@@ -301,6 +304,14 @@ impl Merged {
                 (Some(into), Some(h)) => add(into, h)?,
                 (into, _) => *into = None,
             }
+            // A folder that kept no phases timed none: it adds nothing.
+            for (service, p) in w.phases.iter().flatten() {
+                self.phases
+                    .entry(service.clone())
+                    .or_default()
+                    .add(p, off)
+                    .with_context(|| format!("{}: {service}", w.dir.display()))?;
+            }
         }
         Ok(())
     }
@@ -422,6 +433,7 @@ impl Merged {
             // One folder's ledger is the run's; several workers' are each
             // their own (named in their folders).
             ledger: alone.and_then(|w| w.summary.ledger.clone()),
+            phases: Some(self.phases.clone()),
         })
     }
 
@@ -472,6 +484,7 @@ impl Merged {
             )?;
             write("token.hlog", &log)?;
         }
+        super::phases::write(dir, &self.phases, self.base, self.seconds)?;
         let rows: Vec<TimeseriesRow> = self
             .counts
             .iter()

@@ -30,6 +30,8 @@ pub(super) struct Worker {
     pub(super) token: Option<Histogram<u64>>,
     pub(super) rows: Vec<TimeseriesRow>,
     pub(super) delivery: Vec<crate::results::delivery::DeliveryRow>,
+    /// Its phase timings (`None`: it kept none).
+    pub(super) phases: Option<crate::results::phases::PhaseRecord>,
 }
 
 fn read_log(path: &Path) -> anyhow::Result<(Option<SystemTime>, Entries)> {
@@ -77,6 +79,7 @@ impl Worker {
             token,
             rows,
             delivery,
+            phases: crate::results::phases::read(dir)?,
         })
     }
 
