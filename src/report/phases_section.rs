@@ -151,8 +151,9 @@ fn chart(services: &[(&str, &ExchangePhases)]) -> anyhow::Result<String> {
         .iter()
         .map(|(_, p)| Phase::ALL.iter().map(|ph| share(p, *ph)).sum::<f64>())
         .fold(0.0, f64::max);
-    let x_max = if longest > 0.0 { longest * 1.25 } else { 1.0 };
-    let height = 110 + 50 * n as u32;
+    // Room on the right for the legend.
+    let x_max = if longest > 0.0 { longest * 1.6 } else { 1.0 };
+    let height = 170 + 45 * n as u32;
     let names: Vec<String> = services.iter().map(|(k, _)| (*k).to_owned()).collect();
     let mut svg = String::new();
     {
@@ -254,5 +255,114 @@ pub fn markdown(m: &mut String, rows: &[ServiceRow]) {
                 p.cells.join(" | ")
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::results::phases::{ServicePhases, TOKEN};
+    use crate::transport::{Opening, PhaseHistograms, Phases};
+
+    /// A committed folder's run, as if its exchanges had been timed: the
+    /// afiliación service's 100 exchanges (wait 40 ms; one in four opened a
+    /// connection with a 200 ms TLS handshake), the token's 2 (both opened).
+    fn timed_run() -> super::super::RunData {
+        let (dir, mut summary) = crate::report::tests::committed_worker();
+        let ms = Duration::from_millis;
+        let reused = Phases {
+            opened: None,
+            send: ms(1),
+            wait: ms(40),
+            receive: ms(3),
+        };
+        let opened = Phases {
+            opened: Some(Opening {
+                dns: None,
+                connect: ms(4),
+                tls: Some(ms(200)),
+            }),
+            ..reused
+        };
+        let (mut service, mut token) = (PhaseHistograms::new(), PhaseHistograms::new());
+        for n in 0..100 {
+            service.record(if n % 4 == 0 { &opened } else { &reused }, n / 10);
+        }
+        token.record(&opened, 0);
+        token.record(&opened, 5);
+        summary.phases = Some(
+            [("ReportarAfiliaciontraslado", &service), (TOKEN, &token)]
+                .into_iter()
+                .map(|(k, h)| {
+                    (
+                        k.to_owned(),
+                        ExchangePhases::of(&ServicePhases::of(h), 10.0),
+                    )
+                })
+                .collect(),
+        );
+        super::super::RunData {
+            dir,
+            summary,
+            latency: Default::default(),
+            counts: Default::default(),
+            curves: Vec::new(),
+            comparison: None,
+            delivery: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_bar_is_the_mean_exchange_and_the_table_each_phase_over_its_own_exchanges() {
+        let data = timed_run();
+        let rows = rows(&data.summary);
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["ReportarAfiliaciontraslado", "token"], "token last");
+        let s = &rows[0];
+        assert_eq!((s.exchanges, s.opened, s.reused), (100, 25, 75));
+        let tls = s.phases.iter().find(|p| p.name == "tls").expect("tls");
+        // Over the 25 openings: 200 ms; its share of the mean exchange: a quarter.
+        assert_eq!(tls.count, 25);
+        let mean: f64 = tls.cells[0].parse().expect("mean");
+        let share: f64 = tls.share.parse().expect("share");
+        assert!((199.0..=201.0).contains(&mean), "{tls:?}");
+        assert!((49.5..=50.5).contains(&share), "{tls:?}");
+        assert!(
+            !s.phases.iter().any(|p| p.name == "dns"),
+            "nothing looked up"
+        );
+        // 1 + 40 + 3 ms, and a quarter of (4 + 200) ms.
+        let exchange: f64 = s.mean_exchange.parse().expect("mean exchange");
+        assert!((94.0..=96.0).contains(&exchange), "{s:?}");
+
+        let html = super::super::html::render(&data).expect("html");
+        assert!(html.contains("<h2>Where the time went</h2>"), "section");
+        assert!(
+            html.contains(r#"<tr data-service="token" data-phase="tls">"#),
+            "{html}"
+        );
+        assert!(html.contains("tls (TLS handshake)"), "the chart's legend");
+        let md = super::super::markdown::render(&data);
+        assert!(md.contains("## Where the time went"), "{md}");
+        assert!(
+            md.contains("| ReportarAfiliaciontraslado | 100 | 25 | 75 | 3 | 2.5 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| token | tls (TLS handshake) | 2 | 200."),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_run_without_timed_exchanges_has_no_section() {
+        let mut data = timed_run();
+        data.summary.phases = None;
+        let html = super::super::html::render(&data).expect("html");
+        assert!(!html.contains("Where the time went"));
+        assert!(!super::super::markdown::render(&data).contains("Where the time went"));
+        assert!(section(&data.summary).expect("section").is_none());
     }
 }
