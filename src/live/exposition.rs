@@ -13,6 +13,8 @@
 //! | `mss_planned_total` | counter | (requests the plan asked for so far: due by now; open model and search only) |
 //! | `mss_sent_total` | counter | `service` (requests of the plan sent on time; a closed model: sent) |
 //! | `mss_token_requests_total`, `mss_token_failures_total` | counter | |
+//! | `mss_phase_seconds` | histogram | `service` (a report service, or `token`), `phase` (`dns`, `connect`, `tls`, `send`, `wait`, `receive`): each over the exchanges that went through it |
+//! | `mss_connections_opened_total` | counter | `service` (a report service, or `token`) |
 //! | `mss_in_flight` | gauge | |
 //! | `mss_planned_rate`, `mss_actual_rate` | gauge (req/s) | |
 //! | `mss_run_elapsed_seconds`, `mss_run_duration_seconds`, `mss_run_running` | gauge | |
@@ -28,6 +30,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::frame::{BUCKETS_S, Buckets, Counts, Frame, ServiceCounts};
+use super::phases::PhaseCounts;
 use crate::domain::Service;
 use crate::metrics::Exemplar;
 
@@ -150,6 +153,44 @@ fn per_service<'s, M: EncodeMetric>(
     Ok(())
 }
 
+/// Where the time went, per service (a report service, or `token`) that
+/// timed an exchange: `mss_phase_seconds{service,phase}`, a histogram of
+/// each phase over the exchanges that went through it, and
+/// `mss_connections_opened_total{service}`.
+fn phases(
+    encoder: &mut DescriptorEncoder<'_>,
+    phases: &[(String, PhaseCounts)],
+) -> Result<(), std::fmt::Error> {
+    if phases.is_empty() {
+        return Ok(());
+    }
+    {
+        let mut family = encoder.encode_descriptor(
+            "mss_phase",
+            "Exchanges' time by phase (dns, connect, tls: only the exchanges that opened a connection; send: request written; wait: time to first byte; receive: body read), per service and the token service",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        for (service, p) in phases {
+            for (phase, buckets) in &p.phases {
+                let labels = [("service", service.as_str()), ("phase", phase.name())];
+                ConstHistogram(buckets).encode(family.encode_family(&labels)?)?;
+            }
+        }
+    }
+    let mut family = encoder.encode_descriptor(
+        "mss_connections_opened",
+        "Connections opened, per service and the token service (a target that closes its connections shows a rate that follows the request rate)",
+        None,
+        MetricType::Counter,
+    )?;
+    for (service, p) in phases {
+        let labels = [("service", service.as_str())];
+        ConstCounter::new(p.opened).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
 impl Collector for RunCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let c = &self.0;
@@ -223,6 +264,7 @@ impl Collector for RunCollector {
             "Requests to the token endpoint that produced no token",
             ConstCounter::new(c.token_failures),
         )?;
+        phases(&mut encoder, &c.phases)?;
         // The gauges, in this order; a `None` (the closed model's planned
         // rate) is left out.
         for (name, help, value) in [

@@ -117,6 +117,9 @@ pub struct Counts {
     pub token_requests: u64,
     /// Token requests that did not produce a token.
     pub token_failures: u64,
+    /// Per report service and the token service (`token`) that timed an
+    /// exchange: its phases and connections opened.
+    pub phases: Vec<(String, super::phases::PhaseCounts)>,
     /// Requests in flight.
     pub in_flight: u64,
     /// The plan's rate now (this worker's share), req/s; `None` in the closed model.
@@ -245,6 +248,7 @@ impl Builder {
             .map(|i| i.completed)
             .sum();
         let delivered = self.delivered(phase, elapsed);
+        let (phases_json, phases) = super::phases::of(ctx, last);
         let mut services = Vec::new();
         let mut services_json = serde_json::Map::new();
         for t in &totals {
@@ -313,6 +317,7 @@ impl Builder {
             "delivery": delivered.json(),
             "services": services_json,
             "token": token,
+            "phases": phases_json,
             "thresholds": thresholds,
             "series": series,
         });
@@ -320,6 +325,7 @@ impl Builder {
             services,
             token_requests: token["requests"].as_u64().unwrap_or(0),
             token_failures: token["failures"].as_u64().unwrap_or(0),
+            phases,
             in_flight,
             planned_rate,
             planned: delivered.planned,

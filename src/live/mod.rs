@@ -13,6 +13,7 @@
 
 pub mod exposition;
 pub mod frame;
+pub mod phases;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
