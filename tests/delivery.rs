@@ -405,10 +405,88 @@ async fn a_headless_chromium_draws_the_delivery_section_first() {
         .collect();
     assert!(!listed.is_empty(), "{:#}", s["services"]);
     assert_eq!(shown, listed, "{seen:#}");
+    phases_table_is_the_summarys(&browser, &s).await;
     let png = browser
         .call(reqwest::Method::GET, "/screenshot", Value::Null)
         .await;
     assert!(png.as_str().is_some_and(|p| p.len() > 1000), "a screenshot");
     let _ = browser.call(reqwest::Method::DELETE, "", Value::Null).await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The report's "Where the time went" section as headless Chromium draws it
+/// is `summary.json`'s `phases`: a row per service (both report services and
+/// the token service) and phase an exchange went through, its count and
+/// percentiles; the exchanges, openings and reuses per service; the stacked
+/// bars drawn.
+async fn phases_table_is_the_summarys(browser: &crate::live::Browser, s: &Value) {
+    let phases = s["phases"].as_object().unwrap_or_else(|| {
+        panic!("summary.json has no phases: every exchange is timed by phase\n{s:#}")
+    });
+    let seen = browser
+        .run(
+            "const rows = (sel) => [...document.querySelectorAll(sel + ' tr')].slice(1) \
+               .map((r) => [r.dataset.service, r.dataset.phase || '', ...[...r.cells].map((c) => c.textContent.trim())]); \
+             const chart = document.querySelector('#phases svg'); \
+             const box = chart ? chart.getBoundingClientRect() : {width: 0, height: 0}; \
+             return {phases: rows('#phases-table'), connections: rows('#phases-connections'), \
+                     chart: [box.width, box.height], chart_text: chart ? chart.textContent : ''};",
+        )
+        .await;
+    let ms = |v: &Value| format!("{:.3}", v.as_f64().unwrap_or(f64::NAN));
+    let mut expected = Vec::new();
+    for (service, p) in phases {
+        for phase in ["dns", "connect", "tls", "send", "wait", "receive"] {
+            let st = &p[phase];
+            if st.is_null() {
+                continue;
+            }
+            // service, phase, count, then mean, p50, p90, p99, max (the
+            // share, column 3, is the report's own arithmetic).
+            expected.push(vec![
+                service.clone(),
+                phase.to_owned(),
+                st["count"].to_string(),
+                ms(&st["mean_ms"]),
+                ms(&st["p50_ms"]),
+                ms(&st["p90_ms"]),
+                ms(&st["p99_ms"]),
+                ms(&st["max_ms"]),
+            ]);
+        }
+    }
+    let mut shown: Vec<Vec<String>> = seen["phases"]
+        .as_array()
+        .expect("the phases table")
+        .iter()
+        .map(|r| {
+            let c = |i: usize| r[i].as_str().unwrap_or_default().to_owned();
+            vec![c(0), c(1), c(4), c(6), c(7), c(8), c(9), c(10)]
+        })
+        .collect();
+    shown.sort();
+    expected.sort();
+    assert_eq!(shown, expected, "{seen:#}");
+    assert!(shown.iter().any(|r| r[0] == "token"), "{seen:#}");
+    for (service, p) in phases {
+        let row = seen["connections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r[0] == service.as_str())
+            .unwrap_or_else(|| panic!("{service} not in the connections table: {seen:#}"));
+        for (cell, key) in [(3, "exchanges"), (4, "opened"), (5, "reused")] {
+            assert_eq!(row[cell], p[key].to_string(), "{service} {key}: {seen:#}");
+        }
+    }
+    let (w, h) = (
+        seen["chart"][0].as_f64().unwrap_or(0.0),
+        seen["chart"][1].as_f64().unwrap_or(0.0),
+    );
+    assert!(w > 500.0 && h > 150.0, "the bars' size: {seen:#}");
+    let chart_text = seen["chart_text"].as_str().unwrap_or_default();
+    assert!(
+        chart_text.contains("wait (time to first byte)"),
+        "{chart_text}"
+    );
 }

@@ -629,6 +629,7 @@ async fn a_real_prometheus_scrapes_a_run_and_the_mock_and_agrees_with_summary_js
         "the delivered share: {share} vs {d}"
     );
     exemplars_are_the_runs_requests(&api, &summary, at).await;
+    phases_are_the_summarys(&api, &summary, at).await;
     let mock_accepted = scalar(&query(&api, "sum(mss_mock_accepted_total)", at).await);
     assert_eq!(mock_accepted, stored as f64, "the mock's records");
     let workers = query(
@@ -690,6 +691,65 @@ async fn exemplars_are_the_runs_requests(api: &str, summary: &Value, at: f64) {
             seen.get(service)
                 .is_some_and(|ids| ids.iter().any(|i| i == slowest)),
             "{service}: the slowest request {slowest} is not an exemplar: {seen:?}"
+        );
+    }
+}
+
+/// Prometheus's phase histograms and connections opened, per service (both
+/// report services and the token service) and phase, are `summary.json`'s
+/// `phases`: each phase's count, and the connections each service opened.
+async fn phases_are_the_summarys(api: &str, summary: &Value, at: f64) {
+    let phases = summary["phases"].as_object().unwrap_or_else(|| {
+        panic!("summary.json has no phases: every exchange is timed by phase\n{summary:#}")
+    });
+    let mut timed: Vec<&str> = phases.keys().map(String::as_str).collect();
+    timed.sort_unstable();
+    assert_eq!(
+        timed,
+        [
+            "ReportarAfiliaciontraslado",
+            "ReportarRetractoAfiliacion",
+            "token"
+        ],
+        "{summary:#}"
+    );
+    let counts = query(
+        api,
+        r#"sum by (service, phase) (mss_phase_seconds_count{run_id="out"})"#,
+        at,
+    )
+    .await;
+    let mut compared = 0;
+    for (service, p) in phases {
+        for phase in ["dns", "connect", "tls", "send", "wait", "receive"] {
+            let from_summary = p[phase]["count"].as_u64();
+            let from_prometheus = counts
+                .iter()
+                .find(|r| r["metric"]["service"] == *service && r["metric"]["phase"] == phase)
+                .and_then(|r| r["value"][1].as_str()?.parse::<u64>().ok());
+            assert_eq!(
+                from_prometheus, from_summary,
+                "{service} {phase}: {counts:?}"
+            );
+            compared += usize::from(from_summary.is_some());
+        }
+    }
+    assert!(compared >= 9, "send, wait and receive of every service");
+    let opened = query(
+        api,
+        r#"sum by (service) (mss_connections_opened_total{run_id="out"})"#,
+        at,
+    )
+    .await;
+    for (service, p) in phases {
+        let from_prometheus = opened
+            .iter()
+            .find(|r| r["metric"]["service"] == *service)
+            .and_then(|r| r["value"][1].as_str()?.parse::<u64>().ok());
+        assert_eq!(
+            from_prometheus,
+            p["opened"].as_u64(),
+            "{service}: {opened:?}"
         );
     }
 }
