@@ -156,6 +156,29 @@ fn every_hlog_of_a_smoke_run_reads_in_hdrhistograms_own_log_processor() {
         checked += 1;
     }
     assert_eq!(checked, 12);
+    // Where the time went: each service's and the token's phases, one
+    // histogram each (two significant digits), as summary.json's `phases`.
+    let phases = s["phases"].as_object().unwrap_or_else(|| {
+        panic!("summary.json has no phases: every exchange is timed by phase\n{s:#}")
+    });
+    for (svc, p) in phases {
+        for phase in ["dns", "connect", "tls", "send", "wait", "receive"] {
+            let Some(count) = p[phase]["count"].as_u64() else {
+                assert!(p[phase].is_null(), "{svc} {phase}: {p:#}");
+                continue;
+            };
+            let tag = format!("{svc}/{phase}");
+            let (total, java_p99) = processor(&out.join("phases.hlog"), Some(&tag));
+            assert_eq!(total, count, "phases.hlog {tag}");
+            let ours = p[phase]["p99_ms"].as_f64().expect("p99_ms") * 1000.0;
+            assert!(
+                (java_p99 - ours).abs() <= ours.max(java_p99) / 64.0 + 1.0,
+                "phases.hlog {tag}: p99 {java_p99} µs against {ours} µs"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12 + 9, "send, wait and receive of every service");
     let hlogs = std::fs::read_dir(&out)
         .expect("results")
         .filter(|e| {
@@ -163,7 +186,7 @@ fn every_hlog_of_a_smoke_run_reads_in_hdrhistograms_own_log_processor() {
                 .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "hlog"))
         })
         .count();
-    assert_eq!(hlogs, 3, "every .hlog of the run is read above");
+    assert_eq!(hlogs, 4, "every .hlog of the run is read above");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
