@@ -352,26 +352,20 @@ fn timed_copy(dir: &Path, run: &Path, name: &str, n: u32) -> PathBuf {
         std::fs::copy(&f, to.join(f.file_name().expect("name"))).expect("copy");
     }
     let ms = std::time::Duration::from_millis;
+    // One in ten opens a connection; the waits spread over 30–36 ms.
+    let exchange = |i: u32| Phases {
+        opened: (i % 10 == 0).then_some(Opening {
+            dns: Some(ms(2)),
+            connect: ms(3),
+            tls: Some(ms(200)),
+        }),
+        send: ms(1),
+        wait: ms(30 + u64::from(i % 7)),
+        receive: ms(1),
+    };
     let mut h = PhaseHistograms::new();
     for i in 0..n {
-        let reused = Phases {
-            opened: None,
-            send: ms(1),
-            wait: ms(30 + u64::from(i % 7)),
-            receive: ms(1),
-        };
-        let opened = Phases {
-            opened: Some(Opening {
-                dns: Some(ms(2)),
-                connect: ms(3),
-                tls: Some(ms(200)),
-            }),
-            ..reused
-        };
-        h.record(
-            if i % 10 == 0 { &opened } else { &reused },
-            u64::from(i % 3),
-        );
+        h.record(&exchange(i), u64::from(i % 3));
     }
     let record: PhaseRecord = [(phases::TOKEN.to_owned(), ServicePhases::of(&h))].into();
     let path = to.join("summary.json");

@@ -99,39 +99,15 @@ fn entry(h: &PhaseHistograms, last_second: Option<u64>) -> (Value, PhaseCounts) 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use super::*;
     use crate::live::exposition::encode;
     use crate::live::frame::{Counts, Frame};
-    use crate::transport::{Opening, Phases};
 
     #[test]
     fn the_dashboard_and_metrics_show_each_phase_over_its_own_exchanges() {
-        let ms = Duration::from_millis;
-        let mut h = PhaseHistograms::new();
-        let reused = Phases {
-            opened: None,
-            send: ms(1),
-            wait: ms(30),
-            receive: ms(2),
-        };
-        for second in 0..3 {
-            h.record(
-                &Phases {
-                    opened: Some(Opening {
-                        dns: None,
-                        connect: ms(3),
-                        tls: Some(ms(200)),
-                    }),
-                    ..reused
-                },
-                second,
-            );
-            for _ in 0..9 {
-                h.record(&reused, second);
-            }
-        }
+        // 10 exchanges a second for 3 s, the first of each opening a connection.
+        let h = crate::results::phases::fixture::timed(30, 10, (200, 30), |n| n / 10);
         let (json, counts) = entry(&h, Some(2));
         assert_eq!(
             (&json["exchanges"], &json["opened"], &json["opened_last_s"]),

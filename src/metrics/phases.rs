@@ -33,36 +33,20 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use tokio::time::Instant;
 
     use super::*;
-    use crate::transport::{Opening, Phase};
+    use crate::results::phases::fixture::{opened, reused};
+    use crate::transport::Phase;
 
     #[test]
     fn phases_recorded_on_any_shard_add_up_per_service() {
-        let ms = Duration::from_millis;
         let metrics = Metrics::new(Instant::now(), 3);
-        let reused = Phases {
-            opened: None,
-            send: ms(1),
-            wait: ms(30),
-            receive: ms(2),
-        };
-        let opened = Phases {
-            opened: Some(Opening {
-                dns: None,
-                connect: ms(4),
-                tls: Some(ms(120)),
-            }),
-            ..reused
-        };
         for n in 0..10 {
-            metrics.record_phases(n, Service::Retracto, &reused);
+            metrics.record_phases(n, Service::Retracto, &reused(30));
         }
-        metrics.record_phases(7, Service::Retracto, &opened);
-        metrics.record_phases(1, Service::Afiliacion, &opened);
+        metrics.record_phases(7, Service::Retracto, &opened(120, 30));
+        metrics.record_phases(1, Service::Afiliacion, &opened(120, 30));
         let [afiliacion, retracto] = metrics.phases();
         assert_eq!(
             (retracto.exchanges(), retracto.opened(), retracto.reused()),

@@ -276,15 +276,7 @@ mod tests {
             }))
             .expect("delivery"),
         );
-        RunData {
-            dir,
-            summary,
-            latency: Default::default(),
-            counts: Default::default(),
-            curves: Vec::new(),
-            comparison: None,
-            delivery: Vec::new(),
-        }
+        crate::report::tests::run_data(dir, summary)
     }
 
     #[test]

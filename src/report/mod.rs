@@ -199,6 +199,20 @@ pub(crate) mod tests {
         (dir, summary)
     }
 
+    /// What the reports are made from: `summary` of the folder `dir`, with
+    /// no time series, distribution, comparison nor delivery rows.
+    pub(crate) fn run_data(dir: PathBuf, summary: crate::results::Summary) -> RunData {
+        RunData {
+            dir,
+            summary,
+            latency: Default::default(),
+            counts: Default::default(),
+            curves: Vec::new(),
+            comparison: None,
+            delivery: Vec::new(),
+        }
+    }
+
     #[test]
     fn a_curve_rises_and_ends_at_the_maximum() {
         for n in [1u64, 7, 89, 1000, 20_000] {

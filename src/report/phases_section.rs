@@ -260,58 +260,26 @@ pub fn markdown(m: &mut String, rows: &[ServiceRow]) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::results::phases::{ServicePhases, TOKEN};
-    use crate::transport::{Opening, PhaseHistograms, Phases};
+    use crate::results::phases::{ServicePhases, TOKEN, fixture};
 
     /// A committed folder's run, as if its exchanges had been timed: the
     /// afiliación service's 100 exchanges (wait 40 ms; one in four opened a
     /// connection with a 200 ms TLS handshake), the token's 2 (both opened).
     fn timed_run() -> super::super::RunData {
         let (dir, mut summary) = crate::report::tests::committed_worker();
-        let ms = Duration::from_millis;
-        let reused = Phases {
-            opened: None,
-            send: ms(1),
-            wait: ms(40),
-            receive: ms(3),
-        };
-        let opened = Phases {
-            opened: Some(Opening {
-                dns: None,
-                connect: ms(4),
-                tls: Some(ms(200)),
-            }),
-            ..reused
-        };
-        let (mut service, mut token) = (PhaseHistograms::new(), PhaseHistograms::new());
-        for n in 0..100 {
-            service.record(if n % 4 == 0 { &opened } else { &reused }, n / 10);
-        }
-        token.record(&opened, 0);
-        token.record(&opened, 5);
+        let service = fixture::timed(100, 4, (200, 40), |n| n / 10);
+        let token = fixture::timed(2, 1, (200, 40), |n| n * 5);
         summary.phases = Some(
             [("ReportarAfiliaciontraslado", &service), (TOKEN, &token)]
                 .into_iter()
                 .map(|(k, h)| {
-                    (
-                        k.to_owned(),
-                        ExchangePhases::of(&ServicePhases::of(h), 10.0),
-                    )
+                    let section = ExchangePhases::of(&ServicePhases::of(h), 10.0);
+                    (k.to_owned(), section)
                 })
                 .collect(),
         );
-        super::super::RunData {
-            dir,
-            summary,
-            latency: Default::default(),
-            counts: Default::default(),
-            curves: Vec::new(),
-            comparison: None,
-            delivery: Vec::new(),
-        }
+        crate::report::tests::run_data(dir, summary)
     }
 
     #[test]
@@ -333,9 +301,9 @@ mod tests {
             !s.phases.iter().any(|p| p.name == "dns"),
             "nothing looked up"
         );
-        // 1 + 40 + 3 ms, and a quarter of (4 + 200) ms.
+        // 1 + 40 + 2 ms, and a quarter of (3 + 200) ms.
         let exchange: f64 = s.mean_exchange.parse().expect("mean exchange");
-        assert!((94.0..=96.0).contains(&exchange), "{s:?}");
+        assert!((93.0..=95.0).contains(&exchange), "{s:?}");
 
         let html = super::super::html::render(&data).expect("html");
         assert!(html.contains("<h2>Where the time went</h2>"), "section");

@@ -360,43 +360,73 @@ pub fn read(dir: &Path) -> anyhow::Result<Option<PhaseRecord>> {
     Ok(Some(record))
 }
 
+/// Exchanges timed as the tests want them (every module's tests of the
+/// phases start from these).
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixture {
     use std::time::Duration;
 
-    use super::*;
-    use crate::transport::{Opening, Phases};
+    use crate::transport::{Opening, PhaseHistograms, Phases};
 
-    fn ms(n: u64) -> Duration {
+    /// `n` milliseconds.
+    pub(crate) fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
-    /// 90 exchanges on kept-alive connections (wait 40 ms) and 10 that
-    /// opened one (connect 3 ms, TLS 200 ms), 5 in second 0 and 5 in second 2.
-    fn timed() -> PhaseHistograms {
-        let mut h = PhaseHistograms::new();
-        let reused = Phases {
+    /// An exchange on a kept-alive connection: written in 1 ms, its first
+    /// byte `wait` ms later, its body read in 2 ms.
+    pub(crate) fn reused(wait: u64) -> Phases {
+        Phases {
             opened: None,
             send: ms(1),
-            wait: ms(40),
+            wait: ms(wait),
             receive: ms(2),
-        };
-        for n in 0..100 {
-            let phases = if n % 10 == 0 {
-                Phases {
-                    opened: Some(Opening {
-                        dns: None,
-                        connect: ms(3),
-                        tls: Some(ms(200)),
-                    }),
-                    ..reused
-                }
+        }
+    }
+
+    /// The same, on a connection it opened: no name looked up, connected in
+    /// 3 ms, its TLS handshake `tls` ms.
+    pub(crate) fn opened(tls: u64, wait: u64) -> Phases {
+        Phases {
+            opened: Some(Opening {
+                dns: None,
+                connect: ms(3),
+                tls: Some(ms(tls)),
+            }),
+            ..reused(wait)
+        }
+    }
+
+    /// `n` exchanges, the first and every `every`-th after it opening a
+    /// connection ([`opened`]), the others reusing one ([`reused`]); the
+    /// `i`-th ends in second `second(i)`.
+    pub(crate) fn timed(
+        n: u64,
+        every: u64,
+        (tls, wait): (u64, u64),
+        second: impl Fn(u64) -> u64,
+    ) -> PhaseHistograms {
+        let mut h = PhaseHistograms::new();
+        for i in 0..n {
+            let phases = if i % every == 0 {
+                opened(tls, wait)
             } else {
-                reused
+                reused(wait)
             };
-            h.record(&phases, if n < 50 { 0 } else { 2 });
+            h.record(&phases, second(i));
         }
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 90 exchanges on kept-alive connections (wait 40 ms) and 10 that
+    /// opened one (connect 3 ms, TLS 200 ms), 50 in second 0 and 50 in second 2.
+    fn timed() -> PhaseHistograms {
+        fixture::timed(100, 10, (200, 40), |n| if n < 50 { 0 } else { 2 })
     }
 
     #[test]
