@@ -354,7 +354,7 @@ fn timed_copy(dir: &Path, run: &Path, name: &str, n: u32) -> PathBuf {
     let ms = std::time::Duration::from_millis;
     // One in ten opens a connection; the waits spread over 30–36 ms.
     let exchange = |i: u32| Phases {
-        opened: (i % 10 == 0).then_some(Opening {
+        opened: i.is_multiple_of(10).then_some(Opening {
             dns: Some(ms(2)),
             connect: ms(3),
             tls: Some(ms(200)),
