@@ -254,13 +254,13 @@ mod tests {
         })
     }
 
-    #[test]
-    fn compressed_lines_with_totals_and_the_writers_header() {
+    /// A log of three entries: A and B in second 0, A in second 1.
+    fn three_entries(started: SystemTime, comment: &str) -> Vec<u8> {
         let mut log = Vec::new();
         write(
             &mut log,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            "a test",
+            started,
+            comment,
             [
                 entry("A", 0, h(&[1000, 2000])),
                 entry("B", 0, h(&[3000])),
@@ -269,6 +269,15 @@ mod tests {
             |_| true,
         )
         .expect("write");
+        log
+    }
+
+    #[test]
+    fn compressed_lines_with_totals_and_the_writers_header() {
+        let log = three_entries(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            "a test",
+        );
         let text = String::from_utf8(log).expect("utf-8");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "#a test");
@@ -327,19 +336,7 @@ mod tests {
 
     #[test]
     fn entries_are_visited_in_order_and_a_visits_error_ends_the_reading() {
-        let mut log = Vec::new();
-        write(
-            &mut log,
-            SystemTime::UNIX_EPOCH,
-            "x",
-            [
-                entry("A", 0, h(&[1000, 2000])),
-                entry("B", 0, h(&[3000])),
-                entry("A", 1, h(&[5000])),
-            ],
-            |_| true,
-        )
-        .expect("write");
+        let log = three_entries(SystemTime::UNIX_EPOCH, "x");
         let mut seen = Vec::new();
         for_each(&log, Path::new("t.hlog"), |tag, start, h| {
             seen.push((tag.to_owned(), start, h.max()));
