@@ -177,7 +177,25 @@ pub fn start_time(text: &[u8]) -> Option<SystemTime> {
 /// the totals of the tagged ones — are left out.
 pub fn read(text: &[u8], path: &Path) -> anyhow::Result<Vec<(String, f64, Histogram<u64>)>> {
     let mut out = Vec::new();
+    for_each(text, path, |tag, start, h| {
+        out.push((tag.to_owned(), start, h));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`read`] one entry at a time: `visit` gets each tagged entry (tag, start,
+/// histogram) as it is decoded, so a reader that keeps a few numbers of each
+/// second holds one histogram at a time, not a long run's thousands of them
+/// (a decoded histogram is tens of kilobytes). The first error, the log's or
+/// `visit`'s, ends the reading.
+pub fn for_each(
+    text: &[u8],
+    path: &Path,
+    mut visit: impl FnMut(&str, f64, Histogram<u64>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut deserializer = Deserializer::new();
+    let mut bytes = Vec::new();
     for (n, entry) in IntervalLogIterator::new(text).enumerate() {
         let entry = entry.map_err(|e| anyhow::anyhow!("{}: entry {n}: {e:?}", path.display()))?;
         let LogEntry::Interval(i) = entry else {
@@ -186,25 +204,31 @@ pub fn read(text: &[u8], path: &Path) -> anyhow::Result<Vec<(String, f64, Histog
         let Some(tag) = i.tag() else {
             continue;
         };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(i.encoded_histogram())
+        bytes.clear();
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(i.encoded_histogram(), &mut bytes)
             .with_context(|| format!("{}: entry {n}: bad base64", path.display()))?;
         let h: Histogram<u64> = deserializer
             .deserialize(&mut bytes.as_slice())
             .map_err(|e| anyhow::anyhow!("{}: entry {n}: {e:?}", path.display()))?;
-        out.push((
-            tag.as_str().to_owned(),
-            i.start_timestamp().as_secs_f64(),
-            h,
-        ));
+        visit(tag.as_str(), i.start_timestamp().as_secs_f64(), h)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// [`read`] a log file.
 pub fn read_file(path: &Path) -> anyhow::Result<Vec<(String, f64, Histogram<u64>)>> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     read(&text, path)
+}
+
+/// [`for_each`] entry of a log file.
+pub fn for_each_in_file(
+    path: &Path,
+    visit: impl FnMut(&str, f64, Histogram<u64>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    for_each(&text, path, visit)
 }
 
 #[cfg(test)]
@@ -230,13 +254,13 @@ mod tests {
         })
     }
 
-    #[test]
-    fn compressed_lines_with_totals_and_the_writers_header() {
+    /// A log of three entries: A and B in second 0, A in second 1.
+    fn three_entries(started: SystemTime, comment: &str) -> Vec<u8> {
         let mut log = Vec::new();
         write(
             &mut log,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            "a test",
+            started,
+            comment,
             [
                 entry("A", 0, h(&[1000, 2000])),
                 entry("B", 0, h(&[3000])),
@@ -245,6 +269,15 @@ mod tests {
             |_| true,
         )
         .expect("write");
+        log
+    }
+
+    #[test]
+    fn compressed_lines_with_totals_and_the_writers_header() {
+        let log = three_entries(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            "a test",
+        );
         let text = String::from_utf8(log).expect("utf-8");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "#a test");
@@ -299,5 +332,33 @@ mod tests {
         )
         .expect_err("comma");
         assert!(err.to_string().contains("comma"), "{err}");
+    }
+
+    #[test]
+    fn entries_are_visited_in_order_and_a_visits_error_ends_the_reading() {
+        let log = three_entries(SystemTime::UNIX_EPOCH, "x");
+        let mut seen = Vec::new();
+        for_each(&log, Path::new("t.hlog"), |tag, start, h| {
+            seen.push((tag.to_owned(), start, h.max()));
+            Ok(())
+        })
+        .expect("read");
+        let max = |v| h(&[v]).max();
+        assert_eq!(
+            seen,
+            [
+                ("A".to_owned(), 0.0, max(2000)),
+                ("B".to_owned(), 0.0, max(3000)),
+                ("A".to_owned(), 1.0, max(5000))
+            ]
+        );
+        let mut visits = 0;
+        let err = for_each(&log, Path::new("t.hlog"), |tag, _, _| {
+            visits += 1;
+            anyhow::ensure!(tag != "B", "no B here");
+            Ok(())
+        })
+        .expect_err("the visit's error");
+        assert_eq!((visits, err.to_string()), (2, "no B here".to_owned()));
     }
 }

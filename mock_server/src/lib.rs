@@ -54,10 +54,10 @@ pub use state::{Mock, MockError};
 /// Turn transparent huge pages off for this process (and its children); call
 /// it first thing in `main`, before anything allocates much.
 ///
-/// mimalloc, the allocator of every binary here, asks the kernel for huge
-/// pages on its arenas, so where THP is "always" or "madvise" each first
-/// touch of its memory makes 2 MB resident and may wait for the kernel to
-/// find (compact) a free 2 MB block. Measured on the reference machine
+/// Where THP is "always" (or "madvise", for memory advised for huge pages,
+/// as mimalloc's arenas were before its `no_thp` feature), each first touch
+/// of the allocator's memory makes 2 MB resident and may wait for the kernel
+/// to find (compact) a free 2 MB block. Measured on the reference machine
 /// (README, Performance): a 10-user harness run peaked at 35 MB with them and
 /// 23 MB without; the mock under `wrk` (10 connections, each request a new
 /// affiliation) answered at the same rate or faster without them, its p99

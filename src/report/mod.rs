@@ -109,14 +109,22 @@ fn curve(h: &Histogram<u64>) -> Vec<(f64, f64)> {
 pub fn load(dir: &Path) -> anyhow::Result<RunData> {
     let summary = crate::results::read_summary(dir)?;
     let mut latency: BTreeMap<String, Vec<SecondStats>> = BTreeMap::new();
-    for (tag, start, h) in crate::hlog::read_file(&dir.join("latency.hlog"))? {
-        latency.entry(tag).or_default().push(SecondStats {
+    // One second's histogram at a time: a long run has thousands.
+    crate::hlog::for_each_in_file(&dir.join("latency.hlog"), |tag, start, h| {
+        let stats = SecondStats {
             second: start,
             p50: ms(&h, 0.5),
             p90: ms(&h, 0.9),
             p99: ms(&h, 0.99),
-        });
-    }
+        };
+        match latency.get_mut(tag) {
+            Some(seconds) => seconds.push(stats),
+            None => {
+                latency.insert(tag.to_owned(), vec![stats]);
+            }
+        }
+        Ok(())
+    })?;
     let counts = crate::results::rows::second_counts(dir)?;
     let mut curves = Vec::new();
     let totals = dir.join("histograms.hlog");
