@@ -426,6 +426,7 @@ impl TestMock {
             tokens: [own.clone(), own],
             others,
             caps: None,
+            connect: mss_harness::connect::ConnectArgs::default(),
         }
     }
 

@@ -78,7 +78,10 @@ pub const LATE_TOLERANCE: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct RunContext {
     base_url: String,
-    urls: [reqwest::Url; 2],
+    /// Where the report requests go, through the transport.
+    endpoint: crate::transport::Endpoint,
+    /// The services' request URIs (origin-form), per service.
+    uris: [hyper::Uri; 2],
     http: reqwest::Client,
     schedule: Option<ArrivalSchedule>,
     think_time: Duration,

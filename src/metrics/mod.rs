@@ -72,6 +72,9 @@ pub struct Metrics {
     started_wall: Mutex<SystemTime>,
     shards: Box<[Mutex<Shard>]>,
     aggregate: Mutex<Aggregate>,
+    /// Where the exchanges' time went, per service (minimal until the
+    /// phase metrics land: one lock per service).
+    phases: [Mutex<crate::transport::PhaseHistograms>; 2],
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -94,7 +97,20 @@ impl Metrics {
                 spill: Spill::new(),
                 harvested: 0,
             }),
+            phases: Default::default(),
         }
+    }
+
+    /// Record where one answered exchange of `service` spent its time.
+    pub fn record_phases(&self, shard: usize, service: Service, phases: &crate::transport::Phases) {
+        let _ = shard;
+        let second = lock(&self.started).elapsed().as_secs();
+        lock(&self.phases[index(service)]).record(phases, second);
+    }
+
+    /// The phase timings of `service`'s exchanges so far.
+    pub fn phases(&self, service: Service) -> crate::transport::PhaseHistograms {
+        lock(&self.phases[index(service)]).clone()
     }
 
     /// Move the start of the run (before anything is recorded).

@@ -90,6 +90,8 @@ pub fn start(
         tokens: [mine.clone(), mine],
         others: caches,
         caps: None,
+        // The embedded mock: plain HTTP on loopback.
+        connect: crate::connect::ConnectArgs::default(),
     };
     Ok((target, server))
 }

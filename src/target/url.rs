@@ -116,6 +116,7 @@ pub async fn prepare(
             tokens,
             others: HashMap::new(),
             caps,
+            connect: connect.clone(),
         },
         http,
         base,
