@@ -401,7 +401,13 @@ impl TestMock {
     ) -> Target {
         let cache = |admin: &str| {
             let c = self.cred(admin);
-            Arc::new(TokenCache::new(
+            let endpoint = mss_harness::transport::Endpoint::new(
+                base,
+                &mss_harness::connect::ConnectArgs::default(),
+                std::time::Duration::from_secs(5),
+            )
+            .expect("endpoint");
+            let cache = TokenCache::new(
                 http.clone(),
                 format!("{base}/token"),
                 Credentials {
@@ -410,7 +416,8 @@ impl TestMock {
                     client_id: c.client_id.clone(),
                 },
                 policy,
-            ))
+            );
+            Arc::new(cache.over(endpoint).expect("token URL"))
         };
         let own = cache(administradora);
         let others: HashMap<String, Arc<TokenCache>> = self

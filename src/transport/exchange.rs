@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
+use hyper::header::HeaderMap;
 use hyper::{Request, StatusCode};
 
 use super::open::Endpoint;
@@ -45,6 +46,8 @@ impl Clone for Slot {
 pub struct Answer {
     /// Its HTTP status.
     pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
     /// Its body.
     pub body: Bytes,
     /// Where the exchange's time went.
@@ -140,8 +143,8 @@ impl Endpoint {
                 },
             }
         };
-        let status = response.status();
-        let body = match response.into_body().collect().await {
+        let (head, body) = response.into_parts();
+        let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
                 // The answer had begun: an end short of it is `truncated`
@@ -161,7 +164,8 @@ impl Endpoint {
             slot.0 = Some(conn);
         }
         Ok(Answer {
-            status,
+            status: head.status,
+            headers: head.headers,
             body,
             phases,
         })
