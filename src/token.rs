@@ -23,16 +23,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HOST, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::outcome::Outcome;
 use crate::secret::Secret;
 use crate::transport::{Body, Endpoint, PhaseHistograms, Slot};
-
-/// Redirects a token request follows (within its endpoint) before giving up.
-const MAX_REDIRECTS: usize = 5;
 
 /// Longest token lifetime taken from a server's answer (the protocol's is 300 s).
 const MAX_LIFETIME_SECONDS: u64 = 86_400;
@@ -474,51 +471,45 @@ impl TokenCache {
 
     /// A token request through the transport on the cache's connection,
     /// timed by phase; redirects followed within the endpoint (at most
-    /// [`MAX_REDIRECTS`]), never to another host.
+    /// [`MAX_REDIRECTS`](crate::transport::MAX_REDIRECTS)), never to another host.
     async fn over_transport(
         &self,
         endpoint: &Endpoint,
-        mut uri: hyper::Uri,
+        uri: hyper::Uri,
         body: Bytes,
         slot: &mut Slot,
     ) -> Result<Got, (&'static str, String)> {
-        for _ in 0..=MAX_REDIRECTS {
+        let build = |uri: hyper::Uri| {
             let mut request = hyper::Request::new(Body::new(body.clone()));
             *request.method_mut() = hyper::Method::POST;
-            *request.uri_mut() = uri.clone();
+            *request.uri_mut() = uri;
             let headers = request.headers_mut();
             headers.insert(HOST, endpoint.authority().clone());
             headers.insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
-            let answer = endpoint
-                .exchange(slot, request, self.policy.timeout)
-                .await
-                .map_err(|f| {
-                    let what = match f.outcome {
-                        Outcome::ReadTimeout | Outcome::ConnectTimeout => "timed out",
-                        Outcome::Dns | Outcome::ConnectRefused | Outcome::Tls => "unreachable",
-                        _ => "failed",
-                    };
-                    (what, f.detail)
-                })?;
-            let (started, phases) = &mut *self
+            request
+        };
+        let record = |phases: &crate::transport::Phases| {
+            let (started, histograms) = &mut *self
                 .phases
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            phases.record(&answer.phases, started.elapsed().as_secs());
-            if !answer.status.is_redirection() {
-                return Ok((answer.status, retry_after(&answer.headers), answer.body));
-            }
-            let location = answer
-                .headers
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            uri = redirected(&self.url, location)?;
-        }
-        Err(("failed", format!("more than {MAX_REDIRECTS} redirects")))
+            histograms.record(phases, started.elapsed().as_secs());
+        };
+        let answer = endpoint
+            .exchange_following(slot, uri, build, self.policy.timeout, record)
+            .await
+            .map_err(|f| {
+                let what = match f.outcome {
+                    Outcome::ReadTimeout | Outcome::ConnectTimeout => "timed out",
+                    Outcome::Dns | Outcome::ConnectRefused | Outcome::Tls => "unreachable",
+                    _ => "failed",
+                };
+                (what, f.detail)
+            })?;
+        Ok((answer.status, retry_after(&answer.headers), answer.body))
     }
 }
 
@@ -539,23 +530,6 @@ fn origin_form(url: &str) -> anyhow::Result<hyper::Uri> {
         None => parsed.path().to_owned(),
     };
     hyper::Uri::try_from(path).map_err(|e| anyhow::anyhow!("token URL {url:?}: {e}"))
-}
-
-/// Where a redirect from `url` to `location` goes, when it stays on `url`'s
-/// host and port; refused otherwise.
-fn redirected(url: &str, location: &str) -> Result<hyper::Uri, (&'static str, String)> {
-    let refused = |to: &str| ("failed", format!("redirect to another host ({to}) refused"));
-    let base = reqwest::Url::parse(url).map_err(|e| ("failed", e.to_string()))?;
-    let to = base.join(location).map_err(|_| refused("?"))?;
-    let same = to
-        .host_str()
-        .is_some_and(|h| base.host_str().is_some_and(|b| h.eq_ignore_ascii_case(b)))
-        && to.port_or_known_default() == base.port_or_known_default()
-        && to.scheme() == base.scheme();
-    if !same {
-        return Err(refused(to.host_str().unwrap_or("?")));
-    }
-    origin_form(to.as_str()).map_err(|e| ("failed", e.to_string()))
 }
 
 /// The innermost cause of a transport error (e.g. "invalid peer certificate:

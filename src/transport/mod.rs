@@ -6,9 +6,11 @@ mod exchange;
 mod open;
 mod phases;
 mod record;
+mod redirect;
 mod timed;
 
 pub use exchange::{Answer, Body, Connection, Failure, Slot};
 pub use open::Endpoint;
 pub use phases::{Opening, Phase, Phases};
 pub use record::PhaseHistograms;
+pub use redirect::MAX_REDIRECTS;

@@ -32,6 +32,8 @@ pub struct Endpoint {
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     connect_timeout: Duration,
     authority: HeaderValue,
+    /// `scheme://host:port`, what a redirect's `Location` is read against.
+    origin: reqwest::Url,
 }
 
 impl Endpoint {
@@ -77,6 +79,9 @@ impl Endpoint {
         } else {
             None
         };
+        let mut origin = url.clone();
+        origin.set_path("/");
+        origin.set_query(None);
         let authority = match url.port() {
             Some(p) => format!("{written}:{p}"),
             None => written,
@@ -89,12 +94,18 @@ impl Endpoint {
             connect_timeout,
             authority: HeaderValue::from_str(&authority)
                 .with_context(|| format!("target URL {base:?}: host"))?,
+            origin,
         })
     }
 
     /// The `Host` header of every request to this endpoint.
     pub fn authority(&self) -> &HeaderValue {
         &self.authority
+    }
+
+    /// The URL of the target's root (`scheme://host:port/`).
+    pub fn origin(&self) -> &reqwest::Url {
+        &self.origin
     }
 
     /// Open a connection: resolved, connected, its TLS handshake done, in
