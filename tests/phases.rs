@@ -303,3 +303,38 @@ async fn failures_keep_their_classes_and_name_their_phase() {
     .expect_err("insecure refused");
     assert!(refused.to_string().contains("ministerio.test"), "{refused}");
 }
+
+#[tokio::test]
+async fn the_token_cache_times_its_exchanges_on_one_connection() {
+    use mss_harness::token::{Credentials, TokenPolicy};
+    let t = crate::util::TestMock::new();
+    let base = t.serve().await;
+    let c = t.cred("230301");
+    let endpoint =
+        Endpoint::new(&base, &ConnectArgs::default(), Duration::from_secs(5)).expect("endpoint");
+    let cache = mss_harness::token::TokenCache::new(
+        reqwest::Client::new(),
+        format!("{base}/token"),
+        Credentials {
+            username: c.username.clone(),
+            password: mss_harness::secret::Secret::new(c.password.clone()),
+            client_id: c.client_id.clone(),
+        },
+        TokenPolicy::default(),
+    )
+    .over(endpoint)
+    .expect("token URL");
+    let first = cache.get().await.expect("token");
+    cache.invalidate(first.generation);
+    cache.get().await.expect("second token");
+    let phases = cache.phases();
+    // Two exchanges, one connection: the second reused it.
+    assert_eq!((phases.exchanges(), phases.opened()), (2, 1));
+    assert_eq!(phases.histogram(Phase::Wait).len(), 2);
+    assert_eq!(phases.histogram(Phase::Connect).len(), 1);
+    assert_eq!(
+        phases.histogram(Phase::Dns).len(),
+        0,
+        "an address written out"
+    );
+}

@@ -217,12 +217,37 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
     }
     assert!(t.contains("verifies") && t.contains("TLS 1."), "{t}");
     assert!(t.contains("expires_in 300 s"), "{t}");
+    // Where each call's time went: the token opened the connection (its TLS
+    // handshake timed), the service calls reused it.
+    let line = |stage: &str| t.lines().find(|l| l.starts_with(stage)).unwrap_or_default();
+    crate::util::assert_says(
+        line("token (POST /token)"),
+        &[
+            "opened a connection",
+            "TLS handshake",
+            "time to first byte",
+            "body read",
+        ],
+    );
+    crate::util::assert_says(
+        line("ReportarRetractoAfiliacion"),
+        &[
+            "reused the connection",
+            "request written",
+            "time to first byte",
+        ],
+    );
     let json: Value = serde_json::from_str(
         &std::fs::read_to_string(out_dir.join("preflight.json")).expect("preflight.json"),
     )
     .expect("json");
     assert_eq!(json["ok"], true);
     assert_eq!(json["stages"].as_array().map(Vec::len), Some(7));
+    let phases = &json["stages"][3]["data"]["phases"];
+    assert!(
+        phases["wait_ms"].as_f64().is_some() && phases["tls_ms"].as_f64().is_some(),
+        "{phases}"
+    );
     // Nothing was stored: both service calls were refused by design.
     assert_eq!(m.mock.stats()["records"]["kept"], 0);
     // A wrong password: the token stage fails, naming the refusal.
