@@ -220,8 +220,8 @@ pub async fn execute(
             Ok(())
         })
     });
-    // Every user sends with the harness's client (its TLS, timeouts and pool),
-    // through `GooseUser::request`.
+    // Goose's users hold the harness's client (its TLS configuration), though
+    // requests go through the transport.
     let client_ctx = ctx.clone();
     let use_our_client: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
         user.client = client_ctx.http.clone();

@@ -1,8 +1,8 @@
-//! One request: built (token, headers, body, timeout), sent with the
-//! harness's client (through Goose's `GooseUser::request` when Goose's own
-//! report was asked for), and its answer
-//! classified into an [`Outcome`] against what the request expected and what
-//! the contract lists.
+//! One request: built (token, prebuilt URI and headers, body, timeout),
+//! sent through the transport on the user's kept connection (and given to
+//! Goose's request metrics when Goose's own report was asked for), and its
+//! answer classified into an [`Outcome`] against what the request expected
+//! and what the contract lists.
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
