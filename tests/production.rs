@@ -30,26 +30,7 @@ impl Ministry {
     /// A TLS mock whose only client has `password`.
     async fn start(password: &str) -> Ministry {
         let dir = crate::util::temp_dir("production");
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "mss-harness throw-away test CA");
-        let ca = ca_params.self_signed(&ca_key).expect("CA");
-        let leaf_key = rcgen::KeyPair::generate().expect("key");
-        let mut leaf_params =
-            rcgen::CertificateParams::new(vec!["ministerio.test".to_owned()]).expect("params");
-        leaf_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "ministerio.test");
-        let leaf = leaf_params
-            .signed_by(&leaf_key, &ca, &ca_key)
-            .expect("leaf");
-        let ca_path = dir.join("ca.pem");
-        std::fs::write(&ca_path, ca.pem()).expect("write CA");
-        let tls = mss_mock::tls_config(leaf.pem().as_bytes(), leaf_key.serialize_pem().as_bytes())
-            .expect("TLS config");
+        let (ca_path, tls) = crate::util::ministry_certificates(&dir);
         let cred = Cred {
             password: password.to_owned(),
             ..Cred::new(USER, CLIENT)

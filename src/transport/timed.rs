@@ -67,6 +67,14 @@ impl Marks {
         }
     }
 
+    /// `polled`, a write's result, marking the bytes it took.
+    fn wrote_if(&self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.wrote();
+        }
+        polled
+    }
+
     fn wrote(&self) {
         let now = self.now();
         // Only the first write of the exchange sets its first mark.
@@ -136,10 +144,7 @@ impl AsyncWrite for Timed {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         };
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            this.marks.wrote();
-        }
-        polled
+        this.marks.wrote_if(polled)
     }
 
     fn poll_write_vectored(
@@ -152,10 +157,7 @@ impl AsyncWrite for Timed {
             Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         };
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            this.marks.wrote();
-        }
-        polled
+        this.marks.wrote_if(polled)
     }
 
     fn is_write_vectored(&self) -> bool {
