@@ -4,9 +4,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 
 /// Connection settings shared by `run`, `preflight` and `conform`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -22,6 +28,10 @@ pub struct ConnectArgs {
     /// (repeatable), e.g. `ministerio.test:8443:127.0.0.1`.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
+    /// The one TLS configuration built from these settings, once (loading
+    /// the system's CA store is not free); clones share it.
+    #[arg(skip)]
+    tls: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
 }
 
 /// A `--resolve` entry.
@@ -90,18 +100,17 @@ impl ConnectArgs {
         Ok(())
     }
 
-    /// The CA certificates of `--ca-cert`.
-    pub fn extra_roots(&self) -> anyhow::Result<Vec<reqwest::Certificate>> {
-        let Some(path) = &self.ca_cert else {
-            return Ok(Vec::new());
-        };
-        let pem = std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("--ca-cert {}: not PEM certificates", path.display()))?;
-        if certs.is_empty() {
-            bail!("--ca-cert {}: no certificate in it", path.display());
+    /// The TLS configuration every connection of the harness uses (the
+    /// transport's and reqwest's): the system's roots plus `--ca-cert`,
+    /// certificates always verified — except with `--insecure`, which
+    /// [`check_insecure`](Self::check_insecure) admits for loopback only.
+    /// Built once; later calls share it.
+    pub fn tls_config(&self) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+        if let Some(config) = self.tls.get() {
+            return Ok(Arc::clone(config));
         }
-        Ok(certs)
+        let config = Arc::new(tls_config(self, !self.insecure)?);
+        Ok(Arc::clone(self.tls.get_or_init(|| config)))
     }
 
     /// An HTTP client for `base` (`scheme://host[:port]`): TLS verification on
@@ -139,17 +148,99 @@ impl ConnectArgs {
         if let Some(t) = timeout {
             b = b.timeout(t);
         }
-        for cert in self.extra_roots()? {
-            b = b.add_root_certificate(cert);
-        }
-        if self.insecure {
-            b = b.danger_accept_invalid_certs(true);
-        }
+        // The same rustls configuration as the transport's: one set of roots,
+        // one verification rule.
+        b = b.tls_backend_preconfigured(rustls::ClientConfig::clone(&*self.tls_config()?));
         for o in self.overrides()? {
             b = b.resolve(&o.host, o.addr);
         }
         b.build().context("cannot build the HTTP client")
     }
+}
+
+/// Accepts any certificate: used to read a certificate that did not verify
+/// (preflight), and for `--insecure` against a loopback mock.
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A rustls configuration from `args`: verifying against the system's roots
+/// plus `--ca-cert`, or (`verify` false) accepting any certificate.
+pub fn tls_config(args: &ConnectArgs, verify: bool) -> anyhow::Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    if !verify {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &args.ca_cert {
+        let pem = std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))?;
+        let mut n = 0;
+        for item in CertificateDer::pem_slice_iter(&pem) {
+            let cert = item
+                .with_context(|| format!("--ca-cert {}: not PEM certificates", path.display()))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("--ca-cert {}", path.display()))?;
+            n += 1;
+        }
+        if n == 0 {
+            bail!("--ca-cert {}: no certificate in it", path.display());
+        }
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 #[cfg(test)]

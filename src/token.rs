@@ -12,19 +12,24 @@
 //!   meanwhile a caller without a valid token fails fast with
 //!   [`TokenError::Unavailable`] (`token_unavailable`).
 //! - Token requests, refreshes, failures and their latency are counted apart
-//!   from the report services.
+//!   from the report services; through the transport ([`TokenCache::over`]),
+//!   where each exchange's time went too ([`TokenCache::phases`]). The cache
+//!   keeps one connection (its requests are single flight).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::outcome::Outcome;
 use crate::secret::Secret;
+use crate::transport::{Body, Endpoint, PhaseHistograms, Slot};
 
 /// Longest token lifetime taken from a server's answer (the protocol's is 300 s).
 const MAX_LIFETIME_SECONDS: u64 = 86_400;
@@ -126,7 +131,13 @@ struct Backoff {
     blocked_until: Option<Instant>,
     failures: u32,
     last_error: Option<TokenError>,
+    /// The cache's connection (token requests are single flight: whoever
+    /// holds the back-off sends).
+    slot: Slot,
 }
+
+/// What a token request got back: status, `Retry-After`, body.
+type Got = (StatusCode, Option<Duration>, Bytes);
 
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -143,6 +154,11 @@ struct TokenRefusal {
 #[derive(Debug)]
 pub struct TokenCache {
     http: reqwest::Client,
+    /// Token requests through the transport: its endpoint and the request's
+    /// URI (origin-form); through `http` when `None`.
+    transport: Option<(Endpoint, hyper::Uri)>,
+    /// Where the token exchanges' time went, and since when.
+    phases: Mutex<(Instant, PhaseHistograms)>,
     url: String,
     credentials: Credentials,
     policy: TokenPolicy,
@@ -150,10 +166,6 @@ pub struct TokenCache {
     refresh: tokio::sync::Mutex<Backoff>,
     generation: AtomicU64,
     stats: Mutex<TokenStats>,
-    // MERGE NOTE (issue 33, presenting half): a minimal stand-in so the
-    // readers of the token phases compile before the send path that records
-    // them (T's branch) is merged; that branch's field and method win.
-    phases: Mutex<crate::transport::PhaseHistograms>,
 }
 
 impl TokenCache {
@@ -166,6 +178,8 @@ impl TokenCache {
     ) -> Self {
         TokenCache {
             http,
+            transport: None,
+            phases: Mutex::new((Instant::now(), PhaseHistograms::new())),
             url: token_url,
             credentials,
             policy,
@@ -180,8 +194,23 @@ impl TokenCache {
                 latency_us: crate::hdr::histogram(),
                 events: Vec::new(),
             }),
-            phases: Mutex::new(crate::transport::PhaseHistograms::new()),
         }
+    }
+
+    /// Token requests through the transport on `endpoint` (the token URL's
+    /// host), timed by phase, on one kept connection, instead of the client.
+    pub fn over(mut self, endpoint: Endpoint) -> anyhow::Result<Self> {
+        self.transport = Some((endpoint, origin_form(&self.url)?));
+        Ok(self)
+    }
+
+    /// Where the token exchanges' time went (those that got an answer).
+    pub fn phases(&self) -> PhaseHistograms {
+        self.phases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1
+            .clone()
     }
 
     /// The client_id it holds a token for.
@@ -259,15 +288,6 @@ impl TokenCache {
         }
     }
 
-    /// The token requests' phase timings so far (MERGE NOTE: stand-in until
-    /// the send path that records them is merged; same signature).
-    pub fn phases(&self) -> crate::transport::PhaseHistograms {
-        self.phases
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
     /// Counts and latency so far.
     pub fn stats(&self) -> TokenStats {
         self.stats
@@ -325,44 +345,24 @@ impl TokenCache {
             .append_pair("client_id", &self.credentials.client_id)
             .finish();
         let started = Instant::now();
-        let sent = self
-            .http
-            .post(&self.url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .timeout(self.policy.timeout)
-            .send()
-            .await;
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => {
+        let sent = match &self.transport {
+            Some((endpoint, uri)) => {
+                self.over_transport(endpoint, uri.clone(), body.into(), &mut backoff.slot)
+                    .await
+            }
+            None => self.over_client(body).await,
+        };
+        let (status, retry_after, bytes) = match sent {
+            Ok(got) => got,
+            Err((what, cause)) => {
                 self.record(started, false);
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "unreachable"
-                } else {
-                    "failed"
-                };
                 return Err(self.back_off(
                     backoff,
                     None,
-                    TokenError::Unavailable(format!(
-                        "token endpoint {} {what}: {}",
-                        self.url,
-                        root_cause(&e)
-                    )),
+                    TokenError::Unavailable(format!("token endpoint {} {what}: {cause}", self.url)),
                 ));
             }
         };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response.bytes().await.unwrap_or_default();
         if status == StatusCode::OK {
             let answer = serde_json::from_slice::<TokenAnswer>(&bytes)
                 .ok()
@@ -397,7 +397,10 @@ impl TokenCache {
                         .current
                         .write()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.clone());
-                    *backoff = Backoff::default();
+                    *backoff = Backoff {
+                        slot: std::mem::take(&mut backoff.slot),
+                        ..Backoff::default()
+                    };
                     Ok(token)
                 }
                 None => {
@@ -433,6 +436,100 @@ impl TokenCache {
             ))
         }
     }
+}
+
+impl TokenCache {
+    /// A token request through the client (reqwest: its redirect policy);
+    /// a failure as (what happened, its innermost cause).
+    async fn over_client(&self, body: String) -> Result<Got, (&'static str, String)> {
+        let sent = self
+            .http
+            .post(&self.url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .timeout(self.policy.timeout)
+            .send()
+            .await;
+        let response = sent.map_err(|e| {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "unreachable"
+            } else {
+                "failed"
+            };
+            (what, root_cause(&e))
+        })?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        Ok((
+            status,
+            retry_after,
+            response.bytes().await.unwrap_or_default(),
+        ))
+    }
+
+    /// A token request through the transport on the cache's connection,
+    /// timed by phase; redirects followed within the endpoint (at most
+    /// [`MAX_REDIRECTS`](crate::transport::MAX_REDIRECTS)), never to another host.
+    async fn over_transport(
+        &self,
+        endpoint: &Endpoint,
+        uri: hyper::Uri,
+        body: Bytes,
+        slot: &mut Slot,
+    ) -> Result<Got, (&'static str, String)> {
+        let build = |uri: hyper::Uri| {
+            let mut request = hyper::Request::new(Body::new(body.clone()));
+            *request.method_mut() = hyper::Method::POST;
+            *request.uri_mut() = uri;
+            let headers = request.headers_mut();
+            headers.insert(HOST, endpoint.authority().clone());
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            request
+        };
+        let record = |phases: &crate::transport::Phases| {
+            let (started, histograms) = &mut *self
+                .phases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            histograms.record(phases, started.elapsed().as_secs());
+        };
+        let answer = endpoint
+            .exchange_following(slot, uri, build, self.policy.timeout, record)
+            .await
+            .map_err(|f| {
+                let what = match f.outcome {
+                    Outcome::ReadTimeout | Outcome::ConnectTimeout => "timed out",
+                    Outcome::Dns | Outcome::ConnectRefused | Outcome::Tls => "unreachable",
+                    _ => "failed",
+                };
+                (what, f.detail)
+            })?;
+        Ok((answer.status, retry_after(&answer.headers), answer.body))
+    }
+}
+
+/// A `Retry-After` in seconds.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// The origin-form URI (path and query) of `url`.
+fn origin_form(url: &str) -> anyhow::Result<hyper::Uri> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("token URL {url:?}: {e}"))?;
+    let path = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    hyper::Uri::try_from(path).map_err(|e| anyhow::anyhow!("token URL {url:?}: {e}"))
 }
 
 /// The innermost cause of a transport error (e.g. "invalid peer certificate:

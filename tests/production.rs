@@ -30,26 +30,7 @@ impl Ministry {
     /// A TLS mock whose only client has `password`.
     async fn start(password: &str) -> Ministry {
         let dir = crate::util::temp_dir("production");
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "mss-harness throw-away test CA");
-        let ca = ca_params.self_signed(&ca_key).expect("CA");
-        let leaf_key = rcgen::KeyPair::generate().expect("key");
-        let mut leaf_params =
-            rcgen::CertificateParams::new(vec!["ministerio.test".to_owned()]).expect("params");
-        leaf_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "ministerio.test");
-        let leaf = leaf_params
-            .signed_by(&leaf_key, &ca, &ca_key)
-            .expect("leaf");
-        let ca_path = dir.join("ca.pem");
-        std::fs::write(&ca_path, ca.pem()).expect("write CA");
-        let tls = mss_mock::tls_config(leaf.pem().as_bytes(), leaf_key.serialize_pem().as_bytes())
-            .expect("TLS config");
+        let (ca_path, tls) = crate::util::ministry_certificates(&dir);
         let cred = Cred {
             password: password.to_owned(),
             ..Cred::new(USER, CLIENT)
@@ -217,12 +198,37 @@ async fn preflight_reports_every_stage_and_names_what_is_wrong() {
     }
     assert!(t.contains("verifies") && t.contains("TLS 1."), "{t}");
     assert!(t.contains("expires_in 300 s"), "{t}");
+    // Where each call's time went: the token opened the connection (its TLS
+    // handshake timed), the service calls reused it.
+    let line = |stage: &str| t.lines().find(|l| l.starts_with(stage)).unwrap_or_default();
+    crate::util::assert_says(
+        line("token (POST /token)"),
+        &[
+            "opened a connection",
+            "TLS handshake",
+            "time to first byte",
+            "body read",
+        ],
+    );
+    crate::util::assert_says(
+        line("ReportarRetractoAfiliacion"),
+        &[
+            "reused the connection",
+            "request written",
+            "time to first byte",
+        ],
+    );
     let json: Value = serde_json::from_str(
         &std::fs::read_to_string(out_dir.join("preflight.json")).expect("preflight.json"),
     )
     .expect("json");
     assert_eq!(json["ok"], true);
     assert_eq!(json["stages"].as_array().map(Vec::len), Some(7));
+    let phases = &json["stages"][3]["data"]["phases"];
+    assert!(
+        phases["wait_ms"].as_f64().is_some() && phases["tls_ms"].as_f64().is_some(),
+        "{phases}"
+    );
     // Nothing was stored: both service calls were refused by design.
     assert_eq!(m.mock.stats()["records"]["kept"], 0);
     // A wrong password: the token stage fails, naming the refusal.

@@ -32,6 +32,7 @@ mod merge;
 mod mock_controls;
 mod mock_roundtrip;
 mod overload;
+mod phases;
 mod production;
 mod resend;
 mod retry_budget;

@@ -401,7 +401,13 @@ impl TestMock {
     ) -> Target {
         let cache = |admin: &str| {
             let c = self.cred(admin);
-            Arc::new(TokenCache::new(
+            let endpoint = mss_harness::transport::Endpoint::new(
+                base,
+                &mss_harness::connect::ConnectArgs::default(),
+                std::time::Duration::from_secs(5),
+            )
+            .expect("endpoint");
+            let cache = TokenCache::new(
                 http.clone(),
                 format!("{base}/token"),
                 Credentials {
@@ -410,7 +416,8 @@ impl TestMock {
                     client_id: c.client_id.clone(),
                 },
                 policy,
-            ))
+            );
+            Arc::new(cache.over(endpoint).expect("token URL"))
         };
         let own = cache(administradora);
         let others: HashMap<String, Arc<TokenCache>> = self
@@ -426,6 +433,7 @@ impl TestMock {
             tokens: [own.clone(), own],
             others,
             caps: None,
+            connect: mss_harness::connect::ConnectArgs::default(),
         }
     }
 
@@ -797,4 +805,33 @@ impl Drop for Background {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A throw-away CA (its PEM written to `dir`/ca.pem, the path returned) and
+/// the TLS server configuration of a certificate for `ministerio.test` it
+/// signed.
+pub fn ministry_certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, Arc<rustls::ServerConfig>) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "mss-harness throw-away test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let leaf_key = rcgen::KeyPair::generate().expect("key");
+    let mut leaf_params =
+        rcgen::CertificateParams::new(vec!["ministerio.test".to_owned()]).expect("params");
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ministerio.test");
+    let leaf = leaf_params
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .expect("leaf");
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, ca.pem()).expect("write CA");
+    let tls = mss_mock::tls_config(leaf.pem().as_bytes(), leaf_key.serialize_pem().as_bytes())
+        .expect("TLS config");
+    (ca_path, tls)
 }

@@ -36,6 +36,8 @@ pub struct Target {
     pub others: HashMap<String, Arc<TokenCache>>,
     /// The production caps, for a target that is not this machine.
     pub caps: Option<Caps>,
+    /// How the report requests reach the target (its TLS, `--resolve`).
+    pub connect: crate::connect::ConnectArgs,
 }
 
 /// Build the shared context of a run of `plan` against `target`, starting
@@ -82,11 +84,22 @@ pub fn prepare(
         };
         data = data.with_feeder(feeder, f.share);
     }
-    let url = |s: Service| {
-        let text = format!("{}{}", target.base_url, s.path());
-        reqwest::Url::parse(&text).map_err(|e| format!("target URL {text:?}: {e}"))
+    let endpoint = crate::transport::Endpoint::new(
+        &target.base_url,
+        &target.connect,
+        plan.http.connect_timeout,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    // Parsed once: a request's URI and headers are clones of these.
+    let base_path = target.base_url.split_once("://").map_or("", |(_, rest)| {
+        rest.find('/')
+            .map_or("", |i| rest[i..].trim_end_matches('/'))
+    });
+    let uri = |s: Service| {
+        let text = format!("{base_path}{}", s.path());
+        hyper::Uri::try_from(text.as_str()).map_err(|e| format!("target URL path {text:?}: {e}"))
     };
-    let urls = [url(Service::Afiliacion)?, url(Service::Retracto)?];
+    let uris = [uri(Service::Afiliacion)?, uri(Service::Retracto)?];
     let planned_seconds = schedule
         .as_ref()
         .map_or(plan.duration(), ArrivalSchedule::duration)
@@ -96,7 +109,8 @@ pub fn prepare(
         delivery: delivery::DeliveryCounter::new(planned_seconds),
         samples: delivery::LoadSamples::default(),
         senders: users(plan, worker),
-        urls,
+        endpoint,
+        uris,
         base_url: target.base_url,
         http,
         schedule,
@@ -206,8 +220,8 @@ pub async fn execute(
             Ok(())
         })
     });
-    // Every user sends with the harness's client (its TLS, timeouts and pool),
-    // through `GooseUser::request`.
+    // Goose's users hold the harness's client (its TLS configuration), though
+    // requests go through the transport.
     let client_ctx = ctx.clone();
     let use_our_client: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
         user.client = client_ctx.http.clone();

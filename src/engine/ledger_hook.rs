@@ -4,9 +4,6 @@
 //! shows that a report whose answer was lost had been stored. Only a run
 //! against a target other than the embedded mock keeps a ledger.
 
-use bytes::Bytes;
-use reqwest::StatusCode;
-
 use super::RunContext;
 use super::send::Expect;
 use crate::domain::Service;
@@ -61,13 +58,13 @@ impl RunContext {
     pub(super) fn ledger_answer(
         &self,
         noted: Noted,
-        answer: &Result<(StatusCode, Bytes), Outcome>,
+        answer: &Result<crate::transport::Answer, Outcome>,
     ) {
         let (Some(ledger), Some((service, radicado))) = (self.ledger.get(), noted) else {
             return;
         };
         let answer = match answer {
-            Ok((status, body)) => Ok((status.as_u16(), body.as_ref())),
+            Ok(a) => Ok((a.status.as_u16(), a.body.as_ref())),
             Err(o) => Err(o),
         };
         let a = Answer::of(&self.contract, service, &radicado, answer);

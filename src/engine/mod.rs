@@ -10,8 +10,10 @@
 //! `dropped` and not sent. In the closed model each user sends, waits and thinks.
 //! The harness records its own metrics ([`Metrics`]). Goose's own request
 //! metrics and report are a second metrics system on every request: only with
-//! `run --goose-report` do requests go through `GooseUser::request`; otherwise
-//! Goose runs without metrics and a user sends with the harness's client.
+//! `run --goose-report` is each request also given to Goose's request metrics;
+//! otherwise Goose runs without metrics. Either way a user sends through the
+//! transport ([`crate::transport`]) on the connection it keeps (its Goose
+//! session data), and each answered request's phases are recorded.
 //!
 //! A signal stops a run gracefully ([`RunContext::interrupt`]): nothing new is
 //! sent, the requests in flight get a grace period, those still unanswered
@@ -27,8 +29,8 @@
 //! - `limiter`: the production caps ([`Limiter`]);
 //! - `stop`: the one stop state (caps, data errors, signals and their grace);
 //! - `timer`: waits that end on time to the microsecond (a ticket's due time);
-//! - `send`: a request built, sent (through Goose for its report) and its answer classified
-//!   into an [`Outcome`];
+//! - `send`: a request built, sent through the transport (and given to Goose's
+//!   metrics for its report) and its answer classified into an [`Outcome`];
 //! - `resolve`: reports whose answers were lost — retries, the retry budget,
 //!   the end-of-run resolution ([`Doubts`], [`Resolution`]);
 //! - `ledger_hook`: the run's ledger, written before each valid report goes
@@ -78,7 +80,10 @@ pub const LATE_TOLERANCE: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct RunContext {
     base_url: String,
-    urls: [reqwest::Url; 2],
+    /// Where the report requests go, through the transport.
+    endpoint: crate::transport::Endpoint,
+    /// The services' request URIs (origin-form), per service.
+    uris: [hyper::Uri; 2],
     http: reqwest::Client,
     schedule: Option<ArrivalSchedule>,
     think_time: Duration,
@@ -99,8 +104,8 @@ pub struct RunContext {
     stop: stop::StopState,
     /// The open model's waits for a ticket's due time, to the microsecond.
     timers: timer::PreciseTimers,
-    /// Requests go through `GooseUser::request`, for Goose's own metrics and
-    /// report (`run --goose-report`); otherwise straight to the client.
+    /// Requests are also given to Goose's own metrics and report
+    /// (`run --goose-report`).
     through_goose: std::sync::atomic::AtomicBool,
     /// Reports whose answers were lost: confirmed, and still unresolved.
     doubts: Mutex<Doubts>,

@@ -320,7 +320,14 @@ impl RunContext {
         self.stop.end_flight();
         match answer {
             Some(sent) => sent,
-            None => Some(Sent::resent(Outcome::Interrupted, None, start, trace, body)),
+            None => Some(Sent::resent(
+                Outcome::Interrupted,
+                None,
+                start,
+                trace,
+                body,
+                None,
+            )),
         }
     }
 

@@ -1,20 +1,18 @@
-//! One request: built (token, headers, body, timeout), sent with the
-//! harness's client (through Goose's `GooseUser::request` when Goose's own
-//! report was asked for), and its answer
-//! classified into an [`Outcome`] against what the request expected and what
-//! the contract lists.
+//! One request: built (token, prebuilt URI and headers, body, timeout),
+//! sent through the transport on the user's kept connection (and given to
+//! Goose's request metrics when Goose's own report was asked for), and its
+//! answer classified into an [`Outcome`] against what the request expected
+//! and what the contract lists.
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::FutureExt as _;
 use futures_util::future::Either;
-use goose::goose::{GooseMethod, GooseRequest, GooseResponse};
 use goose::prelude::GooseUser;
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
+use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -24,6 +22,10 @@ use crate::metrics::{Timing, Traced};
 use crate::outcome::Outcome;
 use crate::token::{TokenCache, TokenError};
 use crate::trace::{TRACEPARENT, TraceId, TraceParent};
+use crate::transport::{Answer, Body, Failure, Phases, Slot};
+
+/// An exchange's answer (status, body, phases), or its failure's class.
+type Exchanged = Result<Answer, Outcome>;
 
 /// What the target expects of a request.
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub(super) struct Sent {
     pub(super) sent_at: Option<Instant>,
     /// The report sent (its radicado is read only if it is among the slowest).
     pub(super) body: Bytes,
+    /// Where the last exchange's time went, when it was answered.
+    pub(super) phases: Option<Phases>,
 }
 
 impl Sent {
@@ -67,6 +71,7 @@ impl Sent {
         start: Instant,
         trace_id: Option<TraceId>,
         body: Bytes,
+        phases: Option<Phases>,
     ) -> Sent {
         let took = start.elapsed();
         Sent {
@@ -78,6 +83,7 @@ impl Sent {
             trace_id,
             sent_at: Some(start),
             body,
+            phases,
         }
     }
 }
@@ -105,8 +111,34 @@ impl RunContext {
     /// Each HTTP request carries a `traceparent` of the report's trace (`trace`;
     /// a new one when `None`) when the run sends them.
     // `first`: whether this is the report's first send (it earns retry budget).
+    // The user's kept connection is its Goose session data.
     pub(super) async fn attempt(
         &self,
+        user: &mut GooseUser,
+        cache: &TokenCache,
+        report: &Report<'_>,
+        due: Instant,
+        first: bool,
+        trace: Option<TraceId>,
+    ) -> Option<Sent> {
+        let mut slot = user
+            .get_session_data_mut::<Slot>()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let sent = self
+            .attempt_on(&mut slot, user, cache, report, due, first, trace)
+            .await;
+        match user.get_session_data_mut::<Slot>() {
+            Some(kept) => *kept = slot,
+            None => user.set_session_data(slot),
+        }
+        sent
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt_on(
+        &self,
+        slot: &mut Slot,
         user: &mut GooseUser,
         cache: &TokenCache,
         report: &Report<'_>,
@@ -119,9 +151,9 @@ impl RunContext {
             ref body,
             expect,
         } = *report;
-        let url = &self.urls[service_index(service)];
         let mut sent_at = None;
         let mut result = None;
+        let mut phases = None;
         for attempt in 0..2 {
             // A stopping run sends nothing new: a request not sent yet is not
             // recorded; a retry not sent leaves its request `interrupted`.
@@ -160,32 +192,13 @@ impl RunContext {
             if first && attempt == 0 {
                 self.budget.original();
             }
-            let builder = self.traced(
-                self.http
-                    .post(url.clone())
-                    .header(AUTHORIZATION, token.bearer.clone())
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .body(body.clone())
-                    .timeout(self.timeout),
-                &mut trace,
-            );
-            // Combinators rather than an async block: each step is polled in
-            // place instead of being held beside what it was made from.
+            let request = self.request(service, token.bearer.clone(), body.clone(), &mut trace);
             let exchange = if self.through_goose.load(Ordering::Relaxed) {
-                Either::Right(Box::pin(Self::through_goose(
-                    &mut *user, builder, service, expect,
-                )))
+                Either::Right(Box::pin(
+                    self.through_goose(&mut *user, slot, request, service, expect),
+                ))
             } else {
-                Either::Left(builder.send().then(|sent| match sent {
-                    Ok(r) => {
-                        let status = r.status();
-                        Either::Left(r.bytes().map(move |read| {
-                            read.map(|b| (status, b))
-                                .map_err(|e| Outcome::of_transport(&e))
-                        }))
-                    }
-                    Err(e) => Either::Right(std::future::ready(Err(Outcome::of_transport(&e)))),
-                }))
+                Either::Left(self.exchange(slot, request))
             };
             // Abandoned when a stop's grace period ends before the answer.
             let answer = self
@@ -195,12 +208,17 @@ impl RunContext {
                 .unwrap_or(Err(Outcome::Interrupted));
             self.stop.end_flight();
             self.ledger_answer(noted, &answer);
+            phases = answer.as_ref().ok().map(|a| a.phases);
             match answer {
                 Err(outcome) => {
                     result = Some((outcome, None));
                     break;
                 }
-                Ok((status, bytes)) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
+                Ok(Answer {
+                    status,
+                    body: bytes,
+                    ..
+                }) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
                     // The retry is a request like any other: the production
                     // caps admit it first, then the retry budget.
                     match self.admit(1).await {
@@ -221,7 +239,11 @@ impl RunContext {
                     }
                     break;
                 }
-                Ok((status, bytes)) => {
+                Ok(Answer {
+                    status,
+                    body: bytes,
+                    ..
+                }) => {
                     result = Some(self.classify(service, status, &bytes, expect));
                     break;
                 }
@@ -242,57 +264,77 @@ impl RunContext {
             trace_id: trace,
             sent_at,
             body: body.clone(),
+            phases,
         })
     }
 
-    /// `builder` with a `traceparent` header of trace `trace` (a new trace,
-    /// written back, when `None`) and a new parent id, when the run sends them.
-    fn traced(
+    /// A report's request to `service`: its prebuilt URI and `Host`, the
+    /// bearer token, the body (a `Bytes` clone), and a `traceparent` of
+    /// trace `trace` (a new trace, written back, when `None`) with a new
+    /// parent id, when the run sends them.
+    fn request(
         &self,
-        builder: reqwest::RequestBuilder,
+        service: Service,
+        bearer: HeaderValue,
+        body: Bytes,
         trace: &mut Option<TraceId>,
-    ) -> reqwest::RequestBuilder {
-        if !self.traceparent {
-            return builder;
+    ) -> Request<Body> {
+        let mut request = Request::new(Body::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.uris[service_index(service)].clone();
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(HOST, self.endpoint.authority().clone());
+        headers.insert(AUTHORIZATION, bearer);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if self.traceparent {
+            let parent = TraceParent::new(*trace);
+            *trace = Some(parent.trace_id);
+            headers.insert(TRACEPARENT, parent.header());
         }
-        let parent = TraceParent::new(*trace);
-        *trace = Some(parent.trace_id);
-        builder.header(TRACEPARENT, parent.header())
+        *request.headers_mut() = headers;
+        request
     }
 
-    /// One request sent through `GooseUser::request`, for Goose's own metrics
-    /// and report (`run --goose-report`).
+    /// `request` exchanged on `slot`'s connection within the run's timeout;
+    /// a failure as its class.
+    async fn exchange(&self, slot: &mut Slot, request: Request<Body>) -> Exchanged {
+        self.endpoint
+            .exchange(slot, request, self.timeout)
+            .await
+            .map_err(|f: Failure| f.outcome)
+    }
+
+    /// One request sent through the transport and recorded as a request of
+    /// Goose's own metrics and report (`run --goose-report`): its time, its
+    /// status and whether it was the one expected.
     async fn through_goose(
+        &self,
         user: &mut GooseUser,
-        builder: reqwest::RequestBuilder,
+        slot: &mut Slot,
+        request: Request<Body>,
         service: Service,
         expect: &Expect,
-    ) -> Result<(StatusCode, Bytes), Outcome> {
-        let request = GooseRequest::builder()
-            .method(GooseMethod::Post)
-            .name(service.name())
-            .expect_status_code(match expect {
-                Expect::Accepted => 200,
-                Expect::Rejected { status, .. } => *status,
-            })
-            .set_request_builder(builder)
-            .build();
-        match user.request(request).await {
-            Ok(GooseResponse {
-                response: Ok(r), ..
-            }) => {
-                let status = r.status();
-                match r.bytes().await {
-                    Ok(b) => Ok((status, b)),
-                    Err(e) => Err(Outcome::of_transport(&e)),
-                }
-            }
-            Ok(GooseResponse {
-                response: Err(e), ..
-            }) => Err(Outcome::of_transport(&e)),
+    ) -> Exchanged {
+        let start = Instant::now();
+        let exchanged = self.endpoint.exchange(slot, request, self.timeout).await;
+        let took = start.elapsed();
+        let expected = match expect {
+            Expect::Accepted => 200,
+            Expect::Rejected { status, .. } => *status,
+        };
+        let (status, error) = match &exchanged {
+            Ok(a) => (Some(a.status.as_u16()), None),
+            Err(f) => (None, Some(f.detail.as_str())),
+        };
+        let success = status == Some(expected);
+        let recorded = user
+            .record_custom_request_duration("POST", service.name(), took, success, status, error)
+            .await;
+        match (exchanged, recorded) {
             // Goose could not take the request (its metrics channel closed:
             // the attack is ending).
-            Err(_) => Err(Outcome::Interrupted),
+            (_, Err(_)) => Err(Outcome::Interrupted),
+            (exchanged, Ok(())) => exchanged.map_err(|f| f.outcome),
         }
     }
 
@@ -307,34 +349,16 @@ impl RunContext {
         let token = cache.get().await.ok()?;
         let noted = self.ledger_intent(service, &body, &Expect::Accepted).ok()?;
         let start = Instant::now();
-        let answer = self
-            .traced(
-                self.http
-                    .post(self.urls[service_index(service)].clone())
-                    .header(AUTHORIZATION, token.bearer.clone())
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .body(body.clone())
-                    .timeout(self.timeout),
-                &mut trace,
-            )
-            .send()
-            .await;
-        let answer = match answer {
-            Ok(r) => {
-                let status = r.status();
-                r.bytes()
-                    .await
-                    .map(|b| (status, b))
-                    .map_err(|e| Outcome::of_transport(&e))
-            }
-            Err(e) => Err(Outcome::of_transport(&e)),
-        };
+        let request = self.request(service, token.bearer.clone(), body.clone(), &mut trace);
+        // A resend (after the load) opens its own connection.
+        let answer = self.exchange(&mut Slot::default(), request).await;
         self.ledger_answer(noted, &answer);
+        let phases = answer.as_ref().ok().map(|a| a.phases);
         let (outcome, numero) = match answer {
-            Ok((status, b)) => self.classify(service, status, &b, &Expect::Accepted),
+            Ok(a) => self.classify(service, a.status, &a.body, &Expect::Accepted),
             Err(o) => (o, None),
         };
-        Some(Sent::resent(outcome, numero, start, trace, body))
+        Some(Sent::resent(outcome, numero, start, trace, body, phases))
     }
 
     /// Record `sent` in the run's metrics (with its trace id, time and
@@ -360,6 +384,9 @@ impl RunContext {
             None => self
                 .metrics
                 .record(shard, service, sent.outcome.clone(), timing),
+        }
+        if let Some(phases) = &sent.phases {
+            self.metrics.record_phases(shard, service, phases);
         }
     }
 

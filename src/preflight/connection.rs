@@ -9,97 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 
 use super::{Stage, root_cause};
-use crate::connect::ConnectArgs;
-
-/// Accepts any certificate: used to read a certificate that did not verify,
-/// and for `--insecure` against a loopback mock.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn tls_config(args: &ConnectArgs, verify: bool) -> anyhow::Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?;
-    if !verify {
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth());
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = &args.ca_cert {
-        let pem = std::fs::read(path).with_context(|| format!("--ca-cert {}", path.display()))?;
-        let mut n = 0;
-        for item in CertificateDer::pem_slice_iter(&pem) {
-            let cert = item.with_context(|| format!("--ca-cert {}", path.display()))?;
-            roots
-                .add(cert)
-                .with_context(|| format!("--ca-cert {}", path.display()))?;
-            n += 1;
-        }
-        if n == 0 {
-            anyhow::bail!("--ca-cert {}: no certificate in it", path.display());
-        }
-    }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
-}
+use crate::connect::{ConnectArgs, tls_config};
 
 /// Subject, issuer and expiry of a DER certificate.
 fn describe(der: &[u8]) -> Value {
@@ -119,7 +33,7 @@ fn describe(der: &[u8]) -> Value {
 }
 
 async fn handshake(
-    config: rustls::ClientConfig,
+    config: Arc<rustls::ClientConfig>,
     addr: SocketAddr,
     host: &str,
     timeout: Duration,
@@ -128,7 +42,7 @@ async fn handshake(
         .await
         .map_err(|_| anyhow::anyhow!("connect timed out"))??;
     let name = ServerName::try_from(host.to_owned()).context("server name")?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = tokio_rustls::TlsConnector::from(config);
     let tls = tokio::time::timeout(timeout, connector.connect(name, tcp))
         .await
         .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
@@ -232,8 +146,8 @@ pub(super) async fn tls(
     let verify = !connect.insecure;
     // Built before the clock starts: loading the system's CA store is
     // not part of the handshake.
-    let config = tls_config(connect, verify)?;
-    let unverified = tls_config(connect, false)?;
+    let config = connect.tls_config()?;
+    let unverified = Arc::new(tls_config(connect, false)?);
     let t = Instant::now();
     match handshake(config, addr, host, timeout).await {
         Ok((version, cert)) => {

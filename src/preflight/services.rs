@@ -8,17 +8,20 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Stage, root_cause, token};
+use hyper::header::HeaderValue;
+
+use super::{Http, Stage, token};
 use crate::credentials::CredentialSet;
 use crate::domain::{Contract, Service};
 use crate::generator::{AcceptedAffiliation, GeneratorConfig, RetractionGenerator};
+use crate::transport::Slot;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Where the calls go and as whom.
 pub(super) struct Caller<'a> {
-    /// The HTTP client of the run.
-    pub client: &'a reqwest::Client,
-    /// The target's base URL.
-    pub base: &'a str,
+    /// How the calls reach the target.
+    pub http: &'a Http<'a>,
     /// The credentials.
     pub creds: &'a CredentialSet,
     /// The affiliation's and the retraction's client_id.
@@ -35,11 +38,11 @@ pub(super) async fn probe(
     afi: &mut Stage,
     ret: &mut Stage,
     caller: &Caller<'_>,
+    slot: &mut Slot,
     tok: String,
 ) -> anyhow::Result<()> {
     let Caller {
-        client,
-        base,
+        http,
         creds,
         clients: (afi_client, ret_client),
         administradora,
@@ -69,8 +72,8 @@ pub(super) async fn probe(
     let mut ret_token = tok.clone();
     if ret_client != afi_client {
         // One client_id per service: the retraction needs its own token.
-        if let Ok(r) = token::request(client, base, creds, ret_client).await
-            && let Ok(v) = r.json::<Value>().await
+        if let Ok(r) = token::request(http, slot, creds, ret_client).await
+            && let Ok(v) = serde_json::from_slice::<Value>(&r.body)
             && let Some(t) = v["access_token"].as_str()
         {
             ret_token = t.to_owned();
@@ -93,22 +96,17 @@ pub(super) async fn probe(
         ),
     ] {
         let t = Instant::now();
-        let r = client
-            .post(format!("{base}{}", service.path()))
-            .bearer_auth(token)
-            .json(body)
-            .send()
+        let bearer = HeaderValue::try_from(format!("Bearer {token}"))?;
+        let body = serde_json::to_vec(body)?;
+        let r = http
+            .post(slot, service.path(), JSON, Some(bearer), body.into())
             .await;
         match r {
-            Err(e) => stage.done(
-                false,
-                t,
-                format!("no answer: {}", root_cause(&anyhow::Error::new(e))),
-                Value::Null,
-            ),
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let v: Value = resp.json().await.unwrap_or(Value::Null);
+            Err(e) => stage.done(false, t, format!("no answer: {e}"), Value::Null),
+            Ok(answer) => {
+                let status = answer.status.as_u16();
+                let v: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+                let (timed, phases) = super::phases(&answer.phases);
                 let codigo = v["codigo"].as_str().unwrap_or("").to_owned();
                 let refused =
                     (400..500).contains(&status) && !matches!(status, 401 | 403 | 404 | 405);
@@ -116,11 +114,11 @@ pub(super) async fn probe(
                     refused,
                     t,
                     if refused {
-                        format!("{status} {codigo}: refused as intended, nothing reported")
+                        format!("{status} {codigo}: refused as intended, nothing reported; {timed}")
                     } else {
-                        format!("{status} {codigo}: expected {expected}")
+                        format!("{status} {codigo}: expected {expected}; {timed}")
                     },
-                    json!({"status": status, "codigo": codigo, "mensaje": v["mensaje"]}),
+                    json!({"status": status, "codigo": codigo, "mensaje": v["mensaje"], "phases": phases}),
                 );
             }
         }

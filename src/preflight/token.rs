@@ -7,61 +7,58 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Stage, root_cause};
-use crate::credentials::CredentialSet;
+use hyper::header::HeaderValue;
 
-/// The password grant for `client_id` at `base`/token.
+use super::{Http, Stage};
+use crate::credentials::CredentialSet;
+use crate::transport::{Answer, Failure, Slot};
+
+/// The password grant for `client_id` at the target's `/token`, on `slot`'s
+/// connection.
 pub(super) async fn request(
-    client: &reqwest::Client,
-    base: &str,
+    http: &Http<'_>,
+    slot: &mut Slot,
     creds: &CredentialSet,
     client_id: &str,
-) -> reqwest::Result<reqwest::Response> {
+) -> Result<Answer, Failure> {
     let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "password")
         .append_pair("username", &creds.username)
         .append_pair("password", creds.password.expose())
         .append_pair("client_id", client_id)
         .finish();
-    client
-        .post(format!("{base}/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
+    http.post(slot, "/token", FORM, None, form.into()).await
 }
+
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
 
 /// The token and clock-skew stages with `client_id`'s grant; the access
 /// token when one was issued.
 pub(super) async fn probe(
     token: &mut Stage,
     skew: &mut Stage,
-    client: &reqwest::Client,
-    base: &str,
+    http: &Http<'_>,
+    slot: &mut Slot,
     creds: &CredentialSet,
     client_id: &str,
 ) -> Option<String> {
     let t = Instant::now();
     let sent_at = Utc::now();
-    let answer = request(client, base, creds, client_id).await;
+    let answer = request(http, slot, creds, client_id).await;
     let redact = |s: String| s.replace(creds.password.expose(), "<redacted>");
     let mut access = None;
     match answer {
-        Err(e) => token.done(
-            false,
-            t,
-            redact(format!("no answer: {}", root_cause(&anyhow::Error::new(e)))),
-            Value::Null,
-        ),
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let date = resp
-                .headers()
-                .get(reqwest::header::DATE)
+        Err(e) => token.done(false, t, redact(format!("no answer: {e}")), Value::Null),
+        Ok(answer) => {
+            let status = answer.status.as_u16();
+            let date = answer
+                .headers
+                .get(hyper::header::DATE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
             let elapsed = t.elapsed();
+            let (timed, phases) = super::phases(&answer.phases);
             let expires = body["expires_in"].as_u64();
             if status == 200 && body["access_token"].as_str().is_some_and(|s| !s.is_empty()) {
                 access = body["access_token"].as_str().map(str::to_owned);
@@ -70,7 +67,7 @@ pub(super) async fn probe(
                     within,
                     t,
                     format!(
-                        "200, expires_in {}{}",
+                        "200, expires_in {}{}; {timed}",
                         expires.map_or("missing".into(), |e| format!("{e} s")),
                         if within {
                             ""
@@ -78,7 +75,7 @@ pub(super) async fn probe(
                             " (the protocol says 300 s)"
                         }
                     ),
-                    json!({"status": status, "expires_in": expires}),
+                    json!({"status": status, "expires_in": expires, "phases": phases}),
                 );
             } else {
                 let error = body["error"].as_str().unwrap_or("");
@@ -86,13 +83,13 @@ pub(super) async fn probe(
                     false,
                     t,
                     redact(format!(
-                        "{status} {error}: the credentials were refused{}",
+                        "{status} {error}: the credentials were refused{}; {timed}",
                         body["error_description"]
                             .as_str()
                             .map(|d| format!(" ({d})"))
                             .unwrap_or_default()
                     )),
-                    json!({"status": status, "error": error}),
+                    json!({"status": status, "error": error, "phases": phases}),
                 );
             }
             let t = Instant::now();

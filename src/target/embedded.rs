@@ -67,20 +67,19 @@ pub fn start(
         .map_err(|e| usage(format!("embedded mock: {e}")))?;
     let server = MockThread::start(mock)?;
     let token_url = format!("{}/token", server.base_url);
-    let mut caches: HashMap<String, Arc<TokenCache>> = creds
-        .iter()
-        .map(|(admin, c)| {
-            (
-                admin.clone(),
-                Arc::new(TokenCache::new(
-                    http.clone(),
-                    token_url.clone(),
-                    c.clone(),
-                    policy,
-                )),
-            )
-        })
-        .collect();
+    let endpoint = crate::transport::Endpoint::new(
+        &server.base_url,
+        &crate::connect::ConnectArgs::default(),
+        plan.http.connect_timeout,
+    )
+    .map_err(|e| usage(format!("embedded mock: {e:#}")))?;
+    let mut caches = HashMap::new();
+    for (admin, c) in &creds {
+        let cache = TokenCache::new(http.clone(), token_url.clone(), c.clone(), policy)
+            .over(endpoint.clone())
+            .map_err(|e| usage(format!("embedded mock: {e:#}")))?;
+        caches.insert(admin.clone(), Arc::new(cache));
+    }
     let own = &plan.data.administradora;
     let mine = caches
         .remove(own)
@@ -90,6 +89,8 @@ pub fn start(
         tokens: [mine.clone(), mine],
         others: caches,
         caps: None,
+        // The embedded mock: plain HTTP on loopback.
+        connect: crate::connect::ConnectArgs::default(),
     };
     Ok((target, server))
 }

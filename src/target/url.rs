@@ -82,8 +82,10 @@ pub async fn prepare(
         .client(&parsed, plan.http.connect_timeout, None)
         .map_err(|e| usage(format!("{e:#}")))?;
     let token_url = format!("{base}/token");
+    let endpoint = crate::transport::Endpoint::new(&base, connect, plan.http.connect_timeout)
+        .map_err(|e| usage(format!("{e:#}")))?;
     let make = |client_id: String| {
-        Arc::new(TokenCache::new(
+        TokenCache::new(
             http.clone(),
             token_url.clone(),
             Credentials {
@@ -92,13 +94,16 @@ pub async fn prepare(
                 client_id,
             },
             policy,
-        ))
+        )
+        .over(endpoint.clone())
+        .map(Arc::new)
+        .map_err(|e| usage(format!("{e:#}")))
     };
     let tokens = if afi_id == ret_id {
-        let c = make(afi_id);
+        let c = make(afi_id)?;
         [c.clone(), c]
     } else {
-        [make(afi_id), make(ret_id)]
+        [make(afi_id)?, make(ret_id)?]
     };
     // The first token before any load: wrong credentials or a certificate
     // that does not verify stop the run here, having sent one request.
@@ -116,6 +121,7 @@ pub async fn prepare(
             tokens,
             others: HashMap::new(),
             caps,
+            connect: connect.clone(),
         },
         http,
         base,
