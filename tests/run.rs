@@ -118,8 +118,8 @@ async fn an_open_run_writes_every_output_reconciles_and_passes() {
     let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
     assert_eq!(
         html.matches("<svg").count(),
-        5,
-        "delivery, two latency charts, throughput, distribution"
+        6,
+        "delivery, two latency charts, throughput, distribution, where the time went"
     );
     crate::util::assert_contains_all(
         "report.html",

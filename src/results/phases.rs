@@ -70,7 +70,11 @@ impl ServicePhases {
                     .add(h)
                     .map_err(|e| anyhow::anyhow!("{} histogram addition: {e:?}", phase.name()))?,
                 None => {
-                    self.histograms.insert(*phase, h.clone());
+                    let mut h = h.clone();
+                    // Read back from a file, a histogram is sized to what it
+                    // holds: it must grow to take another worker's values.
+                    h.auto(true);
+                    self.histograms.insert(*phase, h);
                 }
             }
         }
@@ -305,7 +309,8 @@ pub fn read(dir: &Path) -> anyhow::Result<Option<PhaseRecord>> {
     }
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut record = PhaseRecord::new();
-    for (tag, _, h) in crate::hlog::read(&bytes, &path)? {
+    for (tag, _, mut h) in crate::hlog::read(&bytes, &path)? {
+        h.auto(true);
         let phase = tag.rsplit_once('/').and_then(|(service, name)| {
             Phase::ALL
                 .into_iter()
@@ -467,6 +472,15 @@ mod tests {
         assert_eq!((sum.exchanges, sum.opened), (200, 20));
         assert_eq!(sum.opened_per_second, [5, 0, 5, 5, 0, 5]);
         assert_eq!(sum.histograms[&Phase::Tls].len(), 20);
+        // A worker whose target was far slower: the histograms read back
+        // (sized to what they held) grow to take its values.
+        let mut first = read(dir.path()).expect("read").expect("kept");
+        let slow = ServicePhases::of(&fixture::timed(10, 5, (200, 90_000), |_| 0));
+        let first = first.remove(TOKEN).expect("token");
+        let mut merged = ServicePhases::default();
+        merged.add(&first, 0).expect("add");
+        merged.add(&slow, 0).expect("a slower worker adds");
+        assert_eq!(merged.histograms[&Phase::Wait].len(), 110);
 
         // A file that does not add up is named.
         let wrong = csv.replace("0,token,5", "0,token,4");
