@@ -227,6 +227,17 @@ async fn a_connection_the_peer_closed_is_opened_again() {
     }
 }
 
+/// The failure of one exchange on a new connection to `endpoint`.
+async fn failure(endpoint: &Endpoint, timeout: Duration) -> mss_harness::transport::Failure {
+    match endpoint
+        .exchange(&mut Slot::default(), request(endpoint), timeout)
+        .await
+    {
+        Ok(a) => panic!("expected a failure, got {}", a.status),
+        Err(e) => e,
+    }
+}
+
 #[tokio::test]
 async fn failures_keep_their_classes_and_name_their_phase() {
     let (ca, tls) = certificates();
@@ -234,14 +245,7 @@ async fn failures_keep_their_classes_and_name_their_phase() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
-    let refused = endpoint(port, &ca)
-        .exchange(
-            &mut Slot::default(),
-            request(&endpoint(port, &ca)),
-            Duration::from_secs(5),
-        )
-        .await
-        .expect_err("refused");
+    let refused = failure(&endpoint(port, &ca), Duration::from_secs(5)).await;
     assert_eq!(
         (refused.outcome, refused.phase),
         (Outcome::ConnectRefused, Phase::Connect)
@@ -253,14 +257,7 @@ async fn failures_keep_their_classes_and_name_their_phase() {
     untrusted.resolve = vec![format!("ministerio.test:{}:127.0.0.1", addr.port())];
     let base = format!("https://ministerio.test:{}", addr.port());
     let stranger = Endpoint::new(&base, &untrusted, Duration::from_secs(5)).expect("endpoint");
-    let e = stranger
-        .exchange(
-            &mut Slot::default(),
-            request(&stranger),
-            Duration::from_secs(5),
-        )
-        .await
-        .expect_err("unverified");
+    let e = failure(&stranger, Duration::from_secs(5)).await;
     assert_eq!((&e.outcome, e.phase), (&Outcome::Tls, Phase::Tls), "{e}");
 
     // No answer within the timeout.
@@ -269,14 +266,7 @@ async fn failures_keep_their_classes_and_name_their_phase() {
         ..Script::default()
     };
     let slow = endpoint(peer(tls, hanging).await, &ca);
-    let e = slow
-        .exchange(
-            &mut Slot::default(),
-            request(&slow),
-            Duration::from_millis(300),
-        )
-        .await
-        .expect_err("timeout");
+    let e = failure(&slow, Duration::from_millis(300)).await;
     assert_eq!(e.outcome, Outcome::ReadTimeout);
 
     // --insecure is for loopback only.
