@@ -10,9 +10,14 @@ use super::{Metrics, index, lock};
 impl Metrics {
     /// Record the phases of one exchange of `service` (a report request; a
     /// resend is an exchange of its own), which ended now. One uncontended
-    /// lock on the sender's shard, as [`Metrics::record`].
+    /// lock on the sender's shard, as [`Metrics::record`]; the run's start is
+    /// read only for an exchange that opened a connection (the second it is
+    /// counted in), not for the many that reused one.
     pub fn record_phases(&self, shard: usize, service: Service, phases: &Phases) {
-        let second = lock(&self.started).elapsed().as_secs();
+        let second = match phases.opened {
+            Some(_) => lock(&self.started).elapsed().as_secs(),
+            None => 0,
+        };
         let mut guard = lock(&self.shards[shard % self.shards.len()]);
         guard.phases[index(service)].record(phases, second);
     }
