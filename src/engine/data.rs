@@ -18,6 +18,7 @@ use crate::generator::{
     AcceptedAffiliation, AffiliationGenerator, Afiliacion, CODIGO_ADMINISTRADORA, GeneratorConfig,
     NUMERO_RADICADO, RetractionGenerator,
 };
+use crate::ledger::Intent;
 use crate::scenario::RunPlan;
 
 /// The fields the harness writes into a feeder's row: `generator`'s next
@@ -149,6 +150,8 @@ pub(super) enum Work {
     Single {
         service: Service,
         body: Bytes,
+        /// Its ledger intent, when the run keeps a ledger.
+        intent: Option<Box<Intent>>,
         /// The affiliation to keep for a later retraction once accepted.
         pool: Option<AcceptedAffiliation>,
         /// Whether it is a feeder's row (given back when not sent).
@@ -213,6 +216,9 @@ pub(super) struct DataSource {
     retract_share: f64,
     invalid: Vec<(String, f64)>,
     feeder: Option<FeederSource>,
+    /// Whether each report's ledger intent is drawn with it (the run keeps
+    /// a ledger).
+    intents: bool,
 }
 
 impl DataSource {
@@ -234,6 +240,7 @@ impl DataSource {
             retract_share,
             invalid,
             feeder: None,
+            intents: false,
         })
     }
 
@@ -246,6 +253,11 @@ impl DataSource {
             returned: Vec::new(),
         });
         self
+    }
+
+    /// From now on, each report's ledger intent is drawn with it.
+    pub(super) fn keep_intents(&mut self) {
+        self.intents = true;
     }
 
     /// The fields the harness writes into a feeder's row: the next
@@ -319,9 +331,20 @@ impl DataSource {
             while let Some(a) = self.pool.pop_back() {
                 if let Some(r) = self.retractions.retraction(&a) {
                     let body = serde_json::to_vec(&r).map_err(|e| Drawn::Failed(e.to_string()))?;
+                    let intent = self.intents.then(|| {
+                        Box::new(Intent::retraction(
+                            &r.numero_radicado,
+                            &r.codigo_administradora,
+                            &r.tipo_documento,
+                            &r.numero_documento,
+                            &r.numero_transaccion_afiliacion,
+                            r.fecha_retracto,
+                        ))
+                    });
                     return Ok(Work::Single {
                         service: Service::Retracto,
                         body: body.into(),
+                        intent,
                         pool: None,
                         fed: false,
                     });
@@ -340,9 +363,19 @@ impl DataSource {
             .map_err(|e| Drawn::Failed(e.to_string()))?;
         // Kept for a later retraction only when the mix has retractions.
         let pool = (self.retract_share > 0.0).then(|| drawn.accepted(""));
+        let intent = self.intents.then(|| {
+            Box::new(Intent::affiliation(
+                &drawn.numero_radicado,
+                &drawn.codigo_administradora,
+                &drawn.persona.tipo_documento,
+                &drawn.persona.numero_documento,
+                drawn.fecha_solicitud,
+            ))
+        });
         Ok(Work::Single {
             service: Service::Afiliacion,
             body: body.into(),
+            intent,
             pool,
             fed: false,
         })
@@ -366,9 +399,19 @@ impl DataSource {
             .map_err(|e| Drawn::Failed(format!("a feeder row: {}", e.classify_field())))?;
         let body = serde_json::to_vec(&afiliacion).map_err(|e| Drawn::Failed(e.to_string()))?;
         let pool = (self.retract_share > 0.0).then(|| AcceptedAffiliation::of(&afiliacion, ""));
+        let intent = self.intents.then(|| {
+            Box::new(Intent::affiliation(
+                &afiliacion.numero_radicado,
+                &afiliacion.codigo_administradora,
+                &afiliacion.tipo_documento,
+                &afiliacion.numero_documento,
+                afiliacion.fecha_solicitud,
+            ))
+        });
         Ok(Work::Single {
             service: Service::Afiliacion,
             body: body.into(),
+            intent,
             pool,
             fed: true,
         })
@@ -393,5 +436,47 @@ impl DataSource {
             self.pool.pop_front();
         }
         self.pool.push_back(a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Contract;
+
+    #[test]
+    fn a_drawn_intent_is_the_one_its_body_reads() {
+        let contract = std::sync::Arc::new(Contract::embedded().clone());
+        let admin = contract.administradoras[0].codigo.clone();
+        let config = GeneratorConfig::new(&contract, 7, &admin);
+        let mut data = DataSource::new(config, 7, 0.5, Vec::new()).expect("data");
+        let Ok(Some(Work::Single { intent: None, .. })) = data.next() else {
+            panic!("no intent before the ledger is kept");
+        };
+        data.keep_intents();
+        let mut seen = [0; 2];
+        for _ in 0..200 {
+            let Ok(Some(Work::Single {
+                service,
+                body,
+                intent: Some(intent),
+                pool,
+                ..
+            })) = data.next()
+            else {
+                panic!("a report with its intent");
+            };
+            let read = Intent::of(service, &body);
+            let drawn = Intent {
+                at: read.at,
+                ..*intent
+            };
+            assert_eq!(drawn, read, "{service:?}");
+            seen[crate::engine::service_index(service)] += 1;
+            if let Some(a) = pool {
+                data.accepted(a, "T1");
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 20), "{seen:?}");
     }
 }

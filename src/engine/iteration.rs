@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use goose::prelude::GooseUser;
 use tokio::time::Instant;
 
@@ -14,7 +13,6 @@ use super::data::Work;
 use super::send::{Expect, Report};
 use super::stop::Phase;
 use super::{LATE_TOLERANCE, RunContext, service_index};
-use crate::domain::Service;
 use crate::generator::invalid::{InvalidCase, PENDING_TRANSACTION};
 use crate::metrics::Timing;
 use crate::outcome::Outcome;
@@ -145,11 +143,16 @@ impl RunContext {
                 service,
                 body,
                 pool,
+                intent,
                 ..
             } => {
-                let (outcome, numero) = self
-                    .send_as(user, &self.own, service, body, due, &Expect::Accepted)
-                    .await;
+                let report = Report {
+                    service,
+                    body,
+                    expect: &Expect::Accepted,
+                    intent: intent.as_deref(),
+                };
+                let (outcome, numero) = self.send_as(user, &self.own, report, due).await;
                 if let (Outcome::Ok, Some(a), Some(n)) = (&outcome, pool, numero) {
                     self.data
                         .lock()
@@ -190,15 +193,9 @@ impl RunContext {
                     .into();
             }
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let report = Report::read(step.service, bytes.into(), &Expect::Accepted);
             let (outcome, numero) = self
-                .send_as(
-                    user,
-                    &step.sender,
-                    step.service,
-                    bytes.into(),
-                    Instant::now(),
-                    &Expect::Accepted,
-                )
+                .send_as(user, &step.sender, report, Instant::now())
                 .await;
             if !outcome.is_ok() {
                 // The set-up failed: the probe would prove nothing.
@@ -221,15 +218,8 @@ impl RunContext {
         } else {
             Instant::now()
         };
-        self.send_as(
-            user,
-            &case.probe.sender,
-            case.probe.service,
-            bytes.into(),
-            due,
-            &expect,
-        )
-        .await;
+        let report = Report::read(case.probe.service, bytes.into(), &expect);
+        self.send_as(user, &case.probe.sender, report, due).await;
     }
 
     /// Send as administrator `sender` (its own client when it is not the
@@ -238,11 +228,10 @@ impl RunContext {
         &self,
         user: &mut GooseUser,
         sender: &str,
-        service: Service,
-        body: Bytes,
+        report: Report<'_>,
         due: Instant,
-        expect: &Expect,
     ) -> (Outcome, Option<String>) {
+        let service = report.service;
         let cache = if sender == self.own {
             &self.tokens[service_index(service)]
         } else {
@@ -259,17 +248,7 @@ impl RunContext {
                 }
             }
         };
-        self.send_with(
-            user,
-            cache,
-            Report {
-                service,
-                body,
-                expect,
-            },
-            due,
-        )
-        .await
+        self.send_with(user, cache, report, due).await
     }
 
     /// After the load: the schedule's tickets no sender took (every one was

@@ -22,7 +22,14 @@ pub(super) struct Unwritten;
 impl RunContext {
     /// Keep `ledger` from now on (once; false when the run already keeps one).
     pub fn keep_ledger(&self, ledger: Ledger) -> bool {
-        self.ledger.set(ledger).is_ok()
+        let kept = self.ledger.set(ledger).is_ok();
+        if kept {
+            self.data
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .keep_intents();
+        }
+        kept
     }
 
     /// The run's ledger, when it keeps one.
@@ -30,20 +37,27 @@ impl RunContext {
         self.ledger.get()
     }
 
-    /// Before `body` goes to `service`: its intent, when the run keeps a
-    /// ledger and the request is a valid report (one that may store a
-    /// record). A ledger that cannot be written fails the run, and the
-    /// report is not sent.
+    /// Before `body` goes to `service`: its intent (`drawn` with it, else
+    /// read from it), when the run keeps a ledger and the request is a valid
+    /// report (one that may store a record). A ledger that cannot be written
+    /// fails the run, and the report is not sent.
     pub(super) fn ledger_intent(
         &self,
         service: Service,
         body: &[u8],
         expect: &Expect,
+        drawn: Option<&Intent>,
     ) -> Result<Noted, Unwritten> {
         let (Some(ledger), Expect::Accepted) = (self.ledger.get(), expect) else {
             return Ok(None);
         };
-        let intent = Intent::of(service, body);
+        let intent = match drawn {
+            Some(i) => Intent {
+                at: chrono::Utc::now(),
+                ..i.clone()
+            },
+            None => Intent::of(service, body),
+        };
         let radicado = intent.radicado.clone();
         match ledger.append(&Entry::Intent(intent)) {
             Ok(()) => Ok(Some((service, radicado))),

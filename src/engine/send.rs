@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use super::{RunContext, service_index};
 use crate::domain::Service;
+use crate::ledger::Intent;
 use crate::metrics::{Timing, Traced};
 use crate::outcome::Outcome;
 use crate::token::{TokenCache, TokenError};
@@ -34,13 +35,28 @@ pub(super) enum Expect {
     Rejected { codigo: String, status: u16 },
 }
 
-/// A report as the engine sends it: to which service, its body, and the
-/// answer the target should give.
+/// A report as the engine sends it: to which service, its body, the
+/// answer the target should give, and its ledger intent when whoever drew it
+/// made one (else, when the run keeps a ledger, the intent is read from the
+/// body).
 #[derive(Debug, Clone)]
 pub(super) struct Report<'e> {
     pub(super) service: Service,
     pub(super) body: Bytes,
     pub(super) expect: &'e Expect,
+    pub(super) intent: Option<&'e Intent>,
+}
+
+impl<'e> Report<'e> {
+    /// A report whose intent, if the ledger wants one, is read from its body.
+    pub(super) fn read(service: Service, body: Bytes, expect: &'e Expect) -> Report<'e> {
+        Report {
+            service,
+            body,
+            expect,
+            intent: None,
+        }
+    }
 }
 
 /// One request sent (or attempted) and its answer, not yet recorded.
@@ -150,6 +166,7 @@ impl RunContext {
             service,
             ref body,
             expect,
+            intent,
         } = *report;
         let mut sent_at = None;
         let mut result = None;
@@ -182,7 +199,7 @@ impl RunContext {
                 result = Some((Outcome::Interrupted, None));
                 break;
             }
-            let Ok(noted) = self.ledger_intent(service, body, expect) else {
+            let Ok(noted) = self.ledger_intent(service, body, expect, intent) else {
                 self.stop.end_flight();
                 result = Some((Outcome::Interrupted, None));
                 break;
@@ -347,7 +364,9 @@ impl RunContext {
         mut trace: Option<TraceId>,
     ) -> Option<Sent> {
         let token = cache.get().await.ok()?;
-        let noted = self.ledger_intent(service, &body, &Expect::Accepted).ok()?;
+        let noted = self
+            .ledger_intent(service, &body, &Expect::Accepted, None)
+            .ok()?;
         let start = Instant::now();
         let request = self.request(service, token.bearer.clone(), body.clone(), &mut trace);
         // A resend (after the load) opens its own connection.

@@ -53,7 +53,8 @@ mod kernel {
             Ok(Timer(Self::register(fd)?))
         }
 
-        /// The project's one `unsafe` block: Tokio asks the caller of
+        /// One of the project's two `unsafe` blocks (the other maps the
+        /// ledger, `ledger::file`): Tokio asks the caller of
         /// `AsyncFd::register*` to promise that the descriptor stays open and
         /// is not replaced while registered.
         #[allow(unsafe_code)]

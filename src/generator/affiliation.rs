@@ -251,8 +251,11 @@ impl AffiliationGenerator {
         let contract = Arc::clone(&self.config.contract);
         let admin = &contract.administradoras[self.own];
         out.clear();
-        self.draft(admin, &persona, novedad, fecha).write_json(out);
+        let draft = self.draft(admin, &persona, novedad, fecha);
+        let numero_radicado = draft.radicado();
+        draft.write_json(out);
         Ok(DrawnAffiliation {
+            numero_radicado,
             codigo_administradora: admin.codigo.clone(),
             persona,
             fecha_solicitud: fecha,

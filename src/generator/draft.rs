@@ -150,7 +150,7 @@ impl Draft<'_> {
         }
     }
 
-    fn radicado(&self) -> String {
+    pub(super) fn radicado(&self) -> String {
         format!("{}{:010}", self.radicado_head, self.radicado)
     }
 

@@ -82,6 +82,8 @@ pub struct AcceptedAffiliation {
 /// to the affiliation once the target accepts it.
 #[derive(Debug, Clone)]
 pub struct DrawnAffiliation {
+    /// `numeroRadicado`.
+    pub numero_radicado: String,
     /// The reporting administrator.
     pub codigo_administradora: String,
     /// The person.

@@ -12,11 +12,11 @@
 //! writes to the file: the target's URL, the scenario, the run's id and time.
 //! The format is documented in docs/results.md.
 //!
-//! Why it survives a kill: the file is opened with `O_APPEND` and each line
-//! is one `write(2)` of the whole line, with no buffer in the process, so a
-//! line is in the kernel's page cache — and survives SIGKILL — as soon as the
-//! call returns, and lines of concurrent writers never interleave. A run
-//! does not `fdatasync` each line (a disk flush per request would cap the
+//! Why it survives a kill: each line is copied whole into a shared memory
+//! map of the file ([`file`]), with no buffer in the process, so a line is in
+//! the kernel's page cache — and survives SIGKILL — as soon as the copy ends,
+//! and lines of concurrent writers never interleave. A run does not
+//! `fdatasync` each line (a disk flush per request would cap the
 //! rate at the disk's flushes per second, and only a machine crash, not a
 //! killed process, loses unflushed lines); it flushes when the run ends.
 //! `cleanup`, a few requests a second at most, flushes every intent before
@@ -29,8 +29,8 @@
 
 pub mod book;
 pub mod cleanup;
+mod file;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -199,7 +199,7 @@ pub enum LedgerError {
 /// A ledger open for appending.
 #[derive(Debug)]
 pub struct Ledger {
-    file: std::fs::File,
+    file: file::Appender,
     path: PathBuf,
     lines: AtomicU64,
 }
@@ -213,7 +213,7 @@ impl Ledger {
             source,
         };
         let mut options = std::fs::OpenOptions::new();
-        options.append(true).create(true);
+        options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -232,7 +232,7 @@ impl Ledger {
             }
         }
         let ledger = Ledger {
-            file,
+            file: file::Appender::new(file).map_err(io)?,
             path: path.to_owned(),
             lines: AtomicU64::new(0),
         };
@@ -247,21 +247,18 @@ impl Ledger {
             source: e.into(),
         })?;
         line.push(b'\n');
-        // One `write` on an O_APPEND descriptor: the whole line or an error
-        // (a regular file does not take part of a write short of a full disk).
-        (&self.file)
-            .write_all(&line)
-            .map_err(|source| LedgerError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+        self.file.append(&line).map_err(|source| LedgerError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
         self.lines.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Flush what was written to the disk (`fdatasync`).
+    /// Flush what was written to the disk (`msync`, `fdatasync`), the file
+    /// cut to its last line.
     pub fn sync(&self) -> Result<(), LedgerError> {
-        self.file.sync_data().map_err(|source| LedgerError::Io {
+        self.file.trim(true).map_err(|source| LedgerError::Io {
             path: self.path.clone(),
             source,
         })
@@ -299,6 +296,51 @@ struct Body<'a> {
 }
 
 impl Intent {
+    /// The intent of an affiliation whose fields its sender knows (`at`
+    /// is set when it is written).
+    pub fn affiliation(
+        radicado: &str,
+        administradora: &str,
+        tipo_documento: &str,
+        numero_documento: &str,
+        fecha_solicitud: NaiveDate,
+    ) -> Intent {
+        Intent {
+            service: Service::Afiliacion.name().to_owned(),
+            radicado: radicado.to_owned(),
+            administradora: administradora.to_owned(),
+            tipo_documento: tipo_documento.to_owned(),
+            numero_documento: numero_documento.to_owned(),
+            fecha_solicitud: Some(fecha_solicitud),
+            transaccion_afiliacion: None,
+            fecha_retracto: None,
+            at: Utc::now(),
+        }
+    }
+
+    /// The intent of a retraction whose fields its sender knows (`at` is
+    /// set when it is written).
+    pub fn retraction(
+        radicado: &str,
+        administradora: &str,
+        tipo_documento: &str,
+        numero_documento: &str,
+        transaccion_afiliacion: &str,
+        fecha_retracto: NaiveDate,
+    ) -> Intent {
+        Intent {
+            service: Service::Retracto.name().to_owned(),
+            radicado: radicado.to_owned(),
+            administradora: administradora.to_owned(),
+            tipo_documento: tipo_documento.to_owned(),
+            numero_documento: numero_documento.to_owned(),
+            fecha_solicitud: None,
+            transaccion_afiliacion: Some(transaccion_afiliacion.to_owned()),
+            fecha_retracto: Some(fecha_retracto),
+            at: Utc::now(),
+        }
+    }
+
     /// The intent of sending `body` to `service` now (fields the body lacks
     /// or spells wrong are left empty: the target will refuse it).
     pub fn of(service: Service, body: &[u8]) -> Intent {
@@ -399,6 +441,8 @@ pub fn read(path: &Path) -> Result<Read, LedgerError> {
         path: path.to_owned(),
         source,
     })?;
+    // A file its writer still holds, or a killed writer left, ends in zeros.
+    let text = text.trim_end_matches('\0');
     let mut read = Read::default();
     let ends_whole = text.is_empty() || text.ends_with('\n');
     let count = text.lines().count();
@@ -473,6 +517,11 @@ mod tests {
         std::fs::write(&path, format!("{h}\n{{\"kind\":\"inte")).expect("write");
         let r = read(&path).expect("torn is fine");
         assert!(r.torn_last_line);
+        assert_eq!(r.entries.len(), 1);
+        // The zeros a killed writer leaves after its last line are skipped.
+        std::fs::write(&path, [format!("{h}\n").as_bytes(), &[0u8; 4096]].concat()).expect("write");
+        let r = read(&path).expect("padded is fine");
+        assert!(!r.torn_last_line);
         assert_eq!(r.entries.len(), 1);
         std::fs::write(&path, format!("{h}\n{{\"kind\":\"nope\"}}\n{h}\n")).expect("write");
         let e = read(&path).expect_err("bad line");
