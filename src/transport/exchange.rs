@@ -117,7 +117,9 @@ impl Endpoint {
             let (mut conn, opened) = match kept.take() {
                 Some(c) => (c, None),
                 None => {
-                    let (c, o) = self.open().await?;
+                    // Boxed: opening (DNS, TCP, TLS) is rare, and its state
+                    // would otherwise enlarge every exchange's future.
+                    let (c, o) = Box::pin(self.open()).await?;
                     (c, Some(o))
                 }
             };
