@@ -17,6 +17,9 @@ pub enum Outcome {
     /// A deliberately invalid record (the scenario's `[invalid]`) refused with
     /// its expected HTTP status and codigo: not stored, and not an error.
     RejectedAsExpected,
+    /// A 3xx: the target redirected the report, and a report's redirect is
+    /// not followed (the protocol's services answer where they are asked).
+    Http3xx(u16),
     /// A 4xx without a business codigo of the catalogue.
     Http4xx(u16),
     /// A 5xx.
@@ -68,6 +71,7 @@ impl Outcome {
         match self {
             Self::Ok => "ok".into(),
             Self::RejectedAsExpected => "rejected_as_expected".into(),
+            Self::Http3xx(s) => format!("http_3xx:{s}").into(),
             Self::Http4xx(s) => format!("http_4xx:{s}").into(),
             Self::Http5xx(s) => format!("http_5xx:{s}").into(),
             Self::Business(c) => format!("business:{c}").into(),
@@ -117,6 +121,7 @@ impl Outcome {
         }
         let status = || arg.parse::<u16>().ok();
         Some(match kind {
+            "http_3xx" => Self::Http3xx(status()?),
             "http_4xx" => Self::Http4xx(status()?),
             "http_5xx" => Self::Http5xx(status()?),
             "business" => Self::Business(arg.to_owned()),
@@ -205,6 +210,7 @@ mod tests {
     #[test]
     fn labels_follow_the_taxonomy() {
         assert_eq!(Outcome::Http4xx(404).label(), "http_4xx:404");
+        assert_eq!(Outcome::Http3xx(302).label(), "http_3xx:302");
         assert_eq!(Outcome::Business("NEG01".into()).label(), "business:NEG01");
         assert_eq!(
             Outcome::CheckFailed("VAL01".into()).label(),

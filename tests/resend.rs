@@ -162,3 +162,42 @@ async fn a_signal_stops_the_resending_after_the_load_within_the_grace_period() {
     assert_eq!(unresolved.len(), 10, "{unresolved:?}");
     assert!(unresolved.iter().all(|u| u["resolution"] == "unknown"));
 }
+
+/// A report answered with a redirect is classed `http_3xx:<status>`, and the
+/// redirect is not followed: nothing reaches the place it points to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_report_is_http_3xx_and_not_followed() {
+    let server = crate::util::token_server(TOKEN).await;
+    Mock::given(method("POST"))
+        .and(path("/ReportarAfiliaciontraslado"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/elsewhere"))
+        .mount(&server)
+        .await;
+    let dir = crate::util::temp_dir("resend-redirect");
+    let file = scenario(&server, "resend-redirect", "1s", "1s").write(&dir, "scenario.toml");
+    let out = dir.join("out");
+    let output = tokio::task::spawn_blocking({
+        let out = out.clone();
+        move || {
+            run_command(&file, &out, "MSS_RS", &cred())
+                .output()
+                .expect("run mss-harness")
+        }
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // No threshold is set: the verdict is the delivery's, not asserted here.
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{stderr}");
+    let sent = crate::util::received_on(&server, "/ReportarAfiliaciontraslado").await;
+    let followed = crate::util::received_on(&server, "/elsewhere").await;
+    assert!(!sent.is_empty(), "{stderr}");
+    assert!(followed.is_empty(), "a redirect was followed: {stderr}");
+    let s = crate::util::summary(&out);
+    let errors = &s["services"]["ReportarAfiliaciontraslado"]["errors"];
+    assert_eq!(
+        errors["http_3xx:302"].as_u64(),
+        Some(sent.len() as u64),
+        "{errors}"
+    );
+}

@@ -454,6 +454,9 @@ impl RunContext {
                 Expect::Accepted if status.is_server_error() => {
                     (Outcome::Http5xx(status.as_u16()), None)
                 }
+                Expect::Accepted if status.is_redirection() => {
+                    (Outcome::Http3xx(status.as_u16()), None)
+                }
                 Expect::Accepted => (Outcome::Http4xx(status.as_u16()), None),
             };
         };
@@ -488,6 +491,8 @@ impl RunContext {
                     && (status.is_client_error() || status.is_success())
                 {
                     (Outcome::Business(codigo), None)
+                } else if status.is_redirection() {
+                    (Outcome::Http3xx(status.as_u16()), None)
                 } else {
                     (Outcome::Http4xx(status.as_u16()), None)
                 }

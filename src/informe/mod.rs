@@ -53,6 +53,8 @@ pub enum Incident {
     Autenticacion,
     /// HTTP 5xx.
     Servidor,
+    /// A 3xx answer: the service redirected the report.
+    Redireccion,
     /// A 4xx answer without a `codigo` of the catalogue.
     Http4xx,
     /// A rejection with a `codigo` of `contract/errores.csv`.
@@ -68,6 +70,7 @@ impl Incident {
             Some(200..=299) => None,
             Some(401) => Some(Incident::Autenticacion),
             Some(500..=599) => Some(Incident::Servidor),
+            Some(300..=399) => Some(Incident::Redireccion),
             Some(_) => {
                 match codigo.filter(|c| !c.is_empty() && *c != contract.codigo_of(Role::Stored)) {
                     Some(c) => Some(Incident::Rechazo(c.to_owned())),
@@ -84,6 +87,7 @@ impl Incident {
         match kind {
             "business" => Some(Incident::Rechazo(arg.to_owned())),
             "http_5xx" => Some(Incident::Servidor),
+            "http_3xx" => Some(Incident::Redireccion),
             "http_4xx" => Some(Incident::Http4xx),
             "auth_failed" => Some(Incident::Autenticacion),
             "dns" | "connect_refused" | "connect_timeout" | "tls" | "reset" | "read_timeout"
@@ -98,6 +102,7 @@ impl Incident {
             Incident::SinRespuesta => "Sin respuesta (conexión, tiempo de espera)".into(),
             Incident::Autenticacion => "Token rechazado (HTTP 401)".into(),
             Incident::Servidor => "Error del servidor (HTTP 5xx)".into(),
+            Incident::Redireccion => "Redirección no seguida (HTTP 3xx)".into(),
             Incident::Http4xx => "Solicitud rechazada sin código (HTTP 4xx)".into(),
             Incident::Rechazo(c) => {
                 let significado = contract

@@ -229,7 +229,7 @@ pub struct ServiceSummary {
     /// Requests per error class (docs/protocol.md, "How the harness classes an
     /// answer"); stored and rejected_as_expected are not errors.
     #[schemars(extend("propertyNames" = {
-        "pattern": r"^(http_4xx:[0-9]{3}|http_5xx:[0-9]{3}|business:[A-Z0-9]+|check_failed:[A-Z0-9]+|dns|connect_refused|connect_timeout|tls|reset|read_timeout|truncated|invalid_body|auth_failed|token_unavailable|dropped|interrupted|unknown_outcome|unexpected_codigo:[^\s]+)$"
+        "pattern": r"^(http_3xx:[0-9]{3}|http_4xx:[0-9]{3}|http_5xx:[0-9]{3}|business:[A-Z0-9]+|check_failed:[A-Z0-9]+|cap_reached:[a-z_]+|dns|connect_refused|connect_timeout|tls|reset|read_timeout|truncated|invalid_body|auth_failed|token_unavailable|dropped|interrupted|unknown_outcome|unexpected_codigo:[^\s]+)$"
     }))]
     pub errors: BTreeMap<String, u64>,
     /// Report requests sent again (a lost answer, a 401) and those the retry
