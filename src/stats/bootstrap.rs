@@ -35,29 +35,11 @@ impl Seconds {
     /// The per-second histograms of a run, in time order (an empty histogram
     /// is a second without answers).
     pub fn new<'a>(histograms: impl IntoIterator<Item = &'a Histogram<u64>>) -> Self {
-        let hs: Vec<&Histogram<u64>> = histograms.into_iter().collect();
-        let mut values: Vec<u64> = hs
-            .iter()
-            .flat_map(|h| {
-                h.iter_recorded()
-                    .map(|v| h.highest_equivalent(v.value_iterated_to()))
-            })
-            .collect();
-        values.sort_unstable();
-        values.dedup();
-        let seconds = hs
-            .iter()
-            .map(|h| {
-                h.iter_recorded()
-                    .map(|v| {
-                        let value = h.highest_equivalent(v.value_iterated_to());
-                        let i = values.partition_point(|x| *x < value) as u32;
-                        (i, v.count_at_value())
-                    })
-                    .collect()
-            })
-            .collect();
-        Seconds { values, seconds }
+        let mut b = SecondsBuilder::default();
+        for (i, h) in histograms.into_iter().enumerate() {
+            b.add(i, h);
+        }
+        b.build()
     }
 
     /// Number of seconds.
@@ -125,6 +107,59 @@ impl Seconds {
             }
         }
         Some(out)
+    }
+}
+
+/// [`Seconds`] gathered one histogram at a time (a long run's per-second
+/// histograms are read as they come, never all held at once): each second
+/// kept as its (value, count) pairs.
+#[derive(Debug, Default)]
+pub struct SecondsBuilder {
+    seconds: Vec<Vec<(u64, u64)>>,
+}
+
+impl SecondsBuilder {
+    /// Add `h` to second `i` (a second may come in several histograms).
+    pub fn add(&mut self, i: usize, h: &Histogram<u64>) {
+        self.extend_to(i + 1);
+        let second = &mut self.seconds[i];
+        second.extend(h.iter_recorded().map(|v| {
+            (
+                h.highest_equivalent(v.value_iterated_to()),
+                v.count_at_value(),
+            )
+        }));
+    }
+
+    /// Make sure there are at least `len` seconds (the later ones empty).
+    pub fn extend_to(&mut self, len: usize) {
+        if self.seconds.len() < len {
+            self.seconds.resize_with(len, Vec::new);
+        }
+    }
+
+    /// The seconds over the run's distinct values.
+    pub fn build(self) -> Seconds {
+        let mut values: Vec<u64> = self.seconds.iter().flatten().map(|(v, _)| *v).collect();
+        values.sort_unstable();
+        values.dedup();
+        let seconds = self
+            .seconds
+            .into_iter()
+            .map(|mut pairs| {
+                pairs.sort_unstable();
+                let mut out: Vec<(u32, u64)> = Vec::with_capacity(pairs.len());
+                for (value, count) in pairs {
+                    let i = values.partition_point(|x| *x < value) as u32;
+                    match out.last_mut() {
+                        Some(last) if last.0 == i => last.1 += count,
+                        _ => out.push((i, count)),
+                    }
+                }
+                out
+            })
+            .collect();
+        Seconds { values, seconds }
     }
 }
 
@@ -231,6 +266,34 @@ pub(crate) mod tests {
                 "q{p}"
             );
         }
+    }
+
+    #[test]
+    fn a_second_in_several_histograms_is_their_sum() {
+        // Ten seconds, each also split in two halves added one after the other.
+        let hs = lognormal_seconds(10, 200, 4, |_| 1.0);
+        let whole = Seconds::new(&hs);
+        let mut b = SecondsBuilder::default();
+        for (i, h) in hs.iter().enumerate() {
+            let (mut first, mut second) = (crate::hdr::histogram(), crate::hdr::histogram());
+            for (k, v) in h.iter_recorded().enumerate() {
+                let half = if k % 2 == 0 { &mut first } else { &mut second };
+                half.record_n(v.value_iterated_to(), v.count_at_value())
+                    .expect("record");
+            }
+            b.add(i, &second);
+            b.add(i, &first);
+        }
+        b.extend_to(12);
+        let split = b.build();
+        assert_eq!(split.len(), 12);
+        assert_eq!(split.total(), whole.total());
+        let qs = [0.5, 0.9, 0.99, 1.0];
+        assert_eq!(split.quantiles(&qs), whole.quantiles(&qs));
+        for i in 0..10 {
+            assert_eq!(split.second_quantile(i, 0.9), whole.second_quantile(i, 0.9));
+        }
+        assert_eq!(split.second_quantile(11, 0.5), None);
     }
 
     #[test]

@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::Histogram;
-
-use super::bootstrap::Seconds;
+use super::bootstrap::{Seconds, SecondsBuilder};
 use crate::results::Summary;
 
 /// One second of one service from `timeseries.csv`.
@@ -72,11 +70,21 @@ pub fn read(dir: &Path) -> anyhow::Result<RunSample> {
             hlog.display()
         );
     }
-    let entries = crate::hlog::read_file(&hlog)?;
-    let last = entries
-        .iter()
-        .map(|(_, start, _)| start.round().max(0.0) as usize)
-        .max();
+    // One histogram at a time: a long run's seconds are never all held.
+    let mut builders: BTreeMap<&str, SecondsBuilder> = summary
+        .services
+        .keys()
+        .map(|k| (k.as_str(), SecondsBuilder::default()))
+        .collect();
+    let mut len = 0;
+    crate::hlog::for_each_in_file(&hlog, |tag, start, h| {
+        let i = start.round().max(0.0) as usize;
+        len = len.max(i + 1);
+        if let Some(b) = builders.get_mut(tag) {
+            b.add(i, &h);
+        }
+        Ok(())
+    })?;
     let timeseries = dir.join("timeseries.csv");
     let rows = if timeseries.is_file() {
         Some(crate::results::read_timeseries(dir)?)
@@ -85,16 +93,8 @@ pub fn read(dir: &Path) -> anyhow::Result<RunSample> {
     };
     let mut services = BTreeMap::new();
     for (name, s) in &summary.services {
-        let mut seconds: Vec<Histogram<u64>> = match last {
-            Some(l) => vec![crate::hdr::histogram(); l + 1],
-            None => Vec::new(),
-        };
-        for (tag, start, h) in entries.iter().filter(|(t, _, _)| t == name) {
-            let i = start.round().max(0.0) as usize;
-            seconds[i]
-                .add(h)
-                .map_err(|e| anyhow::anyhow!("{}: {tag} at {start} s: {e:?}", hlog.display()))?;
-        }
+        let mut seconds = builders.remove(name.as_str()).unwrap_or_default();
+        seconds.extend_to(len);
         let per_second = rows.as_ref().map(|rows| {
             let n = rows
                 .iter()
@@ -116,7 +116,7 @@ pub fn read(dir: &Path) -> anyhow::Result<RunSample> {
         services.insert(
             name.clone(),
             ServiceSample {
-                latency: Seconds::new(&seconds),
+                latency: seconds.build(),
                 per_second,
                 requests: s.requests,
                 sent,
