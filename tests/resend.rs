@@ -41,6 +41,31 @@ fn unknown_after(delay: Duration) -> Mock {
         )
 }
 
+/// Run [`scenario`] `name` against `server` (in a new folder named after it,
+/// off the test's runtime, where wiremock serves): its results folder and
+/// the process's output.
+async fn run(
+    server: &MockServer,
+    name: &str,
+    duration: &str,
+    timeout: &str,
+) -> (std::path::PathBuf, std::process::Output) {
+    let dir = crate::util::temp_dir(name);
+    let file = scenario(server, name, duration, timeout).write(&dir, "scenario.toml");
+    let out = dir.join("out");
+    let output = tokio::task::spawn_blocking({
+        let out = out.clone();
+        move || {
+            run_command(&file, &out, "MSS_RS", &cred())
+                .output()
+                .expect("run mss-harness")
+        }
+    })
+    .await
+    .expect("join");
+    (out, output)
+}
+
 /// The run's client (a throw-away password).
 fn cred() -> Cred {
     Cred::new("ap-resend", "ap-resend-client")
@@ -65,21 +90,9 @@ async fn a_lost_report_answered_with_an_unknown_codigo_is_not_resent() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let dir = crate::util::temp_dir("resend-unknown");
     // 8 s: time for the load's own retries (100-400 ms apart) and two of the
     // every-5-seconds resend passes to have resent the lost report.
-    let file = scenario(&server, "resend-unknown", "8s", "1s").write(&dir, "scenario.toml");
-    let out = dir.join("out");
-    let output = tokio::task::spawn_blocking({
-        let out = out.clone();
-        move || {
-            run_command(&file, &out, "MSS_RS", &cred())
-                .output()
-                .expect("run mss-harness")
-        }
-    })
-    .await
-    .expect("join");
+    let (out, output) = run(&server, "resend-unknown", "8s", "1s").await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let reports = crate::util::received_on(&server, "/ReportarAfiliaciontraslado").await;
@@ -173,19 +186,7 @@ async fn a_redirected_report_is_http_3xx_and_not_followed() {
         .respond_with(ResponseTemplate::new(302).insert_header("Location", "/elsewhere"))
         .mount(&server)
         .await;
-    let dir = crate::util::temp_dir("resend-redirect");
-    let file = scenario(&server, "resend-redirect", "1s", "1s").write(&dir, "scenario.toml");
-    let out = dir.join("out");
-    let output = tokio::task::spawn_blocking({
-        let out = out.clone();
-        move || {
-            run_command(&file, &out, "MSS_RS", &cred())
-                .output()
-                .expect("run mss-harness")
-        }
-    })
-    .await
-    .expect("join");
+    let (out, output) = run(&server, "resend-redirect", "1s", "1s").await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     // No threshold is set: the verdict is the delivery's, not asserted here.
     assert!(matches!(output.status.code(), Some(0 | 1)), "{stderr}");

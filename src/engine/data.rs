@@ -361,24 +361,37 @@ impl DataSource {
             .affiliations
             .next_affiliation_json(&mut body)
             .map_err(|e| Drawn::Failed(e.to_string()))?;
-        // Kept for a later retraction only when the mix has retractions.
-        let pool = (self.retract_share > 0.0).then(|| drawn.accepted(""));
-        let intent = self.intents.then(|| {
+        let radicado = &drawn.numero_radicado;
+        Ok(self.affiliation(body, radicado, || drawn.accepted(""), false))
+    }
+
+    /// An affiliation's work: with its ledger intent when the run keeps a
+    /// ledger, and kept for a later retraction only when the mix has
+    /// retractions (`accepted`, what both need, is drawn only then).
+    fn affiliation(
+        &self,
+        body: Vec<u8>,
+        radicado: &str,
+        accepted: impl FnOnce() -> AcceptedAffiliation,
+        fed: bool,
+    ) -> Work {
+        let accepted = (self.intents || self.retract_share > 0.0).then(accepted);
+        let intent = accepted.as_ref().filter(|_| self.intents).map(|a| {
             Box::new(Intent::affiliation(
-                &drawn.numero_radicado,
-                &drawn.codigo_administradora,
-                &drawn.persona.tipo_documento,
-                &drawn.persona.numero_documento,
-                drawn.fecha_solicitud,
+                radicado,
+                &a.codigo_administradora,
+                &a.tipo_documento,
+                &a.numero_documento,
+                a.fecha_solicitud,
             ))
         });
-        Ok(Work::Single {
+        Work::Single {
             service: Service::Afiliacion,
             body: body.into(),
             intent,
-            pool,
-            fed: false,
-        })
+            pool: accepted.filter(|_| self.retract_share > 0.0),
+            fed,
+        }
     }
 
     /// The feeder's next row as an affiliation.
@@ -398,23 +411,8 @@ impl DataSource {
         let afiliacion: Afiliacion = serde_json::from_value(serde_json::Value::Object(row))
             .map_err(|e| Drawn::Failed(format!("a feeder row: {}", e.classify_field())))?;
         let body = serde_json::to_vec(&afiliacion).map_err(|e| Drawn::Failed(e.to_string()))?;
-        let pool = (self.retract_share > 0.0).then(|| AcceptedAffiliation::of(&afiliacion, ""));
-        let intent = self.intents.then(|| {
-            Box::new(Intent::affiliation(
-                &afiliacion.numero_radicado,
-                &afiliacion.codigo_administradora,
-                &afiliacion.tipo_documento,
-                &afiliacion.numero_documento,
-                afiliacion.fecha_solicitud,
-            ))
-        });
-        Ok(Work::Single {
-            service: Service::Afiliacion,
-            body: body.into(),
-            intent,
-            pool,
-            fed: true,
-        })
+        let accepted = || AcceptedAffiliation::of(&afiliacion, "");
+        Ok(self.affiliation(body, &afiliacion.numero_radicado, accepted, true))
     }
 
     /// `work` was not sent: a feeder's row is handed out again (no row of
