@@ -107,6 +107,23 @@ pub(super) enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// What a [`Stream`] is, plain or TLS: a socket to read, write and poll in
+/// place.
+trait Io: AsyncRead + AsyncWrite + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+impl Stream {
+    /// The socket, whichever it is, to poll: the one place that tells the
+    /// two apart.
+    fn pinned(&mut self) -> Pin<&mut dyn Io> {
+        match self {
+            Stream::Plain(s) => Pin::new(s),
+            Stream::Tls(s) => Pin::new(s.as_mut()),
+        }
+    }
+}
+
 /// A socket that sets its connection's [`Marks`] as bytes go through it.
 #[derive(Debug)]
 pub(super) struct Timed {
@@ -122,10 +139,7 @@ impl AsyncRead for Timed {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        let polled = match &mut this.stream {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        };
+        let polled = this.stream.pinned().poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             this.marks.read();
         }
@@ -140,11 +154,8 @@ impl AsyncWrite for Timed {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let polled = match &mut this.stream {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        };
-        this.marks.wrote_if(polled)
+        this.marks
+            .wrote_if(this.stream.pinned().poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -153,11 +164,8 @@ impl AsyncWrite for Timed {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let polled = match &mut this.stream {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        };
-        this.marks.wrote_if(polled)
+        this.marks
+            .wrote_if(this.stream.pinned().poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -168,16 +176,10 @@ impl AsyncWrite for Timed {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().stream {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        self.get_mut().stream.pinned().poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().stream {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        self.get_mut().stream.pinned().poll_shutdown(cx)
     }
 }

@@ -72,25 +72,51 @@ fn requires_test(meta: &syn::Meta) -> bool {
     }
 }
 
-fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
-    match item {
-        syn::Item::Const(i) => &i.attrs,
-        syn::Item::Enum(i) => &i.attrs,
-        syn::Item::ExternCrate(i) => &i.attrs,
-        syn::Item::Fn(i) => &i.attrs,
-        syn::Item::ForeignMod(i) => &i.attrs,
-        syn::Item::Impl(i) => &i.attrs,
-        syn::Item::Macro(i) => &i.attrs,
-        syn::Item::Mod(i) => &i.attrs,
-        syn::Item::Static(i) => &i.attrs,
-        syn::Item::Struct(i) => &i.attrs,
-        syn::Item::Trait(i) => &i.attrs,
-        syn::Item::TraitAlias(i) => &i.attrs,
-        syn::Item::Type(i) => &i.attrs,
-        syn::Item::Union(i) => &i.attrs,
-        syn::Item::Use(i) => &i.attrs,
-        _ => &[],
-    }
+/// A syntax node's own attributes (none for a kind that carries none).
+trait Attrs {
+    fn attrs(&self) -> &[syn::Attribute];
+}
+
+/// `Attrs` for enums whose listed variants carry an `attrs` field, and for
+/// structs that carry one.
+macro_rules! attrs {
+    ($($node:ident: $($variant:ident),+;)*) => {$(
+        impl Attrs for syn::$node {
+            fn attrs(&self) -> &[syn::Attribute] {
+                match self {
+                    $(syn::$node::$variant(i) => &i.attrs,)+
+                    _ => &[],
+                }
+            }
+        }
+    )*};
+    ($($node:ident),*) => {$(
+        impl Attrs for syn::$node {
+            fn attrs(&self) -> &[syn::Attribute] {
+                &self.attrs
+            }
+        }
+    )*};
+}
+
+attrs! {
+    Item: Const, Enum, ExternCrate, Fn, ForeignMod, Impl, Macro, Mod, Static, Struct, Trait,
+        TraitAlias, Type, Union, Use;
+    ImplItem: Const, Fn, Type, Macro;
+    TraitItem: Const, Fn, Type, Macro;
+}
+attrs!(Field, Variant, Arm, Local);
+
+/// `Visit` methods that walk a node unless it is switched on only under
+/// `cfg(test)`.
+macro_rules! unless_test {
+    ($($visit:ident: $node:ty),* $(,)?) => {$(
+        fn $visit(&mut self, node: &'ast $node) {
+            if !is_test(node.attrs()) {
+                syn::visit::$visit(self, node);
+            }
+        }
+    )*};
 }
 
 fn item_name(item: &syn::Item) -> Option<String> {
@@ -283,10 +309,7 @@ fn module_items(
     children: &Path,
     out: &mut Vec<(ModPath, PathBuf, Vec<syn::Item>)>,
 ) -> Result<(), String> {
-    let items: Vec<syn::Item> = items
-        .into_iter()
-        .filter(|i| !is_test(item_attrs(i)))
-        .collect();
+    let items: Vec<syn::Item> = items.into_iter().filter(|i| !is_test(i.attrs())).collect();
     for item in &items {
         let syn::Item::Mod(m) = item else { continue };
         if m.attrs.iter().any(|a| a.path().is_ident("path")) {
@@ -481,11 +504,15 @@ impl Collect<'_> {
 }
 
 impl<'ast> Visit<'ast> for Collect<'_> {
-    fn visit_item(&mut self, i: &'ast syn::Item) {
-        if !is_test(item_attrs(i)) {
-            syn::visit::visit_item(self, i);
-        }
-    }
+    unless_test!(
+        visit_item: syn::Item,
+        visit_impl_item: syn::ImplItem,
+        visit_trait_item: syn::TraitItem,
+        visit_field: syn::Field,
+        visit_variant: syn::Variant,
+        visit_arm: syn::Arm,
+        visit_local: syn::Local,
+    );
 
     fn visit_item_mod(&mut self, _: &'ast syn::ItemMod) {
         // A module of its own: read as one.
@@ -497,56 +524,6 @@ impl<'ast> Visit<'ast> for Collect<'_> {
                 continue;
             }
             self.path(&leaf.path, leaf.line);
-        }
-    }
-
-    fn visit_impl_item(&mut self, i: &'ast syn::ImplItem) {
-        let attrs = match i {
-            syn::ImplItem::Const(c) => &c.attrs,
-            syn::ImplItem::Fn(f) => &f.attrs,
-            syn::ImplItem::Type(t) => &t.attrs,
-            syn::ImplItem::Macro(m) => &m.attrs,
-            _ => return syn::visit::visit_impl_item(self, i),
-        };
-        if !is_test(attrs) {
-            syn::visit::visit_impl_item(self, i);
-        }
-    }
-
-    fn visit_trait_item(&mut self, i: &'ast syn::TraitItem) {
-        let attrs = match i {
-            syn::TraitItem::Const(c) => &c.attrs,
-            syn::TraitItem::Fn(f) => &f.attrs,
-            syn::TraitItem::Type(t) => &t.attrs,
-            syn::TraitItem::Macro(m) => &m.attrs,
-            _ => return syn::visit::visit_trait_item(self, i),
-        };
-        if !is_test(attrs) {
-            syn::visit::visit_trait_item(self, i);
-        }
-    }
-
-    fn visit_field(&mut self, f: &'ast syn::Field) {
-        if !is_test(&f.attrs) {
-            syn::visit::visit_field(self, f);
-        }
-    }
-
-    fn visit_variant(&mut self, v: &'ast syn::Variant) {
-        if !is_test(&v.attrs) {
-            syn::visit::visit_variant(self, v);
-        }
-    }
-
-    fn visit_arm(&mut self, a: &'ast syn::Arm) {
-        if !is_test(&a.attrs) {
-            syn::visit::visit_arm(self, a);
-        }
-    }
-
-    fn visit_local(&mut self, l: &'ast syn::Local) {
-        if !is_test(&l.attrs) {
-            syn::visit::visit_local(self, l);
         }
     }
 

@@ -164,9 +164,19 @@ fn the_reader_resolves_paths_as_the_compiler_does() {
                 "#[cfg(all(test, unix))]\n",
                 "use crate::top as also_test;\n",
                 "pub(crate) fn visible() {}\n",
+                // 17-: nodes switched on only in tests, inside items that are not.
+                "impl W { #[cfg(test)] fn t() { crate::top::run(); } }\n",
+                "pub trait Tr { #[cfg(test)] fn t() { crate::top::run(); } }\n",
+                "pub struct V { #[cfg(test)] pub t: crate::top::T }\n",
+                "pub enum E { #[cfg(test)] A(crate::top::T) }\n",
+                "pub fn m(x: u8) { match x { #[cfg(test)] 0 => crate::top::run(), _ => {} } }\n",
+                "pub fn l() { #[cfg(test)] let _ = crate::top::run(); }\n",
             ),
         ),
-        ("top.rs", "pub fn run() {}\npub(in crate::top) fn x() {}\n"),
+        (
+            "top.rs",
+            "pub fn run() {}\npub(in crate::top) fn x() {}\npub struct T;\n",
+        ),
         ("tests.rs", "use crate::top::run;\n"),
     ]);
     let edges = edges_of(dir.path());

@@ -4,6 +4,7 @@
 //! checks need to know a number from a string).
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use mss_contract::{Role, ServiceSpec};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -22,51 +23,86 @@ pub enum Field<'a> {
     Other(JsonKind),
 }
 
+/// How a value is built from each kind of JSON value: [`Field`] (a field's
+/// value) and [`Entries`] (the body) are read by the one visitor, [`Kinds`],
+/// that tells every JSON type apart.
+trait FromKinds<'de>: Sized {
+    /// What the value should be, for serde's errors.
+    const EXPECTING: &'static str;
+    /// A string.
+    fn text(s: Cow<'de, str>) -> Self;
+    /// `null`.
+    fn null() -> Self;
+    /// A number, a boolean or an array (read through and dropped).
+    fn other(kind: JsonKind) -> Self;
+    /// An object.
+    fn object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// The visitor of any JSON value, building a `T`.
+struct Kinds<T>(PhantomData<T>);
+
+impl<'de, T: FromKinds<'de>> Visitor<'de> for Kinds<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<T, E> {
+        Ok(T::text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok(T::text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<T, E> {
+        Ok(T::text(Cow::Owned(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::null())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::null())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<T, E> {
+        Ok(T::other(JsonKind::Boolean))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<T, E> {
+        Ok(T::other(JsonKind::Number))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<T, E> {
+        Ok(T::other(JsonKind::Number))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
+        Ok(T::other(JsonKind::Number))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(T::other(JsonKind::Array))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::object(map)
+    }
+}
+
+impl<'de> FromKinds<'de> for Field<'de> {
+    const EXPECTING: &'static str = "any JSON value";
+    fn text(s: Cow<'de, str>) -> Self {
+        Field::Text(s)
+    }
+    fn null() -> Self {
+        Field::Null
+    }
+    fn other(kind: JsonKind) -> Self {
+        Field::Other(kind)
+    }
+    fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Field::Other(JsonKind::Object))
+    }
+}
+
 impl<'de> Deserialize<'de> for Field<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Field<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Field::Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Field::Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Field::Text(Cow::Owned(v)))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Field::Null)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Field::Null)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Field::Other(JsonKind::Boolean))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Field::Other(JsonKind::Number))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Field::Other(JsonKind::Number))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Field::Other(JsonKind::Number))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Field::Other(JsonKind::Array))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Field::Other(JsonKind::Object))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(Kinds(PhantomData))
     }
 }
 
@@ -77,48 +113,34 @@ struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
 /// The entries of a JSON object, in order; `Err(kind)` when it is no object.
 struct Entries<'a>(Result<Vec<(Key<'a>, Field<'a>)>, &'static str>);
 
+impl<'de> FromKinds<'de> for Entries<'de> {
+    const EXPECTING: &'static str = "a JSON object";
+    fn text(_: Cow<'de, str>) -> Self {
+        Entries(Err("una cadena"))
+    }
+    fn null() -> Self {
+        Entries(Err("null"))
+    }
+    fn other(kind: JsonKind) -> Self {
+        Entries(Err(match kind {
+            JsonKind::Number => "un número",
+            JsonKind::Boolean => "un booleano",
+            JsonKind::Array => "un arreglo",
+            JsonKind::Object => "un objeto",
+        }))
+    }
+    fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
+        while let Some(entry) = map.next_entry::<Key<'de>, Field<'de>>()? {
+            entries.push(entry);
+        }
+        Ok(Entries(Ok(entries)))
+    }
+}
+
 impl<'de> Deserialize<'de> for Entries<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entries<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
-                while let Some(entry) = map.next_entry::<Key<'de>, Field<'de>>()? {
-                    entries.push(entry);
-                }
-                Ok(Entries(Ok(entries)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Entries(Err("un arreglo")))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(Entries(Err("una cadena")))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Entries(Err("una cadena")))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Entries(Err("null")))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Entries(Err("un booleano")))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Entries(Err("un número")))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Entries(Err("un número")))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Entries(Err("un número")))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(Kinds(PhantomData))
     }
 }
 
@@ -220,4 +242,69 @@ pub(super) fn text<'b>(body: &'b Body<'_>, name: &str) -> Option<&'b str> {
 
 pub(super) fn absent(body: &Body<'_>, name: &str) -> bool {
     matches!(body.slot(name), None | Some(Field::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use mss_contract::{Contract, Service};
+
+    use super::*;
+
+    /// What a body that is no object is refused with.
+    fn refusal(json: &str) -> String {
+        let spec = Contract::embedded().service(Service::Afiliacion);
+        let e = Body::parse(spec, json.as_bytes()).expect_err(json);
+        assert_eq!(e.codigo, Role::MalformedBody, "{json}");
+        e.mensaje
+    }
+
+    #[test]
+    fn a_body_that_is_no_object_is_named_by_its_json_type() {
+        for (json, kind) in [
+            (r#""texto""#, "una cadena"),
+            (r#""con \"escape\"""#, "una cadena"),
+            ("null", "null"),
+            ("true", "un booleano"),
+            ("-1", "un número"),
+            ("7", "un número"),
+            ("1.5", "un número"),
+            ("[1, {}]", "un arreglo"),
+        ] {
+            assert_eq!(
+                refusal(json),
+                format!("El cuerpo debe ser un objeto JSON, no {kind}")
+            );
+        }
+    }
+
+    #[test]
+    fn fields_keep_their_json_type() {
+        let spec = Contract::embedded().service(Service::Afiliacion);
+        let name = |i: usize| spec.fields[i].name.clone();
+        let json = format!(
+            r#"{{"{}": "a", "{}": null, "{}": 1, "{}": false, "{}": [], "{}": {{"x": 1}}}}"#,
+            name(0),
+            name(1),
+            name(2),
+            name(3),
+            name(4),
+            name(5)
+        );
+        let body = Body::parse(spec, json.as_bytes()).expect("an object");
+        let kinds: Vec<String> = body.slots[..6]
+            .iter()
+            .map(|f| format!("{:?}", f.as_ref().expect("present")))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                r#"Text("a")"#,
+                "Null",
+                "Other(Number)",
+                "Other(Boolean)",
+                "Other(Array)",
+                "Other(Object)"
+            ]
+        );
+    }
 }

@@ -197,42 +197,32 @@ pub fn checks(contract: &Contract) -> Vec<Check> {
         ),
         "docs/protocol.md §Rules (Ley 797/2003 art. 2); contract/src/rules.rs birthday (29 February completes a year on 1 March)",
     );
-    let years = rules::YEARS_BETWEEN_REGIME_TRANSFERS;
-    pair(
+    // A waiting period: its first day is accepted (OUTSIDE), the day before
+    // refused with the codigo of `role` (INSIDE).
+    let mut window =
+        |rule: Rule, role: Role, first_day: String, day_before: String, source: &str| {
+            pair(
+                rule,
+                id(role),
+                (format!("{first_day} is accepted"), "OUTSIDE"),
+                (format!("{day_before} {}", refusal(role)), "INSIDE"),
+                source,
+            )
+        };
+    let years = th(rules::YEARS_BETWEEN_REGIME_TRANSFERS);
+    window(
         Rule::RegimeWindow,
-        id(Role::RegimeWindow),
-        (
-            format!(
-                "a regime transfer on the {} anniversary of the last selection is accepted",
-                th(years)
-            ),
-            "OUTSIDE",
-        ),
-        (
-            format!(
-                "a regime transfer the day before the {} anniversary of the last selection {}",
-                th(years),
-                refusal(Role::RegimeWindow)
-            ),
-            "INSIDE",
-        ),
+        Role::RegimeWindow,
+        format!("a regime transfer on the {years} anniversary of the last selection"),
+        format!("a regime transfer the day before the {years} anniversary of the last selection"),
         "docs/protocol.md §Rules (Ley 797/2003 art. 2); contract/src/rules.rs earliest_regime_transfer",
     );
     let months = rules::MONTHS_BEFORE_ADMINISTRATOR_SWITCH;
-    pair(
+    window(
         Rule::SwitchWindow,
-        id(Role::AdministratorWindow),
-        (
-            format!("an administrator switch {months} months after joining is accepted"),
-            "OUTSIDE",
-        ),
-        (
-            format!(
-                "an administrator switch the day before {months} months after joining {}",
-                refusal(Role::AdministratorWindow)
-            ),
-            "INSIDE",
-        ),
+        Role::AdministratorWindow,
+        format!("an administrator switch {months} months after joining"),
+        format!("an administrator switch the day before {months} months after joining"),
         "contract/src/rules.rs earliest_administrator_switch",
     );
     for crossing in [Crossing::Weekend, Crossing::Festivo, Crossing::Diciembre8] {
