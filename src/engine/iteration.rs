@@ -13,9 +13,11 @@ use super::data::Work;
 use super::send::{Expect, Report};
 use super::stop::Phase;
 use super::{LATE_TOLERANCE, RunContext, service_index};
+use crate::domain::Service;
 use crate::generator::invalid::{InvalidCase, PENDING_TRANSACTION};
 use crate::metrics::Timing;
 use crate::outcome::Outcome;
+use crate::token::TokenCache;
 
 impl RunContext {
     /// The run's clock: started by the first call.
@@ -222,33 +224,15 @@ impl RunContext {
         self.send_as(user, &case.probe.sender, report, due).await;
     }
 
-    /// Send as administrator `sender` (its own client when it is not the
-    /// scenario's administrator).
-    async fn send_as(
-        &self,
-        user: &mut GooseUser,
-        sender: &str,
-        report: Report<'_>,
-        due: Instant,
-    ) -> (Outcome, Option<String>) {
-        let service = report.service;
-        let cache = if sender == self.own {
-            &self.tokens[service_index(service)]
+    /// The token client of administrator `sender` for `service` (the run's
+    /// own when it is the scenario's administrator); `None` when the run has
+    /// none for it.
+    pub(super) fn client_of(&self, sender: &str, service: Service) -> Option<&TokenCache> {
+        if sender == self.own {
+            Some(&self.tokens[service_index(service)])
         } else {
-            match self.others.get(sender) {
-                Some(c) => c,
-                None => {
-                    self.metrics.record(
-                        user.weighted_users_index,
-                        service,
-                        Outcome::AuthFailed,
-                        Timing::default(),
-                    );
-                    return (Outcome::AuthFailed, None);
-                }
-            }
-        };
-        self.send_with(user, cache, report, due).await
+            self.others.get(sender).map(std::sync::Arc::as_ref)
+        }
     }
 
     /// After the load: the schedule's tickets no sender took (every one was

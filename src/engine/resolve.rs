@@ -149,23 +149,30 @@ impl RunContext {
         d.idempotent_duplicates += 1;
     }
 
-    /// Send one request, record it and return its outcome and
-    /// `numeroTransaccion`. A valid report whose answer was lost after it went
+    /// Send one request as administrator `sender` (its own client when it
+    /// is not the scenario's administrator), record it and return its outcome
+    /// and `numeroTransaccion`. A valid report whose answer was lost after it went
     /// out (reset, timeout, truncated or unreadable answer) is sent again, up
     /// to [`RESOLVE_RETRIES`] times, to learn whether the target stored it: an
     /// `OK` means it had not (the lost attempts keep their classes); a `NEG01`
     /// duplicate means it had — every lost attempt becomes `unknown_outcome`
     /// (its answer was lost and the record it carried exists), the retry is an
     /// idempotent duplicate (`ok`) and the radicado is listed once.
-    pub(super) async fn send_with(
+    pub(super) async fn send_as(
         &self,
         user: &mut GooseUser,
-        cache: &TokenCache,
+        sender: &str,
         report: Report<'_>,
         due: Instant,
     ) -> (Outcome, Option<String>) {
         let shard = user.weighted_users_index;
         let (service, expect) = (report.service, report.expect);
+        let Some(cache) = self.client_of(sender, service) else {
+            let timing = crate::metrics::Timing::default();
+            self.metrics
+                .record(shard, service, Outcome::AuthFailed, timing);
+            return (Outcome::AuthFailed, None);
+        };
         let Some(first) = self.attempt(user, cache, &report, due, true, None).await else {
             return (Outcome::Interrupted, None);
         };
